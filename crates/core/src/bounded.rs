@@ -1,0 +1,219 @@
+//! Collections whose capacity is fixed when they are built.
+//!
+//! Every table and queue that input from the air can fill uses one of these: an insert into a
+//! full collection returns [`Full`] (or evicts, where the method says so) and never allocates
+//! beyond the capacity. Storage is reserved up front, so memory use is known at start-up.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// The collection is at capacity; the value is handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+/// A FIFO queue with a fixed capacity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundedDeque<T> {
+    items: VecDeque<T>,
+    cap: usize,
+}
+
+impl<T> BoundedDeque<T> {
+    /// An empty queue holding at most `cap` items (storage reserved now).
+    pub fn with_capacity(cap: usize) -> Self {
+        BoundedDeque {
+            items: VecDeque::with_capacity(cap),
+            cap,
+        }
+    }
+    /// Appends at the back, or hands the item back when full.
+    pub fn push_back(&mut self, item: T) -> Result<(), Full<T>> {
+        if self.items.len() >= self.cap {
+            return Err(Full(item));
+        }
+        self.items.push_back(item);
+        Ok(())
+    }
+    /// Appends at the back, evicting (and returning) the front item when full.
+    /// With capacity 0 the new item itself is returned.
+    pub fn push_back_evicting(&mut self, item: T) -> Option<T> {
+        if self.cap == 0 {
+            return Some(item);
+        }
+        let evicted = if self.items.len() >= self.cap {
+            self.items.pop_front()
+        } else {
+            None
+        };
+        self.items.push_back(item);
+        evicted
+    }
+    /// Removes the front item.
+    pub fn pop_front(&mut self) -> Option<T> {
+        self.items.pop_front()
+    }
+    /// The front item.
+    pub fn front(&self) -> Option<&T> {
+        self.items.front()
+    }
+    /// The front item, mutably.
+    pub fn front_mut(&mut self) -> Option<&mut T> {
+        self.items.front_mut()
+    }
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// `true` when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// `true` when at capacity.
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= self.cap
+    }
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// Iterates front to back.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+    /// Keeps only the items for which `f` returns `true`.
+    pub fn retain(&mut self, f: impl FnMut(&T) -> bool) {
+        self.items.retain(f)
+    }
+    /// Removes every item.
+    pub fn clear(&mut self) {
+        self.items.clear()
+    }
+}
+
+/// A small map with a fixed capacity, stored as a vector of pairs (linear lookup: the tables
+/// it serves hold tens to a few thousand entries and are walked far less often than frames
+/// are parsed). Iteration order is insertion order, which keeps simulations deterministic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundedMap<K, V> {
+    entries: Vec<(K, V)>,
+    cap: usize,
+}
+
+impl<K: PartialEq, V> BoundedMap<K, V> {
+    /// An empty map holding at most `cap` entries (storage reserved now).
+    pub fn with_capacity(cap: usize) -> Self {
+        BoundedMap {
+            entries: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+    /// The value for `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    /// The value for `key`, mutably.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+    /// `true` if `key` is present.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+    /// Inserts or replaces. Returns the old value, or `Err(Full)` with the pair when the key is
+    /// new and the map is full.
+    pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Full<(K, V)>> {
+        if let Some(slot) = self.get_mut(&key) {
+            return Ok(Some(core::mem::replace(slot, value)));
+        }
+        if self.entries.len() >= self.cap {
+            return Err(Full((key, value)));
+        }
+        self.entries.push((key, value));
+        Ok(None)
+    }
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let idx = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(idx).1)
+    }
+    /// Removes and returns the entry that minimises `score` (e.g. the oldest), if any.
+    pub fn evict_min_by_key<S: Ord>(&mut self, score: impl Fn(&K, &V) -> S) -> Option<(K, V)> {
+        let idx = self
+            .entries
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (k, v))| score(k, v))
+            .map(|(i, _)| i)?;
+        Some(self.entries.remove(idx))
+    }
+    /// Keeps only the entries for which `f` returns `true`.
+    pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| f(k, v))
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    /// `true` when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// `true` when at capacity.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.cap
+    }
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// Iterates in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+    /// Iterates mutably in insertion order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deque_refuses_and_evicts() {
+        let mut q = BoundedDeque::with_capacity(2);
+        q.push_back(1).unwrap();
+        q.push_back(2).unwrap();
+        assert!(q.is_full());
+        assert_eq!(q.push_back(3), Err(Full(3)));
+        assert_eq!(q.push_back_evicting(3), Some(1));
+        assert_eq!(q.iter().copied().collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(q.pop_front(), Some(2));
+        let mut z = BoundedDeque::with_capacity(0);
+        assert_eq!(z.push_back_evicting(5), Some(5));
+        assert!(z.is_empty());
+    }
+
+    #[test]
+    fn map_caps_new_keys_only() {
+        let mut m = BoundedMap::with_capacity(2);
+        assert_eq!(m.insert(1, "a"), Ok(None));
+        assert_eq!(m.insert(2, "b"), Ok(None));
+        assert_eq!(m.insert(1, "c"), Ok(Some("a")));
+        assert_eq!(m.insert(3, "d"), Err(Full((3, "d"))));
+        assert_eq!(m.evict_min_by_key(|k, _| *k), Some((1, "c")));
+        assert_eq!(m.insert(3, "d"), Ok(None));
+        m.retain(|k, _| *k == 3);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.remove(&3), Some("d"));
+        assert!(m.is_empty());
+    }
+}

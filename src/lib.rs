@@ -1,0 +1,10 @@
+//! amimesh: sans-IO protocol crates for smart-meter mesh networks and a portable field relay.
+//!
+//! This facade re-exports the workspace crates under short names. See the README for the crate
+//! map and the two flows (work session, meter join) that the crates serve.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use amimesh_core as core;
