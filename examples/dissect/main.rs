@@ -120,20 +120,19 @@ pub fn set_error(obj: &mut Map<String, Value>, msg: impl std::fmt::Display) {
 /// Header: version(1) reserved(1) length(2, LE, whole header) then TLVs type(2) length(2) value
 /// padded to 4. TLV 0 is the FCS type (0 none, 1 CRC-16, 2 CRC-32).
 fn split_tap(data: &[u8]) -> std::result::Result<(FcsKind, &[u8]), String> {
-    let hdr = data.get(..4).ok_or("TAP header truncated")?;
-    if hdr[0] != 0 {
-        return Err(format!("TAP version {} unsupported", hdr[0]));
+    let Some(&[version, _, l0, l1]) = data.first_chunk::<4>() else {
+        return Err("TAP header truncated".into());
+    };
+    if version != 0 {
+        return Err(format!("TAP version {version} unsupported"));
     }
-    let len = usize::from(u16::from_le_bytes([hdr[2], hdr[3]]));
-    let tlvs = data.get(4..len).ok_or("TAP header length exceeds record")?;
+    let len = usize::from(u16::from_le_bytes([l0, l1]));
+    let mut rest = data.get(4..len).ok_or("TAP header length exceeds record")?;
     let mut fcs = FcsKind::Crc16;
-    let mut rest = tlvs;
-    while rest.len() >= 4 {
-        let t = u16::from_le_bytes([rest[0], rest[1]]);
-        let l = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
-        let padded = l.div_ceil(4) * 4;
+    while let Some(&[t0, t1, v0, v1]) = rest.first_chunk::<4>() {
+        let l = usize::from(u16::from_le_bytes([v0, v1]));
         let value = rest.get(4..4 + l).ok_or("TAP TLV truncated")?;
-        if t == 0 {
+        if u16::from_le_bytes([t0, t1]) == 0 {
             fcs = match value.first() {
                 Some(0) => FcsKind::None,
                 Some(1) => FcsKind::Crc16,
@@ -141,7 +140,7 @@ fn split_tap(data: &[u8]) -> std::result::Result<(FcsKind, &[u8]), String> {
                 _ => return Err("TAP FCS type unknown".into()),
             };
         }
-        rest = rest.get(4 + padded..).unwrap_or(&[]);
+        rest = rest.get(4 + l.div_ceil(4) * 4..).unwrap_or(&[]);
     }
-    Ok((fcs, &data[len..]))
+    Ok((fcs, data.get(len..).unwrap_or(&[])))
 }
