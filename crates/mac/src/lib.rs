@@ -13,5 +13,6 @@ extern crate std;
 
 pub mod error;
 pub mod security;
+pub mod wire;
 
 pub use error::{Error, Result};
