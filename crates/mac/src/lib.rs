@@ -15,4 +15,7 @@ pub mod error;
 pub mod security;
 pub mod wire;
 
+#[cfg(test)]
+mod test_gens;
+
 pub use error::{Error, Result};
