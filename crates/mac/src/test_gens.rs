@@ -342,7 +342,7 @@ proptest! {
 
     #[test]
     fn aux_header_round_trip(h in aux_header(true)) {
-        let mut buf = vec![0xa5u8; 20];
+        let mut buf = [0xa5u8; 20];
         h.emit(&mut AuxSecurityHeader::new_unchecked(&mut buf[..])).unwrap();
         prop_assert!(buf[h.buffer_len()..].iter().all(|b| *b == 0xa5));
         let v = AuxSecurityHeader::new_checked(&buf[..h.buffer_len()]).unwrap();
