@@ -1,8 +1,6 @@
-//! IEEE 802.15.4 MAC for amimesh.
+//! IEEE 802.15.4 frames and link-layer security for amimesh.
 //!
-//! The [`mac`] module holds the sans-IO MAC state machine (802.15.4-2020 clause 6): active
-//! scan, beacon responder, data service with ACK/retry and unslotted CSMA-CA, and per-neighbour
-//! link statistics.
+//! See the crate README section in the workspace README; the full checklist is below.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -13,4 +11,8 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod error;
+pub mod security;
+
+pub use error::{Error, Result};
 pub mod mac;
