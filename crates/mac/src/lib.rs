@@ -13,6 +13,7 @@ extern crate std;
 
 pub mod error;
 pub mod security;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub mod mac;
