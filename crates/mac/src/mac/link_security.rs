@@ -103,7 +103,7 @@ impl CounterPersistence for Recorder {
 #[cfg(feature = "alloc")]
 #[derive(Debug)]
 pub(crate) struct LinkSecurity {
-    keys: [Option<(u8, CcmKey)>; MAX_KEYS],
+    pub(crate) keys: super::frame_io::KeyStore<MAX_KEYS>,
     pub(crate) tx_key: Option<u8>,
     pub(crate) counter: OutgoingCounter,
     pub(crate) replay: ReplayTable<u8, REPLAY_CAPACITY>,
@@ -114,7 +114,9 @@ pub(crate) struct LinkSecurity {
 impl LinkSecurity {
     pub(crate) fn new(counter_start: u32, switch_window: Duration) -> Self {
         LinkSecurity {
-            keys: [const { None }; MAX_KEYS],
+            keys: super::frame_io::KeyStore {
+                slots: [const { None }; MAX_KEYS],
+            },
             tx_key: None,
             counter: OutgoingCounter::restore(counter_start, COUNTER_BLOCK),
             replay: ReplayTable::new(switch_window),
@@ -126,11 +128,17 @@ impl LinkSecurity {
     /// keys.
     pub(crate) fn install(&mut self, index: u8, key: &Key128) -> bool {
         let ck = CcmKey::new(key);
-        if let Some(slot) = self.keys.iter_mut().flatten().find(|(i, _)| *i == index) {
+        if let Some(slot) = self
+            .keys
+            .slots
+            .iter_mut()
+            .flatten()
+            .find(|(i, _)| *i == index)
+        {
             slot.1 = ck;
             return true;
         }
-        match self.keys.iter_mut().find(|s| s.is_none()) {
+        match self.keys.slots.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
                 *slot = Some((index, ck));
                 true
@@ -140,7 +148,7 @@ impl LinkSecurity {
     }
 
     pub(crate) fn remove(&mut self, index: u8) {
-        for s in self.keys.iter_mut() {
+        for s in self.keys.slots.iter_mut() {
             if matches!(s, Some((i, _)) if *i == index) {
                 *s = None;
             }
@@ -152,6 +160,7 @@ impl LinkSecurity {
 
     pub(crate) fn key(&self, index: u8) -> Option<&CcmKey> {
         self.keys
+            .slots
             .iter()
             .flatten()
             .find(|(i, _)| *i == index)

@@ -889,7 +889,6 @@ impl Mac {
                 },
                 body: Body::Command {
                     id: CMD_BEACON_REQUEST,
-                    payload: &[],
                 },
             };
             match self.build(&frame, SecurityLevel::None) {
@@ -1191,39 +1190,14 @@ impl Mac {
         plain: &'p mut [u8],
     ) -> Option<(RxSecurity, Body<'p>)> {
         let bump = |c: &mut u64| *c = c.saturating_add(1);
-        let LinkAddr::Extended(src) = f.addr.src else {
+        let Some((level, _, fc)) = f.security else {
+            // Key id modes other than 1, or a suppressed frame counter.
             bump(&mut self.stats.rx_security_other);
             return None;
         };
-        let Some((level, key_index, fc)) = f.security else {
-            bump(&mut self.stats.rx_security_other);
-            return None;
-        };
-        if self.security.key(key_index).is_none() {
-            bump(&mut self.stats.rx_no_key);
-            return None;
-        }
-        if self.security.replay.check(now, key_index, src, fc).is_err() {
-            bump(&mut self.stats.rx_replay);
-            return None;
-        }
-        let opened = match self.security.key(key_index) {
-            Some(key) => frame_io::unsecure(plain, key, src),
-            None => Err(crate::Error::NoKey),
-        };
-        let body = match opened {
-            Ok((_, body)) => body,
-            Err(crate::Error::BadMic) => {
-                bump(&mut self.stats.rx_bad_mic);
-                return None;
-            }
-            Err(_) => {
-                bump(&mut self.stats.rx_security_other);
-                return None;
-            }
-        };
-        match self.security.replay.accept(now, key_index, src, fc) {
-            Ok(()) => Some((
+        let sec = &mut self.security;
+        match frame_io::unsecure(now, plain, &sec.keys, &mut sec.replay) {
+            Ok((key_index, body)) => Some((
                 RxSecurity::Secured {
                     level,
                     key_index,
@@ -1231,12 +1205,14 @@ impl Mac {
                 },
                 body,
             )),
-            Err(crate::Error::Replay { .. }) => {
-                bump(&mut self.stats.rx_replay);
-                None
-            }
-            Err(_) => {
-                bump(&mut self.stats.rx_security_other);
+            Err(e) => {
+                let c = match e {
+                    crate::Error::NoKey => &mut self.stats.rx_no_key,
+                    crate::Error::BadMic => &mut self.stats.rx_bad_mic,
+                    crate::Error::Replay { .. } => &mut self.stats.rx_replay,
+                    _ => &mut self.stats.rx_security_other,
+                };
+                bump(c);
                 None
             }
         }
