@@ -5,9 +5,10 @@
 //! - nonce: the originator's extended address ‖ frame counter ‖ security level
 //!   ([`ccm_star::nonce`]); a short or absent source address is mapped to the extended one by
 //!   [`KeyLookup::ext_addr`] (the device table);
-//! - levels 4–7: a-data = MAC header through the Auxiliary Security Header and Header IEs, plus
-//!   the open payload — the Command ID of a MAC command, the Superframe/GTS/Pending Address
-//!   fields of a beacon; m = the rest of the content (Payload IEs and payload), encrypted in place;
+//! - levels 4–7: a-data = MAC header through the Auxiliary Security Header and Header IEs, plus,
+//!   for frame versions 0/1, the open payload — the Command ID of a MAC command, the
+//!   Superframe/GTS/Pending Address fields of a beacon; m = the rest of the content (Payload IEs
+//!   and payload), encrypted in place; from frame version 2 the whole content is private;
 //! - levels 1–3: a-data = header and the whole content, m empty;
 //! - the MIC follows the content; the FCS (not handled here) covers the secured frame.
 
@@ -17,7 +18,6 @@ use super::{AuxSecurityHeaderRepr, KeyIdentifier};
 use crate::error::{Error, Result};
 use crate::wire::beacon::BeaconRepr;
 use crate::wire::frame::{Frame, FrameType, FrameVersion};
-use crate::wire::ie::HeaderTermination;
 use amimesh_core::{ExtAddr, Instant, LinkAddr, PanId, ShortAddr};
 
 /// What a key lookup sees (802.15.4-2020 §9.2.2: key identifier and, for key id mode 0, the
@@ -164,10 +164,13 @@ pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
     let hdr = f.header_len();
     let content = f.content();
     let content_end = hdr.saturating_add(content.len());
-    // Payload IEs belong to the private payload, so the open payload exists only without them.
-    let no_payload_ies = f.header_termination() != HeaderTermination::PayloadIes;
+    // Before 2015 the Command ID of a MAC command and the Superframe/GTS/Pending Address
+    // fields of a beacon are the open payload (802.15.4-2006 §7.6.3.4, Annex C.2.3). From 2015
+    // the MAC payload (Payload IEs, Command ID, content) is private as a whole, which is also
+    // how Wireshark 4.0 decrypts version-2 frames (checked in tests/interop_tshark.rs).
+    let pre2015 = f.frame_version() != FrameVersion::Ieee2015;
     let open = match f.frame_type() {
-        FrameType::MacCommand if no_payload_ies => {
+        FrameType::MacCommand if pre2015 => {
             if content.is_empty() {
                 return Err(Error::Truncated {
                     needed: hdr + 1,
@@ -176,9 +179,7 @@ pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
             }
             1
         }
-        FrameType::Beacon if no_payload_ies && f.frame_version() != FrameVersion::Ieee2015 => {
-            BeaconRepr::parse(content)?.fields_len()
-        }
+        FrameType::Beacon if pre2015 => BeaconRepr::parse(content)?.fields_len(),
         _ => 0,
     };
     Ok(SecuredLayout {

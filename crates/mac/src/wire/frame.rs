@@ -928,7 +928,7 @@ mod tests {
         let pies: Vec<_> = f.payload_ies().map(|r| r.unwrap()).collect();
         assert_eq!(pies[0].group_id, PayloadGroupId::Mlme);
         assert_eq!(pies[1].group_id, PayloadGroupId::Termination);
-        assert_eq!(f.payload(), b"hello");
+        assert_eq!(f.payload(), b"\0hi");
     }
 
     #[test]
