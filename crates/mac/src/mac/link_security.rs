@@ -26,25 +26,35 @@ pub const REPLAY_CAPACITY: usize = 64;
 /// Outgoing frame-counter values reserved per persistence write.
 pub const COUNTER_BLOCK: u32 = 1024;
 
-/// Which security level each kind of outgoing frame gets.
+/// Which security level each kind of outgoing frame gets. Beacons and Beacon Requests are
+/// always sent unsecured (they are what an unauthenticated node can hear and send).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecurityPolicy {
-    /// Level for data frames (unicast and broadcast).
+    /// Level for unicast data frames.
     pub data: SecurityLevel,
-    /// Level for MAC command frames other than the beacon request.
-    pub command: SecurityLevel,
+    /// Level for broadcast data frames.
+    pub broadcast: SecurityLevel,
 }
 
 impl SecurityPolicy {
+    /// The level for a data frame to `dst`.
+    pub fn data_level(&self, dst: &amimesh_core::LinkAddr) -> SecurityLevel {
+        if dst.is_broadcast() || matches!(dst, amimesh_core::LinkAddr::Absent) {
+            self.broadcast
+        } else {
+            self.data
+        }
+    }
+
     /// Nothing secured (before the network key is known).
     pub const UNSECURED: SecurityPolicy = SecurityPolicy {
         data: SecurityLevel::None,
-        command: SecurityLevel::None,
+        broadcast: SecurityLevel::None,
     };
-    /// The amimesh profile: data at ENC-MIC-32.
+    /// The amimesh profile: data (unicast and broadcast) at ENC-MIC-32.
     pub const PROFILE: SecurityPolicy = SecurityPolicy {
         data: SecurityLevel::EncMic32,
-        command: SecurityLevel::EncMic32,
+        broadcast: SecurityLevel::EncMic32,
     };
 }
 

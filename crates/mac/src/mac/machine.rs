@@ -324,6 +324,8 @@ struct AckOut {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ScanPhase {
+    /// Waiting for the frame in progress to finish before leaving the channel.
+    Pending,
     /// The Beacon Request of this channel is queued or on the air.
     Requesting,
     /// Listening for beacons until the instant.
@@ -531,7 +533,7 @@ impl Mac {
             return Err(Error::QueueFull);
         }
         let level = match req.security {
-            TxSecurity::Policy => self.security.policy.data,
+            TxSecurity::Policy => self.security.policy.data_level(&req.dst),
             TxSecurity::Unsecured => SecurityLevel::None,
             TxSecurity::Level(l) => l,
         };
@@ -586,10 +588,9 @@ impl Mac {
             channels: req.channels.to_vec(),
             index: 0,
             dwell,
-            phase: ScanPhase::Requesting,
+            phase: ScanPhase::Pending,
             results: Vec::with_capacity(self.cfg.max_scan_results),
         });
-        self.scan_enter_channel(now);
         self.service(now);
         Ok(())
     }
@@ -775,6 +776,7 @@ impl Mac {
     fn rx_channel(&self) -> u8 {
         self.scan
             .as_ref()
+            .filter(|s| s.phase != ScanPhase::Pending)
             .and_then(Scan::channel)
             .unwrap_or(self.cfg.channel)
     }
@@ -867,6 +869,10 @@ impl Mac {
     fn service(&mut self, now: Instant) {
         if self.current.is_some() {
             return;
+        }
+        if matches!(&self.scan, Some(s) if s.phase == ScanPhase::Pending) {
+            // The frame in progress (if any) is done: tune to the first channel.
+            self.scan_enter_channel(now);
         }
         let next = if let Some(scan) = &self.scan {
             // During a scan only its Beacon Requests go out.
@@ -1261,8 +1267,8 @@ impl Mac {
 
     fn rx_beacon(&mut self, meta: RxMeta, a: &Addressing, superframe_spec: u16, payload: &[u8]) {
         let channel = match &self.scan {
-            Some(s) => s.channel().unwrap_or(meta.channel),
-            None => {
+            Some(s) if s.phase != ScanPhase::Pending => s.channel().unwrap_or(meta.channel),
+            _ => {
                 self.stats.rx_beacon_ignored = self.stats.rx_beacon_ignored.saturating_add(1);
                 return;
             }
