@@ -5,7 +5,13 @@
 //! transmission, end of a transmission) or a node's `poll_timeout`, processes it, then drains
 //! every node (`poll_transmit` until `None`, then `poll_event` until `None`).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 
