@@ -656,10 +656,14 @@ fn malformed_and_foreign_frames_are_counted() {
     );
     // An ACK nobody waits for.
     m.inject(a, vec![0x02, 0x00, 0x33]);
+    // Longer than the PHY allows (127 bytes): a broadcast data frame with a 200-byte payload.
+    let mut long = vec![0x41, 0x88, 0x01, 0xcd, 0xab, 0xff, 0xff, 0x02, 0x00];
+    long.extend_from_slice(&[0; 200]);
+    m.inject(a, long);
     m.run_for(Duration::from_millis(10));
     let s = m.nodes[a].mac.stats();
-    assert_eq!(s.rx_frames, 6);
-    assert_eq!(s.rx_malformed, 4);
+    assert_eq!(s.rx_frames, 7);
+    assert_eq!(s.rx_malformed, 5);
     assert_eq!(s.rx_filtered, 1);
     assert_eq!(s.rx_unexpected_ack, 1);
     assert!(m.nodes[a].events.is_empty());

@@ -1098,6 +1098,11 @@ impl Mac {
     // ----- reception -----
 
     fn rx(&mut self, now: Instant, meta: RxMeta, psdu: &[u8]) {
+        if psdu.len() > usize::from(self.cfg.phy.max_psdu) {
+            // Longer than aMaxPhyPacketSize: not something this PHY can have received.
+            self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
+            return;
+        }
         let Ok(f) = frame_io::parse(psdu) else {
             self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
             return;
