@@ -15,5 +15,8 @@ pub mod error;
 pub mod security;
 pub mod wire;
 
+#[cfg(test)]
+mod test_gens;
+
 pub use error::{Error, Result};
 pub mod mac;

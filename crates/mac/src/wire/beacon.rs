@@ -171,26 +171,30 @@ impl<'a> BeaconRepr<'a> {
         let out = buf
             .get_mut(..len)
             .ok_or(Error::BufferTooSmall { required: len })?;
-        let mut v: Vec<u8, 64> = Vec::new();
-        let _ = v.extend_from_slice(&self.superframe_spec.0.to_le_bytes());
-        let _ = v.push(self.gts.len() as u8 | if self.gts_permit { 0x80 } else { 0 });
+        let mut off = 0usize;
+        let mut put = |bytes: &[u8]| {
+            if let Some(dst) = out.get_mut(off..off + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            off += bytes.len();
+        };
+        put(&self.superframe_spec.0.to_le_bytes());
+        put(&[self.gts.len() as u8 | if self.gts_permit { 0x80 } else { 0 }]);
         if !self.gts.is_empty() {
-            let _ = v.push(self.gts_directions & 0x7f);
+            put(&[self.gts_directions & 0x7f]);
             for d in &self.gts {
-                let _ = v.extend_from_slice(&d.short_addr.to_le_bytes());
-                let _ = v.push((d.starting_slot & 0x0f) | (d.length << 4));
+                put(&d.short_addr.to_le_bytes());
+                put(&[(d.starting_slot & 0x0f) | (d.length << 4)]);
             }
         }
-        let _ = v.push(self.pending_short.len() as u8 | ((self.pending_ext.len() as u8) << 4));
-        for s in &self.pending_short {
-            let _ = v.extend_from_slice(&s.to_le_bytes());
+        put(&[self.pending_short.len() as u8 | ((self.pending_ext.len() as u8) << 4)]);
+        for a in &self.pending_short {
+            put(&a.to_le_bytes());
         }
         for e in &self.pending_ext {
-            let _ = v.extend_from_slice(&e.to_le_bytes());
+            put(&e.to_le_bytes());
         }
-        let (head, tail) = out.split_at_mut(v.len());
-        head.copy_from_slice(&v);
-        tail.copy_from_slice(self.payload);
+        put(self.payload);
         Ok(len)
     }
 }
