@@ -17,7 +17,10 @@ use amimesh_mac::mac::{
 fn cfg(auto_ack: bool) -> Config {
     let mut c = Config::new(ExtAddr::from_u64(0x0102_0304_0506_0708));
     c.pan_id = PanId(0xabcd);
-    c.caps = RadioCaps { auto_ack };
+    c.caps = RadioCaps {
+        auto_ack,
+        software_fcs: false,
+    };
     c.seed = 5;
     c
 }

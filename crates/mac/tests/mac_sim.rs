@@ -854,3 +854,34 @@ mod props {
         }
     }
 }
+
+#[test]
+fn software_fcs_radios_interoperate_with_hardware_fcs_radios() {
+    let mut m = Medium::new(131);
+    let mut ca = node_cfg(1);
+    ca.caps.software_fcs = true;
+    let a = m.add(ca);
+    let b = m.add(node_cfg(2)); // FCS in the radio
+    m.link(a, b, Link::PERFECT);
+    let dst = to(&m, b);
+    send(&mut m, a, dst, 1, b"with fcs");
+    m.run_for(Duration::from_millis(50));
+    let back = to(&m, a);
+    send(&mut m, b, back, 2, b"reply");
+    m.run_for(Duration::from_millis(50));
+    assert_eq!(m.received(b), vec![b"with fcs".to_vec()]);
+    assert_eq!(m.received(a), vec![b"reply".to_vec()]);
+    assert_eq!(m.tx_done(a), vec![(1, TxStatus::Success, 1)]);
+    assert_eq!(m.tx_done(b), vec![(2, TxStatus::Success, 1)]);
+    // A's PSDUs end with the CRC-16 of the frame (little-endian).
+    let (_, _, psdu) = &m.nodes[a].sent[0];
+    let (frame, fcs) = psdu.split_at(psdu.len() - 2);
+    assert_eq!(fcs, amimesh_mac::wire::fcs::crc16(frame).to_le_bytes());
+    // A corrupted PSDU is dropped and counted by the software-FCS MAC.
+    let mut bad = psdu.clone();
+    bad[3] ^= 0x40;
+    m.inject(a, bad);
+    m.run_for(Duration::from_millis(10));
+    assert_eq!(m.nodes[a].mac.stats().rx_bad_fcs, 1);
+    assert_eq!(m.received(a).len(), 1);
+}

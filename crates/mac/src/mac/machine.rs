@@ -15,6 +15,7 @@ use super::phy::PhyProfile;
 use super::radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxKind, TxResult};
 use super::scan::{PanDescriptor, ScanDuration};
 use crate::security::SecurityLevel;
+use crate::wire::fcs::{FcsType, PsduConfig};
 
 /// MAC command identifier of the Beacon Request (802.15.4-2020 §7.5.8, Table 7-49).
 pub(crate) const CMD_BEACON_REQUEST: u8 = 0x07;
@@ -209,6 +210,8 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Dropped: not a decodable 802.15.4 frame.
     pub rx_malformed: u64,
+    /// Dropped: FCS mismatch (software FCS only).
+    pub rx_bad_fcs: u64,
     /// Dropped: addressed to another PAN or node (§6.7.2 filtering).
     pub rx_filtered: u64,
     /// Dropped: same sequence number as the last frame from that neighbour.
@@ -668,8 +671,11 @@ impl Mac {
                 addr: Addressing::NONE,
                 body: Body::Ack,
             };
-            match frame_io::emit(&frame, None, buf) {
-                Ok(len) => {
+            let emitted = frame_io::emit(&frame, None, buf)
+                .ok()
+                .and_then(|n| self.finish_psdu(buf, n));
+            match emitted {
+                Some(len) => {
                     let at = if ack.at > now { ack.at } else { now };
                     self.start_outstanding(at, OnAir::Ack, len);
                     self.stats.acks_sent = self.stats.acks_sent.saturating_add(1);
@@ -684,7 +690,7 @@ impl Mac {
                         dst: LinkAddr::Absent,
                     }));
                 }
-                Err(_) => {
+                None => {
                     self.stats.tx_buffer_too_small =
                         self.stats.tx_buffer_too_small.saturating_add(1);
                 }
@@ -697,13 +703,22 @@ impl Mac {
         if now < until {
             return None;
         }
-        let len = cur.frame.psdu.len();
-        let Some(dst) = buf.get_mut(..len) else {
+        let frame_len = cur.frame.psdu.len();
+        let fits = match buf.get_mut(..frame_len) {
+            Some(dst) => {
+                dst.copy_from_slice(&cur.frame.psdu);
+                true
+            }
+            None => false,
+        };
+        let Some(len) = fits.then(|| self.finish_psdu(buf, frame_len)).flatten() else {
             self.stats.tx_buffer_too_small = self.stats.tx_buffer_too_small.saturating_add(1);
             self.finish_current(now, TxStatus::ChannelAccessFailure);
             return None;
         };
-        dst.copy_from_slice(&cur.frame.psdu);
+        let Some(cur) = self.current.as_ref() else {
+            return None;
+        };
         let tx = Transmit {
             at: now,
             channel: cur.frame.channel,
@@ -779,6 +794,28 @@ impl Mac {
             .filter(|s| s.phase != ScanPhase::Pending)
             .and_then(Scan::channel)
             .unwrap_or(self.cfg.channel)
+    }
+
+    /// FCS type and PSDU limit of the PHY.
+    fn psdu_config(&self) -> PsduConfig {
+        PsduConfig {
+            fcs: if self.cfg.phy.fcs_len == 4 {
+                FcsType::Crc32
+            } else {
+                FcsType::Crc16
+            },
+            max_psdu_len: usize::from(self.cfg.phy.max_psdu),
+        }
+    }
+
+    /// Appends the FCS to the `len` bytes in `buf` when the MAC computes it; returns the PSDU
+    /// length, or `None` if it does not fit.
+    fn finish_psdu(&self, buf: &mut [u8], len: usize) -> Option<usize> {
+        if self.cfg.caps.software_fcs {
+            self.psdu_config().append(buf, len).ok()
+        } else {
+            Some(len)
+        }
     }
 
     fn update_radio_mode(&mut self) {
@@ -1103,6 +1140,17 @@ impl Mac {
             self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
             return;
         }
+        let psdu = if self.cfg.caps.software_fcs {
+            match self.psdu_config().check(psdu) {
+                Ok(frame) => frame,
+                Err(_) => {
+                    self.stats.rx_bad_fcs = self.stats.rx_bad_fcs.saturating_add(1);
+                    return;
+                }
+            }
+        } else {
+            psdu
+        };
         let Ok(f) = frame_io::parse(psdu) else {
             self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
             return;

@@ -11,8 +11,10 @@
 //!   wrote into the caller's buffer, then come back to the listening state it was in. The MAC
 //!   has at most one transmit outstanding; every transmit is answered by exactly one
 //!   [`handle_tx_done`](super::Mac::handle_tx_done), at the end of the operation.
-//! - The bytes are the MPDU without FCS: the radio appends the FCS on transmit and checks and
-//!   strips it on receive ([`super::Config::fcs_in_psdu`] changes this).
+//! - By default the bytes are the MPDU without FCS: the radio appends the FCS on transmit and
+//!   checks and strips it on receive. With [`RadioCaps::software_fcs`] the MAC appends the FCS
+//!   (CRC-16, or CRC-32 on a PHY with a 4-octet FCS, 802.15.4-2020 §7.2.11) and expects
+//!   received PSDUs to end with it.
 //! - With [`RadioCaps::auto_ack`] the radio itself answers frames that request an ACK and waits
 //!   for the ACK of its own frames, reporting [`TxResult::NoAck`]. Without it the MAC builds
 //!   ACKs in software (sent `aTurnaroundTime` after the end of the received frame) and runs the
@@ -27,6 +29,9 @@ pub struct RadioCaps {
     /// The radio sends immediate ACKs for received frames with the AR bit, and waits for the
     /// ACK of its own frames, reporting [`TxResult::NoAck`] when none arrives.
     pub auto_ack: bool,
+    /// The radio neither appends nor checks the FCS: the MAC does (transmitted and received
+    /// PSDUs include it).
+    pub software_fcs: bool,
 }
 
 /// Why a frame is being transmitted.
