@@ -716,9 +716,7 @@ impl Mac {
             self.finish_current(now, TxStatus::ChannelAccessFailure);
             return None;
         };
-        let Some(cur) = self.current.as_ref() else {
-            return None;
-        };
+        let cur = self.current.as_ref()?;
         let tx = Transmit {
             at: now,
             channel: cur.frame.channel,
