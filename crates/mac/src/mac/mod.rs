@@ -17,6 +17,28 @@
 //!
 //! The radio is driven through values ([`radio`]): timing comes from a [`PhyProfile`].
 //!
+//! # Supported
+//!
+//! - [x] PHY profiles: 2450 MHz O-QPSK (250 kb/s), 920 MHz SUN FSK (100 kb/s) ([`phy`])
+//! - [x] unslotted CSMA-CA with `macMinBE`/`macMaxBE`/`macMaxCSMABackoffs` (§6.2.5.1)
+//! - [x] immediate ACK request, `macAckWaitDuration`, `macMaxFrameRetries` (§6.7.4)
+//! - [x] software immediate ACKs, or radios that ACK by themselves ([`RadioCaps::auto_ack`])
+//! - [x] FCS in the radio or in software ([`RadioCaps::software_fcs`])
+//! - [x] duplicate rejection by (source, sequence number), bounded per-neighbour table
+//! - [x] reception filtering by PAN and address (§6.7.2)
+//! - [x] active scan with Beacon Requests, `ScanDuration` or a fixed dwell (§6.3.1)
+//! - [x] beacon responder for non-beacon-enabled PANs, rate-limited
+//! - [x] ZigBee IP beacon payload with amimesh TLVs ([`beacon_payload`])
+//! - [x] security per policy, key id mode 1, ENC-MIC-32 by default; replay table; frame-counter
+//!   reservations reported as events (§9.2)
+//! - [x] ETX per neighbour for MRHOF (RFC 6719) ([`link_stats`])
+//! - [ ] beacon-enabled PANs, slotted CSMA-CA, GTS, indirect transmission (frame pending)
+//! - [ ] association / disassociation commands (the amimesh join uses PANA and MLE instead)
+//! - [ ] energy-detect and passive scans
+//! - [ ] secured frames whose nonce source is a short address (the MAC sends data with its
+//!   extended address; short→extended mapping is not kept)
+//! - [ ] TSCH, CSL, RIT (802.15.4-2015 MAC behaviours)
+//!
 //! # Run loop
 //!
 //! After **every** input (`handle_frame`, `handle_tx_done`, `handle_timeout`) or command (`send`,
