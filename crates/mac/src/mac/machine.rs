@@ -501,6 +501,14 @@ impl Mac {
     pub fn remove_key(&mut self, key_index: u8) {
         self.security.remove(key_index);
     }
+    /// Records that `short` belongs to `ext` (learnt from a beacon, MLE or an association), so
+    /// that secured frames sent from the short address can be verified: the CCM* nonce needs
+    /// the extended address (802.15.4-2020 §9.3.2.2). Up to 16 mappings; the oldest is
+    /// replaced when full.
+    pub fn add_device(&mut self, short: ShortAddr, ext: ExtAddr) {
+        self.security.keys.add_device(short, ext);
+    }
+
     /// Installs the incoming frame-counter baseline of `neighbour` (learnt through MLE): frames
     /// with a counter at or below `last_seen` are refused. `false` if the table is full.
     pub fn set_neighbour_frame_counter(

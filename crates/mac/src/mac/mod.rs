@@ -35,8 +35,8 @@
 //! - [ ] beacon-enabled PANs, slotted CSMA-CA, GTS, indirect transmission (frame pending)
 //! - [ ] association / disassociation commands (the amimesh join uses PANA and MLE instead)
 //! - [ ] energy-detect and passive scans
-//! - [ ] secured frames whose nonce source is a short address (the MAC sends data with its
-//!   extended address; short→extended mapping is not kept)
+//! - [x] secured frames from a short source address, with a short→extended mapping given by
+//!   the caller ([`Mac::add_device`]); the MAC itself sends data from its extended address
 //! - [ ] TSCH, CSL, RIT (802.15.4-2015 MAC behaviours)
 //!
 //! # Run loop
