@@ -19,3 +19,4 @@ pub mod wire;
 mod test_gens;
 
 pub use error::{Error, Result};
+pub mod mac;
