@@ -1,0 +1,16 @@
+//! Mesh Link Establishment (MLE) for amimesh.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "alloc"))]
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod error;
+pub mod wire;
+
+pub use error::{Error, Result};
+#[cfg(test)]
+mod test_gens;
