@@ -8,4 +8,5 @@
 #![warn(missing_docs)]
 
 pub use amimesh_core as core;
+pub use amimesh_mac as mac;
 pub use amimesh_mle as mle;
