@@ -58,6 +58,9 @@ pub enum Error {
     /// A bounded table is full.
     #[error("table full")]
     TableFull,
+    /// An error of the 802.15.4 security layer (auxiliary security header, CCM*).
+    #[error("802.15.4 security: {0}")]
+    Mac(#[from] amimesh_mac::Error),
 }
 
 /// Result with this crate's [`Error`].

@@ -9,6 +9,8 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+pub mod security;
+pub mod trickle;
 pub mod wire;
 
 pub use error::{Error, Result};

@@ -79,3 +79,82 @@ impl OwnedTlv {
         }
     }
 }
+
+/// Encodes a list of TLVs.
+pub fn encode_tlvs(list: &[OwnedTlv]) -> Vec<u8> {
+    let mut out = alloc::vec![0u8; list.iter().map(|t| t.repr().buffer_len()).sum()];
+    let mut w = crate::wire::tlv::TlvWriter::new(&mut out);
+    for t in list {
+        w.push(&t.repr()).unwrap();
+    }
+    out
+}
+
+/// An auxiliary security header MLE accepts: levels 1–7, a frame counter, key id mode 1 or 2.
+pub fn mle_aux() -> impl Strategy<Value = amimesh_mac::security::AuxSecurityHeaderRepr> {
+    use amimesh_mac::security::{AuxSecurityHeaderRepr, KeyIdentifier, SecurityLevel};
+    (
+        1u8..=7,
+        any::<u32>(),
+        any::<bool>(),
+        any::<[u8; 4]>(),
+        any::<u8>(),
+    )
+        .prop_map(|(level, fc, mode2, source, index)| AuxSecurityHeaderRepr {
+            security_level: SecurityLevel::from_bits(level),
+            frame_counter: Some(fc),
+            key_id: if mode2 {
+                KeyIdentifier::Source4 { source, index }
+            } else {
+                KeyIdentifier::Index(index)
+            },
+            asn_in_nonce: false,
+        })
+}
+
+/// Owned material for a [`crate::wire::message::MessageRepr`].
+#[derive(Debug, Clone)]
+pub enum OwnedMessage {
+    /// Suite 255: command and encoded TLVs.
+    Unsecured(u8, Vec<u8>),
+    /// Suite 0: header, ciphertext, MIC.
+    Secured(
+        amimesh_mac::security::AuxSecurityHeaderRepr,
+        Vec<u8>,
+        Vec<u8>,
+    ),
+}
+
+/// Any MLE message.
+pub fn message() -> impl Strategy<Value = OwnedMessage> {
+    prop_oneof![
+        (any::<u8>(), tlvs()).prop_map(|(c, t)| OwnedMessage::Unsecured(c, encode_tlvs(&t))),
+        (
+            mle_aux(),
+            proptest::collection::vec(any::<u8>(), 1..48),
+            any::<[u8; 16]>()
+        )
+            .prop_map(|(aux, ct, mic)| {
+                let m = mic[..aux.security_level.mic_len()].to_vec();
+                OwnedMessage::Secured(aux, ct, m)
+            }),
+    ]
+}
+
+impl OwnedMessage {
+    /// The Repr.
+    pub fn repr(&self) -> crate::wire::message::MessageRepr<'_> {
+        use crate::wire::message::{BodyRepr, MessageRepr, SecuredRepr};
+        match self {
+            OwnedMessage::Unsecured(c, t) => MessageRepr::Unsecured(BodyRepr {
+                command: (*c).into(),
+                tlvs: t,
+            }),
+            OwnedMessage::Secured(aux, ct, mic) => MessageRepr::Secured(SecuredRepr {
+                aux: *aux,
+                ciphertext: ct,
+                mic,
+            }),
+        }
+    }
+}
