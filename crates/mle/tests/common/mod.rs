@@ -1,6 +1,11 @@
 //! A virtual network of MLE nodes: virtual clock, seeded link model with latency, jitter
 //! (reordering), loss and duplication, and a `step`/`drive` loop (STYLE §6).
-#![allow(dead_code, clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::panic
+)]
 
 use amimesh_core::rand_core::{CryptoRng, Error as RandError, RngCore};
 use amimesh_core::{Duration, ExtAddr, Instant, Key128, Rng};
