@@ -6,7 +6,12 @@
 //! it), the 6LoWPAN uncompressed-IPv6 dispatch 0x41, IPv6, UDP with its checksum, and the MLE
 //! message. A missing tshark makes these tests fail.
 
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod common;
 
