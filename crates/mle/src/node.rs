@@ -1323,3 +1323,139 @@ struct Rx<'a> {
     meta: RxMeta,
     body: BodyRepr<'a>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::MleKey;
+    use amimesh_core::Key128;
+    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
+    use std::vec::Vec;
+
+    struct Csprng(Rng);
+    impl RngCore for Csprng {
+        fn next_u32(&mut self) -> u32 {
+            self.0.u32()
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0.u64()
+        }
+        fn fill_bytes(&mut self, d: &mut [u8]) {
+            self.0.fill(d)
+        }
+        fn try_fill_bytes(&mut self, d: &mut [u8]) -> core::result::Result<(), rand_core::Error> {
+            self.0.fill(d);
+            Ok(())
+        }
+    }
+    impl CryptoRng for Csprng {}
+
+    fn node() -> MleNode {
+        let mut n = MleNode::new(Config::new(ExtAddr::from_u64(0x0200_0000_0000_0001)));
+        n.set_key(Instant::ZERO, MleKey::new(Key128::new([7; 16]), 1, 0));
+        n
+    }
+
+    #[test]
+    fn challenge_rules() {
+        assert_eq!(Challenge::from_tlv(&[1, 2, 3]), None);
+        let c = Challenge::from_tlv(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).unwrap();
+        assert_eq!(c.as_slice(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(c.matches(&[1, 2, 3, 4, 5, 6, 7, 8]));
+        assert!(!c.matches(&[1, 2, 3, 4, 5, 6, 7]));
+        assert!(!c.matches(&[1, 2, 3, 4, 5, 6, 7, 9]));
+        let mut r = Csprng(Rng::new(1));
+        let a = Challenge::random(&mut r);
+        let b = Challenge::random(&mut r);
+        assert_eq!(a.as_slice().len(), CHALLENGE_LEN);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn commands_need_a_key_and_respect_the_queue() {
+        let mut n = MleNode::new(Config::new(ExtAddr::from_u64(9)));
+        let mut r = Csprng(Rng::new(1));
+        assert_eq!(
+            n.link_request(Instant::ZERO, None, &mut r),
+            Err(Error::NoKey)
+        );
+        assert_eq!(n.send_update(Instant::ZERO, None), Err(Error::NoKey));
+        let mut n = node();
+        for _ in 0..16 {
+            n.send_update(Instant::ZERO, None).unwrap();
+        }
+        assert_eq!(n.send_update(Instant::ZERO, None), Err(Error::QueueFull));
+        assert_eq!(n.stats().tx_queue_full, 1);
+        // Drain: each message uses the next MLE frame counter.
+        let mut buf = [0u8; 127];
+        let mut count = 0;
+        while let Some(t) = n.poll_transmit(Instant::ZERO, &mut buf) {
+            assert_eq!(t.command, Command::Update);
+            assert_eq!(t.dst, ALL_NODES);
+            assert_eq!(t.hop_limit, 255);
+            count += 1;
+        }
+        assert_eq!(count, 16);
+        assert_eq!(n.mle_frame_counter(), 16);
+        // A too-small buffer keeps the message queued.
+        n.send_update(Instant::ZERO, None).unwrap();
+        assert!(n.poll_transmit(Instant::ZERO, &mut [0u8; 8]).is_none());
+        assert_eq!(n.stats().tx_buffer_too_small, 1);
+        assert!(n.poll_transmit(Instant::ZERO, &mut buf).is_some());
+        // An exhausted MLE frame counter sends nothing more.
+        n.set_mle_frame_counter(u32::MAX);
+        n.send_update(Instant::ZERO, None).unwrap();
+        assert!(n.poll_transmit(Instant::ZERO, &mut buf).is_none());
+    }
+
+    #[test]
+    fn request_table_is_bounded() {
+        let mut n = node();
+        let mut r = Csprng(Rng::new(1));
+        for i in 0..4u64 {
+            n.link_request(Instant::ZERO, Some(ExtAddr::from_u64(100 + i)), &mut r)
+                .unwrap();
+        }
+        assert_eq!(
+            n.link_request(Instant::ZERO, Some(ExtAddr::from_u64(200)), &mut r),
+            Err(Error::TableFull)
+        );
+        // Re-requesting a pending target replaces it.
+        n.link_request(Instant::ZERO, Some(ExtAddr::from_u64(100)), &mut r)
+            .unwrap();
+        assert_eq!(n.poll_timeout(), Some(Instant::ZERO));
+    }
+
+    proptest! {
+        /// Arbitrary datagrams, from any source, never panic, never grow the tables beyond
+        /// their capacity, and never produce an event (nothing arbitrary authenticates).
+        #[test]
+        fn prop_arbitrary_datagrams(
+            msgs in proptest::collection::vec(
+                (any::<[u8; 16]>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..96)),
+                0..24,
+            )
+        ) {
+            let mut n = node();
+            let mut r = Csprng(Rng::new(2));
+            let mut now = Instant::ZERO;
+            let mut buf = [0u8; 127];
+            for (src, ll, payload) in msgs {
+                let mut src = src;
+                if ll {
+                    src[..8].copy_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0]);
+                }
+                now += Duration::from_millis(300);
+                n.handle_datagram(now, src.into(), ALL_NODES, RxMeta::default(), &payload, &mut r);
+                n.handle_timeout(now, &mut r);
+                while n.poll_transmit(now, &mut buf).is_some() {}
+                prop_assert_eq!(n.poll_event(), None);
+                prop_assert!(n.neighbours().count() == 0);
+            }
+            let s = n.stats();
+            let dropped = s.rx_malformed + s.rx_not_link_local + s.rx_unsecured + s.rx_no_key + s.rx_bad_mic;
+            prop_assert_eq!(dropped, s.rx_datagrams);
+            let _ = Vec::<u8>::new();
+        }
+    }
+}

@@ -152,6 +152,22 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Message<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> fmt::Display for Message<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.check_len() {
+            Err(e) => write!(f, "MLE ({e})"),
+            Ok(()) if self.is_secured() => {
+                write!(f, "MLE secured, {} bytes", self.buffer.as_ref().len())
+            }
+            Ok(()) => write!(
+                f,
+                "MLE unsecured, command {}",
+                Command::from(self.buffer.as_ref().get(1).copied().unwrap_or(0))
+            ),
+        }
+    }
+}
+
 /// A plaintext MLE body: the command and its TLV list (validated on parse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BodyRepr<'a> {

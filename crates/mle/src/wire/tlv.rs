@@ -172,6 +172,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Tlv<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> fmt::Display for Tlv<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.check_len().is_err() {
+            return f.write_str("TLV (truncated)");
+        }
+        write!(f, "TLV {} len {}", u8::from(self.tlv_type()), self.length())
+    }
+}
+
 /// Source Address TLV value: a short address (Thread RLOC16) or an extended address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceAddress {
