@@ -1,6 +1,12 @@
 //! amimesh-mle: MLE message parse/emit, MLE security (seal/open), and a virtual network of
 //! nodes establishing links and advertising.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::needless_range_loop
+)]
 use amimesh::core::rand_core::{CryptoRng, Error as RandError, RngCore};
 use amimesh::core::{Duration, ExtAddr, Instant, Key128, Rng};
 use amimesh::mle::security::{MleKey, SoftCrypto, open_message, seal_message};
