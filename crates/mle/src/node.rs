@@ -1002,7 +1002,9 @@ impl<C: MleCrypto> MleNode<C> {
         } else if let Some(r) = self
             .requests
             .get_mut(&Target::Multicast)
-            .filter(|r| r.challenge.matches(resp))
+            // A multicast challenge serves every responder once: a second answer from the
+            // same node repeats its frame counter (a duplicate) and is refused below.
+            .filter(|r| rx.fresh && r.challenge.matches(resp))
         {
             r.answered = true;
             true

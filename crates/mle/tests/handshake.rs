@@ -548,3 +548,29 @@ fn update_and_data_request() {
     let stranger = net.nodes.len();
     let _ = stranger;
 }
+
+#[test]
+fn duplicated_answer_to_a_multicast_request_links_once() {
+    let mut cfgs = vec![config(0), config(1)];
+    cfgs[1].multicast_response_jitter = Duration::ZERO;
+    let mut net = Net::new(cfgs, LinkModel::PERFECT, 12);
+    net.nodes[0]
+        .link_request(net.now, None, &mut net.csprng[0])
+        .unwrap();
+    net.drain_all();
+    // Deliver the multicast request to B, capture B's answer, deliver it to A twice.
+    net.run_until(Instant::from_millis(5), 10);
+    let rx = net.inflight.pop().unwrap();
+    assert_eq!(rx.to, 0);
+    net.inject(0, rx.src, rx.dst, &rx.payload);
+    net.inject(0, rx.src, rx.dst, &rx.payload);
+    assert_eq!(linked_events(&net, 0).len(), 1);
+    assert_eq!(net.nodes[0].stats().rx_replayed, 1);
+    // Exactly one Link Accept went back.
+    let accepts = net
+        .trace
+        .iter()
+        .filter(|l| l.contains("tx 0 LinkAccept"))
+        .count();
+    assert_eq!(accepts, 1, "{:#?}", net.trace);
+}
