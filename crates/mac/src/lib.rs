@@ -13,5 +13,9 @@ extern crate std;
 
 pub mod error;
 pub mod security;
+pub mod wire;
+
+#[cfg(test)]
+mod test_gens;
 
 pub use error::{Error, Result};
