@@ -15,15 +15,17 @@ pub struct Config {
     pub short_addr: Option<ShortAddr>,
     /// Seed of the node's non-cryptographic PRNG (Trickle, response jitter).
     pub seed: u64,
-    /// Capacity of the neighbour table.
+    /// Capacity of the neighbour table (at most the node's `N`, 16 by default).
     pub max_neighbours: usize,
-    /// Capacity of the table of Link Requests this node has sent and awaits an answer to.
+    /// Capacity of the table of Link Requests this node has sent and awaits an answer to (at
+    /// most [`MAX_LINK_REQUESTS`](crate::node::MAX_LINK_REQUESTS)).
     pub max_link_requests: usize,
-    /// Capacity of the table of challenges sent in Link Accept and Request messages.
+    /// Capacity of the table of challenges sent in Link Accept and Request messages (at most
+    /// [`MAX_ACCEPT_CHALLENGES`](crate::node::MAX_ACCEPT_CHALLENGES)).
     pub max_accept_challenges: usize,
-    /// Capacity of the transmit queue.
+    /// Capacity of the transmit queue (at most [`MAX_TX_QUEUE`](crate::node::MAX_TX_QUEUE)).
     pub tx_queue: usize,
-    /// Capacity of the event queue.
+    /// Capacity of the event queue (at most [`MAX_EVENT_QUEUE`](crate::node::MAX_EVENT_QUEUE)).
     pub event_queue: usize,
     /// Security level of sent messages (Thread: ENC-MIC-32).
     pub security_level: SecurityLevel,

@@ -18,7 +18,7 @@
 //!   the network key (ZigBee-IP scheme, or Thread's for Thread peers) selected by key index
 //!   (key id mode 1) or key index and key source = key sequence (key id mode 2). The Thread MLE
 //!   encryption vector (OpenThread `test_crypto.py`) is a unit test.
-//! - [`node`] (feature `alloc`): [`MleNode`], the sans-IO state machine — Link Request / Link
+//! - [`node`]: [`MleNode`], the sans-IO state machine — Link Request / Link
 //!   Accept / Link Accept and Request / Link Reject with retransmission, a bounded neighbour
 //!   table with MLE and link-layer frame counters, link margin and state,
 //!   [`Event::NeighbourLinked`] for the MAC replay table, Advertisements on a [`trickle`]
@@ -107,15 +107,14 @@ extern crate std;
 
 mod config;
 mod error;
-#[cfg(feature = "alloc")]
 pub mod node;
 pub mod security;
+mod table;
 pub mod trickle;
 pub mod wire;
 
 pub use config::Config;
 pub use error::{Error, Result};
-#[cfg(feature = "alloc")]
 pub use node::{Event, MleNode, Neighbour, NeighbourState, RxMeta, Stats, Transmit};
 #[cfg(test)]
 mod test_gens;

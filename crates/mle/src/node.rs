@@ -37,13 +37,12 @@ use crate::security::{
     MleCrypto, MleKey, MleKeyLookup, SoftCrypto, link_local, open_message, seal_message,
     sender_ext_addr,
 };
+use crate::table::Table;
 use crate::trickle::Trickle;
 use crate::wire::command::Command;
 use crate::wire::message::{BodyRepr, Message, UDP_PORT};
 use crate::wire::tlv::{SourceAddress, TlvRepr, TlvType, TlvWriter};
 use crate::{Error, Result};
-use alloc::collections::VecDeque;
-use amimesh_core::bounded::{BoundedDeque, BoundedMap};
 use amimesh_core::{Duration, ExtAddr, Instant, Rng, ShortAddr};
 use amimesh_mac::security::{AuxSecurityHeaderRepr, KeyIdentifier};
 use core::net::Ipv6Addr;
@@ -66,6 +65,14 @@ pub const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
 const MAX_BODY: usize = 96;
 /// Most TLV types kept from a TLV Request.
 const MAX_REQUESTED: usize = 8;
+/// Largest [`Config::max_link_requests`].
+pub const MAX_LINK_REQUESTS: usize = 8;
+/// Largest [`Config::max_accept_challenges`].
+pub const MAX_ACCEPT_CHALLENGES: usize = 16;
+/// Largest [`Config::tx_queue`].
+pub const MAX_TX_QUEUE: usize = 32;
+/// Largest [`Config::event_queue`].
+pub const MAX_EVENT_QUEUE: usize = 32;
 
 /// A challenge value (4..=8 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,41 +362,53 @@ fn is_multicast(a: Ipv6Addr) -> bool {
 
 /// The MLE state machine of one node. See the [module documentation](self) for the protocol
 /// and the polling order.
+///
+/// All storage is inline (no allocation): `N` is the largest neighbour table
+/// ([`Config::max_neighbours`] is capped at `N`); the other tables are capped at
+/// [`MAX_LINK_REQUESTS`], [`MAX_ACCEPT_CHALLENGES`], [`MAX_TX_QUEUE`] and [`MAX_EVENT_QUEUE`].
 #[derive(Debug)]
-pub struct MleNode<C: MleCrypto = SoftCrypto> {
+pub struct MleNode<C: MleCrypto = SoftCrypto, const N: usize = 16> {
     cfg: Config,
     crypto: C,
     rng: Rng,
     keys: KeySet,
     mle_frame_counter: u32,
     link_frame_counter: u32,
-    neighbours: BoundedMap<ExtAddr, Neighbour>,
-    requests: BoundedMap<Target, Request>,
-    accepts: BoundedMap<ExtAddr, AcceptChallenge>,
-    queue: VecDeque<Outgoing>,
-    events: BoundedDeque<Event>,
+    neighbours: Table<ExtAddr, Neighbour, N>,
+    requests: Table<Target, Request, MAX_LINK_REQUESTS>,
+    accepts: Table<ExtAddr, AcceptChallenge, MAX_ACCEPT_CHALLENGES>,
+    queue: heapless::Vec<Outgoing, MAX_TX_QUEUE>,
+    events: heapless::Deque<Event, MAX_EVENT_QUEUE>,
     trickle: Option<Trickle>,
     stats: Stats,
     last_now: Instant,
 }
 
 impl MleNode<SoftCrypto> {
-    /// A node with the real CCM*.
+    /// A node with the real CCM* and room for 16 neighbours.
     pub fn new(cfg: Config) -> Self {
-        MleNode::with_crypto(cfg, SoftCrypto)
+        MleNode::with_capacity(cfg, SoftCrypto)
     }
 }
 
 impl<C: MleCrypto> MleNode<C> {
-    /// A node with a caller-chosen CCM* implementation.
+    /// A node with a caller-chosen CCM* implementation and room for 16 neighbours.
     pub fn with_crypto(cfg: Config, crypto: C) -> Self {
+        MleNode::with_capacity(cfg, crypto)
+    }
+}
+
+impl<C: MleCrypto, const N: usize> MleNode<C, N> {
+    /// A node with room for `N` neighbours, e.g.
+    /// `MleNode::<SoftCrypto, 64>::with_capacity(cfg, SoftCrypto)`.
+    pub fn with_capacity(cfg: Config, crypto: C) -> Self {
         MleNode {
             rng: Rng::new(cfg.seed),
-            neighbours: BoundedMap::with_capacity(cfg.max_neighbours),
-            requests: BoundedMap::with_capacity(cfg.max_link_requests),
-            accepts: BoundedMap::with_capacity(cfg.max_accept_challenges),
-            queue: VecDeque::with_capacity(cfg.tx_queue),
-            events: BoundedDeque::with_capacity(cfg.event_queue),
+            neighbours: Table::new(cfg.max_neighbours),
+            requests: Table::new(cfg.max_link_requests),
+            accepts: Table::new(cfg.max_accept_challenges),
+            queue: heapless::Vec::new(),
+            events: heapless::Deque::new(),
             keys: KeySet::default(),
             mle_frame_counter: 0,
             link_frame_counter: 0,
@@ -489,7 +508,7 @@ impl<C: MleCrypto> MleNode<C> {
         if !self.requests.contains_key(&target) && self.requests.is_full() {
             return Err(Error::TableFull);
         }
-        if self.queue.len() >= self.cfg.tx_queue {
+        if self.queue_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
             return Err(Error::QueueFull);
         }
@@ -550,7 +569,7 @@ impl<C: MleCrypto> MleNode<C> {
         if !self.has_key() {
             return Err(Error::NoKey);
         }
-        if self.queue.len() >= self.cfg.tx_queue {
+        if self.queue_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
             return Err(Error::QueueFull);
         }
@@ -749,15 +768,7 @@ impl<C: MleCrypto> MleNode<C> {
         // Advertisements.
         if let Some(t) = self.trickle.as_mut() {
             if t.poll_timeout() <= now && t.handle_timeout(now, &mut self.rng) && self.has_key() {
-                if self.queue.len() < self.cfg.tx_queue {
-                    self.queue.push_back(Outgoing {
-                        dst: ALL_NODES,
-                        not_before: now,
-                        kind: OutKind::Advertisement,
-                    });
-                } else {
-                    self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
-                }
+                self.enqueue(now, ALL_NODES, OutKind::Advertisement);
             }
         }
     }
@@ -773,18 +784,18 @@ impl<C: MleCrypto> MleNode<C> {
             let idx = self.queue.iter().position(|o| o.not_before <= now)?;
             let out = *self.queue.get(idx)?;
             let Some(key) = self.keys.current.as_ref() else {
-                self.queue.remove(idx);
+                self.dequeue(idx);
                 self.stats.tx_no_key = self.stats.tx_no_key.saturating_add(1);
                 continue;
             };
             let Some(key_id) = key.key_identifier(self.cfg.key_id_mode) else {
-                self.queue.remove(idx);
+                self.dequeue(idx);
                 self.stats.tx_no_key = self.stats.tx_no_key.saturating_add(1);
                 continue;
             };
             if self.mle_frame_counter == u32::MAX {
                 // Counter exhausted: nothing more may be sent under this key.
-                self.queue.remove(idx);
+                self.dequeue(idx);
                 self.stats.tx_no_key = self.stats.tx_no_key.saturating_add(1);
                 continue;
             }
@@ -792,7 +803,7 @@ impl<C: MleCrypto> MleNode<C> {
             let (command, body_len) = match self.build_body(&out, &mut body_buf) {
                 Ok(v) => v,
                 Err(_) => {
-                    self.queue.remove(idx);
+                    self.dequeue(idx);
                     continue;
                 }
             };
@@ -818,7 +829,7 @@ impl<C: MleCrypto> MleNode<C> {
                 buf,
             ) {
                 Ok(len) => {
-                    self.queue.remove(idx);
+                    self.dequeue(idx);
                     self.mle_frame_counter = self.mle_frame_counter.saturating_add(1);
                     self.stats.tx_messages = self.stats.tx_messages.saturating_add(1);
                     return Some(Transmit {
@@ -837,7 +848,7 @@ impl<C: MleCrypto> MleNode<C> {
                     return None;
                 }
                 Err(_) => {
-                    self.queue.remove(idx);
+                    self.dequeue(idx);
                     self.stats.tx_no_key = self.stats.tx_no_key.saturating_add(1);
                 }
             }
@@ -1188,19 +1199,38 @@ impl<C: MleCrypto> MleNode<C> {
     }
 
     fn enqueue(&mut self, not_before: Instant, dst: Ipv6Addr, kind: OutKind) {
-        if self.queue.len() >= self.cfg.tx_queue {
+        if self.queue_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
             return;
         }
-        self.queue.push_back(Outgoing {
-            dst,
-            not_before,
-            kind,
-        });
+        if self
+            .queue
+            .push(Outgoing {
+                dst,
+                not_before,
+                kind,
+            })
+            .is_err()
+        {
+            self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
+        }
+    }
+
+    /// Removes queue entry `idx` (found by `position`, so in range), keeping the order.
+    fn dequeue(&mut self, idx: usize) {
+        if idx < self.queue.len() {
+            self.queue.remove(idx);
+        }
+    }
+
+    fn queue_full(&self) -> bool {
+        self.queue.len() >= self.cfg.tx_queue.min(MAX_TX_QUEUE)
     }
 
     fn push_event(&mut self, e: Event) {
-        if self.events.push_back(e).is_err() {
+        if self.events.len() >= self.cfg.event_queue.min(MAX_EVENT_QUEUE)
+            || self.events.push_back(e).is_err()
+        {
             self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
         }
     }
