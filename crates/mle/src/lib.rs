@@ -42,8 +42,10 @@
 //!   bytes
 //! - [x] unknown types: kept verbatim
 //!
-//! Security: [x] levels 1–7, [x] key id modes 1 and 2, [ ] key id modes 0 and 3 (refused: MLE
-//! needs an explicit key), [ ] frame-counter suppression (refused: MLE needs the counter).
+//! Security:
+//! - [x] levels 1–7; key id modes 1 and 2
+//! - [ ] key id modes 0 and 3 (refused: MLE needs an explicit key), frame-counter suppression
+//!   (refused: MLE needs the counter)
 //!
 //! # Run loop
 //!
