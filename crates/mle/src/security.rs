@@ -15,6 +15,12 @@
 //! Key Index; key id mode 2 by Key Index and Key Source, which carries the key sequence
 //! (4 bytes, big-endian) as Thread does. [`MleKeyLookup`] abstracts that choice.
 //!
+//! Wireshark 4.0 decrypts these messages when given the MLE key as a "No hash" key row with the
+//! Key Index (both key id modes), or the network key as a "Thread hash" row for Thread-derived
+//! keys. Its "ZigBee IP hash" row does not fit: it derives HMAC-SHA256(K, "ZigBeeIP") but uses
+//! bytes 16..32 — the MAC half — for MLE too, so it only opens MLE secured with the MAC key
+//! (`tests/interop_tshark.rs` pins this down).
+//!
 //! CCM* itself sits behind [`MleCrypto`] so that simulations and fuzzers can plug in a fake;
 //! [`SoftCrypto`] is the real one (RustCrypto `aes` + `ccm` via `amimesh-mac`).
 
