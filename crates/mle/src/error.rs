@@ -2,7 +2,7 @@
 //!
 //! Three kinds are kept apart (STYLE §4): the peer sent something malformed or unauthentic
 //! (`Truncated`, `BadLength`, `BadTlvLength`, `BadMic`, …; dropped and counted by [`MleNode`]),
-//! the caller misused the API (`NoKey`, `WrongState`), or a local limit was hit
+//! the caller misused the API (`NoKey`), or a local limit was hit
 //! (`BufferTooSmall`, `QueueFull`, `TableFull`).
 //!
 //! [`MleNode`]: crate::MleNode
@@ -49,9 +49,6 @@ pub enum Error {
     /// No key is installed for the requested key index (or none at all for sending).
     #[error("no key")]
     NoKey,
-    /// The command does not fit the current state.
-    #[error("wrong state")]
-    WrongState,
     /// A bounded queue is full.
     #[error("queue full")]
     QueueFull,

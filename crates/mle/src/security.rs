@@ -521,6 +521,27 @@ mod tests {
             Err(Error::BufferTooSmall { required: 43 })
         );
         assert_eq!(sender_ext_addr("2001:db8::1".parse().unwrap()), None);
+        // CCM* with L = 2 cannot secure more than 65535 bytes: the error comes from the MAC
+        // crate's CCM*.
+        let big = vec![0u8; 70_000];
+        let body = BodyRepr {
+            command: Command::Update,
+            tlvs: &big,
+        };
+        let mut out = vec![0u8; 70_100];
+        assert!(matches!(
+            seal_message(
+                &SoftCrypto,
+                &keys[0],
+                thread_sender(),
+                thread_src(),
+                ff02_2(),
+                &thread_aux(),
+                &body,
+                &mut out
+            ),
+            Err(Error::Mac(_))
+        ));
     }
 
     #[test]
