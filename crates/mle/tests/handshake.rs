@@ -574,3 +574,35 @@ fn duplicated_answer_to_a_multicast_request_links_once() {
         .count();
     assert_eq!(accepts, 1, "{:#?}", net.trace);
 }
+
+/// No explicit requests at all: advertisements on Trickle timers, and a Link Request to every
+/// authentic advertiser that is not yet a neighbour. A line of three under loss and
+/// duplication ends with every adjacent pair linked.
+#[test]
+fn three_nodes_line_link_from_advertisements() {
+    let model = LinkModel {
+        latency: Duration::from_millis(5),
+        jitter: Duration::from_millis(50),
+        loss: 0.2,
+        duplicate: 0.2,
+    };
+    for seed in 0..16u64 {
+        let mut cfgs = vec![config(0), config(1), config(2)];
+        for c in &mut cfgs {
+            c.advertisement = Some(TrickleConfig::ADVERTISEMENT);
+            c.link_on_advertisement = true;
+        }
+        let mut net = Net::line(cfgs, model, seed);
+        net.run_until(Instant::from_secs(120), 50_000);
+        for (a, b) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+            assert!(net.linked(a, b), "seed {seed}: {a} not linked to {b}");
+        }
+        assert!(!net.linked(0, 2));
+        let adv = net
+            .trace
+            .iter()
+            .filter(|l| l.contains("Advertisement"))
+            .count();
+        assert!(adv > 10, "seed {seed}: {adv} advertisements");
+    }
+}
