@@ -4,6 +4,13 @@
 //! must decode the same addresses, ports, hop limit, traffic class, flow label and payload,
 //! and reassemble the fragments. Fails when tshark is missing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};

@@ -1,6 +1,12 @@
 //! Helpers shared by the interop tests: packet builders, a hand-made 802.15.4 data MAC header,
 //! pcap writing and running the oracles.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use amimesh_core::LinkAddr;
 use amimesh_sixlowpan::wire::ipv6::Ipv6Repr;
