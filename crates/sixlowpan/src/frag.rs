@@ -251,3 +251,149 @@ impl Fragments<'_> {
         Ok(w + raw.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reassembly::{Reassembler, ReassemblyConfig};
+    use crate::wire::lowpan::{Dispatch, FragHeader};
+    use amimesh_core::{Instant, ShortAddr};
+    use std::vec;
+    use std::vec::Vec;
+
+    fn s(a: u16) -> LinkAddr {
+        LinkAddr::Short(ShortAddr(a))
+    }
+
+    fn packet(next: u8, payload_len: usize, ext: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, next, 64];
+        p.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, 0, 1]);
+        p.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, 0, 2]);
+        p.extend_from_slice(ext);
+        p.extend((0..payload_len).map(|i| i as u8));
+        let l = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&l.to_be_bytes());
+        p
+    }
+
+    fn frames(f: &mut Fragmenter, p: &[u8], budget: usize) -> (bool, Vec<Vec<u8>>) {
+        let mut it = f
+            .fragment(
+                p,
+                s(1),
+                s(2),
+                &ContextTable::new(),
+                &CompressOptions::default(),
+                budget,
+            )
+            .unwrap();
+        let fragmented = it.is_fragmented();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Some(n) = it.next_frame(&mut buf) {
+            let n = n.unwrap();
+            assert!(n <= budget, "frame of {n} bytes over budget {budget}");
+            out.push(buf[..n].to_vec());
+        }
+        assert!(it.next_frame(&mut buf).is_none());
+        (fragmented, out)
+    }
+
+    fn reassemble(frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut done = None;
+        for f in frames {
+            if let Some(d) = r.handle_fragment(Instant::ZERO, s(1), s(2), &ContextTable::new(), f) {
+                done = Some(d.packet);
+            }
+        }
+        done.unwrap()
+    }
+
+    #[test]
+    fn small_datagram_is_one_frame_without_tag() {
+        let mut f = Fragmenter::new(10);
+        let p = packet(59, 20, &[]);
+        let (fragmented, out) = frames(&mut f, &p, 100);
+        assert!(!fragmented);
+        assert_eq!(out.len(), 1);
+        assert_eq!(Dispatch::from_byte(out[0][0]), Dispatch::Iphc);
+        assert_eq!(f.next_tag(), 10);
+    }
+
+    #[test]
+    fn offsets_are_aligned_and_tags_advance() {
+        let mut f = Fragmenter::new(0xffff);
+        let p = packet(59, 700, &[]);
+        let (fragmented, out) = frames(&mut f, &p, 77);
+        assert!(fragmented);
+        assert_eq!(f.next_tag(), 0);
+        let mut covered = 0;
+        for (i, fr) in out.iter().enumerate() {
+            let h = FragHeader::new_checked(&fr[..]).unwrap();
+            assert_eq!(h.datagram_tag(), 0xffff);
+            assert_eq!(usize::from(h.datagram_size()), p.len());
+            assert_eq!(h.is_subsequent(), i > 0);
+            if i > 0 {
+                assert_eq!(usize::from(h.datagram_offset()) * 8, covered);
+                covered += h.payload().len();
+            } else {
+                // IPHC header (2 + 1 next header) stands for the 40-byte IPv6 header.
+                covered = 40 + h.payload().len() - 3;
+            }
+            if i + 1 < out.len() {
+                assert_eq!(covered % 8, 0);
+            }
+        }
+        assert_eq!(covered, p.len());
+        assert_eq!(reassemble(&out), p);
+    }
+
+    #[test]
+    fn deep_source_route_stays_usable() {
+        // A 264-byte routing header (16 full addresses) then UDP: far more than one frame.
+        let mut srh = vec![17, 32, 3, 16, 0, 0, 0, 0];
+        for i in 0..16u8 {
+            srh.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i]);
+        }
+        let mut udp = vec![0x16, 0x33, 0x16, 0x33, 0, 0, 0xab, 0xcd];
+        udp.extend_from_slice(&[7u8; 30]);
+        let l = (udp.len() as u16).to_be_bytes();
+        udp[4..6].copy_from_slice(&l);
+        srh.extend_from_slice(&udp);
+        let p = packet(43, 0, &srh);
+        let mut f = Fragmenter::new(1);
+        for budget in [40usize, 60, 90, 120] {
+            let (fragmented, out) = frames(&mut f, &p, budget);
+            assert!(fragmented);
+            assert_eq!(reassemble(&out), p, "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let mut f = Fragmenter::new(1);
+        let p = packet(59, 300, &[]);
+        let ctx = ContextTable::new();
+        let o = CompressOptions::default();
+        assert_eq!(
+            f.fragment(&p, s(1), s(2), &ctx, &o, 12).unwrap_err(),
+            Error::BufferTooSmall { required: 13 }
+        );
+        let big = packet(59, 2100, &[]);
+        assert_eq!(
+            f.fragment(&big, s(1), s(2), &ctx, &o, 100).unwrap_err(),
+            Error::DatagramTooLarge(2140)
+        );
+        // Budget that fits FRAGN but where even 0x41 cannot start a FRAG1 never happens:
+        // FRAG1 needs 4 + 1 + 8 and FRAGN 5 + 8.
+        assert_eq!(f.next_tag(), 1);
+        // Output buffer too small for the planned frame.
+        let mut it = f.fragment(&p, s(1), s(2), &ctx, &o, 100).unwrap();
+        assert_eq!(
+            it.next_frame(&mut [0u8; 3]).unwrap(),
+            Err(Error::BufferTooSmall { required: 4 })
+        );
+        assert!(it.next_frame(&mut [0u8; 128]).is_none());
+    }
+}

@@ -87,6 +87,8 @@ pub mod reassembly;
 pub mod wire;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod test_gens;
 
 pub use compress::{

@@ -7,7 +7,9 @@
 //!
 //! Limits: at most [`ReassemblyConfig::buffers`] datagrams at once and at most
 //! [`ReassemblyConfig::max_bytes`] bytes of buffer space in total; a new datagram that does not
-//! fit evicts the oldest ones. Nothing a peer sends can grow memory beyond these caps.
+//! fit evicts the oldest ones — oldest by last activity, so a datagram whose fragments keep
+//! arriving survives a flood of first fragments that never continue. Nothing a peer sends can
+//! grow memory beyond these caps.
 //!
 //! Fragment handling:
 //! - a fragment identical to one already received (same range, same bytes) is a duplicate and
@@ -99,6 +101,8 @@ struct Key {
 struct Buffer {
     key: Key,
     created: Instant,
+    /// Value of the reassembler's activity counter when this buffer last took a fragment.
+    touched: u64,
     data: Vec<u8>,
     /// One bit per 8-byte block received in full (or up to the datagram end).
     blocks: [u64; 4],
@@ -147,6 +151,7 @@ pub struct Reassembler {
     cfg: ReassemblyConfig,
     buffers: Vec<Buffer>,
     used: usize,
+    activity: u64,
     stats: Stats,
 }
 
@@ -161,6 +166,7 @@ impl Reassembler {
             buffers: Vec::with_capacity(cfg.buffers),
             cfg,
             used: 0,
+            activity: 0,
             stats: Stats::default(),
         }
     }
@@ -220,7 +226,7 @@ impl Reassembler {
             .buffers
             .iter()
             .enumerate()
-            .min_by_key(|(_, b)| b.created)
+            .min_by_key(|(_, b)| b.touched)
             .map(|(i, _)| i);
         match oldest.and_then(|i| self.remove(i)) {
             Some(_) => {
@@ -316,7 +322,10 @@ impl Reassembler {
             }
             None => self.open(now, key)?,
         };
+        self.activity += 1;
+        let activity = self.activity;
         let b = self.buffers.get_mut(idx)?;
+        b.touched = activity;
         if let Some(d) = b.data.get_mut(start..start + hdr_len) {
             d.copy_from_slice(hdr);
         }
@@ -362,6 +371,7 @@ impl Reassembler {
         self.buffers.push(Buffer {
             key,
             created: now,
+            touched: self.activity,
             data: vec![0; size],
             blocks: [0; 4],
             have: Vec::with_capacity(4),
