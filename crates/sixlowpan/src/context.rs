@@ -36,6 +36,8 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ContextTable {
     entries: [Option<Context>; MAX_CONTEXTS],
+    /// Bit `i` set when entry `i` may be used for compression.
+    compress_mask: u16,
 }
 
 impl ContextTable {
@@ -43,6 +45,7 @@ impl ContextTable {
     pub const fn new() -> Self {
         ContextTable {
             entries: [None; MAX_CONTEXTS],
+            compress_mask: 0,
         }
     }
     /// Installs context `id`.
@@ -55,6 +58,12 @@ impl ContextTable {
             .get_mut(usize::from(id))
             .ok_or(Error::UnknownContext(id))?;
         *slot = Some(ctx);
+        let bit = 1u16 << (id & 15);
+        if ctx.compress {
+            self.compress_mask |= bit;
+        } else {
+            self.compress_mask &= !bit;
+        }
         Ok(())
     }
     /// Builder form of [`ContextTable::set`].
@@ -66,6 +75,7 @@ impl ContextTable {
     pub fn remove(&mut self, id: u8) {
         if let Some(slot) = self.entries.get_mut(usize::from(id)) {
             *slot = None;
+            self.compress_mask &= !(1u16 << (id & 15));
         }
     }
     /// Context `id`, if configured.
@@ -78,13 +88,17 @@ impl ContextTable {
     }
     /// Iterates over configured contexts usable for compression, as `(id, context)`.
     pub fn compressing(&self) -> impl Iterator<Item = (u8, &Context)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match c {
-                Some(c) if c.compress => Some((i as u8, c)),
-                _ => None,
-            })
+        let mut mask = self.compress_mask;
+        core::iter::from_fn(move || {
+            while mask != 0 {
+                let i = mask.trailing_zeros() as u8;
+                mask &= mask - 1;
+                if let Some(c) = self.get(i) {
+                    return Some((i, c));
+                }
+            }
+            None
+        })
     }
 }
 

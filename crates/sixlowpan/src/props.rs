@@ -241,10 +241,11 @@ proptest! {
     }
     #[test]
     fn mesh_bc0_no_panic_fixed_point(b in bytes()) {
-        if let Ok((r, n)) = MeshRepr::parse(&b) {
+        // A deep hops-left byte below 15 re-emits in the short form: the Repr is the fixed point.
+        if let Ok((r, _)) = MeshRepr::parse(&b) {
             let mut out = vec![0u8; r.buffer_len()];
             r.emit(&mut out).unwrap();
-            prop_assert_eq!(MeshRepr::parse(&out).unwrap(), (r, n));
+            prop_assert_eq!(MeshRepr::parse(&out).unwrap(), (r, r.buffer_len()));
         }
         if let Ok(r) = Bc0Repr::parse(&b) {
             let mut out = [0u8; 2];

@@ -42,21 +42,6 @@ fn tf_len(tf: u8) -> usize {
     }
 }
 
-fn mcast_len(dam: u8) -> usize {
-    match dam & 3 {
-        0 => 16,
-        1 => 6,
-        2 => 4,
-        _ => 1,
-    }
-}
-
-const LINK_LOCAL: Context = Context {
-    prefix: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
-    prefix_len: 64,
-    compress: true,
-};
-
 /// A view of an IPHC header (starting at the dispatch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IphcPacket<T: AsRef<[u8]>> {
@@ -251,59 +236,75 @@ impl<'a, T: AsRef<[u8]> + ?Sized> IphcPacket<&'a T> {
     }
 }
 
-/// Copies the first `bits` bits of `prefix` over `base`.
-fn overlay(prefix: &Ipv6Addr, bits: u8, base: [u8; 16]) -> [u8; 16] {
-    let p = prefix.octets();
-    let mut out = base;
-    let bits = usize::from(bits.min(128));
-    for (i, (o, pb)) in out.iter_mut().zip(p.iter()).enumerate() {
-        let start = i * 8;
-        if start + 8 <= bits {
-            *o = *pb;
-        } else if start < bits {
-            let mask = 0xffu8 << (8 - (bits - start));
-            *o = (*pb & mask) | (*o & !mask);
-        }
-    }
-    out
+/// A prefix as (bits, mask): the first `len` bits of `prefix`, and a mask covering them.
+#[derive(Debug, Clone, Copy)]
+struct Prefix {
+    bits: u128,
+    mask: u128,
 }
 
-/// Rebuilds a unicast address (RFC 6282 §3.1.1 SAM/DAM rules). `ctx` is the link-local
-/// context for stateless modes. `inline` holds exactly the inline bytes of the mode.
-fn decode_unicast(
-    ctx: &Context,
-    mode: u8,
-    inline: &[u8],
-    iid: Option<[u8; 8]>,
-) -> Result<Ipv6Addr> {
-    let mut base = [0u8; 16];
-    match mode {
-        0 => {
-            for (d, s) in base.iter_mut().zip(inline) {
-                *d = *s;
-            }
-            return Ok(Ipv6Addr::from(base));
-        }
-        1 => {
-            for (d, s) in base.iter_mut().skip(8).zip(inline) {
-                *d = *s;
-            }
-        }
-        2 => {
-            base[11] = 0xff;
-            base[12] = 0xfe;
-            for (d, s) in base.iter_mut().skip(14).zip(inline) {
-                *d = *s;
-            }
-        }
-        _ => {
-            let iid = iid.ok_or(Error::NoLinkAddress)?;
-            for (d, s) in base.iter_mut().skip(8).zip(iid.iter()) {
-                *d = *s;
-            }
+impl Prefix {
+    fn of(c: &Context) -> Self {
+        let mask = match c.prefix_len {
+            0 => 0,
+            l if l >= 128 => u128::MAX,
+            l => u128::MAX << (128 - u32::from(l)),
+        };
+        Prefix {
+            bits: u128::from(c.prefix) & mask,
+            mask,
         }
     }
-    Ok(Ipv6Addr::from(overlay(&ctx.prefix, ctx.prefix_len, base)))
+    /// RFC 6282 §3.1.1: context bits win, the rest come from `base`.
+    fn apply(self, base: u128) -> u128 {
+        self.bits | (base & !self.mask)
+    }
+}
+
+/// `fe80::/64`, the stateless prefix (RFC 6282 §3.1.1, SAC/DAC = 0).
+const LINK_LOCAL: Prefix = Prefix {
+    bits: 0xfe80_u128 << 112,
+    mask: u128::MAX << 64,
+};
+const LOW64: u128 = u64::MAX as u128;
+/// `0000:00ff:fe00:0000`, the IID of a 16-bit address (RFC 6282 §3.2.2).
+const SHORT_IID: u128 = 0x0000_00ff_fe00_0000;
+
+fn iid_bits(iid: Option<[u8; 8]>) -> Option<u128> {
+    iid.map(|i| u128::from(u64::from_be_bytes(i)))
+}
+
+/// The uncovered bits for SAM/DAM `mode` (1: 64 inline, 2: 16 inline, 3: from the encapsulating
+/// header).
+fn unicast_base(mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<u128> {
+    Ok(match mode {
+        1 => {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(inline) {
+                *d = *s;
+            }
+            u128::from(u64::from_be_bytes(b))
+        }
+        2 => {
+            let hi = u128::from(inline.first().copied().unwrap_or(0));
+            let lo = u128::from(inline.get(1).copied().unwrap_or(0));
+            SHORT_IID | (hi << 8) | lo
+        }
+        _ => iid_bits(iid).ok_or(Error::NoLinkAddress)?,
+    })
+}
+
+/// Rebuilds a unicast address (RFC 6282 §3.1.1 SAM/DAM rules). `ctx` is [`LINK_LOCAL`] for
+/// stateless modes. `inline` holds exactly the inline bytes of the mode.
+fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<Ipv6Addr> {
+    if mode == 0 {
+        let mut a = [0u8; 16];
+        for (d, s) in a.iter_mut().zip(inline) {
+            *d = *s;
+        }
+        return Ok(Ipv6Addr::from(a));
+    }
+    Ok(Ipv6Addr::from(ctx.apply(unicast_base(mode, inline, iid)?)))
 }
 
 /// Rebuilds a multicast address (RFC 6282 §3.1.1, M = 1).
@@ -353,6 +354,157 @@ fn decode_multicast(ctx: Option<&Context>, dam: u8, inline: &[u8]) -> Result<Ipv
     Ok(Ipv6Addr::from(a))
 }
 
+/// How one address is encoded; the inline bytes are taken from the address when emitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AddrEnc {
+    /// SAC / DAC.
+    stateful: bool,
+    /// SAM / DAM.
+    mode: u8,
+    /// Context id (meaningful when `stateful`).
+    ctx: u8,
+    /// Destination with M = 1.
+    multicast: bool,
+}
+
+impl AddrEnc {
+    const fn new(stateful: bool, mode: u8, ctx: u8, multicast: bool) -> Self {
+        AddrEnc {
+            stateful,
+            mode,
+            ctx,
+            multicast,
+        }
+    }
+    fn len(&self) -> usize {
+        match (self.multicast, self.stateful, self.mode) {
+            (true, true, _) => 6,
+            (true, false, 3) => 1,
+            (true, false, 2) => 4,
+            (true, false, 1) => 6,
+            (true, false, _) => 16,
+            (false, true, 0) => 0,
+            (false, _, m) => mode_len(m),
+        }
+    }
+    fn needs_cid(&self) -> bool {
+        self.stateful && self.ctx != 0
+    }
+    fn write(&self, o: &[u8; 16], w: &mut Writer<'_>) {
+        match (self.multicast, self.stateful, self.mode) {
+            (true, true, _) => w.put(&[o[1], o[2], o[12], o[13], o[14], o[15]]),
+            (true, false, 3) => w.put(&[o[15]]),
+            (true, false, 2) => w.put(&[o[1], o[13], o[14], o[15]]),
+            (true, false, 1) => w.put(&[o[1], o[11], o[12], o[13], o[14], o[15]]),
+            (true, false, _) => w.put(o),
+            (false, true, 0) => {}
+            (false, _, 0) => w.put(o),
+            (false, _, 1) => w.put(o.get(8..).unwrap_or(&[])),
+            (false, _, 2) => w.put(o.get(14..).unwrap_or(&[])),
+            (false, _, _) => {}
+        }
+    }
+}
+
+/// The smallest mode (3, 2 or 1; 0 = none) in which `prefix` rebuilds `a` exactly.
+fn best_mode(a: u128, prefix: Prefix, iid: Option<u128>) -> u8 {
+    if a & prefix.mask != prefix.bits {
+        return 0;
+    }
+    let rest = a & !prefix.mask;
+    if iid.is_some_and(|i| i & !prefix.mask == rest) {
+        3
+    } else if (SHORT_IID | (a & 0xffff)) & !prefix.mask == rest {
+        2
+    } else if a & LOW64 & !prefix.mask == rest {
+        1
+    } else {
+        0
+    }
+}
+
+/// Inline length of a unicast mode.
+fn mode_len(mode: u8) -> usize {
+    match mode {
+        3 => 0,
+        2 => 2,
+        1 => 8,
+        _ => 16,
+    }
+}
+
+/// Best (no context byte, any) encodings of a unicast address.
+fn best_unicast(
+    addr: &Ipv6Addr,
+    iid: Option<[u8; 8]>,
+    ctx: &ContextTable,
+    is_src: bool,
+) -> (AddrEnc, AddrEnc) {
+    if is_src && addr.is_unspecified() {
+        let e = AddrEnc::new(true, 0, 0, false);
+        return (e, e);
+    }
+    let a = u128::from(*addr);
+    let iid = iid_bits(iid);
+    // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
+    let ll = best_mode(a, LINK_LOCAL, iid);
+    let mut no_cid = (false, ll, 0u8);
+    let mut any = no_cid;
+    let better = |m: u8, cur: u8| m != 0 && (cur == 0 || mode_len(m) < mode_len(cur));
+    for (id, c) in ctx.compressing() {
+        let m = best_mode(a, Prefix::of(c), iid);
+        if id == 0 && better(m, no_cid.1) {
+            no_cid = (true, m, 0);
+        }
+        if better(m, any.1) {
+            any = (true, m, id);
+        }
+    }
+    if mode_len(no_cid.1) <= mode_len(any.1) {
+        any = no_cid;
+    }
+    (
+        AddrEnc::new(no_cid.0, no_cid.1, no_cid.2, false),
+        AddrEnc::new(any.0, any.1, any.2, false),
+    )
+}
+
+/// Best (no context byte, any) encodings of a multicast address.
+fn best_multicast(addr: &Ipv6Addr, ctx: &ContextTable) -> (AddrEnc, AddrEnc) {
+    let o = addr.octets();
+    let zero = |r: core::ops::Range<usize>| o.get(r).is_some_and(|b| b.iter().all(|x| *x == 0));
+    let stateless = if o[1] == 0x02 && zero(2..15) {
+        Some(AddrEnc::new(false, 3, 0, true))
+    } else if zero(2..13) {
+        Some(AddrEnc::new(false, 2, 0, true))
+    } else if zero(2..11) {
+        Some(AddrEnc::new(false, 1, 0, true))
+    } else {
+        None
+    };
+    if let Some(e) = stateless.filter(|_| o[0] == 0xff) {
+        return (e, e);
+    }
+    let full = AddrEnc::new(false, 0, 0, true);
+    let inline = [o[1], o[2], o[12], o[13], o[14], o[15]];
+    let mut no_cid = full;
+    let mut any = full;
+    for (id, c) in ctx.compressing() {
+        if decode_multicast(Some(c), 0, &inline).ok() == Some(*addr) {
+            let e = AddrEnc::new(true, 0, id, true);
+            if id == 0 {
+                no_cid = e;
+                any = e;
+                break;
+            }
+            if any.len() == 16 {
+                any = e;
+            }
+        }
+    }
+    (no_cid, any)
+}
+
 /// The fields an IPHC header carries. Payload length is never carried (it comes from the
 /// frame or the fragment header); `next_header` is `None` when the next header is
 /// NHC-encoded.
@@ -371,129 +523,6 @@ pub struct IphcRepr {
     pub traffic_class: u8,
     /// Flow label (20 bits).
     pub flow_label: u32,
-}
-
-/// How one address is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct AddrEnc {
-    /// SAC / DAC.
-    stateful: bool,
-    /// SAM / DAM.
-    mode: u8,
-    /// Context id (meaningful when `stateful`).
-    ctx: u8,
-    /// Inline bytes.
-    inline: [u8; 16],
-    len: usize,
-}
-
-impl AddrEnc {
-    fn new(stateful: bool, mode: u8, ctx: u8, bytes: &[u8]) -> Self {
-        let mut inline = [0u8; 16];
-        for (d, s) in inline.iter_mut().zip(bytes) {
-            *d = *s;
-        }
-        AddrEnc {
-            stateful,
-            mode,
-            ctx,
-            inline,
-            len: bytes.len().min(16),
-        }
-    }
-    fn bytes(&self) -> &[u8] {
-        self.inline.get(..self.len).unwrap_or(&[])
-    }
-    fn needs_cid(&self) -> bool {
-        self.stateful && self.ctx != 0
-    }
-}
-
-/// Candidate inline bytes for a unicast mode.
-fn unicast_inline(o: &[u8; 16], mode: u8) -> &[u8] {
-    match mode {
-        0 => o,
-        1 => o.get(8..).unwrap_or(&[]),
-        2 => o.get(14..).unwrap_or(&[]),
-        _ => &[],
-    }
-}
-
-/// Best (no context byte, any) encodings of a unicast address.
-fn best_unicast(
-    addr: &Ipv6Addr,
-    iid: Option<[u8; 8]>,
-    ctx: &ContextTable,
-    is_src: bool,
-) -> (AddrEnc, AddrEnc) {
-    let o = addr.octets();
-    let full = AddrEnc::new(false, 0, 0, &o);
-    let mut no_cid: Option<AddrEnc> = None;
-    let mut any: Option<AddrEnc> = None;
-    if is_src && addr.is_unspecified() {
-        let e = AddrEnc::new(true, 0, 0, &[]);
-        return (e, e);
-    }
-    for mode in [3u8, 2, 1] {
-        let inline = unicast_inline(&o, mode);
-        if no_cid.is_none() && decode_unicast(&LINK_LOCAL, mode, inline, iid).ok() == Some(*addr) {
-            let e = AddrEnc::new(false, mode, 0, inline);
-            no_cid = Some(e);
-            any.get_or_insert(e);
-        }
-        for (id, c) in ctx.compressing() {
-            if decode_unicast(c, mode, inline, iid).ok() == Some(*addr) {
-                let e = AddrEnc::new(true, mode, id, inline);
-                if id == 0 && no_cid.is_none() {
-                    no_cid = Some(e);
-                }
-                if any.is_none() {
-                    any = Some(e);
-                }
-            }
-        }
-        if no_cid.is_some() {
-            break;
-        }
-    }
-    let no_cid = no_cid.unwrap_or(full);
-    let any = any.unwrap_or(no_cid);
-    (no_cid, any)
-}
-
-/// Best (no context byte, any) encodings of a multicast address.
-fn best_multicast(addr: &Ipv6Addr, ctx: &ContextTable) -> (AddrEnc, AddrEnc) {
-    let o = addr.octets();
-    for dam in [3u8, 2, 1] {
-        let cand: [u8; 6] = match dam {
-            3 => [o[15], 0, 0, 0, 0, 0],
-            2 => [o[1], o[13], o[14], o[15], 0, 0],
-            _ => [o[1], o[11], o[12], o[13], o[14], o[15]],
-        };
-        let bytes = cand.get(..mcast_len(dam)).unwrap_or(&[]);
-        if decode_multicast(None, dam, bytes).ok() == Some(*addr) {
-            let e = AddrEnc::new(false, dam, 0, bytes);
-            return (e, e);
-        }
-    }
-    let full = AddrEnc::new(false, 0, 0, &o);
-    let inline = [o[1], o[2], o[12], o[13], o[14], o[15]];
-    let mut no_cid = full;
-    let mut any = full;
-    for (id, c) in ctx.compressing() {
-        if decode_multicast(Some(c), 0, &inline).ok() == Some(*addr) {
-            let e = AddrEnc::new(true, 0, id, &inline);
-            if id == 0 {
-                no_cid = e;
-                any = e;
-                break;
-            }
-            if any.len == 16 {
-                any = e;
-            }
-        }
-    }
-    (no_cid, any)
 }
 
 /// The chosen encoding of a whole header.
@@ -520,18 +549,28 @@ impl IphcRepr {
             if p.sam() == 0 {
                 Ipv6Addr::UNSPECIFIED
             } else {
-                decode_unicast(ctx.lookup(p.sci())?, p.sam(), p.src_inline(), src_iid)?
+                decode_unicast(
+                    Prefix::of(ctx.lookup(p.sci())?),
+                    p.sam(),
+                    p.src_inline(),
+                    src_iid,
+                )?
             }
         } else {
-            decode_unicast(&LINK_LOCAL, p.sam(), p.src_inline(), src_iid)?
+            decode_unicast(LINK_LOCAL, p.sam(), p.src_inline(), src_iid)?
         };
         let dst_addr = match (p.m(), p.dac()) {
-            (false, false) => decode_unicast(&LINK_LOCAL, p.dam(), p.dst_inline(), dst_iid)?,
+            (false, false) => decode_unicast(LINK_LOCAL, p.dam(), p.dst_inline(), dst_iid)?,
             (false, true) => {
                 if p.dam() == 0 {
                     return Err(Error::Reserved("unicast DAC=1 DAM=00"));
                 }
-                decode_unicast(ctx.lookup(p.dci())?, p.dam(), p.dst_inline(), dst_iid)?
+                decode_unicast(
+                    Prefix::of(ctx.lookup(p.dci())?),
+                    p.dam(),
+                    p.dst_inline(),
+                    dst_iid,
+                )?
             }
             (true, false) => decode_multicast(None, p.dam(), p.dst_inline())?,
             (true, true) => {
@@ -564,9 +603,9 @@ impl IphcRepr {
         } else {
             best_unicast(&self.dst_addr, dst_iid, ctx, false)
         };
-        let cost0 = s0.len + d0.len;
+        let cost0 = s0.len() + d0.len();
         let cid1 = s1.needs_cid() || d1.needs_cid();
-        let cost1 = s1.len + d1.len + usize::from(cid1);
+        let cost1 = s1.len() + d1.len() + usize::from(cid1);
         if cost1 < cost0 {
             Encoding {
                 src: s1,
@@ -615,8 +654,8 @@ impl IphcRepr {
             + tf_len(self.tf())
             + usize::from(self.next_header.is_some())
             + usize::from(self.hlim() == 0)
-            + e.src.len
-            + e.dst.len
+            + e.src.len()
+            + e.dst.len()
     }
 
     /// Writes the smallest encoding; returns its length.
@@ -635,8 +674,8 @@ impl IphcRepr {
             + tf_len(tf)
             + usize::from(self.next_header.is_some())
             + usize::from(hlim == 0)
-            + e.src.len
-            + e.dst.len;
+            + e.src.len()
+            + e.dst.len();
         room(buf, n)?;
         let mut w = Writer { buf, pos: 0 };
         w.put(&[
@@ -668,8 +707,8 @@ impl IphcRepr {
         if hlim == 0 {
             w.put(&[self.hop_limit]);
         }
-        w.put(e.src.bytes());
-        w.put(e.dst.bytes());
+        e.src.write(&self.src_addr.octets(), &mut w);
+        e.dst.write(&self.dst_addr.octets(), &mut w);
         Ok(n)
     }
 }
