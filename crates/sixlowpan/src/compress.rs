@@ -1,0 +1,861 @@
+//! Whole-packet header compression (RFC 6282) and its exact inverse.
+//!
+//! [`compress_header`] turns the headers at the front of an IPv6 packet into LOWPAN_IPHC plus a
+//! chain of LOWPAN_NHC headers (tunnelled IPv6, extension headers, UDP) and reports how many
+//! bytes of the packet they stand for; the rest of the packet follows unchanged.
+//! [`decompress_header`] rebuilds those headers. Together they satisfy: for every packet `p`,
+//! decompressing the compressed form of `p` gives back `p` bit for bit. A packet that IPHC
+//! cannot represent exactly (a payload length that disagrees with the packet, a version other
+//! than 6) is sent with the uncompressed dispatch 0x41 (RFC 4944 §5.1) instead.
+//!
+//! Lengths are never carried (RFC 6282 §3.1.1 payload length, §4.3.3 UDP length): they come from
+//! the frame or, for a first fragment, from the datagram size (RFC 4944 §5.3).
+
+use crate::context::ContextTable;
+use crate::error::{Error, Result, need, room};
+use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
+use crate::wire::iphc::{IphcPacket, IphcRepr};
+use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::lowpan::DISPATCH_IPV6;
+use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
+use crate::wire::{IpProtocol, udp};
+use amimesh_core::LinkAddr;
+use core::net::Ipv6Addr;
+
+/// Most NHC headers (extension headers, tunnelled IPv6 headers, UDP) in one chain.
+pub const MAX_NHC: usize = 8;
+/// Most IPv6 headers (outer plus tunnelled) in one chain.
+pub const MAX_DEPTH: usize = 4;
+
+/// Choices the compressor may not make on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CompressOptions {
+    /// Elide the UDP checksum (RFC 6282 §4.3.2: only when the upper layer has another
+    /// integrity check and allows it). Only done when the packet's checksum is correct, so the
+    /// decompressor recomputes the same value.
+    pub elide_udp_checksum: bool,
+    /// At most this many NHC headers; later headers stay inline. The fragmenter lowers it
+    /// when the compressed headers would not fit the first fragment.
+    pub max_nhc: usize,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        CompressOptions {
+            elide_udp_checksum: false,
+            max_nhc: MAX_NHC,
+        }
+    }
+}
+
+/// Result of [`compress_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compressed {
+    /// Bytes written (dispatch, IPHC and NHC headers).
+    pub header_len: usize,
+    /// Bytes at the front of the packet they stand for; `packet[consumed..]` follows verbatim.
+    pub consumed: usize,
+}
+
+/// A UDP checksum that was elided and must be computed once the whole datagram is present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChecksumFixup {
+    /// Offset of the UDP header in the decompressed packet.
+    pub udp_offset: usize,
+    /// Pseudo-header source (the enclosing IPv6 header's).
+    pub src: Ipv6Addr,
+    /// Pseudo-header destination.
+    pub dst: Ipv6Addr,
+}
+
+impl ChecksumFixup {
+    /// Writes the checksum into `packet` (the complete decompressed datagram).
+    pub fn apply(&self, packet: &mut [u8]) -> Result<()> {
+        let dgram = packet.get_mut(self.udp_offset..).ok_or(Error::BadLength)?;
+        need(dgram, udp::HEADER_LEN)?;
+        let c = udp::compute(&self.src, &self.dst, dgram);
+        if let Some(f) = dgram.get_mut(6..8) {
+            f.copy_from_slice(&c.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// Result of [`decompress_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decompressed {
+    /// Compressed bytes read (from the dispatch on).
+    pub consumed: usize,
+    /// Uncompressed header bytes written.
+    pub header_len: usize,
+    /// The UDP checksum to fill in once the datagram is complete, if it was elided.
+    pub checksum: Option<ChecksumFixup>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Ipv6 {
+        off: usize,
+    },
+    Ext {
+        off: usize,
+        id: ExtHeaderId,
+        total: usize,
+        data_len: usize,
+    },
+    Udp {
+        off: usize,
+        elide: bool,
+    },
+}
+
+impl Step {
+    fn end(&self) -> usize {
+        match *self {
+            Step::Ipv6 { off } => off + ipv6::HEADER_LEN,
+            Step::Ext { off, total, .. } => off + total,
+            Step::Udp { off, .. } => off + udp::HEADER_LEN,
+        }
+    }
+}
+
+/// The padding a decompressor appends to `data_len` bytes of options-header data.
+fn pad_bytes(data_len: usize, out: &mut [u8; 8]) -> usize {
+    let p = (8 - (data_len + 2) % 8) % 8;
+    *out = [0; 8];
+    if p >= 2 {
+        out[0] = OPT_PADN;
+        out[1] = (p - 2) as u8;
+    }
+    p
+}
+
+/// How many data bytes of an extension header the compressor carries: a trailing Pad1/PadN is
+/// dropped when the decompressor's own padding rebuilds exactly the same bytes (RFC 6282 §4.2).
+fn ext_data_len(kind: IpProtocol, data: &[u8]) -> usize {
+    if !matches!(kind, IpProtocol::HopByHop | IpProtocol::Ipv6Opts) {
+        return data.len();
+    }
+    let mut last_start = None;
+    let mut pos = 0;
+    let mut last_kind = 0;
+    for o in OptionsIter::new(data) {
+        let Ok(o) = o else {
+            return data.len();
+        };
+        last_start = Some(pos);
+        last_kind = o.kind;
+        pos += o.buffer_len();
+    }
+    let Some(start) = last_start else {
+        return data.len();
+    };
+    if last_kind != OPT_PAD1 && last_kind != OPT_PADN {
+        return data.len();
+    }
+    let mut pad = [0u8; 8];
+    let p = pad_bytes(start, &mut pad);
+    match (data.get(start..), pad.get(..p)) {
+        (Some(tail), Some(want)) if tail == want => start,
+        _ => data.len(),
+    }
+}
+
+fn iid_of(a: &Ipv6Addr) -> Option<[u8; 8]> {
+    let o = a.octets();
+    let mut iid = [0u8; 8];
+    iid.copy_from_slice(o.get(8..).unwrap_or(&[0; 8]));
+    Some(iid)
+}
+
+fn sub(buf: &[u8], from: usize) -> &[u8] {
+    buf.get(from..).unwrap_or(&[])
+}
+
+fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
+    buf.get_mut(from..).unwrap_or(&mut [])
+}
+
+/// Compresses the headers of `packet` (a whole IPv6 datagram) into `out`; the caller sends
+/// `out[..header_len]` followed by `packet[consumed..]`.
+///
+/// `ll_src`/`ll_dst` are the link-layer (or mesh originator/final) addresses the receiver will
+/// see (RFC 6282 §3.2.2).
+pub fn compress_header(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    let outer = match ipv6::Packet::new_checked(packet).and_then(|p| Ipv6Repr::parse(&p)) {
+        Ok(r) if usize::from(r.payload_len) + ipv6::HEADER_LEN == packet.len() => r,
+        _ => {
+            room(out, 1)?;
+            if let Some(b) = out.get_mut(0) {
+                *b = DISPATCH_IPV6;
+            }
+            return Ok(Compressed {
+                header_len: 1,
+                consumed: 0,
+            });
+        }
+    };
+
+    // Plan: the longest chain of headers NHC can represent exactly.
+    let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
+    let mut n = 0;
+    let mut pos = ipv6::HEADER_LEN;
+    let mut proto = outer.next_header;
+    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
+    let mut depth = 1;
+    let mut saw_routing = false;
+    let limit = opts.max_nhc.min(MAX_NHC);
+    while n < limit {
+        let rest = sub(packet, pos);
+        let step = match proto {
+            IpProtocol::Udp => {
+                let Ok(u) = udp::Packet::new_checked(rest) else {
+                    break;
+                };
+                if usize::from(u.len()) != rest.len() {
+                    break;
+                }
+                let elide = opts.elide_udp_checksum
+                    && !saw_routing
+                    && u.checksum() != 0
+                    && udp::compute(&src, &dst, rest) == u.checksum();
+                Step::Udp { off: pos, elide }
+            }
+            IpProtocol::Ipv6 => {
+                let Ok(r) = ipv6::Packet::new_checked(rest).and_then(|p| Ipv6Repr::parse(&p))
+                else {
+                    break;
+                };
+                if depth >= MAX_DEPTH || usize::from(r.payload_len) + ipv6::HEADER_LEN != rest.len()
+                {
+                    break;
+                }
+                depth += 1;
+                src = r.src_addr;
+                dst = r.dst_addr;
+                saw_routing = false;
+                Step::Ipv6 { off: pos }
+            }
+            p if is_ext_header(p) => {
+                let Ok(h) = ExtHeader::new_checked(rest, p) else {
+                    break;
+                };
+                if p == IpProtocol::Ipv6Frag && h.hdr_ext_len() != 0 {
+                    break;
+                }
+                let data_len = ext_data_len(p, h.data());
+                if data_len > 255 {
+                    break;
+                }
+                let Some(id) = ExtHeaderId::from_protocol(p) else {
+                    break;
+                };
+                if p == IpProtocol::Ipv6Route {
+                    saw_routing = true;
+                }
+                Step::Ext {
+                    off: pos,
+                    id,
+                    total: h.header_len(),
+                    data_len,
+                }
+            }
+            _ => break,
+        };
+        if let Some(slot) = plan.get_mut(n) {
+            *slot = step;
+        }
+        n += 1;
+        pos = step.end();
+        proto = match step {
+            Step::Udp { .. } => break,
+            Step::Ipv6 { off } => ipv6::Packet::new_unchecked(sub(packet, off)).next_header(),
+            Step::Ext { off, id, .. } => {
+                ExtHeader::new_unchecked(sub(packet, off), id.protocol()).next_header()
+            }
+        };
+    }
+    let plan = plan.get(..n).unwrap_or(&[]);
+
+    // Emit.
+    let first = IphcRepr {
+        src_addr: outer.src_addr,
+        dst_addr: outer.dst_addr,
+        next_header: if plan.is_empty() {
+            Some(outer.next_header)
+        } else {
+            None
+        },
+        hop_limit: outer.hop_limit,
+        traffic_class: outer.traffic_class,
+        flow_label: outer.flow_label,
+    };
+    let mut w = first.emit(out, ll_src.to_iid(), ll_dst.to_iid(), ctx)?;
+    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
+    for (i, step) in plan.iter().enumerate() {
+        let more = i + 1 < plan.len();
+        match *step {
+            Step::Ipv6 { off } => {
+                let p = ipv6::Packet::new_unchecked(sub(packet, off));
+                let r = Ipv6Repr::parse(&p)?;
+                room(sub(out, w), 1)?;
+                if let Some(b) = out.get_mut(w) {
+                    *b = 0xee; // 1110 EID=7 NH=0
+                }
+                w += 1;
+                let inner = IphcRepr {
+                    src_addr: r.src_addr,
+                    dst_addr: r.dst_addr,
+                    next_header: if more { None } else { Some(r.next_header) },
+                    hop_limit: r.hop_limit,
+                    traffic_class: r.traffic_class,
+                    flow_label: r.flow_label,
+                };
+                w += inner.emit(sub_mut(out, w), iid_of(&src), iid_of(&dst), ctx)?;
+                src = r.src_addr;
+                dst = r.dst_addr;
+            }
+            Step::Ext {
+                off, id, data_len, ..
+            } => {
+                let h = ExtHeader::new_unchecked(sub(packet, off), id.protocol());
+                let data = h.data().get(..data_len).unwrap_or(&[]);
+                let r = ExtNhcRepr {
+                    header_id: id,
+                    next_header: if more { None } else { Some(h.next_header()) },
+                    data,
+                };
+                w += r.emit(sub_mut(out, w))?;
+            }
+            Step::Udp { off, elide } => {
+                let u = udp::Packet::new_unchecked(sub(packet, off));
+                let r = UdpNhcRepr {
+                    src_port: u.src_port(),
+                    dst_port: u.dst_port(),
+                    checksum: if elide { None } else { Some(u.checksum()) },
+                };
+                w += r.emit(sub_mut(out, w))?;
+            }
+        }
+    }
+    Ok(Compressed {
+        header_len: w,
+        consumed: plan.last().map_or(ipv6::HEADER_LEN, Step::end),
+    })
+}
+
+/// Compresses a whole packet into `out` (headers, then the rest verbatim); returns the length.
+pub fn compress(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<usize> {
+    let c = compress_header(packet, ll_src, ll_dst, ctx, opts, out)?;
+    let rest = sub(packet, c.consumed);
+    let total = c.header_len + rest.len();
+    room(out, total)?;
+    if let Some(d) = out.get_mut(c.header_len..total) {
+        d.copy_from_slice(rest);
+    }
+    Ok(total)
+}
+
+fn peek_nhc(frame: &[u8], at: usize) -> Result<IpProtocol> {
+    let b = frame.get(at).ok_or(Error::Truncated {
+        needed: at + 1,
+        got: frame.len(),
+    })?;
+    Ok(NhcKind::from_byte(*b)?.protocol())
+}
+
+/// Rebuilds the headers of a 6LoWPAN payload that starts with the IPHC (or 0x41) dispatch.
+///
+/// `datagram_size` is the uncompressed size from a FRAG1 header; `None` means the frame
+/// holds the whole datagram. The caller appends `frame[consumed..]` after `out[..header_len]`
+/// and, once the datagram is complete, applies [`Decompressed::checksum`].
+pub fn decompress_header(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    datagram_size: Option<usize>,
+    out: &mut [u8],
+) -> Result<Decompressed> {
+    need(frame, 1)?;
+    if frame.first() == Some(&DISPATCH_IPV6) {
+        return Ok(Decompressed {
+            consumed: 1,
+            header_len: 0,
+            checksum: None,
+        });
+    }
+    let mut r = 0usize;
+    let mut w = 0usize;
+    let mut ip_offsets = [0usize; MAX_DEPTH];
+    let mut depth = 0usize;
+    let mut udp_offset = None;
+    let mut fixup = None;
+    let mut nhc_count = 0usize;
+    let mut iids = (ll_src.to_iid(), ll_dst.to_iid());
+    'headers: loop {
+        let p = IphcPacket::new_checked(sub(frame, r))?;
+        let repr = IphcRepr::parse(&p, iids.0, iids.1, ctx)?;
+        r += p.header_len();
+        let next = match repr.next_header {
+            Some(nh) => nh,
+            None => peek_nhc(frame, r)?,
+        };
+        if depth >= MAX_DEPTH {
+            return Err(Error::TooDeep);
+        }
+        if let Some(slot) = ip_offsets.get_mut(depth) {
+            *slot = w;
+        }
+        depth += 1;
+        let ip = Ipv6Repr {
+            src_addr: repr.src_addr,
+            dst_addr: repr.dst_addr,
+            next_header: next,
+            payload_len: 0,
+            hop_limit: repr.hop_limit,
+            traffic_class: repr.traffic_class,
+            flow_label: repr.flow_label,
+        };
+        ip.emit(sub_mut(out, w))
+            .map_err(|_| Error::BufferTooSmall {
+                required: w + ipv6::HEADER_LEN,
+            })?;
+        w += ipv6::HEADER_LEN;
+        let (src, dst) = (repr.src_addr, repr.dst_addr);
+        iids = (iid_of(&src), iid_of(&dst));
+        if repr.next_header.is_some() {
+            break;
+        }
+        loop {
+            nhc_count += 1;
+            if nhc_count > MAX_NHC {
+                return Err(Error::TooDeep);
+            }
+            let kind = NhcKind::from_byte(*frame.get(r).unwrap_or(&0))?;
+            match kind {
+                NhcKind::Udp => {
+                    let p = UdpNhcPacket::new_checked(sub(frame, r))?;
+                    let u = UdpNhcRepr::parse(&p)?;
+                    r += p.header_len();
+                    let o = sub_mut(out, w);
+                    room(o, udp::HEADER_LEN)
+                        .map_err(|_| Error::BufferTooSmall { required: w + 8 })?;
+                    let mut v = udp::Packet::new_unchecked(o);
+                    v.set_src_port(u.src_port);
+                    v.set_dst_port(u.dst_port);
+                    v.set_len(0);
+                    v.set_checksum(u.checksum.unwrap_or(0));
+                    udp_offset = Some(w);
+                    if u.checksum.is_none() {
+                        fixup = Some(ChecksumFixup {
+                            udp_offset: w,
+                            src,
+                            dst,
+                        });
+                    }
+                    w += udp::HEADER_LEN;
+                    break 'headers;
+                }
+                NhcKind::Ext(ExtHeaderId::Ipv6) => {
+                    r += 1;
+                    continue 'headers;
+                }
+                NhcKind::Ext(id) => {
+                    let p = ExtNhcPacket::new_checked(sub(frame, r))?;
+                    let e = ExtNhcRepr::parse(&p)?;
+                    r += p.header_len();
+                    let next = match e.next_header {
+                        Some(nh) => nh,
+                        None => peek_nhc(frame, r)?,
+                    };
+                    let total = (e.data.len() + 2).div_ceil(8) * 8;
+                    let o = sub_mut(out, w);
+                    room(o, total).map_err(|_| Error::BufferTooSmall {
+                        required: w + total,
+                    })?;
+                    let hdr_len = if id == ExtHeaderId::Fragment {
+                        0
+                    } else {
+                        (total / 8 - 1) as u8
+                    };
+                    let mut pad = [0u8; 8];
+                    let padn = pad_bytes(e.data.len(), &mut pad);
+                    let options =
+                        matches!(id, ExtHeaderId::HopByHop | ExtHeaderId::DestinationOptions);
+                    if !options {
+                        pad = [0; 8];
+                    }
+                    let mut pos = 0;
+                    for chunk in [
+                        &[u8::from(next), hdr_len][..],
+                        e.data,
+                        pad.get(..padn).unwrap_or(&[]),
+                    ] {
+                        if let Some(d) = o.get_mut(pos..pos + chunk.len()) {
+                            d.copy_from_slice(chunk);
+                        }
+                        pos += chunk.len();
+                    }
+                    w += total;
+                    if e.next_header.is_some() {
+                        break 'headers;
+                    }
+                }
+            }
+        }
+    }
+    let total = match datagram_size {
+        Some(s) => s,
+        None => w + frame.len().saturating_sub(r),
+    };
+    if total < w {
+        return Err(Error::BadLength);
+    }
+    for &o in ip_offsets.get(..depth).unwrap_or(&[]) {
+        let len = total - o - ipv6::HEADER_LEN;
+        let len = u16::try_from(len).map_err(|_| Error::BadLength)?;
+        ipv6::Packet::new_unchecked(sub_mut(out, o)).set_payload_len(len);
+    }
+    if let Some(o) = udp_offset {
+        let len = u16::try_from(total - o).map_err(|_| Error::BadLength)?;
+        udp::Packet::new_unchecked(sub_mut(out, o)).set_len(len);
+    }
+    Ok(Decompressed {
+        consumed: r,
+        header_len: w,
+        checksum: fixup,
+    })
+}
+
+/// Decompresses a whole (unfragmented) 6LoWPAN payload into `out`; returns the packet length.
+/// Elided UDP checksums are computed.
+pub fn decompress(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    out: &mut [u8],
+) -> Result<usize> {
+    let d = decompress_header(frame, ll_src, ll_dst, ctx, None, out)?;
+    let rest = sub(frame, d.consumed);
+    let total = d.header_len + rest.len();
+    room(out, total)?;
+    if let Some(o) = out.get_mut(d.header_len..total) {
+        o.copy_from_slice(rest);
+    }
+    if let Some(f) = d.checksum {
+        f.apply(out.get_mut(..total).unwrap_or(&mut []))?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::test_gens;
+    use amimesh_core::{ExtAddr, ShortAddr};
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn short(s: u16) -> LinkAddr {
+        LinkAddr::Short(ShortAddr(s))
+    }
+
+    // OpenThread tests/unit/test_vector.c (FACTS §10): MAC payload of the LL16 echo request.
+    const LL16_FRAME: &str = "7a333a8000639e000000004142434445464748";
+    const LL16_PACKET: &str = "6000000000103a40fe80000000000000000000fffe000000fe80000000000000000000fffe0010008000639e000000004142434445464748";
+
+    #[test]
+    fn openthread_ll16_both_ways() {
+        let frame = hex::decode(LL16_FRAME).unwrap();
+        let packet = hex::decode(LL16_PACKET).unwrap();
+        let ctx = ContextTable::new();
+        let mut out = [0xa5u8; 128];
+        let n = decompress(&frame, short(0), short(0x1000), &ctx, &mut out).unwrap();
+        assert_eq!(&out[..n], &packet[..]);
+        let n = compress(
+            &packet,
+            short(0),
+            short(0x1000),
+            &ctx,
+            &CompressOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(&out[..n], &frame[..]);
+    }
+
+    #[test]
+    fn openthread_ll64() {
+        // MAC header `61 cc 1d ce fa 03 00 00 00 00 0a 6e 14 01 00 00 00 00 0a 6e 14`:
+        // dst 14:6e:0a:00:00:00:00:03, src 14:6e:0a:00:00:00:00:01 (little-endian on air).
+        let src = LinkAddr::Extended(ExtAddr::from_le_bytes([1, 0, 0, 0, 0, 0x0a, 0x6e, 0x14]));
+        let dst = LinkAddr::Extended(ExtAddr::from_le_bytes([3, 0, 0, 0, 0, 0x0a, 0x6e, 0x14]));
+        let frame = hex::decode("7a333a800030be000000004142434445464748").unwrap();
+        let mut out = [0u8; 128];
+        let n = decompress(&frame, src, dst, &ContextTable::new(), &mut out).unwrap();
+        let p = crate::wire::ipv6::Packet::new_checked(&out[..n]).unwrap();
+        assert_eq!(
+            p.src_addr(),
+            "fe80::166e:a00:0:1".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            p.dst_addr(),
+            "fe80::166e:a00:0:3".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(p.hop_limit(), 64);
+        let icmp = crate::wire::icmpv6::Packet::new_checked(p.payload()).unwrap();
+        assert!(icmp.verify_checksum(&p.src_addr(), &p.dst_addr()));
+    }
+
+    fn udp_packet(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let s: Ipv6Addr = src.parse().unwrap();
+        let d: Ipv6Addr = dst.parse().unwrap();
+        let mut p = vec![0u8; 48 + payload.len()];
+        Ipv6Repr {
+            src_addr: s,
+            dst_addr: d,
+            next_header: IpProtocol::Udp,
+            payload_len: (8 + payload.len()) as u16,
+            hop_limit: 255,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut p)
+        .unwrap();
+        udp::UdpRepr {
+            src_port: sport,
+            dst_port: dport,
+        }
+        .emit(&mut p[40..], &s, &d, payload)
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn udp_checksum_elided_only_when_allowed() {
+        let p = udp_packet("fe80::ff:fe00:1", "fe80::ff:fe00:2", 0xf0b1, 0xf0b2, b"hi");
+        let ctx = ContextTable::new();
+        let mut out = [0u8; 128];
+        let n = compress(
+            &p,
+            short(1),
+            short(2),
+            &ctx,
+            &CompressOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        // 7f 33 | f3 12 | cksum(2) | "hi"
+        assert_eq!(n, 2 + 2 + 2 + 2);
+        assert_eq!(out[0], 0x7f);
+        let opts = CompressOptions {
+            elide_udp_checksum: true,
+            ..Default::default()
+        };
+        let n = compress(&p, short(1), short(2), &ctx, &opts, &mut out).unwrap();
+        assert_eq!(&out[..n], &[0x7f, 0x33, 0xf7, 0x12, b'h', b'i']);
+        let mut back = [0u8; 128];
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+        // A wrong checksum is never elided.
+        let mut bad = p.clone();
+        bad[47] ^= 1;
+        let n = compress(&bad, short(1), short(2), &ctx, &opts, &mut out).unwrap();
+        assert_eq!(out[2], 0xf3);
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &bad[..]);
+    }
+
+    #[test]
+    fn implicit_context_zero_and_cid() {
+        let ctx = ContextTable::new()
+            .with(0, Context::new("fd00:1::".parse().unwrap(), 64))
+            .unwrap()
+            .with(5, Context::new("2001:db8::".parse().unwrap(), 64))
+            .unwrap();
+        let p = udp_packet("fd00:1::ff:fe00:1", "2001:db8::ff:fe00:2", 1000, 2000, b"x");
+        let mut out = [0u8; 128];
+        let n = compress(
+            &p,
+            short(1),
+            short(2),
+            &ctx,
+            &CompressOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        // CID=1, SAC=1 SAM=11, DAC=1 DAM=11, context byte SCI=0 DCI=5.
+        assert_eq!(&out[..3], &[0x7f, 0xf7, 0x05]);
+        let mut back = [0u8; 128];
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+        // Both in context 0: no context byte.
+        let p = udp_packet("fd00:1::ff:fe00:1", "fd00:1::ff:fe00:2", 1000, 2000, b"x");
+        compress(
+            &p,
+            short(1),
+            short(2),
+            &ctx,
+            &CompressOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(&out[..2], &[0x7f, 0x77]);
+    }
+
+    #[test]
+    fn errors() {
+        let ctx = ContextTable::new();
+        let mut out = [0u8; 128];
+        assert_eq!(
+            decompress_header(&[], short(1), short(2), &ctx, None, &mut out),
+            Err(Error::Truncated { needed: 1, got: 0 })
+        );
+        // IPHC with NH=1 but nothing after it.
+        assert_eq!(
+            decompress(&[0x7e, 0x33], short(1), short(2), &ctx, &mut out),
+            Err(Error::Truncated { needed: 3, got: 2 })
+        );
+        // NH=1 followed by a reserved NHC.
+        assert_eq!(
+            decompress(&[0x7e, 0x33, 0x00], short(1), short(2), &ctx, &mut out),
+            Err(Error::Reserved("unknown NHC"))
+        );
+        // Datagram size smaller than the headers.
+        assert_eq!(
+            decompress_header(
+                &[0x7a, 0x33, 0x3a],
+                short(1),
+                short(2),
+                &ctx,
+                Some(10),
+                &mut out
+            ),
+            Err(Error::BadLength)
+        );
+        // Output too small.
+        assert_eq!(
+            decompress(
+                &[0x7a, 0x33, 0x3a],
+                short(1),
+                short(2),
+                &ctx,
+                &mut [0u8; 20]
+            ),
+            Err(Error::BufferTooSmall { required: 40 })
+        );
+        // Tunnel nesting beyond MAX_DEPTH.
+        let mut deep = vec![0x7e, 0x33];
+        for _ in 0..MAX_DEPTH {
+            deep.extend_from_slice(&[0xee, 0x7e, 0x33]);
+        }
+        deep.push(0xf0);
+        assert_eq!(
+            decompress(&deep, short(1), short(2), &ctx, &mut [0u8; 512]),
+            Err(Error::TooDeep)
+        );
+        // NHC chain longer than MAX_NHC.
+        let mut long = vec![0x7e, 0x33];
+        for _ in 0..=MAX_NHC {
+            long.extend_from_slice(&[0xe1, 0x00]);
+        }
+        assert_eq!(
+            decompress(&long, short(1), short(2), &ctx, &mut [0u8; 512]),
+            Err(Error::TooDeep)
+        );
+        assert_eq!(
+            compress(
+                &[0u8; 4],
+                short(1),
+                short(2),
+                &ctx,
+                &CompressOptions::default(),
+                &mut []
+            ),
+            Err(Error::BufferTooSmall { required: 1 })
+        );
+    }
+
+    #[test]
+    fn uncompressible_packets_use_dispatch_0x41() {
+        let mut p = udp_packet("fe80::1", "fe80::2", 1, 2, b"abc");
+        p[5] = 99; // payload length lies
+        let ctx = ContextTable::new();
+        let mut out = [0u8; 128];
+        let n = compress(
+            &p,
+            short(1),
+            short(2),
+            &ctx,
+            &CompressOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out[0], 0x41);
+        assert_eq!(&out[1..n], &p[..]);
+        let mut back = [0u8; 128];
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+    }
+
+    proptest! {
+        #[test]
+        fn compress_then_decompress_is_identity(
+            packet in test_gens::packet(),
+            src in test_gens::link_addr(),
+            dst in test_gens::link_addr(),
+            ctx in test_gens::contexts(),
+            elide in any::<bool>(),
+            max_nhc in 0usize..=MAX_NHC,
+        ) {
+            let opts = CompressOptions { elide_udp_checksum: elide, max_nhc };
+            let mut out = vec![0u8; packet.len() + 64];
+            let n = compress(&packet, src, dst, &ctx, &opts, &mut out).unwrap();
+            let c = compress_header(&packet, src, dst, &ctx, &opts, &mut vec![0u8; 600]).unwrap();
+            prop_assert_eq!(n, c.header_len + packet.len() - c.consumed);
+            let mut back = vec![0u8; packet.len() + 64];
+            let m = decompress(&out[..n], src, dst, &ctx, &mut back).unwrap();
+            prop_assert_eq!(&back[..m], &packet[..]);
+        }
+
+        #[test]
+        fn decompress_never_panics_and_is_a_fixed_point(
+            frame in proptest::collection::vec(any::<u8>(), 0..80),
+            head in prop_oneof![Just(0x7eu8), Just(0x7a), Just(0x60), Just(0x7f), any::<u8>()],
+            src in test_gens::link_addr(),
+            dst in test_gens::link_addr(),
+            ctx in test_gens::contexts(),
+        ) {
+            let mut f = vec![head];
+            f.extend_from_slice(&frame);
+            let mut out = vec![0u8; 2048];
+            if let Ok(n) = decompress(&f, src, dst, &ctx, &mut out) {
+                let packet = out[..n].to_vec();
+                let mut c = vec![0u8; n + 64];
+                let k = compress(&packet, src, dst, &ctx, &CompressOptions::default(), &mut c).unwrap();
+                let mut again = vec![0u8; 2048];
+                let m = decompress(&c[..k], src, dst, &ctx, &mut again).unwrap();
+                prop_assert_eq!(&again[..m], &packet[..]);
+            }
+        }
+    }
+}

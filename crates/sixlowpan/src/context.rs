@@ -1,0 +1,134 @@
+//! Compression contexts (RFC 6282 §3.1.2, distributed by RFC 6775 §4.2 6LoWPAN Context
+//! Options): up to 16 prefixes, indexed 0..=15, supplied by the caller.
+
+use crate::error::{Error, Result};
+use core::net::Ipv6Addr;
+
+/// Number of context identifiers (4-bit SCI/DCI, RFC 6282 §3.1.2).
+pub const MAX_CONTEXTS: usize = 16;
+
+/// One context: a prefix and its length in bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Context {
+    /// The prefix (bits beyond `prefix_len` are ignored).
+    pub prefix: Ipv6Addr,
+    /// Prefix length in bits (0..=128).
+    pub prefix_len: u8,
+    /// May the compressor use it? (RFC 6775 §4.2 C flag: a context can be kept for
+    /// decompression only.) The decompressor always may.
+    pub compress: bool,
+}
+
+impl Context {
+    /// A context valid for compression and decompression.
+    pub const fn new(prefix: Ipv6Addr, prefix_len: u8) -> Self {
+        Context {
+            prefix,
+            prefix_len,
+            compress: true,
+        }
+    }
+}
+
+/// The contexts in use on a link. Context 0 is also the one that applies when SAC/DAC = 1 and
+/// CID = 0 (RFC 6282 §3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContextTable {
+    entries: [Option<Context>; MAX_CONTEXTS],
+    /// Bit `i` set when entry `i` may be used for compression.
+    compress_mask: u16,
+}
+
+impl ContextTable {
+    /// An empty table (stateless compression only).
+    pub const fn new() -> Self {
+        ContextTable {
+            entries: [None; MAX_CONTEXTS],
+            compress_mask: 0,
+        }
+    }
+    /// Installs context `id`.
+    pub fn set(&mut self, id: u8, ctx: Context) -> Result<()> {
+        if ctx.prefix_len > 128 {
+            return Err(Error::BadLength);
+        }
+        let slot = self
+            .entries
+            .get_mut(usize::from(id))
+            .ok_or(Error::UnknownContext(id))?;
+        *slot = Some(ctx);
+        let bit = 1u16 << (id & 15);
+        if ctx.compress {
+            self.compress_mask |= bit;
+        } else {
+            self.compress_mask &= !bit;
+        }
+        Ok(())
+    }
+    /// Builder form of [`ContextTable::set`].
+    pub fn with(mut self, id: u8, ctx: Context) -> Result<Self> {
+        self.set(id, ctx)?;
+        Ok(self)
+    }
+    /// Removes context `id`.
+    pub fn remove(&mut self, id: u8) {
+        if let Some(slot) = self.entries.get_mut(usize::from(id)) {
+            *slot = None;
+            self.compress_mask &= !(1u16 << (id & 15));
+        }
+    }
+    /// Context `id`, if configured.
+    pub fn get(&self, id: u8) -> Option<&Context> {
+        self.entries.get(usize::from(id)).and_then(Option::as_ref)
+    }
+    /// Context `id` or `Err(UnknownContext)`.
+    pub fn lookup(&self, id: u8) -> Result<&Context> {
+        self.get(id).ok_or(Error::UnknownContext(id))
+    }
+    /// Iterates over configured contexts usable for compression, as `(id, context)`.
+    pub fn compressing(&self) -> impl Iterator<Item = (u8, &Context)> {
+        let mut mask = self.compress_mask;
+        core::iter::from_fn(move || {
+            while mask != 0 {
+                let i = mask.trailing_zeros() as u8;
+                mask &= mask - 1;
+                if let Some(c) = self.get(i) {
+                    return Some((i, c));
+                }
+            }
+            None
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    #[test]
+    fn table() {
+        let p: Ipv6Addr = "2001:db8::".parse().unwrap();
+        let mut t = ContextTable::new().with(3, Context::new(p, 64)).unwrap();
+        assert_eq!(t.get(3).unwrap().prefix, p);
+        assert_eq!(t.lookup(2), Err(Error::UnknownContext(2)));
+        assert_eq!(
+            t.set(16, Context::new(p, 64)),
+            Err(Error::UnknownContext(16))
+        );
+        assert_eq!(t.set(1, Context::new(p, 129)), Err(Error::BadLength));
+        t.set(
+            1,
+            Context {
+                compress: false,
+                ..Context::new(p, 48)
+            },
+        )
+        .unwrap();
+        assert_eq!(t.compressing().map(|(i, _)| i).collect::<Vec<_>>(), vec![3]);
+        t.remove(3);
+        assert!(t.get(3).is_none());
+    }
+}

@@ -1,0 +1,315 @@
+//! Proptest strategies shared by the crate's tests.
+
+use crate::context::{Context, ContextTable};
+use crate::wire::IpProtocol;
+use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
+use core::net::Ipv6Addr;
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+/// Addresses biased towards the shapes IPHC compresses.
+pub fn ipv6_addr() -> impl Strategy<Value = Ipv6Addr> {
+    prop_oneof![
+        any::<[u8; 16]>().prop_map(Ipv6Addr::from),
+        any::<[u8; 8]>().prop_map(|iid| {
+            let mut o = [0u8; 16];
+            o[0] = 0xfe;
+            o[1] = 0x80;
+            o[8..].copy_from_slice(&iid);
+            Ipv6Addr::from(o)
+        }),
+        any::<u16>().prop_map(|s| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, s)),
+        any::<u16>().prop_map(|s| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0xff, 0xfe00, s)),
+        any::<[u8; 8]>().prop_map(|iid| {
+            let mut o = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            o[8..].copy_from_slice(&iid);
+            Ipv6Addr::from(o)
+        }),
+        Just(Ipv6Addr::UNSPECIFIED),
+        any::<u8>().prop_map(|g| Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, u16::from(g))),
+        (any::<u8>(), any::<[u8; 3]>()).prop_map(|(f, g)| {
+            let mut o = [0u8; 16];
+            o[0] = 0xff;
+            o[1] = f;
+            o[13..].copy_from_slice(&g);
+            Ipv6Addr::from(o)
+        }),
+        (any::<u8>(), any::<[u8; 5]>()).prop_map(|(f, g)| {
+            let mut o = [0u8; 16];
+            o[0] = 0xff;
+            o[1] = f;
+            o[11..].copy_from_slice(&g);
+            Ipv6Addr::from(o)
+        }),
+        (any::<[u8; 2]>(), any::<[u8; 4]>()).prop_map(|(f, g)| {
+            // RFC 3306 unicast-prefix-based, prefix 2001:db8::/64.
+            let mut o = [
+                0xff, f[0], f[1], 64, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            o[12..].copy_from_slice(&g);
+            Ipv6Addr::from(o)
+        }),
+    ]
+}
+
+/// Link addresses, short or extended (or absent).
+pub fn link_addr() -> impl Strategy<Value = LinkAddr> {
+    prop_oneof![
+        any::<u16>().prop_map(|s| LinkAddr::Short(ShortAddr(s))),
+        any::<[u8; 8]>().prop_map(|e| LinkAddr::Extended(ExtAddr(e))),
+        Just(LinkAddr::Absent),
+    ]
+}
+
+/// Context tables with a few entries, including 2001:db8::/64 at a random id.
+pub fn contexts() -> impl Strategy<Value = ContextTable> {
+    (
+        0u8..16,
+        proptest::collection::vec((0u8..16, any::<[u8; 16]>(), 0u8..=128, any::<bool>()), 0..3),
+    )
+        .prop_map(|(id, extra)| {
+            let mut t = ContextTable::new();
+            for (i, p, l, c) in extra {
+                let _ = t.set(
+                    i,
+                    Context {
+                        prefix: Ipv6Addr::from(p),
+                        prefix_len: l,
+                        compress: c,
+                    },
+                );
+            }
+            let _ = t.set(
+                id,
+                Context::new("2001:db8::".parse().unwrap_or(Ipv6Addr::UNSPECIFIED), 64),
+            );
+            t
+        })
+}
+
+/// Next-header values, biased to the ones NHC knows.
+pub fn ip_protocol() -> impl Strategy<Value = IpProtocol> {
+    prop_oneof![
+        Just(IpProtocol::Udp),
+        Just(IpProtocol::Icmpv6),
+        Just(IpProtocol::HopByHop),
+        Just(IpProtocol::Ipv6Route),
+        Just(IpProtocol::Ipv6Frag),
+        Just(IpProtocol::Ipv6Opts),
+        Just(IpProtocol::Ipv6),
+        any::<u8>().prop_map(IpProtocol::from),
+    ]
+}
+
+/// One IPv6 packet built from a random header chain; lengths are consistent unless `raw`.
+pub fn packet() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => chain_packet(),
+        1 => proptest::collection::vec(any::<u8>(), 0..120),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Hdr {
+    Ipv6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hlim: u8,
+        tc: u8,
+        flow: u32,
+    },
+    Opts {
+        kind: IpProtocol,
+        options: Vec<(u8, Vec<u8>)>,
+        pad: bool,
+    },
+    Frag {
+        word: u16,
+        ident: u32,
+    },
+    Route {
+        rtype: u8,
+        left: u8,
+        data: Vec<u8>,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        good_cksum: bool,
+        cksum: u16,
+    },
+}
+
+fn port() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        any::<u16>(),
+        (0u16..256).prop_map(|p| 0xf000 | p),
+        (0u16..16).prop_map(|p| 0xf0b0 | p)
+    ]
+}
+
+fn hdr() -> impl Strategy<Value = Hdr> {
+    prop_oneof![
+        (
+            ipv6_addr(),
+            ipv6_addr(),
+            prop_oneof![Just(1u8), Just(64), Just(255), any::<u8>()],
+            any::<u8>(),
+            prop_oneof![Just(0u32), 0u32..0x100000]
+        )
+            .prop_map(|(src, dst, hlim, tc, flow)| Hdr::Ipv6 {
+                src,
+                dst,
+                hlim,
+                tc,
+                flow
+            }),
+        (
+            prop_oneof![Just(IpProtocol::HopByHop), Just(IpProtocol::Ipv6Opts)],
+            proptest::collection::vec(
+                (
+                    prop_oneof![Just(0x63u8), Just(0x23), Just(1), 2u8..255],
+                    proptest::collection::vec(any::<u8>(), 0..12)
+                ),
+                0..3
+            ),
+            any::<bool>()
+        )
+            .prop_map(|(kind, options, pad)| Hdr::Opts { kind, options, pad }),
+        (any::<u16>(), any::<u32>()).prop_map(|(word, ident)| Hdr::Frag { word, ident }),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(|(rtype, left, data)| Hdr::Route { rtype, left, data }),
+        (port(), port(), any::<bool>(), any::<u16>()).prop_map(
+            |(sport, dport, good_cksum, cksum)| Hdr::Udp {
+                sport,
+                dport,
+                good_cksum,
+                cksum
+            }
+        ),
+    ]
+}
+
+fn chain_packet() -> impl Strategy<Value = Vec<u8>> {
+    (
+        hdr().prop_filter("starts with IPv6", |h| matches!(h, Hdr::Ipv6 { .. })),
+        proptest::collection::vec(hdr(), 0..5),
+        ip_protocol(),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(first, rest, last_proto, payload)| build(first, rest, last_proto, payload))
+}
+
+fn proto_of(h: &Hdr) -> u8 {
+    match h {
+        Hdr::Ipv6 { .. } => 41,
+        Hdr::Opts { kind, .. } => u8::from(*kind),
+        Hdr::Frag { .. } => 44,
+        Hdr::Route { .. } => 43,
+        Hdr::Udp { .. } => 17,
+    }
+}
+
+fn build(first: Hdr, mut rest: Vec<Hdr>, last_proto: IpProtocol, payload: Vec<u8>) -> Vec<u8> {
+    // UDP ends a chain.
+    if let Some(i) = rest.iter().position(|h| matches!(h, Hdr::Udp { .. })) {
+        rest.truncate(i + 1);
+    }
+    let mut hdrs = vec![first];
+    hdrs.extend(rest);
+    let mut out: Vec<u8> = Vec::new();
+    let mut ipv6_offsets = Vec::new();
+    let mut udp_at = None;
+    for (i, h) in hdrs.iter().enumerate() {
+        let next = hdrs.get(i + 1).map_or(u8::from(last_proto), proto_of);
+        match h {
+            Hdr::Ipv6 {
+                src,
+                dst,
+                hlim,
+                tc,
+                flow,
+            } => {
+                ipv6_offsets.push((out.len(), *src, *dst));
+                let w = (6u32 << 28) | (u32::from(*tc) << 20) | flow;
+                out.extend_from_slice(&w.to_be_bytes());
+                out.extend_from_slice(&[0, 0, next, *hlim]);
+                out.extend_from_slice(&src.octets());
+                out.extend_from_slice(&dst.octets());
+            }
+            Hdr::Opts { options, pad, .. } => {
+                let mut data = Vec::new();
+                for (k, d) in options {
+                    data.push(*k);
+                    data.push(d.len() as u8);
+                    data.extend_from_slice(d);
+                }
+                let p = (8 - (data.len() + 2) % 8) % 8;
+                if *pad || p != 0 {
+                    match p {
+                        0 => {}
+                        1 => data.push(0),
+                        n => {
+                            data.push(1);
+                            data.push((n - 2) as u8);
+                            data.extend(std::iter::repeat_n(0, n - 2));
+                        }
+                    }
+                }
+                out.push(next);
+                out.push(((data.len() + 2) / 8 - 1) as u8);
+                out.extend_from_slice(&data);
+            }
+            Hdr::Frag { word, ident } => {
+                out.extend_from_slice(&[next, 0]);
+                out.extend_from_slice(&word.to_be_bytes());
+                out.extend_from_slice(&ident.to_be_bytes());
+            }
+            Hdr::Route { rtype, left, data } => {
+                let mut d = data.clone();
+                let total = (d.len() + 4).div_ceil(8) * 8;
+                d.resize(total - 4, 0);
+                out.extend_from_slice(&[next, (total / 8 - 1) as u8, *rtype, *left]);
+                out.extend_from_slice(&d);
+            }
+            Hdr::Udp {
+                sport,
+                dport,
+                cksum,
+                ..
+            } => {
+                udp_at = Some((out.len(), ipv6_offsets.last().map(|x| (x.1, x.2))));
+                out.extend_from_slice(&sport.to_be_bytes());
+                out.extend_from_slice(&dport.to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+                out.extend_from_slice(&cksum.to_be_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(&payload);
+    let total = out.len();
+    for (o, _, _) in &ipv6_offsets {
+        let l = (total - o - 40) as u16;
+        out[o + 4..o + 6].copy_from_slice(&l.to_be_bytes());
+    }
+    if let Some((o, addrs)) = udp_at {
+        let l = (total - o) as u16;
+        out[o + 4..o + 6].copy_from_slice(&l.to_be_bytes());
+        if let (
+            Some(Hdr::Udp {
+                good_cksum: true, ..
+            }),
+            Some((s, d)),
+        ) = (hdrs.iter().find(|h| matches!(h, Hdr::Udp { .. })), addrs)
+        {
+            let c = crate::wire::udp::compute(&s, &d, &out[o..]);
+            out[o + 6..o + 8].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+    out
+}

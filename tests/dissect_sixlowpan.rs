@@ -1,0 +1,252 @@
+//! `dissect`'s 6LoWPAN and IP layers on frames built by amimesh-sixlowpan: decompression with
+//! `--context`, reassembly across frames, extension headers, and the hand-off to PANA (UDP 716),
+//! MLE (UDP 19788) and RPL (ICMPv6 155). The example's `lowpan.rs` and `ip.rs` are compiled
+//! here as they are; the layers above are replaced by recorders with the same signatures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../examples/dissect/cli.rs"]
+#[allow(dead_code)]
+mod cli;
+#[path = "../examples/dissect/ip.rs"]
+mod ip;
+#[path = "../examples/dissect/lowpan.rs"]
+mod lowpan;
+
+use amimesh::core::{LinkAddr, ShortAddr};
+use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
+use amimesh::sixlowpan::wire::udp::UdpRepr;
+use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
+use amimesh::sixlowpan::{CompressOptions, Context, ContextTable, Fragmenter, compress};
+use serde_json::{Map, Value, json};
+use std::cell::RefCell;
+use std::net::Ipv6Addr;
+
+/// Same shape as the example's `LinkInfo`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkInfo {
+    pub src: LinkAddr,
+    pub dst: LinkAddr,
+    pub src_ext: Option<amimesh::core::ExtAddr>,
+}
+
+pub fn set_error(obj: &mut Map<String, Value>, msg: impl std::fmt::Display) {
+    if obj.get("error").is_none_or(Value::is_null) {
+        obj.insert("error".into(), json!(msg.to_string()));
+    }
+}
+
+thread_local! {
+    static CALLS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn record(s: String) {
+    CALLS.with(|c| c.borrow_mut().push(s));
+}
+
+mod pana {
+    use serde_json::{Map, Value};
+    pub fn dissect(_obj: &mut Map<String, Value>, payload: &[u8]) {
+        super::record(format!("pana {}", hex::encode(payload)));
+    }
+}
+mod mle {
+    use serde_json::{Map, Value};
+    pub fn dissect(
+        _opts: &crate::cli::Options,
+        _obj: &mut Map<String, Value>,
+        _link: crate::LinkInfo,
+        src: std::net::Ipv6Addr,
+        dst: std::net::Ipv6Addr,
+        payload: &[u8],
+    ) {
+        super::record(format!("mle {src} {dst} {}", hex::encode(payload)));
+    }
+}
+mod rpl {
+    use serde_json::{Map, Value};
+    pub fn dissect(_obj: &mut Map<String, Value>, code: u8, body: &[u8]) {
+        super::record(format!("rpl {code} {}", hex::encode(body)));
+    }
+}
+
+fn s(a: u16) -> LinkAddr {
+    LinkAddr::Short(ShortAddr(a))
+}
+
+fn addr(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn udp_packet(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8], pre: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8 + payload.len()];
+    UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+    }
+    .emit(&mut u, &addr(src), &addr(dst), payload)
+    .unwrap();
+    let mut body = pre.to_vec();
+    body.extend_from_slice(&u);
+    let mut p = vec![0u8; 40];
+    Ipv6Repr {
+        src_addr: addr(src),
+        dst_addr: addr(dst),
+        next_header: if pre.is_empty() {
+            IpProtocol::Udp
+        } else {
+            IpProtocol::HopByHop
+        },
+        payload_len: body.len() as u16,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut p)
+    .unwrap();
+    p.extend_from_slice(&body);
+    p
+}
+
+fn opts() -> cli::Options {
+    cli::Options {
+        file: String::new(),
+        keys: vec![],
+        network_keys: vec![],
+        mle_keys: vec![],
+        contexts: vec![cli::ContextArg {
+            id: 2,
+            prefix: addr("2001:db8:2::"),
+            len: 64,
+        }],
+    }
+}
+
+fn run(state: &mut lowpan::State, link: LinkInfo, lowpan_bytes: &[u8]) -> Map<String, Value> {
+    let o = opts();
+    let mut obj = Map::new();
+    obj.insert("error".into(), Value::Null);
+    if let Some(p) = lowpan::dissect(&o, state, &mut obj, link, lowpan_bytes) {
+        ip::dissect(&o, &mut obj, link, &p);
+    }
+    obj
+}
+
+#[test]
+fn dissect_decodes_compressed_fragmented_and_hands_off() {
+    let ctx = ContextTable::new()
+        .with(2, Context::new(addr("2001:db8:2::"), 64))
+        .unwrap();
+    let link = LinkInfo {
+        src: s(1),
+        dst: s(2),
+        src_ext: None,
+    };
+    let mut state = lowpan::State::default();
+    let copts = CompressOptions::default();
+    let mut buf = vec![0u8; 512];
+
+    // PANA over link-local UDP 716, with an RPL Hop-by-Hop option in front.
+    let hbh = [17, 0, 0x63, 4, 0, 0x1e, 3, 0];
+    let p = udp_packet(
+        "fe80::ff:fe00:1",
+        "fe80::ff:fe00:2",
+        716,
+        716,
+        b"pana!",
+        &hbh,
+    );
+    let n = compress(&p, s(1), s(2), &ctx, &copts, &mut buf).unwrap();
+    let obj = run(&mut state, link, &buf[..n]);
+    assert_eq!(obj["error"], Value::Null, "{obj:?}");
+    assert_eq!(obj["sixlowpan"]["iphc"][0]["sam"], 3);
+    assert_eq!(obj["sixlowpan"]["nhc"][0]["eid"], 0);
+    assert_eq!(obj["sixlowpan"]["nhc"][1]["type"], "udp");
+    assert_eq!(obj["ipv6"]["src"], "fe80::ff:fe00:1");
+    assert_eq!(obj["ipv6"]["ext"][0]["options"][0]["type"], 0x63);
+    assert_eq!(obj["udp"]["dst_port"], 716);
+    assert_eq!(obj["udp"]["checksum_ok"], true);
+
+    // MLE with context 2 (needs --context 2=2001:db8:2::/64).
+    let p = udp_packet(
+        "2001:db8:2::ff:fe00:1",
+        "2001:db8:2::ff:fe00:2",
+        19788,
+        19788,
+        b"\xffmle",
+        &[],
+    );
+    let n = compress(&p, s(1), s(2), &ctx, &copts, &mut buf).unwrap();
+    let obj = run(&mut state, link, &buf[..n]);
+    assert_eq!(obj["sixlowpan"]["iphc"][0]["sci"], 2);
+    assert_eq!(obj["ipv6"]["dst"], "2001:db8:2::ff:fe00:2");
+
+    // RPL DIS to ff02::1a, fragmented by a small budget.
+    let (src, dst) = (addr("fe80::ff:fe00:1"), addr("ff02::1a"));
+    let body: Vec<u8> = std::iter::once(0u8)
+        .chain(std::iter::repeat_n(0xab, 150))
+        .collect();
+    let mut m = vec![0u8; 4 + body.len()];
+    icmpv6::Icmpv6Repr {
+        msg_type: icmpv6::Icmpv6Type::Rpl,
+        code: 0,
+        body: &body,
+    }
+    .emit(&mut m, &src, &dst)
+    .unwrap();
+    let mut p = vec![0u8; 40];
+    Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: m.len() as u16,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut p)
+    .unwrap();
+    p.extend_from_slice(&m);
+    let mut f = Fragmenter::new(5);
+    let mut it = f.fragment(&p, s(1), s(0xffff), &ctx, &copts, 60).unwrap();
+    let link_b = LinkInfo {
+        src: s(1),
+        dst: s(0xffff),
+        src_ext: None,
+    };
+    let mut last = Map::new();
+    let mut frames = 0;
+    while let Some(k) = it.next_frame(&mut buf) {
+        let k = k.unwrap();
+        last = run(&mut state, link_b, &buf[..k]);
+        frames += 1;
+        assert!(last["sixlowpan"]["frag"]["size"] == p.len());
+    }
+    assert!(frames >= 3);
+    assert_eq!(last["sixlowpan"]["reassembled"], true);
+    assert_eq!(last["icmpv6"]["type"], 155);
+    assert_eq!(last["icmpv6"]["checksum_ok"], true);
+
+    let calls = CALLS.with(|c| c.borrow().clone());
+    assert_eq!(
+        calls,
+        vec![
+            format!("pana {}", hex::encode(b"pana!")),
+            format!(
+                "mle 2001:db8:2::ff:fe00:1 2001:db8:2::ff:fe00:2 {}",
+                hex::encode(b"\xffmle")
+            ),
+            format!("rpl 0 {}", hex::encode(&body)),
+        ]
+    );
+
+    // Garbage is reported, not a panic.
+    let obj = run(&mut state, link, &[0x7b, 0x73, 0x11]);
+    assert!(obj["error"].as_str().unwrap().contains("context"));
+    let obj = run(&mut state, link, &[0x42, 0x00]);
+    assert!(obj["error"].as_str().unwrap().contains("dispatch"));
+}
