@@ -29,3 +29,5 @@ pub use agent::{
     AgentConfig, AgentEvent, AgentStats, CloseReason, Credential, CredentialStatus,
     CredentialStore, MemoryStore, PanaAgent, SessionInfo, SessionState,
 };
+#[cfg(test)]
+mod test_gens;
