@@ -25,7 +25,7 @@ pub use avp::{
     ResultCode, TerminationCause,
 };
 pub use eap::{EapCode, EapRepr, EapType, Packet};
-pub use eap_psk::{PskFlags, PskRepr, PskResult};
+pub use eap_psk::{PskFlags, PskMessage, PskRepr, PskResult};
 pub use keywrap::{NetworkKeyRepr, ZIGBEE_VENDOR_ID};
 pub use message::{Flags, Message, MessageBuilder, MessageRepr, MessageType};
 
