@@ -11,3 +11,4 @@ pub use amimesh_core as core;
 pub use amimesh_mac as mac;
 pub use amimesh_mle as mle;
 pub use amimesh_sixlowpan as sixlowpan;
+pub use amimesh_pana as pana;
