@@ -314,6 +314,12 @@ impl EapPskPeer {
         self.keys.as_ref()
     }
 
+    /// Keys of a run that reached DONE_SUCCESS and now waits for EAP-Success. PANA uses them to
+    /// check the AUTH of the PAR that carries EAP-Success before handing it over.
+    pub fn pending_keys(&self) -> Option<&PskSessionKeys> {
+        self.pending.as_ref()
+    }
+
     /// Handles one EAP packet from the server, writing a response into `out`.
     pub fn handle<R: RngCore + CryptoRng>(
         &mut self,

@@ -14,3 +14,20 @@ pub mod error;
 pub mod wire;
 
 pub use error::{Error, Result};
+pub mod client;
+pub mod session;
+
+pub use client::{
+    ClientConfig, ClientEvent, ClientState, ClientStats, FailReason, PANA_PORT, PanaClient,
+    Transmit,
+};
+pub use session::RtxParams;
+#[cfg(feature = "alloc")]
+pub mod agent;
+#[cfg(feature = "alloc")]
+pub use agent::{
+    AgentConfig, AgentEvent, AgentStats, CloseReason, Credential, CredentialStatus,
+    CredentialStore, MemoryStore, PanaAgent, SessionInfo, SessionState,
+};
+#[cfg(test)]
+mod test_gens;

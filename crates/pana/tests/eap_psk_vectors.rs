@@ -2,6 +2,13 @@
 //! `testdata/eap-psk-hostapd.json`. Our peer and our server, given the recorded PSK, identities
 //! and RANDs, must produce every key and every EAP packet byte for byte.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use amimesh_core::Key128;
 use amimesh_pana::eap_psk::{
     EapPskPeer, EapPskServer, Lookup, PeerOutput, ServerOutput, derive_ak_kdk, derive_session_keys,

@@ -1,0 +1,1353 @@
+//! The PANA Authentication Agent (PAA): RFC 5191 §4 with the state machine of RFC 5609 §8,
+//! an EAP-PSK server, network-key delivery and rotation (RFC 6786, FACTS §4.2), and the PAA
+//! side of PANA relaying (RFC 6345 §3).
+//!
+//! # Run loop
+//!
+//! After every input (`handle_datagram`, `handle_timeout`, or a command such as
+//! `rotate_network_key`, `revoke`, `reauthenticate`, `ping`, `terminate`) the caller drains
+//! [`PanaAgent::poll_transmit`] until `None`, then [`PanaAgent::poll_event`] until `None`, and
+//! then reads [`PanaAgent::poll_timeout`]. `now` must never go backwards.
+//!
+//! # Sessions and relaying
+//!
+//! Every session remembers the PaC's address and port and, when its messages arrived inside a
+//! PANA-Relay message, the PRE's address and port (RFC 6345 §3). Answers and requests for a
+//! relayed session leave as PANA-Relay messages to the PRE, carrying the PaC-Information of the
+//! session. The session table, the transmit queue and the event queue are bounded; new sessions
+//! are also rate-limited (token bucket).
+
+use crate::client::{PANA_PORT, Transmit};
+use crate::crypto::PanaKeys;
+use crate::eap_psk::{EapPskServer, Identity, Lookup, MAX_EAP_LEN, ServerOutput};
+use crate::error::{Error, Result};
+use crate::session::{Core, MsgBuf, NONCE_LEN, RtxParams, RxClass, check_monotonic, u32_values};
+use crate::wire::NetworkKeyRepr;
+use crate::wire::avp::{
+    AvpCode, AvpRepr, EncryptionAlgorithm, IntegrityAlgorithm, PrfAlgorithm, ResultCode,
+    TerminationCause,
+};
+use crate::wire::message::{Flags, Message, MessageBuilder, MessageRepr, MessageType};
+use amimesh_core::bounded::{BoundedDeque, BoundedMap};
+use amimesh_core::{Duration, Instant, Key128, Rng};
+use core::net::Ipv6Addr;
+use rand_core::{CryptoRng, RngCore};
+
+/// What the credential store says about an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CredentialStatus {
+    /// May authenticate and is authorized.
+    Enabled,
+    /// Authenticates but is not authorized (PANA_AUTHORIZATION_REJECTED).
+    Suspended,
+    /// Refused: EAP fails at the identity (PANA_AUTHENTICATION_REJECTED); live sessions end.
+    Revoked,
+}
+
+/// One credential: the EAP-PSK key and its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The PSK (never printed).
+    pub psk: Key128,
+    /// Status.
+    pub status: CredentialStatus,
+}
+
+/// Where the PAA finds PSKs. Implementations may be a table, a file or a remote service.
+pub trait CredentialStore {
+    /// The credential of `identity`, if known.
+    fn lookup(&self, identity: &[u8]) -> Option<Credential>;
+    /// Marks `identity` revoked; `false` if unknown.
+    fn revoke(&mut self, identity: &[u8]) -> bool;
+}
+
+/// A credential table in memory with a fixed capacity.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    map: BoundedMap<Identity, Credential>,
+}
+
+impl MemoryStore {
+    /// An empty store for at most `cap` identities.
+    pub fn with_capacity(cap: usize) -> Self {
+        MemoryStore {
+            map: BoundedMap::with_capacity(cap),
+        }
+    }
+    /// Adds or replaces an enabled credential.
+    pub fn insert(&mut self, identity: &[u8], psk: Key128) -> Result<()> {
+        let id = crate::eap_psk::identity(identity).ok_or(Error::Malformed("identity"))?;
+        self.map
+            .insert(
+                id,
+                Credential {
+                    psk,
+                    status: CredentialStatus::Enabled,
+                },
+            )
+            .map(|_| ())
+            .map_err(|_| Error::TableFull)
+    }
+    /// Sets the status of a known identity.
+    pub fn set_status(&mut self, identity: &[u8], status: CredentialStatus) -> bool {
+        let Some(id) = crate::eap_psk::identity(identity) else {
+            return false;
+        };
+        match self.map.get_mut(&id) {
+            Some(c) => {
+                c.status = status;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl CredentialStore for MemoryStore {
+    fn lookup(&self, identity: &[u8]) -> Option<Credential> {
+        let id = crate::eap_psk::identity(identity)?;
+        self.map.get(&id).cloned()
+    }
+    fn revoke(&mut self, identity: &[u8]) -> bool {
+        self.set_status(identity, CredentialStatus::Revoked)
+    }
+}
+
+/// Configuration of a [`PanaAgent`].
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Seed of the non-cryptographic PRNG (session ids, sequence numbers, jitter).
+    pub seed: u64,
+    /// EAP-PSK server identity (ID_S).
+    pub identity: Identity,
+    /// Most sessions held at once.
+    pub max_sessions: usize,
+    /// New sessions allowed in a burst.
+    pub new_session_burst: u32,
+    /// New sessions allowed per second on average.
+    pub new_sessions_per_sec: u32,
+    /// Session-Lifetime granted on success.
+    pub session_lifetime: Duration,
+    /// Request retransmission (RFC 5191 §9.1 REQ_*).
+    pub req_rtx: RtxParams,
+    /// A session that is not authenticated within this time is dropped (zero: never).
+    pub auth_timeout: Duration,
+    /// Capacity of the transmit queue.
+    pub max_queued: usize,
+    /// Capacity of the event queue (oldest dropped when full).
+    pub max_events: usize,
+    /// PRF algorithms offered in PAR[S], in order of preference (RFC 5191 §4.1).
+    pub prf_algorithms: heapless::Vec<PrfAlgorithm, 4>,
+    /// Integrity algorithms offered in PAR[S], in order of preference.
+    pub integrity_algorithms: heapless::Vec<IntegrityAlgorithm, 4>,
+}
+
+impl AgentConfig {
+    /// Defaults: 1024 sessions, 64-session burst and 32 new sessions/s, one-hour lifetime,
+    /// RFC 5191 §9.1 timers, 60 s to authenticate; offers PRF_HMAC_SHA2_256 and PRF_HMAC_SHA1,
+    /// AUTH_HMAC_SHA2_256_128 and AUTH_HMAC_SHA1_160.
+    pub fn new(identity: Identity) -> Self {
+        AgentConfig {
+            seed: 0,
+            identity,
+            max_sessions: 1024,
+            new_session_burst: 64,
+            new_sessions_per_sec: 32,
+            session_lifetime: Duration::from_secs(3600),
+            req_rtx: RtxParams::REQ,
+            auth_timeout: Duration::from_secs(60),
+            max_queued: 256,
+            max_events: 256,
+            prf_algorithms: heapless::Vec::from_slice(&[
+                PrfAlgorithm::HmacSha2_256,
+                PrfAlgorithm::HmacSha1,
+            ])
+            .unwrap_or_default(),
+            integrity_algorithms: heapless::Vec::from_slice(&[
+                IntegrityAlgorithm::HmacSha2_256_128,
+                IntegrityAlgorithm::HmacSha1_160,
+            ])
+            .unwrap_or_default(),
+        }
+    }
+}
+
+/// Why the PAA dropped a session without a PTR/PTA exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CloseReason {
+    /// A request went unanswered after all retransmissions.
+    Timeout,
+    /// Authentication did not complete within `auth_timeout`.
+    AuthTimeout,
+}
+
+/// What the PAA reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentEvent {
+    /// A PaC authenticated (PAN[C] with valid AUTH received).
+    Authenticated {
+        /// Session.
+        session_id: u32,
+        /// PaC identity.
+        identity: Identity,
+        /// PaC address.
+        pac: Ipv6Addr,
+        /// PRE address when relayed.
+        via: Option<Ipv6Addr>,
+        /// Index of the network key delivered in PAR[C].
+        key_index: Option<u8>,
+        /// `true` for a re-authentication.
+        reauthentication: bool,
+    },
+    /// Authentication or authorization failed (PAN[C] after a failure PAR[C]).
+    AuthenticationFailed {
+        /// Session.
+        session_id: u32,
+        /// PaC identity (empty if it never gave one).
+        identity: Identity,
+        /// The Result-Code sent.
+        result_code: ResultCode,
+    },
+    /// A PaC acknowledged a pushed network key (PNA[P] to the PNR[P] that carried it).
+    KeyDelivered {
+        /// Session.
+        session_id: u32,
+        /// PaC identity.
+        identity: Identity,
+        /// Key index.
+        key_index: u8,
+    },
+    /// A session ended through PTR/PTA.
+    Terminated {
+        /// Session.
+        session_id: u32,
+        /// PaC identity.
+        identity: Identity,
+        /// Termination-Cause.
+        cause: TerminationCause,
+    },
+    /// A session was dropped without termination exchange.
+    SessionClosed {
+        /// Session.
+        session_id: u32,
+        /// PaC identity.
+        identity: Identity,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Counters of the PAA.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    /// Datagrams that did not parse.
+    pub rx_malformed: u64,
+    /// Messages for no known session or out of state/sequence.
+    pub rx_unexpected: u64,
+    /// Retransmitted requests answered from the cache (PCI repeats included).
+    pub rx_duplicate: u64,
+    /// Missing or wrong AUTH.
+    pub rx_bad_auth: u64,
+    /// EAP responses the server discarded.
+    pub rx_eap_discarded: u64,
+    /// PCIs refused because the table was full.
+    pub sessions_refused_full: u64,
+    /// PCIs refused by the rate limit.
+    pub sessions_rate_limited: u64,
+    /// Sessions created.
+    pub sessions_created: u64,
+    /// Requests retransmitted.
+    pub tx_retransmissions: u64,
+    /// Messages dropped (queue full or caller buffer too small).
+    pub tx_dropped: u64,
+}
+
+/// Where a session's messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dest {
+    pac: Ipv6Addr,
+    pac_port: u16,
+    via: Option<(Ipv6Addr, u16)>,
+}
+
+/// PAA session state (RFC 5609 §8.4, grouped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SessionState {
+    /// PAR[S] sent (INITIAL).
+    WaitStartAnswer,
+    /// EAP exchange (WAIT_EAP_MSG / WAIT_PAN_OR_PAR).
+    Authenticating,
+    /// PAR[C] with PANA_SUCCESS sent (WAIT_SUCC_PAN).
+    WaitSuccessAnswer,
+    /// PAR[C] with a failure sent (WAIT_FAIL_PAN).
+    WaitFailureAnswer,
+    /// Authenticated (OPEN, WAIT_PNA_PING).
+    Open,
+    /// PTR sent (SESS_TERM).
+    Terminating,
+    /// Done; removed from the table.
+    Closed,
+}
+
+/// A read-only view of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Session identifier.
+    pub session_id: u32,
+    /// State.
+    pub state: SessionState,
+    /// PaC identity (empty before the EAP Identity response).
+    pub identity: Identity,
+    /// PaC address and port.
+    pub pac: (Ipv6Addr, u16),
+    /// PRE address and port for relayed sessions.
+    pub via: Option<(Ipv6Addr, u16)>,
+    /// Index of the last network key the PaC acknowledged or received in PAR[C].
+    pub key_index: Option<u8>,
+}
+
+#[derive(Clone)]
+struct Session {
+    core: Core,
+    dest: Dest,
+    state: SessionState,
+    eap: EapPskServer,
+    identity: Identity,
+    reauth: bool,
+    paa_nonce_sent: bool,
+    pending_keys: Option<PanaKeys>,
+    result: ResultCode,
+    key_id: u32,
+    key_counter: u8,
+    delivered_index: Option<u8>,
+    push_pending: bool,
+    push_outstanding: Option<u8>,
+    term_cause: TerminationCause,
+    auth_deadline: Option<Instant>,
+    expiry_at: Option<Instant>,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("core", &self.core)
+            .field("dest", &self.dest)
+            .field("state", &self.state)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything but the session table, so a session can borrow it while it runs.
+#[derive(Debug)]
+struct Shared<S> {
+    config: AgentConfig,
+    rng: Rng,
+    store: S,
+    txq: BoundedDeque<(Dest, MsgBuf)>,
+    events: BoundedDeque<AgentEvent>,
+    network_key: Option<(Key128, u8)>,
+    stats: AgentStats,
+}
+
+impl<S> Shared<S> {
+    fn send(&mut self, dest: Dest, m: MsgBuf) {
+        if self.txq.push_back((dest, m)).is_err() {
+            self.stats.tx_dropped += 1;
+        }
+    }
+    fn emit(&mut self, e: AgentEvent) {
+        let _ = self.events.push_back_evicting(e);
+    }
+}
+
+/// A PANA Authentication Agent with an EAP-PSK server. See the module doc for the run loop.
+#[derive(Debug)]
+pub struct PanaAgent<S: CredentialStore> {
+    sh: Shared<S>,
+    sessions: BoundedMap<u32, Session>,
+    tokens_milli: u64,
+    last_refill: Instant,
+    last_now: Instant,
+}
+
+impl<S: CredentialStore> PanaAgent<S> {
+    /// A PAA with an empty session table.
+    pub fn new(config: AgentConfig, store: S) -> Self {
+        let rng = Rng::new(config.seed);
+        let sessions = BoundedMap::with_capacity(config.max_sessions);
+        let tokens_milli = u64::from(config.new_session_burst) * 1000;
+        PanaAgent {
+            sh: Shared {
+                txq: BoundedDeque::with_capacity(config.max_queued),
+                events: BoundedDeque::with_capacity(config.max_events),
+                config,
+                rng,
+                store,
+                network_key: None,
+                stats: AgentStats::default(),
+            },
+            sessions,
+            tokens_milli,
+            last_refill: Instant::ZERO,
+            last_now: Instant::ZERO,
+        }
+    }
+
+    /// The credential store.
+    pub fn store(&self) -> &S {
+        &self.sh.store
+    }
+    /// The credential store, mutably (add identities, change status).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.sh.store
+    }
+    /// The counters.
+    pub fn stats(&self) -> &AgentStats {
+        &self.sh.stats
+    }
+    /// Number of sessions in the table.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+    /// The sessions.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.sessions.iter().map(|(id, s)| s.info(*id))
+    }
+    /// One session.
+    pub fn session(&self, session_id: u32) -> Option<SessionInfo> {
+        self.sessions.get(&session_id).map(|s| s.info(session_id))
+    }
+    /// The current network key index.
+    pub fn key_index(&self) -> Option<u8> {
+        self.sh.network_key.as_ref().map(|(_, i)| *i)
+    }
+
+    /// Sets the network key delivered in future PAR[C] messages without pushing it.
+    pub fn set_network_key(&mut self, key: Key128, key_index: u8) -> Result<()> {
+        if key_index == 0 {
+            return Err(Error::Malformed("key index 0"));
+        }
+        self.sh.network_key = Some((key, key_index));
+        Ok(())
+    }
+
+    /// Rotates the network key: future PAR[C] carry it and every open session gets it pushed in a
+    /// PNR[P] with Encryption-Encap (one [`AgentEvent::KeyDelivered`] per PaC that answers).
+    /// Returns the number of sessions it is pushed to.
+    pub fn rotate_network_key(
+        &mut self,
+        now: Instant,
+        key: Key128,
+        key_index: u8,
+    ) -> Result<usize> {
+        check_monotonic(&mut self.last_now, now);
+        self.set_network_key(key, key_index)?;
+        let mut n = 0;
+        for (_, s) in self.sessions.iter_mut() {
+            if s.state == SessionState::Open || s.state == SessionState::Authenticating && s.reauth
+            {
+                s.push_pending = true;
+                s.try_push(now, &mut self.sh);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Revokes `identity` in the store and terminates its open sessions with PTR
+    /// (ADMINISTRATIVE). Sessions still authenticating fail at PAR[C]. Returns the number of
+    /// sessions terminated.
+    pub fn revoke(&mut self, now: Instant, identity: &[u8]) -> usize {
+        check_monotonic(&mut self.last_now, now);
+        self.sh.store.revoke(identity);
+        let mut n = 0;
+        for (_, s) in self.sessions.iter_mut() {
+            if s.identity == identity
+                && s.core.keys.is_some()
+                && s.state != SessionState::Terminating
+                && s.terminate(now, TerminationCause::Administrative, &mut self.sh)
+                    .is_ok()
+            {
+                n += 1;
+            }
+        }
+        self.reap();
+        n
+    }
+
+    /// PAA-initiated re-authentication of an open session (RFC 5191 §4.3).
+    pub fn reauthenticate<R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        session_id: u32,
+        rng: &mut R,
+    ) -> Result<()> {
+        check_monotonic(&mut self.last_now, now);
+        let s = self.sessions.get_mut(&session_id).ok_or(Error::NoSession)?;
+        if s.state != SessionState::Open || s.core.outstanding.is_some() {
+            return Err(Error::WrongState);
+        }
+        s.start_phase(now, true, &mut self.sh, rng)
+    }
+
+    /// Sends PNR[P] to an open session.
+    pub fn ping(&mut self, now: Instant, session_id: u32) -> Result<()> {
+        check_monotonic(&mut self.last_now, now);
+        let s = self.sessions.get_mut(&session_id).ok_or(Error::NoSession)?;
+        if s.state != SessionState::Open || s.core.outstanding.is_some() {
+            return Err(Error::WrongState);
+        }
+        s.request(
+            now,
+            MessageType::Notification,
+            Flags::PING,
+            None,
+            &mut self.sh,
+            &mut |_| Ok(()),
+        )
+    }
+
+    /// Terminates a session with PTR (ADMINISTRATIVE).
+    pub fn terminate(&mut self, now: Instant, session_id: u32) -> Result<()> {
+        check_monotonic(&mut self.last_now, now);
+        let s = self.sessions.get_mut(&session_id).ok_or(Error::NoSession)?;
+        let r = s.terminate(now, TerminationCause::Administrative, &mut self.sh);
+        self.reap();
+        r
+    }
+
+    /// Handles one UDP payload to port 716 from `src`:`src_port` (a PaC, or a PRE sending
+    /// PANA-Relay). Anything malformed, unexpected or unauthenticated is dropped and counted.
+    pub fn handle_datagram<R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        src_port: u16,
+        data: &[u8],
+        rng: &mut R,
+    ) {
+        check_monotonic(&mut self.last_now, now);
+        let dest = Dest {
+            pac: src,
+            pac_port: src_port,
+            via: None,
+        };
+        match self.on_datagram(now, dest, data, rng) {
+            Ok(()) => {}
+            Err(Error::BadAuth) => self.sh.stats.rx_bad_auth += 1,
+            Err(Error::WrongState | Error::NoSession) => self.sh.stats.rx_unexpected += 1,
+            Err(Error::TableFull) => self.sh.stats.sessions_refused_full += 1,
+            Err(Error::RateLimited) => self.sh.stats.sessions_rate_limited += 1,
+            Err(_) => self.sh.stats.rx_malformed += 1,
+        }
+        self.reap();
+    }
+
+    /// Fires every due timer of every session.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        check_monotonic(&mut self.last_now, now);
+        for (id, s) in self.sessions.iter_mut() {
+            s.on_timeout(*id, now, &mut self.sh);
+        }
+        self.reap();
+    }
+
+    /// Writes the next datagram into `buf` (wrapped in PANA-Relay for relayed sessions). A
+    /// message longer than `buf` is dropped and counted.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let _ = now;
+        while let Some((d, m)) = self.sh.txq.pop_front() {
+            match write_out(&d, &m, buf) {
+                Some(t) => return Some(t),
+                None => self.sh.stats.tx_dropped += 1,
+            }
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<AgentEvent> {
+        self.sh.events.pop_front()
+    }
+
+    /// The earliest timer of any session.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sessions
+            .iter()
+            .filter_map(|(_, s)| s.next_timer())
+            .min()
+    }
+
+    // ----- internals -----
+
+    fn reap(&mut self) {
+        self.sessions.retain(|_, s| s.state != SessionState::Closed);
+    }
+
+    fn take_token(&mut self, now: Instant) -> bool {
+        let cap = u64::from(self.sh.config.new_session_burst) * 1000;
+        let elapsed = (now - self.last_refill).total_micros();
+        let add = u128::from(elapsed) * u128::from(self.sh.config.new_sessions_per_sec) / 1000;
+        self.tokens_milli = u64::try_from(u128::from(self.tokens_milli) + add)
+            .unwrap_or(u64::MAX)
+            .min(cap);
+        self.last_refill = now;
+        if self.tokens_milli >= 1000 {
+            self.tokens_milli -= 1000;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn on_datagram<R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        dest: Dest,
+        data: &[u8],
+        rng: &mut R,
+    ) -> Result<()> {
+        let m = Message::new_checked(data)?;
+        let r = MessageRepr::parse(&m)?;
+        match r.message_type {
+            MessageType::Relay => {
+                if dest.via.is_some() {
+                    return Err(Error::Malformed("relayed PANA-Relay"));
+                }
+                let info = r
+                    .find(AvpCode::PacInformation)
+                    .ok_or(Error::Malformed("PRY without PaC-Information"))?;
+                let inner = r
+                    .find(AvpCode::RelayedMessage)
+                    .ok_or(Error::Malformed("PRY without Relayed-Message"))?;
+                let (pac, pac_port) = parse_pac_information(info.value)?;
+                let d = Dest {
+                    pac,
+                    pac_port,
+                    via: Some((dest.pac, dest.pac_port)),
+                };
+                self.on_datagram(now, d, inner.value, rng)
+            }
+            MessageType::ClientInitiation => self.on_pci(now, dest, rng),
+            _ => {
+                let s = self
+                    .sessions
+                    .get_mut(&r.session_id)
+                    .ok_or(Error::NoSession)?;
+                match s.core.classify(&r) {
+                    RxClass::Duplicate => {
+                        self.sh.stats.rx_duplicate += 1;
+                        if let Some((_, m)) = s.core.cached.clone() {
+                            self.sh.send(s.dest, m);
+                        }
+                        Ok(())
+                    }
+                    RxClass::Stale => Err(Error::WrongState),
+                    RxClass::Answer => {
+                        s.on_answer(r.session_id, now, dest, data, &r, &mut self.sh, rng)
+                    }
+                    RxClass::NewRequest => {
+                        s.on_request(r.session_id, now, dest, data, &r, &mut self.sh, rng)
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_pci<R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        dest: Dest,
+        rng: &mut R,
+    ) -> Result<()> {
+        let _ = rng;
+        // A repeated PCI while PAR[S] is outstanding: PAR[S] has its own retransmission.
+        if self
+            .sessions
+            .iter()
+            .any(|(_, s)| s.dest == dest && s.state == SessionState::WaitStartAnswer)
+        {
+            self.sh.stats.rx_duplicate += 1;
+            return Ok(());
+        }
+        if self.sessions.is_full() {
+            return Err(Error::TableFull);
+        }
+        if !self.take_token(now) {
+            return Err(Error::RateLimited);
+        }
+        let mut sid = 0;
+        for _ in 0..16 {
+            let c = self.sh.rng.u32();
+            if c != 0 && !self.sessions.contains_key(&c) {
+                sid = c;
+                break;
+            }
+        }
+        if sid == 0 {
+            return Err(Error::TableFull);
+        }
+        let isn = self.sh.rng.u32();
+        let key_id = self.sh.rng.u32();
+        let mut s = Session {
+            core: Core::new(sid, isn),
+            dest,
+            state: SessionState::WaitStartAnswer,
+            eap: EapPskServer::new(self.sh.config.identity.clone()),
+            identity: Identity::new(),
+            reauth: false,
+            paa_nonce_sent: false,
+            pending_keys: None,
+            result: ResultCode::Success,
+            key_id,
+            key_counter: 0,
+            delivered_index: None,
+            push_pending: false,
+            push_outstanding: None,
+            term_cause: TerminationCause::Administrative,
+            auth_deadline: (self.sh.config.auth_timeout != Duration::ZERO)
+                .then(|| now + self.sh.config.auth_timeout),
+            expiry_at: None,
+        };
+        let prfs = self.sh.config.prf_algorithms.clone();
+        let integs = self.sh.config.integrity_algorithms.clone();
+        s.request(
+            now,
+            MessageType::Auth,
+            Flags::START,
+            None,
+            &mut self.sh,
+            &mut |b| {
+                for p in &prfs {
+                    b.push_u32(AvpCode::PrfAlgorithm, (*p).into())?;
+                }
+                for i in &integs {
+                    b.push_u32(AvpCode::IntegrityAlgorithm, (*i).into())?;
+                }
+                b.push_u32(
+                    AvpCode::EncryptionAlgorithm,
+                    EncryptionAlgorithm::Aes128Ctr.into(),
+                )?;
+                Ok(())
+            },
+        )?;
+        if let Some(o) = &s.core.outstanding {
+            s.core.i_par = o.msg.clone();
+        }
+        self.sh.stats.sessions_created += 1;
+        self.sessions
+            .insert(sid, s)
+            .map(|_| ())
+            .map_err(|_| Error::TableFull)
+    }
+}
+
+/// Parses PaC-Information: IPv6 address (16) and UDP port (2) (RFC 6345 §5.1).
+fn parse_pac_information(v: &[u8]) -> Result<(Ipv6Addr, u16)> {
+    let a: [u8; 16] = v
+        .get(..16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::Malformed("PaC-Information"))?;
+    let p: [u8; 2] = v
+        .get(16..18)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::Malformed("PaC-Information"))?;
+    if v.len() != 18 {
+        return Err(Error::Malformed("PaC-Information"));
+    }
+    Ok((Ipv6Addr::from(a), u16::from_be_bytes(p)))
+}
+
+/// Writes a message for `d` into `buf`: directly, or wrapped in PANA-Relay (RFC 6345 §4.1:
+/// flags, session and sequence 0; PaC-Information and Relayed-Message).
+fn write_out(d: &Dest, m: &[u8], buf: &mut [u8]) -> Option<Transmit> {
+    match d.via {
+        None => {
+            buf.get_mut(..m.len())?.copy_from_slice(m);
+            Some(Transmit {
+                dst: d.pac,
+                dst_port: d.pac_port,
+                len: m.len(),
+            })
+        }
+        Some((pre, pre_port)) => {
+            let mut info = [0u8; 18];
+            info[..16].copy_from_slice(&d.pac.octets());
+            info[16..].copy_from_slice(&d.pac_port.to_be_bytes());
+            let mut b = MessageBuilder::new(buf, MessageType::Relay, Flags::NONE, 0, 0).ok()?;
+            b.push(&AvpRepr::new(AvpCode::PacInformation, &info)).ok()?;
+            b.push(&AvpRepr::new(AvpCode::RelayedMessage, m)).ok()?;
+            let len = b.finish();
+            Some(Transmit {
+                dst: pre,
+                dst_port: pre_port,
+                len,
+            })
+        }
+    }
+}
+
+impl Session {
+    fn info(&self, session_id: u32) -> SessionInfo {
+        SessionInfo {
+            session_id,
+            state: self.state,
+            identity: self.identity.clone(),
+            pac: (self.dest.pac, self.dest.pac_port),
+            via: self.dest.via,
+            key_index: self.delivered_index,
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        [
+            self.core.outstanding.as_ref().map(|o| o.rtx.deadline),
+            self.auth_deadline,
+            self.expiry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn close<S>(&mut self, sh: &mut Shared<S>, e: Option<AgentEvent>) {
+        self.state = SessionState::Closed;
+        self.core.outstanding = None;
+        self.core.keys = None;
+        self.pending_keys = None;
+        if let Some(e) = e {
+            sh.emit(e);
+        }
+    }
+
+    fn request<S>(
+        &mut self,
+        now: Instant,
+        t: MessageType,
+        flags: Flags,
+        network_key: Option<&NetworkKeyRepr>,
+        sh: &mut Shared<S>,
+        avps: &mut dyn FnMut(&mut MessageBuilder<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let seq = self.core.tx_seq;
+        let flags = flags.with(Flags::REQUEST);
+        let m = self
+            .core
+            .build(t, flags, seq, self.core.keys.as_ref(), network_key, avps)?;
+        self.core.next_seq();
+        sh.send(self.dest, m.clone());
+        self.core
+            .set_outstanding(now, m, seq, t, flags, sh.config.req_rtx, &mut sh.rng);
+        Ok(())
+    }
+
+    fn answer<S>(&mut self, req: &MessageRepr<'_>, flags: Flags, sh: &mut Shared<S>) -> Result<()> {
+        let m = self.core.build(
+            req.message_type,
+            flags,
+            req.seq,
+            self.core.keys.as_ref(),
+            None,
+            &mut |_| Ok(()),
+        )?;
+        self.core.answered(req.seq, &m);
+        sh.send(self.dest, m);
+        Ok(())
+    }
+
+    fn verify(&self, data: &[u8]) -> Result<()> {
+        match &self.core.keys {
+            Some(k) => k.verify(data),
+            None => Ok(()),
+        }
+    }
+
+    fn network_key_repr<S>(&mut self, sh: &Shared<S>) -> Option<NetworkKeyRepr> {
+        self.core.encryption?;
+        let (k, i) = sh.network_key.as_ref()?;
+        self.key_counter = self.key_counter.wrapping_add(1);
+        Some(NetworkKeyRepr {
+            key: k.clone(),
+            key_index: *i,
+            counter: self.key_counter,
+        })
+    }
+
+    /// Pushes the current network key if one is pending and nothing is outstanding.
+    fn try_push<S>(&mut self, now: Instant, sh: &mut Shared<S>) {
+        if !self.push_pending || self.state != SessionState::Open || self.core.outstanding.is_some()
+        {
+            return;
+        }
+        self.push_pending = false;
+        let Some(nk) = self.network_key_repr(sh) else {
+            return;
+        };
+        if self.delivered_index == Some(nk.key_index) {
+            return;
+        }
+        let idx = nk.key_index;
+        if self
+            .request(
+                now,
+                MessageType::Notification,
+                Flags::PING,
+                Some(&nk),
+                sh,
+                &mut |_| Ok(()),
+            )
+            .is_ok()
+        {
+            self.push_outstanding = Some(idx);
+        }
+    }
+
+    /// Starts a (re-)authentication phase: EAP-Request/Identity in a PAR with a fresh Nonce.
+    fn start_phase<S, R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        reauth: bool,
+        sh: &mut Shared<S>,
+        rng: &mut R,
+    ) -> Result<()> {
+        self.core.new_phase();
+        self.reauth = reauth;
+        self.paa_nonce_sent = false;
+        self.state = SessionState::Authenticating;
+        self.core.outstanding = None;
+        if reauth && sh.config.auth_timeout != Duration::ZERO {
+            self.auth_deadline = Some(now + sh.config.auth_timeout);
+        }
+        let mut eap = [0u8; MAX_EAP_LEN];
+        let n = self.eap.start(sh.rng.u8(), &mut eap)?;
+        self.send_eap_par(now, eap.get(..n).unwrap_or(&[]), sh, rng)
+    }
+
+    fn send_eap_par<S, R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        eap: &[u8],
+        sh: &mut Shared<S>,
+        rng: &mut R,
+    ) -> Result<()> {
+        let nonce = if self.paa_nonce_sent {
+            None
+        } else {
+            let mut n = [0u8; NONCE_LEN];
+            rng.fill_bytes(&mut n);
+            self.core.paa_nonce = crate::session::NonceBuf::from_slice(&n).unwrap_or_default();
+            self.paa_nonce_sent = true;
+            Some(n)
+        };
+        self.request(now, MessageType::Auth, Flags::NONE, None, sh, &mut |b| {
+            if let Some(n) = &nonce {
+                b.push(&AvpRepr::new(AvpCode::Nonce, n))?;
+            }
+            b.push(&AvpRepr::new(AvpCode::EapPayload, eap))?;
+            Ok(())
+        })
+    }
+
+    fn terminate<S>(
+        &mut self,
+        now: Instant,
+        cause: TerminationCause,
+        sh: &mut Shared<S>,
+    ) -> Result<()> {
+        if self.core.keys.is_none() {
+            self.close(
+                sh,
+                Some(AgentEvent::Terminated {
+                    session_id: self.core.session_id,
+                    identity: self.identity.clone(),
+                    cause,
+                }),
+            );
+            return Ok(());
+        }
+        self.core.outstanding = None;
+        self.term_cause = cause;
+        self.request(
+            now,
+            MessageType::Termination,
+            Flags::NONE,
+            None,
+            sh,
+            &mut |b| {
+                b.push_u32(AvpCode::TerminationCause, cause.into())
+                    .map(|_| ())
+            },
+        )?;
+        self.state = SessionState::Terminating;
+        self.expiry_at = None;
+        self.auth_deadline = None;
+        Ok(())
+    }
+
+    fn on_timeout<S>(&mut self, sid: u32, now: Instant, sh: &mut Shared<S>) {
+        if let Some(o) = self.core.outstanding.as_mut() {
+            if o.rtx.deadline <= now {
+                if o.rtx.expire(now, &mut sh.rng) {
+                    let m = o.msg.clone();
+                    sh.stats.tx_retransmissions += 1;
+                    sh.send(self.dest, m);
+                } else {
+                    let e = if self.state == SessionState::Terminating {
+                        AgentEvent::Terminated {
+                            session_id: sid,
+                            identity: self.identity.clone(),
+                            cause: self.term_cause,
+                        }
+                    } else {
+                        AgentEvent::SessionClosed {
+                            session_id: sid,
+                            identity: self.identity.clone(),
+                            reason: CloseReason::Timeout,
+                        }
+                    };
+                    self.close(sh, Some(e));
+                    return;
+                }
+            }
+        }
+        if self.auth_deadline.is_some_and(|d| d <= now) {
+            self.auth_deadline = None;
+            if !matches!(self.state, SessionState::Open | SessionState::Terminating) {
+                let e = AgentEvent::SessionClosed {
+                    session_id: sid,
+                    identity: self.identity.clone(),
+                    reason: CloseReason::AuthTimeout,
+                };
+                self.close(sh, Some(e));
+                return;
+            }
+        }
+        if self.expiry_at.is_some_and(|d| d <= now) {
+            self.expiry_at = None;
+            let _ = self.terminate(now, TerminationCause::SessionTimeout, sh);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_answer<S: CredentialStore, R: RngCore + CryptoRng>(
+        &mut self,
+        sid: u32,
+        now: Instant,
+        from: Dest,
+        data: &[u8],
+        r: &MessageRepr<'_>,
+        sh: &mut Shared<S>,
+        rng: &mut R,
+    ) -> Result<()> {
+        let Some(o) = self.core.outstanding.as_ref() else {
+            return Err(Error::WrongState);
+        };
+        let (ot, of) = (o.message_type, o.flags);
+        match (self.state, ot) {
+            (SessionState::WaitStartAnswer, MessageType::Auth) => {
+                if !r.flags.contains(Flags::START) {
+                    return Err(Error::Malformed("PAN without S"));
+                }
+                let mut prfs = u32_values(r.avps, AvpCode::PrfAlgorithm);
+                let prf = PrfAlgorithm::from(prfs.next().ok_or(Error::Malformed("no PRF"))?);
+                let mut integs = u32_values(r.avps, AvpCode::IntegrityAlgorithm);
+                let integ = IntegrityAlgorithm::from(
+                    integs
+                        .next()
+                        .ok_or(Error::Malformed("no Integrity-Algorithm"))?,
+                );
+                let ok_prf = sh.config.prf_algorithms.contains(&prf)
+                    && !matches!(prf, PrfAlgorithm::Unknown(_));
+                let ok_integ =
+                    sh.config.integrity_algorithms.contains(&integ) && integ.key_len().is_some();
+                if prfs.next().is_some() || integs.next().is_some() || !ok_prf || !ok_integ {
+                    return Err(Error::Malformed("PAN[S] algorithms"));
+                }
+                self.core.encryption = u32_values(r.avps, AvpCode::EncryptionAlgorithm)
+                    .any(|v| v == u32::from(EncryptionAlgorithm::Aes128Ctr))
+                    .then_some(EncryptionAlgorithm::Aes128Ctr);
+                self.core.prf = prf;
+                self.core.integrity = integ;
+                self.core.i_pan =
+                    MsgBuf::from_slice(data).map_err(|_| Error::Malformed("PAN[S] too long"))?;
+                self.dest = from;
+                self.start_phase(now, false, sh, rng)
+            }
+            (SessionState::Authenticating, MessageType::Auth) => {
+                self.verify(data)?;
+                self.core.outstanding = None;
+                self.dest = from;
+                self.take_pac_nonce(r)?;
+                match r.find(AvpCode::EapPayload) {
+                    Some(e) => self.on_eap(now, e.value, sh, rng),
+                    None => Ok(()), // the PaC answers separately with its own PAR
+                }
+            }
+            (SessionState::WaitSuccessAnswer, MessageType::Auth) => {
+                let keys = self.pending_keys.take().ok_or(Error::WrongState)?;
+                if let Err(e) = keys.verify(data) {
+                    self.pending_keys = Some(keys);
+                    return Err(e);
+                }
+                self.core.keys = Some(keys);
+                self.core.outstanding = None;
+                self.dest = from;
+                self.state = SessionState::Open;
+                self.auth_deadline = None;
+                self.expiry_at = Some(now + sh.config.session_lifetime);
+                sh.emit(AgentEvent::Authenticated {
+                    session_id: sid,
+                    identity: self.identity.clone(),
+                    pac: self.dest.pac,
+                    via: self.dest.via.map(|(a, _)| a),
+                    key_index: self.delivered_index,
+                    reauthentication: self.reauth,
+                });
+                // Revoked while the last exchange was in flight: end it at once.
+                if !matches!(
+                    sh.store.lookup(&self.identity).map(|c| c.status),
+                    Some(CredentialStatus::Enabled)
+                ) {
+                    return self.terminate(now, TerminationCause::Administrative, sh);
+                }
+                if sh.network_key.as_ref().map(|(_, i)| *i) != self.delivered_index {
+                    self.push_pending = true;
+                }
+                self.try_push(now, sh);
+                Ok(())
+            }
+            (SessionState::WaitFailureAnswer, MessageType::Auth) => {
+                if let Some(k) = self.pending_keys.as_ref().or(self.core.keys.as_ref()) {
+                    k.verify(data)?;
+                }
+                let e = AgentEvent::AuthenticationFailed {
+                    session_id: sid,
+                    identity: self.identity.clone(),
+                    result_code: self.result,
+                };
+                self.close(sh, Some(e));
+                Ok(())
+            }
+            (_, MessageType::Notification) => {
+                self.verify(data)?;
+                self.core.outstanding = None;
+                if of.contains(Flags::PING) {
+                    if let Some(idx) = self.push_outstanding.take() {
+                        self.delivered_index = Some(idx);
+                        sh.emit(AgentEvent::KeyDelivered {
+                            session_id: sid,
+                            identity: self.identity.clone(),
+                            key_index: idx,
+                        });
+                    }
+                }
+                self.try_push(now, sh);
+                Ok(())
+            }
+            (SessionState::Terminating, MessageType::Termination) => {
+                self.verify(data)?;
+                let e = AgentEvent::Terminated {
+                    session_id: sid,
+                    identity: self.identity.clone(),
+                    cause: self.term_cause,
+                };
+                self.close(sh, Some(e));
+                Ok(())
+            }
+            _ => Err(Error::WrongState),
+        }
+    }
+
+    fn take_pac_nonce(&mut self, r: &MessageRepr<'_>) -> Result<()> {
+        if let Some(n) = r.find(AvpCode::Nonce) {
+            if !(8..=256).contains(&n.value.len()) {
+                return Err(Error::Malformed("Nonce length"));
+            }
+            if self.core.pac_nonce.is_empty() {
+                self.core.pac_nonce = crate::session::NonceBuf::from_slice(n.value)
+                    .map_err(|_| Error::Malformed("Nonce too long"))?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_request<S: CredentialStore, R: RngCore + CryptoRng>(
+        &mut self,
+        sid: u32,
+        now: Instant,
+        from: Dest,
+        data: &[u8],
+        r: &MessageRepr<'_>,
+        sh: &mut Shared<S>,
+        rng: &mut R,
+    ) -> Result<()> {
+        self.verify(data)?;
+        match (r.message_type, self.state) {
+            (MessageType::Auth, SessionState::Authenticating)
+                if !r.flags.contains(Flags::START) =>
+            {
+                // The PaC sends its EAP response in its own PAR (RFC 5191 §4.1).
+                self.take_pac_nonce(r)?;
+                self.dest = from;
+                self.answer(r, Flags::NONE, sh)?;
+                if let Some(e) = r.find(AvpCode::EapPayload) {
+                    self.core.outstanding = None;
+                    self.on_eap(now, e.value, sh, rng)?;
+                }
+                Ok(())
+            }
+            (MessageType::Notification, SessionState::Open) if r.flags.contains(Flags::REAUTH) => {
+                self.dest = from;
+                self.answer(r, Flags::REAUTH, sh)?;
+                self.start_phase(now, true, sh, rng)
+            }
+            (MessageType::Notification, _) if r.flags.contains(Flags::PING) => {
+                self.dest = from;
+                self.answer(r, Flags::PING, sh)
+            }
+            (MessageType::Termination, _) => {
+                let cause = r
+                    .find(AvpCode::TerminationCause)
+                    .and_then(|a| a.value_u32().ok())
+                    .map(TerminationCause::from)
+                    .ok_or(Error::Malformed("PTR without Termination-Cause"))?;
+                self.dest = from;
+                self.answer(r, Flags::NONE, sh)?;
+                let e = AgentEvent::Terminated {
+                    session_id: sid,
+                    identity: self.identity.clone(),
+                    cause,
+                };
+                self.close(sh, Some(e));
+                Ok(())
+            }
+            _ => Err(Error::WrongState),
+        }
+    }
+
+    /// Feeds an EAP response to the server and sends what follows (RFC 5609 §8.4
+    /// WAIT_EAP_MSG): the next request, or PAR[C] with the result.
+    fn on_eap<S: CredentialStore, R: RngCore + CryptoRng>(
+        &mut self,
+        now: Instant,
+        eap: &[u8],
+        sh: &mut Shared<S>,
+        rng: &mut R,
+    ) -> Result<()> {
+        let mut out = [0u8; MAX_EAP_LEN];
+        let store = &sh.store;
+        let mut lookup = |id: &[u8]| match store.lookup(id) {
+            Some(c) if c.status != CredentialStatus::Revoked => Lookup::Allowed(c.psk),
+            _ => Lookup::Refused,
+        };
+        let verdict = self.eap.handle(eap, &mut lookup, rng, &mut out);
+        if !self.eap.peer_identity().is_empty() {
+            self.identity = Identity::from_slice(self.eap.peer_identity()).unwrap_or_default();
+        }
+        match verdict {
+            ServerOutput::Request(n) => {
+                self.send_eap_par(now, out.get(..n).unwrap_or(&[]), sh, rng)
+            }
+            ServerOutput::Success(n) => {
+                let authorized = matches!(
+                    sh.store.lookup(&self.identity).map(|c| c.status),
+                    Some(CredentialStatus::Enabled)
+                );
+                let msk = self
+                    .eap
+                    .session_keys()
+                    .map(|k| k.msk.clone())
+                    .ok_or(Error::WrongState)?;
+                self.key_id = self.key_id.wrapping_add(1);
+                let key_id = self.key_id;
+                let pending = self.core.derive(msk.expose(), key_id)?;
+                let eap_pkt = out.get(..n).unwrap_or(&[]);
+                let rc = if authorized {
+                    ResultCode::Success
+                } else {
+                    ResultCode::AuthorizationRejected
+                };
+                let lifetime =
+                    u32::try_from(sh.config.session_lifetime.total_secs()).unwrap_or(u32::MAX);
+                let nk = if authorized {
+                    self.network_key_repr(sh)
+                } else {
+                    None
+                };
+                let seq = self.core.tx_seq;
+                let m = self.core.build(
+                    MessageType::Auth,
+                    Flags::REQUEST.with(Flags::COMPLETE),
+                    seq,
+                    Some(&pending),
+                    nk.as_ref(),
+                    &mut |b| {
+                        b.push_u32(AvpCode::ResultCode, rc.into())?;
+                        b.push(&AvpRepr::new(AvpCode::EapPayload, eap_pkt))?;
+                        b.push_u32(AvpCode::KeyId, key_id)?;
+                        if rc == ResultCode::Success {
+                            b.push_u32(AvpCode::SessionLifetime, lifetime)?;
+                        }
+                        Ok(())
+                    },
+                )?;
+                self.core.next_seq();
+                sh.send(self.dest, m.clone());
+                self.core.set_outstanding(
+                    now,
+                    m,
+                    seq,
+                    MessageType::Auth,
+                    Flags::REQUEST.with(Flags::COMPLETE),
+                    sh.config.req_rtx,
+                    &mut sh.rng,
+                );
+                if let Some(nk) = &nk {
+                    self.delivered_index = Some(nk.key_index);
+                }
+                self.pending_keys = Some(pending);
+                self.result = rc;
+                self.state = if authorized {
+                    SessionState::WaitSuccessAnswer
+                } else {
+                    SessionState::WaitFailureAnswer
+                };
+                Ok(())
+            }
+            ServerOutput::Failure(n) => {
+                let eap_pkt = out.get(..n).unwrap_or(&[]);
+                self.request(
+                    now,
+                    MessageType::Auth,
+                    Flags::COMPLETE,
+                    None,
+                    sh,
+                    &mut |b| {
+                        b.push_u32(
+                            AvpCode::ResultCode,
+                            ResultCode::AuthenticationRejected.into(),
+                        )?;
+                        b.push(&AvpRepr::new(AvpCode::EapPayload, eap_pkt))?;
+                        Ok(())
+                    },
+                )?;
+                self.result = ResultCode::AuthenticationRejected;
+                self.state = SessionState::WaitFailureAnswer;
+                Ok(())
+            }
+            ServerOutput::Discard(_) => {
+                sh.stats.rx_eap_discarded += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The port a PAA listens on.
+pub const PAA_PORT: u16 = PANA_PORT;

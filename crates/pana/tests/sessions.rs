@@ -1,0 +1,673 @@
+//! Whole PaC↔PAA sessions in memory with a virtual clock: success, every Result-Code and
+//! Termination-Cause, re-authentication from both sides, ping, loss and duplication,
+//! revocation, key rotation, bounds and rate limits, relaying through a PRE.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use amimesh_core::{Duration, Instant, Key128};
+use amimesh_pana::wire::{IntegrityAlgorithm, PrfAlgorithm, ResultCode, TerminationCause};
+use amimesh_pana::{
+    AgentEvent, ClientEvent, ClientState, CloseReason, CredentialStatus, FailReason, SessionState,
+};
+use common::*;
+
+fn agent_has(net: &Net, f: impl Fn(&AgentEvent) -> bool) -> bool {
+    net.agent_events.iter().any(f)
+}
+
+#[test]
+fn full_session_ping_reauth_both_ways_and_logout() {
+    let mut net = Net::new(1, 1);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    let c = &net.clients[0];
+    assert_eq!(c.state(), ClientState::Open);
+    assert_eq!(
+        c.algorithms(),
+        (
+            PrfAlgorithm::HmacSha2_256,
+            IntegrityAlgorithm::HmacSha2_256_128
+        )
+    );
+    match &net.client_events[0][0] {
+        ClientEvent::Authenticated {
+            network_key,
+            key_index,
+            lifetime,
+            session_id,
+        } => {
+            assert_eq!(network_key, &Key128::new(NETWORK_KEY));
+            assert_eq!(*key_index, 1);
+            assert_eq!(*lifetime, Duration::from_secs(600));
+            assert_eq!(*session_id, c.session_id());
+        }
+        e => panic!("{e:?}"),
+    }
+    let sid = c.session_id();
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::Authenticated {
+                    reauthentication: false,
+                    ..
+                }
+            )
+        })
+    });
+    let info = net.agent.session(sid).unwrap();
+    assert_eq!(info.state, SessionState::Open);
+    assert_eq!(info.identity.as_slice(), pac_identity(0).as_slice());
+    assert_eq!(info.key_index, Some(1));
+    assert_eq!(info.via, None);
+
+    net.clients[0].ping(net.now).unwrap();
+    net.drive_until(50, |n| {
+        n.client_events[0].contains(&ClientEvent::PingAnswered)
+    });
+    net.agent.ping(net.now, sid).unwrap();
+    net.drive_until(50, |n| {
+        n.agent
+            .session(sid)
+            .is_some_and(|s| s.state == SessionState::Open)
+            && n.agent.poll_timeout().is_some()
+    });
+
+    // PaC-initiated re-authentication (PNR[A]).
+    net.clients[0].reauthenticate(net.now).unwrap();
+    assert_eq!(net.clients[0].state(), ClientState::Reauthenticating);
+    net.drive_until(100, |n| {
+        n.client_events[0]
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+            .count()
+            == 1
+    });
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::Authenticated {
+                    reauthentication: true,
+                    ..
+                }
+            )
+        })
+    });
+    // PAA-initiated re-authentication (PAR in the open state).
+    let now = net.now;
+    net.agent.reauthenticate(now, sid, &mut net.crng).unwrap();
+    net.drive_until(100, |n| {
+        n.client_events[0]
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+            .count()
+            == 2
+    });
+    assert_eq!(net.clients[0].state(), ClientState::Open);
+    // Still working after two new MSKs: ping.
+    net.drive_until(50, |n| n.clients[0].state() == ClientState::Open);
+    net.clients[0].ping(net.now).unwrap();
+    net.drive_until(50, |n| {
+        n.client_events[0]
+            .iter()
+            .filter(|e| **e == ClientEvent::PingAnswered)
+            .count()
+            == 2
+    });
+    net.clients[0].terminate(net.now).unwrap();
+    net.drive_until(100, |n| {
+        n.client_events[0].contains(&ClientEvent::Terminated {
+            cause: TerminationCause::Logout,
+        })
+    });
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::Terminated {
+                    cause: TerminationCause::Logout,
+                    ..
+                }
+            )
+        })
+    });
+    assert_eq!(net.clients[0].state(), ClientState::Closed);
+    assert!(!net.clients[0].holds_secrets());
+    assert_eq!(net.agent.session_count(), 0);
+    assert_eq!(net.clients[0].stats().rx_bad_auth, 0);
+    assert_eq!(net.agent.stats().rx_bad_auth, 0);
+}
+
+#[test]
+fn sha1_algorithms_when_only_those_are_offered() {
+    let mut ac = agent_config(2);
+    ac.prf_algorithms = heapless::Vec::from_slice(&[PrfAlgorithm::HmacSha1]).unwrap();
+    ac.integrity_algorithms =
+        heapless::Vec::from_slice(&[IntegrityAlgorithm::HmacSha1_160]).unwrap();
+    let mut net = Net::with(ac, vec![client_config(0, 2)], 2);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    assert_eq!(
+        net.clients[0].algorithms(),
+        (PrfAlgorithm::HmacSha1, IntegrityAlgorithm::HmacSha1_160)
+    );
+    net.clients[0].ping(net.now).unwrap();
+    net.drive_until(50, |n| {
+        n.client_events[0].contains(&ClientEvent::PingAnswered)
+    });
+}
+
+#[test]
+fn unsupported_algorithms_fail_the_pac() {
+    let mut ac = agent_config(3);
+    ac.prf_algorithms = heapless::Vec::from_slice(&[PrfAlgorithm::Unknown(7)]).unwrap();
+    let mut net = Net::with(ac, vec![client_config(0, 3)], 3);
+    net.start_all();
+    net.drive_until(50, |n| !n.client_events[0].is_empty());
+    assert_eq!(
+        net.client_events[0][0],
+        ClientEvent::Failed {
+            reason: FailReason::UnsupportedAlgorithms
+        }
+    );
+}
+
+#[test]
+fn wrong_psk_is_authentication_rejected() {
+    let mut cc = client_config(0, 4);
+    cc.psk = Key128::new([0xee; 16]);
+    let mut net = Net::with(agent_config(4), vec![cc], 4);
+    net.start_all();
+    net.drive_until(200, |n| !n.client_events[0].is_empty());
+    assert_eq!(
+        net.client_events[0][0],
+        ClientEvent::Failed {
+            reason: FailReason::AuthenticationRejected
+        }
+    );
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::AuthenticationFailed {
+                    result_code: ResultCode::AuthenticationRejected,
+                    ..
+                }
+            )
+        })
+    });
+    assert_eq!(net.agent.session_count(), 0);
+}
+
+#[test]
+fn unknown_identity_is_authentication_rejected() {
+    let mut cc = client_config(0, 5);
+    cc.identity = amimesh_pana::eap_psk::identity(b"stranger@example").unwrap();
+    let mut net = Net::with(agent_config(5), vec![cc], 5);
+    net.start_all();
+    net.drive_until(200, |n| !n.client_events[0].is_empty());
+    assert_eq!(
+        net.client_events[0][0],
+        ClientEvent::Failed {
+            reason: FailReason::AuthenticationRejected
+        }
+    );
+}
+
+#[test]
+fn suspended_identity_is_authorization_rejected() {
+    let mut net = Net::new(1, 6);
+    assert!(
+        net.agent
+            .store_mut()
+            .set_status(&pac_identity(0), CredentialStatus::Suspended)
+    );
+    net.start_all();
+    net.drive_until(200, |n| !n.client_events[0].is_empty());
+    assert_eq!(
+        net.client_events[0][0],
+        ClientEvent::Failed {
+            reason: FailReason::AuthorizationRejected
+        }
+    );
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::AuthenticationFailed {
+                    result_code: ResultCode::AuthorizationRejected,
+                    ..
+                }
+            )
+        })
+    });
+}
+
+#[test]
+fn revocation_terminates_and_refuses() {
+    let mut net = Net::new(2, 7);
+    net.start_all();
+    net.drive_until(300, |n| n.authenticated(0) && n.authenticated(1));
+    net.drive_until(50, |n| {
+        n.agent.sessions().all(|s| s.state == SessionState::Open)
+    });
+    let now = net.now;
+    assert_eq!(net.agent.revoke(now, &pac_identity(0)), 1);
+    net.drive_until(100, |n| {
+        n.client_events[0].contains(&ClientEvent::Terminated {
+            cause: TerminationCause::Administrative,
+        })
+    });
+    net.drive_until(50, |n| {
+        agent_has(n, |e| {
+            matches!(
+                e,
+                AgentEvent::Terminated {
+                    cause: TerminationCause::Administrative,
+                    ..
+                }
+            )
+        })
+    });
+    assert!(!net.clients[0].holds_secrets());
+    // The other PaC is untouched.
+    assert_eq!(net.clients[1].state(), ClientState::Open);
+    // A new attempt is refused.
+    net.clients[0].start(net.now).unwrap();
+    net.drive_until(200, |n| {
+        n.client_events[0].contains(&ClientEvent::Failed {
+            reason: FailReason::AuthenticationRejected,
+        })
+    });
+}
+
+#[test]
+fn rotation_reaches_every_live_session() {
+    let mut net = Net::new(3, 8);
+    net.start_all();
+    net.drive_until(400, |n| (0..3).all(|i| n.authenticated(i)));
+    net.drive_until(50, |n| {
+        n.agent_events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Authenticated { .. }))
+            .count()
+            == 3
+    });
+    let new_key = Key128::new([0x5a; 16]);
+    let now = net.now;
+    assert_eq!(
+        net.agent
+            .rotate_network_key(now, new_key.clone(), 2)
+            .unwrap(),
+        3
+    );
+    net.drive_until(200, |n| {
+        n.agent_events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::KeyDelivered { key_index: 2, .. }))
+            .count()
+            == 3
+    });
+    for i in 0..3 {
+        assert!(net.client_events[i].contains(&ClientEvent::KeyUpdated {
+            network_key: new_key.clone(),
+            key_index: 2
+        }));
+        assert_eq!(net.clients[i].key_index(), Some(2));
+    }
+    assert!(net.agent.sessions().all(|s| s.key_index == Some(2)));
+    // A PaC that joins after the rotation gets the new key in PAR[C].
+    assert_eq!(net.agent.key_index(), Some(2));
+}
+
+#[test]
+fn lifetime_drives_reauthentication_and_expiry() {
+    // With re-authentication at 80%: the session outlives several lifetimes.
+    let mut net = Net::new(1, 9);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    let t = net.now + Duration::from_secs(600 * 3);
+    net.run_until(t);
+    let reauths = net.client_events[0]
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+        .count();
+    assert!(reauths >= 3, "{reauths}");
+    assert_eq!(net.clients[0].state(), ClientState::Open);
+
+    // Without: the PaC expires and the PAA ends the session with SESSION_TIMEOUT.
+    let mut cc = client_config(0, 10);
+    cc.reauth_percent = 0;
+    let mut net = Net::with(agent_config(10), vec![cc], 10);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    let t = net.now + Duration::from_secs(700);
+    net.run_until(t);
+    assert!(net.client_events[0].contains(&ClientEvent::Failed {
+        reason: FailReason::SessionExpired
+    }));
+    net.run_until(net.now + Duration::from_secs(600));
+    assert!(agent_has(&net, |e| {
+        matches!(
+            e,
+            AgentEvent::Terminated {
+                cause: TerminationCause::SessionTimeout,
+                ..
+            }
+        )
+    }));
+    assert_eq!(net.agent.session_count(), 0);
+}
+
+#[test]
+fn paa_terminates_with_administrative() {
+    let mut net = Net::new(1, 11);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    let sid = net.clients[0].session_id();
+    let now = net.now;
+    net.agent.terminate(now, sid).unwrap();
+    net.drive_until(50, |n| {
+        n.client_events[0].contains(&ClientEvent::Terminated {
+            cause: TerminationCause::Administrative,
+        })
+    });
+    net.drive_until(50, |n| n.agent.session_count() == 0);
+    assert_eq!(
+        net.agent.terminate(net.now, sid),
+        Err(amimesh_pana::Error::NoSession)
+    );
+}
+
+#[test]
+fn revocation_during_the_final_exchange_still_ends_the_session() {
+    let mut net = Net::new(1, 12);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    // PAN[C] is in flight: the PAA is not open yet, so nothing is terminated now…
+    assert_eq!(net.agent.revoke(net.now, &pac_identity(0)), 0);
+    // …but the session is ended as soon as it opens.
+    net.drive_until(100, |n| {
+        n.client_events[0].contains(&ClientEvent::Terminated {
+            cause: TerminationCause::Administrative,
+        })
+    });
+}
+
+fn lossy_net(n: usize, seed: u64, loss: f64) -> Net {
+    let mut ac = agent_config(seed);
+    ac.auth_timeout = Duration::from_secs(900);
+    let ccs = (0..n)
+        .map(|i| {
+            let mut c = client_config(i, seed);
+            c.auth_timeout = Duration::from_secs(900);
+            c
+        })
+        .collect();
+    let mut net = Net::with(ac, ccs, seed);
+    net.loss = loss;
+    net.dup = loss;
+    net
+}
+
+#[test]
+fn loss_and_duplication_still_authenticate() {
+    for seed in 20..28 {
+        let mut net = lossy_net(2, seed, 0.2);
+        net.start_all();
+        net.drive_until(5000, |n| n.authenticated(0) && n.authenticated(1));
+        for i in 0..2 {
+            assert_eq!(net.clients[i].state(), ClientState::Open, "seed {seed}");
+        }
+        let keys: Vec<_> = (0..2)
+            .map(|i| match &net.client_events[i][0] {
+                ClientEvent::Authenticated { network_key, .. } => network_key.clone(),
+                e => panic!("{e:?}"),
+            })
+            .collect();
+        assert!(keys.iter().all(|k| k == &Key128::new(NETWORK_KEY)));
+        // Pings and a re-authentication over the lossy link.
+        net.clients[0].reauthenticate(net.now).unwrap();
+        net.drive_until(5000, |n| {
+            n.client_events[0]
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+        });
+    }
+}
+
+#[test]
+fn lossy_runs_exercise_retransmission_and_the_answer_cache() {
+    let mut retrans = 0;
+    let mut dups = 0;
+    for seed in 40..48 {
+        let mut net = lossy_net(1, seed, 0.3);
+        net.start_all();
+        net.drive_until(5000, |n| n.authenticated(0));
+        retrans += net.clients[0].stats().tx_retransmissions + net.agent.stats().tx_retransmissions;
+        dups += net.clients[0].stats().rx_duplicate + net.agent.stats().rx_duplicate;
+    }
+    assert!(retrans > 0);
+    assert!(dups > 0);
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let run = |seed| {
+        let mut net = Net::new(2, seed);
+        net.loss = 0.1;
+        net.dup = 0.1;
+        net.start_all();
+        net.drive_until(5000, |n| n.authenticated(0) && n.authenticated(1));
+        net.trace
+    };
+    assert_eq!(run(77), run(77));
+    assert_ne!(run(77), run(78));
+}
+
+#[test]
+fn unreachable_paa_times_out() {
+    let mut net = Net::new(1, 12);
+    net.blackhole = true;
+    net.start_all();
+    net.run_until(Instant::from_secs(200));
+    assert_eq!(
+        net.client_events[0],
+        vec![ClientEvent::Failed {
+            reason: FailReason::Timeout
+        }]
+    );
+    // PCI was retransmitted with growing intervals (RFC 5191 §9).
+    let pcis: Vec<_> = net.wire.iter().map(|d| d.at).collect();
+    assert!(pcis.len() >= 5, "{}", pcis.len());
+    let gaps: Vec<_> = pcis.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[1] > gaps[0] && gaps[2] > gaps[1]);
+    assert!(gaps[0] >= Duration::from_millis(900) && gaps[0] <= Duration::from_millis(1100));
+}
+
+#[test]
+fn paa_gives_up_on_silent_pac() {
+    let mut net = Net::new(1, 13);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    net.blackhole = true;
+    let sid = net.clients[0].session_id();
+    net.agent.ping(net.now, sid).unwrap();
+    net.run_until(net.now + Duration::from_secs(400));
+    assert!(agent_has(&net, |e| matches!(
+        e,
+        AgentEvent::SessionClosed {
+            reason: CloseReason::Timeout,
+            ..
+        }
+    )));
+    // A PaC that stops after PCI leaves a session that the auth timeout removes.
+    let mut net = Net::new(1, 14);
+    net.start_all();
+    net.drain();
+    net.blackhole = true;
+    net.step();
+    net.run_until(Instant::from_secs(100));
+    assert!(agent_has(&net, |e| matches!(
+        e,
+        AgentEvent::SessionClosed { .. }
+    )));
+    assert_eq!(net.agent.session_count(), 0);
+}
+
+#[test]
+fn session_table_and_rate_limit_are_bounded() {
+    let mut ac = agent_config(15);
+    ac.max_sessions = 2;
+    let mut net = Net::with(ac, (0..4).map(|i| client_config(i, 15)).collect(), 15);
+    net.start_all();
+    net.step();
+    net.step();
+    assert_eq!(net.agent.session_count(), 2);
+    assert_eq!(net.agent.stats().sessions_refused_full, 2);
+
+    let mut ac = agent_config(16);
+    ac.new_session_burst = 1;
+    ac.new_sessions_per_sec = 1;
+    let mut net = Net::with(ac, (0..3).map(|i| client_config(i, 16)).collect(), 16);
+    net.start_all();
+    net.step();
+    assert_eq!(net.agent.session_count(), 1);
+    assert_eq!(net.agent.stats().sessions_rate_limited, 2);
+    // PCI retransmission after the bucket refills lets the others in.
+    net.drive_until(2000, |n| (0..3).all(|i| n.authenticated(i)));
+}
+
+#[test]
+fn relayed_session_goes_through_the_pre() {
+    let mut net = Net::new(2, 17);
+    net.relayed[1] = true;
+    net.start_all();
+    net.drive_until(400, |n| n.authenticated(0) && n.authenticated(1));
+    net.drive_until(50, |n| {
+        n.agent_events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Authenticated { .. }))
+            .count()
+            == 2
+    });
+    let infos: Vec<_> = net.agent.sessions().collect();
+    let relayed = infos
+        .iter()
+        .find(|s| s.identity.as_slice() == pac_identity(1).as_slice())
+        .unwrap();
+    assert_eq!(relayed.via, Some((PRE_ADDR, 716)));
+    assert_eq!(relayed.pac, (pac_addr(1), 716));
+    let direct = infos
+        .iter()
+        .find(|s| s.identity.as_slice() == pac_identity(0).as_slice())
+        .unwrap();
+    assert_eq!(direct.via, None);
+    // Rotation and PAA-initiated re-authentication also go through the PRE.
+    let now = net.now;
+    net.agent
+        .rotate_network_key(now, Key128::new([0x77; 16]), 3)
+        .unwrap();
+    net.drive_until(200, |n| {
+        n.agent_events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::KeyDelivered { key_index: 3, .. }))
+            .count()
+            == 2
+    });
+    assert_eq!(net.clients[1].key_index(), Some(3));
+    let now = net.now;
+    net.agent
+        .reauthenticate(now, relayed.session_id, &mut net.crng)
+        .unwrap();
+    net.drive_until(200, |n| {
+        n.client_events[1]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+    });
+    // Every PAA datagram for PaC 1 went to the PRE.
+    assert!(
+        net.wire
+            .iter()
+            .filter(|d| d.src == PAA_ADDR)
+            .all(|d| d.dst == pac_addr(0) || d.dst == PRE_ADDR)
+    );
+}
+
+#[test]
+fn secrets_never_in_debug_output() {
+    let mut net = Net::new(1, 18);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    // PSK bytes are 0x30 (48), the network key 0xab (171).
+    for s in [
+        format!("{:?}", net.clients[0]),
+        format!("{:?}", net.agent),
+        format!("{:?}", net.client_events[0]),
+    ] {
+        assert!(!s.contains("171, 171"), "{s}");
+        assert!(!s.contains("48, 48, 48"), "{s}");
+    }
+}
+
+#[test]
+fn tampered_and_out_of_sequence_messages_are_dropped() {
+    let mut net = Net::new(1, 19);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    // Capture the PAA's next PNR[P] and replay it altered.
+    let sid = net.clients[0].session_id();
+    net.agent.ping(net.now, sid).unwrap();
+    let mut buf = [0u8; 1500];
+    let t = net.agent.poll_transmit(net.now, &mut buf).unwrap();
+    let pnr = buf[..t.len].to_vec();
+    let mut bad = pnr.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let now = net.now;
+    net.clients[0].handle_datagram(now, &bad, &mut net.crng);
+    assert_eq!(net.clients[0].stats().rx_bad_auth, 1);
+    assert!(net.clients[0].poll_transmit(now, &mut buf).is_none());
+    // Genuine one: answered; the same again: answered from the cache, byte for byte.
+    net.clients[0].handle_datagram(now, &pnr, &mut net.crng);
+    let a1 = net.clients[0]
+        .poll_transmit(now, &mut buf)
+        .map(|t| buf[..t.len].to_vec())
+        .unwrap();
+    net.clients[0].handle_datagram(now, &pnr, &mut net.crng);
+    let a2 = net.clients[0]
+        .poll_transmit(now, &mut buf)
+        .map(|t| buf[..t.len].to_vec())
+        .unwrap();
+    assert_eq!(a1, a2);
+    assert_eq!(net.clients[0].stats().rx_duplicate, 1);
+    // A request two ahead of the expected sequence number is dropped.
+    let mut ahead = pnr.clone();
+    let seq = u32::from_be_bytes(ahead[12..16].try_into().unwrap()).wrapping_add(2);
+    ahead[12..16].copy_from_slice(&seq.to_be_bytes());
+    net.clients[0].handle_datagram(now, &ahead, &mut net.crng);
+    assert_eq!(net.clients[0].stats().rx_unexpected, 1);
+    // Garbage.
+    net.clients[0].handle_datagram(now, &[1, 2, 3], &mut net.crng);
+    assert_eq!(net.clients[0].stats().rx_malformed, 1);
+    net.agent
+        .handle_datagram(now, pac_addr(0), 716, &[0; 15], &mut net.crng);
+    assert_eq!(net.agent.stats().rx_malformed, 1);
+}
