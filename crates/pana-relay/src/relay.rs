@@ -51,16 +51,17 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    /// Port 716 on both sides; 4 messages back to back per neighbour then one per second; 50
-    /// back to back in total then 20 per second.
+    /// Port 716 on both sides; per neighbour 10 messages back to back (a whole EAP-PSK
+    /// authentication is about 6 PaC messages) then one every 500 ms; in total 50 back to back
+    /// then 20 per second.
     pub const fn new(paa: Ipv6Addr) -> Self {
         RelayConfig {
             paa,
             paa_port: PANA_PORT,
             local_port: PANA_PORT,
             per_neighbour: RateLimit {
-                burst: 4,
-                interval: Duration::from_secs(1),
+                burst: 10,
+                interval: Duration::from_millis(500),
             },
             total: RateLimit {
                 burst: 50,
