@@ -9,3 +9,4 @@
 
 pub use amimesh_core as core;
 pub use amimesh_pana as pana;
+pub use amimesh_pana_relay as pana_relay;

@@ -8,10 +8,12 @@
 //!
 //! - [`PanaRelay`] is the PRE: sans-IO, no per-PaC state, structure checks only, rate limits per
 //!   neighbour and in total with bounded memory, and nothing secret ever stored.
-//! - [`RelayingAgent`] (feature `alloc`) wraps `amimesh_pana::PanaAgent` so that the PAA accepts
-//!   PANA-Relay, authenticates the inner PaC exactly as if it were direct, remembers the PRE per
-//!   PaC, and sends every later message of that session (re-authentication, ping, termination,
-//!   key pushes) back through the PRE.
+//! - The PAA side of relaying is built into `amimesh_pana::PanaAgent`: it accepts PANA-Relay,
+//!   authenticates the inner PaC exactly as if it were direct, keeps the PRE's address and port
+//!   in the session (`SessionInfo::via`), and sends every later message of that session
+//!   (re-authentication, ping, termination, key pushes) back through the PRE wrapped in
+//!   PANA-Relay (RFC 6345 §4.4). This crate's tests run PaC ↔ [`PanaRelay`] ↔ `PanaAgent`
+//!   sessions end to end.
 //! - [`wire`] holds the PANA-Relay Repr and the PaC-Information view/Repr on top of
 //!   `amimesh-pana`'s message and AVP codecs.
 //!
@@ -21,9 +23,17 @@
 //!   PRE relays only to link-local IPv6 PaCs
 //! - [x] Relayed-Message AVP 11 (§5.2); a relayed PANA-Relay is refused (§2, one PRE at most)
 //! - [x] PRE: PaC → PAA encapsulation (§4.2) and PAA → PaC decapsulation (§4.3)
-//! - [x] PAA: PRE address/port per session, answers through the PRE (§4.4)
+//! - [x] PAA: PRE address/port per session, answers through the PRE (§4.4), in
+//!   `amimesh_pana::PanaAgent`
 //! - [ ] PRE–PAA protection (§6: IPsec/DTLS/link-layer): provided by the layer below (the
 //!   device sends PRE↔PAA traffic secured at the link layer or over the secure uplink)
+//!
+//! # What the PRE keeps
+//!
+//! No per-PaC state (RFC 6345 §2): a bounded output queue of messages in transit and a bounded
+//! table of token buckets keyed by neighbour address, each deleted once it has refilled. No key,
+//! MSK, PSK or network key ever reaches it except as ciphertext inside a message in transit
+//! (RFC 6786 Encryption-Encap). See [`relay`] for details.
 //!
 //! # Run loop (PRE)
 //!
