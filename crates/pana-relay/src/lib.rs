@@ -12,7 +12,7 @@
 //!   authenticates the inner PaC exactly as if it were direct, keeps the PRE's address and port
 //!   in the session (`SessionInfo::via`), and sends every later message of that session
 //!   (re-authentication, ping, termination, key pushes) back through the PRE wrapped in
-//!   PANA-Relay (RFC 6345 §4.4). This crate's tests run PaC ↔ [`PanaRelay`] ↔ `PanaAgent`
+//!   PANA-Relay (RFC 6345 §3). This crate's tests run PaC ↔ [`PanaRelay`] ↔ `PanaAgent`
 //!   sessions end to end.
 //! - [`wire`] holds the PANA-Relay Repr and the PaC-Information view/Repr on top of
 //!   `amimesh-pana`'s message and AVP codecs.
@@ -22,8 +22,8 @@
 //! - [x] PaC-Information AVP 10, IPv6 (18 bytes) and IPv4 (6 bytes) in the codec (§5.1); the
 //!   PRE relays only to link-local IPv6 PaCs
 //! - [x] Relayed-Message AVP 11 (§5.2); a relayed PANA-Relay is refused (§2, one PRE at most)
-//! - [x] PRE: PaC → PAA encapsulation (§4.2) and PAA → PaC decapsulation (§4.3)
-//! - [x] PAA: PRE address/port per session, answers through the PRE (§4.4), in
+//! - [x] PRE: PaC → PAA encapsulation and PAA → PaC decapsulation (§2)
+//! - [x] PAA: PRE address/port per session, answers through the PRE (§3), in
 //!   `amimesh_pana::PanaAgent`
 //! - [ ] PRE–PAA protection (§6: IPsec/DTLS/link-layer): provided by the layer below (the
 //!   device sends PRE↔PAA traffic secured at the link layer or over the secure uplink)

@@ -37,7 +37,7 @@ pub const MAX_RELAYED_LEN: usize = 1232 - RELAY_OVERHEAD_IPV6;
 /// PRE configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayConfig {
-    /// The PAA's address (RFC 6345 §3: configured on the PRE).
+    /// The PAA's address (RFC 6345 §2: configured on the PRE).
     pub paa: Ipv6Addr,
     /// The PAA's port (716).
     pub paa_port: u16,
@@ -210,10 +210,10 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
     /// Handles a UDP datagram received on the PRE's PANA port from `src`:`src_port`.
     ///
     /// - From the configured PAA (address and port): must be a well-formed PANA-Relay message
-    ///   naming a link-local IPv6 PaC; the inner message is queued for that PaC (RFC 6345 §4.3).
+    ///   naming a link-local IPv6 PaC; the inner message is queued for that PaC (RFC 6345 §2).
     /// - From anyone else: `src` must be link-local (the PaC is an on-link neighbour), the
     ///   payload a well-formed PANA message that is not PANA-Relay (§2: one PRE at most), and
-    ///   the rate limits must allow it; it is queued to be wrapped for the PAA (§4.2).
+    ///   the rate limits must allow it; it is queued to be wrapped for the PAA (§2).
     ///
     /// Everything else is dropped and counted in [`RelayStats`].
     pub fn handle_datagram(&mut self, now: Instant, src: Ipv6Addr, src_port: u16, data: &[u8]) {
