@@ -1,6 +1,8 @@
 //! PANA Relay: the PANA-Relay codec on the fixture and the PRE's per-message cost in both
 //! directions (wrap a PaC message for the PAA, unwrap a PAA message for a PaC).
 
+#![allow(clippy::unwrap_used)]
+
 use amimesh::core::{Duration, Instant};
 use amimesh::pana::wire::Message;
 use amimesh::pana_relay::{PanaRelay, RateLimit, RelayConfig, RelayRepr};
