@@ -137,9 +137,9 @@ pub struct AgentConfig {
     pub max_queued: usize,
     /// Capacity of the event queue (oldest dropped when full).
     pub max_events: usize,
-    /// PRF algorithms offered in PAR[S], in order of preference (RFC 5191 §4.1).
+    /// PRF algorithms offered in PAR\[S\], in order of preference (RFC 5191 §4.1).
     pub prf_algorithms: heapless::Vec<PrfAlgorithm, 4>,
-    /// Integrity algorithms offered in PAR[S], in order of preference.
+    /// Integrity algorithms offered in PAR\[S\], in order of preference.
     pub integrity_algorithms: heapless::Vec<IntegrityAlgorithm, 4>,
 }
 
@@ -187,7 +187,7 @@ pub enum CloseReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AgentEvent {
-    /// A PaC authenticated (PAN[C] with valid AUTH received).
+    /// A PaC authenticated (PAN\[C\] with valid AUTH received).
     Authenticated {
         /// Session.
         session_id: u32,
@@ -197,12 +197,12 @@ pub enum AgentEvent {
         pac: Ipv6Addr,
         /// PRE address when relayed.
         via: Option<Ipv6Addr>,
-        /// Index of the network key delivered in PAR[C].
+        /// Index of the network key delivered in PAR\[C\].
         key_index: Option<u8>,
         /// `true` for a re-authentication.
         reauthentication: bool,
     },
-    /// Authentication or authorization failed (PAN[C] after a failure PAR[C]).
+    /// Authentication or authorization failed (PAN\[C\] after a failure PAR\[C\]).
     AuthenticationFailed {
         /// Session.
         session_id: u32,
@@ -211,7 +211,7 @@ pub enum AgentEvent {
         /// The Result-Code sent.
         result_code: ResultCode,
     },
-    /// A PaC acknowledged a pushed network key (PNA[P] to the PNR[P] that carried it).
+    /// A PaC acknowledged a pushed network key (PNA\[P\] to the PNR\[P\] that carried it).
     KeyDelivered {
         /// Session.
         session_id: u32,
@@ -277,13 +277,13 @@ struct Dest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SessionState {
-    /// PAR[S] sent (INITIAL).
+    /// PAR\[S\] sent (INITIAL).
     WaitStartAnswer,
     /// EAP exchange (WAIT_EAP_MSG / WAIT_PAN_OR_PAR).
     Authenticating,
-    /// PAR[C] with PANA_SUCCESS sent (WAIT_SUCC_PAN).
+    /// PAR\[C\] with PANA_SUCCESS sent (WAIT_SUCC_PAN).
     WaitSuccessAnswer,
-    /// PAR[C] with a failure sent (WAIT_FAIL_PAN).
+    /// PAR\[C\] with a failure sent (WAIT_FAIL_PAN).
     WaitFailureAnswer,
     /// Authenticated (OPEN, WAIT_PNA_PING).
     Open,
@@ -306,7 +306,7 @@ pub struct SessionInfo {
     pub pac: (Ipv6Addr, u16),
     /// PRE address and port for relayed sessions.
     pub via: Option<(Ipv6Addr, u16)>,
-    /// Index of the last network key the PaC acknowledged or received in PAR[C].
+    /// Index of the last network key the PaC acknowledged or received in PAR\[C\].
     pub key_index: Option<u8>,
 }
 
@@ -427,7 +427,7 @@ impl<S: CredentialStore> PanaAgent<S> {
         self.sh.network_key.as_ref().map(|(_, i)| *i)
     }
 
-    /// Sets the network key delivered in future PAR[C] messages without pushing it.
+    /// Sets the network key delivered in future PAR\[C\] messages without pushing it.
     pub fn set_network_key(&mut self, key: Key128, key_index: u8) -> Result<()> {
         if key_index == 0 {
             return Err(Error::Malformed("key index 0"));
@@ -436,8 +436,8 @@ impl<S: CredentialStore> PanaAgent<S> {
         Ok(())
     }
 
-    /// Rotates the network key: future PAR[C] carry it and every open session gets it pushed in a
-    /// PNR[P] with Encryption-Encap (one [`AgentEvent::KeyDelivered`] per PaC that answers).
+    /// Rotates the network key: future PAR\[C\] carry it and every open session gets it pushed in a
+    /// PNR\[P\] with Encryption-Encap (one [`AgentEvent::KeyDelivered`] per PaC that answers).
     /// Returns the number of sessions it is pushed to.
     pub fn rotate_network_key(
         &mut self,
@@ -460,7 +460,7 @@ impl<S: CredentialStore> PanaAgent<S> {
     }
 
     /// Revokes `identity` in the store and terminates its open sessions with PTR
-    /// (ADMINISTRATIVE). Sessions still authenticating fail at PAR[C]. Returns the number of
+    /// (ADMINISTRATIVE). Sessions still authenticating fail at PAR\[C\]. Returns the number of
     /// sessions terminated.
     pub fn revoke(&mut self, now: Instant, identity: &[u8]) -> usize {
         check_monotonic(&mut self.last_now, now);
@@ -495,7 +495,7 @@ impl<S: CredentialStore> PanaAgent<S> {
         s.start_phase(now, true, &mut self.sh, rng)
     }
 
-    /// Sends PNR[P] to an open session.
+    /// Sends PNR\[P\] to an open session.
     pub fn ping(&mut self, now: Instant, session_id: u32) -> Result<()> {
         check_monotonic(&mut self.last_now, now);
         let s = self.sessions.get_mut(&session_id).ok_or(Error::NoSession)?;
@@ -1232,7 +1232,7 @@ impl Session {
     }
 
     /// Feeds an EAP response to the server and sends what follows (RFC 5609 §8.4
-    /// WAIT_EAP_MSG): the next request, or PAR[C] with the result.
+    /// WAIT_EAP_MSG): the next request, or PAR\[C\] with the result.
     fn on_eap<S: CredentialStore, R: RngCore + CryptoRng>(
         &mut self,
         now: Instant,

@@ -75,7 +75,7 @@ impl ClientConfig {
 pub enum ClientState {
     /// Not started.
     Idle,
-    /// PCI sent, waiting for PAR[S] (INITIAL).
+    /// PCI sent, waiting for PAR\[S\] (INITIAL).
     Initiating,
     /// EAP in progress (WAIT_PAA / WAIT_EAP_MSG / WAIT_EAP_RESULT).
     Authenticating,
@@ -135,7 +135,7 @@ pub enum ClientEvent {
         /// Its key index.
         key_index: u8,
     },
-    /// A ping (PNR[P]) was answered.
+    /// A ping (PNR\[P\]) was answered.
     PingAnswered,
     /// The session failed; it is closed.
     Failed {
@@ -233,7 +233,7 @@ impl PanaClient {
     pub fn stats(&self) -> &ClientStats {
         &self.stats
     }
-    /// The session identifier (0 before PAR[S]).
+    /// The session identifier (0 before PAR\[S\]).
     pub fn session_id(&self) -> u32 {
         self.core.session_id
     }
@@ -283,7 +283,7 @@ impl PanaClient {
         Ok(())
     }
 
-    /// Sends PNR[P] (RFC 5191 §4.2) in the open state.
+    /// Sends PNR\[P\] (RFC 5191 §4.2) in the open state.
     pub fn ping(&mut self, now: Instant) -> Result<()> {
         check_monotonic(&mut self.last_now, now);
         if self.state != ClientState::Open || self.core.outstanding.is_some() {
@@ -292,7 +292,7 @@ impl PanaClient {
         self.request(now, MessageType::Notification, Flags::PING, &mut |_| Ok(()))
     }
 
-    /// Starts PaC-initiated re-authentication: PNR[A] (RFC 5191 §4.3).
+    /// Starts PaC-initiated re-authentication: PNR\[A\] (RFC 5191 §4.3).
     pub fn reauthenticate(&mut self, now: Instant) -> Result<()> {
         check_monotonic(&mut self.last_now, now);
         if self.state != ClientState::Open || self.core.outstanding.is_some() {
@@ -624,8 +624,8 @@ impl PanaClient {
         }
     }
 
-    /// PAR[S]: pick one PRF, one integrity and (if offered) one encryption algorithm and answer
-    /// PAN[S] (RFC 5191 §4.1; RFC 6786 §5).
+    /// PAR\[S\]: pick one PRF, one integrity and (if offered) one encryption algorithm and answer
+    /// PAN\[S\] (RFC 5191 §4.1; RFC 6786 §5).
     fn on_par_start<R: RngCore + CryptoRng>(
         &mut self,
         data: &[u8],
@@ -754,7 +754,7 @@ impl PanaClient {
         Ok(())
     }
 
-    /// PAR[C]: the result (RFC 5191 §4.1 last exchange, §5.3 keys, RFC 6786 key delivery).
+    /// PAR\[C\]: the result (RFC 5191 §4.1 last exchange, §5.3 keys, RFC 6786 key delivery).
     fn on_par_complete<R: RngCore + CryptoRng>(
         &mut self,
         now: Instant,

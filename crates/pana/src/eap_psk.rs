@@ -274,7 +274,7 @@ pub struct EapPskPeer {
     state: PeerState,
     keys: Option<PskSessionKeys>,
     pending: Option<PskSessionKeys>,
-    last: Option<(u8, EapBuf)>,
+    last: Option<(EapBuf, EapBuf)>,
 }
 
 impl core::fmt::Debug for EapPskPeer {
@@ -364,9 +364,10 @@ impl EapPskPeer {
             EapCode::Request => {}
             _ => return Err(Error::Malformed("not a request")),
         }
-        // RFC 3748 §4.1: a repeated request gets the same response.
-        if let Some((id, resp)) = &self.last {
-            if *id == r.identifier && !matches!(self.state, PeerState::Idle) {
+        // RFC 3748 §4.1: a repeated request (same identifier, same bytes) gets the same
+        // response.
+        if let Some((req, resp)) = &self.last {
+            if req.as_slice() == eap && !matches!(self.state, PeerState::Idle) {
                 let n = resp.len();
                 out.get_mut(..n)
                     .ok_or(Error::BufferTooSmall { required: n })?
@@ -470,10 +471,13 @@ impl EapPskPeer {
             }
             _ => return Err(Error::Malformed("unexpected EAP request")),
         };
-        self.last = out
-            .get(..n)
-            .and_then(|b| EapBuf::from_slice(b).ok())
-            .map(|b| (r.identifier, b));
+        self.last = match (
+            EapBuf::from_slice(eap),
+            out.get(..n).map(EapBuf::from_slice),
+        ) {
+            (Ok(req), Some(Ok(resp))) => Some((req, resp)),
+            _ => None,
+        };
         Ok(PeerOutput::Response(n))
     }
 }

@@ -671,3 +671,80 @@ fn tampered_and_out_of_sequence_messages_are_dropped() {
         .handle_datagram(now, pac_addr(0), 716, &[0; 15], &mut net.crng);
     assert_eq!(net.agent.stats().rx_malformed, 1);
 }
+
+#[test]
+fn pac_receives_session_timeout() {
+    let mut cc = client_config(0, 30);
+    cc.reauth_percent = 0;
+    let mut net = Net::with(agent_config(30), vec![cc], 30);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    // Fire only the PAA's expiry; the PTR reaches the PaC at the same instant, before the
+    // PaC's own timer is processed.
+    let t = net.agent.poll_timeout().unwrap() + Duration::from_secs(600);
+    net.agent.handle_timeout(t);
+    let mut buf = [0u8; 1500];
+    let ptr = net
+        .agent
+        .poll_transmit(t, &mut buf)
+        .map(|x| buf[..x.len].to_vec())
+        .unwrap();
+    net.clients[0].handle_datagram(t, &ptr, &mut net.crng);
+    assert_eq!(
+        net.clients[0].poll_event(),
+        Some(ClientEvent::Terminated {
+            cause: TerminationCause::SessionTimeout
+        })
+    );
+    let pta = net.clients[0]
+        .poll_transmit(t, &mut buf)
+        .map(|x| buf[..x.len].to_vec())
+        .unwrap();
+    net.agent
+        .handle_datagram(t, pac_addr(0), 716, &pta, &mut net.crng);
+    assert!(matches!(
+        net.agent.poll_event(),
+        Some(AgentEvent::Terminated {
+            cause: TerminationCause::SessionTimeout,
+            ..
+        })
+    ));
+    assert_eq!(net.agent.session_count(), 0);
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Whatever the seed, loss (up to 30%) and duplication: every PaC authenticates, gets
+        /// the PAA's key, and both sides agree on the session.
+        #[test]
+        fn sessions_survive_loss_and_duplication(seed in any::<u64>(), loss in 0.0f64..0.3, n in 1usize..4) {
+            let mut ac = agent_config(seed);
+            ac.auth_timeout = Duration::from_secs(3600);
+            let ccs = (0..n).map(|i| {
+                let mut c = client_config(i, seed);
+                c.auth_timeout = Duration::from_secs(3600);
+                c
+            }).collect();
+            let mut net = Net::with(ac, ccs, seed);
+            net.loss = loss;
+            net.dup = loss;
+            net.start_all();
+            net.drive_until(20_000, |net| (0..n).all(|i| net.authenticated(i)));
+            for i in 0..n {
+                let ClientEvent::Authenticated { network_key, session_id, .. } = &net.client_events[i][0] else {
+                    panic!("{:?}", net.client_events[i]);
+                };
+                prop_assert_eq!(network_key, &Key128::new(NETWORK_KEY));
+                prop_assert!(net.agent.session(*session_id).is_some());
+            }
+            prop_assert!(net.agent.session_count() <= n);
+        }
+    }
+}

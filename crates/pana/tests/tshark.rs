@@ -240,6 +240,9 @@ fn tshark_decodes_a_whole_session() {
     });
     net.clients[0].terminate(net.now).unwrap();
     net.drive_until(100, |n| n.agent.session_count() == 0);
+    if let Ok(out) = std::env::var("AMIMESH_PANA_PCAP_OUT") {
+        std::fs::write(out, pcap(&net.wire)).unwrap();
+    }
     let (frames, psk) = check_capture(&net, "session");
     // PCI, PAR/PAN[S], 4 EAP round trips, PAR/PAN[C], ping, re-auth, push, PTR/PTA.
     assert!(frames >= 25, "{frames}");

@@ -1,0 +1,36 @@
+//! PANA message codec: new_checked → parse → buffer_len → emit → parse round trip, plus the
+//! EAP / EAP-PSK codecs on every EAP-Payload AVP found.
+#![no_main]
+
+use amimesh_pana::wire::{AvpCode, EapRepr, Message, MessageRepr, Packet, PskRepr};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(m) = Message::new_checked(data) else {
+        return;
+    };
+    let Ok(r) = MessageRepr::parse(&m) else {
+        return;
+    };
+    let mut out = vec![0xa5u8; r.buffer_len()];
+    r.emit(&mut Message::new_unchecked(&mut out[..]));
+    let again = MessageRepr::parse(&Message::new_checked(&out[..]).expect("emitted message checks"))
+        .expect("emitted message parses");
+    assert_eq!(again, r);
+    for a in r.avps().flatten() {
+        if a.code == AvpCode::EapPayload {
+            if let Ok(p) = Packet::new_checked(a.value) {
+                if let Ok(e) = EapRepr::parse(&p) {
+                    let mut b = vec![0u8; e.buffer_len()];
+                    e.emit_into(&mut b).expect("buffer_len bytes");
+                    assert_eq!(EapRepr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(), e);
+                    if let Ok(k) = PskRepr::parse(e.type_data) {
+                        let mut b = vec![0u8; k.buffer_len()];
+                        k.emit(&mut b).expect("buffer_len bytes");
+                        assert_eq!(PskRepr::parse(&b).unwrap(), k);
+                    }
+                }
+            }
+        }
+    }
+});

@@ -1,0 +1,91 @@
+//! The PAA state machine fed arbitrary datagrams (direct and relayed), timeouts and commands.
+//! AUTH and EAP-PSK MAC checks pass under `cfg(fuzzing)`.
+#![no_main]
+
+use amimesh_core::{Duration, Instant, Key128, Rng};
+use amimesh_pana::eap_psk::identity;
+use amimesh_pana::{AgentConfig, MemoryStore, PanaAgent};
+use arbitrary::Arbitrary;
+use core::net::Ipv6Addr;
+use libfuzzer_sys::fuzz_target;
+use rand_core::{CryptoRng, RngCore};
+
+struct FuzzRng(Rng);
+impl RngCore for FuzzRng {
+    fn next_u32(&mut self) -> u32 {
+        self.0.u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.u64()
+    }
+    fn fill_bytes(&mut self, d: &mut [u8]) {
+        self.0.fill(d)
+    }
+    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.fill(d);
+        Ok(())
+    }
+}
+impl CryptoRng for FuzzRng {}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Datagram { from: u8, port: u16, data: Vec<u8> },
+    Advance(u16),
+    Rotate(u8),
+    Revoke,
+    Ping(u8),
+    Reauth(u8),
+    Terminate(u8),
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let mut cfg = AgentConfig::new(identity(b"paa.example").unwrap());
+    cfg.max_sessions = 8;
+    cfg.max_queued = 16;
+    cfg.max_events = 16;
+    let mut store = MemoryStore::with_capacity(4);
+    store.insert(b"meter@example", Key128::new([7; 16])).unwrap();
+    let mut a = PanaAgent::new(cfg, store);
+    a.set_network_key(Key128::new([1; 16]), 1).unwrap();
+    let mut rng = FuzzRng(Rng::new(2));
+    let mut now = Instant::ZERO;
+    let mut buf = [0u8; 1500];
+    for op in ops.into_iter().take(64) {
+        let sid = |a: &PanaAgent<MemoryStore>, i: u8| {
+            let v: Vec<u32> = a.sessions().map(|s| s.session_id).collect();
+            if v.is_empty() { 0 } else { v[usize::from(i) % v.len()] }
+        };
+        match op {
+            Op::Datagram { from, port, data } => {
+                let src = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, u16::from(from % 4));
+                a.handle_datagram(now, src, port, &data, &mut rng)
+            }
+            Op::Advance(ms) => {
+                now += Duration::from_millis(u64::from(ms) * 10);
+                a.handle_timeout(now);
+            }
+            Op::Rotate(i) => {
+                let _ = a.rotate_network_key(now, Key128::new([i; 16]), i);
+            }
+            Op::Revoke => {
+                a.revoke(now, b"meter@example");
+            }
+            Op::Ping(i) => {
+                let s = sid(&a, i);
+                let _ = a.ping(now, s);
+            }
+            Op::Reauth(i) => {
+                let s = sid(&a, i);
+                let _ = a.reauthenticate(now, s, &mut rng);
+            }
+            Op::Terminate(i) => {
+                let s = sid(&a, i);
+                let _ = a.terminate(now, s);
+            }
+        }
+        while a.poll_transmit(now, &mut buf).is_some() {}
+        while a.poll_event().is_some() {}
+        assert!(a.session_count() <= 8);
+    }
+});
