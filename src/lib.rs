@@ -8,3 +8,4 @@
 #![warn(missing_docs)]
 
 pub use amimesh_core as core;
+pub use amimesh_rpl as rpl;
