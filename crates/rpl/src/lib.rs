@@ -16,17 +16,27 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+mod config;
 pub mod consts;
 mod error;
 pub mod lollipop;
+#[cfg(feature = "alloc")]
+mod node;
 pub mod of;
+#[cfg(feature = "alloc")]
+pub mod routes;
 pub mod trickle;
 pub mod wire;
 
 #[cfg(test)]
 mod test_gens;
 
+#[cfg(feature = "alloc")]
+pub use config::{Config, Role};
 pub use error::{Error, Result};
 pub use lollipop::SequenceCounter;
+#[cfg(feature = "alloc")]
+pub use node::{Event, HbhVerdict, NextHop, RplNode, Stats, Transmit};
 pub use of::ObjectiveFunction;
 pub use trickle::Trickle;

@@ -2,7 +2,12 @@
 //! emit, and scapy's `scapy.contrib.rpl` builds messages we parse. Both oracles are required:
 //! if either is missing, these tests fail.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! Test helpers: raw-IPv6 pcap writing (linktype 229) with hand-built IPv6, extension headers
 //! and ICMPv6 checksums, and the tshark/scapy oracles.
 #![allow(dead_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::net::Ipv6Addr;
 use std::path::PathBuf;

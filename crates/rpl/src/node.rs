@@ -1,0 +1,1738 @@
+//! The RPL node state machine: root, router or leaf, in storing or non-storing mode.
+//!
+//! # Run loop
+//!
+//! [`RplNode`] is sans-IO. After every input (`handle_message`, `handle_timeout`,
+//! `handle_link_failure`, `set_link_etx`) or command (`global_repair`,
+//! `request_dao_refresh`, `start`), the caller drains [`RplNode::poll_transmit`] until it
+//! returns `None`, then [`RplNode::poll_event`] until `None`, and only then reads
+//! [`RplNode::poll_timeout`] and arranges to call `handle_timeout` at that instant. `now` must
+//! never go backwards.
+//!
+//! ```
+//! use amimesh_core::Instant;
+//! use amimesh_rpl::{Config, RplNode, wire::Mop};
+//! let ll: core::net::Ipv6Addr = "fe80::1".parse().unwrap();
+//! let id: core::net::Ipv6Addr = "fd00::1".parse().unwrap();
+//! let mut root = RplNode::new(Config::root(1, ll, id, Mop::NonStoring));
+//! let mut now = Instant::ZERO;
+//! root.start(now);
+//! let mut buf = [0u8; 1280];
+//! for _ in 0..3 {
+//!     while let Some(tx) = root.poll_transmit(now, &mut buf) {
+//!         // send ICMPv6 type 155, code tx.code, body buf[..tx.len], from tx.src to tx.dst
+//!         assert_eq!(tx.code, amimesh_rpl::wire::code::DIO);
+//!     }
+//!     while let Some(_ev) = root.poll_event() {}
+//!     now = root.poll_timeout().unwrap();
+//!     root.handle_timeout(now);
+//! }
+//! ```
+
+use alloc::vec::Vec;
+use core::net::Ipv6Addr;
+
+use amimesh_core::bounded::BoundedDeque;
+use amimesh_core::{Duration, Instant, Rng};
+
+use crate::config::{Config, Role};
+use crate::consts::*;
+use crate::error::{Error, Result};
+use crate::lollipop::SequenceCounter;
+use crate::of::ObjectiveFunction;
+use crate::routes::{
+    MAX_DEPTH, NonStoringTable, RouteView, StoringRoute, StoringTable, StoringUpdate,
+};
+use crate::trickle::Trickle;
+use crate::wire::*;
+
+/// A message to send: ICMPv6 type 155 with `code`, body `buf[..len]`, from `src` to `dst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// IPv6 source.
+    pub src: Ipv6Addr,
+    /// IPv6 destination (link-local unicast, ff02::1a, or a global address routed by the
+    /// IPv6 layer with [`RplNode::next_hop`]).
+    pub dst: Ipv6Addr,
+    /// ICMPv6 code.
+    pub code: u8,
+    /// Body length in the caller's buffer.
+    pub len: usize,
+}
+
+/// Something the caller may want to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Joined a DODAG.
+    Joined {
+        /// DODAGID.
+        dodag_id: Ipv6Addr,
+        /// Our rank.
+        rank: u16,
+        /// Preferred parent (link-local).
+        parent: Ipv6Addr,
+    },
+    /// The preferred parent changed.
+    ParentChanged {
+        /// Old parent.
+        old: Ipv6Addr,
+        /// New parent.
+        new: Ipv6Addr,
+    },
+    /// Lost every parent: local repair started (poisoned with INFINITE_RANK).
+    Detached,
+    /// A DAO was acknowledged.
+    DaoAcked {
+        /// DAOSequence.
+        sequence: u8,
+    },
+    /// A DAO was rejected (status ≥ 128).
+    DaoRejected {
+        /// Status.
+        status: u8,
+    },
+    /// No DAO-ACK after all retries.
+    DaoFailed,
+    /// A new DODAG version (global repair).
+    NewVersion {
+        /// Version number.
+        version: u8,
+    },
+    /// A downward route expired or was withdrawn.
+    RouteRemoved {
+        /// Destination.
+        target: Ipv6Addr,
+    },
+}
+
+/// Counters of dropped and notable inputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages received.
+    pub rx: u32,
+    /// Malformed messages dropped.
+    pub rx_malformed: u32,
+    /// Secure, CC, P2P or unknown messages not acted upon.
+    pub rx_unsupported: u32,
+    /// Messages for another instance/DODAG or otherwise ignored.
+    pub rx_ignored: u32,
+    /// DIS dropped by the rate limiter.
+    pub dis_rate_limited: u32,
+    /// DAO dropped by the rate limiter.
+    pub dao_rate_limited: u32,
+    /// Inserts refused by a full table.
+    pub table_full: u32,
+    /// Outgoing messages dropped (queue full or buffer too small).
+    pub tx_dropped: u32,
+    /// Messages sent.
+    pub tx: u32,
+    /// DAO retransmissions.
+    pub dao_retransmissions: u32,
+    /// Parent changes.
+    pub parent_changes: u32,
+    /// Local repairs.
+    pub local_repairs: u32,
+    /// Data-path rank errors detected.
+    pub rank_errors: u32,
+    /// Forwarding errors (F flag) seen.
+    pub forwarding_errors: u32,
+    /// Routes expired.
+    pub routes_expired: u32,
+}
+
+/// How to forward a packet to a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextHop {
+    /// The destination is this node.
+    Local,
+    /// Send to this neighbour (link-local address).
+    Neighbour(Ipv6Addr),
+    /// Root in non-storing mode: insert an SRH built by [`RplNode::build_srh`].
+    SourceRoute,
+}
+
+/// Verdict of the data-path validation of a forwarded packet's RPL option (RFC 6550 §11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HbhVerdict {
+    /// Forward it (the option has been updated: SenderRank, and R if a first error was found).
+    Forward,
+    /// Drop it (second rank error, or forwarding error consumed).
+    Drop,
+    /// No downward route (storing mode): return it to the sender with F set (§11.2.2.3).
+    ForwardingError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Neighbour {
+    ll: Ipv6Addr,
+    global: Option<Ipv6Addr>,
+    dodag_id: Ipv6Addr,
+    version: u8,
+    rank: u16,
+    dtsn: u8,
+    etx: Option<u16>,
+    heard: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dodag {
+    instance_id: u8,
+    dodag_id: Ipv6Addr,
+    version: SequenceCounter,
+    mop: Mop,
+    grounded: bool,
+    preference: u8,
+    config: DodagConfiguration,
+    of: ObjectiveFunction,
+    prefix: Ipv6Addr,
+    prefix_len: u8,
+    valid_lifetime: u32,
+    preferred_lifetime: u32,
+    rank: u16,
+    lowest_rank: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    addr: Ipv6Addr,
+    transit: TransitInformation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Out {
+    Dio {
+        dst: Ipv6Addr,
+        rank: u16,
+    },
+    Dis {
+        dst: Ipv6Addr,
+    },
+    Dao {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        seq: u8,
+        ack: bool,
+        targets: Vec<Target>,
+    },
+    DaoAck {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        seq: u8,
+        status: u8,
+    },
+    Dco {
+        dst: Ipv6Addr,
+        seq: u8,
+        targets: Vec<Target>,
+    },
+    DcoAck {
+        dst: Ipv6Addr,
+        seq: u8,
+        status: u8,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingDao {
+    seq: u8,
+    retries: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Dis = 0,
+    Dao = 1,
+    DaoAck = 2,
+    Expiry = 3,
+    Poison = 4,
+    Rejoin = 5,
+}
+const TIMERS: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TokenBucket {
+    tokens: u16,
+    cap: u16,
+    refill: Duration,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(cap: u16, refill: Duration) -> Self {
+        TokenBucket {
+            tokens: cap,
+            cap,
+            refill,
+            last: Instant::ZERO,
+        }
+    }
+    fn take(&mut self, now: Instant) -> bool {
+        let r = self.refill.total_micros().max(1);
+        let n = (now - self.last).total_micros() / r;
+        if n > 0 {
+            let add = u16::try_from(n).unwrap_or(u16::MAX);
+            self.tokens = self.tokens.saturating_add(add).min(self.cap);
+            self.last += Duration::from_micros(n.saturating_mul(r));
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// An RPL node (root, router or leaf). See the [module documentation](self) for the run loop.
+#[derive(Debug, Clone)]
+pub struct RplNode {
+    cfg: Config,
+    rng: Rng,
+    stats: Stats,
+    dodag: Option<Dodag>,
+    neighbours: Vec<Neighbour>,
+    preferred: Option<Ipv6Addr>,
+    trickle: Trickle,
+    timers: [Option<Instant>; TIMERS],
+    out: BoundedDeque<Out>,
+    events: BoundedDeque<Event>,
+    dtsn: SequenceCounter,
+    parent_dtsn: u8,
+    dao_seq: SequenceCounter,
+    path_seq: SequenceCounter,
+    dco_seq: SequenceCounter,
+    pending_dao: Option<PendingDao>,
+    dao_acked: bool,
+    invalidate_next: bool,
+    detached_at: Option<Instant>,
+    poison_left: u8,
+    storing: StoringTable,
+    topology: Option<NonStoringTable>,
+    dis_bucket: TokenBucket,
+    dao_bucket: TokenBucket,
+    last_now: Instant,
+    started: bool,
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+}
+
+/// `prefix`'s first 64 bits with `ll`'s interface identifier.
+fn form_address(prefix: &Ipv6Addr, ll: &Ipv6Addr) -> Ipv6Addr {
+    let mut a = prefix.octets();
+    let l = ll.octets();
+    if let (Some(d), Some(s)) = (a.get_mut(8..), l.get(8..)) {
+        d.copy_from_slice(s);
+    }
+    Ipv6Addr::from(a)
+}
+
+fn secs(now: Instant) -> u32 {
+    u32::try_from(now.total_secs().max(0)).unwrap_or(u32::MAX)
+}
+
+impl RplNode {
+    /// A node with `cfg`. Call [`start`](Self::start) to begin.
+    pub fn new(cfg: Config) -> Self {
+        let mut rng = Rng::new(cfg.seed);
+        let trickle = Trickle::new(
+            cfg.dio_interval_min,
+            cfg.dio_interval_doublings,
+            cfg.dio_redundancy_constant,
+        );
+        let topology = (cfg.role == Role::Root)
+            .then(|| NonStoringTable::new(cfg.dodag_id, cfg.route_capacity));
+        let storing_cap = if cfg.role == Role::Root && !cfg.mop.is_storing() {
+            0
+        } else {
+            cfg.route_capacity
+        };
+        let dtsn = SequenceCounter::default();
+        let _ = rng.u8();
+        RplNode {
+            rng,
+            stats: Stats::default(),
+            dodag: None,
+            neighbours: Vec::with_capacity(cfg.neighbour_capacity),
+            preferred: None,
+            trickle,
+            timers: [None; TIMERS],
+            out: BoundedDeque::with_capacity(cfg.tx_queue_capacity),
+            events: BoundedDeque::with_capacity(cfg.event_queue_capacity),
+            dtsn,
+            parent_dtsn: 0,
+            dao_seq: SequenceCounter::default(),
+            path_seq: SequenceCounter::default(),
+            dco_seq: SequenceCounter::default(),
+            pending_dao: None,
+            dao_acked: false,
+            invalidate_next: false,
+            detached_at: None,
+            poison_left: 0,
+            storing: StoringTable::new(storing_cap),
+            topology,
+            dis_bucket: TokenBucket::new(cfg.dis_burst, cfg.dis_refill),
+            dao_bucket: TokenBucket::new(cfg.dao_burst, cfg.dao_refill),
+            last_now: Instant::ZERO,
+            started: false,
+            cfg,
+        }
+    }
+
+    // ------------------------------------------------------------------ getters
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// Is the node part of a DODAG (root, or joined with a preferred parent)?
+    pub fn is_joined(&self) -> bool {
+        self.dodag.is_some() && (self.cfg.role == Role::Root || self.preferred.is_some())
+    }
+    /// Our rank (INFINITE_RANK when not joined).
+    pub fn rank(&self) -> u16 {
+        match (&self.dodag, self.is_joined()) {
+            (Some(d), true) => d.rank,
+            _ => INFINITE_RANK,
+        }
+    }
+    /// The DODAGID, once joined.
+    pub fn dodag_id(&self) -> Option<Ipv6Addr> {
+        self.dodag.as_ref().map(|d| d.dodag_id)
+    }
+    /// The DODAG version, once joined.
+    pub fn version(&self) -> Option<u8> {
+        self.dodag.as_ref().map(|d| d.version.value())
+    }
+    /// The Mode of Operation, once joined.
+    pub fn mop(&self) -> Option<Mop> {
+        self.dodag.as_ref().map(|d| d.mop)
+    }
+    /// Preferred parent (link-local).
+    pub fn preferred_parent(&self) -> Option<Ipv6Addr> {
+        self.preferred
+    }
+    /// Our global address (root: the DODAGID; others: prefix + link-local IID once joined).
+    pub fn global_address(&self) -> Option<Ipv6Addr> {
+        if self.cfg.role == Role::Root {
+            return Some(self.cfg.dodag_id);
+        }
+        self.dodag
+            .as_ref()
+            .map(|d| form_address(&d.prefix, &self.cfg.link_local))
+    }
+    /// Current Trickle interval (for diagnostics).
+    pub fn trickle(&self) -> &Trickle {
+        &self.trickle
+    }
+    /// Storing-mode downward routes.
+    pub fn storing_routes(&self) -> &StoringTable {
+        &self.storing
+    }
+    /// The root's DODAG table (targets and their parents), built from DAOs in both modes.
+    pub fn root_table(&self) -> Option<&NonStoringTable> {
+        self.topology.as_ref()
+    }
+
+    /// Parent set: usable DODAG parents by resulting rank, preferred first, at most
+    /// `parent_set_size` (link-local addresses).
+    pub fn parent_set(&self) -> Vec<Ipv6Addr> {
+        let mut v: Vec<(u16, Ipv6Addr)> = self
+            .neighbours
+            .iter()
+            .filter_map(|n| self.candidate_rank(n, false).map(|r| (r, n.ll)))
+            .filter(|(_, ll)| Some(*ll) != self.preferred)
+            .collect();
+        v.sort();
+        let mut out: Vec<Ipv6Addr> = self.preferred.into_iter().collect();
+        out.extend(v.into_iter().map(|(_, a)| a));
+        out.truncate(self.cfg.parent_set_size.max(1));
+        out
+    }
+
+    /// This node's own route view: device, default router list (parent set) and downward
+    /// routes (storing mode).
+    pub fn local_route_view(&self) -> RouteView {
+        RouteView {
+            device: self.global_address().unwrap_or(self.cfg.link_local),
+            default_routers: self.parent_set(),
+            routes: self
+                .storing
+                .iter()
+                .map(|r| (r.target, r.next_hop))
+                .collect(),
+        }
+    }
+
+    /// Root only: the route view for every node of the DODAG (device, default router list,
+    /// routing table with hop routes), computed from the DAO Transit Information the root
+    /// holds, in either mode. `None` on other nodes.
+    pub fn route_views(&self) -> Option<Vec<RouteView>> {
+        self.topology.as_ref().map(NonStoringTable::route_views)
+    }
+
+    // ------------------------------------------------------------------ polling
+
+    /// The next message to send, written into `buf`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.touch(now);
+        while let Some(o) = self.out.pop_front() {
+            match self.build(&o, buf) {
+                Ok(t) => {
+                    self.stats.tx = self.stats.tx.saturating_add(1);
+                    return Some(t);
+                }
+                Err(_) => self.stats.tx_dropped = self.stats.tx_dropped.saturating_add(1),
+            }
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.timers.iter().flatten().min().copied();
+        match (t, self.trickle.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn touch(&mut self, now: Instant) {
+        debug_assert!(now >= self.last_now, "time went backwards");
+        if now > self.last_now {
+            self.last_now = now;
+        }
+    }
+
+    fn set_timer(&mut self, t: Timer, at: Option<Instant>) {
+        if let Some(s) = self.timers.get_mut(t as usize) {
+            *s = at;
+        }
+    }
+    fn timer(&self, t: Timer) -> Option<Instant> {
+        self.timers.get(t as usize).copied().flatten()
+    }
+
+    fn push_out(&mut self, o: Out) {
+        if self.out.push_back(o).is_err() {
+            self.stats.tx_dropped = self.stats.tx_dropped.saturating_add(1);
+        }
+    }
+    fn push_event(&mut self, e: Event) {
+        let _ = self.events.push_back_evicting(e);
+    }
+
+    fn jitter(&mut self, base: Duration) -> Duration {
+        let b = base.total_micros();
+        Duration::from_micros(self.rng.range(b / 2, b.saturating_add(b / 2).max(1)))
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Starts the node: the root builds its DODAG and starts DIO Trickle; others start
+    /// soliciting DIOs with DIS.
+    pub fn start(&mut self, now: Instant) {
+        self.touch(now);
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if self.cfg.role == Role::Root {
+            let c = &self.cfg;
+            let of = ObjectiveFunction::from_ocp(c.ocp).unwrap_or(ObjectiveFunction::Mrhof);
+            self.dodag = Some(Dodag {
+                instance_id: c.instance_id,
+                dodag_id: c.dodag_id,
+                version: SequenceCounter::default(),
+                mop: c.mop,
+                grounded: true,
+                preference: c.dodag_preference & 7,
+                config: DodagConfiguration {
+                    authentication: false,
+                    path_control_size: DEFAULT_PATH_CONTROL_SIZE,
+                    dio_interval_doublings: c.dio_interval_doublings,
+                    dio_interval_min: c.dio_interval_min,
+                    dio_redundancy_constant: c.dio_redundancy_constant,
+                    max_rank_increase: c.max_rank_increase,
+                    min_hop_rank_increase: c.min_hop_rank_increase,
+                    objective_code_point: c.ocp,
+                    default_lifetime: c.default_lifetime,
+                    lifetime_unit: c.lifetime_unit,
+                },
+                of,
+                prefix: c.prefix,
+                prefix_len: c.prefix_len,
+                valid_lifetime: u32::MAX,
+                preferred_lifetime: u32::MAX,
+                rank: c.min_hop_rank_increase,
+                lowest_rank: c.min_hop_rank_increase,
+            });
+            self.trickle.start(now, &mut self.rng);
+            self.schedule_expiry(now);
+        } else {
+            let d = self.rng.range(0, 500_000);
+            self.set_timer(Timer::Dis, Some(now + Duration::from_micros(d)));
+        }
+    }
+
+    /// Root: global repair (RFC 6550 §8.2.2.1): a new DODAG version; every node rejoins.
+    pub fn global_repair(&mut self, now: Instant) -> Result<()> {
+        self.touch(now);
+        if self.cfg.role != Role::Root {
+            return Err(Error::WrongState);
+        }
+        let d = self.dodag.as_mut().ok_or(Error::NotJoined)?;
+        d.version.increment();
+        let v = d.version.value();
+        self.push_event(Event::NewVersion { version: v });
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+        Ok(())
+    }
+
+    /// Root: asks every node to send a fresh DAO by incrementing the DTSN (§9.3).
+    pub fn request_dao_refresh(&mut self, now: Instant) -> Result<()> {
+        self.touch(now);
+        if !self.is_joined() {
+            return Err(Error::NotJoined);
+        }
+        self.dtsn.increment();
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+        Ok(())
+    }
+
+    /// The link layer's ETX estimate (×128) for a neighbour.
+    pub fn set_link_etx(&mut self, now: Instant, neighbour: Ipv6Addr, etx: u16) {
+        self.touch(now);
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == neighbour) {
+            n.etx = Some(etx);
+        }
+        if self.cfg.role != Role::Root && self.dodag.is_some() && self.detached_at.is_none() {
+            self.select_parent(now);
+        }
+    }
+
+    /// The link layer could not deliver to `neighbour` (no ACK after retries): the neighbour is
+    /// removed; losing the preferred parent selects another or starts local repair. Storing
+    /// routes through it are dropped.
+    pub fn handle_link_failure(&mut self, now: Instant, neighbour: Ipv6Addr) {
+        self.touch(now);
+        self.neighbours.retain(|n| n.ll != neighbour);
+        let removed = self.storing.remove_via(&neighbour);
+        if removed > 0 {
+            self.stats.routes_expired = self
+                .stats
+                .routes_expired
+                .saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
+        }
+        if self.cfg.role != Role::Root && self.preferred == Some(neighbour) {
+            self.preferred = None;
+            self.select_parent(now);
+        }
+    }
+
+    // ------------------------------------------------------------------ timeouts
+
+    /// Fires every timer that is due. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        for t in [
+            Timer::Dis,
+            Timer::Dao,
+            Timer::DaoAck,
+            Timer::Expiry,
+            Timer::Poison,
+            Timer::Rejoin,
+        ] {
+            if self.timer(t).is_some_and(|at| at <= now) {
+                self.set_timer(t, None);
+                self.fire(t, now);
+            }
+        }
+        if self.trickle.poll(now, &mut self.rng) && self.may_send_dio() {
+            let rank = self.rank();
+            self.push_out(Out::Dio {
+                dst: ALL_RPL_NODES,
+                rank,
+            });
+        }
+    }
+
+    fn may_send_dio(&self) -> bool {
+        self.cfg.role != Role::Leaf && self.is_joined() && self.detached_at.is_none()
+    }
+
+    fn fire(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::Dis => {
+                if !self.is_joined() && self.detached_at.is_none() {
+                    self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+                    let j = self.jitter(self.cfg.dis_interval);
+                    self.set_timer(Timer::Dis, Some(now + j));
+                }
+            }
+            Timer::Dao => self.send_dao(now, false),
+            Timer::DaoAck => {
+                let Some(p) = self.pending_dao else { return };
+                if p.retries < self.cfg.dao_max_retries {
+                    self.stats.dao_retransmissions =
+                        self.stats.dao_retransmissions.saturating_add(1);
+                    self.pending_dao = Some(PendingDao {
+                        retries: p.retries + 1,
+                        ..p
+                    });
+                    self.send_dao(now, true);
+                } else {
+                    self.pending_dao = None;
+                    self.push_event(Event::DaoFailed);
+                    let r = self.refresh_interval();
+                    let j = self.jitter(r);
+                    self.set_timer(Timer::Dao, Some(now + j));
+                }
+            }
+            Timer::Expiry => {
+                let s = secs(now);
+                let mut gone: Vec<Ipv6Addr> = Vec::new();
+                if let Some(t) = self.topology.as_mut() {
+                    t.expire(s, |a| gone.push(a));
+                }
+                self.storing.expire(s, |a| gone.push(a));
+                for g in gone {
+                    self.stats.routes_expired = self.stats.routes_expired.saturating_add(1);
+                    self.push_event(Event::RouteRemoved { target: g });
+                }
+                self.schedule_expiry(now);
+            }
+            Timer::Poison => {
+                if self.poison_left > 0 && self.cfg.role != Role::Leaf {
+                    self.poison_left -= 1;
+                    self.push_out(Out::Dio {
+                        dst: ALL_RPL_NODES,
+                        rank: INFINITE_RANK,
+                    });
+                    if self.poison_left > 0 {
+                        let step = self
+                            .cfg
+                            .repair_holdoff
+                            .checked_div_or_zero(u64::from(self.cfg.poison_count.max(1)));
+                        self.set_timer(Timer::Poison, Some(now + step));
+                    }
+                }
+            }
+            Timer::Rejoin => {
+                if self.detached_at.is_some() {
+                    self.select_parent(now);
+                    if self.preferred.is_none() {
+                        // Keep soliciting while no usable parent is heard.
+                        self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+                        let j = self.jitter(self.cfg.dis_interval);
+                        self.set_timer(Timer::Rejoin, Some(now + j));
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule_expiry(&mut self, now: Instant) {
+        let unit = self
+            .dodag
+            .as_ref()
+            .map_or(1, |d| u64::from(d.config.lifetime_unit).max(1));
+        self.set_timer(Timer::Expiry, Some(now + Duration::from_secs(unit.min(60))));
+    }
+
+    fn lifetime_secs(&self) -> u64 {
+        self.dodag.as_ref().map_or(0, |d| {
+            u64::from(d.config.default_lifetime) * u64::from(d.config.lifetime_unit)
+        })
+    }
+
+    fn refresh_interval(&self) -> Duration {
+        Duration::from_secs((self.lifetime_secs() / 3).max(1))
+    }
+
+    fn schedule_dao(&mut self, now: Instant) {
+        if self.cfg.role == Role::Root {
+            return;
+        }
+        let j = self.jitter(self.cfg.dao_delay);
+        let at = now + j;
+        if self.timer(Timer::Dao).is_none_or(|t| t > at) {
+            self.set_timer(Timer::Dao, Some(at));
+        }
+    }
+
+    fn own_transit(&self, lifetime: u8) -> Option<TransitInformation> {
+        let d = self.dodag.as_ref()?;
+        let parent = self
+            .preferred
+            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+            .and_then(|n| n.global);
+        let with_parent = !d.mop.is_storing() || self.cfg.storing_parent_address;
+        Some(TransitInformation {
+            external: false,
+            invalidate: self.invalidate_next && d.mop.is_storing(),
+            path_control: 0,
+            path_sequence: self.path_seq.value(),
+            path_lifetime: lifetime,
+            parent_address: if with_parent { parent } else { None },
+        })
+    }
+
+    /// Sends our own DAO (to the parent in storing mode, to the root in non-storing mode).
+    fn send_dao(&mut self, now: Instant, retransmit: bool) {
+        if !self.is_joined() || self.cfg.role == Role::Root {
+            return;
+        }
+        let Some(d) = self.dodag else { return };
+        if d.mop == Mop::NoDownward {
+            return;
+        }
+        let (Some(me), Some(parent)) = (self.global_address(), self.preferred) else {
+            return;
+        };
+        let Some(transit) = self.own_transit(d.config.default_lifetime) else {
+            return;
+        };
+        if transit.parent_address.is_none() && !d.mop.is_storing() {
+            // The parent's global address is not known yet; try again shortly.
+            self.schedule_dao(now);
+            return;
+        }
+        self.dao_seq.increment();
+        let seq = self.dao_seq.value();
+        let (src, dst) = if d.mop.is_storing() {
+            (self.cfg.link_local, parent)
+        } else {
+            (me, d.dodag_id)
+        };
+        self.push_out(Out::Dao {
+            src,
+            dst,
+            seq,
+            ack: true,
+            targets: alloc::vec![Target { addr: me, transit }],
+        });
+        let retries = if retransmit {
+            self.pending_dao.map_or(0, |p| p.retries)
+        } else {
+            0
+        };
+        self.pending_dao = Some(PendingDao { seq, retries });
+        let t = self.cfg.dao_ack_timeout;
+        self.set_timer(Timer::DaoAck, Some(now + t));
+        self.set_timer(Timer::Dao, None);
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// A received RPL message (ICMPv6 type 155): `code` and the body after the ICMPv6 header,
+    /// with the IPv6 source and destination. Malformed input is dropped and counted.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        code: u8,
+        body: &[u8],
+    ) {
+        self.touch(now);
+        self.stats.rx = self.stats.rx.saturating_add(1);
+        if !self.started {
+            self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
+            return;
+        }
+        let repr = match MessageRepr::parse_body(code, body) {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
+                return;
+            }
+        };
+        match repr {
+            MessageRepr::Dis(d) => self.handle_dis(now, src, dst, &d),
+            MessageRepr::Dio(d) => self.handle_dio(now, src, &d),
+            MessageRepr::Dao(d) => self.handle_dao(now, src, dst, &d),
+            MessageRepr::DaoAck(a) => self.handle_dao_ack(now, &a),
+            MessageRepr::Dco(d) => self.handle_dco(now, src, &d),
+            MessageRepr::DcoAck(_) => {}
+            _ => self.stats.rx_unsupported = self.stats.rx_unsupported.saturating_add(1),
+        }
+    }
+
+    fn ignore(&mut self) {
+        self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
+    }
+
+    fn handle_dis(&mut self, now: Instant, src: Ipv6Addr, dst: Ipv6Addr, dis: &DisRepr<'_>) {
+        if !self.may_send_dio() {
+            return self.ignore();
+        }
+        let Some(d) = self.dodag else { return };
+        if let Some(OptionRepr::SolicitedInformation {
+            instance_id,
+            version_predicate,
+            instance_id_predicate,
+            dodag_id_predicate,
+            dodag_id,
+            version,
+        }) = dis.options.find(OptionType::SolicitedInformation)
+        {
+            if (instance_id_predicate && instance_id != d.instance_id)
+                || (dodag_id_predicate && dodag_id != d.dodag_id)
+                || (version_predicate && version != d.version.value())
+            {
+                return self.ignore();
+            }
+        }
+        if !self.dis_bucket.take(now) {
+            self.stats.dis_rate_limited = self.stats.dis_rate_limited.saturating_add(1);
+            return;
+        }
+        if dst.is_multicast() {
+            // §8.3: a multicast DIS resets Trickle.
+            self.trickle.hear_inconsistent(now, &mut self.rng);
+        } else {
+            let rank = self.rank();
+            self.push_out(Out::Dio { dst: src, rank });
+        }
+    }
+
+    fn handle_dio(&mut self, now: Instant, src: Ipv6Addr, dio: &DioRepr<'_>) {
+        if dio.instance_id != self.cfg.instance_id || !is_link_local(&src) {
+            return self.ignore();
+        }
+        if self.cfg.role == Role::Root {
+            // The root is the authority on its DODAG; same-version DIOs are consistent.
+            if let Some(d) = self.dodag {
+                if dio.dodag_id == d.dodag_id && dio.version == d.version.value() {
+                    self.trickle.hear_consistent();
+                } else if dio.dodag_id == d.dodag_id {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
+            }
+            return;
+        }
+        let mut config = None;
+        let mut pio = None;
+        for o in dio.options.iter().flatten() {
+            match o {
+                OptionRepr::DodagConfiguration(c) => config = Some(c),
+                OptionRepr::PrefixInformation {
+                    prefix_length,
+                    router_address,
+                    valid_lifetime,
+                    preferred_lifetime,
+                    prefix,
+                    ..
+                } => {
+                    pio = Some((
+                        prefix,
+                        prefix_length,
+                        router_address,
+                        valid_lifetime,
+                        preferred_lifetime,
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let global = pio.map(|(p, _, r, _, _)| if r { p } else { form_address(&p, &src) });
+
+        // Version handling (global repair, §8.2.2.1).
+        if let Some(d) = self.dodag {
+            if dio.dodag_id != d.dodag_id {
+                return self.ignore();
+            }
+            let v = SequenceCounter(dio.version);
+            if v.is_newer_than(d.version) {
+                self.adopt_version(now, dio.version);
+            } else if d.version.is_newer_than(v) {
+                // A neighbour still on an old version: tell it soon.
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+                return self.ignore();
+            }
+        }
+
+        // Neighbour table.
+        let entry = Neighbour {
+            ll: src,
+            global,
+            dodag_id: dio.dodag_id,
+            version: dio.version,
+            rank: dio.rank,
+            dtsn: dio.dtsn,
+            etx: self
+                .neighbours
+                .iter()
+                .find(|n| n.ll == src)
+                .and_then(|n| n.etx),
+            heard: now,
+        };
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == src) {
+            *n = entry;
+        } else if dio.rank != INFINITE_RANK {
+            if self.neighbours.len() >= self.cfg.neighbour_capacity {
+                // Evict the highest-ranked non-parent neighbour if the newcomer is better.
+                let pref = self.preferred;
+                let worst = self
+                    .neighbours
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| Some(n.ll) != pref)
+                    .max_by_key(|(_, n)| n.rank)
+                    .map(|(i, n)| (i, n.rank));
+                match worst {
+                    Some((i, r)) if r > dio.rank => {
+                        self.neighbours.swap_remove(i);
+                    }
+                    _ => {
+                        self.stats.table_full = self.stats.table_full.saturating_add(1);
+                        return;
+                    }
+                }
+            }
+            self.neighbours.push(entry);
+        }
+
+        // First join.
+        if self.dodag.is_none() {
+            let Some(c) = config else {
+                // Without the DODAG Configuration we cannot compute ranks: solicit it.
+                self.push_out(Out::Dis { dst: src });
+                return;
+            };
+            let Some(of) = ObjectiveFunction::from_ocp(c.objective_code_point) else {
+                return self.ignore();
+            };
+            let Some((prefix, plen, _, valid, preferred)) = pio else {
+                return self.ignore();
+            };
+            self.dodag = Some(Dodag {
+                instance_id: dio.instance_id,
+                dodag_id: dio.dodag_id,
+                version: SequenceCounter(dio.version),
+                mop: dio.mop,
+                grounded: dio.grounded,
+                preference: dio.dodag_preference,
+                config: c,
+                of,
+                prefix,
+                prefix_len: plen,
+                valid_lifetime: valid,
+                preferred_lifetime: preferred,
+                rank: INFINITE_RANK,
+                lowest_rank: INFINITE_RANK,
+            });
+            self.trickle = Trickle::new(
+                c.dio_interval_min,
+                c.dio_interval_doublings,
+                c.dio_redundancy_constant,
+            );
+            self.schedule_expiry(now);
+        }
+
+        let before = self.preferred;
+        let rank_before = self.rank();
+        if self.detached_at.is_none() {
+            self.select_parent(now);
+        }
+        // DTSN from the preferred parent (§9.3): a newer one asks for a fresh DAO.
+        if self.preferred == Some(src) && before == Some(src) {
+            let new = SequenceCounter(dio.dtsn);
+            if new.is_newer_than(SequenceCounter(self.parent_dtsn)) {
+                self.parent_dtsn = dio.dtsn;
+                if self.dodag.is_some_and(|d| !d.mop.is_storing()) {
+                    self.dtsn.increment();
+                }
+                self.schedule_dao(now);
+            }
+        }
+        if self.preferred == before && self.rank() == rank_before && dio.rank != INFINITE_RANK {
+            self.trickle.hear_consistent();
+        }
+    }
+
+    fn adopt_version(&mut self, now: Instant, version: u8) {
+        if let Some(d) = self.dodag.as_mut() {
+            d.version = SequenceCounter(version);
+            d.rank = INFINITE_RANK;
+            d.lowest_rank = INFINITE_RANK;
+        }
+        // Parents from the old version are no longer valid (§8.2.2.1).
+        self.preferred = None;
+        self.detached_at = None;
+        self.poison_left = 0;
+        self.set_timer(Timer::Poison, None);
+        self.set_timer(Timer::Rejoin, None);
+        self.storing.clear();
+        self.path_seq.increment();
+        self.push_event(Event::NewVersion { version });
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+    }
+
+    /// The rank we would have through `n`, if `n` may be a parent.
+    fn candidate_rank(&self, n: &Neighbour, strict: bool) -> Option<u16> {
+        let d = self.dodag.as_ref()?;
+        if n.dodag_id != d.dodag_id || n.version != d.version.value() || n.rank == INFINITE_RANK {
+            return None;
+        }
+        if let Some(t) = self.detached_at {
+            if n.heard <= t {
+                return None;
+            }
+        }
+        let r =
+            d.of.rank_via(n.rank, n.etx, d.config.min_hop_rank_increase)?;
+        if d.config.max_rank_increase != 0
+            && d.lowest_rank != INFINITE_RANK
+            && r > d.lowest_rank.saturating_add(d.config.max_rank_increase)
+        {
+            return None;
+        }
+        // Loop avoidance: a new parent must be strictly higher in the DODAG than we are now.
+        if strict && self.preferred.is_some() && Some(n.ll) != self.preferred && n.rank >= d.rank {
+            return None;
+        }
+        Some(r)
+    }
+
+    /// Runs parent selection (OF + hysteresis) and applies the result.
+    fn select_parent(&mut self, now: Instant) {
+        if self.cfg.role == Role::Root {
+            return;
+        }
+        let Some(d) = self.dodag else { return };
+        let cur = self.preferred;
+        let cur_rank = cur
+            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+            .and_then(|n| self.candidate_rank(n, true));
+        let best = self
+            .neighbours
+            .iter()
+            .filter_map(|n| self.candidate_rank(n, true).map(|r| (r, n.ll)))
+            .min();
+        let threshold = d.of.switch_threshold(d.config.min_hop_rank_increase);
+        let choice = match (cur_rank, best) {
+            (Some(cr), Some((br, bll))) if br.saturating_add(threshold) < cr => Some((br, bll)),
+            (Some(cr), _) => cur.map(|c| (cr, c)),
+            (None, b) => b,
+        };
+        match choice {
+            None => {
+                if cur.is_some() || self.detached_at.is_some() {
+                    self.local_repair(now);
+                }
+            }
+            Some((rank, ll)) => self.apply_parent(now, cur, ll, rank),
+        }
+    }
+
+    fn apply_parent(&mut self, now: Instant, old: Option<Ipv6Addr>, new: Ipv6Addr, rank: u16) {
+        let Some(mut d) = self.dodag else { return };
+        let old_dag_rank = crate::of::dag_rank(d.rank, d.config.min_hop_rank_increase);
+        let was_detached = self.detached_at.take().is_some();
+        self.set_timer(Timer::Rejoin, None);
+        self.set_timer(Timer::Poison, None);
+        self.poison_left = 0;
+        d.rank = rank;
+        d.lowest_rank = if was_detached || d.lowest_rank == INFINITE_RANK {
+            rank
+        } else {
+            d.lowest_rank.min(rank)
+        };
+        self.dodag = Some(d);
+        self.preferred = Some(new);
+        let parent_dtsn = self.neighbours.iter().find(|n| n.ll == new).map(|n| n.dtsn);
+        match old {
+            None => {
+                self.set_timer(Timer::Dis, None);
+                if let Some(t) = parent_dtsn {
+                    self.parent_dtsn = t;
+                }
+                self.path_seq.increment();
+                self.invalidate_next = false;
+                self.push_event(Event::Joined {
+                    dodag_id: d.dodag_id,
+                    rank,
+                    parent: new,
+                });
+                if self.cfg.role != Role::Leaf {
+                    self.trickle.start(now, &mut self.rng);
+                }
+                self.schedule_dao(now);
+            }
+            Some(o) if o != new => {
+                self.stats.parent_changes = self.stats.parent_changes.saturating_add(1);
+                if let Some(t) = parent_dtsn {
+                    self.parent_dtsn = t;
+                }
+                self.push_event(Event::ParentChanged { old: o, new });
+                if d.mop.is_storing() {
+                    self.send_no_path(o);
+                }
+                self.path_seq.increment();
+                self.invalidate_next = true;
+                self.pending_dao = None;
+                self.set_timer(Timer::DaoAck, None);
+                self.schedule_dao(now);
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+            }
+            Some(_) => {
+                let new_dag_rank = crate::of::dag_rank(rank, d.config.min_hop_rank_increase);
+                if new_dag_rank != old_dag_rank {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
+            }
+        }
+    }
+
+    /// No-Path DAO (Path Lifetime 0) for our own target to a former parent (storing mode).
+    fn send_no_path(&mut self, old_parent: Ipv6Addr) {
+        let (Some(me), Some(mut transit)) = (self.global_address(), self.own_transit(0)) else {
+            return;
+        };
+        transit.parent_address = None;
+        transit.invalidate = false;
+        self.dao_seq.increment();
+        let seq = self.dao_seq.value();
+        let src = self.cfg.link_local;
+        self.push_out(Out::Dao {
+            src,
+            dst: old_parent,
+            seq,
+            ack: false,
+            targets: alloc::vec![Target { addr: me, transit }],
+        });
+    }
+
+    /// Local repair (§8.2.2.5): poison with INFINITE_RANK, detach, wait, rejoin.
+    fn local_repair(&mut self, now: Instant) {
+        let first = self.detached_at.is_none();
+        if first {
+            self.stats.local_repairs = self.stats.local_repairs.saturating_add(1);
+            self.push_event(Event::Detached);
+            self.poison_left = self.cfg.poison_count;
+            self.set_timer(Timer::Poison, Some(now));
+        }
+        self.detached_at = Some(now);
+        self.preferred = None;
+        if let Some(d) = self.dodag.as_mut() {
+            d.rank = INFINITE_RANK;
+        }
+        self.pending_dao = None;
+        self.set_timer(Timer::DaoAck, None);
+        self.set_timer(Timer::Dao, None);
+        self.trickle.stop();
+        // Routes through us are gone until children re-register.
+        self.storing.clear();
+        let h = self.cfg.repair_holdoff;
+        self.set_timer(Timer::Rejoin, Some(now + h));
+    }
+
+    fn handle_dao(&mut self, now: Instant, src: Ipv6Addr, dst: Ipv6Addr, dao: &DaoRepr<'_>) {
+        let Some(d) = self.dodag else {
+            return self.ignore();
+        };
+        if dao.instance_id != d.instance_id || dao.dodag_id.is_some_and(|id| id != d.dodag_id) {
+            return self.ignore();
+        }
+        if !self.is_joined() || d.mop == Mop::NoDownward {
+            return self.ignore();
+        }
+        if !self.dao_bucket.take(now) {
+            self.stats.dao_rate_limited = self.stats.dao_rate_limited.saturating_add(1);
+            return;
+        }
+        // Group targets with the Transit Information option that follows them (§9.4).
+        let mut targets: Vec<Target> = Vec::new();
+        let mut pending: Vec<Ipv6Addr> = Vec::new();
+        for o in dao.options.iter().flatten() {
+            match o {
+                OptionRepr::RplTarget { .. } => {
+                    if let Some(a) = o.target_address() {
+                        if pending.len() < 32 {
+                            pending.push(a);
+                        }
+                    }
+                }
+                OptionRepr::TransitInformation(t) => {
+                    for a in pending.drain(..) {
+                        if targets.len() < 64 {
+                            targets.push(Target {
+                                addr: a,
+                                transit: t,
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let expires_of = |t: &TransitInformation| -> u32 {
+            if t.path_lifetime == INFINITE_LIFETIME {
+                u32::MAX
+            } else {
+                let l = u64::from(t.path_lifetime) * u64::from(d.config.lifetime_unit);
+                secs(now).saturating_add(u32::try_from(l).unwrap_or(u32::MAX))
+            }
+        };
+        let mut status = DAO_ACK_ACCEPT;
+        let mut forward: Vec<Target> = Vec::new();
+        let root = self.cfg.role == Role::Root;
+        // Root: the DODAG table, from Transit parent addresses (both modes).
+        if root {
+            if !d.mop.is_storing() && dst != d.dodag_id {
+                return self.ignore();
+            }
+            for t in &targets {
+                let Some(topo) = self.topology.as_mut() else {
+                    break;
+                };
+                if t.transit.path_lifetime == 0 {
+                    if topo.remove(&t.addr) {
+                        self.push_event(Event::RouteRemoved { target: t.addr });
+                    }
+                } else if let Some(p) = t.transit.parent_address {
+                    match topo.update(t.addr, p, t.transit.path_sequence, expires_of(&t.transit)) {
+                        Ok(_) => {}
+                        Err(_) => {
+                            self.stats.table_full = self.stats.table_full.saturating_add(1);
+                            status = DAO_ACK_REJECT_TABLE_FULL;
+                        }
+                    }
+                }
+            }
+        }
+        if d.mop.is_storing() {
+            for t in &targets {
+                if t.transit.path_lifetime == 0 {
+                    if self.storing.remove(&t.addr, Some(&src)).is_some() {
+                        forward.push(*t);
+                        self.push_event(Event::RouteRemoved { target: t.addr });
+                    }
+                    continue;
+                }
+                let r = StoringRoute {
+                    target: t.addr,
+                    next_hop: src,
+                    path_sequence: t.transit.path_sequence,
+                    expires: expires_of(&t.transit),
+                };
+                match self.storing.update(r) {
+                    Ok(StoringUpdate::Stale) => {}
+                    Ok(StoringUpdate::Installed) => forward.push(*t),
+                    Ok(StoringUpdate::Moved(old)) => {
+                        forward.push(*t);
+                        if t.transit.invalidate && old != src {
+                            // RFC 9009 §4.3: clean the old path below us with a DCO.
+                            self.dco_seq.increment();
+                            let seq = self.dco_seq.value();
+                            self.push_out(Out::Dco {
+                                dst: old,
+                                seq,
+                                targets: alloc::vec![Target {
+                                    addr: t.addr,
+                                    transit: TransitInformation {
+                                        path_lifetime: 0,
+                                        parent_address: None,
+                                        invalidate: false,
+                                        ..t.transit
+                                    },
+                                }],
+                            });
+                        }
+                    }
+                    Err(_) => {
+                        self.stats.table_full = self.stats.table_full.saturating_add(1);
+                        status = DAO_ACK_REJECT_TABLE_FULL;
+                    }
+                }
+            }
+        }
+        if dao.expect_ack {
+            let src_addr = if d.mop.is_storing() {
+                self.cfg.link_local
+            } else {
+                d.dodag_id
+            };
+            self.push_out(Out::DaoAck {
+                src: src_addr,
+                dst: src,
+                seq: dao.sequence,
+                status,
+            });
+        }
+        // Storing mode: pass the targets up to our parent (§9.8).
+        if !root && d.mop.is_storing() && !forward.is_empty() {
+            if let Some(p) = self.preferred {
+                self.dao_seq.increment();
+                let seq = self.dao_seq.value();
+                let src = self.cfg.link_local;
+                self.push_out(Out::Dao {
+                    src,
+                    dst: p,
+                    seq,
+                    ack: false,
+                    targets: forward,
+                });
+            }
+        }
+    }
+
+    fn handle_dao_ack(&mut self, now: Instant, ack: &DaoAckRepr<'_>) {
+        let Some(p) = self.pending_dao else {
+            return self.ignore();
+        };
+        if ack.sequence != p.seq {
+            return self.ignore();
+        }
+        self.pending_dao = None;
+        self.set_timer(Timer::DaoAck, None);
+        self.invalidate_next = false;
+        if ack.status >= 128 {
+            self.push_event(Event::DaoRejected { status: ack.status });
+        } else {
+            self.dao_acked = true;
+            self.push_event(Event::DaoAcked {
+                sequence: ack.sequence,
+            });
+        }
+        let r = self.refresh_interval();
+        let j = self.jitter(r);
+        self.set_timer(Timer::Dao, Some(now + j));
+    }
+
+    fn handle_dco(&mut self, _now: Instant, src: Ipv6Addr, dco: &DcoRepr<'_>) {
+        let Some(d) = self.dodag else {
+            return self.ignore();
+        };
+        if dco.instance_id != d.instance_id || !d.mop.is_storing() {
+            return self.ignore();
+        }
+        let mut pending: Vec<Ipv6Addr> = Vec::new();
+        let mut onward: Vec<(Ipv6Addr, Target)> = Vec::new();
+        for o in dco.options.iter().flatten() {
+            match o {
+                OptionRepr::RplTarget { .. } => {
+                    if let Some(a) = o.target_address() {
+                        if pending.len() < 32 {
+                            pending.push(a);
+                        }
+                    }
+                }
+                OptionRepr::TransitInformation(t) => {
+                    for a in pending.drain(..) {
+                        let Some(r) = self.storing.get(&a).copied() else {
+                            continue;
+                        };
+                        // Only an older (or equal) route is cleaned (RFC 9009 §4.3.3).
+                        if SequenceCounter(r.path_sequence)
+                            .is_newer_than(SequenceCounter(t.path_sequence))
+                        {
+                            continue;
+                        }
+                        self.storing.remove(&a, None);
+                        self.push_event(Event::RouteRemoved { target: a });
+                        if r.next_hop != src {
+                            onward.push((
+                                r.next_hop,
+                                Target {
+                                    addr: a,
+                                    transit: t,
+                                },
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (nh, t) in onward {
+            self.dco_seq.increment();
+            let seq = self.dco_seq.value();
+            self.push_out(Out::Dco {
+                dst: nh,
+                seq,
+                targets: alloc::vec![t],
+            });
+        }
+        if dco.expect_ack {
+            self.push_out(Out::DcoAck {
+                dst: src,
+                seq: dco.sequence,
+                status: 0,
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ forwarding
+
+    /// How to forward a packet to `dst` (RFC 6550 §9.7–9.8, §11): on-link for link-local
+    /// destinations, a storing-mode downward route, a source route at a non-storing root, or
+    /// the preferred parent (default route). `None`: no route (root without a route).
+    pub fn next_hop(&self, dst: &Ipv6Addr) -> Option<NextHop> {
+        if *dst == self.cfg.link_local || Some(*dst) == self.global_address() {
+            return Some(NextHop::Local);
+        }
+        if is_link_local(dst) {
+            return Some(NextHop::Neighbour(*dst));
+        }
+        if let Some(r) = self.storing.get(dst) {
+            return Some(NextHop::Neighbour(r.next_hop));
+        }
+        if self.cfg.role == Role::Root {
+            if self.mop().is_some_and(|m| !m.is_storing()) {
+                return self
+                    .topology
+                    .as_ref()
+                    .filter(|t| t.contains(dst))
+                    .map(|_| NextHop::SourceRoute);
+            }
+            return None;
+        }
+        self.preferred.map(NextHop::Neighbour)
+    }
+
+    /// Root, non-storing: the source route to `dst` (first hop first, `dst` last).
+    pub fn source_route(&self, dst: &Ipv6Addr, out: &mut [Ipv6Addr]) -> Result<usize> {
+        self.topology
+            .as_ref()
+            .ok_or(Error::WrongState)?
+            .source_route(dst, out)
+    }
+
+    /// Root, non-storing: writes the SRH for a packet to `dst` into `buf` and returns the first
+    /// hop (the IPv6 Destination Address to use) and the header length. A one-hop route needs
+    /// no SRH: the length is then 0.
+    pub fn build_srh(
+        &self,
+        dst: &Ipv6Addr,
+        next_header: u8,
+        buf: &mut [u8],
+    ) -> Result<(Ipv6Addr, usize)> {
+        let mut path = [Ipv6Addr::UNSPECIFIED; MAX_DEPTH];
+        let n = self.source_route(dst, &mut path)?;
+        let hops = path.get(..n).ok_or(Error::NoRoute)?;
+        let (first, rest) = hops.split_first().ok_or(Error::NoRoute)?;
+        if rest.is_empty() {
+            return Ok((*first, 0));
+        }
+        let len = SrhRepr::emit_route(next_header, first, rest, buf)?;
+        Ok((*first, len))
+    }
+
+    /// The RPL option to put in a packet this node originates or forwards toward `dst`
+    /// (RFC 6553): O set when going down, SenderRank = our rank.
+    pub fn hbh_option(&self, dst: &Ipv6Addr) -> HbhRepr {
+        let down = self.cfg.role == Role::Root || self.storing.get(dst).is_some();
+        HbhRepr {
+            option_type: hbh::OPTION_TYPE_RFC6553,
+            down,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: self.cfg.instance_id,
+            sender_rank: self.rank(),
+        }
+    }
+
+    /// Data-path validation of a packet to forward (RFC 6550 §11.2.2.2–11.2.2.3): checks the
+    /// direction against SenderRank, sets R on a first inconsistency and drops on a second
+    /// (resetting Trickle), handles F (removes the route), and updates SenderRank.
+    pub fn check_hbh(&mut self, now: Instant, dst: &Ipv6Addr, opt: &mut HbhRepr) -> HbhVerdict {
+        self.touch(now);
+        let Some(d) = self.dodag else {
+            return HbhVerdict::Drop;
+        };
+        let mhri = d.config.min_hop_rank_increase;
+        if opt.forwarding_error {
+            self.stats.forwarding_errors = self.stats.forwarding_errors.saturating_add(1);
+            if self.storing.remove(dst, None).is_some() {
+                self.push_event(Event::RouteRemoved { target: *dst });
+            }
+            return HbhVerdict::Drop;
+        }
+        let mine = crate::of::dag_rank(self.rank(), mhri);
+        let sender = crate::of::dag_rank(opt.sender_rank, mhri);
+        let inconsistent = if opt.down {
+            sender > mine
+        } else {
+            sender < mine
+        };
+        if inconsistent {
+            self.stats.rank_errors = self.stats.rank_errors.saturating_add(1);
+            if opt.rank_error {
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+                return HbhVerdict::Drop;
+            }
+            opt.rank_error = true;
+        }
+        if opt.down
+            && d.mop.is_storing()
+            && self.storing.get(dst).is_none()
+            && self.cfg.role != Role::Root
+        {
+            opt.forwarding_error = true;
+            return HbhVerdict::ForwardingError;
+        }
+        opt.sender_rank = self.rank();
+        HbhVerdict::Forward
+    }
+
+    // ------------------------------------------------------------------ emission
+
+    fn build(&self, o: &Out, buf: &mut [u8]) -> Result<Transmit> {
+        let d = self.dodag.ok_or(Error::NotJoined)?;
+        let ll = self.cfg.link_local;
+        match o {
+            Out::Dis { dst } => {
+                let r = MessageRepr::Dis(DisRepr {
+                    flags: 0,
+                    options: Options::EMPTY,
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::Dio { dst, rank } => {
+                let global = self.global_address().unwrap_or(ll);
+                let opts = [
+                    OptionRepr::DodagConfiguration(d.config),
+                    OptionRepr::PrefixInformation {
+                        prefix_length: d.prefix_len,
+                        on_link: false,
+                        autonomous: true,
+                        router_address: true,
+                        valid_lifetime: d.valid_lifetime,
+                        preferred_lifetime: d.preferred_lifetime,
+                        prefix: global,
+                    },
+                ];
+                let r = MessageRepr::Dio(DioRepr {
+                    instance_id: d.instance_id,
+                    version: d.version.value(),
+                    rank: *rank,
+                    grounded: d.grounded,
+                    mop: d.mop,
+                    dodag_preference: d.preference,
+                    dtsn: self.dtsn.value(),
+                    flags: 0,
+                    dodag_id: d.dodag_id,
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::Dao {
+                src,
+                dst,
+                seq,
+                ack,
+                targets,
+            } => {
+                let octets: Vec<[u8; 16]> = targets.iter().map(|t| t.addr.octets()).collect();
+                let mut opts: Vec<OptionRepr<'_>> = Vec::with_capacity(targets.len() * 2);
+                for (t, oc) in targets.iter().zip(octets.iter()) {
+                    opts.push(OptionRepr::RplTarget {
+                        flags: 0,
+                        prefix_length: 128,
+                        prefix: oc,
+                    });
+                    opts.push(OptionRepr::TransitInformation(t.transit));
+                }
+                let r = MessageRepr::Dao(DaoRepr {
+                    instance_id: d.instance_id,
+                    expect_ack: *ack,
+                    flags: 0,
+                    sequence: *seq,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: *src,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::DaoAck {
+                src,
+                dst,
+                seq,
+                status,
+            } => {
+                let r = MessageRepr::DaoAck(DaoAckRepr {
+                    instance_id: d.instance_id,
+                    sequence: *seq,
+                    status: *status,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::EMPTY,
+                });
+                Ok(Transmit {
+                    src: *src,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::Dco { dst, seq, targets } => {
+                let octets: Vec<[u8; 16]> = targets.iter().map(|t| t.addr.octets()).collect();
+                let mut opts: Vec<OptionRepr<'_>> = Vec::with_capacity(targets.len() * 2);
+                for (t, oc) in targets.iter().zip(octets.iter()) {
+                    opts.push(OptionRepr::RplTarget {
+                        flags: 0,
+                        prefix_length: 128,
+                        prefix: oc,
+                    });
+                    opts.push(OptionRepr::TransitInformation(t.transit));
+                }
+                let r = MessageRepr::Dco(DcoRepr {
+                    instance_id: d.instance_id,
+                    expect_ack: true,
+                    status: 0,
+                    sequence: *seq,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::DcoAck { dst, seq, status } => {
+                let r = MessageRepr::DcoAck(DcoAckRepr {
+                    instance_id: d.instance_id,
+                    sequence: *seq,
+                    status: *status,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::EMPTY,
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+        }
+    }
+}
