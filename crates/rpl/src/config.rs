@@ -91,6 +91,8 @@ pub struct Config {
     pub poison_count: u8,
     /// Time a detached node waits before choosing a new parent (lets the poison spread).
     pub repair_holdoff: Duration,
+    /// Delivery failures to a neighbour (with no DIO from it in between) before it is dropped.
+    pub link_failures_to_drop: u8,
     /// Add the parent address to storing-mode Transit Information options so the root can
     /// build the route view (the field is optional, RFC 6550 §6.7.8).
     pub storing_parent_address: bool,
@@ -137,6 +139,7 @@ impl Config {
             dao_refill: Duration::from_millis(10),
             poison_count: 3,
             repair_holdoff: Duration::from_secs(2),
+            link_failures_to_drop: 2,
             storing_parent_address: true,
         }
     }

@@ -173,6 +173,7 @@ struct Neighbour {
     dtsn: u8,
     etx: Option<u16>,
     heard: Instant,
+    failures: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,6 +307,8 @@ pub struct RplNode {
     dao_acked: bool,
     invalidate_next: bool,
     detached_at: Option<Instant>,
+    detach_rank: u16,
+    rejoin_attempts: u8,
     poison_left: u8,
     storing: StoringTable,
     topology: Option<NonStoringTable>,
@@ -370,6 +373,8 @@ impl RplNode {
             dao_acked: false,
             invalidate_next: false,
             detached_at: None,
+            detach_rank: INFINITE_RANK,
+            rejoin_attempts: 0,
             poison_left: 0,
             storing: StoringTable::new(storing_cap),
             topology,
@@ -622,11 +627,19 @@ impl RplNode {
         }
     }
 
-    /// The link layer could not deliver to `neighbour` (no ACK after retries): the neighbour is
-    /// removed; losing the preferred parent selects another or starts local repair. Storing
+    /// The link layer could not deliver to `neighbour` (no ACK after retries). After
+    /// `link_failures_to_drop` failures with no DIO heard from it in between, the neighbour is
+    /// removed: losing the preferred parent selects another or starts local repair, and storing
     /// routes through it are dropped.
     pub fn handle_link_failure(&mut self, now: Instant, neighbour: Ipv6Addr) {
         self.touch(now);
+        let limit = self.cfg.link_failures_to_drop.max(1);
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == neighbour) {
+            n.failures = n.failures.saturating_add(1);
+            if n.failures < limit {
+                return;
+            }
+        }
         self.neighbours.retain(|n| n.ll != neighbour);
         let removed = self.storing.remove_via(&neighbour);
         if removed > 0 {
@@ -636,7 +649,8 @@ impl RplNode {
                 .saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
         }
         if self.cfg.role != Role::Root && self.preferred == Some(neighbour) {
-            self.preferred = None;
+            // The entry is gone, so selection picks another parent (or starts local repair)
+            // while our current rank still bounds the choice.
             self.select_parent(now);
         }
     }
@@ -732,6 +746,7 @@ impl RplNode {
             Timer::Rejoin => {
                 if self.detached_at.is_some() {
                     self.select_parent(now);
+                    self.rejoin_attempts = self.rejoin_attempts.saturating_add(1);
                     if self.preferred.is_none() {
                         // Keep soliciting while no usable parent is heard.
                         self.push_out(Out::Dis { dst: ALL_RPL_NODES });
@@ -978,6 +993,7 @@ impl RplNode {
                 .find(|n| n.ll == src)
                 .and_then(|n| n.etx),
             heard: now,
+            failures: 0,
         };
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == src) {
             *n = entry;
@@ -1088,7 +1104,9 @@ impl RplNode {
             return None;
         }
         if let Some(t) = self.detached_at {
-            if n.heard <= t {
+            // After a local repair only fresh DIOs count, and on the first attempt only from
+            // nodes ranked below where we were (they cannot be our former descendants).
+            if n.heard <= t || (self.rejoin_attempts == 0 && n.rank > self.detach_rank) {
                 return None;
             }
         }
@@ -1100,8 +1118,9 @@ impl RplNode {
         {
             return None;
         }
-        // Loop avoidance: a new parent must be strictly higher in the DODAG than we are now.
-        if strict && self.preferred.is_some() && Some(n.ll) != self.preferred && n.rank >= d.rank {
+        // Loop avoidance: a new parent must not be lower in the DODAG than we are now (equal
+        // rank is a sibling, never a descendant).
+        if strict && d.rank != INFINITE_RANK && Some(n.ll) != self.preferred && n.rank > d.rank {
             return None;
         }
         Some(r)
@@ -1153,6 +1172,8 @@ impl RplNode {
         };
         self.dodag = Some(d);
         self.preferred = Some(new);
+        // The new parent is upward: no downward route may go through it.
+        self.storing.remove_via(&new);
         let parent_dtsn = self.neighbours.iter().find(|n| n.ll == new).map(|n| n.dtsn);
         match old {
             None => {
@@ -1224,6 +1245,14 @@ impl RplNode {
             self.push_event(Event::Detached);
             self.poison_left = self.cfg.poison_count;
             self.set_timer(Timer::Poison, Some(now));
+            self.detach_rank = self.dodag.map_or(INFINITE_RANK, |d| d.rank);
+            // Local repair may rejoin deeper than MaxRankIncrease allows (§8.2.2.5).
+            if let Some(d) = self.dodag.as_mut() {
+                d.lowest_rank = INFINITE_RANK;
+            }
+            self.rejoin_attempts = 0;
+            // Solicit fresh DIOs so the choice after the hold-off sees every neighbour.
+            self.push_out(Out::Dis { dst: ALL_RPL_NODES });
         }
         self.detached_at = Some(now);
         self.preferred = None;
@@ -1321,6 +1350,11 @@ impl RplNode {
                         forward.push(*t);
                         self.push_event(Event::RouteRemoved { target: t.addr });
                     }
+                    continue;
+                }
+                if Some(src) == self.preferred {
+                    // A downward route cannot point at our own parent.
+                    self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
                     continue;
                 }
                 let r = StoringRoute {

@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+pub mod sim;
+
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::process::Command;
