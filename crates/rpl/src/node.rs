@@ -440,6 +440,20 @@ impl RplNode {
     pub fn storing_routes(&self) -> &StoringTable {
         &self.storing
     }
+    /// Heap bytes reserved by the node's tables and queues (capacity × element size; messages
+    /// waiting in the transmit queue may hold a little more).
+    pub fn heap_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.neighbours.capacity() * size_of::<Neighbour>()
+            + self.storing.capacity() * size_of::<StoringRoute>()
+            + self.out.capacity() * size_of::<Out>()
+            + self.events.capacity() * size_of::<Event>()
+            + self
+                .topology
+                .as_ref()
+                .map_or(0, NonStoringTable::reserved_bytes)
+    }
+
     /// The root's DODAG table (targets and their parents), built from DAOs in both modes.
     pub fn root_table(&self) -> Option<&NonStoringTable> {
         self.topology.as_ref()

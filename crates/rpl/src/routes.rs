@@ -450,6 +450,10 @@ impl StoringTable {
     pub fn len(&self) -> usize {
         self.routes.len()
     }
+    /// Capacity.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
     /// `true` when empty.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
