@@ -1,6 +1,9 @@
 //! RPL benches: parse/emit of the fixtures, DAO processing at the root, and the root's state
 //! for 10,000 non-storing routes (bytes per route, printed) with SRH build time.
 
+// A bench that cannot set up its input should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use amimesh::core::Instant;
 use amimesh::rpl::wire::{
     DaoRepr, MessageRepr, Mop, OptionRepr, Options, TransitInformation, code,
