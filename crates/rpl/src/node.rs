@@ -1640,21 +1640,23 @@ impl RplNode {
     // ------------------------------------------------------------------ emission
 
     fn build(&self, o: &Out, buf: &mut [u8]) -> Result<Transmit> {
-        let d = self.dodag.ok_or(Error::NotJoined)?;
         let ll = self.cfg.link_local;
+        if let Out::Dis { dst } = o {
+            // A DIS needs no DODAG: unjoined nodes send it.
+            let r = MessageRepr::Dis(DisRepr {
+                flags: 0,
+                options: Options::EMPTY,
+            });
+            return Ok(Transmit {
+                src: ll,
+                dst: *dst,
+                code: r.code(),
+                len: r.emit(buf)?,
+            });
+        }
+        let d = self.dodag.ok_or(Error::NotJoined)?;
         match o {
-            Out::Dis { dst } => {
-                let r = MessageRepr::Dis(DisRepr {
-                    flags: 0,
-                    options: Options::EMPTY,
-                });
-                Ok(Transmit {
-                    src: ll,
-                    dst: *dst,
-                    code: r.code(),
-                    len: r.emit(buf)?,
-                })
-            }
+            Out::Dis { .. } => Err(Error::WrongState),
             Out::Dio { dst, rank } => {
                 let global = self.global_address().unwrap_or(ll);
                 let opts = [
@@ -1782,5 +1784,599 @@ impl RplNode {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    const RLL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    const RG: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    const ALL: Ipv6Addr = ALL_RPL_NODES;
+
+    fn n(i: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i)
+    }
+    fn g(i: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i)
+    }
+
+    type Sent = Vec<(Transmit, Vec<u8>)>;
+
+    fn drain(node: &mut RplNode, now: Instant) -> (Sent, Vec<Event>) {
+        let mut buf = [0u8; 1280];
+        let mut sent = Vec::new();
+        while let Some(t) = node.poll_transmit(now, &mut buf) {
+            sent.push((t, buf[..t.len].to_vec()));
+        }
+        let mut ev = Vec::new();
+        while let Some(e) = node.poll_event() {
+            ev.push(e);
+        }
+        (sent, ev)
+    }
+
+    /// Fires every timeout up to `to`, collecting what is sent.
+    fn advance(node: &mut RplNode, to: Instant) -> Sent {
+        let mut all = Vec::new();
+        let mut cur = node.last_now;
+        while let Some(t) = node.poll_timeout().filter(|t| *t <= to) {
+            cur = cur.max(t);
+            node.handle_timeout(cur);
+            all.extend(drain(node, cur).0);
+        }
+        node.handle_timeout(to);
+        all.extend(drain(node, to).0);
+        all
+    }
+
+    fn parse(t: &(Transmit, Vec<u8>)) -> MessageRepr<'_> {
+        MessageRepr::parse_body(t.0.code, &t.1).unwrap()
+    }
+
+    fn root(mop: Mop) -> (RplNode, Vec<u8>) {
+        let mut r = RplNode::new(Config::root(1, RLL, RG, mop));
+        r.start(Instant::ZERO);
+        // Run until the first DIO.
+        loop {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let (s, _) = drain(&mut r, now);
+            if let Some(d) = s.into_iter().find(|t| t.0.code == code::DIO) {
+                return (r, d.1);
+            }
+        }
+    }
+
+    fn dio_with(base: &[u8], rank: u16, version: u8, dtsn: u8) -> Vec<u8> {
+        let mut b = base.to_vec();
+        b[1] = version;
+        b[2..4].copy_from_slice(&rank.to_be_bytes());
+        b[5] = dtsn;
+        b
+    }
+
+    fn joined_router(mop: Mop, cfg: impl FnOnce(&mut Config)) -> (RplNode, Vec<u8>, Instant) {
+        let (_, dio) = root(mop);
+        let mut c = Config::router(2, n(2));
+        cfg(&mut c);
+        let mut r = RplNode::new(c);
+        let now = Instant::from_secs(1);
+        r.start(now);
+        r.handle_message(now, RLL, ALL, code::DIO, &dio);
+        let (_, ev) = drain(&mut r, now);
+        assert_eq!(
+            ev,
+            [Event::Joined {
+                dodag_id: RG,
+                rank: 512,
+                parent: RLL
+            }]
+        );
+        (r, dio, now)
+    }
+
+    #[test]
+    fn root_dio_carries_configuration_and_prefix() {
+        let (r, dio) = root(Mop::NonStoring);
+        let MessageRepr::Dio(d) = MessageRepr::parse_body(code::DIO, &dio).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (d.rank, d.grounded, d.mop, d.dodag_id),
+            (256, true, Mop::NonStoring, RG)
+        );
+        assert!(matches!(
+            d.options.find(OptionType::DodagConfiguration),
+            Some(OptionRepr::DodagConfiguration(c)) if c.objective_code_point == OCP_MRHOF
+        ));
+        assert!(matches!(
+            d.options.find(OptionType::PrefixInformation),
+            Some(OptionRepr::PrefixInformation { prefix, router_address: true, .. }) if prefix == RG
+        ));
+        assert_eq!(r.rank(), 256);
+        assert!(r.is_joined());
+    }
+
+    #[test]
+    fn dis_answers_and_rate_limit() {
+        let (mut r, _) = root(Mop::NonStoring);
+        let now = Instant::from_secs(100);
+        let _ = advance(&mut r, now);
+        // Unicast DIS → unicast DIO.
+        let dis = [0u8, 0];
+        r.handle_message(now, n(9), RLL, code::DIS, &dis);
+        let (s, _) = drain(&mut r, now);
+        assert_eq!(s.len(), 1);
+        assert_eq!((s[0].0.code, s[0].0.dst), (code::DIO, n(9)));
+        // Multicast DIS resets Trickle to Imin.
+        assert!(r.trickle().interval() > r.trickle().i_min());
+        r.handle_message(now, n(9), ALL, code::DIS, &dis);
+        assert_eq!(r.trickle().interval(), r.trickle().i_min());
+        // A flood is rate-limited and counted.
+        for _ in 0..20 {
+            r.handle_message(now, n(9), RLL, code::DIS, &dis);
+        }
+        let (s, _) = drain(&mut r, now);
+        assert_eq!(s.len(), usize::from(r.config().dis_burst) - 2);
+        assert_eq!(
+            r.stats().dis_rate_limited,
+            22 - u32::from(r.config().dis_burst)
+        );
+        // A DIS whose Solicited Information does not match is ignored.
+        let later = now + Duration::from_secs(60);
+        let mut sol = vec![0u8, 0, 0x07, 19, 0, 0x20];
+        sol.extend_from_slice(&g(77).octets());
+        sol.push(0);
+        let ignored = r.stats().rx_ignored;
+        r.handle_message(later, n(9), RLL, code::DIS, &sol);
+        assert_eq!(r.stats().rx_ignored, ignored + 1);
+        assert!(drain(&mut r, later).0.is_empty());
+    }
+
+    #[test]
+    fn malformed_and_unsupported_are_counted() {
+        let (mut r, _) = root(Mop::NonStoring);
+        let now = Instant::from_secs(1);
+        r.handle_message(now, n(9), RLL, code::DIO, &[1, 2, 3]);
+        r.handle_message(now, n(9), RLL, code::CC, &[0; 40]);
+        r.handle_message(now, n(9), RLL, 0x81, &[0; 20]);
+        assert_eq!(r.stats().rx_malformed, 1);
+        assert_eq!(r.stats().rx_unsupported, 2);
+        assert!(drain(&mut r, now).0.is_empty());
+    }
+
+    #[test]
+    fn non_storing_dao_retransmits_then_acks() {
+        let (mut r, _, mut now) = joined_router(Mop::NonStoring, |_| {});
+        assert_eq!(r.global_address(), Some(g(2)));
+        // DAO after the DAO delay, to the root's global address.
+        let mut dao = None;
+        for _ in 0..10 {
+            now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let (s, _) = drain(&mut r, now);
+            if let Some(d) = s.into_iter().find(|t| t.0.code == code::DAO) {
+                dao = Some(d);
+                break;
+            }
+        }
+        let dao = dao.unwrap();
+        assert_eq!((dao.0.src, dao.0.dst), (g(2), RG));
+        let MessageRepr::Dao(d) = parse(&dao) else {
+            panic!()
+        };
+        assert!(d.expect_ack);
+        let opts: Vec<_> = d.options.iter().map(|o| o.unwrap()).collect();
+        assert_eq!(opts[0].target_address(), Some(g(2)));
+        let OptionRepr::TransitInformation(t) = opts[1] else {
+            panic!()
+        };
+        assert_eq!(t.parent_address, Some(RG));
+        // No ACK: retransmitted after the timeout.
+        now += r.config().dao_ack_timeout;
+        r.handle_timeout(now);
+        let (s, _) = drain(&mut r, now);
+        let MessageRepr::Dao(d2) = parse(&s[0]) else {
+            panic!()
+        };
+        assert_eq!(r.stats().dao_retransmissions, 1);
+        // The root accepts it and acknowledges with the same sequence.
+        let (mut root, _) = root(Mop::NonStoring);
+        root.handle_message(now, g(2), RG, code::DAO, &s[0].1);
+        let (acks, _) = drain(&mut root, now);
+        assert_eq!(acks.len(), 1);
+        assert_eq!((acks[0].0.src, acks[0].0.dst), (RG, g(2)));
+        let MessageRepr::DaoAck(a) = parse(&acks[0]) else {
+            panic!()
+        };
+        assert_eq!((a.sequence, a.status), (d2.sequence, 0));
+        assert_eq!(root.root_table().unwrap().parent(&g(2)), Some(RG));
+        assert_eq!(root.next_hop(&g(2)), Some(NextHop::SourceRoute));
+        let mut srh = [0u8; 64];
+        assert_eq!(root.build_srh(&g(2), 58, &mut srh), Ok((g(2), 0)));
+        r.handle_message(now, RG, g(2), code::DAO_ACK, &acks[0].1);
+        let (_, ev) = drain(&mut r, now);
+        assert_eq!(
+            ev,
+            [Event::DaoAcked {
+                sequence: d2.sequence
+            }]
+        );
+        // The next DAO is a refresh about a third of the lifetime (30 min) later.
+        let quiet = advance(&mut r, now + Duration::from_secs(280));
+        assert!(quiet.iter().all(|t| t.0.code != code::DAO));
+        let refresh = advance(&mut r, now + Duration::from_secs(1000));
+        assert!(refresh.iter().any(|t| t.0.code == code::DAO));
+    }
+
+    #[test]
+    fn dao_gives_up_after_retries() {
+        let (mut r, _, _) = joined_router(Mop::NonStoring, |c| c.dao_max_retries = 2);
+        let mut failed = false;
+        for _ in 0..20 {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            if drain(&mut r, now).1.contains(&Event::DaoFailed) {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+        assert_eq!(r.stats().dao_retransmissions, 2);
+    }
+
+    #[test]
+    fn root_table_full_rejects() {
+        let mut c = Config::root(1, RLL, RG, Mop::NonStoring);
+        c.route_capacity = 1;
+        let mut root = RplNode::new(c);
+        root.start(Instant::ZERO);
+        let now = Instant::from_secs(1);
+        for (i, status) in [(2u16, 0u8), (3, DAO_ACK_REJECT_TABLE_FULL)] {
+            let t = g(i).octets();
+            let opts = [
+                OptionRepr::RplTarget {
+                    flags: 0,
+                    prefix_length: 128,
+                    prefix: &t,
+                },
+                OptionRepr::TransitInformation(TransitInformation {
+                    external: false,
+                    invalidate: false,
+                    path_control: 0,
+                    path_sequence: 240,
+                    path_lifetime: 30,
+                    parent_address: Some(RG),
+                }),
+            ];
+            let m = MessageRepr::Dao(DaoRepr {
+                instance_id: 0,
+                expect_ack: true,
+                flags: 0,
+                sequence: 7,
+                dodag_id: None,
+                options: Options::List(&opts),
+            });
+            let mut b = vec![0u8; m.buffer_len()];
+            m.emit(&mut b).unwrap();
+            root.handle_message(now, g(i), RG, code::DAO, &b);
+            let (s, _) = drain(&mut root, now);
+            let MessageRepr::DaoAck(a) = parse(&s[0]) else {
+                panic!()
+            };
+            assert_eq!(a.status, status);
+        }
+        assert_eq!(root.stats().table_full, 1);
+        assert_eq!(root.root_table().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn storing_parent_change_sends_no_path_and_invalidating_dao() {
+        let (mut r, dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        // A second root-level neighbour (rank 256, same DODAG) with a much better link.
+        let dio2 = dio_with(&dio, 256, 240, 240);
+        r.handle_message(now, n(3), ALL, code::DIO, &dio2);
+        r.set_link_etx(now, RLL, 500);
+        r.set_link_etx(now, n(3), 128);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::ParentChanged {
+            old: RLL,
+            new: n(3)
+        }));
+        let np = s
+            .iter()
+            .find(|t| t.0.dst == RLL && t.0.code == code::DAO)
+            .unwrap();
+        let MessageRepr::Dao(d) = parse(np) else {
+            panic!()
+        };
+        let Some(OptionRepr::TransitInformation(t)) =
+            d.options.find(OptionType::TransitInformation)
+        else {
+            panic!()
+        };
+        assert_eq!(t.path_lifetime, 0, "No-Path DAO to the old parent");
+        // The new DAO (after the delay) goes to the new parent with I set.
+        let mut found = false;
+        for _ in 0..10 {
+            let later = r.poll_timeout().unwrap();
+            r.handle_timeout(later);
+            let (s, _) = drain(&mut r, later);
+            if let Some(x) = s.iter().find(|t| t.0.code == code::DAO) {
+                assert_eq!(x.0.dst, n(3));
+                let MessageRepr::Dao(d) = parse(x) else {
+                    panic!()
+                };
+                let Some(OptionRepr::TransitInformation(t)) =
+                    d.options.find(OptionType::TransitInformation)
+                else {
+                    panic!()
+                };
+                assert!(t.invalidate && t.path_lifetime > 0);
+                found = true;
+                break;
+            }
+        }
+        assert!(found);
+    }
+
+    fn storing_dao(target: Ipv6Addr, seq: u8, lifetime: u8, invalidate: bool) -> Vec<u8> {
+        let t = target.octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate,
+                path_control: 0,
+                path_sequence: seq,
+                path_lifetime: lifetime,
+                parent_address: None,
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: true,
+            flags: 0,
+            sequence: 1,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn storing_router_forwards_dao_moves_routes_with_dco_and_handles_dco() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // Child 5 registers target g(9).
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 241, 30, false),
+        );
+        let (s, _) = drain(&mut r, now);
+        assert!(
+            s.iter()
+                .any(|t| t.0.code == code::DAO_ACK && t.0.dst == n(5))
+        );
+        let up = s.iter().find(|t| t.0.code == code::DAO).unwrap();
+        assert_eq!(up.0.dst, RLL);
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(5))));
+        // g(9) moves under child 6 with I set: DCO down the old path.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 30, true),
+        );
+        let (s, _) = drain(&mut r, now);
+        let dco = s.iter().find(|t| t.0.code == code::DCO).unwrap();
+        assert_eq!(dco.0.dst, n(5));
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        // A DCO from our parent for g(9) removes the route, forwards it and is acknowledged.
+        let MessageRepr::Dco(d) = parse(dco) else {
+            panic!()
+        };
+        let _ = d;
+        r.handle_message(now, RLL, n(2), code::DCO, &dco.1);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::RouteRemoved { target: g(9) }));
+        assert!(s.iter().any(|t| t.0.code == code::DCO && t.0.dst == n(6)));
+        assert!(
+            s.iter()
+                .any(|t| t.0.code == code::DCO_ACK && t.0.dst == RLL)
+        );
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(RLL)));
+        // A DAO from our own parent is never installed as a downward route.
+        r.handle_message(
+            now,
+            RLL,
+            n(2),
+            code::DAO,
+            &storing_dao(g(10), 241, 30, false),
+        );
+        assert!(r.storing_routes().get(&g(10)).is_none());
+        // No-Path DAO removes the route and is passed up.
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(11), 241, 30, false),
+        );
+        let _ = drain(&mut r, now);
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(11), 241, 0, false),
+        );
+        let (s, _) = drain(&mut r, now);
+        assert!(r.storing_routes().get(&g(11)).is_none());
+        assert!(s.iter().any(|t| t.0.code == code::DAO && t.0.dst == RLL));
+    }
+
+    #[test]
+    fn data_path_validation() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let dst = g(1);
+        // Going up from a deeper node: consistent, SenderRank rewritten.
+        let mut h = HbhRepr {
+            option_type: 0x63,
+            down: false,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: 0,
+            sender_rank: 1024,
+        };
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
+        assert_eq!(h.sender_rank, 512);
+        // Going up from a node ranked above us: first error sets R, second drops.
+        h.sender_rank = 256;
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
+        assert!(h.rank_error);
+        h.sender_rank = 256;
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Drop);
+        assert_eq!(r.stats().rank_errors, 2);
+        // Going down with no route in storing mode: forwarding error.
+        let mut d = HbhRepr {
+            down: true,
+            rank_error: false,
+            sender_rank: 256,
+            ..h
+        };
+        assert_eq!(
+            r.check_hbh(now, &g(50), &mut d),
+            HbhVerdict::ForwardingError
+        );
+        assert!(d.forwarding_error);
+        // A packet coming back with F removes the route.
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(50), 241, 30, false),
+        );
+        assert!(r.storing_routes().get(&g(50)).is_some());
+        assert_eq!(r.check_hbh(now, &g(50), &mut d), HbhVerdict::Drop);
+        assert!(r.storing_routes().get(&g(50)).is_none());
+        assert_eq!(r.hbh_option(&g(1)).down, false);
+        assert_eq!(r.next_hop(&g(1)), Some(NextHop::Neighbour(RLL)));
+        assert_eq!(r.next_hop(&n(2)), Some(NextHop::Local));
+    }
+
+    #[test]
+    fn losing_the_only_parent_poisons_and_rejoins() {
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let _ = drain(&mut r, now);
+        r.handle_link_failure(now, RLL);
+        assert!(r.is_joined(), "one failure is tolerated");
+        r.handle_link_failure(now, RLL);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::Detached));
+        assert!(!r.is_joined());
+        assert_eq!(r.rank(), INFINITE_RANK);
+        assert!(s.iter().any(|t| t.0.code == code::DIS));
+        // Poison DIOs with INFINITE_RANK.
+        r.handle_timeout(now);
+        let (s, _) = drain(&mut r, now);
+        let MessageRepr::Dio(d) = parse(s.iter().find(|t| t.0.code == code::DIO).unwrap()) else {
+            panic!()
+        };
+        assert_eq!(d.rank, INFINITE_RANK);
+        // Old DIOs do not count; a fresh one after the hold-off does.
+        let t = now + Duration::from_millis(100);
+        r.handle_message(t, RLL, ALL, code::DIO, &dio);
+        assert!(!r.is_joined());
+        let mut at;
+        while !r.is_joined() {
+            at = r.poll_timeout().unwrap();
+            r.handle_timeout(at);
+            let _ = drain(&mut r, at);
+            assert!(at < now + Duration::from_secs(10));
+        }
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.stats().local_repairs, 1);
+    }
+
+    #[test]
+    fn leaf_never_sends_dio_and_version_change_rejoins() {
+        let (_, dio) = root(Mop::NonStoring);
+        let mut l = RplNode::new(Config::leaf(3, n(3)));
+        let mut now = Instant::ZERO;
+        l.start(now);
+        l.handle_message(now, RLL, ALL, code::DIO, &dio);
+        assert!(l.is_joined());
+        for _ in 0..30 {
+            now = l.poll_timeout().unwrap();
+            l.handle_timeout(now);
+            let (s, _) = drain(&mut l, now);
+            assert!(s.iter().all(|t| t.0.code != code::DIO));
+        }
+        // Global repair at the root: a newer version.
+        let v = dio_with(&dio, 256, 241, 240);
+        l.handle_message(now, RLL, ALL, code::DIO, &v);
+        let (_, ev) = drain(&mut l, now);
+        assert!(ev.contains(&Event::NewVersion { version: 241 }));
+        assert!(l.is_joined());
+        assert_eq!(l.version(), Some(241));
+        // An unicast DIS to a leaf is ignored.
+        l.handle_message(now, n(9), n(3), code::DIS, &[0, 0]);
+        assert!(drain(&mut l, now).0.is_empty());
+        assert_eq!(l.global_repair(now), Err(Error::WrongState));
+    }
+
+    #[test]
+    fn unjoined_router_solicits() {
+        let mut r = RplNode::new(Config::router(4, n(4)));
+        let now = Instant::ZERO;
+        r.start(now);
+        let t = r.poll_timeout().unwrap();
+        r.handle_timeout(t);
+        let (s, _) = drain(&mut r, t);
+        assert_eq!((s[0].0.code, s[0].0.dst), (code::DIS, ALL));
+        assert_eq!(r.request_dao_refresh(t), Err(Error::NotJoined));
+        assert_eq!(r.next_hop(&g(1)), None);
+    }
+
+    #[test]
+    fn root_global_repair_and_dtsn() {
+        let (mut r, dio) = root(Mop::NonStoring);
+        let now = Instant::from_secs(10);
+        let _ = advance(&mut r, now);
+        r.global_repair(now).unwrap();
+        r.request_dao_refresh(now).unwrap();
+        let mut at;
+        loop {
+            at = r.poll_timeout().unwrap();
+            r.handle_timeout(at);
+            let (s, _) = drain(&mut r, at);
+            if let Some(d) = s.iter().find(|t| t.0.code == code::DIO) {
+                let MessageRepr::Dio(d) = parse(d) else {
+                    panic!()
+                };
+                let MessageRepr::Dio(old) = MessageRepr::parse_body(1, &dio).unwrap() else {
+                    panic!()
+                };
+                assert_eq!(d.version, old.version.wrapping_add(1));
+                assert_eq!(d.dtsn, old.dtsn.wrapping_add(1));
+                break;
+            }
+        }
+        assert!(at < now + Duration::from_secs(1));
     }
 }

@@ -239,3 +239,23 @@ fn same_seed_same_trace() {
     assert_eq!(a, b);
     assert_ne!(a, run(12));
 }
+
+#[test]
+fn late_joiner_solicits_with_dis() {
+    let mut sim = Sim::new(15, star(3), Mop::NonStoring, 0.0);
+    sim.kill(2);
+    sim.run_until(Instant::from_secs(400), STEPS);
+    // The root's Trickle interval has grown far beyond a few seconds.
+    assert!(sim.nodes[0].trickle().interval() > Duration::from_secs(60));
+    sim.reboot(2);
+    let start = sim.now;
+    let ok = sim.run_until_cond(Duration::from_secs(20), STEPS, |s| s.converged());
+    assert!(ok, "{:?}", sim.check_tree());
+    // Joined in seconds thanks to DIS resetting the root's Trickle timer.
+    assert!(sim.now - start < Duration::from_secs(10));
+    assert!(
+        sim.trace
+            .iter()
+            .any(|l| l.contains("n0 <- fe80::ff:fe00:3 DIS"))
+    );
+}
