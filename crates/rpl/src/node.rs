@@ -2274,7 +2274,7 @@ mod tests {
         assert!(r.storing_routes().get(&g(50)).is_some());
         assert_eq!(r.check_hbh(now, &g(50), &mut d), HbhVerdict::Drop);
         assert!(r.storing_routes().get(&g(50)).is_none());
-        assert_eq!(r.hbh_option(&g(1)).down, false);
+        assert!(!r.hbh_option(&g(1)).down);
         assert_eq!(r.next_hop(&g(1)), Some(NextHop::Neighbour(RLL)));
         assert_eq!(r.next_hop(&n(2)), Some(NextHop::Local));
     }
