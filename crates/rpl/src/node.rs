@@ -1,33 +1,6 @@
 //! The RPL node state machine: root, router or leaf, in storing or non-storing mode.
 //!
-//! # Run loop
-//!
-//! [`RplNode`] is sans-IO. After every input (`handle_message`, `handle_timeout`,
-//! `handle_link_failure`, `set_link_etx`) or command (`global_repair`,
-//! `request_dao_refresh`, `start`), the caller drains [`RplNode::poll_transmit`] until it
-//! returns `None`, then [`RplNode::poll_event`] until `None`, and only then reads
-//! [`RplNode::poll_timeout`] and arranges to call `handle_timeout` at that instant. `now` must
-//! never go backwards.
-//!
-//! ```
-//! use amimesh_core::Instant;
-//! use amimesh_rpl::{Config, RplNode, wire::Mop};
-//! let ll: core::net::Ipv6Addr = "fe80::1".parse().unwrap();
-//! let id: core::net::Ipv6Addr = "fd00::1".parse().unwrap();
-//! let mut root = RplNode::new(Config::root(1, ll, id, Mop::NonStoring));
-//! let mut now = Instant::ZERO;
-//! root.start(now);
-//! let mut buf = [0u8; 1280];
-//! for _ in 0..3 {
-//!     while let Some(tx) = root.poll_transmit(now, &mut buf) {
-//!         // send ICMPv6 type 155, code tx.code, body buf[..tx.len], from tx.src to tx.dst
-//!         assert_eq!(tx.code, amimesh_rpl::wire::code::DIO);
-//!     }
-//!     while let Some(_ev) = root.poll_event() {}
-//!     now = root.poll_timeout().unwrap();
-//!     root.handle_timeout(now);
-//! }
-//! ```
+//! See [`RplNode`] for the run loop.
 
 use alloc::vec::Vec;
 use core::net::Ipv6Addr;
@@ -285,7 +258,36 @@ impl TokenBucket {
     }
 }
 
-/// An RPL node (root, router or leaf). See the [module documentation](self) for the run loop.
+/// An RPL node (root, router or leaf).
+///
+/// # Run loop
+///
+/// [`RplNode`] is sans-IO. After every input (`handle_message`, `handle_timeout`,
+/// `handle_link_failure`, `set_link_etx`) or command (`global_repair`,
+/// `request_dao_refresh`, `start`), the caller drains [`RplNode::poll_transmit`] until it
+/// returns `None`, then [`RplNode::poll_event`] until `None`, and only then reads
+/// [`RplNode::poll_timeout`] and arranges to call `handle_timeout` at that instant. `now` must
+/// never go backwards.
+///
+/// ```
+/// use amimesh_core::Instant;
+/// use amimesh_rpl::{Config, RplNode, wire::Mop};
+/// let ll: core::net::Ipv6Addr = "fe80::1".parse().unwrap();
+/// let id: core::net::Ipv6Addr = "fd00::1".parse().unwrap();
+/// let mut root = RplNode::new(Config::root(1, ll, id, Mop::NonStoring));
+/// let mut now = Instant::ZERO;
+/// root.start(now);
+/// let mut buf = [0u8; 1280];
+/// for _ in 0..3 {
+///     while let Some(tx) = root.poll_transmit(now, &mut buf) {
+///         // send ICMPv6 type 155, code tx.code, body buf[..tx.len], from tx.src to tx.dst
+///         assert_eq!(tx.code, amimesh_rpl::wire::code::DIO);
+///     }
+///     while let Some(_ev) = root.poll_event() {}
+///     now = root.poll_timeout().unwrap();
+///     root.handle_timeout(now);
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RplNode {
     cfg: Config,

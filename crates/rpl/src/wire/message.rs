@@ -5,10 +5,10 @@
 //! |---|---|---|
 //! | 0x00 | DIS (§6.2) | Flags(1) Reserved(1) |
 //! | 0x01 | DIO (§6.3) | InstanceID Version Rank(2) `G 0 MOP(3) Prf(3)` DTSN Flags Reserved DODAGID(16) |
-//! | 0x02 | DAO (§6.4) | InstanceID `K D flags(6)` Reserved DAOSequence [DODAGID] |
-//! | 0x03 | DAO-ACK (§6.5) | InstanceID `D res(7)` DAOSequence Status [DODAGID] |
-//! | 0x07 | DCO (RFC 9009 §4.3) | InstanceID `K D flags(6)` Status DCOSequence [DODAGID] |
-//! | 0x08 | DCO-ACK (RFC 9009 §4.4) | InstanceID `D flags(7)` DCOSequence Status [DODAGID] |
+//! | 0x02 | DAO (§6.4) | InstanceID `K D flags(6)` Reserved DAOSequence (DODAGID if D) |
+//! | 0x03 | DAO-ACK (§6.5) | InstanceID `D res(7)` DAOSequence Status (DODAGID if D) |
+//! | 0x07 | DCO (RFC 9009 §4.3) | InstanceID `K D flags(6)` Status DCOSequence (DODAGID if D) |
+//! | 0x08 | DCO-ACK (RFC 9009 §4.4) | InstanceID `D flags(7)` DCOSequence Status (DODAGID if D) |
 //! | 0x8A | Consistency Check (§6.6) | security section, InstanceID `R flags` Nonce(2) DODAGID Counter(4) |
 //! | 0x80–0x88 | secure variants (§6.1) | security section, then the base encrypted or followed by a MAC |
 //!

@@ -275,7 +275,6 @@ pub struct DodagConfiguration {
 
 /// The Transit Information option's fields (RFC 6550 §6.7.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TransitInformation {
     /// E: external target.
     pub external: bool,
