@@ -115,4 +115,14 @@ mod tests {
         assert!(s(60).is_comparable(s(70)));
         assert!(!s(60).is_comparable(s(10)));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn newer_is_antisymmetric_and_increment_is_newer(a in 0u8..=255, b in 0u8..=255) {
+            let (x, y) = (SequenceCounter(a), SequenceCounter(b));
+            proptest::prop_assert!(!(x.is_newer_than(y) && y.is_newer_than(x)));
+            proptest::prop_assert!(x.next().is_newer_than(x));
+            proptest::prop_assert_eq!(x.is_comparable(y), y.is_comparable(x));
+        }
+    }
 }

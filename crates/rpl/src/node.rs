@@ -2381,4 +2381,68 @@ mod tests {
         }
         assert!(at < now + Duration::from_secs(1));
     }
+
+    #[test]
+    fn max_rank_increase_forces_local_repair() {
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let _ = drain(&mut r, now);
+        // The parent moves down within the limit: we follow (512 + 2048 allowed).
+        r.handle_message(now, RLL, ALL, code::DIO, &dio_with(&dio, 2048, 240, 240));
+        assert_eq!(r.rank(), 2304);
+        assert!(r.is_joined());
+        // Beyond lowest rank + MaxRankIncrease the parent is unusable: detach.
+        r.handle_message(now, RLL, ALL, code::DIO, &dio_with(&dio, 2600, 240, 240));
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::Detached));
+        assert!(!r.is_joined());
+    }
+
+    #[test]
+    fn dao_flood_is_rate_limited_and_dtsn_triggers_dao() {
+        let mut c = Config::root(1, RLL, RG, Mop::NonStoring);
+        c.dao_burst = 2;
+        let mut root = RplNode::new(c);
+        root.start(Instant::ZERO);
+        let now = Instant::from_secs(1);
+        let t = g(5).octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate: false,
+                path_control: 0,
+                path_sequence: 240,
+                path_lifetime: 30,
+                parent_address: Some(RG),
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: true,
+            flags: 0,
+            sequence: 7,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        for _ in 0..5 {
+            root.handle_message(now, g(5), RG, code::DAO, &b);
+        }
+        let (s, _) = drain(&mut root, now);
+        assert_eq!(s.len(), 2);
+        assert_eq!(root.stats().dao_rate_limited, 3);
+
+        // A router whose parent advertises a newer DTSN schedules a fresh DAO.
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let later = now + Duration::from_secs(5000);
+        let _ = advance(&mut r, later);
+        r.handle_message(later, RLL, ALL, code::DIO, &dio_with(&dio, 256, 240, 241));
+        let sent = advance(&mut r, later + Duration::from_secs(3));
+        assert!(sent.iter().any(|t| t.0.code == code::DAO));
+    }
 }

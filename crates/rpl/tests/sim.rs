@@ -259,3 +259,15 @@ fn late_joiner_solicits_with_dis() {
             .any(|l| l.contains("n0 <- fe80::ff:fe00:3 DIS"))
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    /// Any connected random geometric network of 20 nodes forms in both modes.
+    #[test]
+    fn random_networks_always_form(seed in 0u64..1_000_000, storing in proptest::bool::ANY, loss in 0.0f64..0.2) {
+        let mop = if storing { Mop::StoringNoMulticast } else { Mop::NonStoring };
+        let mut sim = Sim::new(seed, random_geometric(seed, 20, 0.35), mop, loss);
+        let ok = sim.run_until_cond(Duration::from_secs(300), STEPS, |s| s.converged());
+        proptest::prop_assert!(ok, "{:?} {:?}", sim.check_tree(), sim.check_downward());
+    }
+}
