@@ -1,0 +1,162 @@
+//! Node configuration.
+
+use core::net::Ipv6Addr;
+
+use amimesh_core::Duration;
+
+use crate::consts::*;
+use crate::wire::Mop;
+
+/// The node's role in the DODAG (RFC 6550 §3.2, §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Role {
+    /// DODAG root: grounded, rank ROOT_RANK, originates DIOs and collects DAOs.
+    Root,
+    /// Router: joins, selects parents, forwards and sends DIOs.
+    Router,
+    /// Leaf: joins and sends DAOs, never advertises DIOs (§8.5).
+    Leaf,
+}
+
+/// Configuration of an [`RplNode`](crate::RplNode).
+///
+/// DODAG parameters (`dio_*`, rank increases, OCP, lifetimes, MOP, prefix) are used by the root
+/// and advertised in its DODAG Configuration and Prefix Information options; routers and leaves
+/// take them from the DIOs they hear. Local parameters (capacities, timers, rate limits) apply to
+/// every role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Seed of the node's PRNG (Trickle, jitter).
+    pub seed: u64,
+    /// Role.
+    pub role: Role,
+    /// The node's link-local address (source of DIS/DIO, storing-mode DAOs; neighbour identity).
+    pub link_local: Ipv6Addr,
+    /// RPLInstanceID to run (global instances 0..=127).
+    pub instance_id: u8,
+    /// Root: the DODAGID, which is also the root's global address. Others: ignored.
+    pub dodag_id: Ipv6Addr,
+    /// Root: prefix advertised in the Prefix Information option (A and R set).
+    pub prefix: Ipv6Addr,
+    /// Root: prefix length (addresses are formed from the first 64 bits and the link-local IID).
+    pub prefix_len: u8,
+    /// Root: Mode of Operation (non-storing or storing).
+    pub mop: Mop,
+    /// Root: Objective Code Point (0 OF0, 1 MRHOF).
+    pub ocp: u16,
+    /// Root: DIOIntervalMin (Imin = 2^this ms).
+    pub dio_interval_min: u8,
+    /// Root: DIOIntervalDoublings.
+    pub dio_interval_doublings: u8,
+    /// Root: DIORedundancyConstant.
+    pub dio_redundancy_constant: u8,
+    /// Root: MinHopRankIncrease.
+    pub min_hop_rank_increase: u16,
+    /// Root: MaxRankIncrease (0 disables the limit).
+    pub max_rank_increase: u16,
+    /// Root: Default Lifetime in Lifetime Units.
+    pub default_lifetime: u8,
+    /// Root: Lifetime Unit in seconds.
+    pub lifetime_unit: u16,
+    /// Root: DODAG Preference (0..=7).
+    pub dodag_preference: u8,
+    /// Interval between DIS while unjoined (jittered ±50 %).
+    pub dis_interval: Duration,
+    /// DAO delay after a change (DEFAULT_DAO_DELAY; jittered 50–150 %).
+    pub dao_delay: Duration,
+    /// Time to wait for a DAO-ACK before retransmitting.
+    pub dao_ack_timeout: Duration,
+    /// DAO retransmissions before giving up until the next refresh.
+    pub dao_max_retries: u8,
+    /// Parent set size reported in the route view (PARENT_SET_SIZE).
+    pub parent_set_size: usize,
+    /// Neighbour table capacity.
+    pub neighbour_capacity: usize,
+    /// Downward route table capacity (root: non-storing table; storing: per-hop table).
+    pub route_capacity: usize,
+    /// Outgoing message queue capacity.
+    pub tx_queue_capacity: usize,
+    /// Event queue capacity.
+    pub event_queue_capacity: usize,
+    /// DIS answered/acted on: burst size.
+    pub dis_burst: u16,
+    /// DIS tokens refill period.
+    pub dis_refill: Duration,
+    /// DAOs accepted: burst size.
+    pub dao_burst: u16,
+    /// DAO tokens refill period.
+    pub dao_refill: Duration,
+    /// Number of INFINITE_RANK DIOs sent on local repair.
+    pub poison_count: u8,
+    /// Time a detached node waits before choosing a new parent (lets the poison spread).
+    pub repair_holdoff: Duration,
+    /// Delivery failures to a neighbour (with no DIO from it in between) before it is dropped.
+    pub link_failures_to_drop: u8,
+    /// Add the parent address to storing-mode Transit Information options so the root can
+    /// build the route view (the field is optional, RFC 6550 §6.7.8).
+    pub storing_parent_address: bool,
+}
+
+impl Config {
+    /// A root with the RFC defaults, except a 2^7 ms Imin with 12 doublings (≈ 9 min Imax),
+    /// DefaultLifetime 30 × 60 s, MaxRankIncrease 8 × MinHopRankIncrease, MRHOF.
+    pub fn root(seed: u64, link_local: Ipv6Addr, dodag_id: Ipv6Addr, mop: Mop) -> Self {
+        let mut prefix = dodag_id.octets();
+        if let Some(s) = prefix.get_mut(8..) {
+            s.fill(0);
+        }
+        Config {
+            seed,
+            role: Role::Root,
+            link_local,
+            instance_id: RPL_DEFAULT_INSTANCE,
+            dodag_id,
+            prefix: Ipv6Addr::from(prefix),
+            prefix_len: 64,
+            mop,
+            ocp: OCP_MRHOF,
+            dio_interval_min: 7,
+            dio_interval_doublings: 12,
+            dio_redundancy_constant: DEFAULT_DIO_REDUNDANCY_CONSTANT,
+            min_hop_rank_increase: DEFAULT_MIN_HOP_RANK_INCREASE,
+            max_rank_increase: 8 * DEFAULT_MIN_HOP_RANK_INCREASE,
+            default_lifetime: 30,
+            lifetime_unit: 60,
+            dodag_preference: 0,
+            dis_interval: Duration::from_secs(5),
+            dao_delay: Duration::from_millis(DEFAULT_DAO_DELAY_MS),
+            dao_ack_timeout: Duration::from_secs(3),
+            dao_max_retries: 4,
+            parent_set_size: crate::of::PARENT_SET_SIZE,
+            neighbour_capacity: 32,
+            route_capacity: 1024,
+            tx_queue_capacity: 64,
+            event_queue_capacity: 32,
+            dis_burst: 8,
+            dis_refill: Duration::from_millis(500),
+            dao_burst: 64,
+            dao_refill: Duration::from_millis(10),
+            poison_count: 3,
+            repair_holdoff: Duration::from_secs(2),
+            link_failures_to_drop: 2,
+            storing_parent_address: true,
+        }
+    }
+
+    /// A router (DODAG parameters come from the root's DIOs).
+    pub fn router(seed: u64, link_local: Ipv6Addr) -> Self {
+        Config {
+            role: Role::Router,
+            ..Self::root(seed, link_local, Ipv6Addr::UNSPECIFIED, Mop::NonStoring)
+        }
+    }
+
+    /// A leaf.
+    pub fn leaf(seed: u64, link_local: Ipv6Addr) -> Self {
+        Config {
+            role: Role::Leaf,
+            ..Self::router(seed, link_local)
+        }
+    }
+}

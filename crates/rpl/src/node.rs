@@ -1,0 +1,2448 @@
+//! The RPL node state machine: root, router or leaf, in storing or non-storing mode.
+//!
+//! See [`RplNode`] for the run loop.
+
+use alloc::vec::Vec;
+use core::net::Ipv6Addr;
+
+use amimesh_core::bounded::BoundedDeque;
+use amimesh_core::{Duration, Instant, Rng};
+
+use crate::config::{Config, Role};
+use crate::consts::*;
+use crate::error::{Error, Result};
+use crate::lollipop::SequenceCounter;
+use crate::of::ObjectiveFunction;
+use crate::routes::{
+    MAX_DEPTH, NonStoringTable, RouteView, StoringRoute, StoringTable, StoringUpdate,
+};
+use crate::trickle::Trickle;
+use crate::wire::*;
+
+/// A message to send: ICMPv6 type 155 with `code`, body `buf[..len]`, from `src` to `dst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// IPv6 source.
+    pub src: Ipv6Addr,
+    /// IPv6 destination (link-local unicast, ff02::1a, or a global address routed by the
+    /// IPv6 layer with [`RplNode::next_hop`]).
+    pub dst: Ipv6Addr,
+    /// ICMPv6 code.
+    pub code: u8,
+    /// Body length in the caller's buffer.
+    pub len: usize,
+}
+
+/// Something the caller may want to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Joined a DODAG.
+    Joined {
+        /// DODAGID.
+        dodag_id: Ipv6Addr,
+        /// Our rank.
+        rank: u16,
+        /// Preferred parent (link-local).
+        parent: Ipv6Addr,
+    },
+    /// The preferred parent changed.
+    ParentChanged {
+        /// Old parent.
+        old: Ipv6Addr,
+        /// New parent.
+        new: Ipv6Addr,
+    },
+    /// Lost every parent: local repair started (poisoned with INFINITE_RANK).
+    Detached,
+    /// A DAO was acknowledged.
+    DaoAcked {
+        /// DAOSequence.
+        sequence: u8,
+    },
+    /// A DAO was rejected (status ≥ 128).
+    DaoRejected {
+        /// Status.
+        status: u8,
+    },
+    /// No DAO-ACK after all retries.
+    DaoFailed,
+    /// A new DODAG version (global repair).
+    NewVersion {
+        /// Version number.
+        version: u8,
+    },
+    /// A downward route expired or was withdrawn.
+    RouteRemoved {
+        /// Destination.
+        target: Ipv6Addr,
+    },
+}
+
+/// Counters of dropped and notable inputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages received.
+    pub rx: u32,
+    /// Malformed messages dropped.
+    pub rx_malformed: u32,
+    /// Secure, CC, P2P or unknown messages not acted upon.
+    pub rx_unsupported: u32,
+    /// Messages for another instance/DODAG or otherwise ignored.
+    pub rx_ignored: u32,
+    /// DIS dropped by the rate limiter.
+    pub dis_rate_limited: u32,
+    /// DAO dropped by the rate limiter.
+    pub dao_rate_limited: u32,
+    /// Inserts refused by a full table.
+    pub table_full: u32,
+    /// Outgoing messages dropped (queue full or buffer too small).
+    pub tx_dropped: u32,
+    /// Messages sent.
+    pub tx: u32,
+    /// DAO retransmissions.
+    pub dao_retransmissions: u32,
+    /// Parent changes.
+    pub parent_changes: u32,
+    /// Local repairs.
+    pub local_repairs: u32,
+    /// Data-path rank errors detected.
+    pub rank_errors: u32,
+    /// Forwarding errors (F flag) seen.
+    pub forwarding_errors: u32,
+    /// Routes expired.
+    pub routes_expired: u32,
+}
+
+/// How to forward a packet to a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextHop {
+    /// The destination is this node.
+    Local,
+    /// Send to this neighbour (link-local address).
+    Neighbour(Ipv6Addr),
+    /// Root in non-storing mode: insert an SRH built by [`RplNode::build_srh`].
+    SourceRoute,
+}
+
+/// Verdict of the data-path validation of a forwarded packet's RPL option (RFC 6550 §11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HbhVerdict {
+    /// Forward it (the option has been updated: SenderRank, and R if a first error was found).
+    Forward,
+    /// Drop it (second rank error, or forwarding error consumed).
+    Drop,
+    /// No downward route (storing mode): return it to the sender with F set (§11.2.2.3).
+    ForwardingError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Neighbour {
+    ll: Ipv6Addr,
+    global: Option<Ipv6Addr>,
+    dodag_id: Ipv6Addr,
+    version: u8,
+    rank: u16,
+    dtsn: u8,
+    etx: Option<u16>,
+    heard: Instant,
+    failures: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dodag {
+    instance_id: u8,
+    dodag_id: Ipv6Addr,
+    version: SequenceCounter,
+    mop: Mop,
+    grounded: bool,
+    preference: u8,
+    config: DodagConfiguration,
+    of: ObjectiveFunction,
+    prefix: Ipv6Addr,
+    prefix_len: u8,
+    valid_lifetime: u32,
+    preferred_lifetime: u32,
+    rank: u16,
+    lowest_rank: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    addr: Ipv6Addr,
+    transit: TransitInformation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Out {
+    Dio {
+        dst: Ipv6Addr,
+        rank: u16,
+    },
+    Dis {
+        dst: Ipv6Addr,
+    },
+    Dao {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        seq: u8,
+        ack: bool,
+        targets: Vec<Target>,
+    },
+    DaoAck {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        seq: u8,
+        status: u8,
+    },
+    Dco {
+        dst: Ipv6Addr,
+        seq: u8,
+        targets: Vec<Target>,
+    },
+    DcoAck {
+        dst: Ipv6Addr,
+        seq: u8,
+        status: u8,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingDao {
+    seq: u8,
+    retries: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Dis = 0,
+    Dao = 1,
+    DaoAck = 2,
+    Expiry = 3,
+    Poison = 4,
+    Rejoin = 5,
+}
+const TIMERS: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TokenBucket {
+    tokens: u16,
+    cap: u16,
+    refill: Duration,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(cap: u16, refill: Duration) -> Self {
+        TokenBucket {
+            tokens: cap,
+            cap,
+            refill,
+            last: Instant::ZERO,
+        }
+    }
+    fn take(&mut self, now: Instant) -> bool {
+        let r = self.refill.total_micros().max(1);
+        let n = (now - self.last).total_micros() / r;
+        if n > 0 {
+            let add = u16::try_from(n).unwrap_or(u16::MAX);
+            self.tokens = self.tokens.saturating_add(add).min(self.cap);
+            self.last += Duration::from_micros(n.saturating_mul(r));
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// An RPL node (root, router or leaf).
+///
+/// # Run loop
+///
+/// [`RplNode`] is sans-IO. After every input (`handle_message`, `handle_timeout`,
+/// `handle_link_failure`, `set_link_etx`) or command (`global_repair`,
+/// `request_dao_refresh`, `start`), the caller drains [`RplNode::poll_transmit`] until it
+/// returns `None`, then [`RplNode::poll_event`] until `None`, and only then reads
+/// [`RplNode::poll_timeout`] and arranges to call `handle_timeout` at that instant. `now` must
+/// never go backwards.
+///
+/// ```
+/// use amimesh_core::Instant;
+/// use amimesh_rpl::{Config, RplNode, wire::Mop};
+/// let ll: core::net::Ipv6Addr = "fe80::1".parse().unwrap();
+/// let id: core::net::Ipv6Addr = "fd00::1".parse().unwrap();
+/// let mut root = RplNode::new(Config::root(1, ll, id, Mop::NonStoring));
+/// let mut now = Instant::ZERO;
+/// root.start(now);
+/// let mut buf = [0u8; 1280];
+/// for _ in 0..3 {
+///     while let Some(tx) = root.poll_transmit(now, &mut buf) {
+///         // send ICMPv6 type 155, code tx.code, body buf[..tx.len], from tx.src to tx.dst
+///         assert_eq!(tx.code, amimesh_rpl::wire::code::DIO);
+///     }
+///     while let Some(_ev) = root.poll_event() {}
+///     now = root.poll_timeout().unwrap();
+///     root.handle_timeout(now);
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RplNode {
+    cfg: Config,
+    rng: Rng,
+    stats: Stats,
+    dodag: Option<Dodag>,
+    neighbours: Vec<Neighbour>,
+    preferred: Option<Ipv6Addr>,
+    trickle: Trickle,
+    timers: [Option<Instant>; TIMERS],
+    out: BoundedDeque<Out>,
+    events: BoundedDeque<Event>,
+    dtsn: SequenceCounter,
+    parent_dtsn: u8,
+    dao_seq: SequenceCounter,
+    path_seq: SequenceCounter,
+    dco_seq: SequenceCounter,
+    pending_dao: Option<PendingDao>,
+    dao_acked: bool,
+    invalidate_next: bool,
+    detached_at: Option<Instant>,
+    detach_rank: u16,
+    rejoin_attempts: u8,
+    poison_left: u8,
+    storing: StoringTable,
+    topology: Option<NonStoringTable>,
+    dis_bucket: TokenBucket,
+    dao_bucket: TokenBucket,
+    last_now: Instant,
+    started: bool,
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+}
+
+/// `prefix`'s first 64 bits with `ll`'s interface identifier.
+fn form_address(prefix: &Ipv6Addr, ll: &Ipv6Addr) -> Ipv6Addr {
+    let mut a = prefix.octets();
+    let l = ll.octets();
+    if let (Some(d), Some(s)) = (a.get_mut(8..), l.get(8..)) {
+        d.copy_from_slice(s);
+    }
+    Ipv6Addr::from(a)
+}
+
+fn secs(now: Instant) -> u32 {
+    u32::try_from(now.total_secs().max(0)).unwrap_or(u32::MAX)
+}
+
+impl RplNode {
+    /// A node with `cfg`. Call [`start`](Self::start) to begin.
+    pub fn new(cfg: Config) -> Self {
+        let mut rng = Rng::new(cfg.seed);
+        let trickle = Trickle::new(
+            cfg.dio_interval_min,
+            cfg.dio_interval_doublings,
+            cfg.dio_redundancy_constant,
+        );
+        let topology = (cfg.role == Role::Root)
+            .then(|| NonStoringTable::new(cfg.dodag_id, cfg.route_capacity));
+        let storing_cap = if cfg.role == Role::Root && !cfg.mop.is_storing() {
+            0
+        } else {
+            cfg.route_capacity
+        };
+        let dtsn = SequenceCounter::default();
+        let _ = rng.u8();
+        RplNode {
+            rng,
+            stats: Stats::default(),
+            dodag: None,
+            neighbours: Vec::with_capacity(cfg.neighbour_capacity),
+            preferred: None,
+            trickle,
+            timers: [None; TIMERS],
+            out: BoundedDeque::with_capacity(cfg.tx_queue_capacity),
+            events: BoundedDeque::with_capacity(cfg.event_queue_capacity),
+            dtsn,
+            parent_dtsn: 0,
+            dao_seq: SequenceCounter::default(),
+            path_seq: SequenceCounter::default(),
+            dco_seq: SequenceCounter::default(),
+            pending_dao: None,
+            dao_acked: false,
+            invalidate_next: false,
+            detached_at: None,
+            detach_rank: INFINITE_RANK,
+            rejoin_attempts: 0,
+            poison_left: 0,
+            storing: StoringTable::new(storing_cap),
+            topology,
+            dis_bucket: TokenBucket::new(cfg.dis_burst, cfg.dis_refill),
+            dao_bucket: TokenBucket::new(cfg.dao_burst, cfg.dao_refill),
+            last_now: Instant::ZERO,
+            started: false,
+            cfg,
+        }
+    }
+
+    // ------------------------------------------------------------------ getters
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// Is the node part of a DODAG (root, or joined with a preferred parent)?
+    pub fn is_joined(&self) -> bool {
+        self.dodag.is_some() && (self.cfg.role == Role::Root || self.preferred.is_some())
+    }
+    /// Our rank (INFINITE_RANK when not joined).
+    pub fn rank(&self) -> u16 {
+        match (&self.dodag, self.is_joined()) {
+            (Some(d), true) => d.rank,
+            _ => INFINITE_RANK,
+        }
+    }
+    /// The DODAGID, once joined.
+    pub fn dodag_id(&self) -> Option<Ipv6Addr> {
+        self.dodag.as_ref().map(|d| d.dodag_id)
+    }
+    /// The DODAG version, once joined.
+    pub fn version(&self) -> Option<u8> {
+        self.dodag.as_ref().map(|d| d.version.value())
+    }
+    /// The Mode of Operation, once joined.
+    pub fn mop(&self) -> Option<Mop> {
+        self.dodag.as_ref().map(|d| d.mop)
+    }
+    /// Preferred parent (link-local).
+    pub fn preferred_parent(&self) -> Option<Ipv6Addr> {
+        self.preferred
+    }
+    /// Our global address (root: the DODAGID; others: prefix + link-local IID once joined).
+    pub fn global_address(&self) -> Option<Ipv6Addr> {
+        if self.cfg.role == Role::Root {
+            return Some(self.cfg.dodag_id);
+        }
+        self.dodag
+            .as_ref()
+            .map(|d| form_address(&d.prefix, &self.cfg.link_local))
+    }
+    /// Current Trickle interval (for diagnostics).
+    pub fn trickle(&self) -> &Trickle {
+        &self.trickle
+    }
+    /// Storing-mode downward routes.
+    pub fn storing_routes(&self) -> &StoringTable {
+        &self.storing
+    }
+    /// Heap bytes reserved by the node's tables and queues (capacity × element size; messages
+    /// waiting in the transmit queue may hold a little more).
+    pub fn heap_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.neighbours.capacity() * size_of::<Neighbour>()
+            + self.storing.capacity() * size_of::<StoringRoute>()
+            + self.out.capacity() * size_of::<Out>()
+            + self.events.capacity() * size_of::<Event>()
+            + self
+                .topology
+                .as_ref()
+                .map_or(0, NonStoringTable::reserved_bytes)
+    }
+
+    /// The root's DODAG table (targets and their parents), built from DAOs in both modes.
+    pub fn root_table(&self) -> Option<&NonStoringTable> {
+        self.topology.as_ref()
+    }
+
+    /// Parent set: usable DODAG parents by resulting rank, preferred first, at most
+    /// `parent_set_size` (link-local addresses).
+    pub fn parent_set(&self) -> Vec<Ipv6Addr> {
+        let mut v: Vec<(u16, Ipv6Addr)> = self
+            .neighbours
+            .iter()
+            .filter_map(|n| self.candidate_rank(n, false).map(|r| (r, n.ll)))
+            .filter(|(_, ll)| Some(*ll) != self.preferred)
+            .collect();
+        v.sort();
+        let mut out: Vec<Ipv6Addr> = self.preferred.into_iter().collect();
+        out.extend(v.into_iter().map(|(_, a)| a));
+        out.truncate(self.cfg.parent_set_size.max(1));
+        out
+    }
+
+    /// This node's own route view: device, default router list (parent set) and downward
+    /// routes (storing mode).
+    pub fn local_route_view(&self) -> RouteView {
+        RouteView {
+            device: self.global_address().unwrap_or(self.cfg.link_local),
+            default_routers: self.parent_set(),
+            routes: self
+                .storing
+                .iter()
+                .map(|r| (r.target, r.next_hop))
+                .collect(),
+        }
+    }
+
+    /// Root only: the route view for every node of the DODAG (device, default router list,
+    /// routing table with hop routes), computed from the DAO Transit Information the root
+    /// holds, in either mode. `None` on other nodes.
+    pub fn route_views(&self) -> Option<Vec<RouteView>> {
+        self.topology.as_ref().map(NonStoringTable::route_views)
+    }
+
+    // ------------------------------------------------------------------ polling
+
+    /// The next message to send, written into `buf`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.touch(now);
+        while let Some(o) = self.out.pop_front() {
+            match self.build(&o, buf) {
+                Ok(t) => {
+                    self.stats.tx = self.stats.tx.saturating_add(1);
+                    return Some(t);
+                }
+                Err(_) => self.stats.tx_dropped = self.stats.tx_dropped.saturating_add(1),
+            }
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.timers.iter().flatten().min().copied();
+        match (t, self.trickle.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn touch(&mut self, now: Instant) {
+        debug_assert!(now >= self.last_now, "time went backwards");
+        if now > self.last_now {
+            self.last_now = now;
+        }
+    }
+
+    fn set_timer(&mut self, t: Timer, at: Option<Instant>) {
+        if let Some(s) = self.timers.get_mut(t as usize) {
+            *s = at;
+        }
+    }
+    fn timer(&self, t: Timer) -> Option<Instant> {
+        self.timers.get(t as usize).copied().flatten()
+    }
+
+    fn push_out(&mut self, o: Out) {
+        if self.out.push_back(o).is_err() {
+            self.stats.tx_dropped = self.stats.tx_dropped.saturating_add(1);
+        }
+    }
+    fn push_event(&mut self, e: Event) {
+        let _ = self.events.push_back_evicting(e);
+    }
+
+    fn jitter(&mut self, base: Duration) -> Duration {
+        let b = base.total_micros();
+        Duration::from_micros(self.rng.range(b / 2, b.saturating_add(b / 2).max(1)))
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Starts the node: the root builds its DODAG and starts DIO Trickle; others start
+    /// soliciting DIOs with DIS.
+    pub fn start(&mut self, now: Instant) {
+        self.touch(now);
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if self.cfg.role == Role::Root {
+            let c = &self.cfg;
+            let of = ObjectiveFunction::from_ocp(c.ocp).unwrap_or(ObjectiveFunction::Mrhof);
+            self.dodag = Some(Dodag {
+                instance_id: c.instance_id,
+                dodag_id: c.dodag_id,
+                version: SequenceCounter::default(),
+                mop: c.mop,
+                grounded: true,
+                preference: c.dodag_preference & 7,
+                config: DodagConfiguration {
+                    authentication: false,
+                    path_control_size: DEFAULT_PATH_CONTROL_SIZE,
+                    dio_interval_doublings: c.dio_interval_doublings,
+                    dio_interval_min: c.dio_interval_min,
+                    dio_redundancy_constant: c.dio_redundancy_constant,
+                    max_rank_increase: c.max_rank_increase,
+                    min_hop_rank_increase: c.min_hop_rank_increase,
+                    objective_code_point: c.ocp,
+                    default_lifetime: c.default_lifetime,
+                    lifetime_unit: c.lifetime_unit,
+                },
+                of,
+                prefix: c.prefix,
+                prefix_len: c.prefix_len,
+                valid_lifetime: u32::MAX,
+                preferred_lifetime: u32::MAX,
+                rank: c.min_hop_rank_increase,
+                lowest_rank: c.min_hop_rank_increase,
+            });
+            self.trickle.start(now, &mut self.rng);
+            self.schedule_expiry(now);
+        } else {
+            let d = self.rng.range(0, 500_000);
+            self.set_timer(Timer::Dis, Some(now + Duration::from_micros(d)));
+        }
+    }
+
+    /// Root: global repair (RFC 6550 §8.2.2.1): a new DODAG version; every node rejoins.
+    pub fn global_repair(&mut self, now: Instant) -> Result<()> {
+        self.touch(now);
+        if self.cfg.role != Role::Root {
+            return Err(Error::WrongState);
+        }
+        let d = self.dodag.as_mut().ok_or(Error::NotJoined)?;
+        d.version.increment();
+        let v = d.version.value();
+        self.push_event(Event::NewVersion { version: v });
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+        Ok(())
+    }
+
+    /// Root: asks every node to send a fresh DAO by incrementing the DTSN (§9.3).
+    pub fn request_dao_refresh(&mut self, now: Instant) -> Result<()> {
+        self.touch(now);
+        if !self.is_joined() {
+            return Err(Error::NotJoined);
+        }
+        self.dtsn.increment();
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+        Ok(())
+    }
+
+    /// The link layer's ETX estimate (×128) for a neighbour.
+    pub fn set_link_etx(&mut self, now: Instant, neighbour: Ipv6Addr, etx: u16) {
+        self.touch(now);
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == neighbour) {
+            n.etx = Some(etx);
+        }
+        if self.cfg.role != Role::Root && self.dodag.is_some() && self.detached_at.is_none() {
+            self.select_parent(now);
+        }
+    }
+
+    /// The link layer could not deliver to `neighbour` (no ACK after retries). After
+    /// `link_failures_to_drop` failures with no DIO heard from it in between, the neighbour is
+    /// removed: losing the preferred parent selects another or starts local repair, and storing
+    /// routes through it are dropped.
+    pub fn handle_link_failure(&mut self, now: Instant, neighbour: Ipv6Addr) {
+        self.touch(now);
+        let limit = self.cfg.link_failures_to_drop.max(1);
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == neighbour) {
+            n.failures = n.failures.saturating_add(1);
+            if n.failures < limit {
+                return;
+            }
+        }
+        self.neighbours.retain(|n| n.ll != neighbour);
+        let removed = self.storing.remove_via(&neighbour);
+        if removed > 0 {
+            self.stats.routes_expired = self
+                .stats
+                .routes_expired
+                .saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
+        }
+        if self.cfg.role != Role::Root && self.preferred == Some(neighbour) {
+            // The entry is gone, so selection picks another parent (or starts local repair)
+            // while our current rank still bounds the choice.
+            self.select_parent(now);
+        }
+    }
+
+    // ------------------------------------------------------------------ timeouts
+
+    /// Fires every timer that is due. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        for t in [
+            Timer::Dis,
+            Timer::Dao,
+            Timer::DaoAck,
+            Timer::Expiry,
+            Timer::Poison,
+            Timer::Rejoin,
+        ] {
+            if self.timer(t).is_some_and(|at| at <= now) {
+                self.set_timer(t, None);
+                self.fire(t, now);
+            }
+        }
+        if self.trickle.poll(now, &mut self.rng) && self.may_send_dio() {
+            let rank = self.rank();
+            self.push_out(Out::Dio {
+                dst: ALL_RPL_NODES,
+                rank,
+            });
+        }
+    }
+
+    fn may_send_dio(&self) -> bool {
+        self.cfg.role != Role::Leaf && self.is_joined() && self.detached_at.is_none()
+    }
+
+    fn fire(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::Dis => {
+                if !self.is_joined() && self.detached_at.is_none() {
+                    self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+                    let j = self.jitter(self.cfg.dis_interval);
+                    self.set_timer(Timer::Dis, Some(now + j));
+                }
+            }
+            Timer::Dao => self.send_dao(now, false),
+            Timer::DaoAck => {
+                let Some(p) = self.pending_dao else { return };
+                if p.retries < self.cfg.dao_max_retries {
+                    self.stats.dao_retransmissions =
+                        self.stats.dao_retransmissions.saturating_add(1);
+                    self.pending_dao = Some(PendingDao {
+                        retries: p.retries + 1,
+                        ..p
+                    });
+                    self.send_dao(now, true);
+                } else {
+                    self.pending_dao = None;
+                    self.push_event(Event::DaoFailed);
+                    let r = self.refresh_interval();
+                    let j = self.jitter(r);
+                    self.set_timer(Timer::Dao, Some(now + j));
+                }
+            }
+            Timer::Expiry => {
+                let s = secs(now);
+                let mut gone: Vec<Ipv6Addr> = Vec::new();
+                if let Some(t) = self.topology.as_mut() {
+                    t.expire(s, |a| gone.push(a));
+                }
+                self.storing.expire(s, |a| gone.push(a));
+                for g in gone {
+                    self.stats.routes_expired = self.stats.routes_expired.saturating_add(1);
+                    self.push_event(Event::RouteRemoved { target: g });
+                }
+                self.schedule_expiry(now);
+            }
+            Timer::Poison => {
+                if self.poison_left > 0 && self.cfg.role != Role::Leaf {
+                    self.poison_left -= 1;
+                    self.push_out(Out::Dio {
+                        dst: ALL_RPL_NODES,
+                        rank: INFINITE_RANK,
+                    });
+                    if self.poison_left > 0 {
+                        let step = self
+                            .cfg
+                            .repair_holdoff
+                            .checked_div_or_zero(u64::from(self.cfg.poison_count.max(1)));
+                        self.set_timer(Timer::Poison, Some(now + step));
+                    }
+                }
+            }
+            Timer::Rejoin => {
+                if self.detached_at.is_some() {
+                    self.select_parent(now);
+                    self.rejoin_attempts = self.rejoin_attempts.saturating_add(1);
+                    if self.preferred.is_none() {
+                        // Keep soliciting while no usable parent is heard.
+                        self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+                        let j = self.jitter(self.cfg.dis_interval);
+                        self.set_timer(Timer::Rejoin, Some(now + j));
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule_expiry(&mut self, now: Instant) {
+        let unit = self
+            .dodag
+            .as_ref()
+            .map_or(1, |d| u64::from(d.config.lifetime_unit).max(1));
+        self.set_timer(Timer::Expiry, Some(now + Duration::from_secs(unit.min(60))));
+    }
+
+    fn lifetime_secs(&self) -> u64 {
+        self.dodag.as_ref().map_or(0, |d| {
+            u64::from(d.config.default_lifetime) * u64::from(d.config.lifetime_unit)
+        })
+    }
+
+    fn refresh_interval(&self) -> Duration {
+        Duration::from_secs((self.lifetime_secs() / 3).max(1))
+    }
+
+    fn schedule_dao(&mut self, now: Instant) {
+        if self.cfg.role == Role::Root {
+            return;
+        }
+        let j = self.jitter(self.cfg.dao_delay);
+        let at = now + j;
+        if self.timer(Timer::Dao).is_none_or(|t| t > at) {
+            self.set_timer(Timer::Dao, Some(at));
+        }
+    }
+
+    fn own_transit(&self, lifetime: u8) -> Option<TransitInformation> {
+        let d = self.dodag.as_ref()?;
+        let parent = self
+            .preferred
+            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+            .and_then(|n| n.global);
+        let with_parent = !d.mop.is_storing() || self.cfg.storing_parent_address;
+        Some(TransitInformation {
+            external: false,
+            invalidate: self.invalidate_next && d.mop.is_storing(),
+            path_control: 0,
+            path_sequence: self.path_seq.value(),
+            path_lifetime: lifetime,
+            parent_address: if with_parent { parent } else { None },
+        })
+    }
+
+    /// Sends our own DAO (to the parent in storing mode, to the root in non-storing mode).
+    fn send_dao(&mut self, now: Instant, retransmit: bool) {
+        if !self.is_joined() || self.cfg.role == Role::Root {
+            return;
+        }
+        let Some(d) = self.dodag else { return };
+        if d.mop == Mop::NoDownward {
+            return;
+        }
+        let (Some(me), Some(parent)) = (self.global_address(), self.preferred) else {
+            return;
+        };
+        let Some(transit) = self.own_transit(d.config.default_lifetime) else {
+            return;
+        };
+        if transit.parent_address.is_none() && !d.mop.is_storing() {
+            // The parent's global address is not known yet; try again shortly.
+            self.schedule_dao(now);
+            return;
+        }
+        self.dao_seq.increment();
+        let seq = self.dao_seq.value();
+        let (src, dst) = if d.mop.is_storing() {
+            (self.cfg.link_local, parent)
+        } else {
+            (me, d.dodag_id)
+        };
+        self.push_out(Out::Dao {
+            src,
+            dst,
+            seq,
+            ack: true,
+            targets: alloc::vec![Target { addr: me, transit }],
+        });
+        let retries = if retransmit {
+            self.pending_dao.map_or(0, |p| p.retries)
+        } else {
+            0
+        };
+        self.pending_dao = Some(PendingDao { seq, retries });
+        let t = self.cfg.dao_ack_timeout;
+        self.set_timer(Timer::DaoAck, Some(now + t));
+        self.set_timer(Timer::Dao, None);
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// A received RPL message (ICMPv6 type 155): `code` and the body after the ICMPv6 header,
+    /// with the IPv6 source and destination. Malformed input is dropped and counted.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        code: u8,
+        body: &[u8],
+    ) {
+        self.touch(now);
+        self.stats.rx = self.stats.rx.saturating_add(1);
+        if !self.started {
+            self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
+            return;
+        }
+        let repr = match MessageRepr::parse_body(code, body) {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
+                return;
+            }
+        };
+        match repr {
+            MessageRepr::Dis(d) => self.handle_dis(now, src, dst, &d),
+            MessageRepr::Dio(d) => self.handle_dio(now, src, &d),
+            MessageRepr::Dao(d) => self.handle_dao(now, src, dst, &d),
+            MessageRepr::DaoAck(a) => self.handle_dao_ack(now, &a),
+            MessageRepr::Dco(d) => self.handle_dco(now, src, &d),
+            MessageRepr::DcoAck(_) => {}
+            _ => self.stats.rx_unsupported = self.stats.rx_unsupported.saturating_add(1),
+        }
+    }
+
+    fn ignore(&mut self) {
+        self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
+    }
+
+    fn handle_dis(&mut self, now: Instant, src: Ipv6Addr, dst: Ipv6Addr, dis: &DisRepr<'_>) {
+        if !self.may_send_dio() {
+            return self.ignore();
+        }
+        let Some(d) = self.dodag else { return };
+        if let Some(OptionRepr::SolicitedInformation {
+            instance_id,
+            version_predicate,
+            instance_id_predicate,
+            dodag_id_predicate,
+            dodag_id,
+            version,
+        }) = dis.options.find(OptionType::SolicitedInformation)
+        {
+            if (instance_id_predicate && instance_id != d.instance_id)
+                || (dodag_id_predicate && dodag_id != d.dodag_id)
+                || (version_predicate && version != d.version.value())
+            {
+                return self.ignore();
+            }
+        }
+        if !self.dis_bucket.take(now) {
+            self.stats.dis_rate_limited = self.stats.dis_rate_limited.saturating_add(1);
+            return;
+        }
+        if dst.is_multicast() {
+            // §8.3: a multicast DIS resets Trickle.
+            self.trickle.hear_inconsistent(now, &mut self.rng);
+        } else {
+            let rank = self.rank();
+            self.push_out(Out::Dio { dst: src, rank });
+        }
+    }
+
+    fn handle_dio(&mut self, now: Instant, src: Ipv6Addr, dio: &DioRepr<'_>) {
+        if dio.instance_id != self.cfg.instance_id || !is_link_local(&src) {
+            return self.ignore();
+        }
+        if self.cfg.role == Role::Root {
+            // The root is the authority on its DODAG; same-version DIOs are consistent.
+            if let Some(d) = self.dodag {
+                if dio.dodag_id == d.dodag_id && dio.version == d.version.value() {
+                    self.trickle.hear_consistent();
+                } else if dio.dodag_id == d.dodag_id {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
+            }
+            return;
+        }
+        let mut config = None;
+        let mut pio = None;
+        for o in dio.options.iter().flatten() {
+            match o {
+                OptionRepr::DodagConfiguration(c) => config = Some(c),
+                OptionRepr::PrefixInformation {
+                    prefix_length,
+                    router_address,
+                    valid_lifetime,
+                    preferred_lifetime,
+                    prefix,
+                    ..
+                } => {
+                    pio = Some((
+                        prefix,
+                        prefix_length,
+                        router_address,
+                        valid_lifetime,
+                        preferred_lifetime,
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let global = pio.map(|(p, _, r, _, _)| if r { p } else { form_address(&p, &src) });
+
+        // Version handling (global repair, §8.2.2.1).
+        if let Some(d) = self.dodag {
+            if dio.dodag_id != d.dodag_id {
+                return self.ignore();
+            }
+            let v = SequenceCounter(dio.version);
+            if v.is_newer_than(d.version) {
+                self.adopt_version(now, dio.version);
+            } else if d.version.is_newer_than(v) {
+                // A neighbour still on an old version: tell it soon.
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+                return self.ignore();
+            }
+        }
+
+        // Neighbour table.
+        let entry = Neighbour {
+            ll: src,
+            global,
+            dodag_id: dio.dodag_id,
+            version: dio.version,
+            rank: dio.rank,
+            dtsn: dio.dtsn,
+            etx: self
+                .neighbours
+                .iter()
+                .find(|n| n.ll == src)
+                .and_then(|n| n.etx),
+            heard: now,
+            failures: 0,
+        };
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == src) {
+            *n = entry;
+        } else if dio.rank != INFINITE_RANK {
+            if self.neighbours.len() >= self.cfg.neighbour_capacity {
+                // Evict the highest-ranked non-parent neighbour if the newcomer is better.
+                let pref = self.preferred;
+                let worst = self
+                    .neighbours
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| Some(n.ll) != pref)
+                    .max_by_key(|(_, n)| n.rank)
+                    .map(|(i, n)| (i, n.rank));
+                match worst {
+                    Some((i, r)) if r > dio.rank => {
+                        self.neighbours.swap_remove(i);
+                    }
+                    _ => {
+                        self.stats.table_full = self.stats.table_full.saturating_add(1);
+                        return;
+                    }
+                }
+            }
+            self.neighbours.push(entry);
+        }
+
+        // First join.
+        if self.dodag.is_none() {
+            let Some(c) = config else {
+                // Without the DODAG Configuration we cannot compute ranks: solicit it.
+                self.push_out(Out::Dis { dst: src });
+                return;
+            };
+            let Some(of) = ObjectiveFunction::from_ocp(c.objective_code_point) else {
+                return self.ignore();
+            };
+            let Some((prefix, plen, _, valid, preferred)) = pio else {
+                return self.ignore();
+            };
+            self.dodag = Some(Dodag {
+                instance_id: dio.instance_id,
+                dodag_id: dio.dodag_id,
+                version: SequenceCounter(dio.version),
+                mop: dio.mop,
+                grounded: dio.grounded,
+                preference: dio.dodag_preference,
+                config: c,
+                of,
+                prefix,
+                prefix_len: plen,
+                valid_lifetime: valid,
+                preferred_lifetime: preferred,
+                rank: INFINITE_RANK,
+                lowest_rank: INFINITE_RANK,
+            });
+            self.trickle = Trickle::new(
+                c.dio_interval_min,
+                c.dio_interval_doublings,
+                c.dio_redundancy_constant,
+            );
+            self.schedule_expiry(now);
+        }
+
+        let before = self.preferred;
+        let rank_before = self.rank();
+        if self.detached_at.is_none() {
+            self.select_parent(now);
+        }
+        // DTSN from the preferred parent (§9.3): a newer one asks for a fresh DAO.
+        if self.preferred == Some(src) && before == Some(src) {
+            let new = SequenceCounter(dio.dtsn);
+            if new.is_newer_than(SequenceCounter(self.parent_dtsn)) {
+                self.parent_dtsn = dio.dtsn;
+                if self.dodag.is_some_and(|d| !d.mop.is_storing()) {
+                    self.dtsn.increment();
+                }
+                self.schedule_dao(now);
+            }
+        }
+        if self.preferred == before && self.rank() == rank_before && dio.rank != INFINITE_RANK {
+            self.trickle.hear_consistent();
+        }
+    }
+
+    fn adopt_version(&mut self, now: Instant, version: u8) {
+        if let Some(d) = self.dodag.as_mut() {
+            d.version = SequenceCounter(version);
+            d.rank = INFINITE_RANK;
+            d.lowest_rank = INFINITE_RANK;
+        }
+        // Parents from the old version are no longer valid (§8.2.2.1).
+        self.preferred = None;
+        self.detached_at = None;
+        self.poison_left = 0;
+        self.set_timer(Timer::Poison, None);
+        self.set_timer(Timer::Rejoin, None);
+        self.storing.clear();
+        self.path_seq.increment();
+        self.push_event(Event::NewVersion { version });
+        self.trickle.hear_inconsistent(now, &mut self.rng);
+    }
+
+    /// The rank we would have through `n`, if `n` may be a parent.
+    fn candidate_rank(&self, n: &Neighbour, strict: bool) -> Option<u16> {
+        let d = self.dodag.as_ref()?;
+        if n.dodag_id != d.dodag_id || n.version != d.version.value() || n.rank == INFINITE_RANK {
+            return None;
+        }
+        if let Some(t) = self.detached_at {
+            // After a local repair only fresh DIOs count, and on the first attempt only from
+            // nodes ranked below where we were (they cannot be our former descendants).
+            if n.heard <= t || (self.rejoin_attempts == 0 && n.rank > self.detach_rank) {
+                return None;
+            }
+        }
+        let r =
+            d.of.rank_via(n.rank, n.etx, d.config.min_hop_rank_increase)?;
+        if d.config.max_rank_increase != 0
+            && d.lowest_rank != INFINITE_RANK
+            && r > d.lowest_rank.saturating_add(d.config.max_rank_increase)
+        {
+            return None;
+        }
+        // Loop avoidance: a new parent must not be lower in the DODAG than we are now (equal
+        // rank is a sibling, never a descendant).
+        if strict && d.rank != INFINITE_RANK && Some(n.ll) != self.preferred && n.rank > d.rank {
+            return None;
+        }
+        Some(r)
+    }
+
+    /// Runs parent selection (OF + hysteresis) and applies the result.
+    fn select_parent(&mut self, now: Instant) {
+        if self.cfg.role == Role::Root {
+            return;
+        }
+        let Some(d) = self.dodag else { return };
+        let cur = self.preferred;
+        let cur_rank = cur
+            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+            .and_then(|n| self.candidate_rank(n, true));
+        let best = self
+            .neighbours
+            .iter()
+            .filter_map(|n| self.candidate_rank(n, true).map(|r| (r, n.ll)))
+            .min();
+        let threshold = d.of.switch_threshold(d.config.min_hop_rank_increase);
+        let choice = match (cur_rank, best) {
+            (Some(cr), Some((br, bll))) if br.saturating_add(threshold) < cr => Some((br, bll)),
+            (Some(cr), _) => cur.map(|c| (cr, c)),
+            (None, b) => b,
+        };
+        match choice {
+            None => {
+                if cur.is_some() || self.detached_at.is_some() {
+                    self.local_repair(now);
+                }
+            }
+            Some((rank, ll)) => self.apply_parent(now, cur, ll, rank),
+        }
+    }
+
+    fn apply_parent(&mut self, now: Instant, old: Option<Ipv6Addr>, new: Ipv6Addr, rank: u16) {
+        let Some(mut d) = self.dodag else { return };
+        let old_dag_rank = crate::of::dag_rank(d.rank, d.config.min_hop_rank_increase);
+        let was_detached = self.detached_at.take().is_some();
+        self.set_timer(Timer::Rejoin, None);
+        self.set_timer(Timer::Poison, None);
+        self.poison_left = 0;
+        d.rank = rank;
+        d.lowest_rank = if was_detached || d.lowest_rank == INFINITE_RANK {
+            rank
+        } else {
+            d.lowest_rank.min(rank)
+        };
+        self.dodag = Some(d);
+        self.preferred = Some(new);
+        // The new parent is upward: no downward route may go through it.
+        self.storing.remove_via(&new);
+        let parent_dtsn = self.neighbours.iter().find(|n| n.ll == new).map(|n| n.dtsn);
+        match old {
+            None => {
+                self.set_timer(Timer::Dis, None);
+                if let Some(t) = parent_dtsn {
+                    self.parent_dtsn = t;
+                }
+                self.path_seq.increment();
+                self.invalidate_next = false;
+                self.push_event(Event::Joined {
+                    dodag_id: d.dodag_id,
+                    rank,
+                    parent: new,
+                });
+                if self.cfg.role != Role::Leaf {
+                    self.trickle.start(now, &mut self.rng);
+                }
+                self.schedule_dao(now);
+            }
+            Some(o) if o != new => {
+                self.stats.parent_changes = self.stats.parent_changes.saturating_add(1);
+                if let Some(t) = parent_dtsn {
+                    self.parent_dtsn = t;
+                }
+                self.push_event(Event::ParentChanged { old: o, new });
+                if d.mop.is_storing() {
+                    self.send_no_path(o);
+                }
+                self.path_seq.increment();
+                self.invalidate_next = true;
+                self.pending_dao = None;
+                self.set_timer(Timer::DaoAck, None);
+                self.schedule_dao(now);
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+            }
+            Some(_) => {
+                let new_dag_rank = crate::of::dag_rank(rank, d.config.min_hop_rank_increase);
+                if new_dag_rank != old_dag_rank {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
+            }
+        }
+    }
+
+    /// No-Path DAO (Path Lifetime 0) for our own target to a former parent (storing mode).
+    fn send_no_path(&mut self, old_parent: Ipv6Addr) {
+        let (Some(me), Some(mut transit)) = (self.global_address(), self.own_transit(0)) else {
+            return;
+        };
+        transit.parent_address = None;
+        transit.invalidate = false;
+        self.dao_seq.increment();
+        let seq = self.dao_seq.value();
+        let src = self.cfg.link_local;
+        self.push_out(Out::Dao {
+            src,
+            dst: old_parent,
+            seq,
+            ack: false,
+            targets: alloc::vec![Target { addr: me, transit }],
+        });
+    }
+
+    /// Local repair (§8.2.2.5): poison with INFINITE_RANK, detach, wait, rejoin.
+    fn local_repair(&mut self, now: Instant) {
+        let first = self.detached_at.is_none();
+        if first {
+            self.stats.local_repairs = self.stats.local_repairs.saturating_add(1);
+            self.push_event(Event::Detached);
+            self.poison_left = self.cfg.poison_count;
+            self.set_timer(Timer::Poison, Some(now));
+            self.detach_rank = self.dodag.map_or(INFINITE_RANK, |d| d.rank);
+            // Local repair may rejoin deeper than MaxRankIncrease allows (§8.2.2.5).
+            if let Some(d) = self.dodag.as_mut() {
+                d.lowest_rank = INFINITE_RANK;
+            }
+            self.rejoin_attempts = 0;
+            // Solicit fresh DIOs so the choice after the hold-off sees every neighbour.
+            self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+        }
+        self.detached_at = Some(now);
+        self.preferred = None;
+        if let Some(d) = self.dodag.as_mut() {
+            d.rank = INFINITE_RANK;
+        }
+        self.pending_dao = None;
+        self.set_timer(Timer::DaoAck, None);
+        self.set_timer(Timer::Dao, None);
+        self.trickle.stop();
+        // Routes through us are gone until children re-register.
+        self.storing.clear();
+        let h = self.cfg.repair_holdoff;
+        self.set_timer(Timer::Rejoin, Some(now + h));
+    }
+
+    fn handle_dao(&mut self, now: Instant, src: Ipv6Addr, dst: Ipv6Addr, dao: &DaoRepr<'_>) {
+        let Some(d) = self.dodag else {
+            return self.ignore();
+        };
+        if dao.instance_id != d.instance_id || dao.dodag_id.is_some_and(|id| id != d.dodag_id) {
+            return self.ignore();
+        }
+        if !self.is_joined() || d.mop == Mop::NoDownward {
+            return self.ignore();
+        }
+        if !self.dao_bucket.take(now) {
+            self.stats.dao_rate_limited = self.stats.dao_rate_limited.saturating_add(1);
+            return;
+        }
+        // Group targets with the Transit Information option that follows them (§9.4).
+        let mut targets: Vec<Target> = Vec::new();
+        let mut pending: Vec<Ipv6Addr> = Vec::new();
+        for o in dao.options.iter().flatten() {
+            match o {
+                OptionRepr::RplTarget { .. } => {
+                    if let Some(a) = o.target_address() {
+                        if pending.len() < 32 {
+                            pending.push(a);
+                        }
+                    }
+                }
+                OptionRepr::TransitInformation(t) => {
+                    for a in pending.drain(..) {
+                        if targets.len() < 64 {
+                            targets.push(Target {
+                                addr: a,
+                                transit: t,
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let expires_of = |t: &TransitInformation| -> u32 {
+            if t.path_lifetime == INFINITE_LIFETIME {
+                u32::MAX
+            } else {
+                let l = u64::from(t.path_lifetime) * u64::from(d.config.lifetime_unit);
+                secs(now).saturating_add(u32::try_from(l).unwrap_or(u32::MAX))
+            }
+        };
+        let mut status = DAO_ACK_ACCEPT;
+        let mut forward: Vec<Target> = Vec::new();
+        let root = self.cfg.role == Role::Root;
+        // Root: the DODAG table, from Transit parent addresses (both modes).
+        if root {
+            if !d.mop.is_storing() && dst != d.dodag_id {
+                return self.ignore();
+            }
+            for t in &targets {
+                let Some(topo) = self.topology.as_mut() else {
+                    break;
+                };
+                if t.transit.path_lifetime == 0 {
+                    if topo.remove(&t.addr) {
+                        self.push_event(Event::RouteRemoved { target: t.addr });
+                    }
+                } else if let Some(p) = t.transit.parent_address {
+                    match topo.update(t.addr, p, t.transit.path_sequence, expires_of(&t.transit)) {
+                        Ok(_) => {}
+                        Err(_) => {
+                            self.stats.table_full = self.stats.table_full.saturating_add(1);
+                            status = DAO_ACK_REJECT_TABLE_FULL;
+                        }
+                    }
+                }
+            }
+        }
+        if d.mop.is_storing() {
+            for t in &targets {
+                if t.transit.path_lifetime == 0 {
+                    if self.storing.remove(&t.addr, Some(&src)).is_some() {
+                        forward.push(*t);
+                        self.push_event(Event::RouteRemoved { target: t.addr });
+                    }
+                    continue;
+                }
+                if Some(src) == self.preferred {
+                    // A downward route cannot point at our own parent.
+                    self.stats.rx_ignored = self.stats.rx_ignored.saturating_add(1);
+                    continue;
+                }
+                let r = StoringRoute {
+                    target: t.addr,
+                    next_hop: src,
+                    path_sequence: t.transit.path_sequence,
+                    expires: expires_of(&t.transit),
+                };
+                match self.storing.update(r) {
+                    Ok(StoringUpdate::Stale) => {}
+                    Ok(StoringUpdate::Installed) => forward.push(*t),
+                    Ok(StoringUpdate::Moved(old)) => {
+                        forward.push(*t);
+                        if t.transit.invalidate && old != src {
+                            // RFC 9009 §4.3: clean the old path below us with a DCO.
+                            self.dco_seq.increment();
+                            let seq = self.dco_seq.value();
+                            self.push_out(Out::Dco {
+                                dst: old,
+                                seq,
+                                targets: alloc::vec![Target {
+                                    addr: t.addr,
+                                    transit: TransitInformation {
+                                        path_lifetime: 0,
+                                        parent_address: None,
+                                        invalidate: false,
+                                        ..t.transit
+                                    },
+                                }],
+                            });
+                        }
+                    }
+                    Err(_) => {
+                        self.stats.table_full = self.stats.table_full.saturating_add(1);
+                        status = DAO_ACK_REJECT_TABLE_FULL;
+                    }
+                }
+            }
+        }
+        if dao.expect_ack {
+            let src_addr = if d.mop.is_storing() {
+                self.cfg.link_local
+            } else {
+                d.dodag_id
+            };
+            self.push_out(Out::DaoAck {
+                src: src_addr,
+                dst: src,
+                seq: dao.sequence,
+                status,
+            });
+        }
+        // Storing mode: pass the targets up to our parent (§9.8).
+        if !root && d.mop.is_storing() && !forward.is_empty() {
+            if let Some(p) = self.preferred {
+                self.dao_seq.increment();
+                let seq = self.dao_seq.value();
+                let src = self.cfg.link_local;
+                self.push_out(Out::Dao {
+                    src,
+                    dst: p,
+                    seq,
+                    ack: false,
+                    targets: forward,
+                });
+            }
+        }
+    }
+
+    fn handle_dao_ack(&mut self, now: Instant, ack: &DaoAckRepr<'_>) {
+        let Some(p) = self.pending_dao else {
+            return self.ignore();
+        };
+        if ack.sequence != p.seq {
+            return self.ignore();
+        }
+        self.pending_dao = None;
+        self.set_timer(Timer::DaoAck, None);
+        self.invalidate_next = false;
+        if ack.status >= 128 {
+            self.push_event(Event::DaoRejected { status: ack.status });
+        } else {
+            self.dao_acked = true;
+            self.push_event(Event::DaoAcked {
+                sequence: ack.sequence,
+            });
+        }
+        let r = self.refresh_interval();
+        let j = self.jitter(r);
+        self.set_timer(Timer::Dao, Some(now + j));
+    }
+
+    fn handle_dco(&mut self, _now: Instant, src: Ipv6Addr, dco: &DcoRepr<'_>) {
+        let Some(d) = self.dodag else {
+            return self.ignore();
+        };
+        if dco.instance_id != d.instance_id || !d.mop.is_storing() {
+            return self.ignore();
+        }
+        let mut pending: Vec<Ipv6Addr> = Vec::new();
+        let mut onward: Vec<(Ipv6Addr, Target)> = Vec::new();
+        for o in dco.options.iter().flatten() {
+            match o {
+                OptionRepr::RplTarget { .. } => {
+                    if let Some(a) = o.target_address() {
+                        if pending.len() < 32 {
+                            pending.push(a);
+                        }
+                    }
+                }
+                OptionRepr::TransitInformation(t) => {
+                    for a in pending.drain(..) {
+                        let Some(r) = self.storing.get(&a).copied() else {
+                            continue;
+                        };
+                        // Only an older (or equal) route is cleaned (RFC 9009 §4.3.3).
+                        if SequenceCounter(r.path_sequence)
+                            .is_newer_than(SequenceCounter(t.path_sequence))
+                        {
+                            continue;
+                        }
+                        self.storing.remove(&a, None);
+                        self.push_event(Event::RouteRemoved { target: a });
+                        if r.next_hop != src {
+                            onward.push((
+                                r.next_hop,
+                                Target {
+                                    addr: a,
+                                    transit: t,
+                                },
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (nh, t) in onward {
+            self.dco_seq.increment();
+            let seq = self.dco_seq.value();
+            self.push_out(Out::Dco {
+                dst: nh,
+                seq,
+                targets: alloc::vec![t],
+            });
+        }
+        if dco.expect_ack {
+            self.push_out(Out::DcoAck {
+                dst: src,
+                seq: dco.sequence,
+                status: 0,
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ forwarding
+
+    /// How to forward a packet to `dst` (RFC 6550 §9.7–9.8, §11): on-link for link-local
+    /// destinations, a storing-mode downward route, a source route at a non-storing root, or
+    /// the preferred parent (default route). `None`: no route (root without a route).
+    pub fn next_hop(&self, dst: &Ipv6Addr) -> Option<NextHop> {
+        if *dst == self.cfg.link_local || Some(*dst) == self.global_address() {
+            return Some(NextHop::Local);
+        }
+        if is_link_local(dst) {
+            return Some(NextHop::Neighbour(*dst));
+        }
+        if let Some(r) = self.storing.get(dst) {
+            return Some(NextHop::Neighbour(r.next_hop));
+        }
+        if self.cfg.role == Role::Root {
+            if self.mop().is_some_and(|m| !m.is_storing()) {
+                return self
+                    .topology
+                    .as_ref()
+                    .filter(|t| t.contains(dst))
+                    .map(|_| NextHop::SourceRoute);
+            }
+            return None;
+        }
+        self.preferred.map(NextHop::Neighbour)
+    }
+
+    /// Root, non-storing: the source route to `dst` (first hop first, `dst` last).
+    pub fn source_route(&self, dst: &Ipv6Addr, out: &mut [Ipv6Addr]) -> Result<usize> {
+        self.topology
+            .as_ref()
+            .ok_or(Error::WrongState)?
+            .source_route(dst, out)
+    }
+
+    /// Root, non-storing: writes the SRH for a packet to `dst` into `buf` and returns the first
+    /// hop (the IPv6 Destination Address to use) and the header length. A one-hop route needs
+    /// no SRH: the length is then 0.
+    pub fn build_srh(
+        &self,
+        dst: &Ipv6Addr,
+        next_header: u8,
+        buf: &mut [u8],
+    ) -> Result<(Ipv6Addr, usize)> {
+        let mut path = [Ipv6Addr::UNSPECIFIED; MAX_DEPTH];
+        let n = self.source_route(dst, &mut path)?;
+        let hops = path.get(..n).ok_or(Error::NoRoute)?;
+        let (first, rest) = hops.split_first().ok_or(Error::NoRoute)?;
+        if rest.is_empty() {
+            return Ok((*first, 0));
+        }
+        let len = SrhRepr::emit_route(next_header, first, rest, buf)?;
+        Ok((*first, len))
+    }
+
+    /// The RPL option to put in a packet this node originates or forwards toward `dst`
+    /// (RFC 6553): O set when going down, SenderRank = our rank.
+    pub fn hbh_option(&self, dst: &Ipv6Addr) -> HbhRepr {
+        let down = self.cfg.role == Role::Root || self.storing.get(dst).is_some();
+        HbhRepr {
+            option_type: hbh::OPTION_TYPE_RFC6553,
+            down,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: self.cfg.instance_id,
+            sender_rank: self.rank(),
+        }
+    }
+
+    /// Data-path validation of a packet to forward (RFC 6550 §11.2.2.2–11.2.2.3): checks the
+    /// direction against SenderRank, sets R on a first inconsistency and drops on a second
+    /// (resetting Trickle), handles F (removes the route), and updates SenderRank.
+    pub fn check_hbh(&mut self, now: Instant, dst: &Ipv6Addr, opt: &mut HbhRepr) -> HbhVerdict {
+        self.touch(now);
+        let Some(d) = self.dodag else {
+            return HbhVerdict::Drop;
+        };
+        let mhri = d.config.min_hop_rank_increase;
+        if opt.forwarding_error {
+            self.stats.forwarding_errors = self.stats.forwarding_errors.saturating_add(1);
+            if self.storing.remove(dst, None).is_some() {
+                self.push_event(Event::RouteRemoved { target: *dst });
+            }
+            return HbhVerdict::Drop;
+        }
+        let mine = crate::of::dag_rank(self.rank(), mhri);
+        let sender = crate::of::dag_rank(opt.sender_rank, mhri);
+        let inconsistent = if opt.down {
+            sender > mine
+        } else {
+            sender < mine
+        };
+        if inconsistent {
+            self.stats.rank_errors = self.stats.rank_errors.saturating_add(1);
+            if opt.rank_error {
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+                return HbhVerdict::Drop;
+            }
+            opt.rank_error = true;
+        }
+        if opt.down
+            && d.mop.is_storing()
+            && self.storing.get(dst).is_none()
+            && self.cfg.role != Role::Root
+        {
+            opt.forwarding_error = true;
+            return HbhVerdict::ForwardingError;
+        }
+        opt.sender_rank = self.rank();
+        HbhVerdict::Forward
+    }
+
+    // ------------------------------------------------------------------ emission
+
+    fn build(&self, o: &Out, buf: &mut [u8]) -> Result<Transmit> {
+        let ll = self.cfg.link_local;
+        if let Out::Dis { dst } = o {
+            // A DIS needs no DODAG: unjoined nodes send it.
+            let r = MessageRepr::Dis(DisRepr {
+                flags: 0,
+                options: Options::EMPTY,
+            });
+            return Ok(Transmit {
+                src: ll,
+                dst: *dst,
+                code: r.code(),
+                len: r.emit(buf)?,
+            });
+        }
+        let d = self.dodag.ok_or(Error::NotJoined)?;
+        match o {
+            Out::Dis { .. } => Err(Error::WrongState),
+            Out::Dio { dst, rank } => {
+                let global = self.global_address().unwrap_or(ll);
+                let opts = [
+                    OptionRepr::DodagConfiguration(d.config),
+                    OptionRepr::PrefixInformation {
+                        prefix_length: d.prefix_len,
+                        on_link: false,
+                        autonomous: true,
+                        router_address: true,
+                        valid_lifetime: d.valid_lifetime,
+                        preferred_lifetime: d.preferred_lifetime,
+                        prefix: global,
+                    },
+                ];
+                let r = MessageRepr::Dio(DioRepr {
+                    instance_id: d.instance_id,
+                    version: d.version.value(),
+                    rank: *rank,
+                    grounded: d.grounded,
+                    mop: d.mop,
+                    dodag_preference: d.preference,
+                    dtsn: self.dtsn.value(),
+                    flags: 0,
+                    dodag_id: d.dodag_id,
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::Dao {
+                src,
+                dst,
+                seq,
+                ack,
+                targets,
+            } => {
+                let octets: Vec<[u8; 16]> = targets.iter().map(|t| t.addr.octets()).collect();
+                let mut opts: Vec<OptionRepr<'_>> = Vec::with_capacity(targets.len() * 2);
+                for (t, oc) in targets.iter().zip(octets.iter()) {
+                    opts.push(OptionRepr::RplTarget {
+                        flags: 0,
+                        prefix_length: 128,
+                        prefix: oc,
+                    });
+                    opts.push(OptionRepr::TransitInformation(t.transit));
+                }
+                let r = MessageRepr::Dao(DaoRepr {
+                    instance_id: d.instance_id,
+                    expect_ack: *ack,
+                    flags: 0,
+                    sequence: *seq,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: *src,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::DaoAck {
+                src,
+                dst,
+                seq,
+                status,
+            } => {
+                let r = MessageRepr::DaoAck(DaoAckRepr {
+                    instance_id: d.instance_id,
+                    sequence: *seq,
+                    status: *status,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::EMPTY,
+                });
+                Ok(Transmit {
+                    src: *src,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::Dco { dst, seq, targets } => {
+                let octets: Vec<[u8; 16]> = targets.iter().map(|t| t.addr.octets()).collect();
+                let mut opts: Vec<OptionRepr<'_>> = Vec::with_capacity(targets.len() * 2);
+                for (t, oc) in targets.iter().zip(octets.iter()) {
+                    opts.push(OptionRepr::RplTarget {
+                        flags: 0,
+                        prefix_length: 128,
+                        prefix: oc,
+                    });
+                    opts.push(OptionRepr::TransitInformation(t.transit));
+                }
+                let r = MessageRepr::Dco(DcoRepr {
+                    instance_id: d.instance_id,
+                    expect_ack: true,
+                    status: 0,
+                    sequence: *seq,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::List(&opts),
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+            Out::DcoAck { dst, seq, status } => {
+                let r = MessageRepr::DcoAck(DcoAckRepr {
+                    instance_id: d.instance_id,
+                    sequence: *seq,
+                    status: *status,
+                    dodag_id: Some(d.dodag_id),
+                    options: Options::EMPTY,
+                });
+                Ok(Transmit {
+                    src: ll,
+                    dst: *dst,
+                    code: r.code(),
+                    len: r.emit(buf)?,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    const RLL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    const RG: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    const ALL: Ipv6Addr = ALL_RPL_NODES;
+
+    fn n(i: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i)
+    }
+    fn g(i: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i)
+    }
+
+    type Sent = Vec<(Transmit, Vec<u8>)>;
+
+    fn drain(node: &mut RplNode, now: Instant) -> (Sent, Vec<Event>) {
+        let mut buf = [0u8; 1280];
+        let mut sent = Vec::new();
+        while let Some(t) = node.poll_transmit(now, &mut buf) {
+            sent.push((t, buf[..t.len].to_vec()));
+        }
+        let mut ev = Vec::new();
+        while let Some(e) = node.poll_event() {
+            ev.push(e);
+        }
+        (sent, ev)
+    }
+
+    /// Fires every timeout up to `to`, collecting what is sent.
+    fn advance(node: &mut RplNode, to: Instant) -> Sent {
+        let mut all = Vec::new();
+        let mut cur = node.last_now;
+        while let Some(t) = node.poll_timeout().filter(|t| *t <= to) {
+            cur = cur.max(t);
+            node.handle_timeout(cur);
+            all.extend(drain(node, cur).0);
+        }
+        node.handle_timeout(to);
+        all.extend(drain(node, to).0);
+        all
+    }
+
+    fn parse(t: &(Transmit, Vec<u8>)) -> MessageRepr<'_> {
+        MessageRepr::parse_body(t.0.code, &t.1).unwrap()
+    }
+
+    fn root(mop: Mop) -> (RplNode, Vec<u8>) {
+        let mut r = RplNode::new(Config::root(1, RLL, RG, mop));
+        r.start(Instant::ZERO);
+        // Run until the first DIO.
+        loop {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let (s, _) = drain(&mut r, now);
+            if let Some(d) = s.into_iter().find(|t| t.0.code == code::DIO) {
+                return (r, d.1);
+            }
+        }
+    }
+
+    fn dio_with(base: &[u8], rank: u16, version: u8, dtsn: u8) -> Vec<u8> {
+        let mut b = base.to_vec();
+        b[1] = version;
+        b[2..4].copy_from_slice(&rank.to_be_bytes());
+        b[5] = dtsn;
+        b
+    }
+
+    fn joined_router(mop: Mop, cfg: impl FnOnce(&mut Config)) -> (RplNode, Vec<u8>, Instant) {
+        let (_, dio) = root(mop);
+        let mut c = Config::router(2, n(2));
+        cfg(&mut c);
+        let mut r = RplNode::new(c);
+        let now = Instant::from_secs(1);
+        r.start(now);
+        r.handle_message(now, RLL, ALL, code::DIO, &dio);
+        let (_, ev) = drain(&mut r, now);
+        assert_eq!(
+            ev,
+            [Event::Joined {
+                dodag_id: RG,
+                rank: 512,
+                parent: RLL
+            }]
+        );
+        (r, dio, now)
+    }
+
+    #[test]
+    fn root_dio_carries_configuration_and_prefix() {
+        let (r, dio) = root(Mop::NonStoring);
+        let MessageRepr::Dio(d) = MessageRepr::parse_body(code::DIO, &dio).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (d.rank, d.grounded, d.mop, d.dodag_id),
+            (256, true, Mop::NonStoring, RG)
+        );
+        assert!(matches!(
+            d.options.find(OptionType::DodagConfiguration),
+            Some(OptionRepr::DodagConfiguration(c)) if c.objective_code_point == OCP_MRHOF
+        ));
+        assert!(matches!(
+            d.options.find(OptionType::PrefixInformation),
+            Some(OptionRepr::PrefixInformation { prefix, router_address: true, .. }) if prefix == RG
+        ));
+        assert_eq!(r.rank(), 256);
+        assert!(r.is_joined());
+    }
+
+    #[test]
+    fn dis_answers_and_rate_limit() {
+        let (mut r, _) = root(Mop::NonStoring);
+        let now = Instant::from_secs(100);
+        let _ = advance(&mut r, now);
+        // Unicast DIS → unicast DIO.
+        let dis = [0u8, 0];
+        r.handle_message(now, n(9), RLL, code::DIS, &dis);
+        let (s, _) = drain(&mut r, now);
+        assert_eq!(s.len(), 1);
+        assert_eq!((s[0].0.code, s[0].0.dst), (code::DIO, n(9)));
+        // Multicast DIS resets Trickle to Imin.
+        assert!(r.trickle().interval() > r.trickle().i_min());
+        r.handle_message(now, n(9), ALL, code::DIS, &dis);
+        assert_eq!(r.trickle().interval(), r.trickle().i_min());
+        // A flood is rate-limited and counted.
+        for _ in 0..20 {
+            r.handle_message(now, n(9), RLL, code::DIS, &dis);
+        }
+        let (s, _) = drain(&mut r, now);
+        assert_eq!(s.len(), usize::from(r.config().dis_burst) - 2);
+        assert_eq!(
+            r.stats().dis_rate_limited,
+            22 - u32::from(r.config().dis_burst)
+        );
+        // A DIS whose Solicited Information does not match is ignored.
+        let later = now + Duration::from_secs(60);
+        let mut sol = vec![0u8, 0, 0x07, 19, 0, 0x20];
+        sol.extend_from_slice(&g(77).octets());
+        sol.push(0);
+        let ignored = r.stats().rx_ignored;
+        r.handle_message(later, n(9), RLL, code::DIS, &sol);
+        assert_eq!(r.stats().rx_ignored, ignored + 1);
+        assert!(drain(&mut r, later).0.is_empty());
+    }
+
+    #[test]
+    fn malformed_and_unsupported_are_counted() {
+        let (mut r, _) = root(Mop::NonStoring);
+        let now = Instant::from_secs(1);
+        r.handle_message(now, n(9), RLL, code::DIO, &[1, 2, 3]);
+        r.handle_message(now, n(9), RLL, code::CC, &[0; 40]);
+        r.handle_message(now, n(9), RLL, 0x81, &[0; 20]);
+        assert_eq!(r.stats().rx_malformed, 1);
+        assert_eq!(r.stats().rx_unsupported, 2);
+        assert!(drain(&mut r, now).0.is_empty());
+    }
+
+    #[test]
+    fn non_storing_dao_retransmits_then_acks() {
+        let (mut r, _, mut now) = joined_router(Mop::NonStoring, |_| {});
+        assert_eq!(r.global_address(), Some(g(2)));
+        // DAO after the DAO delay, to the root's global address.
+        let mut dao = None;
+        for _ in 0..10 {
+            now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let (s, _) = drain(&mut r, now);
+            if let Some(d) = s.into_iter().find(|t| t.0.code == code::DAO) {
+                dao = Some(d);
+                break;
+            }
+        }
+        let dao = dao.unwrap();
+        assert_eq!((dao.0.src, dao.0.dst), (g(2), RG));
+        let MessageRepr::Dao(d) = parse(&dao) else {
+            panic!()
+        };
+        assert!(d.expect_ack);
+        let opts: Vec<_> = d.options.iter().map(|o| o.unwrap()).collect();
+        assert_eq!(opts[0].target_address(), Some(g(2)));
+        let OptionRepr::TransitInformation(t) = opts[1] else {
+            panic!()
+        };
+        assert_eq!(t.parent_address, Some(RG));
+        // No ACK: retransmitted after the timeout.
+        now += r.config().dao_ack_timeout;
+        r.handle_timeout(now);
+        let (s, _) = drain(&mut r, now);
+        let MessageRepr::Dao(d2) = parse(&s[0]) else {
+            panic!()
+        };
+        assert_eq!(r.stats().dao_retransmissions, 1);
+        // The root accepts it and acknowledges with the same sequence.
+        let (mut root, _) = root(Mop::NonStoring);
+        root.handle_message(now, g(2), RG, code::DAO, &s[0].1);
+        let (acks, _) = drain(&mut root, now);
+        assert_eq!(acks.len(), 1);
+        assert_eq!((acks[0].0.src, acks[0].0.dst), (RG, g(2)));
+        let MessageRepr::DaoAck(a) = parse(&acks[0]) else {
+            panic!()
+        };
+        assert_eq!((a.sequence, a.status), (d2.sequence, 0));
+        assert_eq!(root.root_table().unwrap().parent(&g(2)), Some(RG));
+        assert_eq!(root.next_hop(&g(2)), Some(NextHop::SourceRoute));
+        let mut srh = [0u8; 64];
+        assert_eq!(root.build_srh(&g(2), 58, &mut srh), Ok((g(2), 0)));
+        r.handle_message(now, RG, g(2), code::DAO_ACK, &acks[0].1);
+        let (_, ev) = drain(&mut r, now);
+        assert_eq!(
+            ev,
+            [Event::DaoAcked {
+                sequence: d2.sequence
+            }]
+        );
+        // The next DAO is a refresh about a third of the lifetime (30 min) later.
+        let quiet = advance(&mut r, now + Duration::from_secs(280));
+        assert!(quiet.iter().all(|t| t.0.code != code::DAO));
+        let refresh = advance(&mut r, now + Duration::from_secs(1000));
+        assert!(refresh.iter().any(|t| t.0.code == code::DAO));
+    }
+
+    #[test]
+    fn dao_gives_up_after_retries() {
+        let (mut r, _, _) = joined_router(Mop::NonStoring, |c| c.dao_max_retries = 2);
+        let mut failed = false;
+        for _ in 0..20 {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            if drain(&mut r, now).1.contains(&Event::DaoFailed) {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+        assert_eq!(r.stats().dao_retransmissions, 2);
+    }
+
+    #[test]
+    fn root_table_full_rejects() {
+        let mut c = Config::root(1, RLL, RG, Mop::NonStoring);
+        c.route_capacity = 1;
+        let mut root = RplNode::new(c);
+        root.start(Instant::ZERO);
+        let now = Instant::from_secs(1);
+        for (i, status) in [(2u16, 0u8), (3, DAO_ACK_REJECT_TABLE_FULL)] {
+            let t = g(i).octets();
+            let opts = [
+                OptionRepr::RplTarget {
+                    flags: 0,
+                    prefix_length: 128,
+                    prefix: &t,
+                },
+                OptionRepr::TransitInformation(TransitInformation {
+                    external: false,
+                    invalidate: false,
+                    path_control: 0,
+                    path_sequence: 240,
+                    path_lifetime: 30,
+                    parent_address: Some(RG),
+                }),
+            ];
+            let m = MessageRepr::Dao(DaoRepr {
+                instance_id: 0,
+                expect_ack: true,
+                flags: 0,
+                sequence: 7,
+                dodag_id: None,
+                options: Options::List(&opts),
+            });
+            let mut b = vec![0u8; m.buffer_len()];
+            m.emit(&mut b).unwrap();
+            root.handle_message(now, g(i), RG, code::DAO, &b);
+            let (s, _) = drain(&mut root, now);
+            let MessageRepr::DaoAck(a) = parse(&s[0]) else {
+                panic!()
+            };
+            assert_eq!(a.status, status);
+        }
+        assert_eq!(root.stats().table_full, 1);
+        assert_eq!(root.root_table().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn storing_parent_change_sends_no_path_and_invalidating_dao() {
+        let (mut r, dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        // A second root-level neighbour (rank 256, same DODAG) with a much better link.
+        let dio2 = dio_with(&dio, 256, 240, 240);
+        r.handle_message(now, n(3), ALL, code::DIO, &dio2);
+        r.set_link_etx(now, RLL, 500);
+        r.set_link_etx(now, n(3), 128);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::ParentChanged {
+            old: RLL,
+            new: n(3)
+        }));
+        let np = s
+            .iter()
+            .find(|t| t.0.dst == RLL && t.0.code == code::DAO)
+            .unwrap();
+        let MessageRepr::Dao(d) = parse(np) else {
+            panic!()
+        };
+        let Some(OptionRepr::TransitInformation(t)) =
+            d.options.find(OptionType::TransitInformation)
+        else {
+            panic!()
+        };
+        assert_eq!(t.path_lifetime, 0, "No-Path DAO to the old parent");
+        // The new DAO (after the delay) goes to the new parent with I set.
+        let mut found = false;
+        for _ in 0..10 {
+            let later = r.poll_timeout().unwrap();
+            r.handle_timeout(later);
+            let (s, _) = drain(&mut r, later);
+            if let Some(x) = s.iter().find(|t| t.0.code == code::DAO) {
+                assert_eq!(x.0.dst, n(3));
+                let MessageRepr::Dao(d) = parse(x) else {
+                    panic!()
+                };
+                let Some(OptionRepr::TransitInformation(t)) =
+                    d.options.find(OptionType::TransitInformation)
+                else {
+                    panic!()
+                };
+                assert!(t.invalidate && t.path_lifetime > 0);
+                found = true;
+                break;
+            }
+        }
+        assert!(found);
+    }
+
+    fn storing_dao(target: Ipv6Addr, seq: u8, lifetime: u8, invalidate: bool) -> Vec<u8> {
+        let t = target.octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate,
+                path_control: 0,
+                path_sequence: seq,
+                path_lifetime: lifetime,
+                parent_address: None,
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: true,
+            flags: 0,
+            sequence: 1,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn storing_router_forwards_dao_moves_routes_with_dco_and_handles_dco() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // Child 5 registers target g(9).
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 241, 30, false),
+        );
+        let (s, _) = drain(&mut r, now);
+        assert!(
+            s.iter()
+                .any(|t| t.0.code == code::DAO_ACK && t.0.dst == n(5))
+        );
+        let up = s.iter().find(|t| t.0.code == code::DAO).unwrap();
+        assert_eq!(up.0.dst, RLL);
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(5))));
+        // g(9) moves under child 6 with I set: DCO down the old path.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 30, true),
+        );
+        let (s, _) = drain(&mut r, now);
+        let dco = s.iter().find(|t| t.0.code == code::DCO).unwrap();
+        assert_eq!(dco.0.dst, n(5));
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        // A DCO from our parent for g(9) removes the route, forwards it and is acknowledged.
+        let MessageRepr::Dco(d) = parse(dco) else {
+            panic!()
+        };
+        let _ = d;
+        r.handle_message(now, RLL, n(2), code::DCO, &dco.1);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::RouteRemoved { target: g(9) }));
+        assert!(s.iter().any(|t| t.0.code == code::DCO && t.0.dst == n(6)));
+        assert!(
+            s.iter()
+                .any(|t| t.0.code == code::DCO_ACK && t.0.dst == RLL)
+        );
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(RLL)));
+        // A DAO from our own parent is never installed as a downward route.
+        r.handle_message(
+            now,
+            RLL,
+            n(2),
+            code::DAO,
+            &storing_dao(g(10), 241, 30, false),
+        );
+        assert!(r.storing_routes().get(&g(10)).is_none());
+        // No-Path DAO removes the route and is passed up.
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(11), 241, 30, false),
+        );
+        let _ = drain(&mut r, now);
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(11), 241, 0, false),
+        );
+        let (s, _) = drain(&mut r, now);
+        assert!(r.storing_routes().get(&g(11)).is_none());
+        assert!(s.iter().any(|t| t.0.code == code::DAO && t.0.dst == RLL));
+    }
+
+    #[test]
+    fn data_path_validation() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let dst = g(1);
+        // Going up from a deeper node: consistent, SenderRank rewritten.
+        let mut h = HbhRepr {
+            option_type: 0x63,
+            down: false,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: 0,
+            sender_rank: 1024,
+        };
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
+        assert_eq!(h.sender_rank, 512);
+        // Going up from a node ranked above us: first error sets R, second drops.
+        h.sender_rank = 256;
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
+        assert!(h.rank_error);
+        h.sender_rank = 256;
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Drop);
+        assert_eq!(r.stats().rank_errors, 2);
+        // Going down with no route in storing mode: forwarding error.
+        let mut d = HbhRepr {
+            down: true,
+            rank_error: false,
+            sender_rank: 256,
+            ..h
+        };
+        assert_eq!(
+            r.check_hbh(now, &g(50), &mut d),
+            HbhVerdict::ForwardingError
+        );
+        assert!(d.forwarding_error);
+        // A packet coming back with F removes the route.
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(50), 241, 30, false),
+        );
+        assert!(r.storing_routes().get(&g(50)).is_some());
+        assert_eq!(r.check_hbh(now, &g(50), &mut d), HbhVerdict::Drop);
+        assert!(r.storing_routes().get(&g(50)).is_none());
+        assert!(!r.hbh_option(&g(1)).down);
+        assert_eq!(r.next_hop(&g(1)), Some(NextHop::Neighbour(RLL)));
+        assert_eq!(r.next_hop(&n(2)), Some(NextHop::Local));
+    }
+
+    #[test]
+    fn losing_the_only_parent_poisons_and_rejoins() {
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let _ = drain(&mut r, now);
+        r.handle_link_failure(now, RLL);
+        assert!(r.is_joined(), "one failure is tolerated");
+        r.handle_link_failure(now, RLL);
+        let (s, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::Detached));
+        assert!(!r.is_joined());
+        assert_eq!(r.rank(), INFINITE_RANK);
+        assert!(s.iter().any(|t| t.0.code == code::DIS));
+        // Poison DIOs with INFINITE_RANK.
+        r.handle_timeout(now);
+        let (s, _) = drain(&mut r, now);
+        let MessageRepr::Dio(d) = parse(s.iter().find(|t| t.0.code == code::DIO).unwrap()) else {
+            panic!()
+        };
+        assert_eq!(d.rank, INFINITE_RANK);
+        // Old DIOs do not count; a fresh one after the hold-off does.
+        let t = now + Duration::from_millis(100);
+        r.handle_message(t, RLL, ALL, code::DIO, &dio);
+        assert!(!r.is_joined());
+        let mut at;
+        while !r.is_joined() {
+            at = r.poll_timeout().unwrap();
+            r.handle_timeout(at);
+            let _ = drain(&mut r, at);
+            assert!(at < now + Duration::from_secs(10));
+        }
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.stats().local_repairs, 1);
+    }
+
+    #[test]
+    fn leaf_never_sends_dio_and_version_change_rejoins() {
+        let (_, dio) = root(Mop::NonStoring);
+        let mut l = RplNode::new(Config::leaf(3, n(3)));
+        let mut now = Instant::ZERO;
+        l.start(now);
+        l.handle_message(now, RLL, ALL, code::DIO, &dio);
+        assert!(l.is_joined());
+        for _ in 0..30 {
+            now = l.poll_timeout().unwrap();
+            l.handle_timeout(now);
+            let (s, _) = drain(&mut l, now);
+            assert!(s.iter().all(|t| t.0.code != code::DIO));
+        }
+        // Global repair at the root: a newer version.
+        let v = dio_with(&dio, 256, 241, 240);
+        l.handle_message(now, RLL, ALL, code::DIO, &v);
+        let (_, ev) = drain(&mut l, now);
+        assert!(ev.contains(&Event::NewVersion { version: 241 }));
+        assert!(l.is_joined());
+        assert_eq!(l.version(), Some(241));
+        // An unicast DIS to a leaf is ignored.
+        l.handle_message(now, n(9), n(3), code::DIS, &[0, 0]);
+        assert!(drain(&mut l, now).0.is_empty());
+        assert_eq!(l.global_repair(now), Err(Error::WrongState));
+    }
+
+    #[test]
+    fn unjoined_router_solicits() {
+        let mut r = RplNode::new(Config::router(4, n(4)));
+        let now = Instant::ZERO;
+        r.start(now);
+        let t = r.poll_timeout().unwrap();
+        r.handle_timeout(t);
+        let (s, _) = drain(&mut r, t);
+        assert_eq!((s[0].0.code, s[0].0.dst), (code::DIS, ALL));
+        assert_eq!(r.request_dao_refresh(t), Err(Error::NotJoined));
+        assert_eq!(r.next_hop(&g(1)), None);
+    }
+
+    #[test]
+    fn root_global_repair_and_dtsn() {
+        let (mut r, dio) = root(Mop::NonStoring);
+        let now = Instant::from_secs(10);
+        let _ = advance(&mut r, now);
+        r.global_repair(now).unwrap();
+        r.request_dao_refresh(now).unwrap();
+        let mut at;
+        loop {
+            at = r.poll_timeout().unwrap();
+            r.handle_timeout(at);
+            let (s, _) = drain(&mut r, at);
+            if let Some(d) = s.iter().find(|t| t.0.code == code::DIO) {
+                let MessageRepr::Dio(d) = parse(d) else {
+                    panic!()
+                };
+                let MessageRepr::Dio(old) = MessageRepr::parse_body(1, &dio).unwrap() else {
+                    panic!()
+                };
+                assert_eq!(d.version, old.version.wrapping_add(1));
+                assert_eq!(d.dtsn, old.dtsn.wrapping_add(1));
+                break;
+            }
+        }
+        assert!(at < now + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn max_rank_increase_forces_local_repair() {
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let _ = drain(&mut r, now);
+        // The parent moves down within the limit: we follow (512 + 2048 allowed).
+        r.handle_message(now, RLL, ALL, code::DIO, &dio_with(&dio, 2048, 240, 240));
+        assert_eq!(r.rank(), 2304);
+        assert!(r.is_joined());
+        // Beyond lowest rank + MaxRankIncrease the parent is unusable: detach.
+        r.handle_message(now, RLL, ALL, code::DIO, &dio_with(&dio, 2600, 240, 240));
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::Detached));
+        assert!(!r.is_joined());
+    }
+
+    #[test]
+    fn dao_flood_is_rate_limited_and_dtsn_triggers_dao() {
+        let mut c = Config::root(1, RLL, RG, Mop::NonStoring);
+        c.dao_burst = 2;
+        let mut root = RplNode::new(c);
+        root.start(Instant::ZERO);
+        let now = Instant::from_secs(1);
+        let t = g(5).octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate: false,
+                path_control: 0,
+                path_sequence: 240,
+                path_lifetime: 30,
+                parent_address: Some(RG),
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: true,
+            flags: 0,
+            sequence: 7,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        for _ in 0..5 {
+            root.handle_message(now, g(5), RG, code::DAO, &b);
+        }
+        let (s, _) = drain(&mut root, now);
+        assert_eq!(s.len(), 2);
+        assert_eq!(root.stats().dao_rate_limited, 3);
+
+        // A router whose parent advertises a newer DTSN schedules a fresh DAO.
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let later = now + Duration::from_secs(5000);
+        let _ = advance(&mut r, later);
+        r.handle_message(later, RLL, ALL, code::DIO, &dio_with(&dio, 256, 240, 241));
+        let sent = advance(&mut r, later + Duration::from_secs(3));
+        assert!(sent.iter().any(|t| t.0.code == code::DAO));
+    }
+}
