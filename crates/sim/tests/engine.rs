@@ -1,6 +1,13 @@
 //! Engine behaviour: determinism (trace hash), event ordering, drive_bounded and livelock
 //! detection, power off and restart.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
 mod common;
 
 use amimesh_core::{Duration, Instant};
@@ -271,7 +278,10 @@ fn power_off_cuts_reception_and_restart_brings_a_fresh_node() {
         .trace()
         .records()
         .filter_map(|r| match r.kind {
-            TraceKind::Power { node, on } if node == NodeId(1) => Some(on),
+            TraceKind::Power {
+                node: NodeId(1),
+                on,
+            } => Some(on),
             _ => None,
         })
         .collect();

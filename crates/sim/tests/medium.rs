@@ -1,6 +1,13 @@
 //! Radio medium behaviour: airtime and timing, CCA, collisions and capture, half-duplex,
 //! channels, auto-ACK, extra loss and the PRR curve.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
 mod common;
 
 use amimesh_core::{Duration, Instant};

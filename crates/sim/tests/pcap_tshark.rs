@@ -1,6 +1,13 @@
 //! Captures written by the simulator decode in Wireshark: every frame present, FCS correct,
 //! TAP channel TLV read back. Fails if tshark is missing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
 use amimesh_core::{Duration, Instant};
 use amimesh_mac::mac::phy::PhyProfile;
 use amimesh_sim::pcap::PcapSink;

@@ -1,5 +1,12 @@
 //! Scenarios from TOML and code: layouts, validation, and a whole run that is reproducible.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
 use amimesh_core::{Duration, Instant};
 use amimesh_sim::output::{Csv, Svg, nodes_csv};
 use amimesh_sim::scenario::GOOD_LINK_PRR;

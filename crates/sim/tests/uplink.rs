@@ -1,6 +1,13 @@
 //! The uplink model: open, latency, echo through the servers, cuts and reopening, bounded
 //! queues, rate and loss.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
 use amimesh_core::{Duration, Instant};
 use amimesh_mac::mac::radio::{RadioCaps, RadioOp, RxMeta, TxResult};
 use amimesh_sim::traffic::{EchoServer, TrafficConfig, TrafficEvent, TrafficNode};
