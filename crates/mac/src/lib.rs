@@ -13,6 +13,10 @@ extern crate std;
 
 pub mod error;
 pub mod security;
+pub mod wire;
+
+#[cfg(test)]
+mod test_gens;
 
 pub use error::{Error, Result};
 pub mod mac;

@@ -387,8 +387,9 @@ impl fmt::Display for BeaconPayloadRepr {
 mod tests {
     use super::*;
 
-    /// Our own fixture (format above): allow join + router capacity, network id "amimesh-demo",
-    /// PRE TLV, routing hint rank 256 hops 1, one LFDI TLV of 2 octets.
+    /// Our own fixture (format above; `testdata/beacon_payload_amimesh.bin`): allow join +
+    /// router capacity, network id "amimesh-demo", PRE TLV, routing hint rank 256 hops 1, an
+    /// LFDI TLV of 2 octets and an empty one.
     static PAYLOAD: [u8; 27] = [
         0x02, // protocol id: ZigBee IP
         0x03, // flags: allow join | router capacity
@@ -408,6 +409,14 @@ mod tests {
         r.push_other_tlv(0, &[0xab, 0xcd]).unwrap();
         r.push_other_tlv(0, &[]).unwrap();
         r
+    }
+
+    #[test]
+    fn fixture_file_matches() {
+        assert_eq!(
+            &PAYLOAD[..],
+            include_bytes!("../../testdata/beacon_payload_amimesh.bin")
+        );
     }
 
     #[test]

@@ -1,10 +1,77 @@
-//! The sans-IO IEEE 802.15.4 MAC state machine.
+//! The sans-IO IEEE 802.15.4 MAC state machine (802.15.4-2020 clause 6, non-beacon-enabled PAN).
+//!
+//! [`Mac`] implements:
+//! - the data service (§6.7): a bounded transmit queue, data sequence numbers, immediate ACKs
+//!   requested for unicast frames, ACK wait (`macAckWaitDuration`) and up to `macMaxFrameRetries`
+//!   retransmissions (§6.7.4), unslotted CSMA-CA (§6.2.5.1, [`csma`]), duplicate rejection per
+//!   neighbour by sequence number, and immediate ACKs built in software when the radio does not
+//!   send them itself ([`RadioCaps::auto_ack`]);
+//! - active scan (§6.3.1): a Beacon Request on each channel, beacons collected as
+//!   [`PanDescriptor`]s, with a selection hook ([`scan::PanSelector`]);
+//! - a rate-limited beacon responder for routers and the PAN coordinator, advertising the
+//!   [`beacon_payload`] (ZigBee IP layout plus amimesh TLVs);
+//! - link-layer security per a caller policy ([`SecurityPolicy`]), replay checks on input, and
+//!   [`RxSecurity`] on every received frame;
+//! - per-neighbour link statistics with ETX for RPL's MRHOF ([`link_stats`]);
+//! - [`Stats`]: a counter for every reason a frame is dropped.
+//!
+//! The radio is driven through values ([`radio`]): timing comes from a [`PhyProfile`].
+//!
+//! # Run loop
+//!
+//! After **every** input (`handle_frame`, `handle_tx_done`, `handle_timeout`) or command (`send`,
+//! `start_scan`, …) the caller drains [`Mac::poll_transmit`] until it returns `None`, then
+//! [`Mac::poll_event`] until it returns `None`, and only then reads [`Mac::poll_timeout`] and
+//! arms its timer. `now` must never go backwards.
+//!
+//! ```
+//! use amimesh_core::{ExtAddr, Instant, LinkAddr, ShortAddr};
+//! use amimesh_mac::mac::{Config, DataRequest, Mac, RadioOp};
+//!
+//! let mut mac = Mac::new(Config::new(ExtAddr::from_u64(1)));
+//! let mut buf = [0u8; 127];
+//! let now = Instant::ZERO;
+//! mac.send(now, DataRequest::new(7, LinkAddr::Short(ShortAddr(2)), b"hello"))
+//!     .unwrap();
+//! loop {
+//!     while let Some(op) = mac.poll_transmit(now, &mut buf) {
+//!         match op {
+//!             RadioOp::Transmit(_tx) => { /* hand buf[.._tx.len] to the radio */ }
+//!             RadioOp::Listen { .. } | RadioOp::Off => { /* set the receiver */ }
+//!         }
+//!     }
+//!     while let Some(_ev) = mac.poll_event() { /* deliver */ }
+//!     // Arm a timer for mac.poll_timeout(); call handle_timeout / handle_frame /
+//!     // handle_tx_done when something happens.
+//!     break;
+//! }
+//! assert!(mac.poll_timeout().is_some());
+//! ```
 
 pub mod beacon_payload;
 pub mod csma;
 pub mod error;
+#[cfg(feature = "alloc")]
+mod frame_io;
+pub mod link_security;
 pub mod link_stats;
 pub mod phy;
 pub mod radio;
+pub mod scan;
 #[cfg(test)]
 mod test_gens;
+
+#[cfg(feature = "alloc")]
+mod machine;
+
+#[cfg(feature = "alloc")]
+pub use machine::{Config, DataRequest, Event, Mac, RxFrame, ScanRequest, Stats, TxStatus};
+
+pub use beacon_payload::{BeaconPayload, BeaconPayloadRepr, RoutingHint};
+pub use csma::CsmaParams;
+pub use error::{Error, Result};
+pub use link_security::{RxSecurity, SecurityPolicy, TxSecurity};
+pub use link_stats::LinkStats;
+pub use phy::PhyProfile;
+pub use radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxKind, TxResult};
+pub use scan::{DefaultSelector, PanDescriptor, PanSelector, ScanDuration, select_pan};

@@ -15,6 +15,7 @@
 
 pub mod ccm_star;
 pub mod counters;
+pub mod frame;
 
 pub mod keys;
 
