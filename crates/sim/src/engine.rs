@@ -151,6 +151,7 @@ struct RxLock {
     air: u64,
     channel: u8,
     rssi: f64,
+    ln_bit_ok: f64,
     corrupted: bool,
 }
 
@@ -940,6 +941,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                     air,
                     channel,
                     rssi: l.rssi_dbm,
+                    ln_bit_ok: l.ln_bit_ok,
                     corrupted,
                 });
             }
@@ -963,21 +965,22 @@ impl<N: Node, S: Server> Sim<N, S> {
         };
         let sender = frame.sender;
         // Receivers that were synchronised on this frame.
-        let mut got: Vec<(NodeId, f64, bool)> = Vec::new();
+        let mut got: Vec<(NodeId, RxLock)> = Vec::new();
         for l in self.links.from(sender) {
             if let Some(r) = self.radios.get_mut(l.to.index()) {
                 if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
                     r.rx = None;
-                    got.push((l.to, lock.rssi, lock.corrupted));
+                    got.push((l.to, lock));
                 }
             }
         }
         let psdu_len = frame.mpdu.len() + usize::from(self.cfg.radio.phy.fcs_len);
-        for (to, rssi, corrupted) in got {
-            let cause = if corrupted {
+        for (to, lock) in got {
+            let rssi = lock.rssi;
+            let cause = if lock.corrupted {
                 Some(LossCause::Collision)
             } else {
-                let prr = self.cfg.radio.prr(rssi, psdu_len);
+                let prr = crate::medium::prr_from_log(lock.ln_bit_ok, psdu_len);
                 let extra = self.cfg.radio.extra_loss;
                 let Some(r) = self.radios.get_mut(to.index()) else {
                     continue;

@@ -148,14 +148,19 @@ impl RadioModel {
     /// Probability that a frame of `psdu_len` octets (FCS included) arriving at `rssi_dbm` is
     /// received without interference: 0 below the sensitivity, else the NC-FSK PRR.
     pub fn prr(&self, rssi_dbm: f64, psdu_len: usize) -> f64 {
+        prr_from_log(self.ln_bit_ok(rssi_dbm), psdu_len)
+    }
+
+    /// `ln(1 − BER)` at `rssi_dbm` (−∞ below the sensitivity): the per-bit term of
+    /// [`RadioModel::prr`], computed once per link.
+    pub fn ln_bit_ok(&self, rssi_dbm: f64) -> f64 {
         if rssi_dbm < self.sensitivity_dbm {
-            return 0.0;
+            return f64::NEG_INFINITY;
         }
         let snr_db = rssi_dbm - self.noise_floor_dbm;
         let gamma = 10f64.powf(snr_db / 10.0) * self.bandwidth_ratio;
         let ber = 0.5 * (-gamma / 2.0).exp();
-        let bits = 8.0 * psdu_len as f64;
-        (1.0 - ber).powf(bits).clamp(0.0, 1.0)
+        (-ber).ln_1p()
     }
 
     /// The LQI reported for a frame received at `rssi_dbm`: linear from 0 at the sensitivity to
@@ -195,6 +200,14 @@ impl RadioModel {
     }
 }
 
+/// PRR of a `psdu_len`-octet frame from `ln(1 − BER)`.
+pub fn prr_from_log(ln_bit_ok: f64, psdu_len: usize) -> f64 {
+    if ln_bit_ok == f64::NEG_INFINITY {
+        return 0.0;
+    }
+    (8.0 * psdu_len as f64 * ln_bit_ok).exp().clamp(0.0, 1.0)
+}
+
 /// Mixes a seed and an unordered node pair into one 64-bit seed (SplitMix64 finaliser).
 fn pair_seed(seed: u64, a: NodeId, b: NodeId) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -229,6 +242,8 @@ pub struct Link {
     pub to: NodeId,
     /// Mean RSSI at the receiver, dBm.
     pub rssi_dbm: f64,
+    /// `ln(1 − BER)` at that RSSI ([`RadioModel::ln_bit_ok`]).
+    pub ln_bit_ok: f64,
 }
 
 /// For every node, the nodes that can hear it (RSSI at least the lower of the sensitivity
@@ -251,7 +266,11 @@ impl Links {
                     if from != to && rssi >= floor {
                         if let Some(v) = out.get_mut(from.index()) {
                             if to.index() < n {
-                                v.push(Link { to, rssi_dbm: rssi });
+                                v.push(Link {
+                                    to,
+                                    rssi_dbm: rssi,
+                                    ln_bit_ok: model.ln_bit_ok(rssi),
+                                });
                             }
                         }
                     }
@@ -266,20 +285,24 @@ impl Links {
                 for (i, p) in positions.iter().enumerate() {
                     grid.entry(key(p)).or_default().push(i);
                 }
+                // Each unordered pair once (path loss and shadowing are symmetric).
+                let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
                 for (i, p) in positions.iter().enumerate() {
                     let (cx, cy) = key(p);
-                    let Some(v) = out.get_mut(i) else { continue };
                     for dx in -1..=1 {
                         for dy in -1..=1 {
                             let Some(cands) = grid.get(&(cx + dx, cy + dy)) else {
                                 continue;
                             };
                             for &j in cands {
-                                if j == i {
+                                if j <= i {
                                     continue;
                                 }
                                 let Some(q) = positions.get(j) else { continue };
                                 let d = p.distance(q);
+                                if d > cell {
+                                    continue;
+                                }
                                 let x = shadowing_db(
                                     seed,
                                     NodeId::from(i),
@@ -288,13 +311,27 @@ impl Links {
                                 );
                                 let rssi = model.tx_power_dbm - ld.path_loss_db(d) - x;
                                 if rssi >= floor {
-                                    v.push(Link {
-                                        to: NodeId::from(j),
-                                        rssi_dbm: rssi,
-                                    });
+                                    pairs.push((i, j, rssi));
                                 }
                             }
                         }
+                    }
+                }
+                for (i, j, rssi) in pairs {
+                    let ln_bit_ok = model.ln_bit_ok(rssi);
+                    if let Some(v) = out.get_mut(i) {
+                        v.push(Link {
+                            to: NodeId::from(j),
+                            rssi_dbm: rssi,
+                            ln_bit_ok,
+                        });
+                    }
+                    if let Some(v) = out.get_mut(j) {
+                        v.push(Link {
+                            to: NodeId::from(i),
+                            rssi_dbm: rssi,
+                            ln_bit_ok,
+                        });
                     }
                 }
             }

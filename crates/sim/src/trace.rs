@@ -1,8 +1,8 @@
 //! The event trace: every observable thing the simulator does, folded into a 64-bit hash and
 //! optionally kept as records.
 //!
-//! The hash is FNV-1a over a fixed byte encoding of each record (time, kind, node ids, lengths,
-//! and the `Debug` text of node events), so it is the same on every platform and every run.
+//! The hash is FNV-1a (bytes) with word-wide multiply-xor steps for integers, over a fixed
+//! encoding of each record (time, kind, node ids, lengths, and the `Debug` text of node events), so it is the same on every platform and every run.
 //! Two runs with the same seed and the same nodes give the same hash; tests assert it.
 
 use crate::NodeId;
@@ -153,8 +153,10 @@ impl Trace {
         }
     }
 
+    /// One multiply per 64-bit word (FNV-style, word-wide).
     fn mix_u64(&mut self, v: u64) {
-        self.mix(&v.to_le_bytes());
+        self.hash = (self.hash ^ v).wrapping_mul(FNV_PRIME);
+        self.hash ^= self.hash >> 32;
     }
 
     /// Records one entry.
