@@ -1,0 +1,1269 @@
+//! The discrete-event engine: virtual clock, event queue, node driving, radio medium state.
+
+use crate::frame::{self, FRAME_TYPE_ACK};
+use crate::medium::{Links, RadioModel};
+use crate::node::{AckFilter, Node, NodeId, Server, UplinkInput, UplinkOutput};
+use crate::pcap::FrameSink;
+use crate::topology::Position;
+use crate::trace::{LossCause, Trace, TraceKind};
+use crate::uplink::{Uplink, UplinkConfig, UplinkStats};
+use crate::{Error, Result};
+use amimesh_core::{Instant, LinkAddr, PanId, Rng, ShortAddr};
+use amimesh_mac::mac::radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxResult};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+/// Size of the uplink datagram buffer handed to nodes and servers.
+pub const UPLINK_BUF_LEN: usize = 65_536;
+
+/// Simulation-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Seeds shadowing, reception draws and the uplink. Nodes get their own seeds from the
+    /// caller.
+    pub seed: u64,
+    /// Radio and propagation model.
+    pub radio: RadioModel,
+    /// Uplink model.
+    pub uplink: UplinkConfig,
+    /// The node that owns the uplink (the field relay), if any.
+    pub uplink_node: Option<NodeId>,
+    /// Trace records kept in memory (the hash covers all of them regardless).
+    pub trace_capacity: usize,
+    /// Node events kept for [`Sim::poll_event`]; older ones are dropped and counted.
+    pub event_capacity: usize,
+    /// Events allowed at one instant before [`Error::Stuck`].
+    pub max_steps_per_instant: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            radio: RadioModel::default(),
+            uplink: UplinkConfig::default(),
+            uplink_node: None,
+            trace_capacity: 0,
+            event_capacity: 4096,
+            max_steps_per_instant: 100_000,
+        }
+    }
+}
+
+/// Medium-wide counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MediumStats {
+    /// Frames put on air (auto-ACKs included).
+    pub frames: u64,
+    /// Octets put on air (MPDU + FCS, without SHR/PHR).
+    pub bytes: u64,
+    /// Immediate ACKs sent by auto-ACK radios.
+    pub auto_acks: u64,
+    /// CCAs that found the channel busy.
+    pub cca_busy: u64,
+    /// Frames delivered to receivers (each receiver counts).
+    pub delivered: u64,
+    /// Receptions lost to collisions.
+    pub collisions: u64,
+    /// Receptions lost to bit errors (PRR draw).
+    pub fading: u64,
+    /// Receptions dropped by the extra loss.
+    pub extra_loss: u64,
+    /// Receptions cut short (receiver transmitted, changed channel or switched off).
+    pub interrupted: u64,
+    /// Transmissions reported as [`TxResult::NoAck`].
+    pub no_ack: u64,
+    /// Radio-contract violations by nodes.
+    pub contract_violations: u64,
+    /// Node events dropped because the event buffer was full.
+    pub events_dropped: u64,
+}
+
+/// Per-node radio counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NodeRadioStats {
+    /// Frames sent (auto-ACKs included).
+    pub tx_frames: u64,
+    /// Octets sent (MPDU + FCS).
+    pub tx_bytes: u64,
+    /// Frames delivered to the node (ACKs consumed by an auto-ACK radio included).
+    pub rx_frames: u64,
+    /// Octets delivered.
+    pub rx_bytes: u64,
+    /// CCAs that found the channel busy.
+    pub cca_busy: u64,
+    /// Receptions lost at this node, any cause.
+    pub rx_lost: u64,
+}
+
+#[derive(Debug)]
+enum Ev {
+    NodeTimer { node: NodeId, generation: u64 },
+    ServerTimer { generation: u64 },
+    TxBegin { node: NodeId, op: u64 },
+    CcaDone { node: NodeId, op: u64, busy: bool },
+    TxAir { node: NodeId, op: u64 },
+    AirEnd { air: u64 },
+    AckTimeout { node: NodeId, op: u64 },
+    AutoAck { node: NodeId, seq: u8, epoch: u64 },
+    Reject { node: NodeId, epoch: u64 },
+    UplinkOpened,
+    UplinkArrive { id: u64, up: bool, epoch: u64 },
+    UplinkCommand { available: bool },
+}
+
+struct Queued {
+    at: Instant,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at && self.seq == o.seq
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    /// Reversed, so the max-heap pops the earliest `(at, seq)`.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.at.cmp(&self.at).then(o.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Idle,
+    Waiting(Transmit, Vec<u8>),
+    Cca(Transmit, Vec<u8>),
+    Turnaround(Transmit, Vec<u8>),
+    OnAir(Transmit, u64),
+    AckWait(Transmit),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RxLock {
+    air: u64,
+    channel: u8,
+    rssi: f64,
+    ln_bit_ok: f64,
+    corrupted: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Radio {
+    powered: bool,
+    epoch: u64,
+    caps: RadioCaps,
+    idle: Option<u8>,
+    op: Op,
+    op_gen: u64,
+    sending: Option<u64>,
+    rx: Option<RxLock>,
+    rng: Rng,
+    timer_at: Option<Instant>,
+    timer_gen: u64,
+    stats: NodeRadioStats,
+}
+
+impl Radio {
+    /// The channel the receiver is on, if it can receive now.
+    fn rx_channel(&self) -> Option<u8> {
+        if !self.powered || self.sending.is_some() {
+            return None;
+        }
+        match &self.op {
+            Op::Cca(t, _) | Op::AckWait(t) => Some(t.channel),
+            Op::Turnaround(..) | Op::OnAir(..) => None,
+            Op::Idle | Op::Waiting(..) => self.idle,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AirFrame {
+    sender: NodeId,
+    channel: u8,
+    end: Instant,
+    mpdu: Vec<u8>,
+    auto_ack: bool,
+}
+
+/// A deterministic simulation of `N` nodes sharing a radio medium, with an uplink from one
+/// of them to a server `S`.
+///
+/// Time starts at [`Instant::ZERO`]. At construction every node is drained once (in id
+/// order), so it can switch its receiver on and arm its first timer. Then [`Sim::step`] takes
+/// the earliest pending event (ties in the order they were scheduled), advances the clock to
+/// it, performs it, and drains the nodes it touched.
+pub struct Sim<N: Node, S: Server = crate::NoServer> {
+    cfg: SimConfig,
+    now: Instant,
+    seq: u64,
+    queue: BinaryHeap<Queued>,
+    nodes: Vec<N>,
+    radios: Vec<Radio>,
+    positions: Vec<Position>,
+    links: Links,
+    air: BTreeMap<u64, AirFrame>,
+    next_air: u64,
+    uplink: Uplink,
+    uplink_store: BTreeMap<u64, Vec<u8>>,
+    next_datagram: u64,
+    server: S,
+    server_timer_at: Option<Instant>,
+    server_timer_gen: u64,
+    buf: Vec<u8>,
+    ubuf: Vec<u8>,
+    trace: Trace,
+    events: VecDeque<(Instant, NodeId, N::Event)>,
+    sink: Option<Box<dyn FrameSink>>,
+    stats: MediumStats,
+    steps: u64,
+    steps_at_instant: u64,
+}
+
+impl<N: Node, S: Server> core::fmt::Debug for Sim<N, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sim")
+            .field("now", &self.now)
+            .field("nodes", &self.nodes.len())
+            .field("pending", &self.queue.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<N: Node, S: Server> Sim<N, S> {
+    /// Builds a simulation: one position per node, node `i` at `positions[i]`.
+    pub fn new(cfg: SimConfig, positions: Vec<Position>, nodes: Vec<N>, server: S) -> Result<Self> {
+        if positions.len() != nodes.len() {
+            return Err(Error::LayoutMismatch {
+                positions: positions.len(),
+                nodes: nodes.len(),
+            });
+        }
+        if let Some(u) = cfg.uplink_node {
+            if u.index() >= nodes.len() {
+                return Err(Error::NoSuchNode(u));
+            }
+        }
+        cfg.radio.validate()?;
+        let links = Links::compute(&cfg.radio, &positions, cfg.seed);
+        let mut master = Rng::new(cfg.seed ^ 0x5349_4d5f_4d45_4449);
+        let radios = nodes
+            .iter()
+            .map(|n| Radio {
+                powered: true,
+                epoch: 0,
+                caps: n.radio_caps(),
+                idle: None,
+                op: Op::Idle,
+                op_gen: 0,
+                sending: None,
+                rx: None,
+                rng: master.fork(),
+                timer_at: None,
+                timer_gen: 0,
+                stats: NodeRadioStats::default(),
+            })
+            .collect();
+        let uplink = Uplink::new(cfg.uplink, master.fork());
+        let max_psdu = usize::from(cfg.radio.phy.max_psdu);
+        let mut sim = Sim {
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            radios,
+            positions,
+            links,
+            air: BTreeMap::new(),
+            next_air: 0,
+            uplink,
+            uplink_store: BTreeMap::new(),
+            next_datagram: 0,
+            server,
+            server_timer_at: None,
+            server_timer_gen: 0,
+            buf: vec![0; max_psdu],
+            ubuf: vec![0; UPLINK_BUF_LEN],
+            trace: Trace::new(cfg.trace_capacity),
+            events: VecDeque::new(),
+            sink: None,
+            stats: MediumStats::default(),
+            steps: 0,
+            steps_at_instant: 0,
+            cfg,
+        };
+        for i in 0..sim.nodes.len() {
+            sim.drain(NodeId::from(i));
+        }
+        sim.drain_server();
+        Ok(sim)
+    }
+
+    // ---- public API -------------------------------------------------------------------
+
+    /// The virtual clock.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// No nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A node.
+    pub fn node(&self, id: NodeId) -> Option<&N> {
+        self.nodes.get(id.index())
+    }
+
+    /// A node, mutably. After giving it a command, call [`Sim::poke`] so its outputs are
+    /// drained.
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
+        self.nodes.get_mut(id.index())
+    }
+
+    /// All nodes, in id order.
+    pub fn nodes(&self) -> &[N] {
+        &self.nodes
+    }
+
+    /// Runs `f` on a node, then drains it (the way to issue commands mid-simulation).
+    pub fn with_node<R>(&mut self, id: NodeId, f: impl FnOnce(&mut N, Instant) -> R) -> Result<R> {
+        let now = self.now;
+        let n = self
+            .nodes
+            .get_mut(id.index())
+            .ok_or(Error::NoSuchNode(id))?;
+        let r = f(n, now);
+        self.drain(id);
+        Ok(r)
+    }
+
+    /// Drains a node's outputs now (after changing it through [`Sim::node_mut`]).
+    pub fn poke(&mut self, id: NodeId) {
+        self.drain(id);
+    }
+
+    /// The servers.
+    pub fn server(&self) -> &S {
+        &self.server
+    }
+
+    /// Runs `f` on the servers, then drains them.
+    pub fn with_server<R>(&mut self, f: impl FnOnce(&mut S, Instant) -> R) -> R {
+        let r = f(&mut self.server, self.now);
+        self.drain_server();
+        r
+    }
+
+    /// Node positions.
+    pub fn positions(&self) -> &[Position] {
+        &self.positions
+    }
+
+    /// The computed links.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Medium counters.
+    pub fn stats(&self) -> MediumStats {
+        self.stats
+    }
+
+    /// A node's radio counters.
+    pub fn node_stats(&self, id: NodeId) -> Option<NodeRadioStats> {
+        self.radios.get(id.index()).map(|r| r.stats)
+    }
+
+    /// Uplink counters.
+    pub fn uplink_stats(&self) -> UplinkStats {
+        self.uplink.stats()
+    }
+
+    /// Is the uplink open?
+    pub fn uplink_is_up(&self) -> bool {
+        self.uplink.is_up()
+    }
+
+    /// The trace (hash and kept records).
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Hash of the whole event trace so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The next node event `(when, node, event)`, oldest first.
+    pub fn poll_event(&mut self) -> Option<(Instant, NodeId, N::Event)> {
+        self.events.pop_front()
+    }
+
+    /// Writes every frame put on air to `sink` from now on (see [`crate::pcap::PcapSink`]).
+    pub fn set_frame_sink(&mut self, sink: Box<dyn FrameSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// Flushes and removes the frame sink, reporting any write error it met.
+    pub fn finish_frame_sink(&mut self) -> Result<()> {
+        match self.sink.take() {
+            Some(mut s) => s.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the uplink available or cuts it, now.
+    pub fn set_uplink_available(&mut self, available: bool) {
+        self.uplink_command(available);
+    }
+
+    /// Makes the uplink available or cuts it at `at`.
+    pub fn schedule_uplink_available(&mut self, at: Instant, available: bool) {
+        self.push(at, Ev::UplinkCommand { available });
+    }
+
+    /// Powers a node off: its radio stops at once (a frame already on air finishes), its
+    /// pending transmit is forgotten without an answer and its timer is cancelled.
+    pub fn power_off(&mut self, id: NodeId) -> Result<()> {
+        let r = self
+            .radios
+            .get_mut(id.index())
+            .ok_or(Error::NoSuchNode(id))?;
+        r.powered = false;
+        r.epoch = r.epoch.wrapping_add(1);
+        r.op = Op::Idle;
+        r.op_gen = r.op_gen.wrapping_add(1);
+        r.idle = None;
+        r.timer_at = None;
+        r.timer_gen = r.timer_gen.wrapping_add(1);
+        self.check_rx(id);
+        self.trace.record(
+            self.now,
+            TraceKind::Power {
+                node: id,
+                on: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Replaces a node with `node` (a reboot: the new node starts from whatever state it was
+    /// built with) and powers it on; it is drained at once.
+    pub fn restart(&mut self, id: NodeId, node: N) -> Result<()> {
+        let caps = node.radio_caps();
+        let slot = self
+            .nodes
+            .get_mut(id.index())
+            .ok_or(Error::NoSuchNode(id))?;
+        *slot = node;
+        if let Some(r) = self.radios.get_mut(id.index()) {
+            r.powered = true;
+            r.epoch = r.epoch.wrapping_add(1);
+            r.caps = caps;
+            r.op = Op::Idle;
+            r.op_gen = r.op_gen.wrapping_add(1);
+            r.idle = None;
+            r.timer_at = None;
+            r.timer_gen = r.timer_gen.wrapping_add(1);
+        }
+        self.check_rx(id);
+        self.trace
+            .record(self.now, TraceKind::Power { node: id, on: true });
+        self.drain(id);
+        Ok(())
+    }
+
+    /// The time of the next pending event.
+    pub fn next_event_at(&self) -> Option<Instant> {
+        self.queue.peek().map(|q| q.at)
+    }
+
+    /// Performs the earliest pending event. `Ok(false)` when nothing is pending.
+    pub fn step(&mut self) -> Result<bool> {
+        let Some(q) = self.queue.pop() else {
+            return Ok(false);
+        };
+        if q.at > self.now {
+            self.now = q.at;
+            self.steps_at_instant = 0;
+        }
+        self.steps = self.steps.wrapping_add(1);
+        self.steps_at_instant = self.steps_at_instant.saturating_add(1);
+        if self.steps_at_instant > self.cfg.max_steps_per_instant {
+            return Err(Error::Stuck {
+                steps: self.steps_at_instant,
+                at: self.now,
+            });
+        }
+        self.dispatch(q.ev);
+        Ok(true)
+    }
+
+    /// Performs every event up to and including `t`, then sets the clock to `t`.
+    pub fn run_until(&mut self, t: Instant) -> Result<()> {
+        while self.next_event_at().is_some_and(|at| at <= t) {
+            self.step()?;
+        }
+        if t > self.now {
+            self.now = t;
+            self.steps_at_instant = 0;
+        }
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: amimesh_core::Duration) -> Result<()> {
+        self.run_until(self.now + d)
+    }
+
+    /// Runs until nothing is pending. Fails with [`Error::Livelock`] if that takes more than
+    /// `max_steps` steps; returns the steps taken.
+    pub fn drive_bounded(&mut self, max_steps: u64) -> Result<u64> {
+        let mut n = 0u64;
+        while self.next_event_at().is_some() {
+            if n >= max_steps {
+                return Err(Error::Livelock {
+                    steps: n,
+                    at: self.now,
+                });
+            }
+            self.step()?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    // ---- scheduling -------------------------------------------------------------------
+
+    fn push(&mut self, at: Instant, ev: Ev) {
+        let at = at.max(self.now);
+        self.seq = self.seq.wrapping_add(1);
+        self.queue.push(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::NodeTimer { node, generation } => self.on_node_timer(node, generation),
+            Ev::ServerTimer { generation } => {
+                if generation == self.server_timer_gen && self.server_timer_at.is_some() {
+                    self.server_timer_at = None;
+                    self.server.handle_timeout(self.now);
+                    self.drain_server();
+                }
+            }
+            Ev::TxBegin { node, op } => self.on_tx_begin(node, op),
+            Ev::CcaDone { node, op, busy } => self.on_cca_done(node, op, busy),
+            Ev::TxAir { node, op } => self.on_tx_air(node, op),
+            Ev::AirEnd { air } => self.on_air_end(air),
+            Ev::AckTimeout { node, op } => {
+                if let Some(r) = self.radios.get_mut(node.index()) {
+                    if r.op_gen == op && matches!(r.op, Op::AckWait(_)) {
+                        r.op = Op::Idle;
+                        self.stats.no_ack += 1;
+                        self.tx_done(node, TxResult::NoAck);
+                    }
+                }
+            }
+            Ev::AutoAck { node, seq, epoch } => self.on_auto_ack(node, seq, epoch),
+            Ev::Reject { node, epoch } => {
+                if self
+                    .radios
+                    .get(node.index())
+                    .is_some_and(|r| r.powered && r.epoch == epoch)
+                {
+                    self.tx_done(node, TxResult::ChannelBusy);
+                }
+            }
+            Ev::UplinkOpened => self.on_uplink_opened(),
+            Ev::UplinkArrive { id, up, epoch } => self.on_uplink_arrive(id, up, epoch),
+            Ev::UplinkCommand { available } => self.uplink_command(available),
+        }
+    }
+
+    // ---- nodes ------------------------------------------------------------------------
+
+    fn drain(&mut self, id: NodeId) {
+        let i = id.index();
+        if !self.radios.get(i).is_some_and(|r| r.powered) {
+            return;
+        }
+        loop {
+            let Some(node) = self.nodes.get_mut(i) else {
+                return;
+            };
+            match node.poll_radio(self.now, &mut self.buf) {
+                Some(op) => self.apply_radio_op(id, op),
+                None => break,
+            }
+        }
+        loop {
+            let Some(node) = self.nodes.get_mut(i) else {
+                return;
+            };
+            match node.poll_uplink(self.now, &mut self.ubuf) {
+                Some(out) => self.apply_uplink_output(id, out),
+                None => break,
+            }
+        }
+        loop {
+            let Some(node) = self.nodes.get_mut(i) else {
+                return;
+            };
+            let Some(ev) = node.poll_event() else { break };
+            self.trace.record(
+                self.now,
+                TraceKind::Event {
+                    node: id,
+                    text: format!("{ev:?}"),
+                },
+            );
+            if self.cfg.event_capacity > 0 {
+                if self.events.len() >= self.cfg.event_capacity {
+                    self.events.pop_front();
+                    self.stats.events_dropped += 1;
+                }
+                self.events.push_back((self.now, id, ev));
+            } else {
+                self.stats.events_dropped += 1;
+            }
+        }
+        let next = self.nodes.get(i).and_then(|n| n.poll_timeout());
+        let Some(r) = self.radios.get_mut(i) else {
+            return;
+        };
+        if next != r.timer_at {
+            r.timer_at = next;
+            r.timer_gen = r.timer_gen.wrapping_add(1);
+            let generation = r.timer_gen;
+            if let Some(t) = next {
+                self.push(
+                    t,
+                    Ev::NodeTimer {
+                        node: id,
+                        generation,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_node_timer(&mut self, id: NodeId, generation: u64) {
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        if !r.powered || r.timer_gen != generation || r.timer_at.is_none() {
+            return;
+        }
+        r.timer_at = None;
+        self.trace.record(self.now, TraceKind::Timer { node: id });
+        if let Some(n) = self.nodes.get_mut(id.index()) {
+            n.handle_timeout(self.now);
+        }
+        self.drain(id);
+    }
+
+    fn violation(&mut self, id: NodeId) {
+        self.stats.contract_violations += 1;
+        self.trace
+            .record(self.now, TraceKind::ContractViolation { node: id });
+    }
+
+    fn apply_radio_op(&mut self, id: NodeId, op: RadioOp) {
+        let max_psdu = usize::from(self.cfg.radio.phy.max_psdu);
+        let fcs = usize::from(self.cfg.radio.phy.fcs_len);
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        match op {
+            RadioOp::Listen { channel } => {
+                r.idle = Some(channel);
+                self.check_rx(id);
+            }
+            RadioOp::Off => {
+                r.idle = None;
+                self.check_rx(id);
+            }
+            RadioOp::Transmit(t) => {
+                let busy = !matches!(r.op, Op::Idle);
+                let too_long = t.len.saturating_add(fcs) > max_psdu || t.len > self.buf.len();
+                if busy || too_long {
+                    let epoch = r.epoch;
+                    self.violation(id);
+                    self.push(self.now, Ev::Reject { node: id, epoch });
+                    return;
+                }
+                let frame = self
+                    .buf
+                    .get(..t.len)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                r.op_gen = r.op_gen.wrapping_add(1);
+                r.op = Op::Waiting(t, frame);
+                let op = r.op_gen;
+                self.push(t.at, Ev::TxBegin { node: id, op });
+            }
+        }
+    }
+
+    fn tx_done(&mut self, id: NodeId, result: TxResult) {
+        self.trace
+            .record(self.now, TraceKind::TxDone { node: id, result });
+        if let Some(n) = self.nodes.get_mut(id.index()) {
+            n.handle_tx_done(self.now, result);
+        }
+        self.drain(id);
+    }
+
+    // ---- radio medium -----------------------------------------------------------------
+
+    /// Drops a reception the receiver can no longer continue.
+    fn check_rx(&mut self, id: NodeId) {
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        if let Some(lock) = r.rx {
+            if r.rx_channel() != Some(lock.channel) {
+                r.rx = None;
+                r.stats.rx_lost += 1;
+                self.stats.interrupted += 1;
+                let from = self
+                    .air
+                    .get(&lock.air)
+                    .map(|a| a.sender)
+                    .unwrap_or_default();
+                self.trace.record(
+                    self.now,
+                    TraceKind::Lost {
+                        from,
+                        to: id,
+                        cause: LossCause::Interrupted,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Energy above the CCA threshold on `channel` at `id` right now (own frames excluded).
+    fn sensed(&self, id: NodeId, channel: u8) -> bool {
+        let now = self.now;
+        self.air.values().any(|a| {
+            a.channel == channel
+                && a.sender != id
+                && a.end > now
+                && self
+                    .links
+                    .rssi(a.sender, id)
+                    .is_some_and(|rssi| rssi >= self.cfg.radio.cca_threshold_dbm)
+        })
+    }
+
+    fn current_op(&self, id: NodeId, op: u64) -> Option<&Radio> {
+        self.radios
+            .get(id.index())
+            .filter(|r| r.powered && r.op_gen == op)
+    }
+
+    fn on_tx_begin(&mut self, id: NodeId, op: u64) {
+        let Some(r) = self.current_op(id, op) else {
+            return;
+        };
+        if let Some(a) = r.sending.and_then(|s| self.air.get(&s)) {
+            // The radio is sending an auto-ACK: start when it is done.
+            let end = a.end;
+            self.push(end, Ev::TxBegin { node: id, op });
+            return;
+        }
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        let Op::Waiting(t, frame) = std::mem::replace(&mut r.op, Op::Idle) else {
+            return;
+        };
+        if t.cca {
+            r.op = Op::Cca(t, frame);
+            self.check_rx(id);
+            let busy = self.sensed(id, t.channel);
+            let end = self.now + self.cfg.radio.phy.cca_time();
+            self.push(end, Ev::CcaDone { node: id, op, busy });
+        } else {
+            self.start_air(id, t.channel, frame, false, Some(t));
+        }
+    }
+
+    fn on_cca_done(&mut self, id: NodeId, op: u64, busy_at_start: bool) {
+        if self.current_op(id, op).is_none() {
+            return;
+        }
+        let Some(r) = self.radios.get(id.index()) else {
+            return;
+        };
+        let Op::Cca(t, _) = &r.op else { return };
+        let busy = busy_at_start || self.sensed(id, t.channel) || r.sending.is_some();
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        let Op::Cca(t, frame) = std::mem::replace(&mut r.op, Op::Idle) else {
+            return;
+        };
+        if busy {
+            r.stats.cca_busy += 1;
+            self.stats.cca_busy += 1;
+            self.tx_done(id, TxResult::ChannelBusy);
+        } else {
+            r.op = Op::Turnaround(t, frame);
+            self.check_rx(id);
+            let at = self.now + self.cfg.radio.phy.turnaround();
+            self.push(at, Ev::TxAir { node: id, op });
+        }
+    }
+
+    fn on_tx_air(&mut self, id: NodeId, op: u64) {
+        if self.current_op(id, op).is_none() {
+            return;
+        }
+        let Some(r) = self.radios.get_mut(id.index()) else {
+            return;
+        };
+        let Op::Turnaround(t, frame) = std::mem::replace(&mut r.op, Op::Idle) else {
+            return;
+        };
+        if r.sending.is_some() {
+            // An auto-ACK took the radio during the turnaround.
+            self.tx_done(id, TxResult::ChannelBusy);
+            return;
+        }
+        self.start_air(id, t.channel, frame, false, Some(t));
+    }
+
+    /// Puts a frame on air from `id` now.
+    fn start_air(
+        &mut self,
+        id: NodeId,
+        channel: u8,
+        mpdu: Vec<u8>,
+        auto_ack: bool,
+        t: Option<Transmit>,
+    ) {
+        let air = self.next_air;
+        self.next_air = self.next_air.wrapping_add(1);
+        let end = self.now + self.cfg.radio.airtime(mpdu.len());
+        let psdu_len = mpdu.len() + usize::from(self.cfg.radio.phy.fcs_len);
+        if let Some(r) = self.radios.get_mut(id.index()) {
+            r.sending = Some(air);
+            if let Some(t) = t {
+                r.op = Op::OnAir(t, air);
+            }
+            r.stats.tx_frames += 1;
+            r.stats.tx_bytes += psdu_len as u64;
+        }
+        self.check_rx(id);
+        self.stats.frames += 1;
+        self.stats.bytes += psdu_len as u64;
+        if auto_ack {
+            self.stats.auto_acks += 1;
+        }
+        self.trace.record(
+            self.now,
+            TraceKind::TxStart {
+                node: id,
+                channel,
+                len: mpdu.len(),
+                auto_ack,
+            },
+        );
+        if let Some(s) = self.sink.as_mut() {
+            s.frame(self.now, channel, self.cfg.radio.channel_page, &mpdu);
+        }
+        // Receivers in range that are listening on this channel.
+        let sens = self.cfg.radio.sensitivity_dbm;
+        let capture = self.cfg.radio.capture_margin_db;
+        for l in self.links.from(id) {
+            if l.rssi_dbm < sens {
+                continue;
+            }
+            let Some(rr) = self.radios.get(l.to.index()) else {
+                continue;
+            };
+            if rr.rx_channel() != Some(channel) {
+                continue;
+            }
+            if let Some(lock) = rr.rx {
+                if lock.rssi < l.rssi_dbm + capture {
+                    if let Some(rm) = self.radios.get_mut(l.to.index()) {
+                        if let Some(lk) = rm.rx.as_mut() {
+                            lk.corrupted = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            // Strongest frame already on air on this channel at this receiver.
+            let interferer = self
+                .air
+                .values()
+                .filter(|a| a.channel == channel && a.end > self.now && a.sender != l.to)
+                .filter_map(|a| self.links.rssi(a.sender, l.to))
+                .filter(|&x| x >= sens)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let corrupted = l.rssi_dbm < interferer + capture;
+            if let Some(rm) = self.radios.get_mut(l.to.index()) {
+                rm.rx = Some(RxLock {
+                    air,
+                    channel,
+                    rssi: l.rssi_dbm,
+                    ln_bit_ok: l.ln_bit_ok,
+                    corrupted,
+                });
+            }
+        }
+        self.air.insert(
+            air,
+            AirFrame {
+                sender: id,
+                channel,
+                end,
+                mpdu,
+                auto_ack,
+            },
+        );
+        self.push(end, Ev::AirEnd { air });
+    }
+
+    fn on_air_end(&mut self, air: u64) {
+        let Some(frame) = self.air.remove(&air) else {
+            return;
+        };
+        let sender = frame.sender;
+        // Receivers that were synchronised on this frame.
+        let mut got: Vec<(NodeId, RxLock)> = Vec::new();
+        for l in self.links.from(sender) {
+            if let Some(r) = self.radios.get_mut(l.to.index()) {
+                if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
+                    r.rx = None;
+                    got.push((l.to, lock));
+                }
+            }
+        }
+        let psdu_len = frame.mpdu.len() + usize::from(self.cfg.radio.phy.fcs_len);
+        for (to, lock) in got {
+            let rssi = lock.rssi;
+            let cause = if lock.corrupted {
+                Some(LossCause::Collision)
+            } else {
+                let prr = crate::medium::prr_from_log(lock.ln_bit_ok, psdu_len);
+                let extra = self.cfg.radio.extra_loss;
+                let Some(r) = self.radios.get_mut(to.index()) else {
+                    continue;
+                };
+                if r.rng.unit() >= prr {
+                    Some(LossCause::Fading)
+                } else if extra > 0.0 && r.rng.chance(extra) {
+                    Some(LossCause::ExtraLoss)
+                } else {
+                    None
+                }
+            };
+            match cause {
+                Some(cause) => {
+                    match cause {
+                        LossCause::Collision => self.stats.collisions += 1,
+                        LossCause::Fading => self.stats.fading += 1,
+                        LossCause::ExtraLoss => self.stats.extra_loss += 1,
+                        LossCause::Interrupted => self.stats.interrupted += 1,
+                    }
+                    if let Some(r) = self.radios.get_mut(to.index()) {
+                        r.stats.rx_lost += 1;
+                    }
+                    self.trace.record(
+                        self.now,
+                        TraceKind::Lost {
+                            from: sender,
+                            to,
+                            cause,
+                        },
+                    );
+                }
+                None => self.deliver(sender, to, rssi, frame.channel, &frame.mpdu),
+            }
+        }
+        // The sender's side.
+        let Some(r) = self.radios.get_mut(sender.index()) else {
+            return;
+        };
+        if r.sending == Some(air) {
+            r.sending = None;
+        }
+        if frame.auto_ack {
+            return;
+        }
+        let Op::OnAir(t, a) = r.op else { return };
+        if a != air {
+            return;
+        }
+        if r.caps.auto_ack && t.ack_request {
+            r.op = Op::AckWait(t);
+            let op = r.op_gen;
+            let at = self.now + self.cfg.radio.phy.ack_wait_duration();
+            self.push(at, Ev::AckTimeout { node: sender, op });
+        } else {
+            r.op = Op::Idle;
+            self.tx_done(
+                sender,
+                TxResult::Ok {
+                    frame_pending: false,
+                },
+            );
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, rssi: f64, channel: u8, mpdu: &[u8]) {
+        let meta = RxMeta {
+            at: self.now,
+            lqi: self.cfg.radio.lqi(rssi),
+            rssi: rssi.round().clamp(-128.0, 127.0) as i8,
+            channel,
+        };
+        self.stats.delivered += 1;
+        self.trace.record(
+            self.now,
+            TraceKind::Rx {
+                from,
+                to,
+                len: mpdu.len(),
+                rssi: meta.rssi,
+            },
+        );
+        let Some(r) = self.radios.get_mut(to.index()) else {
+            return;
+        };
+        r.stats.rx_frames += 1;
+        r.stats.rx_bytes += mpdu.len() as u64;
+        let peek = frame::peek(mpdu);
+        if r.caps.auto_ack {
+            if let Some(p) = peek {
+                if p.frame_type == FRAME_TYPE_ACK {
+                    // Consumed by the radio: completes a transmit waiting for it.
+                    if let Op::AckWait(t) = r.op {
+                        if p.seq == Some(t.seq) {
+                            r.op = Op::Idle;
+                            self.tx_done(
+                                to,
+                                TxResult::Ok {
+                                    frame_pending: p.frame_pending,
+                                },
+                            );
+                        }
+                    }
+                    return;
+                }
+                if p.ack_request {
+                    let filter = self
+                        .nodes
+                        .get(to.index())
+                        .map(N::ack_filter)
+                        .unwrap_or(AckFilter::NONE);
+                    if acks(&filter, p.dst_pan, p.dst) {
+                        if let Some(seq) = p.seq {
+                            let epoch = r.epoch;
+                            let at = self.now + self.cfg.radio.phy.turnaround();
+                            self.push(
+                                at,
+                                Ev::AutoAck {
+                                    node: to,
+                                    seq,
+                                    epoch,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(n) = self.nodes.get_mut(to.index()) {
+            n.handle_frame(self.now, meta, mpdu);
+        }
+        self.drain(to);
+    }
+
+    fn on_auto_ack(&mut self, id: NodeId, seq: u8, epoch: u64) {
+        let Some(r) = self.radios.get(id.index()) else {
+            return;
+        };
+        if !r.powered || r.epoch != epoch || r.sending.is_some() {
+            return;
+        }
+        // The ACK goes out on the channel the frame came in on: the receive channel.
+        let Some(channel) = r.rx_channel() else {
+            return;
+        };
+        self.start_air(id, channel, frame::imm_ack(seq, false).to_vec(), true, None);
+    }
+
+    // ---- uplink -----------------------------------------------------------------------
+
+    fn uplink_node_is(&self, id: NodeId) -> bool {
+        self.cfg.uplink_node == Some(id)
+    }
+
+    fn apply_uplink_output(&mut self, id: NodeId, out: UplinkOutput) {
+        if !self.uplink_node_is(id) {
+            self.violation(id);
+            return;
+        }
+        match out {
+            UplinkOutput::Open => {
+                if let Some(at) = self.uplink.request_open(self.now) {
+                    self.push(at, Ev::UplinkOpened);
+                }
+            }
+            UplinkOutput::Close => {
+                if self.uplink.is_up() {
+                    self.uplink.close();
+                    self.trace
+                        .record(self.now, TraceKind::UplinkState { up: false });
+                }
+            }
+            UplinkOutput::Datagram { len } => {
+                let Some(bytes) = self.ubuf.get(..len).map(<[u8]>::to_vec) else {
+                    self.violation(id);
+                    return;
+                };
+                self.uplink_send(true, bytes);
+            }
+        }
+    }
+
+    fn uplink_send(&mut self, up: bool, bytes: Vec<u8>) {
+        let len = bytes.len();
+        match self.uplink.send(self.now, up, len) {
+            Ok(at) => {
+                self.trace
+                    .record(self.now, TraceKind::UplinkSend { up, len });
+                let id = self.next_datagram;
+                self.next_datagram = self.next_datagram.wrapping_add(1);
+                self.uplink_store.insert(id, bytes);
+                let epoch = self.uplink.epoch();
+                self.push(at, Ev::UplinkArrive { id, up, epoch });
+            }
+            Err(_) => self.trace.record(self.now, TraceKind::UplinkDrop { up }),
+        }
+    }
+
+    fn on_uplink_opened(&mut self) {
+        let up = self.uplink.complete_open();
+        self.trace.record(self.now, TraceKind::UplinkState { up });
+        let input = if up {
+            UplinkInput::Up
+        } else {
+            UplinkInput::Down
+        };
+        self.deliver_to_uplink_node(input);
+    }
+
+    fn deliver_to_uplink_node(&mut self, input: UplinkInput<'_>) {
+        let Some(id) = self.cfg.uplink_node else {
+            return;
+        };
+        if !self.radios.get(id.index()).is_some_and(|r| r.powered) {
+            return;
+        }
+        if let Some(n) = self.nodes.get_mut(id.index()) {
+            n.handle_uplink(self.now, input);
+        }
+        self.drain(id);
+    }
+
+    fn on_uplink_arrive(&mut self, id: u64, up: bool, epoch: u64) {
+        let Some(bytes) = self.uplink_store.remove(&id) else {
+            return;
+        };
+        if !self.uplink.arrive(up, epoch) {
+            self.trace.record(self.now, TraceKind::UplinkDrop { up });
+            return;
+        }
+        self.trace.record(
+            self.now,
+            TraceKind::UplinkDeliver {
+                up,
+                len: bytes.len(),
+            },
+        );
+        if up {
+            self.server.handle_datagram(self.now, &bytes);
+            self.drain_server();
+        } else {
+            self.deliver_to_uplink_node(UplinkInput::Datagram(&bytes));
+        }
+    }
+
+    fn uplink_command(&mut self, available: bool) {
+        if self.uplink.set_available(available) {
+            self.trace
+                .record(self.now, TraceKind::UplinkState { up: false });
+            self.deliver_to_uplink_node(UplinkInput::Down);
+        }
+    }
+
+    fn drain_server(&mut self) {
+        while let Some(len) = self.server.poll_datagram(self.now, &mut self.ubuf) {
+            let Some(bytes) = self.ubuf.get(..len).map(<[u8]>::to_vec) else {
+                break;
+            };
+            self.uplink_send(false, bytes);
+        }
+        let next = self.server.poll_timeout();
+        if next != self.server_timer_at {
+            self.server_timer_at = next;
+            self.server_timer_gen = self.server_timer_gen.wrapping_add(1);
+            let generation = self.server_timer_gen;
+            if let Some(t) = next {
+                self.push(t, Ev::ServerTimer { generation });
+            }
+        }
+    }
+}
+
+/// Does an auto-ACK radio with this filter acknowledge a frame for `dst` on `dst_pan`?
+/// Broadcast frames are never acknowledged (802.15.4-2020 §6.7.4.1).
+fn acks(f: &AckFilter, dst_pan: Option<PanId>, dst: LinkAddr) -> bool {
+    let pan_ok = match (dst_pan, f.pan_id) {
+        (Some(p), Some(mine)) => p == mine || p == PanId::BROADCAST,
+        _ => true,
+    };
+    let addr_ok = match dst {
+        LinkAddr::Short(s) => s != ShortAddr::BROADCAST && f.short == Some(s),
+        LinkAddr::Extended(e) => f.ext == Some(e),
+        LinkAddr::Absent => false,
+    };
+    pan_ok && addr_ok
+}

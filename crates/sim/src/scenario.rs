@@ -1,0 +1,344 @@
+//! Scenarios: a topology, a meter count, loss, a seed, a duration and a PHY, built in code or
+//! read from a small TOML file.
+//!
+//! ```toml
+//! seed = 7
+//! meters = 50            # node 0 is the field relay, nodes 1..=meters are meters
+//! duration_s = 600
+//! loss = 0.1             # extra frame loss on every link
+//! phy = "sun-fsk-920-100k"   # or "o-qpsk-2450"
+//!
+//! [topology]
+//! kind = "random"        # "line" (spacing_m), "grid" (spacing_m, columns), "random"
+//! width_m = 600
+//! height_m = 300
+//! min_hops = 4           # the layout must be connected and reach this many hops
+//!
+//! [radio]                # optional overrides of the radio model
+//! shadowing_sigma_db = 4
+//!
+//! [uplink]               # optional
+//! latency_ms = 40
+//! loss = 0.0
+//! ```
+
+use crate::engine::SimConfig;
+use crate::medium::{LogDistance, Propagation, RadioModel};
+use crate::topology::Layout;
+use crate::uplink::UplinkConfig;
+use crate::{Error, NodeId, Result};
+use amimesh_core::Duration;
+use amimesh_mac::mac::phy::PhyProfile;
+use serde::Deserialize;
+
+/// PRR (for a [`GOOD_LINK_REF_LEN`](crate::topology::GOOD_LINK_REF_LEN)-octet frame) a link
+/// needs to count as a hop when a random layout is checked.
+pub const GOOD_LINK_PRR: f64 = 0.9;
+
+/// The PHY of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum PhyName {
+    /// SUN FSK 920 MHz, 100 kb/s (the default).
+    #[default]
+    #[serde(rename = "sun-fsk-920-100k")]
+    SunFsk920_100k,
+    /// O-QPSK 2450 MHz, 250 kb/s.
+    #[serde(rename = "o-qpsk-2450")]
+    OQpsk2450,
+}
+
+impl PhyName {
+    /// The PHY profile.
+    pub fn profile(self) -> PhyProfile {
+        match self {
+            PhyName::SunFsk920_100k => PhyProfile::SUN_FSK_920_100K,
+            PhyName::OQpsk2450 => PhyProfile::O_QPSK_2450,
+        }
+    }
+
+    /// The channel page written into captures (802.15.4-2020 §10.1.3: page 0 for O-QPSK
+    /// 2450 MHz, page 9 for SUN PHYs).
+    pub fn channel_page(self) -> u8 {
+        match self {
+            PhyName::SunFsk920_100k => 9,
+            PhyName::OQpsk2450 => 0,
+        }
+    }
+}
+
+/// Where the nodes go.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TopologySpec {
+    /// All nodes on a line, the relay at one end.
+    Line {
+        /// Distance between neighbours, metres.
+        spacing_m: f64,
+    },
+    /// A square grid filled row by row, the relay in a corner.
+    Grid {
+        /// Distance between neighbours, metres.
+        spacing_m: f64,
+        /// Columns (default: ⌈√nodes⌉).
+        #[serde(default)]
+        columns: Option<usize>,
+    },
+    /// Random geometric: the relay at the middle of the west edge, meters uniform in the area;
+    /// re-drawn until connected through good links and reaching `min_hops`.
+    Random {
+        /// Area width, metres.
+        width_m: f64,
+        /// Area height, metres.
+        height_m: f64,
+        /// Hops the farthest node must be from the relay.
+        #[serde(default)]
+        min_hops: u32,
+        /// Layouts to try.
+        #[serde(default = "default_attempts")]
+        attempts: u32,
+    },
+}
+
+fn default_attempts() -> u32 {
+    100
+}
+
+fn default_duration_s() -> f64 {
+    60.0
+}
+
+/// Optional overrides of [`RadioModel`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadioSpec {
+    /// Transmit power, dBm.
+    pub tx_power_dbm: Option<f64>,
+    /// Receiver sensitivity, dBm.
+    pub sensitivity_dbm: Option<f64>,
+    /// CCA threshold, dBm.
+    pub cca_threshold_dbm: Option<f64>,
+    /// Noise floor, dBm.
+    pub noise_floor_dbm: Option<f64>,
+    /// Capture margin, dB.
+    pub capture_margin_db: Option<f64>,
+    /// Path-loss exponent.
+    pub path_loss_exponent: Option<f64>,
+    /// Path loss at 1 m, dB.
+    pub pl_d0_db: Option<f64>,
+    /// Shadowing standard deviation, dB.
+    pub shadowing_sigma_db: Option<f64>,
+    /// Channel.
+    pub channel: Option<u8>,
+}
+
+/// Optional overrides of [`UplinkConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UplinkSpec {
+    /// One-way latency, ms.
+    pub latency_ms: Option<u64>,
+    /// Jitter, ms.
+    pub jitter_ms: Option<u64>,
+    /// Loss probability.
+    pub loss: Option<f64>,
+    /// Datagrams in flight per direction.
+    pub queue: Option<usize>,
+    /// Bit rate, bit/s (0 = unlimited).
+    pub rate_bps: Option<u64>,
+    /// Time to open, ms.
+    pub open_delay_ms: Option<u64>,
+    /// Available at the start.
+    pub available: Option<bool>,
+}
+
+/// A complete scenario description.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Seed of everything random in the run.
+    pub seed: u64,
+    /// Number of meters (the relay comes on top).
+    pub meters: usize,
+    /// Virtual duration, seconds.
+    #[serde(default = "default_duration_s")]
+    pub duration_s: f64,
+    /// Extra frame loss probability.
+    #[serde(default)]
+    pub loss: f64,
+    /// PHY.
+    #[serde(default)]
+    pub phy: PhyName,
+    /// Topology.
+    pub topology: TopologySpec,
+    /// Radio overrides.
+    #[serde(default)]
+    pub radio: RadioSpec,
+    /// Uplink overrides.
+    #[serde(default)]
+    pub uplink: UplinkSpec,
+}
+
+impl Scenario {
+    /// A scenario with default radio and uplink.
+    pub fn new(seed: u64, meters: usize, topology: TopologySpec) -> Self {
+        Scenario {
+            seed,
+            meters,
+            duration_s: default_duration_s(),
+            loss: 0.0,
+            phy: PhyName::default(),
+            topology,
+            radio: RadioSpec::default(),
+            uplink: UplinkSpec::default(),
+        }
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let s: Scenario = toml::from_str(text)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Reads a TOML file.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Scenario::from_toml(&std::fs::read_to_string(path)?)
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.loss) {
+            return Err(Error::InvalidScenario("loss must be in 0..=1"));
+        }
+        if !(self.duration_s >= 0.0 && self.duration_s.is_finite()) {
+            return Err(Error::InvalidScenario("duration must be ≥ 0"));
+        }
+        let ok = match &self.topology {
+            TopologySpec::Line { spacing_m } | TopologySpec::Grid { spacing_m, .. } => {
+                *spacing_m > 0.0
+            }
+            TopologySpec::Random {
+                width_m, height_m, ..
+            } => *width_m > 0.0 && *height_m > 0.0,
+        };
+        if !ok {
+            return Err(Error::InvalidScenario("topology sizes must be > 0"));
+        }
+        if let Some(l) = self.uplink.loss {
+            if !(0.0..=1.0).contains(&l) {
+                return Err(Error::InvalidScenario("uplink loss must be in 0..=1"));
+            }
+        }
+        self.radio_model().validate()
+    }
+
+    /// Relay plus meters.
+    pub fn node_count(&self) -> usize {
+        self.meters.saturating_add(1)
+    }
+
+    /// The virtual duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros((self.duration_s.max(0.0) * 1e6) as u64)
+    }
+
+    /// The channel nodes should use (default 1).
+    pub fn channel(&self) -> u8 {
+        self.radio.channel.unwrap_or(1)
+    }
+
+    /// The radio model with the overrides applied.
+    pub fn radio_model(&self) -> RadioModel {
+        let d = RadioModel::default();
+        let r = &self.radio;
+        let ld0 = LogDistance::default();
+        RadioModel {
+            phy: self.phy.profile(),
+            tx_power_dbm: r.tx_power_dbm.unwrap_or(d.tx_power_dbm),
+            sensitivity_dbm: r.sensitivity_dbm.unwrap_or(d.sensitivity_dbm),
+            cca_threshold_dbm: r.cca_threshold_dbm.unwrap_or(d.cca_threshold_dbm),
+            noise_floor_dbm: r.noise_floor_dbm.unwrap_or(d.noise_floor_dbm),
+            capture_margin_db: r.capture_margin_db.unwrap_or(d.capture_margin_db),
+            extra_loss: self.loss,
+            propagation: Propagation::LogDistance(LogDistance {
+                pl_d0_db: r.pl_d0_db.unwrap_or(ld0.pl_d0_db),
+                d0_m: ld0.d0_m,
+                exponent: r.path_loss_exponent.unwrap_or(ld0.exponent),
+                shadowing_sigma_db: r.shadowing_sigma_db.unwrap_or(ld0.shadowing_sigma_db),
+            }),
+            channel_page: self.phy.channel_page(),
+            ..d
+        }
+    }
+
+    /// The uplink model with the overrides applied.
+    pub fn uplink_config(&self) -> UplinkConfig {
+        let d = UplinkConfig::default();
+        let u = &self.uplink;
+        UplinkConfig {
+            latency: u.latency_ms.map(Duration::from_millis).unwrap_or(d.latency),
+            jitter: u.jitter_ms.map(Duration::from_millis).unwrap_or(d.jitter),
+            loss: u.loss.unwrap_or(d.loss),
+            queue_capacity: u.queue.unwrap_or(d.queue_capacity),
+            rate_bps: u.rate_bps.unwrap_or(d.rate_bps),
+            open_delay: u
+                .open_delay_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.open_delay),
+            available: u.available.unwrap_or(d.available),
+        }
+    }
+
+    /// The node layout (node 0 = relay).
+    pub fn layout(&self) -> Result<Layout> {
+        let n = self.node_count();
+        match &self.topology {
+            TopologySpec::Line { spacing_m } => Ok(Layout::line(n, *spacing_m)),
+            TopologySpec::Grid { spacing_m, columns } => {
+                let cols = columns
+                    .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
+                    .max(1);
+                let rows = n.div_ceil(cols);
+                let mut l = Layout::grid(cols, rows, *spacing_m);
+                l.positions.truncate(n);
+                Ok(l)
+            }
+            TopologySpec::Random {
+                width_m,
+                height_m,
+                min_hops,
+                attempts,
+            } => Layout::random_connected(
+                n,
+                *width_m,
+                *height_m,
+                &self.radio_model(),
+                self.seed,
+                *min_hops,
+                GOOD_LINK_PRR,
+                *attempts,
+            ),
+        }
+    }
+
+    /// The engine configuration: seed, radio, uplink; node 0 owns the uplink.
+    pub fn sim_config(&self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            radio: self.radio_model(),
+            uplink: self.uplink_config(),
+            uplink_node: Some(NodeId(0)),
+            ..SimConfig::default()
+        }
+    }
+
+    /// A seed for node `id`, derived from the scenario seed.
+    pub fn node_seed(&self, id: NodeId) -> u64 {
+        let mut z = self
+            .seed
+            .wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(u64::from(id.0) + 1));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}

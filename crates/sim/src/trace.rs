@@ -1,0 +1,289 @@
+//! The event trace: every observable thing the simulator does, folded into a 64-bit hash and
+//! optionally kept as records.
+//!
+//! The hash is FNV-1a (bytes) with word-wide multiply-xor steps for integers, over a fixed
+//! encoding of each record (time, kind, node ids, lengths, and the `Debug` text of node events), so it is the same on every platform and every run.
+//! Two runs with the same seed and the same nodes give the same hash; tests assert it.
+
+use crate::NodeId;
+use amimesh_core::Instant;
+use amimesh_mac::mac::radio::TxResult;
+use std::collections::VecDeque;
+
+/// Why a frame that reached a receiver's neighbourhood was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LossCause {
+    /// Another frame overlapped it at the receiver (no capture).
+    Collision,
+    /// The PRR draw failed (bit errors).
+    Fading,
+    /// Dropped by the configured extra loss.
+    ExtraLoss,
+    /// The receiver started transmitting, changed channel or was switched off mid-frame.
+    Interrupted,
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceKind {
+    /// A node's transmission went on air.
+    TxStart {
+        /// Sender.
+        node: NodeId,
+        /// Channel.
+        channel: u8,
+        /// MPDU length (no FCS).
+        len: usize,
+        /// An immediate ACK sent by an auto-ACK radio.
+        auto_ack: bool,
+    },
+    /// The outcome of a node's transmit operation was reported to it.
+    TxDone {
+        /// The node.
+        node: NodeId,
+        /// The result.
+        result: TxResult,
+    },
+    /// A frame was delivered to a node.
+    Rx {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// MPDU length.
+        len: usize,
+        /// RSSI, dBm.
+        rssi: i8,
+    },
+    /// A frame did not make it to a receiver that had synchronised on it.
+    Lost {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// Why.
+        cause: LossCause,
+    },
+    /// A node's timer fired.
+    Timer {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node reported an event (its `Debug` text).
+    Event {
+        /// The node.
+        node: NodeId,
+        /// `format!("{event:?}")`.
+        text: String,
+    },
+    /// A node broke the radio contract (second transmit outstanding, frame too long).
+    ContractViolation {
+        /// The node.
+        node: NodeId,
+    },
+    /// An uplink datagram was sent (`up`: relay → servers).
+    UplinkSend {
+        /// Direction: `true` towards the servers.
+        up: bool,
+        /// Length.
+        len: usize,
+    },
+    /// An uplink datagram arrived.
+    UplinkDeliver {
+        /// Direction: `true` towards the servers.
+        up: bool,
+        /// Length.
+        len: usize,
+    },
+    /// An uplink datagram was dropped (down, queue full or lost).
+    UplinkDrop {
+        /// Direction: `true` towards the servers.
+        up: bool,
+    },
+    /// The uplink came up (`true`) or went down.
+    UplinkState {
+        /// Up.
+        up: bool,
+    },
+    /// A node was powered off, or (re)started.
+    Power {
+        /// The node.
+        node: NodeId,
+        /// `true` when started.
+        on: bool,
+    },
+}
+
+/// A timestamped trace entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// When.
+    pub at: Instant,
+    /// What.
+    pub kind: TraceKind,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// The running trace: a hash of everything plus the last `capacity` records.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    hash: u64,
+    count: u64,
+    records: VecDeque<TraceRecord>,
+    capacity: usize,
+}
+
+impl Trace {
+    /// A trace that keeps the last `capacity` records (0: hash only).
+    pub fn new(capacity: usize) -> Self {
+        Trace {
+            hash: FNV_OFFSET,
+            count: 0,
+            records: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    fn mix(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.hash ^= u64::from(*b);
+            self.hash = self.hash.wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    /// One multiply per 64-bit word (FNV-style, word-wide).
+    fn mix_u64(&mut self, v: u64) {
+        self.hash = (self.hash ^ v).wrapping_mul(FNV_PRIME);
+        self.hash ^= self.hash >> 32;
+    }
+
+    /// Records one entry.
+    pub fn record(&mut self, at: Instant, kind: TraceKind) {
+        self.count = self.count.wrapping_add(1);
+        self.mix_u64(at.total_micros() as u64);
+        match &kind {
+            TraceKind::TxStart {
+                node,
+                channel,
+                len,
+                auto_ack,
+            } => {
+                self.mix(&[1, *channel, u8::from(*auto_ack)]);
+                self.mix_u64(u64::from(node.0));
+                self.mix_u64(*len as u64);
+            }
+            TraceKind::TxDone { node, result } => {
+                let r = match result {
+                    TxResult::Ok {
+                        frame_pending: false,
+                    } => 0,
+                    TxResult::Ok {
+                        frame_pending: true,
+                    } => 1,
+                    TxResult::ChannelBusy => 2,
+                    TxResult::NoAck => 3,
+                };
+                self.mix(&[2, r]);
+                self.mix_u64(u64::from(node.0));
+            }
+            TraceKind::Rx {
+                from,
+                to,
+                len,
+                rssi,
+            } => {
+                self.mix(&[3, *rssi as u8]);
+                self.mix_u64(u64::from(from.0) << 32 | u64::from(to.0));
+                self.mix_u64(*len as u64);
+            }
+            TraceKind::Lost { from, to, cause } => {
+                self.mix(&[4, *cause as u8]);
+                self.mix_u64(u64::from(from.0) << 32 | u64::from(to.0));
+            }
+            TraceKind::Timer { node } => {
+                self.mix(&[5]);
+                self.mix_u64(u64::from(node.0));
+            }
+            TraceKind::Event { node, text } => {
+                self.mix(&[6]);
+                self.mix_u64(u64::from(node.0));
+                self.mix(text.as_bytes());
+                self.mix(&[0]);
+            }
+            TraceKind::ContractViolation { node } => {
+                self.mix(&[7]);
+                self.mix_u64(u64::from(node.0));
+            }
+            TraceKind::UplinkSend { up, len } => {
+                self.mix(&[8, u8::from(*up)]);
+                self.mix_u64(*len as u64);
+            }
+            TraceKind::UplinkDeliver { up, len } => {
+                self.mix(&[9, u8::from(*up)]);
+                self.mix_u64(*len as u64);
+            }
+            TraceKind::UplinkDrop { up } => self.mix(&[10, u8::from(*up)]),
+            TraceKind::UplinkState { up } => self.mix(&[11, u8::from(*up)]),
+            TraceKind::Power { node, on } => {
+                self.mix(&[12, u8::from(*on)]);
+                self.mix_u64(u64::from(node.0));
+            }
+        }
+        if self.capacity > 0 {
+            if self.records.len() >= self.capacity {
+                self.records.pop_front();
+            }
+            self.records.push_back(TraceRecord { at, kind });
+        }
+    }
+
+    /// The hash of everything recorded so far.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Number of entries recorded so far (including those no longer kept).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The kept records, oldest first.
+    pub fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        self.records.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_depends_on_content_and_order() {
+        let mut a = Trace::new(0);
+        let mut b = Trace::new(0);
+        let t1 = TraceKind::Timer { node: NodeId(1) };
+        let t2 = TraceKind::Timer { node: NodeId(2) };
+        a.record(Instant::ZERO, t1.clone());
+        a.record(Instant::ZERO, t2.clone());
+        b.record(Instant::ZERO, t2);
+        b.record(Instant::ZERO, t1);
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(a.count(), 2);
+        assert_eq!(a.records().count(), 0);
+    }
+
+    #[test]
+    fn keeps_the_last_records() {
+        let mut t = Trace::new(2);
+        for i in 0..5 {
+            t.record(
+                Instant::from_micros(i),
+                TraceKind::Timer { node: NodeId(0) },
+            );
+        }
+        let ats: Vec<i64> = t.records().map(|r| r.at.total_micros()).collect();
+        assert_eq!(ats, vec![3, 4]);
+    }
+}

@@ -1,0 +1,168 @@
+//! Captures written by the simulator decode in Wireshark: every frame present, FCS correct,
+//! TAP channel TLV read back. Fails if tshark is missing.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use amimesh_core::{Duration, Instant};
+use amimesh_mac::mac::phy::PhyProfile;
+use amimesh_sim::pcap::PcapSink;
+use amimesh_sim::topology::Layout;
+use amimesh_sim::traffic::{TrafficConfig, TrafficNode};
+use amimesh_sim::{NoServer, Sim, SimConfig};
+use std::process::Command;
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "amimesh-sim-{name}-{}-{nanos}.pcap",
+        std::process::id()
+    ))
+}
+
+/// Runs 4 nodes on a line for 5 s on `phy`, capturing to a file; returns (path, frames on
+/// air, auto-ACKs).
+fn capture(phy: PhyProfile, page: u8, channel: u8, name: &str) -> (std::path::PathBuf, u64, u64) {
+    let layout = Layout::line(4, 25.0);
+    let nodes = (0..4u16)
+        .map(|i| {
+            let mut c = TrafficConfig::new(
+                i,
+                if i == 0 { 0xffff } else { i - 1 },
+                Some(Duration::from_millis(500)),
+                u64::from(i) + 100,
+            );
+            c.phy = phy;
+            c.channel = channel;
+            TrafficNode::new(c)
+        })
+        .collect();
+    let mut cfg = SimConfig {
+        seed: 77,
+        ..SimConfig::default()
+    };
+    cfg.radio.phy = phy;
+    cfg.radio.channel_page = page;
+    let mut s = Sim::new(cfg, layout.positions, nodes, NoServer).unwrap();
+    let path = temp_path(name);
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    s.set_frame_sink(Box::new(PcapSink::new(file, phy.fcs_len).unwrap()));
+    s.run_until(Instant::from_secs(5)).unwrap();
+    s.finish_frame_sink().unwrap();
+    let st = s.stats();
+    (path, st.frames, st.auto_acks)
+}
+
+fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-E", "separator=|"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd
+        .output()
+        .expect("tshark must be installed (tools/setup-oracles.sh)");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+fn check(phy: PhyProfile, page: u8, channel: u8, fcs_type: &str, name: &str) {
+    let (path, frames, acks) = capture(phy, page, channel, name);
+    assert!(frames > 30, "{frames}");
+    assert!(acks > 10, "{acks}");
+    let rows = tshark_fields(
+        &path,
+        &[
+            "frame.protocols",
+            "wpan-tap.fcs_type",
+            "wpan-tap.ch_num",
+            "wpan.fcs_ok",
+            "wpan.frame_type",
+            "wpan.src16",
+            "wpan.dst16",
+        ],
+    );
+    assert_eq!(rows.len() as u64, frames);
+    let mut data = 0;
+    let mut ack = 0;
+    for r in &rows {
+        assert!(r[0].starts_with("wpan-tap"), "{r:?}");
+        assert_eq!(r[1], fcs_type, "{r:?}");
+        assert_eq!(r[2], channel.to_string(), "{r:?}");
+        assert_eq!(r[3], "1", "FCS not OK: {r:?}");
+        match r[4].as_str() {
+            "0x0001" => {
+                data += 1;
+                // Node i sends to node i − 1; node 0 broadcasts.
+                let src = u16::from_str_radix(r[5].trim_start_matches("0x"), 16).unwrap();
+                let dst = u16::from_str_radix(r[6].trim_start_matches("0x"), 16).unwrap();
+                assert!(src < 4, "{r:?}");
+                assert_eq!(dst, if src == 0 { 0xffff } else { src - 1 }, "{r:?}");
+            }
+            "0x0002" => ack += 1,
+            other => panic!("unexpected frame type {other}"),
+        }
+    }
+    assert_eq!(ack, acks);
+    assert_eq!(data + ack, frames);
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn oqpsk_capture_decodes_with_crc16() {
+    check(PhyProfile::O_QPSK_2450, 0, 15, "1", "oqpsk");
+}
+
+#[test]
+fn sun_fsk_capture_decodes_with_crc32() {
+    check(PhyProfile::SUN_FSK_920_100K, 9, 3, "2", "sunfsk");
+}
+
+#[test]
+fn the_oracle_flags_a_bad_fcs() {
+    // A record whose FCS is off by one bit must show wpan.fcs_ok = 0, or the checks above
+    // prove nothing.
+    use amimesh_sim::pcap::{append_fcs, tap_header};
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    let path = temp_path("badfcs");
+    let header = PcapHeader {
+        datalink: pcap_file::DataLink::IEEE802_15_4_TAP,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(std::fs::File::create(&path).unwrap(), header).unwrap();
+    let cfg = TrafficConfig::new(1, 0, None, 0);
+    let mpdu = TrafficNode::new(cfg).build_frame(5, 1);
+    for corrupt in [false, true] {
+        let mut frame = mpdu.clone();
+        append_fcs(&mut frame, 2);
+        if corrupt {
+            let n = frame.len();
+            frame[n - 1] ^= 0x01;
+        }
+        let mut data = tap_header(2, 11, 0).to_vec();
+        data.extend_from_slice(&frame);
+        let pkt = PcapPacket::new(std::time::Duration::ZERO, data.len() as u32, &data);
+        w.write_packet(&pkt).unwrap();
+    }
+    drop(w);
+    let rows = tshark_fields(&path, &["wpan.fcs_ok", "wpan.seq_no"]);
+    assert_eq!(rows, vec![vec!["1", "5"], vec!["0", "5"]]);
+    std::fs::remove_file(&path).ok();
+}
