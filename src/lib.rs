@@ -10,7 +10,7 @@
 pub use amimesh_core as core;
 pub use amimesh_mac as mac;
 pub use amimesh_mle as mle;
-pub use amimesh_sixlowpan as sixlowpan;
 pub use amimesh_pana as pana;
 pub use amimesh_pana_relay as pana_relay;
 pub use amimesh_rpl as rpl;
+pub use amimesh_sixlowpan as sixlowpan;

@@ -245,7 +245,10 @@ fn run(c: &Case) -> Sim<Chaos> {
         .enumerate()
         .map(|(i, (auto, script))| Chaos {
             id: i as u16,
-            caps: RadioCaps { auto_ack: *auto },
+            caps: RadioCaps {
+                auto_ack: *auto,
+                software_fcs: false,
+            },
             script: script.clone(),
             next: 0,
             uplink_pending: Vec::new(),

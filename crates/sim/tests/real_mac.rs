@@ -64,7 +64,10 @@ fn ext(i: u16) -> ExtAddr {
 fn mac_node(i: u16, auto_ack: bool) -> MacNode {
     let mut c = Config::new(ext(i));
     c.phy = PhyProfile::SUN_FSK_920_100K;
-    c.caps = RadioCaps { auto_ack };
+    c.caps = RadioCaps {
+        auto_ack,
+        software_fcs: false,
+    };
     c.short_addr = Some(ShortAddr(i));
     c.pan_id = PAN;
     c.channel = 1;
