@@ -150,3 +150,47 @@ pub fn describe_srh(hdr: &[u8], dst: Ipv6Addr) -> Option<Value> {
         "addresses": addrs,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dio_fixture_is_described() {
+        let body = include_bytes!("../../crates/rpl/testdata/dio.bin");
+        let mut obj = Map::new();
+        dissect(&mut obj, 1, body);
+        let r = &obj["rpl"];
+        assert_eq!(r["code"], 1);
+        assert_eq!(r["name"], "DIO");
+        assert_eq!(r["instance"], 30);
+        assert_eq!(r["version"], 240);
+        assert_eq!(r["rank"], 256);
+        assert_eq!(r["mop"], 1);
+        assert_eq!(r["dtsn"], 240);
+        assert_eq!(r["dodag_id"], "fd00::1");
+        assert_eq!(r["options"][0]["type"], 4);
+        assert_eq!(r["options"][0]["length"], 14);
+        assert_eq!(r["options"][1]["type"], 8);
+        assert_eq!(r["options"][1]["length"], 30);
+        assert!(obj.get("error").is_none());
+    }
+
+    #[test]
+    fn malformed_sets_error_and_helpers_describe_headers() {
+        let mut obj = Map::new();
+        obj.insert("error".into(), Value::Null);
+        dissect(&mut obj, 1, &[1, 2, 3]);
+        assert!(obj["error"].as_str().unwrap().starts_with("rpl:"));
+        let h =
+            describe_hbh_option(include_bytes!("../../crates/rpl/testdata/hbh_rpl.bin")).unwrap();
+        assert_eq!(h["instance"], 30);
+        assert_eq!(h["sender_rank"], 768);
+        assert!(describe_hbh_option(&[0x05, 4, 0, 0, 0, 0]).is_none());
+        let dst: Ipv6Addr = "fe80::ff:fe00:1".parse().unwrap();
+        let s = describe_srh(include_bytes!("../../crates/rpl/testdata/srh.bin"), dst).unwrap();
+        assert_eq!(s["segments_left"], 3);
+        assert_eq!(s["addresses"][0], "fe80::5:5:5:5");
+        assert_eq!(s["addresses"].as_array().unwrap().len(), 3);
+    }
+}

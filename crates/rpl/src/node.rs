@@ -341,7 +341,6 @@ fn secs(now: Instant) -> u32 {
 impl RplNode {
     /// A node with `cfg`. Call [`start`](Self::start) to begin.
     pub fn new(cfg: Config) -> Self {
-        let mut rng = Rng::new(cfg.seed);
         let trickle = Trickle::new(
             cfg.dio_interval_min,
             cfg.dio_interval_doublings,
@@ -355,7 +354,7 @@ impl RplNode {
             cfg.route_capacity
         };
         let dtsn = SequenceCounter::default();
-        let _ = rng.u8();
+        let rng = Rng::new(cfg.seed);
         RplNode {
             rng,
             stats: Stats::default(),
@@ -442,12 +441,12 @@ impl RplNode {
     pub fn storing_routes(&self) -> &StoringTable {
         &self.storing
     }
-    /// Heap bytes reserved by the node's tables and queues (capacity × element size; messages
-    /// waiting in the transmit queue may hold a little more).
+    /// Heap bytes held by the node's tables and queues (allocated capacity × element size;
+    /// messages waiting in the transmit queue may hold a little more).
     pub fn heap_bytes(&self) -> usize {
         use core::mem::size_of;
         self.neighbours.capacity() * size_of::<Neighbour>()
-            + self.storing.capacity() * size_of::<StoringRoute>()
+            + self.storing.allocated_bytes()
             + self.out.capacity() * size_of::<Out>()
             + self.events.capacity() * size_of::<Event>()
             + self
@@ -520,7 +519,8 @@ impl RplNode {
         self.events.pop_front()
     }
 
-    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work. It may be
+    /// at or before the last `now` (work is due): call `handle_timeout` right away then.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = self.timers.iter().flatten().min().copied();
         match (t, self.trickle.poll_at()) {
@@ -645,8 +645,7 @@ impl RplNode {
 
     /// The link layer could not deliver to `neighbour` (no ACK after retries). After
     /// `link_failures_to_drop` failures with no DIO heard from it in between, the neighbour is
-    /// removed: losing the preferred parent selects another or starts local repair, and storing
-    /// routes through it are dropped.
+    /// removed: losing the preferred parent selects another or starts local repair.
     pub fn handle_link_failure(&mut self, now: Instant, neighbour: Ipv6Addr) {
         self.touch(now);
         let limit = self.cfg.link_failures_to_drop.max(1);
@@ -657,13 +656,8 @@ impl RplNode {
             }
         }
         self.neighbours.retain(|n| n.ll != neighbour);
-        let removed = self.storing.remove_via(&neighbour);
-        if removed > 0 {
-            self.stats.routes_expired = self
-                .stats
-                .routes_expired
-                .saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
-        }
+        // Storing routes through it are kept: a lossy link recovers, and if the child is gone
+        // its targets re-register elsewhere (replacing the route) or the routes expire.
         if self.cfg.role != Role::Root && self.preferred == Some(neighbour) {
             // The entry is gone, so selection picks another parent (or starts local repair)
             // while our current rank still bounds the choice.
@@ -1198,7 +1192,8 @@ impl RplNode {
                     self.parent_dtsn = t;
                 }
                 self.path_seq.increment();
-                self.invalidate_next = false;
+                // After a local repair our path changed: let the new DAO invalidate the old one.
+                self.invalidate_next = was_detached;
                 self.push_event(Event::Joined {
                     dodag_id: d.dodag_id,
                     rank,
@@ -1206,6 +1201,9 @@ impl RplNode {
                 });
                 if self.cfg.role != Role::Leaf {
                     self.trickle.start(now, &mut self.rng);
+                }
+                if was_detached && d.mop.is_storing() {
+                    self.readvertise_subtree(now, new);
                 }
                 self.schedule_dao(now);
             }
@@ -1217,6 +1215,7 @@ impl RplNode {
                 self.push_event(Event::ParentChanged { old: o, new });
                 if d.mop.is_storing() {
                     self.send_no_path(o);
+                    self.readvertise_subtree(now, new);
                 }
                 self.path_seq.increment();
                 self.invalidate_next = true;
@@ -1231,6 +1230,49 @@ impl RplNode {
                     self.trickle.hear_inconsistent(now, &mut self.rng);
                 }
             }
+        }
+    }
+
+    /// Storing mode, after a parent change: re-advertises every target below us to the new
+    /// parent at once (their routes now go through a new path, §9.8). Their path sequences are
+    /// the targets' own, so I stays clear: only a target that moves invalidates its old path
+    /// (RFC 9009 §4.1). Targets go in DAOs of up to 16.
+    fn readvertise_subtree(&mut self, now: Instant, parent: Ipv6Addr) {
+        let Some(d) = self.dodag else { return };
+        let s = secs(now);
+        let unit = u32::from(d.config.lifetime_unit.max(1));
+        let targets: Vec<Target> = self
+            .storing
+            .iter()
+            .filter(|r| r.expires > s)
+            .map(|r| Target {
+                addr: r.target,
+                transit: TransitInformation {
+                    external: false,
+                    invalidate: false,
+                    path_control: 0,
+                    path_sequence: r.path_sequence,
+                    path_lifetime: if r.expires == u32::MAX {
+                        INFINITE_LIFETIME
+                    } else {
+                        u8::try_from((r.expires - s).div_ceil(unit))
+                            .unwrap_or(INFINITE_LIFETIME - 1)
+                    },
+                    parent_address: None,
+                },
+            })
+            .collect();
+        for chunk in targets.chunks(16) {
+            self.dao_seq.increment();
+            let seq = self.dao_seq.value();
+            let src = self.cfg.link_local;
+            self.push_out(Out::Dao {
+                src,
+                dst: parent,
+                seq,
+                ack: false,
+                targets: chunk.to_vec(),
+            });
         }
     }
 
@@ -1279,8 +1321,8 @@ impl RplNode {
         self.set_timer(Timer::DaoAck, None);
         self.set_timer(Timer::Dao, None);
         self.trickle.stop();
-        // Routes through us are gone until children re-register.
-        self.storing.clear();
+        // Downward routes are kept: children that stay below us remain reachable, and the
+        // routes are re-advertised to the new parent once we rejoin.
         let h = self.cfg.repair_holdoff;
         self.set_timer(Timer::Rejoin, Some(now + h));
     }
@@ -1486,9 +1528,9 @@ impl RplNode {
                         let Some(r) = self.storing.get(&a).copied() else {
                             continue;
                         };
-                        // Only an older (or equal) route is cleaned (RFC 9009 §4.3.3).
-                        if SequenceCounter(r.path_sequence)
-                            .is_newer_than(SequenceCounter(t.path_sequence))
+                        // Only a strictly older route is cleaned (RFC 9009 §4.3.3).
+                        if !SequenceCounter(t.path_sequence)
+                            .is_newer_than(SequenceCounter(r.path_sequence))
                         {
                             continue;
                         }
@@ -2187,12 +2229,45 @@ mod tests {
         let dco = s.iter().find(|t| t.0.code == code::DCO).unwrap();
         assert_eq!(dco.0.dst, n(5));
         assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
-        // A DCO from our parent for g(9) removes the route, forwards it and is acknowledged.
+        // The DCO carries the mover's path sequence: the route we hold at that sequence is the
+        // current one and stays.
         let MessageRepr::Dco(d) = parse(dco) else {
             panic!()
         };
-        let _ = d;
+        assert_eq!(d.sequence, 241);
         r.handle_message(now, RLL, n(2), code::DCO, &dco.1);
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.is_empty());
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        // A DCO from our parent with a newer path sequence removes the route, is forwarded
+        // down the old next hop and acknowledged.
+        let t9 = g(9).octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t9,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate: false,
+                path_control: 0,
+                path_sequence: 243,
+                path_lifetime: 0,
+                parent_address: None,
+            }),
+        ];
+        let m = MessageRepr::Dco(DcoRepr {
+            instance_id: 0,
+            expect_ack: true,
+            status: 0,
+            sequence: 9,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut newer = vec![0u8; m.buffer_len()];
+        m.emit(&mut newer).unwrap();
+        r.handle_message(now, RLL, n(2), code::DCO, &newer);
         let (s, ev) = drain(&mut r, now);
         assert!(ev.contains(&Event::RouteRemoved { target: g(9) }));
         assert!(s.iter().any(|t| t.0.code == code::DCO && t.0.dst == n(6)));

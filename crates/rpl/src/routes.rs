@@ -439,10 +439,11 @@ pub enum StoringUpdate {
 }
 
 impl StoringTable {
-    /// An empty table with room for `cap` routes.
+    /// An empty table holding at most `cap` routes. Storage grows on demand up to `cap` (a
+    /// router learns whether the DODAG is storing only when it joins).
     pub fn new(cap: usize) -> Self {
         StoringTable {
-            routes: Vec::with_capacity(cap),
+            routes: Vec::new(),
             cap,
         }
     }
@@ -450,9 +451,13 @@ impl StoringTable {
     pub fn len(&self) -> usize {
         self.routes.len()
     }
-    /// Capacity.
+    /// Capacity (most routes it will hold).
     pub fn capacity(&self) -> usize {
         self.cap
+    }
+    /// Bytes of storage currently allocated.
+    pub fn allocated_bytes(&self) -> usize {
+        self.routes.capacity() * core::mem::size_of::<StoringRoute>()
     }
     /// `true` when empty.
     pub fn is_empty(&self) -> bool {

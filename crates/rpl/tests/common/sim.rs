@@ -65,6 +65,7 @@ pub fn tune(mut c: Config) -> Config {
     c.tx_queue_capacity = 256;
     c.event_queue_capacity = 64;
     c.dao_burst = 200;
+    c.link_failures_to_drop = 3;
     c
 }
 
