@@ -261,7 +261,8 @@ pub fn dissect(
     let mut next_payload: Option<Vec<u8>> = None;
     let mut command = Value::Null;
     let mut command_name = Value::Null;
-    let mut payload_hex = content_plain.map(hex::encode).unwrap_or_default();
+    // Without a verifying key the (encrypted) content is shown as it is.
+    let mut payload_hex = hex::encode(content_plain.unwrap_or(repr.content));
     if let Some(pr) = &plain_repr {
         match pr.split_content() {
             Ok((_, payload)) => match pr.frame_type {

@@ -441,6 +441,38 @@ mod tests {
         );
     }
 
+    // Outside MAC frames: Thread MLE (FACTS §9.2, §10; OpenThread test_crypto.py). Key = MLE
+    // key of key sequence 0, a = IPv6 source ‖ destination ‖ auxiliary security header.
+    #[test]
+    fn thread_mle_vector() {
+        let key = Key128::from_slice(&h("5445f4158fd75912175809f8b57a66a4")).unwrap();
+        let mut a = h("fe800000000000000235cc94d77a07e8"); // fe80::235:cc94:d77a:7e8
+        a.extend(h("ff020000000000000000000000000002")); // ff02::2
+        a.extend(h("15150004000000000001")); // level 5, key id mode 2, FC 262165
+        let src = ExtAddr([0x00, 0x35, 0xcc, 0x94, 0xd7, 0x7a, 0x07, 0xe8]);
+        let n = nonce(src, 262_165, SecurityLevel::EncMic32);
+        let mut m = h("0400020000090b8f800000000000400001f10b08655e0f8340c78331");
+        let mic = seal(&key, &n, SecurityLevel::EncMic32, &a, &mut m).unwrap();
+        assert_eq!(
+            m,
+            h("9a5a9a5bba259c5e58a27e7574ef79bc4fa3f9aea834f6f237219360")
+        );
+        assert_eq!(mic.as_slice(), h("e1b5a253"));
+        open(
+            &key,
+            &n,
+            SecurityLevel::EncMic32,
+            &a,
+            &mut m,
+            mic.as_slice(),
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            h("0400020000090b8f800000000000400001f10b08655e0f8340c78331")
+        );
+    }
+
     #[test]
     fn two_part_mic_matches_ccm_crate() {
         let k = CcmKey::new(&annex_c_key());
