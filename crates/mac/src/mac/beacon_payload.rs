@@ -203,6 +203,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> BeaconPayload<T> {
 }
 
 /// The routing hint: the sender's RPL rank and hop count.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RoutingHint {
     /// RPL rank (RFC 6550 §3.5.1); 0xFFFF = infinite (not joined to a DODAG).
@@ -212,6 +213,7 @@ pub struct RoutingHint {
 }
 
 /// The parsed beacon payload.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeaconPayloadRepr {
     /// Flags octet, all bits as received.

@@ -1,6 +1,7 @@
 //! Errors of the MAC state machine and of the beacon-payload codec.
 
 /// What went wrong.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
