@@ -955,3 +955,35 @@ fn secured_frame_from_a_short_address_needs_the_device_mapping() {
         "ACKed before security both times"
     );
 }
+
+#[test]
+fn frames_duplicated_by_the_medium_are_delivered_once() {
+    let mut m = Medium::new(151);
+    let a = m.add(node_cfg(1));
+    let b = m.add(node_cfg(2));
+    m.link(
+        a,
+        b,
+        Link {
+            dup: 1.0,
+            ..Link::PERFECT
+        },
+    );
+    for k in 0..5u8 {
+        let dst = to(&m, b);
+        send(&mut m, a, dst, u32::from(k), &[k; 8]);
+        m.run_for(Duration::from_millis(30));
+    }
+    assert_eq!(
+        m.received(b),
+        (0..5u8).map(|k| vec![k; 8]).collect::<Vec<_>>()
+    );
+    // Every data frame (and every ACK, at A) arrived twice.
+    assert_eq!(m.nodes[b].mac.stats().rx_duplicate, 5);
+    assert_eq!(m.nodes[a].mac.stats().rx_unexpected_ack, 5);
+    assert!(
+        m.tx_done(a)
+            .iter()
+            .all(|d| d.1 == TxStatus::Success && d.2 == 1)
+    );
+}
