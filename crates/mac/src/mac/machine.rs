@@ -305,6 +305,29 @@ struct Current {
     transmissions: u8,
 }
 
+/// The MAC's timers (see [`Mac::poll_timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The radio has not reported the end of the outstanding transmit.
+    Radio,
+    /// `macAckWaitDuration` after a frame that requested an ACK (software ACK radios).
+    AckWait,
+    /// The dwell time of the current scan channel.
+    ScanDwell,
+    /// The CSMA-CA backoff of the current frame.
+    Backoff,
+}
+
+impl Timer {
+    /// In the order `handle_timeout` serves them.
+    const ALL: [Timer; 4] = [
+        Timer::Radio,
+        Timer::AckWait,
+        Timer::ScanDwell,
+        Timer::Backoff,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OnAir {
     /// The current frame.
@@ -633,27 +656,24 @@ impl Mac {
     /// Fires every expired timer; does nothing when called early.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.set_now(now);
-        if let Some(out) = self.outstanding {
-            if now >= out.deadline {
-                self.outstanding = None;
-                self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
-                if out.what == OnAir::Frame {
-                    self.finish_current(now, TxStatus::RadioTimeout);
-                }
+        for timer in Timer::ALL {
+            // Each handler may change later timers, so read the table afresh.
+            let due = self.timer(timer).is_some_and(|t| now >= t);
+            if !due {
+                continue;
             }
-        }
-        if let Some(cur) = &self.current {
-            if let Phase::AwaitAck { deadline } = cur.phase {
-                if now >= deadline {
-                    self.ack_missing(now);
+            match timer {
+                Timer::Radio => {
+                    let what = self.outstanding.take().map(|o| o.what);
+                    self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
+                    if what == Some(OnAir::Frame) {
+                        self.finish_current(now, TxStatus::RadioTimeout);
+                    }
                 }
-            }
-        }
-        if let Some(scan) = &self.scan {
-            if let ScanPhase::Collecting { until } = scan.phase {
-                if now >= until {
-                    self.scan_next_channel(now);
-                }
+                Timer::AckWait => self.ack_missing(now),
+                Timer::ScanDwell => self.scan_next_channel(now),
+                // Backoff expiry needs no action here: `poll_transmit` hands the frame out.
+                Timer::Backoff => {}
             }
         }
         self.service(now);
@@ -750,29 +770,30 @@ impl Mac {
 
     /// When [`Mac::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut consider = |i: Instant| t = Some(t.map_or(i, |x| x.min(i)));
-        if let Some(o) = &self.outstanding {
-            consider(o.deadline);
-        }
-        if let Some(c) = &self.current {
-            match c.phase {
-                Phase::Backoff { until } if self.outstanding.is_none() => consider(until),
-                Phase::AwaitAck { deadline } => consider(deadline),
-                _ => {}
-            }
-        }
-        if let Some(Scan {
-            phase: ScanPhase::Collecting { until },
-            ..
-        }) = &self.scan
-        {
-            consider(*until);
-        }
-        t
+        Timer::ALL.iter().filter_map(|t| self.timer(*t)).min()
     }
 
     // ----- internals -----
+
+    /// The deadline of `timer`, derived from the state it guards (the timer table).
+    fn timer(&self, timer: Timer) -> Option<Instant> {
+        match timer {
+            Timer::Radio => self.outstanding.map(|o| o.deadline),
+            Timer::AckWait => match self.current.as_ref()?.phase {
+                Phase::AwaitAck { deadline } => Some(deadline),
+                _ => None,
+            },
+            Timer::ScanDwell => match self.scan.as_ref()?.phase {
+                ScanPhase::Collecting { until } => Some(until),
+                _ => None,
+            },
+            Timer::Backoff => match self.current.as_ref()?.phase {
+                // While the radio is busy (a software ACK) the backoff waits for its TxDone.
+                Phase::Backoff { until } if self.outstanding.is_none() => Some(until),
+                _ => None,
+            },
+        }
+    }
 
     fn set_now(&mut self, now: Instant) {
         debug_assert!(now >= self.last_now, "time went backwards");
