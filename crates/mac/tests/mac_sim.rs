@@ -616,12 +616,22 @@ fn secured_frame_without_key_or_below_baseline_is_dropped() {
     // A without a transmit key refuses to send secured frames.
     m.nodes[a].mac.remove_key(1);
     let now = m.now;
-    assert!(
+    let fc = m.nodes[a].mac.frame_counter();
+    assert_eq!(
+        m.nodes[a].mac.send(now, DataRequest::new(3, dst, b"x")),
+        Err(Error::NoKey)
+    );
+    // A payload too large for the PHY spends no frame counter. Room: 127 - FCS 2 - MHR 21
+    // (extended addresses, PAN ID compressed) - auxiliary header 6 - MIC 4 = 94 bytes.
+    m.nodes[a].mac.install_key(1, &Key128::from([7u8; 16]));
+    m.nodes[a].mac.set_tx_key(1).unwrap();
+    assert!(matches!(
         m.nodes[a]
             .mac
-            .send(now, DataRequest::new(3, dst, b"x"))
-            .is_err()
-    );
+            .send(now, DataRequest::new(4, dst, &[0; 120])),
+        Err(Error::PayloadTooLarge { len: 120, max: 94 })
+    ));
+    assert_eq!(m.nodes[a].mac.frame_counter(), fc);
     assert_eq!(m.nodes[a].mac.stats().tx_security_failed, 1);
 }
 

@@ -36,6 +36,13 @@ pub enum Error {
         /// Largest payload that fits.
         max: usize,
     },
+    /// Local limit: security is required but no transmit key is installed.
+    #[error("no transmit key")]
+    NoKey,
+    /// Local limit: the outgoing frame counter is exhausted (or could not be persisted); the
+    /// key must be replaced.
+    #[error("frame counter exhausted")]
+    CounterExhausted,
     /// API misuse: the command is not valid in the current state (e.g. a scan is running).
     #[error("not allowed in the current state")]
     WrongState,

@@ -558,8 +558,9 @@ impl Mac {
     /// outcome arrives as [`Event::TxDone`] with `req.handle`.
     ///
     /// # Errors
-    /// [`Error::QueueFull`], [`Error::PayloadTooLarge`], or [`Error::InvalidArgument`] when the
-    /// frame cannot be secured (no key, counter exhausted). Each is counted in [`Stats`].
+    /// [`Error::QueueFull`], [`Error::PayloadTooLarge`], [`Error::NoKey`] or
+    /// [`Error::CounterExhausted`] (the policy asks for security that cannot be applied). Each
+    /// is counted in [`Stats`].
     pub fn send(&mut self, now: Instant, req: DataRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.queue.is_full() {
@@ -859,6 +860,15 @@ impl Mac {
     fn build(&mut self, frame: &OutFrame<'_>, level: SecurityLevel) -> Result<Vec<u8>> {
         let max =
             usize::from(self.cfg.phy.max_psdu).saturating_sub(usize::from(self.cfg.phy.fcs_len));
+        let overhead = frame_io::overhead(frame, level);
+        if frame.body.len().saturating_add(overhead) > max {
+            // Checked before a frame counter is spent on it.
+            self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
+            return Err(Error::PayloadTooLarge {
+                len: frame.body.len(),
+                max: max.saturating_sub(overhead),
+            });
+        }
         let mut psdu = alloc::vec![0u8; max];
         let sec = if level == SecurityLevel::None {
             None
@@ -867,14 +877,14 @@ impl Mac {
                 |s: &mut Stats| s.tx_security_failed = s.tx_security_failed.saturating_add(1);
             let Some(key_index) = self.security.tx_key else {
                 fail(&mut self.stats);
-                return Err(Error::InvalidArgument("no transmit key"));
+                return Err(Error::NoKey);
             };
             let mut rec = Recorder::default();
             let fc = match self.security.counter.next(&mut rec) {
                 Ok(fc) => fc,
                 Err(_) => {
                     fail(&mut self.stats);
-                    return Err(Error::InvalidArgument("frame counter exhausted"));
+                    return Err(Error::CounterExhausted);
                 }
             };
             if let Some(limit) = rec.limit {
@@ -893,7 +903,7 @@ impl Mac {
                 }),
                 None => {
                     self.stats.tx_security_failed = self.stats.tx_security_failed.saturating_add(1);
-                    return Err(Error::InvalidArgument("no transmit key"));
+                    return Err(Error::NoKey);
                 }
             },
             None => None,
