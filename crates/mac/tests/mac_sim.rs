@@ -278,7 +278,7 @@ fn queue_overflow_is_refused_and_counted() {
             .send(now, DataRequest::new(k, dst, &[k as u8]))
         {
             Ok(()) => {}
-            Err(Error::QueueFull) => refused += 1,
+            Err(Error::TableFull) => refused += 1,
             Err(e) => panic!("{e}"),
         }
     }
@@ -294,7 +294,7 @@ fn queue_overflow_is_refused_and_counted() {
         .mac
         .send(now, DataRequest::new(99, dst, &[0; 200]))
         .unwrap_err();
-    assert!(matches!(err, Error::PayloadTooLarge { len: 200, .. }));
+    assert!(matches!(err, Error::TooLong { len: 200, .. }));
     assert_eq!(m.nodes[a].mac.stats().tx_too_large, 1);
 }
 
@@ -368,7 +368,7 @@ fn active_scan_sees_several_coordinators() {
                 duration: ScanDuration::Exponent(3)
             }
         ),
-        Err(Error::WrongState)
+        Err(Error::Invalid("a scan is already running"))
     );
     m.drain(j);
     m.run_for(Duration::from_secs(2));
@@ -460,7 +460,7 @@ fn scan_with_no_answer_ends_empty() {
                 duration: ScanDuration::Exponent(1)
             }
         ),
-        Err(Error::InvalidArgument("channel list empty or too long"))
+        Err(Error::Invalid("channel list empty or too long"))
     );
 }
 
@@ -629,7 +629,7 @@ fn secured_frame_without_key_or_below_baseline_is_dropped() {
         m.nodes[a]
             .mac
             .send(now, DataRequest::new(4, dst, &[0; 120])),
-        Err(Error::PayloadTooLarge { len: 120, max: 94 })
+        Err(Error::TooLong { len: 120, max: 94 })
     ));
     assert_eq!(m.nodes[a].mac.frame_counter(), fc);
     assert_eq!(m.nodes[a].mac.stats().tx_security_failed, 1);

@@ -7,13 +7,13 @@ use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId, Rng, Sho
 
 use super::beacon_payload::BeaconPayloadRepr;
 use super::csma::{Csma, CsmaParams};
-use super::error::{Error, Result};
 use super::frame_io::{self, Addressing, Body, OutFrame, OutSecurity};
 use super::link_security::{LinkSecurity, Recorder, RxSecurity, SecurityPolicy, TxSecurity};
 use super::link_stats::{LinkStats, LinkTable};
 use super::phy::PhyProfile;
 use super::radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxKind, TxResult};
 use super::scan::{PanDescriptor, ScanDuration};
+use crate::error::{Error, Result};
 use crate::security::SecurityLevel;
 use crate::wire::fcs::{FcsType, PsduConfig};
 
@@ -511,7 +511,7 @@ impl Mac {
     /// Uses `key_index` for outgoing secured frames.
     pub fn set_tx_key(&mut self, key_index: u8) -> Result<()> {
         if self.security.key(key_index).is_none() {
-            return Err(Error::InvalidArgument("no key installed at this index"));
+            return Err(Error::Invalid("no key installed at this index"));
         }
         self.security.tx_key = Some(key_index);
         Ok(())
@@ -558,14 +558,15 @@ impl Mac {
     /// outcome arrives as [`Event::TxDone`] with `req.handle`.
     ///
     /// # Errors
-    /// [`Error::QueueFull`], [`Error::PayloadTooLarge`], [`Error::NoKey`] or
+    /// [`Error::TableFull`] (the transmit queue is full), [`Error::TooLong`] (the payload does
+    /// not fit one frame: `len` and the largest payload `max`), [`Error::NoKey`] or
     /// [`Error::CounterExhausted`] (the policy asks for security that cannot be applied). Each
     /// is counted in [`Stats`].
     pub fn send(&mut self, now: Instant, req: DataRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.queue.is_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
-            return Err(Error::QueueFull);
+            return Err(Error::TableFull);
         }
         let level = match req.security {
             TxSecurity::Policy => self.security.policy.data_level(&req.dst),
@@ -605,15 +606,15 @@ impl Mac {
     /// runs; the result arrives as [`Event::ScanDone`].
     ///
     /// # Errors
-    /// [`Error::WrongState`] if a scan is running; [`Error::InvalidArgument`] for an empty or
+    /// [`Error::Invalid`] if a scan is already running, or for an empty or
     /// too long channel list.
     pub fn start_scan(&mut self, now: Instant, req: ScanRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.scan.is_some() {
-            return Err(Error::WrongState);
+            return Err(Error::Invalid("a scan is already running"));
         }
         if req.channels.is_empty() || req.channels.len() > MAX_SCAN_CHANNELS {
-            return Err(Error::InvalidArgument("channel list empty or too long"));
+            return Err(Error::Invalid("channel list empty or too long"));
         }
         let dwell = match req.duration {
             ScanDuration::Exponent(n) => self.cfg.phy.scan_duration(n),
@@ -864,7 +865,7 @@ impl Mac {
         if frame.body.len().saturating_add(overhead) > max {
             // Checked before a frame counter is spent on it.
             self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
-            return Err(Error::PayloadTooLarge {
+            return Err(Error::TooLong {
                 len: frame.body.len(),
                 max: max.saturating_sub(overhead),
             });
@@ -916,7 +917,7 @@ impl Mac {
             Err(_) => {
                 self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
                 let overhead = frame_io::overhead(frame, level);
-                Err(Error::PayloadTooLarge {
+                Err(Error::TooLong {
                     len: frame.body.len(),
                     max: max.saturating_sub(overhead),
                 })

@@ -72,7 +72,6 @@
 
 pub mod beacon_payload;
 pub mod csma;
-pub mod error;
 #[cfg(feature = "alloc")]
 mod frame_io;
 pub mod link_security;
@@ -89,9 +88,9 @@ mod machine;
 #[cfg(feature = "alloc")]
 pub use machine::{Config, DataRequest, Event, Mac, RxFrame, ScanRequest, Stats, TxStatus};
 
+pub use crate::error::{Error, Result};
 pub use beacon_payload::{BeaconPayload, BeaconPayloadRepr, RoutingHint};
 pub use csma::CsmaParams;
-pub use error::{Error, Result};
 pub use link_security::{RxSecurity, SecurityPolicy, TxSecurity};
 pub use link_stats::LinkStats;
 pub use phy::PhyProfile;
