@@ -267,8 +267,11 @@ fn prepare<'l, L: KeyLookup + ?Sized>(
 ) -> Result<Prepared<'l, L::KeyName>> {
     let (r, l) = analyse(frame)?;
     let security = l.security;
-    if security.frame_counter.is_none() {
-        return Err(Error::FrameCounterSuppressed);
+    match security.frame_counter {
+        None => return Err(Error::FrameCounterSuppressed),
+        // 802.15.4-2020 §9.2.5 step g: the maximum value is never valid.
+        Some(u32::MAX) => return Err(Error::Malformed("frame counter 0xffffffff")),
+        Some(_) => {}
     }
     let src_ext = nonce_source(&r, lookup)?;
     let ctx = KeyLookupContext {
@@ -486,6 +489,13 @@ mod tests {
         let mut cmd = ANNEX_C_CMD[..28].to_vec();
         cmd.extend_from_slice(&[0u8; 8]);
         assert!(matches!(secured_layout(&cmd), Err(Error::Truncated { .. })));
+        // Frame counter 0xffffffff is refused before any key is tried.
+        let mut max = ANNEX_C_DATA.to_vec();
+        max[22..26].copy_from_slice(&[0xff; 4]);
+        assert_eq!(
+            unsecure_frame(&mut max, &table()),
+            Err(Error::Malformed("frame counter 0xffffffff"))
+        );
         // Wrong key: bad MIC.
         let mut buf = ANNEX_C_CMD.to_vec();
         let mut t: KeyTable<1, 0> = KeyTable::new();
