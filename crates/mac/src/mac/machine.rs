@@ -474,7 +474,8 @@ impl Mac {
 
     // ----- configuration commands -----
 
-    /// Joins PAN `pan_id` on `channel` (after a scan): later frames use them.
+    /// Joins PAN `pan_id` on `channel` (after a scan). Frames queued from now on use them;
+    /// frames already queued were built for the previous PAN and channel.
     pub fn set_pan(&mut self, pan_id: PanId, channel: u8) {
         self.cfg.pan_id = pan_id;
         if self.cfg.channel != channel {
