@@ -997,3 +997,37 @@ fn frames_duplicated_by_the_medium_are_delivered_once() {
             .all(|d| d.1 == TxStatus::Success && d.2 == 1)
     );
 }
+
+#[test]
+fn etx_tracks_link_loss() {
+    // Data and ACK each lost with probability 0.3: a frame gets through with its ACK with
+    // probability 0.49, so the expected transmission count is about 1 / 0.49 ≈ 2.04
+    // (ETX × 128 ≈ 261), up to the cap of 4 transmissions per frame.
+    let mut m = Medium::new(161);
+    let a = m.add(node_cfg(1));
+    let b = m.add(node_cfg(2));
+    let good = m.add(node_cfg(3));
+    m.link(
+        a,
+        b,
+        Link {
+            loss: 0.3,
+            ack_loss: 0.3,
+            ..Link::PERFECT
+        },
+    );
+    m.link(a, good, Link::PERFECT);
+    for k in 0..150u32 {
+        let (db, dg) = (to(&m, b), to(&m, good));
+        send(&mut m, a, db, k, &[1; 20]);
+        send(&mut m, a, dg, 1000 + k, &[2; 20]);
+        m.run_for(Duration::from_millis(60));
+    }
+    let lossy = m.nodes[a].mac.etx(&to(&m, b)).unwrap();
+    let perfect = m.nodes[a].mac.etx(&to(&m, good)).unwrap();
+    assert_eq!(perfect, 128);
+    assert!((190..=360).contains(&lossy), "ETX×128 {lossy}");
+    let s = m.nodes[a].mac.link_stats(&to(&m, b)).unwrap();
+    let measured = f64::from(s.tx_attempts) / f64::from(s.tx_acked.max(1));
+    assert!((1.7..=2.5).contains(&measured), "{measured}");
+}
