@@ -2,8 +2,8 @@
 //!
 //! `#![no_std]`, no allocation, no I/O: the [`wire`] module decodes and encodes frames in caller
 //! buffers, and the [`security`] module secures and unsecures them with CCM*, derives link keys
-//! from a network key and keeps frame counters. The sans-IO MAC state machine (scan, ACK/retry,
-//! CSMA-CA, beacon responder) builds on these types.
+//! from a network key and keeps frame counters. The sans-IO MAC state machine in [`mac`] (scan,
+//! ACK/retry, CSMA-CA, beacon responder, link statistics; needs `alloc`) builds on these types.
 //!
 //! # Standards
 //!
@@ -110,8 +110,8 @@
 //!
 //! # Features
 //!
-//! `std` (default) and `alloc` enable nothing extra in this crate today; everything builds with
-//! no features. `defmt` derives `defmt::Format` where noted.
+//! `alloc` (in `std`, the default) enables the [`mac::Mac`] state machine; the codecs and
+//! security build with no features. `defmt` derives `defmt::Format` where noted.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -123,6 +123,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod error;
+pub mod mac;
 pub mod security;
 pub mod wire;
 
@@ -130,4 +131,3 @@ pub mod wire;
 mod test_gens;
 
 pub use error::{Error, Result};
-pub mod mac;

@@ -7,13 +7,13 @@ use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId, Rng, Sho
 
 use super::beacon_payload::BeaconPayloadRepr;
 use super::csma::{Csma, CsmaParams};
-use super::error::{Error, Result};
 use super::frame_io::{self, Addressing, Body, OutFrame, OutSecurity};
 use super::link_security::{LinkSecurity, Recorder, RxSecurity, SecurityPolicy, TxSecurity};
 use super::link_stats::{LinkStats, LinkTable};
 use super::phy::PhyProfile;
 use super::radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxKind, TxResult};
 use super::scan::{PanDescriptor, ScanDuration};
+use crate::error::{Error, Result};
 use crate::security::SecurityLevel;
 use crate::wire::fcs::{FcsType, PsduConfig};
 
@@ -305,6 +305,29 @@ struct Current {
     transmissions: u8,
 }
 
+/// The MAC's timers (see [`Mac::poll_timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The radio has not reported the end of the outstanding transmit.
+    Radio,
+    /// `macAckWaitDuration` after a frame that requested an ACK (software ACK radios).
+    AckWait,
+    /// The dwell time of the current scan channel.
+    ScanDwell,
+    /// The CSMA-CA backoff of the current frame.
+    Backoff,
+}
+
+impl Timer {
+    /// In the order `handle_timeout` serves them.
+    const ALL: [Timer; 4] = [
+        Timer::Radio,
+        Timer::AckWait,
+        Timer::ScanDwell,
+        Timer::Backoff,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OnAir {
     /// The current frame.
@@ -451,7 +474,8 @@ impl Mac {
 
     // ----- configuration commands -----
 
-    /// Joins PAN `pan_id` on `channel` (after a scan): later frames use them.
+    /// Joins PAN `pan_id` on `channel` (after a scan). Frames queued from now on use them;
+    /// frames already queued were built for the previous PAN and channel.
     pub fn set_pan(&mut self, pan_id: PanId, channel: u8) {
         self.cfg.pan_id = pan_id;
         if self.cfg.channel != channel {
@@ -488,7 +512,7 @@ impl Mac {
     /// Uses `key_index` for outgoing secured frames.
     pub fn set_tx_key(&mut self, key_index: u8) -> Result<()> {
         if self.security.key(key_index).is_none() {
-            return Err(Error::InvalidArgument("no key installed at this index"));
+            return Err(Error::Invalid("no key installed at this index"));
         }
         self.security.tx_key = Some(key_index);
         Ok(())
@@ -535,13 +559,15 @@ impl Mac {
     /// outcome arrives as [`Event::TxDone`] with `req.handle`.
     ///
     /// # Errors
-    /// [`Error::QueueFull`], [`Error::PayloadTooLarge`], or [`Error::InvalidArgument`] when the
-    /// frame cannot be secured (no key, counter exhausted). Each is counted in [`Stats`].
+    /// [`Error::TableFull`] (the transmit queue is full), [`Error::TooLong`] (the payload does
+    /// not fit one frame: `len` and the largest payload `max`), [`Error::NoKey`] or
+    /// [`Error::CounterExhausted`] (the policy asks for security that cannot be applied). Each
+    /// is counted in [`Stats`].
     pub fn send(&mut self, now: Instant, req: DataRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.queue.is_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
-            return Err(Error::QueueFull);
+            return Err(Error::TableFull);
         }
         let level = match req.security {
             TxSecurity::Policy => self.security.policy.data_level(&req.dst),
@@ -581,15 +607,15 @@ impl Mac {
     /// runs; the result arrives as [`Event::ScanDone`].
     ///
     /// # Errors
-    /// [`Error::WrongState`] if a scan is running; [`Error::InvalidArgument`] for an empty or
+    /// [`Error::Invalid`] if a scan is already running, or for an empty or
     /// too long channel list.
     pub fn start_scan(&mut self, now: Instant, req: ScanRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.scan.is_some() {
-            return Err(Error::WrongState);
+            return Err(Error::Invalid("a scan is already running"));
         }
         if req.channels.is_empty() || req.channels.len() > MAX_SCAN_CHANNELS {
-            return Err(Error::InvalidArgument("channel list empty or too long"));
+            return Err(Error::Invalid("channel list empty or too long"));
         }
         let dwell = match req.duration {
             ScanDuration::Exponent(n) => self.cfg.phy.scan_duration(n),
@@ -633,27 +659,24 @@ impl Mac {
     /// Fires every expired timer; does nothing when called early.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.set_now(now);
-        if let Some(out) = self.outstanding {
-            if now >= out.deadline {
-                self.outstanding = None;
-                self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
-                if out.what == OnAir::Frame {
-                    self.finish_current(now, TxStatus::RadioTimeout);
-                }
+        for timer in Timer::ALL {
+            // Each handler may change later timers, so read the table afresh.
+            let due = self.timer(timer).is_some_and(|t| now >= t);
+            if !due {
+                continue;
             }
-        }
-        if let Some(cur) = &self.current {
-            if let Phase::AwaitAck { deadline } = cur.phase {
-                if now >= deadline {
-                    self.ack_missing(now);
+            match timer {
+                Timer::Radio => {
+                    let what = self.outstanding.take().map(|o| o.what);
+                    self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
+                    if what == Some(OnAir::Frame) {
+                        self.finish_current(now, TxStatus::RadioTimeout);
+                    }
                 }
-            }
-        }
-        if let Some(scan) = &self.scan {
-            if let ScanPhase::Collecting { until } = scan.phase {
-                if now >= until {
-                    self.scan_next_channel(now);
-                }
+                Timer::AckWait => self.ack_missing(now),
+                Timer::ScanDwell => self.scan_next_channel(now),
+                // Backoff expiry needs no action here: `poll_transmit` hands the frame out.
+                Timer::Backoff => {}
             }
         }
         self.service(now);
@@ -750,29 +773,30 @@ impl Mac {
 
     /// When [`Mac::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut consider = |i: Instant| t = Some(t.map_or(i, |x| x.min(i)));
-        if let Some(o) = &self.outstanding {
-            consider(o.deadline);
-        }
-        if let Some(c) = &self.current {
-            match c.phase {
-                Phase::Backoff { until } if self.outstanding.is_none() => consider(until),
-                Phase::AwaitAck { deadline } => consider(deadline),
-                _ => {}
-            }
-        }
-        if let Some(Scan {
-            phase: ScanPhase::Collecting { until },
-            ..
-        }) = &self.scan
-        {
-            consider(*until);
-        }
-        t
+        Timer::ALL.iter().filter_map(|t| self.timer(*t)).min()
     }
 
     // ----- internals -----
+
+    /// The deadline of `timer`, derived from the state it guards (the timer table).
+    fn timer(&self, timer: Timer) -> Option<Instant> {
+        match timer {
+            Timer::Radio => self.outstanding.map(|o| o.deadline),
+            Timer::AckWait => match self.current.as_ref()?.phase {
+                Phase::AwaitAck { deadline } => Some(deadline),
+                _ => None,
+            },
+            Timer::ScanDwell => match self.scan.as_ref()?.phase {
+                ScanPhase::Collecting { until } => Some(until),
+                _ => None,
+            },
+            Timer::Backoff => match self.current.as_ref()?.phase {
+                // While the radio is busy (a software ACK) the backoff waits for its TxDone.
+                Phase::Backoff { until } if self.outstanding.is_none() => Some(until),
+                _ => None,
+            },
+        }
+    }
 
     fn set_now(&mut self, now: Instant) {
         debug_assert!(now >= self.last_now, "time went backwards");
@@ -838,6 +862,15 @@ impl Mac {
     fn build(&mut self, frame: &OutFrame<'_>, level: SecurityLevel) -> Result<Vec<u8>> {
         let max =
             usize::from(self.cfg.phy.max_psdu).saturating_sub(usize::from(self.cfg.phy.fcs_len));
+        let overhead = frame_io::overhead(frame, level);
+        if frame.body.len().saturating_add(overhead) > max {
+            // Checked before a frame counter is spent on it.
+            self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
+            return Err(Error::TooLong {
+                len: frame.body.len(),
+                max: max.saturating_sub(overhead),
+            });
+        }
         let mut psdu = alloc::vec![0u8; max];
         let sec = if level == SecurityLevel::None {
             None
@@ -846,14 +879,14 @@ impl Mac {
                 |s: &mut Stats| s.tx_security_failed = s.tx_security_failed.saturating_add(1);
             let Some(key_index) = self.security.tx_key else {
                 fail(&mut self.stats);
-                return Err(Error::InvalidArgument("no transmit key"));
+                return Err(Error::NoKey);
             };
             let mut rec = Recorder::default();
             let fc = match self.security.counter.next(&mut rec) {
                 Ok(fc) => fc,
                 Err(_) => {
                     fail(&mut self.stats);
-                    return Err(Error::InvalidArgument("frame counter exhausted"));
+                    return Err(Error::CounterExhausted);
                 }
             };
             if let Some(limit) = rec.limit {
@@ -872,7 +905,7 @@ impl Mac {
                 }),
                 None => {
                     self.stats.tx_security_failed = self.stats.tx_security_failed.saturating_add(1);
-                    return Err(Error::InvalidArgument("no transmit key"));
+                    return Err(Error::NoKey);
                 }
             },
             None => None,
@@ -885,7 +918,7 @@ impl Mac {
             Err(_) => {
                 self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
                 let overhead = frame_io::overhead(frame, level);
-                Err(Error::PayloadTooLarge {
+                Err(Error::TooLong {
                     len: frame.body.len(),
                     max: max.saturating_sub(overhead),
                 })

@@ -24,6 +24,7 @@
 use amimesh_core::{Instant, LinkAddr};
 
 /// What the radio can do on its own.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RadioCaps {
     /// The radio sends immediate ACKs for received frames with the AR bit, and waits for the
@@ -35,6 +36,7 @@ pub struct RadioCaps {
 }
 
 /// Why a frame is being transmitted.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxKind {
     /// A data frame from the queue.
@@ -48,6 +50,7 @@ pub enum TxKind {
 }
 
 /// A transmission the radio is asked to perform.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// When to start (CCA, if requested, starts here).
@@ -69,6 +72,7 @@ pub struct Transmit {
 }
 
 /// One radio operation requested by the MAC.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RadioOp {
     /// Perform a (CCA and) transmission; see [`Transmit`].
@@ -83,6 +87,7 @@ pub enum RadioOp {
 }
 
 /// The outcome of the outstanding [`RadioOp::Transmit`].
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxResult {
     /// The frame was sent (and, with [`RadioCaps::auto_ack`] and AR set, acknowledged).
@@ -97,6 +102,7 @@ pub enum TxResult {
 }
 
 /// Reception metadata delivered with a PSDU.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxMeta {
     /// When the last symbol of the frame was received.

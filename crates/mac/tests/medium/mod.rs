@@ -25,6 +25,9 @@ pub struct Link {
     pub loss: f64,
     /// Probability that an ACK frame is lost.
     pub ack_loss: f64,
+    /// Probability that a delivered frame is delivered a second time (a repeater, multipath
+    /// or a driver bug).
+    pub dup: f64,
     /// LQI reported to the receiver.
     pub lqi: u8,
     /// RSSI reported to the receiver.
@@ -35,6 +38,7 @@ impl Link {
     pub const PERFECT: Link = Link {
         loss: 0.0,
         ack_loss: 0.0,
+        dup: 0.0,
         lqi: 255,
         rssi: -40,
     };
@@ -407,6 +411,11 @@ impl Medium {
                     };
                     self.nodes[j].mac.handle_frame(now, meta, &bytes);
                     self.drain(j);
+                    if self.rng.chance(link.dup) {
+                        self.trace.push(format!("{now} n{j} duplicated"));
+                        self.nodes[j].mac.handle_frame(now, meta, &bytes);
+                        self.drain(j);
+                    }
                 }
                 self.nodes[t.from].mac.handle_tx_done(
                     now,
