@@ -9,3 +9,6 @@
 
 pub use amimesh_core as core;
 pub use amimesh_mac as mac;
+/// The simulator (std only).
+#[cfg(feature = "std")]
+pub use amimesh_sim as sim;
