@@ -29,12 +29,12 @@ enum Input {
     Counter { ext: u8, fc: u32 },
 }
 
-fuzz_target!(|data: (bool, Vec<Input>)| {
-    let (auto_ack, inputs) = data;
+fuzz_target!(|data: (bool, bool, Vec<Input>)| {
+    let (auto_ack, software_fcs, inputs) = data;
     let mut cfg = Config::new(ExtAddr::from_u64(0x0012_4b00_0000_0001));
     cfg.pan_id = PanId(0xabcd);
     cfg.short_addr = Some(ShortAddr(1));
-    cfg.caps = RadioCaps { auto_ack };
+    cfg.caps = RadioCaps { auto_ack, software_fcs };
     cfg.seed = 7;
     cfg.tx_queue_capacity = 4;
     cfg.event_capacity = 8;

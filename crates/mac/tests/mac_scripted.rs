@@ -17,7 +17,10 @@ use amimesh_mac::mac::{
 fn cfg(auto_ack: bool) -> Config {
     let mut c = Config::new(ExtAddr::from_u64(0x0102_0304_0506_0708));
     c.pan_id = PanId(0xabcd);
-    c.caps = RadioCaps { auto_ack };
+    c.caps = RadioCaps {
+        auto_ack,
+        software_fcs: false,
+    };
     c.seed = 5;
     c
 }
@@ -195,4 +198,42 @@ fn idle_mac_has_no_deadline_and_rx_off_when_idle_turns_radio_off() {
     );
     assert_eq!(mac.poll_transmit(Instant::ZERO, &mut buf), None);
     assert_eq!(mac.poll_timeout(), None);
+}
+
+#[test]
+fn scan_with_receiver_off_when_idle_listens_only_while_scanning() {
+    let mut c = cfg(false);
+    c.rx_on_when_idle = false;
+    let mut mac = Mac::new(c);
+    let mut buf = [0u8; 127];
+    let mut now = Instant::ZERO;
+    assert_eq!(mac.poll_transmit(now, &mut buf), Some(RadioOp::Off));
+    mac.start_scan(
+        now,
+        amimesh_mac::mac::ScanRequest {
+            channels: &[20],
+            duration: amimesh_mac::mac::ScanDuration::Fixed(Duration::from_millis(5)),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        mac.poll_transmit(now, &mut buf),
+        Some(RadioOp::Listen { channel: 20 })
+    );
+    let tx = next_tx(&mut mac, &mut now, &mut buf);
+    assert_eq!(
+        (tx.kind, tx.channel, tx.cca),
+        (TxKind::BeaconRequest, 20, true)
+    );
+    mac.handle_tx_done(
+        now,
+        TxResult::Ok {
+            frame_pending: false,
+        },
+    );
+    assert_eq!(mac.poll_timeout(), Some(now + Duration::from_millis(5)));
+    now += Duration::from_millis(5);
+    mac.handle_timeout(now);
+    assert_eq!(mac.poll_transmit(now, &mut buf), Some(RadioOp::Off));
+    assert_eq!(events(&mut mac), vec![Event::ScanDone { pans: Vec::new() }]);
 }

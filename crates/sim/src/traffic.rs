@@ -329,6 +329,7 @@ impl Node for TrafficNode {
     fn radio_caps(&self) -> RadioCaps {
         RadioCaps {
             auto_ack: self.cfg.auto_ack,
+            software_fcs: false,
         }
     }
 

@@ -29,7 +29,7 @@
 
 use core::fmt;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The ZigBee IP protocol id (octet 0).
 pub const PROTOCOL_ID_ZIGBEE_IP: u8 = 0x02;
@@ -203,6 +203,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> BeaconPayload<T> {
 }
 
 /// The routing hint: the sender's RPL rank and hop count.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RoutingHint {
     /// RPL rank (RFC 6550 §3.5.1); 0xFFFF = infinite (not joined to a DODAG).
@@ -212,6 +213,7 @@ pub struct RoutingHint {
 }
 
 /// The parsed beacon payload.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeaconPayloadRepr {
     /// Flags octet, all bits as received.
@@ -280,7 +282,9 @@ impl BeaconPayloadRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &BeaconPayload<T>) -> Result<Self> {
         p.check_len()?;
         if p.protocol_id() != PROTOCOL_ID_ZIGBEE_IP {
-            return Err(Error::UnsupportedProtocol(p.protocol_id()));
+            return Err(Error::Malformed(
+                "beacon protocol id is not ZigBee IP (0x02)",
+            ));
         }
         let mut r = BeaconPayloadRepr::new(p.flags(), p.network_id(), false, None);
         let mut seen_pre = false;
@@ -489,7 +493,9 @@ mod tests {
         let p = BeaconPayload::new_checked(&other[..]).unwrap();
         assert_eq!(
             BeaconPayloadRepr::parse(&p),
-            Err(Error::UnsupportedProtocol(1))
+            Err(Error::Malformed(
+                "beacon protocol id is not ZigBee IP (0x02)"
+            ))
         );
         let mut dup = [0u8; 20];
         dup[..18].copy_from_slice(&PAYLOAD[..18]);

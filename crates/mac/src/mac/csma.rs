@@ -8,6 +8,7 @@
 use amimesh_core::{Duration, Rng};
 
 /// CSMA-CA parameters (802.15.4-2020 §8.4.3.1 Table 8-94 defaults).
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsmaParams {
     /// `macMinBE`, 0–`macMaxBE` (default 3).
@@ -42,6 +43,7 @@ impl CsmaParams {
 }
 
 /// The CSMA-CA state of one frame.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Csma {
     /// `NB`: backoffs done for this frame.

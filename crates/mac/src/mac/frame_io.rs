@@ -8,7 +8,7 @@
 //! every receiver accepts. Received frames may be of any version the codec accepts (2003, 2006,
 //! 2015 with IEs).
 
-use amimesh_core::{ExtAddr, Instant, LinkAddr, PanId};
+use amimesh_core::{ExtAddr, Instant, LinkAddr, PanId, ShortAddr};
 
 use crate::error::{Error, Result};
 use crate::security::ccm_star::CcmKey;
@@ -262,6 +262,36 @@ pub(crate) fn parse(psdu: &[u8]) -> Result<InFrame<'_>> {
 #[derive(Debug)]
 pub(crate) struct KeyStore<const K: usize> {
     pub slots: [Option<(u8, CcmKey)>; K],
+    /// Short → extended address of neighbours, for the nonce of frames sent from a short
+    /// address (802.15.4-2020 §9.2.4, DeviceDescriptor).
+    pub devices: [Option<(ShortAddr, ExtAddr)>; MAX_DEVICES],
+}
+
+/// Short → extended address mappings kept for secured reception.
+pub(crate) const MAX_DEVICES: usize = 16;
+
+impl<const K: usize> KeyStore<K> {
+    /// Adds or updates a mapping; when full, the oldest entry is replaced.
+    pub fn add_device(&mut self, short: ShortAddr, ext: ExtAddr) {
+        if let Some(slot) = self
+            .devices
+            .iter_mut()
+            .find(|d| matches!(d, Some((s, _)) if *s == short))
+        {
+            *slot = Some((short, ext));
+            return;
+        }
+        // Shift out the oldest (index 0) when full; insertion order is kept.
+        if self.devices.iter().all(Option::is_some) {
+            self.devices.rotate_left(1);
+            if let Some(last) = self.devices.last_mut() {
+                *last = None;
+            }
+        }
+        if let Some(slot) = self.devices.iter_mut().find(|d| d.is_none()) {
+            *slot = Some((short, ext));
+        }
+    }
 }
 
 impl<const K: usize> KeyLookup for KeyStore<K> {
@@ -276,6 +306,19 @@ impl<const K: usize> KeyLookup for KeyStore<K> {
             .flatten()
             .find(|(i, _)| *i == want)
             .map(|(i, k)| (*i, k))
+    }
+
+    fn ext_addr(&self, _pan_id: Option<PanId>, addr: LinkAddr) -> Option<ExtAddr> {
+        match addr {
+            LinkAddr::Extended(e) => Some(e),
+            LinkAddr::Short(s) => self
+                .devices
+                .iter()
+                .flatten()
+                .find(|(d, _)| *d == s)
+                .map(|(_, e)| *e),
+            LinkAddr::Absent => None,
+        }
     }
 }
 

@@ -126,6 +126,7 @@ impl LinkSecurity {
         LinkSecurity {
             keys: super::frame_io::KeyStore {
                 slots: [const { None }; MAX_KEYS],
+                devices: [None; super::frame_io::MAX_DEVICES],
             },
             tx_key: None,
             counter: OutgoingCounter::restore(counter_start, COUNTER_BLOCK),

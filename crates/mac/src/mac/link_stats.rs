@@ -28,6 +28,7 @@ pub const ETX_MAX: u16 = 64 * ETX_DIVISOR;
 pub const ETX_EWMA_SHIFT: u32 = 3;
 
 /// Statistics for one neighbour.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkStats {
     /// ETX × 128 ([`ETX_INIT`] until the first sample).

@@ -7,14 +7,15 @@ use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId, Rng, Sho
 
 use super::beacon_payload::BeaconPayloadRepr;
 use super::csma::{Csma, CsmaParams};
-use super::error::{Error, Result};
 use super::frame_io::{self, Addressing, Body, OutFrame, OutSecurity};
 use super::link_security::{LinkSecurity, Recorder, RxSecurity, SecurityPolicy, TxSecurity};
 use super::link_stats::{LinkStats, LinkTable};
 use super::phy::PhyProfile;
 use super::radio::{RadioCaps, RadioOp, RxMeta, Transmit, TxKind, TxResult};
 use super::scan::{PanDescriptor, ScanDuration};
+use crate::error::{Error, Result};
 use crate::security::SecurityLevel;
+use crate::wire::fcs::{FcsType, PsduConfig};
 
 /// MAC command identifier of the Beacon Request (802.15.4-2020 §7.5.8, Table 7-49).
 pub(crate) const CMD_BEACON_REQUEST: u8 = 0x07;
@@ -209,6 +210,8 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Dropped: not a decodable 802.15.4 frame.
     pub rx_malformed: u64,
+    /// Dropped: FCS mismatch (software FCS only).
+    pub rx_bad_fcs: u64,
     /// Dropped: addressed to another PAN or node (§6.7.2 filtering).
     pub rx_filtered: u64,
     /// Dropped: same sequence number as the last frame from that neighbour.
@@ -300,6 +303,29 @@ struct Current {
     csma: Csma,
     phase: Phase,
     transmissions: u8,
+}
+
+/// The MAC's timers (see [`Mac::poll_timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The radio has not reported the end of the outstanding transmit.
+    Radio,
+    /// `macAckWaitDuration` after a frame that requested an ACK (software ACK radios).
+    AckWait,
+    /// The dwell time of the current scan channel.
+    ScanDwell,
+    /// The CSMA-CA backoff of the current frame.
+    Backoff,
+}
+
+impl Timer {
+    /// In the order `handle_timeout` serves them.
+    const ALL: [Timer; 4] = [
+        Timer::Radio,
+        Timer::AckWait,
+        Timer::ScanDwell,
+        Timer::Backoff,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,7 +474,8 @@ impl Mac {
 
     // ----- configuration commands -----
 
-    /// Joins PAN `pan_id` on `channel` (after a scan): later frames use them.
+    /// Joins PAN `pan_id` on `channel` (after a scan). Frames queued from now on use them;
+    /// frames already queued were built for the previous PAN and channel.
     pub fn set_pan(&mut self, pan_id: PanId, channel: u8) {
         self.cfg.pan_id = pan_id;
         if self.cfg.channel != channel {
@@ -485,7 +512,7 @@ impl Mac {
     /// Uses `key_index` for outgoing secured frames.
     pub fn set_tx_key(&mut self, key_index: u8) -> Result<()> {
         if self.security.key(key_index).is_none() {
-            return Err(Error::InvalidArgument("no key installed at this index"));
+            return Err(Error::Invalid("no key installed at this index"));
         }
         self.security.tx_key = Some(key_index);
         Ok(())
@@ -498,6 +525,14 @@ impl Mac {
     pub fn remove_key(&mut self, key_index: u8) {
         self.security.remove(key_index);
     }
+    /// Records that `short` belongs to `ext` (learnt from a beacon, MLE or an association), so
+    /// that secured frames sent from the short address can be verified: the CCM* nonce needs
+    /// the extended address (802.15.4-2020 §9.3.2.2). Up to 16 mappings; the oldest is
+    /// replaced when full.
+    pub fn add_device(&mut self, short: ShortAddr, ext: ExtAddr) {
+        self.security.keys.add_device(short, ext);
+    }
+
     /// Installs the incoming frame-counter baseline of `neighbour` (learnt through MLE): frames
     /// with a counter at or below `last_seen` are refused. `false` if the table is full.
     pub fn set_neighbour_frame_counter(
@@ -524,13 +559,15 @@ impl Mac {
     /// outcome arrives as [`Event::TxDone`] with `req.handle`.
     ///
     /// # Errors
-    /// [`Error::QueueFull`], [`Error::PayloadTooLarge`], or [`Error::InvalidArgument`] when the
-    /// frame cannot be secured (no key, counter exhausted). Each is counted in [`Stats`].
+    /// [`Error::TableFull`] (the transmit queue is full), [`Error::TooLong`] (the payload does
+    /// not fit one frame: `len` and the largest payload `max`), [`Error::NoKey`] or
+    /// [`Error::CounterExhausted`] (the policy asks for security that cannot be applied). Each
+    /// is counted in [`Stats`].
     pub fn send(&mut self, now: Instant, req: DataRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.queue.is_full() {
             self.stats.tx_queue_full = self.stats.tx_queue_full.saturating_add(1);
-            return Err(Error::QueueFull);
+            return Err(Error::TableFull);
         }
         let level = match req.security {
             TxSecurity::Policy => self.security.policy.data_level(&req.dst),
@@ -570,15 +607,15 @@ impl Mac {
     /// runs; the result arrives as [`Event::ScanDone`].
     ///
     /// # Errors
-    /// [`Error::WrongState`] if a scan is running; [`Error::InvalidArgument`] for an empty or
+    /// [`Error::Invalid`] if a scan is already running, or for an empty or
     /// too long channel list.
     pub fn start_scan(&mut self, now: Instant, req: ScanRequest<'_>) -> Result<()> {
         self.set_now(now);
         if self.scan.is_some() {
-            return Err(Error::WrongState);
+            return Err(Error::Invalid("a scan is already running"));
         }
         if req.channels.is_empty() || req.channels.len() > MAX_SCAN_CHANNELS {
-            return Err(Error::InvalidArgument("channel list empty or too long"));
+            return Err(Error::Invalid("channel list empty or too long"));
         }
         let dwell = match req.duration {
             ScanDuration::Exponent(n) => self.cfg.phy.scan_duration(n),
@@ -622,27 +659,24 @@ impl Mac {
     /// Fires every expired timer; does nothing when called early.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.set_now(now);
-        if let Some(out) = self.outstanding {
-            if now >= out.deadline {
-                self.outstanding = None;
-                self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
-                if out.what == OnAir::Frame {
-                    self.finish_current(now, TxStatus::RadioTimeout);
-                }
+        for timer in Timer::ALL {
+            // Each handler may change later timers, so read the table afresh.
+            let due = self.timer(timer).is_some_and(|t| now >= t);
+            if !due {
+                continue;
             }
-        }
-        if let Some(cur) = &self.current {
-            if let Phase::AwaitAck { deadline } = cur.phase {
-                if now >= deadline {
-                    self.ack_missing(now);
+            match timer {
+                Timer::Radio => {
+                    let what = self.outstanding.take().map(|o| o.what);
+                    self.stats.radio_timeouts = self.stats.radio_timeouts.saturating_add(1);
+                    if what == Some(OnAir::Frame) {
+                        self.finish_current(now, TxStatus::RadioTimeout);
+                    }
                 }
-            }
-        }
-        if let Some(scan) = &self.scan {
-            if let ScanPhase::Collecting { until } = scan.phase {
-                if now >= until {
-                    self.scan_next_channel(now);
-                }
+                Timer::AckWait => self.ack_missing(now),
+                Timer::ScanDwell => self.scan_next_channel(now),
+                // Backoff expiry needs no action here: `poll_transmit` hands the frame out.
+                Timer::Backoff => {}
             }
         }
         self.service(now);
@@ -668,8 +702,11 @@ impl Mac {
                 addr: Addressing::NONE,
                 body: Body::Ack,
             };
-            match frame_io::emit(&frame, None, buf) {
-                Ok(len) => {
+            let emitted = frame_io::emit(&frame, None, buf)
+                .ok()
+                .and_then(|n| self.finish_psdu(buf, n));
+            match emitted {
+                Some(len) => {
                     let at = if ack.at > now { ack.at } else { now };
                     self.start_outstanding(at, OnAir::Ack, len);
                     self.stats.acks_sent = self.stats.acks_sent.saturating_add(1);
@@ -684,7 +721,7 @@ impl Mac {
                         dst: LinkAddr::Absent,
                     }));
                 }
-                Err(_) => {
+                None => {
                     self.stats.tx_buffer_too_small =
                         self.stats.tx_buffer_too_small.saturating_add(1);
                 }
@@ -697,13 +734,20 @@ impl Mac {
         if now < until {
             return None;
         }
-        let len = cur.frame.psdu.len();
-        let Some(dst) = buf.get_mut(..len) else {
+        let frame_len = cur.frame.psdu.len();
+        let fits = match buf.get_mut(..frame_len) {
+            Some(dst) => {
+                dst.copy_from_slice(&cur.frame.psdu);
+                true
+            }
+            None => false,
+        };
+        let Some(len) = fits.then(|| self.finish_psdu(buf, frame_len)).flatten() else {
             self.stats.tx_buffer_too_small = self.stats.tx_buffer_too_small.saturating_add(1);
             self.finish_current(now, TxStatus::ChannelAccessFailure);
             return None;
         };
-        dst.copy_from_slice(&cur.frame.psdu);
+        let cur = self.current.as_ref()?;
         let tx = Transmit {
             at: now,
             channel: cur.frame.channel,
@@ -729,29 +773,30 @@ impl Mac {
 
     /// When [`Mac::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut consider = |i: Instant| t = Some(t.map_or(i, |x| x.min(i)));
-        if let Some(o) = &self.outstanding {
-            consider(o.deadline);
-        }
-        if let Some(c) = &self.current {
-            match c.phase {
-                Phase::Backoff { until } if self.outstanding.is_none() => consider(until),
-                Phase::AwaitAck { deadline } => consider(deadline),
-                _ => {}
-            }
-        }
-        if let Some(Scan {
-            phase: ScanPhase::Collecting { until },
-            ..
-        }) = &self.scan
-        {
-            consider(*until);
-        }
-        t
+        Timer::ALL.iter().filter_map(|t| self.timer(*t)).min()
     }
 
     // ----- internals -----
+
+    /// The deadline of `timer`, derived from the state it guards (the timer table).
+    fn timer(&self, timer: Timer) -> Option<Instant> {
+        match timer {
+            Timer::Radio => self.outstanding.map(|o| o.deadline),
+            Timer::AckWait => match self.current.as_ref()?.phase {
+                Phase::AwaitAck { deadline } => Some(deadline),
+                _ => None,
+            },
+            Timer::ScanDwell => match self.scan.as_ref()?.phase {
+                ScanPhase::Collecting { until } => Some(until),
+                _ => None,
+            },
+            Timer::Backoff => match self.current.as_ref()?.phase {
+                // While the radio is busy (a software ACK) the backoff waits for its TxDone.
+                Phase::Backoff { until } if self.outstanding.is_none() => Some(until),
+                _ => None,
+            },
+        }
+    }
 
     fn set_now(&mut self, now: Instant) {
         debug_assert!(now >= self.last_now, "time went backwards");
@@ -781,6 +826,28 @@ impl Mac {
             .unwrap_or(self.cfg.channel)
     }
 
+    /// FCS type and PSDU limit of the PHY.
+    fn psdu_config(&self) -> PsduConfig {
+        PsduConfig {
+            fcs: if self.cfg.phy.fcs_len == 4 {
+                FcsType::Crc32
+            } else {
+                FcsType::Crc16
+            },
+            max_psdu_len: usize::from(self.cfg.phy.max_psdu),
+        }
+    }
+
+    /// Appends the FCS to the `len` bytes in `buf` when the MAC computes it; returns the PSDU
+    /// length, or `None` if it does not fit.
+    fn finish_psdu(&self, buf: &mut [u8], len: usize) -> Option<usize> {
+        if self.cfg.caps.software_fcs {
+            self.psdu_config().append(buf, len).ok()
+        } else {
+            Some(len)
+        }
+    }
+
     fn update_radio_mode(&mut self) {
         self.radio_op = Some(if self.cfg.rx_on_when_idle || self.scan.is_some() {
             RadioOp::Listen {
@@ -795,6 +862,15 @@ impl Mac {
     fn build(&mut self, frame: &OutFrame<'_>, level: SecurityLevel) -> Result<Vec<u8>> {
         let max =
             usize::from(self.cfg.phy.max_psdu).saturating_sub(usize::from(self.cfg.phy.fcs_len));
+        let overhead = frame_io::overhead(frame, level);
+        if frame.body.len().saturating_add(overhead) > max {
+            // Checked before a frame counter is spent on it.
+            self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
+            return Err(Error::TooLong {
+                len: frame.body.len(),
+                max: max.saturating_sub(overhead),
+            });
+        }
         let mut psdu = alloc::vec![0u8; max];
         let sec = if level == SecurityLevel::None {
             None
@@ -803,14 +879,14 @@ impl Mac {
                 |s: &mut Stats| s.tx_security_failed = s.tx_security_failed.saturating_add(1);
             let Some(key_index) = self.security.tx_key else {
                 fail(&mut self.stats);
-                return Err(Error::InvalidArgument("no transmit key"));
+                return Err(Error::NoKey);
             };
             let mut rec = Recorder::default();
             let fc = match self.security.counter.next(&mut rec) {
                 Ok(fc) => fc,
                 Err(_) => {
                     fail(&mut self.stats);
-                    return Err(Error::InvalidArgument("frame counter exhausted"));
+                    return Err(Error::CounterExhausted);
                 }
             };
             if let Some(limit) = rec.limit {
@@ -829,7 +905,7 @@ impl Mac {
                 }),
                 None => {
                     self.stats.tx_security_failed = self.stats.tx_security_failed.saturating_add(1);
-                    return Err(Error::InvalidArgument("no transmit key"));
+                    return Err(Error::NoKey);
                 }
             },
             None => None,
@@ -842,7 +918,7 @@ impl Mac {
             Err(_) => {
                 self.stats.tx_too_large = self.stats.tx_too_large.saturating_add(1);
                 let overhead = frame_io::overhead(frame, level);
-                Err(Error::PayloadTooLarge {
+                Err(Error::TooLong {
                     len: frame.body.len(),
                     max: max.saturating_sub(overhead),
                 })
@@ -1103,6 +1179,17 @@ impl Mac {
             self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
             return;
         }
+        let psdu = if self.cfg.caps.software_fcs {
+            match self.psdu_config().check(psdu) {
+                Ok(frame) => frame,
+                Err(_) => {
+                    self.stats.rx_bad_fcs = self.stats.rx_bad_fcs.saturating_add(1);
+                    return;
+                }
+            }
+        } else {
+            psdu
+        };
         let Ok(f) = frame_io::parse(psdu) else {
             self.stats.rx_malformed = self.stats.rx_malformed.saturating_add(1);
             return;

@@ -17,6 +17,28 @@
 //!
 //! The radio is driven through values ([`radio`]): timing comes from a [`PhyProfile`].
 //!
+//! # Supported
+//!
+//! - [x] PHY profiles: 2450 MHz O-QPSK (250 kb/s), 920 MHz SUN FSK (100 kb/s) ([`phy`])
+//! - [x] unslotted CSMA-CA with `macMinBE`/`macMaxBE`/`macMaxCSMABackoffs` (§6.2.5.1)
+//! - [x] immediate ACK request, `macAckWaitDuration`, `macMaxFrameRetries` (§6.7.4)
+//! - [x] software immediate ACKs, or radios that ACK by themselves ([`RadioCaps::auto_ack`])
+//! - [x] FCS in the radio or in software ([`RadioCaps::software_fcs`])
+//! - [x] duplicate rejection by (source, sequence number), bounded per-neighbour table
+//! - [x] reception filtering by PAN and address (§6.7.2)
+//! - [x] active scan with Beacon Requests, `ScanDuration` or a fixed dwell (§6.3.1)
+//! - [x] beacon responder for non-beacon-enabled PANs, rate-limited
+//! - [x] ZigBee IP beacon payload with amimesh TLVs ([`beacon_payload`])
+//! - [x] security per policy, key id mode 1, ENC-MIC-32 by default; replay table; frame-counter
+//!   reservations reported as events (§9.2)
+//! - [x] ETX per neighbour for MRHOF (RFC 6719) ([`link_stats`])
+//! - [x] secured frames from a short source address, with a short→extended mapping given by
+//!   the caller ([`Mac::add_device`]); the MAC itself sends data from its extended address
+//! - [ ] beacon-enabled PANs, slotted CSMA-CA, GTS, indirect transmission (frame pending)
+//! - [ ] association / disassociation commands (the amimesh join uses PANA and MLE instead)
+//! - [ ] energy-detect and passive scans
+//! - [ ] TSCH, CSL, RIT (802.15.4-2015 MAC behaviours)
+//!
 //! # Run loop
 //!
 //! After **every** input (`handle_frame`, `handle_tx_done`, `handle_timeout`) or command (`send`,
@@ -26,31 +48,44 @@
 //!
 //! ```
 //! use amimesh_core::{ExtAddr, Instant, LinkAddr, ShortAddr};
-//! use amimesh_mac::mac::{Config, DataRequest, Mac, RadioOp};
+//! use amimesh_mac::mac::{Config, DataRequest, Event, Mac, RadioOp, TxResult, TxStatus};
+//! use amimesh_mac::mac::RadioCaps;
 //!
-//! let mut mac = Mac::new(Config::new(ExtAddr::from_u64(1)));
+//! let mut cfg = Config::new(ExtAddr::from_u64(1));
+//! cfg.caps = RadioCaps { auto_ack: true, software_fcs: false }; // the radio ACKs and checks FCS
+//! let mut mac = Mac::new(cfg);
 //! let mut buf = [0u8; 127];
-//! let now = Instant::ZERO;
-//! mac.send(now, DataRequest::new(7, LinkAddr::Short(ShortAddr(2)), b"hello"))
-//!     .unwrap();
-//! loop {
+//! let mut now = Instant::ZERO;
+//! mac.send(now, DataRequest::new(7, LinkAddr::Short(ShortAddr(2)), b"hello"))?;
+//! let mut delivered = false;
+//! while !delivered {
+//!     // 1. Drain the radio operations.
 //!     while let Some(op) = mac.poll_transmit(now, &mut buf) {
 //!         match op {
-//!             RadioOp::Transmit(_tx) => { /* hand buf[.._tx.len] to the radio */ }
+//!             // A real driver sends buf[..tx.len] at tx.at and reports later; this radio
+//!             // reports success at once.
+//!             RadioOp::Transmit(tx) => mac.handle_tx_done(tx.at, TxResult::Ok { frame_pending: false }),
 //!             RadioOp::Listen { .. } | RadioOp::Off => { /* set the receiver */ }
 //!         }
 //!     }
-//!     while let Some(_ev) = mac.poll_event() { /* deliver */ }
-//!     // Arm a timer for mac.poll_timeout(); call handle_timeout / handle_frame /
-//!     // handle_tx_done when something happens.
-//!     break;
+//!     // 2. Drain the events.
+//!     while let Some(ev) = mac.poll_event() {
+//!         if let Event::TxDone { handle: 7, status, .. } = ev {
+//!             assert_eq!(status, TxStatus::Success);
+//!             delivered = true;
+//!         }
+//!     }
+//!     // 3. Sleep until the next deadline (a CSMA backoff here), then fire the timers.
+//!     if let Some(t) = mac.poll_timeout() {
+//!         now = now.max(t);
+//!         mac.handle_timeout(now);
+//!     }
 //! }
-//! assert!(mac.poll_timeout().is_some());
+//! # Ok::<(), amimesh_mac::Error>(())
 //! ```
 
 pub mod beacon_payload;
 pub mod csma;
-pub mod error;
 #[cfg(feature = "alloc")]
 mod frame_io;
 pub mod link_security;
@@ -67,9 +102,9 @@ mod machine;
 #[cfg(feature = "alloc")]
 pub use machine::{Config, DataRequest, Event, Mac, RxFrame, ScanRequest, Stats, TxStatus};
 
+pub use crate::error::{Error, Result};
 pub use beacon_payload::{BeaconPayload, BeaconPayloadRepr, RoutingHint};
 pub use csma::CsmaParams;
-pub use error::{Error, Result};
 pub use link_security::{RxSecurity, SecurityPolicy, TxSecurity};
 pub use link_stats::LinkStats;
 pub use phy::PhyProfile;

@@ -11,8 +11,10 @@
 //!   wrote into the caller's buffer, then come back to the listening state it was in. The MAC
 //!   has at most one transmit outstanding; every transmit is answered by exactly one
 //!   [`handle_tx_done`](super::Mac::handle_tx_done), at the end of the operation.
-//! - The bytes are the MPDU without FCS: the radio appends the FCS on transmit and checks and
-//!   strips it on receive ([`super::Config::fcs_in_psdu`] changes this).
+//! - By default the bytes are the MPDU without FCS: the radio appends the FCS on transmit and
+//!   checks and strips it on receive. With [`RadioCaps::software_fcs`] the MAC appends the FCS
+//!   (CRC-16, or CRC-32 on a PHY with a 4-octet FCS, 802.15.4-2020 §7.2.11) and expects
+//!   received PSDUs to end with it.
 //! - With [`RadioCaps::auto_ack`] the radio itself answers frames that request an ACK and waits
 //!   for the ACK of its own frames, reporting [`TxResult::NoAck`]. Without it the MAC builds
 //!   ACKs in software (sent `aTurnaroundTime` after the end of the received frame) and runs the
@@ -22,14 +24,19 @@
 use amimesh_core::{Instant, LinkAddr};
 
 /// What the radio can do on its own.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RadioCaps {
     /// The radio sends immediate ACKs for received frames with the AR bit, and waits for the
     /// ACK of its own frames, reporting [`TxResult::NoAck`] when none arrives.
     pub auto_ack: bool,
+    /// The radio neither appends nor checks the FCS: the MAC does (transmitted and received
+    /// PSDUs include it).
+    pub software_fcs: bool,
 }
 
 /// Why a frame is being transmitted.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxKind {
     /// A data frame from the queue.
@@ -43,6 +50,7 @@ pub enum TxKind {
 }
 
 /// A transmission the radio is asked to perform.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// When to start (CCA, if requested, starts here).
@@ -64,6 +72,7 @@ pub struct Transmit {
 }
 
 /// One radio operation requested by the MAC.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RadioOp {
     /// Perform a (CCA and) transmission; see [`Transmit`].
@@ -78,6 +87,7 @@ pub enum RadioOp {
 }
 
 /// The outcome of the outstanding [`RadioOp::Transmit`].
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxResult {
     /// The frame was sent (and, with [`RadioCaps::auto_ack`] and AR set, acknowledged).
@@ -92,6 +102,7 @@ pub enum TxResult {
 }
 
 /// Reception metadata delivered with a PSDU.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxMeta {
     /// When the last symbol of the frame was received.

@@ -17,7 +17,7 @@ use super::counters::ReplayTable;
 use super::{AuxSecurityHeaderRepr, KeyIdentifier};
 use crate::error::{Error, Result};
 use crate::wire::beacon::BeaconRepr;
-use crate::wire::frame::{Frame, FrameType, FrameVersion};
+use crate::wire::frame::{Frame, FrameRepr, FrameType, FrameVersion};
 use amimesh_core::{ExtAddr, Instant, LinkAddr, PanId, ShortAddr};
 
 /// What a key lookup sees (802.15.4-2020 §9.2.2: key identifier and, for key id mode 0, the
@@ -158,18 +158,20 @@ pub struct SecuredLayout {
 /// [`Error::NotSecured`]; errors of [`Frame::check_len`]; [`Error::Truncated`] for a beacon or
 /// command whose open payload is cut short.
 pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
-    let f = Frame::new_checked(frame)?;
-    let aux = f.aux_security_header().ok_or(Error::NotSecured)?;
-    let security = AuxSecurityHeaderRepr::parse(&aux)?;
-    let hdr = f.header_len();
-    let content = f.content();
-    let content_end = hdr.saturating_add(content.len());
+    analyse(frame).map(|(_, l)| l)
+}
+
+/// Parses the frame once and finds the a-data/m split.
+fn analyse(frame: &[u8]) -> Result<(FrameRepr<'_>, SecuredLayout)> {
+    let (r, (hdr, content_end)) = FrameRepr::parse_with_layout(&Frame::new_unchecked(frame))?;
+    let security = r.security.ok_or(Error::NotSecured)?;
+    let content = r.content;
     // Before 2015 the Command ID of a MAC command and the Superframe/GTS/Pending Address
     // fields of a beacon are the open payload (802.15.4-2006 §7.6.3.4, Annex C.2.3). From 2015
     // the MAC payload (Payload IEs, Command ID, content) is private as a whole, which is also
     // how Wireshark 4.0 decrypts version-2 frames (checked in tests/interop_tshark.rs).
-    let pre2015 = f.frame_version() != FrameVersion::Ieee2015;
-    let open = match f.frame_type() {
+    let pre2015 = r.frame_version != FrameVersion::Ieee2015;
+    let open = match r.frame_type {
         FrameType::MacCommand if pre2015 => {
             if content.is_empty() {
                 return Err(Error::Truncated {
@@ -182,20 +184,20 @@ pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
         FrameType::Beacon if pre2015 => BeaconRepr::parse(content)?.fields_len(),
         _ => 0,
     };
-    Ok(SecuredLayout {
+    let l = SecuredLayout {
         security,
         header_len: hdr,
         open_end: hdr + open,
         content_end,
-    })
+    };
+    Ok((r, l))
 }
 
-fn nonce_source<L: KeyLookup + ?Sized>(f: &Frame<&[u8]>, lookup: &L) -> Result<ExtAddr> {
-    let src = f.src_addr();
-    match src {
+fn nonce_source<L: KeyLookup + ?Sized>(r: &FrameRepr<'_>, lookup: &L) -> Result<ExtAddr> {
+    match r.src_addr {
         LinkAddr::Extended(e) => Ok(e),
-        _ => lookup
-            .ext_addr(f.src_pan_id().or(f.dst_pan_id()), src)
+        src => lookup
+            .ext_addr(r.src_pan_id.or(r.dst_pan_id), src)
             .ok_or(Error::NoExtendedSource),
     }
 }
@@ -263,20 +265,22 @@ fn prepare<'l, L: KeyLookup + ?Sized>(
     frame: &[u8],
     lookup: &'l L,
 ) -> Result<Prepared<'l, L::KeyName>> {
-    let l = secured_layout(frame)?;
-    let f = Frame::new_unchecked(frame);
+    let (r, l) = analyse(frame)?;
     let security = l.security;
-    if security.frame_counter.is_none() {
-        return Err(Error::FrameCounterSuppressed);
+    match security.frame_counter {
+        None => return Err(Error::FrameCounterSuppressed),
+        // 802.15.4-2020 §9.2.5 step g: the maximum value is never valid.
+        Some(u32::MAX) => return Err(Error::Malformed("frame counter 0xffffffff")),
+        Some(_) => {}
     }
-    let src_ext = nonce_source(&f, lookup)?;
+    let src_ext = nonce_source(&r, lookup)?;
     let ctx = KeyLookupContext {
         key_id: security.key_id,
-        frame_type: f.frame_type(),
-        src_pan_id: f.src_pan_id().or(f.dst_pan_id()),
-        src_addr: f.src_addr(),
-        dst_pan_id: f.dst_pan_id(),
-        dst_addr: f.dst_addr(),
+        frame_type: r.frame_type,
+        src_pan_id: r.src_pan_id.or(r.dst_pan_id),
+        src_addr: r.src_addr,
+        dst_pan_id: r.dst_pan_id,
+        dst_addr: r.dst_addr,
     };
     let (name, key) = lookup.lookup(&ctx).ok_or(Error::NoKey)?;
     Ok((name, key, security, src_ext, l))
@@ -485,6 +489,13 @@ mod tests {
         let mut cmd = ANNEX_C_CMD[..28].to_vec();
         cmd.extend_from_slice(&[0u8; 8]);
         assert!(matches!(secured_layout(&cmd), Err(Error::Truncated { .. })));
+        // Frame counter 0xffffffff is refused before any key is tried.
+        let mut max = ANNEX_C_DATA.to_vec();
+        max[22..26].copy_from_slice(&[0xff; 4]);
+        assert_eq!(
+            unsecure_frame(&mut max, &table()),
+            Err(Error::Malformed("frame counter 0xffffffff"))
+        );
         // Wrong key: bad MIC.
         let mut buf = ANNEX_C_CMD.to_vec();
         let mut t: KeyTable<1, 0> = KeyTable::new();

@@ -19,6 +19,9 @@ pub mod frame;
 
 pub mod keys;
 
+pub use ccm_star::CcmKey;
+pub use keys::{derive_link_keys, derive_thread_keys};
+
 use crate::error::{Error, Result, need};
 use core::fmt;
 

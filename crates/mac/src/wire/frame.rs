@@ -556,30 +556,51 @@ impl<'a> FrameRepr<'a> {
     /// # Errors
     /// As [`Frame::check_len`], plus errors of the Payload IE list.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&'a T>) -> Result<Self> {
+        Self::parse_with_layout(frame).map(|(r, _)| r)
+    }
+
+    /// [`FrameRepr::parse`] plus (header length, content end): one walk over the header.
+    #[allow(clippy::indexing_slicing)] // offsets come from `layout`, which checked them
+    pub(crate) fn parse_with_layout<T: AsRef<[u8]> + ?Sized>(
+        frame: &Frame<&'a T>,
+    ) -> Result<(Self, (usize, usize))> {
         let l = frame.layout()?;
-        let security = match frame.aux_security_header() {
-            Some(h) => Some(AuxSecurityHeaderRepr::parse(&h)?),
-            None => None,
+        let b: &'a [u8] = frame.buffer.as_ref();
+        let security = if l.aux_len > 0 {
+            let h = AuxSecurityHeader::new_unchecked(&b[l.aux..l.aux + l.aux_len]);
+            Some(AuxSecurityHeaderRepr::parse(&h)?)
+        } else {
+            None
         };
-        let repr = FrameRepr {
-            frame_type: frame.frame_type(),
-            frame_version: frame.frame_version(),
-            security,
-            frame_pending: frame.frame_pending(),
-            ack_request: frame.ack_request(),
-            pan_id_compression: frame.pan_id_compression(),
-            sequence_number: frame.sequence_number(),
-            dst_pan_id: frame.read_pan(l.dst_pan),
-            dst_addr: frame.read_addr(frame.dst_addressing_mode(), l.dst_addr),
-            src_pan_id: frame.read_pan(l.src_pan),
-            src_addr: frame.read_addr(frame.src_addressing_mode(), l.src_addr),
-            header_ies: frame.header_ies_bytes(),
-            content: frame.content(),
-        };
-        if repr.security.is_none() {
-            repr.split_content()?;
+        let content = &b[l.header_ies_end..l.content_end];
+        if security.is_none() && l.termination == HeaderTermination::PayloadIes {
+            ie::split_payload_ies(content)?;
         }
-        Ok(repr)
+        let fcf = frame.frame_control();
+        let version = FrameVersion::from(((fcf >> VERSION_SHIFT) & 3) as u8);
+        let seq_suppressed = version == FrameVersion::Ieee2015 && fcf & SEQ_SUPPRESSION != 0;
+        let repr = FrameRepr {
+            frame_type: FrameType::from((fcf & FRAME_TYPE_MASK) as u8),
+            frame_version: version,
+            security,
+            frame_pending: fcf & FRAME_PENDING != 0,
+            ack_request: fcf & ACK_REQUEST != 0,
+            pan_id_compression: fcf & PAN_ID_COMPRESSION != 0,
+            sequence_number: (!seq_suppressed).then(|| b[2]),
+            dst_pan_id: frame.read_pan(l.dst_pan),
+            dst_addr: frame.read_addr(
+                AddressingMode::from_bits((fcf >> DST_MODE_SHIFT) as u8),
+                l.dst_addr,
+            ),
+            src_pan_id: frame.read_pan(l.src_pan),
+            src_addr: frame.read_addr(
+                AddressingMode::from_bits((fcf >> SRC_MODE_SHIFT) as u8),
+                l.src_addr,
+            ),
+            header_ies: &b[l.aux + l.aux_len..l.header_ies_end],
+            content,
+        };
+        Ok((repr, (l.header_ies_end, l.content_end)))
     }
 
     /// The security level (None when unsecured).

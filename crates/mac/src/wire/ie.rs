@@ -425,6 +425,46 @@ pub fn split_payload_ies(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
     Ok(bytes.split_at(off.min(bytes.len())))
 }
 
+impl<T: AsRef<[u8]>> fmt::Display for HeaderIe<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.check_len() {
+            Ok(()) => write!(
+                f,
+                "HeaderIE id=0x{:02x} len={}",
+                u8::from(self.element_id()),
+                self.content_len()
+            ),
+            Err(e) => write!(f, "HeaderIE ({e})"),
+        }
+    }
+}
+
+impl<T: AsRef<[u8]>> fmt::Display for PayloadIe<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.check_len() {
+            Ok(()) => write!(
+                f,
+                "PayloadIE group=0x{:x} len={}",
+                u8::from(self.group_id()),
+                self.content_len()
+            ),
+            Err(e) => write!(f, "PayloadIE ({e})"),
+        }
+    }
+}
+
+impl fmt::Display for NestedIeRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.long { "long" } else { "short" };
+        write!(
+            f,
+            "NestedIE {kind} sub_id=0x{:02x} len={}",
+            self.sub_id,
+            self.content.len()
+        )
+    }
+}
+
 /// A nested IE (inside an MLME payload IE), decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NestedIeRepr<'a> {
@@ -607,6 +647,29 @@ mod tests {
         .unwrap();
         PayloadIeRepr::TERMINATION.emit(&mut buf[n..]).unwrap();
         assert_eq!(buf, PAYLOAD_IES);
+    }
+
+    #[test]
+    fn display() {
+        use alloc::format;
+        assert_eq!(
+            format!("{}", HeaderIe::new_unchecked(&HEADER_IES[..])),
+            "HeaderIE id=0x1a len=4"
+        );
+        assert_eq!(
+            format!("{}", PayloadIe::new_unchecked(&PAYLOAD_IES[..])),
+            "PayloadIE group=0x1 len=3"
+        );
+        assert_eq!(
+            format!("{}", HeaderIe::new_unchecked(&[0u8][..])),
+            "HeaderIE (truncated: 2 bytes needed, 1 present)"
+        );
+        let n = NestedIeRepr {
+            long: false,
+            sub_id: 0x1a,
+            content: &[7],
+        };
+        assert_eq!(format!("{n}"), "NestedIE short sub_id=0x1a len=1");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Link {
     pub loss: f64,
     /// Probability that an ACK frame is lost.
     pub ack_loss: f64,
+    /// Probability that a delivered frame is delivered a second time (a repeater, multipath
+    /// or a driver bug).
+    pub dup: f64,
     /// LQI reported to the receiver.
     pub lqi: u8,
     /// RSSI reported to the receiver.
@@ -35,6 +38,7 @@ impl Link {
     pub const PERFECT: Link = Link {
         loss: 0.0,
         ack_loss: 0.0,
+        dup: 0.0,
         lqi: 255,
         rssi: -40,
     };
@@ -94,6 +98,20 @@ pub struct Medium {
     pub collisions: u64,
     pub losses: u64,
     pub deliveries: u64,
+    /// Frames a hardware-FCS radio dropped for a bad FCS.
+    pub bad_fcs: u64,
+}
+
+/// The FCS and PSDU limit of a PHY profile.
+pub fn psdu_config(phy: &amimesh_mac::mac::PhyProfile) -> amimesh_mac::wire::PsduConfig {
+    amimesh_mac::wire::PsduConfig {
+        fcs: if phy.fcs_len == 4 {
+            amimesh_mac::wire::FcsType::Crc32
+        } else {
+            amimesh_mac::wire::FcsType::Crc16
+        },
+        max_psdu_len: usize::from(phy.max_psdu),
+    }
 }
 
 impl Medium {
@@ -111,6 +129,7 @@ impl Medium {
             collisions: 0,
             losses: 0,
             deliveries: 0,
+            bad_fcs: 0,
         }
     }
 
@@ -283,6 +302,7 @@ impl Medium {
             }
             Ev::TxStart { node, tx, psdu } => {
                 let phy = self.nodes[node].mac.config().phy;
+                let caps = self.nodes[node].mac.config().caps;
                 let start = if tx.cca {
                     let cca_end = now + phy.cca_time();
                     if self.busy_for(node, tx.channel, now, cca_end) {
@@ -295,10 +315,22 @@ impl Medium {
                 } else {
                     now
                 };
-                let end = start + phy.airtime(psdu.len() + usize::from(phy.fcs_len));
+                self.nodes[node].sent.push((start, tx.kind, psdu.clone()));
+                // On the air a PSDU always ends with its FCS; a radio without software FCS
+                // appends it.
+                let air = if caps.software_fcs {
+                    psdu
+                } else {
+                    let mut b = psdu.clone();
+                    b.extend_from_slice(&[0; 4]);
+                    let n = psdu_config(&phy).append(&mut b, psdu.len()).unwrap();
+                    b.truncate(n);
+                    b
+                };
+                let end = start + phy.airtime(air.len());
                 self.seq += 1;
                 let id = self.seq;
-                self.nodes[node].sent.push((start, tx.kind, psdu.clone()));
+                let psdu = air;
                 self.on_air.push(OnAir {
                     from: node,
                     channel: tx.channel,
@@ -356,6 +388,20 @@ impl Medium {
                         self.trace.push(format!("{now} n{j} lost"));
                         continue;
                     }
+                    // A radio without software FCS checks and strips it.
+                    let rx_caps = self.nodes[j].mac.config().caps;
+                    let rx_phy = self.nodes[j].mac.config().phy;
+                    let bytes = if rx_caps.software_fcs {
+                        t.psdu.clone()
+                    } else {
+                        match psdu_config(&rx_phy).check(&t.psdu) {
+                            Ok(f) => f.to_vec(),
+                            Err(_) => {
+                                self.bad_fcs += 1;
+                                continue;
+                            }
+                        }
+                    };
                     self.deliveries += 1;
                     let meta = RxMeta {
                         at: t.end,
@@ -363,8 +409,13 @@ impl Medium {
                         rssi: link.rssi,
                         channel: t.channel,
                     };
-                    self.nodes[j].mac.handle_frame(now, meta, &t.psdu);
+                    self.nodes[j].mac.handle_frame(now, meta, &bytes);
                     self.drain(j);
+                    if self.rng.chance(link.dup) {
+                        self.trace.push(format!("{now} n{j} duplicated"));
+                        self.nodes[j].mac.handle_frame(now, meta, &bytes);
+                        self.drain(j);
+                    }
                 }
                 self.nodes[t.from].mac.handle_tx_done(
                     now,
