@@ -390,6 +390,12 @@ impl<N: Node, S: Server> Sim<N, S> {
         &self.links
     }
 
+    /// The graph of links whose PRR (both ways) for a `ref_len`-octet PSDU is at least
+    /// `min_prr`: for hop counts, connectivity checks and drawings.
+    pub fn link_graph(&self, ref_len: usize, min_prr: f64) -> crate::topology::LinkGraph {
+        crate::topology::LinkGraph::new(&self.links, &self.cfg.radio, ref_len, min_prr)
+    }
+
     /// Medium counters.
     pub fn stats(&self) -> MediumStats {
         self.stats
