@@ -4,6 +4,8 @@
 //! (auto-ACK radios, CSMA-CA, 10 % extra loss). The throughput figure is simulator events
 //! per wall-clock second (`Throughput::Elements` = steps of one run).
 
+#![allow(clippy::panic)] // a bench that cannot build its network has nothing to measure
+
 use amimesh_core::{Duration, Instant};
 use amimesh_sim::topology::Layout;
 use amimesh_sim::traffic::{TrafficConfig, TrafficNode};

@@ -3,7 +3,7 @@
 use crate::frame::{self, FRAME_TYPE_ACK};
 use crate::medium::{Links, RadioModel};
 use crate::node::{AckFilter, Node, NodeId, Server, UplinkInput, UplinkOutput};
-use crate::pcap::FrameSink;
+use crate::pcap::{FrameSink, append_fcs, fcs_matches};
 use crate::topology::Position;
 use crate::trace::{LossCause, Trace, TraceKind};
 use crate::uplink::{Uplink, UplinkConfig, UplinkStats};
@@ -77,6 +77,8 @@ pub struct MediumStats {
     pub contract_violations: u64,
     /// Node events dropped because the event buffer was full.
     pub events_dropped: u64,
+    /// Frames with a bad FCS (sent by a software-FCS node) dropped by receiving radios.
+    pub bad_fcs: u64,
 }
 
 /// Per-node radio counters.
@@ -190,7 +192,10 @@ struct AirFrame {
     sender: NodeId,
     channel: u8,
     end: Instant,
-    mpdu: Vec<u8>,
+    /// The PSDU as sent, FCS included.
+    psdu: Vec<u8>,
+    /// The FCS matches the MPDU.
+    fcs_ok: bool,
     auto_ack: bool,
 }
 
@@ -383,6 +388,12 @@ impl<N: Node, S: Server> Sim<N, S> {
     /// The computed links.
     pub fn links(&self) -> &Links {
         &self.links
+    }
+
+    /// The graph of links whose PRR (both ways) for a `ref_len`-octet PSDU is at least
+    /// `min_prr`: for hop counts, connectivity checks and drawings.
+    pub fn link_graph(&self, ref_len: usize, min_prr: f64) -> crate::topology::LinkGraph {
+        crate::topology::LinkGraph::new(&self.links, &self.cfg.radio, ref_len, min_prr)
     }
 
     /// Medium counters.
@@ -715,7 +726,14 @@ impl<N: Node, S: Server> Sim<N, S> {
             }
             RadioOp::Transmit(t) => {
                 let busy = !matches!(r.op, Op::Idle);
-                let too_long = t.len.saturating_add(fcs) > max_psdu || t.len > self.buf.len();
+                let psdu_len = if r.caps.software_fcs {
+                    t.len
+                } else {
+                    t.len.saturating_add(fcs)
+                };
+                // Too long for the PHY or the buffer, or (software FCS) shorter than the FCS.
+                let too_short = r.caps.software_fcs && t.len < fcs;
+                let too_long = psdu_len > max_psdu || t.len > self.buf.len() || too_short;
                 if busy || too_long {
                     let epoch = r.epoch;
                     self.violation(id);
@@ -865,19 +883,35 @@ impl<N: Node, S: Server> Sim<N, S> {
         self.start_air(id, t.channel, frame, false, Some(t));
     }
 
-    /// Puts a frame on air from `id` now.
+    /// Puts a frame on air from `id` now: `bytes` is the MPDU, or the whole PSDU when the
+    /// node's radio has [`RadioCaps::software_fcs`] (auto-ACKs are always built by the radio).
     fn start_air(
         &mut self,
         id: NodeId,
         channel: u8,
-        mpdu: Vec<u8>,
+        bytes: Vec<u8>,
         auto_ack: bool,
         t: Option<Transmit>,
     ) {
         let air = self.next_air;
         self.next_air = self.next_air.wrapping_add(1);
-        let end = self.now + self.cfg.radio.airtime(mpdu.len());
-        let psdu_len = mpdu.len() + usize::from(self.cfg.radio.phy.fcs_len);
+        let fcs_len = self.cfg.radio.phy.fcs_len;
+        let software = !auto_ack
+            && self
+                .radios
+                .get(id.index())
+                .is_some_and(|r| r.caps.software_fcs);
+        let (psdu, fcs_ok) = if software {
+            let ok = fcs_matches(&bytes, fcs_len);
+            (bytes, ok)
+        } else {
+            let mut p = bytes;
+            append_fcs(&mut p, fcs_len);
+            (p, true)
+        };
+        let mpdu_len = psdu.len().saturating_sub(usize::from(fcs_len));
+        let end = self.now + self.cfg.radio.phy.airtime(psdu.len());
+        let psdu_len = psdu.len();
         if let Some(r) = self.radios.get_mut(id.index()) {
             r.sending = Some(air);
             if let Some(t) = t {
@@ -897,12 +931,12 @@ impl<N: Node, S: Server> Sim<N, S> {
             TraceKind::TxStart {
                 node: id,
                 channel,
-                len: mpdu.len(),
+                len: mpdu_len,
                 auto_ack,
             },
         );
         if let Some(s) = self.sink.as_mut() {
-            s.frame(self.now, channel, self.cfg.radio.channel_page, &mpdu);
+            s.frame(self.now, channel, self.cfg.radio.channel_page, &psdu);
         }
         // Receivers in range that are listening on this channel.
         let sens = self.cfg.radio.sensitivity_dbm;
@@ -952,7 +986,8 @@ impl<N: Node, S: Server> Sim<N, S> {
                 sender: id,
                 channel,
                 end,
-                mpdu,
+                psdu,
+                fcs_ok,
                 auto_ack,
             },
         );
@@ -974,7 +1009,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 }
             }
         }
-        let psdu_len = frame.mpdu.len() + usize::from(self.cfg.radio.phy.fcs_len);
+        let psdu_len = frame.psdu.len();
         for (to, lock) in got {
             let rssi = lock.rssi;
             let cause = if lock.corrupted {
@@ -1000,6 +1035,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                         LossCause::Fading => self.stats.fading += 1,
                         LossCause::ExtraLoss => self.stats.extra_loss += 1,
                         LossCause::Interrupted => self.stats.interrupted += 1,
+                        LossCause::BadFcs => self.stats.bad_fcs += 1,
                     }
                     if let Some(r) = self.radios.get_mut(to.index()) {
                         r.stats.rx_lost += 1;
@@ -1013,7 +1049,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                         },
                     );
                 }
-                None => self.deliver(sender, to, rssi, frame.channel, &frame.mpdu),
+                None => self.deliver(sender, to, rssi, frame.channel, &frame.psdu, frame.fcs_ok),
             }
         }
         // The sender's side.
@@ -1046,7 +1082,39 @@ impl<N: Node, S: Server> Sim<N, S> {
         }
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, rssi: f64, channel: u8, mpdu: &[u8]) {
+    fn deliver(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        rssi: f64,
+        channel: u8,
+        psdu: &[u8],
+        fcs_ok: bool,
+    ) {
+        let fcs_len = usize::from(self.cfg.radio.phy.fcs_len);
+        let mpdu = psdu
+            .get(..psdu.len().saturating_sub(fcs_len))
+            .unwrap_or_default();
+        let software = self
+            .radios
+            .get(to.index())
+            .is_some_and(|r| r.caps.software_fcs);
+        if !fcs_ok && !software {
+            // A radio that checks the FCS drops the frame.
+            self.stats.bad_fcs += 1;
+            if let Some(r) = self.radios.get_mut(to.index()) {
+                r.stats.rx_lost += 1;
+            }
+            self.trace.record(
+                self.now,
+                TraceKind::Lost {
+                    from,
+                    to,
+                    cause: LossCause::BadFcs,
+                },
+            );
+            return;
+        }
         let meta = RxMeta {
             at: self.now,
             lqi: self.cfg.radio.lqi(rssi),
@@ -1069,7 +1137,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         r.stats.rx_frames += 1;
         r.stats.rx_bytes += mpdu.len() as u64;
         let peek = frame::peek(mpdu);
-        if r.caps.auto_ack {
+        if r.caps.auto_ack && fcs_ok {
             if let Some(p) = peek {
                 if p.frame_type == FRAME_TYPE_ACK {
                     // Consumed by the radio: completes a transmit waiting for it.
@@ -1109,8 +1177,9 @@ impl<N: Node, S: Server> Sim<N, S> {
                 }
             }
         }
+        let delivered = if software { psdu } else { mpdu };
         if let Some(n) = self.nodes.get_mut(to.index()) {
-            n.handle_frame(self.now, meta, mpdu);
+            n.handle_frame(self.now, meta, delivered);
         }
         self.drain(to);
     }

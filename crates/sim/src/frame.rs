@@ -156,4 +156,30 @@ mod tests {
         // Reserved addressing mode.
         assert!(peek(&[0x01, 0x04, 0x00]).is_none());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn peek_never_panics_and_agrees_with_the_frame_control(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            if let Some(p) = peek(&data) {
+                let fc = u16::from_le_bytes([data[0], data[1]]);
+                proptest::prop_assert_eq!(p.frame_type, (fc & 7) as u8);
+                proptest::prop_assert_eq!(p.ack_request, fc & 0x20 != 0);
+            }
+        }
+
+        #[test]
+        fn short_destinations_read_back(seq: u8, pan: u16, dst: u16, src: u16, ar: bool) {
+            let fc: u16 = 0x0001 | if ar { 0x20 } else { 0 } | 0x40 | (2 << 10) | (1 << 12) | (2 << 14);
+            let mut f = fc.to_le_bytes().to_vec();
+            f.push(seq);
+            f.extend_from_slice(&pan.to_le_bytes());
+            f.extend_from_slice(&dst.to_le_bytes());
+            f.extend_from_slice(&src.to_le_bytes());
+            let p = peek(&f).unwrap();
+            proptest::prop_assert_eq!(p.seq, Some(seq));
+            proptest::prop_assert_eq!(p.dst_pan, Some(PanId(pan)));
+            proptest::prop_assert_eq!(p.dst, LinkAddr::Short(ShortAddr(dst)));
+            proptest::prop_assert_eq!(p.ack_request, ar);
+        }
+    }
 }

@@ -16,8 +16,8 @@
 //!   shadowing or an explicit link table, NC-FSK PRR curve, LQI/RSSI, airtime from the
 //!   [`PhyProfile`](amimesh_mac::mac::phy::PhyProfile) (SHR + PHR + MPDU + FCS), CCA with
 //!   an energy threshold, collisions with capture, half-duplex radios, channels, extra loss,
-//!   and auto-ACK radios (immediate ACK `aTurnaroundTime` after the frame, ACK wait
-//!   `macAckWaitDuration`).
+//!   auto-ACK radios (immediate ACK `aTurnaroundTime` after the frame, ACK wait
+//!   `macAckWaitDuration`), and radios that leave the FCS to the MAC (`software_fcs`).
 //! - [x] Uplink ([`uplink`]): latency, jitter, loss, rate, bounded queues, up/down on command.
 //! - [x] Layouts ([`topology`]) and scenarios ([`scenario`]) in code or TOML; random layouts
 //!   checked for connectivity and hop count.

@@ -115,8 +115,9 @@ pub trait Node {
     fn handle_tx_done(&mut self, now: Instant, result: TxResult);
 
     /// A frame was received: the PSDU without its FCS (the simulated radio checks and strips
-    /// it), and its reception metadata. With [`RadioCaps::auto_ack`], immediate ACKs are
-    /// consumed by the radio and never passed here.
+    /// it, dropping frames whose FCS is wrong), or with [`RadioCaps::software_fcs`] the whole
+    /// PSDU as sent, FCS included and unchecked; and its reception metadata. With
+    /// [`RadioCaps::auto_ack`], immediate ACKs are consumed by the radio and never passed here.
     fn handle_frame(&mut self, now: Instant, meta: RxMeta, psdu: &[u8]);
 
     /// The deadline returned by [`Node::poll_timeout`] has passed.
@@ -128,7 +129,8 @@ pub trait Node {
     }
 
     /// The next radio operation. For [`RadioOp::Transmit`] the node writes the MPDU (without
-    /// FCS) into `buf`, which holds the PHY's largest PSDU.
+    /// FCS; the radio appends it) into `buf`, which holds the PHY's largest PSDU — or, with
+    /// [`RadioCaps::software_fcs`], the whole PSDU with its FCS, put on air as is.
     fn poll_radio(&mut self, now: Instant, buf: &mut [u8]) -> Option<RadioOp>;
 
     /// The next uplink request. For [`UplinkOutput::Datagram`] the node writes the datagram

@@ -17,8 +17,8 @@ use std::io::Write;
 
 /// Receives every frame put on air.
 pub trait FrameSink {
-    /// A frame went on air at `at`: the MPDU without FCS.
-    fn frame(&mut self, at: Instant, channel: u8, page: u8, mpdu: &[u8]);
+    /// A frame went on air at `at`: the whole PSDU as sent, FCS included.
+    fn frame(&mut self, at: Instant, channel: u8, page: u8, psdu: &[u8]);
     /// Flushes; reports the first error met since the sink was created.
     fn finish(&mut self) -> Result<()>;
 }
@@ -68,6 +68,22 @@ pub fn append_fcs(frame: &mut Vec<u8>, fcs_len: u8) {
         }
         _ => {}
     }
+}
+
+/// Does the PSDU end with the right FCS of `fcs_len` octets (2 or 4; anything else: no FCS,
+/// always right)?
+pub fn fcs_matches(psdu: &[u8], fcs_len: u8) -> bool {
+    let n = usize::from(fcs_len);
+    if n != 2 && n != 4 {
+        return true;
+    }
+    let Some(split) = psdu.len().checked_sub(n) else {
+        return false;
+    };
+    let (mpdu, fcs) = psdu.split_at(split);
+    let mut expect = mpdu.to_vec();
+    append_fcs(&mut expect, fcs_len);
+    expect.get(split..) == Some(fcs)
 }
 
 /// TAP TLV type: FCS type.
@@ -140,16 +156,21 @@ impl<W: Write> PcapSink<W> {
         self.frames
     }
 
-    /// Writes one frame.
+    /// Writes one frame given as its MPDU (the FCS is computed and appended).
     pub fn write_frame(&mut self, at: Instant, channel: u8, page: u8, mpdu: &[u8]) -> Result<()> {
+        let mut frame = mpdu.to_vec();
+        append_fcs(&mut frame, self.fcs_len);
+        self.write_psdu(at, channel, page, &frame)
+    }
+
+    /// Writes one frame given as its whole PSDU, FCS included (written as is, right or wrong).
+    pub fn write_psdu(&mut self, at: Instant, channel: u8, page: u8, psdu: &[u8]) -> Result<()> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
-        let mut data = Vec::with_capacity(20 + mpdu.len() + 4);
+        let mut data = Vec::with_capacity(20 + psdu.len());
         data.extend_from_slice(&tap_header(self.fcs_len, channel, page));
-        let mut frame = mpdu.to_vec();
-        append_fcs(&mut frame, self.fcs_len);
-        data.extend_from_slice(&frame);
+        data.extend_from_slice(psdu);
         let micros = u64::try_from(at.total_micros()).unwrap_or(0);
         let ts = std::time::Duration::from_micros(micros);
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
@@ -175,11 +196,11 @@ impl<W: Write> PcapSink<W> {
 }
 
 impl<W: Write> FrameSink for PcapSink<W> {
-    fn frame(&mut self, at: Instant, channel: u8, page: u8, mpdu: &[u8]) {
+    fn frame(&mut self, at: Instant, channel: u8, page: u8, psdu: &[u8]) {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = self.write_frame(at, channel, page, mpdu) {
+        if let Err(e) = self.write_psdu(at, channel, page, psdu) {
             self.error = Some(e);
         }
     }
@@ -211,6 +232,14 @@ mod tests {
         let mut g = f.clone();
         append_fcs(&mut g, 2);
         assert_eq!(&g[g.len() - 2..], &[0x84, 0x5f]);
+        assert!(fcs_matches(&g, 2));
+        g[3] ^= 0x40;
+        assert!(!fcs_matches(&g, 2));
+        let mut h = f.clone();
+        append_fcs(&mut h, 4);
+        assert!(fcs_matches(&h, 4));
+        assert!(!fcs_matches(&h, 2));
+        assert!(!fcs_matches(&[0x01], 2));
     }
 
     fn hex_frame(s: &str) -> Vec<u8> {

@@ -21,6 +21,8 @@ pub enum LossCause {
     ExtraLoss,
     /// The receiver started transmitting, changed channel or was switched off mid-frame.
     Interrupted,
+    /// The FCS was wrong (sent by a software-FCS node) and the receiving radio checks it.
+    BadFcs,
 }
 
 /// One thing that happened.

@@ -178,13 +178,16 @@ impl Node for Chaos {
     }
 }
 
+/// (auto-ACK, software FCS, timed actions) of one node.
+type NodeScript = (bool, bool, Vec<(i64, Action)>);
+
 #[derive(Debug, Clone)]
 struct Case {
     seed: u64,
     rssi: Vec<f64>,
     capture: f64,
     loss: f64,
-    nodes: Vec<(bool, Vec<(i64, Action)>)>,
+    nodes: Vec<NodeScript>,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -197,13 +200,14 @@ fn case() -> impl Strategy<Value = Case> {
             prop::collection::vec(
                 (
                     any::<bool>(),
+                    any::<bool>(),
                     prop::collection::vec((0i64..200_000, action()), 0..25),
                 ),
                 n,
             ),
         )
             .prop_map(|(seed, rssi, capture, loss, mut nodes)| {
-                for (_, s) in &mut nodes {
+                for (_, _, s) in &mut nodes {
                     s.sort_by_key(|(t, _)| *t);
                 }
                 Case {
@@ -243,11 +247,11 @@ fn run(c: &Case) -> Sim<Chaos> {
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, (auto, script))| Chaos {
+        .map(|(i, (auto, soft, script))| Chaos {
             id: i as u16,
             caps: RadioCaps {
                 auto_ack: *auto,
-                software_fcs: false,
+                software_fcs: *soft,
             },
             script: script.clone(),
             next: 0,

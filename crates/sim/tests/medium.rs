@@ -423,3 +423,59 @@ fn measured_reception_follows_the_prr_curve() {
     assert!((900..1_100).contains(&got), "{got}");
     assert_eq!(s.stats().fading + s.stats().delivered, 2_000);
 }
+
+#[test]
+fn software_fcs_radios_send_and_receive_the_whole_psdu() {
+    use amimesh_sim::pcap::append_fcs;
+    let mpdu = data_frame(3, 0xffff, 0, false, 11);
+    let mut good = mpdu.clone();
+    append_fcs(&mut good, 4); // SUN FSK: 4-octet FCS
+    let mut bad = good.clone();
+    *bad.last_mut().unwrap() ^= 0x80;
+    let mut a = Script::new()
+        .listen(0, 1)
+        .tx(1_000, 1, false, good.clone())
+        .tx(20_000, 1, false, bad.clone());
+    a.caps.software_fcs = true;
+    let plain = Script::new().listen(0, 1);
+    let mut soft = Script::new().listen(0, 1);
+    soft.caps.software_fcs = true;
+    let mut s = sim(
+        table_model(&[(0, 1, -60.0), (0, 2, -60.0)]),
+        vec![a, plain, soft],
+    );
+    run(&mut s);
+    // Same airtime as a radio-appended FCS.
+    assert_eq!(
+        node(&s, 0).tx_results()[0],
+        (1_000 + sun_airtime_us(20), OK)
+    );
+    // The checking radio strips the good FCS and drops the bad frame.
+    let p: Vec<Vec<u8>> = node(&s, 1).frames().into_iter().map(|f| f.1).collect();
+    assert_eq!(p, vec![mpdu.clone()]);
+    assert_eq!(s.stats().bad_fcs, 1);
+    // The software-FCS receiver gets both PSDUs as sent, FCS included.
+    let q: Vec<Vec<u8>> = node(&s, 2).frames().into_iter().map(|f| f.1).collect();
+    assert_eq!(q, vec![good, bad]);
+    // A software-FCS transmit shorter than the FCS is refused.
+    let mut c = Script::new().listen(0, 1);
+    c.ops.push_back((
+        Instant::from_micros(5),
+        amimesh_mac::mac::radio::RadioOp::Transmit(amimesh_mac::mac::radio::Transmit {
+            at: Instant::from_micros(5),
+            channel: 1,
+            cca: false,
+            len: 3,
+            kind: amimesh_mac::mac::radio::TxKind::Data,
+            ack_request: false,
+            seq: 0,
+            dst: amimesh_core::LinkAddr::Absent,
+        }),
+        vec![1, 2, 3],
+    ));
+    c.caps.software_fcs = true;
+    let mut s = sim(table_model(&[(0, 1, -60.0)]), vec![c, Script::new()]);
+    run(&mut s);
+    assert_eq!(s.stats().contract_violations, 1);
+    assert_eq!(node(&s, 0).tx_results(), vec![(5, TxResult::ChannelBusy)]);
+}

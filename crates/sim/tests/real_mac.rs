@@ -62,12 +62,19 @@ fn ext(i: u16) -> ExtAddr {
 }
 
 fn mac_node(i: u16, auto_ack: bool) -> MacNode {
+    mac_node_caps(
+        i,
+        RadioCaps {
+            auto_ack,
+            software_fcs: false,
+        },
+    )
+}
+
+fn mac_node_caps(i: u16, caps: RadioCaps) -> MacNode {
     let mut c = Config::new(ext(i));
     c.phy = PhyProfile::SUN_FSK_920_100K;
-    c.caps = RadioCaps {
-        auto_ack,
-        software_fcs: false,
-    };
+    c.caps = caps;
     c.short_addr = Some(ShortAddr(i));
     c.pan_id = PAN;
     c.channel = 1;
@@ -80,9 +87,9 @@ fn mac_node(i: u16, auto_ack: bool) -> MacNode {
 
 /// Four MACs on a line 30 m apart; every 400 ms each of nodes 1..=3 sends a frame to its
 /// west neighbour, 20 rounds. Returns the sim and its events.
-fn line_run(auto_ack: bool, seed: u64) -> (Sim<MacNode>, Vec<(Instant, NodeId, Event)>) {
+fn line_run(caps: RadioCaps, seed: u64) -> (Sim<MacNode>, Vec<(Instant, NodeId, Event)>) {
     let layout = Layout::line(4, 30.0);
-    let nodes = (0..4).map(|i| mac_node(i, auto_ack)).collect();
+    let nodes = (0..4).map(|i| mac_node_caps(i, caps)).collect();
     let cfg = SimConfig {
         seed,
         ..SimConfig::default()
@@ -112,8 +119,12 @@ fn line_run(auto_ack: bool, seed: u64) -> (Sim<MacNode>, Vec<(Instant, NodeId, E
     (s, events)
 }
 
-fn check_line(auto_ack: bool) {
-    let (s, events) = line_run(auto_ack, 5);
+fn check_line(auto_ack: bool, software_fcs: bool) {
+    let caps = RadioCaps {
+        auto_ack,
+        software_fcs,
+    };
+    let (s, events) = line_run(caps, 5);
     let mut done = 0;
     let mut received = vec![Vec::new(); 4];
     for (_, node, e) in &events {
@@ -151,21 +162,31 @@ fn check_line(auto_ack: bool) {
 
 #[test]
 fn real_mac_unicast_with_auto_ack_radios() {
-    check_line(true);
+    check_line(true, false);
 }
 
 #[test]
 fn real_mac_unicast_with_software_acks() {
-    check_line(false);
+    check_line(false, false);
+}
+
+#[test]
+fn real_mac_unicast_with_software_fcs_and_acks() {
+    // The MAC appends and checks the FCS itself; the medium carries its PSDUs unchanged.
+    check_line(false, true);
 }
 
 #[test]
 fn real_mac_runs_are_reproducible() {
-    let (a, ea) = line_run(true, 9);
-    let (b, eb) = line_run(true, 9);
+    let caps = RadioCaps {
+        auto_ack: true,
+        software_fcs: false,
+    };
+    let (a, ea) = line_run(caps, 9);
+    let (b, eb) = line_run(caps, 9);
     assert_eq!(a.trace_hash(), b.trace_hash());
     assert_eq!(ea, eb);
-    let (c, _) = line_run(true, 10);
+    let (c, _) = line_run(caps, 10);
     assert_ne!(a.trace_hash(), c.trace_hash());
 }
 

@@ -56,6 +56,7 @@ fn the_random_50_scenario_parses_and_reaches_four_hops() {
         GOOD_LINK_REF_LEN,
         GOOD_LINK_PRR,
     );
+    assert_eq!(g, sim.link_graph(GOOD_LINK_REF_LEN, GOOD_LINK_PRR));
     assert!(g.is_connected(NodeId(0)));
     assert!(g.max_hops(NodeId(0)).unwrap() >= 4);
     // Layout generation is itself deterministic.
