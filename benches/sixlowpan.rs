@@ -7,6 +7,13 @@
 //! does it (`iface/interface/sixlowpan.rs`). At start the bench prints the compressed size each
 //! library reaches per packet.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use amimesh::core::{ExtAddr, LinkAddr, ShortAddr};
 use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
 use amimesh::sixlowpan::wire::udp::UdpRepr;
@@ -19,7 +26,6 @@ use smoltcp::wire::{
     SixlowpanAddressContext, SixlowpanIphcPacket, SixlowpanIphcRepr, SixlowpanNextHeader,
     SixlowpanUdpNhcPacket, SixlowpanUdpNhcRepr, UdpPacket, UdpRepr as SUdpRepr,
 };
-use std::net::Ipv6Addr;
 
 struct Case {
     name: &'static str,
@@ -293,7 +299,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
-    let _: Ipv6Addr = Ipv6Addr::UNSPECIFIED;
 }
 
 criterion_group!(benches, bench);

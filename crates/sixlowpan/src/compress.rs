@@ -14,7 +14,7 @@
 use crate::context::ContextTable;
 use crate::error::{Error, Result, need, room};
 use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
-use crate::wire::iphc::{IphcPacket, IphcRepr};
+use crate::wire::iphc::{IphcPacket, IphcRepr, link_iid};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
@@ -162,11 +162,8 @@ fn ext_data_len(kind: IpProtocol, data: &[u8]) -> usize {
     }
 }
 
-fn iid_of(a: &Ipv6Addr) -> Option<[u8; 8]> {
-    let o = a.octets();
-    let mut iid = [0u8; 8];
-    iid.copy_from_slice(o.get(8..).unwrap_or(&[0; 8]));
-    Some(iid)
+fn iid_of(a: &Ipv6Addr) -> Option<u64> {
+    Some(u128::from(*a) as u64)
 }
 
 fn sub(buf: &[u8], from: usize) -> &[u8] {
@@ -298,7 +295,7 @@ pub fn compress_header(
         traffic_class: outer.traffic_class,
         flow_label: outer.flow_label,
     };
-    let mut w = first.emit(out, ll_src.to_iid(), ll_dst.to_iid(), ctx)?;
+    let mut w = first.emit_iid(out, link_iid(ll_src), link_iid(ll_dst), ctx)?;
     let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
     for (i, step) in plan.iter().enumerate() {
         let more = i + 1 < plan.len();
@@ -319,7 +316,7 @@ pub fn compress_header(
                     traffic_class: r.traffic_class,
                     flow_label: r.flow_label,
                 };
-                w += inner.emit(sub_mut(out, w), iid_of(&src), iid_of(&dst), ctx)?;
+                w += inner.emit_iid(sub_mut(out, w), iid_of(&src), iid_of(&dst), ctx)?;
                 src = r.src_addr;
                 dst = r.dst_addr;
             }
@@ -407,10 +404,10 @@ pub fn decompress_header(
     let mut udp_offset = None;
     let mut fixup = None;
     let mut nhc_count = 0usize;
-    let mut iids = (ll_src.to_iid(), ll_dst.to_iid());
+    let mut iids = (link_iid(ll_src), link_iid(ll_dst));
     'headers: loop {
         let p = IphcPacket::new_checked(sub(frame, r))?;
-        let repr = IphcRepr::parse(&p, iids.0, iids.1, ctx)?;
+        let repr = IphcRepr::parse_iid(&p, iids.0, iids.1, ctx)?;
         r += p.header_len();
         let next = match repr.next_header {
             Some(nh) => nh,

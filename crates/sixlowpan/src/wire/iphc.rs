@@ -270,13 +270,28 @@ const LOW64: u128 = u64::MAX as u128;
 /// `0000:00ff:fe00:0000`, the IID of a 16-bit address (RFC 6282 §3.2.2).
 const SHORT_IID: u128 = 0x0000_00ff_fe00_0000;
 
-fn iid_bits(iid: Option<[u8; 8]>) -> Option<u128> {
-    iid.map(|i| u128::from(u64::from_be_bytes(i)))
+fn iid_bits(iid: Option<u64>) -> Option<u128> {
+    iid.map(u128::from)
+}
+
+/// An interface identifier as a number.
+pub(crate) fn iid_u64(iid: Option<[u8; 8]>) -> Option<u64> {
+    iid.map(u64::from_be_bytes)
+}
+
+/// The interface identifier of a link-layer address (RFC 6282 §3.2.2, RFC 4944 §6), computed
+/// arithmetically.
+pub(crate) fn link_iid(a: amimesh_core::LinkAddr) -> Option<u64> {
+    match a {
+        amimesh_core::LinkAddr::Absent => None,
+        amimesh_core::LinkAddr::Short(s) => Some(0x0000_00ff_fe00_0000 | u64::from(s.0)),
+        amimesh_core::LinkAddr::Extended(e) => Some(e.to_u64() ^ (0x02 << 56)),
+    }
 }
 
 /// The uncovered bits for SAM/DAM `mode` (1: 64 inline, 2: 16 inline, 3: from the encapsulating
 /// header).
-fn unicast_base(mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<u128> {
+fn unicast_base(mode: u8, inline: &[u8], iid: Option<u64>) -> Result<u128> {
     Ok(match mode {
         1 => {
             let mut b = [0u8; 8];
@@ -296,7 +311,7 @@ fn unicast_base(mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<u128> {
 
 /// Rebuilds a unicast address (RFC 6282 §3.1.1 SAM/DAM rules). `ctx` is [`LINK_LOCAL`] for
 /// stateless modes. `inline` holds exactly the inline bytes of the mode.
-fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<Ipv6Addr> {
+fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<u64>) -> Result<Ipv6Addr> {
     if mode == 0 {
         let mut a = [0u8; 16];
         for (d, s) in a.iter_mut().zip(inline) {
@@ -436,7 +451,7 @@ fn mode_len(mode: u8) -> usize {
 /// Best (no context byte, any) encodings of a unicast address.
 fn best_unicast(
     addr: &Ipv6Addr,
-    iid: Option<[u8; 8]>,
+    iid: Option<u64>,
     ctx: &ContextTable,
     is_src: bool,
 ) -> (AddrEnc, AddrEnc) {
@@ -544,6 +559,16 @@ impl IphcRepr {
         dst_iid: Option<[u8; 8]>,
         ctx: &ContextTable,
     ) -> Result<Self> {
+        Self::parse_iid(p, iid_u64(src_iid), iid_u64(dst_iid), ctx)
+    }
+
+    /// [`IphcRepr::parse`] with the interface identifiers as numbers.
+    pub(crate) fn parse_iid<T: AsRef<[u8]> + ?Sized>(
+        p: &IphcPacket<&T>,
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<Self> {
         p.check_len()?;
         let src_addr = if p.sac() {
             if p.sam() == 0 {
@@ -590,12 +615,7 @@ impl IphcRepr {
         })
     }
 
-    fn encoding(
-        &self,
-        src_iid: Option<[u8; 8]>,
-        dst_iid: Option<[u8; 8]>,
-        ctx: &ContextTable,
-    ) -> Encoding {
+    fn encoding(&self, src_iid: Option<u64>, dst_iid: Option<u64>, ctx: &ContextTable) -> Encoding {
         let (s0, s1) = best_unicast(&self.src_addr, src_iid, ctx, true);
         let multicast = self.dst_addr.is_multicast();
         let (d0, d1) = if multicast {
@@ -649,7 +669,7 @@ impl IphcRepr {
         dst_iid: Option<[u8; 8]>,
         ctx: &ContextTable,
     ) -> usize {
-        let e = self.encoding(src_iid, dst_iid, ctx);
+        let e = self.encoding(iid_u64(src_iid), iid_u64(dst_iid), ctx);
         2 + usize::from(e.cid)
             + tf_len(self.tf())
             + usize::from(self.next_header.is_some())
@@ -664,6 +684,17 @@ impl IphcRepr {
         buf: &mut [u8],
         src_iid: Option<[u8; 8]>,
         dst_iid: Option<[u8; 8]>,
+        ctx: &ContextTable,
+    ) -> Result<usize> {
+        self.emit_iid(buf, iid_u64(src_iid), iid_u64(dst_iid), ctx)
+    }
+
+    /// [`IphcRepr::emit`] with the interface identifiers as numbers.
+    pub(crate) fn emit_iid(
+        &self,
+        buf: &mut [u8],
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
         ctx: &ContextTable,
     ) -> Result<usize> {
         let e = self.encoding(src_iid, dst_iid, ctx);
