@@ -7,7 +7,7 @@
 //! ```
 
 use super::IpProtocol;
-use crate::error::{Error, Result, need, room};
+use crate::error::{Error, Result, need};
 use core::fmt;
 use core::net::Ipv6Addr;
 
