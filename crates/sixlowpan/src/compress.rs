@@ -14,7 +14,7 @@
 use crate::context::ContextTable;
 use crate::error::{Error, Result, need, room};
 use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
-use crate::wire::iphc::{IphcPacket, IphcRepr, link_iid};
+use crate::wire::iphc::{IphcRepr, link_iid};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
@@ -406,9 +406,8 @@ pub fn decompress_header(
     let mut nhc_count = 0usize;
     let mut iids = (link_iid(ll_src), link_iid(ll_dst));
     'headers: loop {
-        let p = IphcPacket::new_checked(sub(frame, r))?;
-        let repr = IphcRepr::parse_iid(&p, iids.0, iids.1, ctx)?;
-        r += p.header_len();
+        let (repr, n) = IphcRepr::parse_bytes(sub(frame, r), iids.0, iids.1, ctx)?;
+        r += n;
         let next = match repr.next_header {
             Some(nh) => nh,
             None => peek_nhc(frame, r)?,

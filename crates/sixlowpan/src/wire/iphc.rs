@@ -33,6 +33,22 @@ const STATELESS_LEN: [usize; 4] = [16, 8, 2, 0];
 /// Inline size for M = 1, DAC = 0, per DAM.
 const MCAST_LEN: [usize; 4] = [16, 6, 4, 1];
 
+/// Inline address length for (M, SAC/DAC, SAM/DAM); reserved combinations carry nothing.
+fn inline_len(m: bool, stateful: bool, mode: u8) -> usize {
+    match (m, stateful, mode & 3) {
+        (false, false, 0) => 16,
+        (false, _, 1) => 8,
+        (false, _, 2) => 2,
+        (false, _, _) => 0,
+        (true, false, 0) => 16,
+        (true, false, 1) => 6,
+        (true, false, 2) => 4,
+        (true, false, _) => 1,
+        (true, true, 0) => 6,
+        (true, true, _) => 0,
+    }
+}
+
 fn tf_len(tf: u8) -> usize {
     match tf & 3 {
         0 => 4,
@@ -244,18 +260,13 @@ struct Prefix {
 }
 
 impl Prefix {
+    #[inline(always)]
     fn of(c: &Context) -> Self {
-        let mask = match c.prefix_len {
-            0 => 0,
-            l if l >= 128 => u128::MAX,
-            l => u128::MAX << (128 - u32::from(l)),
-        };
-        Prefix {
-            bits: u128::from(c.prefix) & mask,
-            mask,
-        }
+        let (bits, mask) = crate::context::prefix_bits(c.prefix, c.prefix_len);
+        Prefix { bits, mask }
     }
     /// RFC 6282 §3.1.1: context bits win, the rest come from `base`.
+    #[inline(always)]
     fn apply(self, base: u128) -> u128 {
         self.bits | (base & !self.mask)
     }
@@ -270,6 +281,7 @@ const LOW64: u128 = u64::MAX as u128;
 /// `0000:00ff:fe00:0000`, the IID of a 16-bit address (RFC 6282 §3.2.2).
 const SHORT_IID: u128 = 0x0000_00ff_fe00_0000;
 
+#[inline(always)]
 fn iid_bits(iid: Option<u64>) -> Option<u128> {
     iid.map(u128::from)
 }
@@ -291,6 +303,7 @@ pub(crate) fn link_iid(a: amimesh_core::LinkAddr) -> Option<u64> {
 
 /// The uncovered bits for SAM/DAM `mode` (1: 64 inline, 2: 16 inline, 3: from the encapsulating
 /// header).
+#[inline(always)]
 fn unicast_base(mode: u8, inline: &[u8], iid: Option<u64>) -> Result<u128> {
     Ok(match mode {
         1 => {
@@ -311,6 +324,7 @@ fn unicast_base(mode: u8, inline: &[u8], iid: Option<u64>) -> Result<u128> {
 
 /// Rebuilds a unicast address (RFC 6282 §3.1.1 SAM/DAM rules). `ctx` is [`LINK_LOCAL`] for
 /// stateless modes. `inline` holds exactly the inline bytes of the mode.
+#[inline(always)]
 fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<u64>) -> Result<Ipv6Addr> {
     if mode == 0 {
         let mut a = [0u8; 16];
@@ -422,6 +436,7 @@ impl AddrEnc {
 }
 
 /// The smallest mode (3, 2 or 1; 0 = none) in which `prefix` rebuilds `a` exactly.
+#[inline(always)]
 fn best_mode(a: u128, prefix: Prefix, iid: Option<u128>) -> u8 {
     if a & prefix.mask != prefix.bits {
         return 0;
@@ -464,10 +479,15 @@ fn best_unicast(
     // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
     let ll = best_mode(a, LINK_LOCAL, iid);
     let mut no_cid = (false, ll, 0u8);
+    if ll == 3 {
+        // Fully elided and stateless: nothing is smaller.
+        let e = AddrEnc::new(false, 3, 0, false);
+        return (e, e);
+    }
     let mut any = no_cid;
     let better = |m: u8, cur: u8| m != 0 && (cur == 0 || mode_len(m) < mode_len(cur));
-    for (id, c) in ctx.compressing() {
-        let m = best_mode(a, Prefix::of(c), iid);
+    for (id, bits, mask) in ctx.compressing_prefixes() {
+        let m = best_mode(a, Prefix { bits, mask }, iid);
         if id == 0 && better(m, no_cid.1) {
             no_cid = (true, m, 0);
         }
@@ -570,49 +590,108 @@ impl IphcRepr {
         ctx: &ContextTable,
     ) -> Result<Self> {
         p.check_len()?;
-        let src_addr = if p.sac() {
-            if p.sam() == 0 {
-                Ipv6Addr::UNSPECIFIED
-            } else {
-                decode_unicast(
-                    Prefix::of(ctx.lookup(p.sci())?),
-                    p.sam(),
-                    p.src_inline(),
-                    src_iid,
-                )?
-            }
-        } else {
-            decode_unicast(LINK_LOCAL, p.sam(), p.src_inline(), src_iid)?
+        Self::parse_bytes(p.buffer.as_ref(), src_iid, dst_iid, ctx).map(|(r, _)| r)
+    }
+
+    /// Reads the header in one pass over `b` (the getters of [`IphcPacket`] recompute offsets
+    /// field by field); returns the repr and the header length.
+    pub(crate) fn parse_bytes(
+        b: &[u8],
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<(Self, usize)> {
+        let short = |needed: usize| Error::Truncated {
+            needed,
+            got: b.len(),
         };
-        let dst_addr = match (p.m(), p.dac()) {
-            (false, false) => decode_unicast(LINK_LOCAL, p.dam(), p.dst_inline(), dst_iid)?,
+        let (&b0, &b1) = match b {
+            [b0, b1, ..] => (b0, b1),
+            _ => return Err(short(2)),
+        };
+        if b0 & DISPATCH_MASK != DISPATCH {
+            return Err(Error::UnknownDispatch(b0));
+        }
+        let (tf, nh, hlim) = ((b0 >> 3) & 3, b0 & 0x04 != 0, b0 & 3);
+        let (cid, sac, sam) = (b1 & 0x80 != 0, b1 & 0x40 != 0, (b1 >> 4) & 3);
+        let (m, dac, dam) = (b1 & 0x08 != 0, b1 & 0x04 != 0, b1 & 3);
+        let mut i = 2usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = b.get(i..i + n).ok_or(short(i + n))?;
+            i += n;
+            Ok(s)
+        };
+        let (sci, dci) = if cid {
+            let c = take(1)?.first().copied().unwrap_or(0);
+            (c >> 4, c & 0x0f)
+        } else {
+            (0, 0)
+        };
+        let (traffic_class, flow_label) = match tf {
+            0 => match take(4)? {
+                [t, f0, f1, f2] => (
+                    ((t & 0x3f) << 2) | (t >> 6),
+                    u32::from_be_bytes([0, f0 & 0x0f, *f1, *f2]),
+                ),
+                _ => (0, 0),
+            },
+            1 => match take(3)? {
+                [f0, f1, f2] => (f0 >> 6, u32::from_be_bytes([0, f0 & 0x0f, *f1, *f2])),
+                _ => (0, 0),
+            },
+            2 => match take(1)? {
+                [t] => (((t & 0x3f) << 2) | (t >> 6), 0),
+                _ => (0, 0),
+            },
+            _ => (0, 0),
+        };
+        let next_header = if nh {
+            None
+        } else {
+            Some(IpProtocol::from(take(1)?.first().copied().unwrap_or(0)))
+        };
+        let hop_limit = match hlim {
+            1 => 1,
+            2 => 64,
+            3 => 255,
+            _ => take(1)?.first().copied().unwrap_or(0),
+        };
+        let src_len = inline_len(false, sac, sam);
+        let src_inline = take(src_len)?;
+        let src_addr = match (sac, sam) {
+            (true, 0) => Ipv6Addr::UNSPECIFIED,
+            (true, _) => decode_unicast(Prefix::of(ctx.lookup(sci)?), sam, src_inline, src_iid)?,
+            (false, _) => decode_unicast(LINK_LOCAL, sam, src_inline, src_iid)?,
+        };
+        let dst_len = inline_len(m, dac, dam);
+        let dst_inline = take(dst_len)?;
+        let dst_addr = match (m, dac) {
+            (false, false) => decode_unicast(LINK_LOCAL, dam, dst_inline, dst_iid)?,
             (false, true) => {
-                if p.dam() == 0 {
+                if dam == 0 {
                     return Err(Error::Reserved("unicast DAC=1 DAM=00"));
                 }
-                decode_unicast(
-                    Prefix::of(ctx.lookup(p.dci())?),
-                    p.dam(),
-                    p.dst_inline(),
-                    dst_iid,
-                )?
+                decode_unicast(Prefix::of(ctx.lookup(dci)?), dam, dst_inline, dst_iid)?
             }
-            (true, false) => decode_multicast(None, p.dam(), p.dst_inline())?,
+            (true, false) => decode_multicast(None, dam, dst_inline)?,
             (true, true) => {
-                if p.dam() != 0 {
+                if dam != 0 {
                     return Err(Error::Reserved("multicast DAC=1 with DAM!=00"));
                 }
-                decode_multicast(Some(ctx.lookup(p.dci())?), 0, p.dst_inline())?
+                decode_multicast(Some(ctx.lookup(dci)?), 0, dst_inline)?
             }
         };
-        Ok(IphcRepr {
-            src_addr,
-            dst_addr,
-            next_header: p.next_header(),
-            hop_limit: p.hop_limit(),
-            traffic_class: (p.dscp() << 2) | p.ecn(),
-            flow_label: p.flow_label(),
-        })
+        Ok((
+            IphcRepr {
+                src_addr,
+                dst_addr,
+                next_header,
+                hop_limit,
+                traffic_class,
+                flow_label,
+            },
+            i,
+        ))
     }
 
     fn encoding(&self, src_iid: Option<u64>, dst_iid: Option<u64>, ctx: &ContextTable) -> Encoding {
