@@ -14,7 +14,7 @@
 use crate::context::ContextTable;
 use crate::error::{Error, Result, need, room};
 use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
-use crate::wire::iphc::{IphcRepr, link_iid};
+use crate::wire::iphc::{HeaderFields, IphcRepr, SCRATCH_LEN, link_iid, split_addrs};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
@@ -166,6 +166,16 @@ fn iid_of(a: &Ipv6Addr) -> Option<u64> {
     Some(u128::from(*a) as u64)
 }
 
+/// The NHC form of the UDP header at `packet[off..]` (checked by the planner).
+fn udp_nhc(packet: &[u8], off: usize, elide: bool) -> UdpNhcRepr {
+    let u = udp::Packet::new_unchecked(sub(packet, off));
+    UdpNhcRepr {
+        src_port: u.src_port(),
+        dst_port: u.dst_port(),
+        checksum: if elide { None } else { Some(u.checksum()) },
+    }
+}
+
 fn sub(buf: &[u8], from: usize) -> &[u8] {
     buf.get(from..).unwrap_or(&[])
 }
@@ -187,8 +197,17 @@ pub fn compress_header(
     opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<Compressed> {
-    let outer = match ipv6::Packet::new_checked(packet).and_then(|p| Ipv6Repr::parse(&p)) {
-        Ok(r) if usize::from(r.payload_len) + ipv6::HEADER_LEN == packet.len() => r,
+    let header = packet
+        .get(..ipv6::HEADER_LEN)
+        .and_then(|h| <&[u8; ipv6::HEADER_LEN]>::try_from(h).ok());
+    let outer = match header {
+        // Version 6, and a payload length that matches the packet (RFC 8200 §3).
+        Some(h @ &[v, _, _, _, l0, l1, ..])
+            if v >> 4 == 6
+                && usize::from(u16::from_be_bytes([l0, l1])) + ipv6::HEADER_LEN == packet.len() =>
+        {
+            h
+        }
         _ => {
             room(out, 1)?;
             if let Some(b) = out.get_mut(0) {
@@ -205,8 +224,10 @@ pub fn compress_header(
     let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
     let mut n = 0;
     let mut pos = ipv6::HEADER_LEN;
-    let mut proto = outer.next_header;
-    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
+    let [_, _, _, _, _, _, outer_next, ..] = *outer;
+    let mut proto = IpProtocol::from(outer_next);
+    let (outer_src, outer_dst) = split_addrs(outer);
+    let (mut src, mut dst) = (outer_src, outer_dst);
     let mut depth = 1;
     let mut saw_routing = false;
     let limit = opts.max_nhc.min(MAX_NHC);
@@ -223,7 +244,8 @@ pub fn compress_header(
                 let elide = opts.elide_udp_checksum
                     && !saw_routing
                     && u.checksum() != 0
-                    && udp::compute(&src, &dst, rest) == u.checksum();
+                    && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest)
+                        == u.checksum();
                 Step::Udp { off: pos, elide }
             }
             IpProtocol::Ipv6 => {
@@ -236,8 +258,8 @@ pub fn compress_header(
                     break;
                 }
                 depth += 1;
-                src = r.src_addr;
-                dst = r.dst_addr;
+                src = u128::from(r.src_addr);
+                dst = u128::from(r.dst_addr);
                 saw_routing = false;
                 Step::Ipv6 { off: pos }
             }
@@ -282,23 +304,27 @@ pub fn compress_header(
     }
     let plan = plan.get(..n).unwrap_or(&[]);
 
-    // Emit.
-    let first = IphcRepr {
-        src_addr: outer.src_addr,
-        dst_addr: outer.dst_addr,
-        next_header: if plan.is_empty() {
-            Some(outer.next_header)
-        } else {
-            None
-        },
-        hop_limit: outer.hop_limit,
-        traffic_class: outer.traffic_class,
-        flow_label: outer.flow_label,
-    };
-    let mut w = first.emit_iid(out, link_iid(ll_src), link_iid(ll_dst), ctx)?;
-    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
-    for (i, step) in plan.iter().enumerate() {
-        let more = i + 1 < plan.len();
+    // Emit. The outer IPHC header, and a UDP header right behind it (the common chain), are
+    // built in a scratch buffer and copied out once.
+    let mut scratch = [0u8; SCRATCH_LEN];
+    let fields = HeaderFields::from_ipv6(outer, !plan.is_empty());
+    let mut w = fields.encode(&mut scratch, link_iid(ll_src), link_iid(ll_dst), ctx);
+    let mut rest_of_plan = plan;
+    if let [Step::Udp { off, elide }] = *plan {
+        let (v, n) = udp_nhc(packet, off, elide).encode();
+        if let Some(d) = scratch.get_mut(w..w + 8) {
+            d.copy_from_slice(&v.to_be_bytes());
+        }
+        w += n;
+        rest_of_plan = &[];
+    }
+    room(out, w)?;
+    if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
+        d.copy_from_slice(s);
+    }
+    let (mut src, mut dst) = (outer_src, outer_dst);
+    for (i, step) in rest_of_plan.iter().enumerate() {
+        let more = i + 1 < rest_of_plan.len();
         match *step {
             Step::Ipv6 { off } => {
                 let p = ipv6::Packet::new_unchecked(sub(packet, off));
@@ -316,9 +342,9 @@ pub fn compress_header(
                     traffic_class: r.traffic_class,
                     flow_label: r.flow_label,
                 };
-                w += inner.emit_iid(sub_mut(out, w), iid_of(&src), iid_of(&dst), ctx)?;
-                src = r.src_addr;
-                dst = r.dst_addr;
+                w += inner.emit_iid(sub_mut(out, w), Some(src as u64), Some(dst as u64), ctx)?;
+                src = u128::from(r.src_addr);
+                dst = u128::from(r.dst_addr);
             }
             Step::Ext {
                 off, id, data_len, ..
@@ -333,13 +359,7 @@ pub fn compress_header(
                 w += r.emit(sub_mut(out, w))?;
             }
             Step::Udp { off, elide } => {
-                let u = udp::Packet::new_unchecked(sub(packet, off));
-                let r = UdpNhcRepr {
-                    src_port: u.src_port(),
-                    dst_port: u.dst_port(),
-                    checksum: if elide { None } else { Some(u.checksum()) },
-                };
-                w += r.emit(sub_mut(out, w))?;
+                w += udp_nhc(packet, off, elide).emit(sub_mut(out, w))?;
             }
         }
     }
