@@ -102,6 +102,14 @@ impl ContextTable {
     pub fn lookup(&self, id: u8) -> Result<&Context> {
         self.get(id).ok_or(Error::UnknownContext(id))
     }
+    /// Context `id`'s `(prefix bits, mask)` if it may be used for compression.
+    #[inline]
+    pub(crate) fn compressing_prefix(&self, id: u8) -> Option<(u128, u128)> {
+        if self.compress_mask & (1 << (id & 15)) == 0 {
+            return None;
+        }
+        self.prefixes.get(usize::from(id)).copied()
+    }
     /// Compression contexts as `(id, prefix bits, mask)`.
     pub(crate) fn compressing_prefixes(&self) -> impl Iterator<Item = (u8, u128, u128)> + '_ {
         let mut mask = self.compress_mask;

@@ -383,52 +383,47 @@ fn decode_multicast(ctx: Option<&Context>, dam: u8, inline: &[u8]) -> Result<Ipv
 /// How one address is encoded; the inline bytes are taken from the address when emitting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct AddrEnc {
-    /// SAC / DAC.
-    stateful: bool,
-    /// SAM / DAM.
-    mode: u8,
-    /// Context id (meaningful when `stateful`).
+    /// The address bits of the base header, `M<<3 | AC<<2 | AM`: `M|DAC|DAM` for a
+    /// destination, `SAC|SAM` for a source.
+    code: u8,
+    /// Context id (meaningful when stateful).
     ctx: u8,
-    /// Destination with M = 1.
-    multicast: bool,
 }
 
 impl AddrEnc {
     const fn new(stateful: bool, mode: u8, ctx: u8, multicast: bool) -> Self {
         AddrEnc {
-            stateful,
-            mode,
+            code: ((multicast as u8) << 3) | ((stateful as u8) << 2) | (mode & 3),
             ctx,
-            multicast,
         }
     }
-    /// The address bits of the base header: `M|DAC|DAM` for a destination, `SAC|SAM` for a
-    /// source.
+    /// SAC / DAC.
     #[inline(always)]
-    fn code(&self) -> u8 {
-        (u8::from(self.multicast) << 3) | (u8::from(self.stateful) << 2) | self.mode
+    fn stateful(&self) -> bool {
+        self.code & 4 != 0
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        code_len(self.code())
+        code_len(self.code)
     }
+    #[inline(always)]
     fn needs_cid(&self) -> bool {
-        self.stateful && self.ctx != 0
+        self.stateful() && self.ctx != 0
     }
     /// The inline bytes of `a` in this encoding, left-aligned (RFC 6282 §3.1.1 M/DAM table);
     /// the first [`AddrEnc::len`] bytes of the result are the ones sent.
     #[inline(always)]
     fn inline_bits(&self, a: u128) -> u128 {
         let byte1 = (a >> 112) & 0xff;
-        match (self.multicast, self.stateful, self.mode) {
+        match self.code {
             // ffXX:XX.. prefix-based: bytes 1, 2 and 12..16.
-            (true, true, _) => (((a >> 104) & 0xffff) << 112) | ((a & 0xffff_ffff) << 80),
-            (true, false, 3) => (a & 0xff) << 120,
-            (true, false, 2) => (byte1 << 120) | ((a & 0xff_ffff) << 96),
-            (true, false, 1) => (byte1 << 120) | ((a & 0xff_ffff_ffff) << 80),
-            (true, false, _) => a,
+            12..=15 => (((a >> 104) & 0xffff) << 112) | ((a & 0xffff_ffff) << 80),
+            11 => (a & 0xff) << 120,
+            10 => (byte1 << 120) | ((a & 0xff_ffff) << 96),
+            9 => (byte1 << 120) | ((a & 0xff_ffff_ffff) << 80),
+            8 => a,
             // Unicast: the last `len` bytes.
-            (false, _, _) => match self.len() {
+            _ => match self.len() {
                 16 => a,
                 8 => a << 64,
                 2 => a << 112,
@@ -486,17 +481,20 @@ fn best_unicast(a: u128, iid: Option<u64>, ctx: &ContextTable, is_src: bool) -> 
         let e = AddrEnc::new(false, 3, 0, false);
         return (e, e);
     }
+    // Context 0 needs no context byte: when it elides the address fully, nothing is smaller
+    // and the other contexts need not be searched.
+    if let Some((bits, mask)) = ctx.compressing_prefix(0) {
+        if best_mode(a, Prefix { bits, mask }, iid) == 3 {
+            let e = AddrEnc::new(true, 3, 0, false);
+            return (e, e);
+        }
+    }
     let mut any = no_cid;
     let better = |m: u8, cur: u8| m != 0 && (cur == 0 || mode_len(m) < mode_len(cur));
     for (id, bits, mask) in ctx.compressing_prefixes() {
         let m = best_mode(a, Prefix { bits, mask }, iid);
         if id == 0 && better(m, no_cid.1) {
             no_cid = (true, m, 0);
-            if m == 3 {
-                // Context 0 elides it fully without a context byte: nothing is smaller.
-                let e = AddrEnc::new(true, 3, 0, false);
-                return (e, e);
-            }
         }
         if better(m, any.1) {
             any = (true, m, id);
@@ -856,7 +854,7 @@ impl HeaderFields {
             _ => 0,
         };
         let b0 = DISPATCH | (tf << 3) | (u8::from(self.next_header.is_none()) << 2) | hlim;
-        let b1 = (u8::from(e.cid) << 7) | (e.src.code() << 4) | e.dst.code();
+        let b1 = (u8::from(e.cid) << 7) | (e.src.code << 4) | e.dst.code;
         // Base header and the short inline fields, left-aligned in one 128-bit word (at most
         // 9 bytes: base 2, context 1, TF 4, next header 1, hop limit 1).
         let mut head = (u128::from(b0) << 120) | (u128::from(b1) << 112);
@@ -868,8 +866,8 @@ impl HeaderFields {
             }
         };
         if e.cid {
-            let sci = if e.src.stateful { e.src.ctx } else { 0 };
-            let dci = if e.dst.stateful { e.dst.ctx } else { 0 };
+            let sci = if e.src.stateful() { e.src.ctx } else { 0 };
+            let dci = if e.dst.stateful() { e.dst.ctx } else { 0 };
             push(u128::from((sci << 4) | (dci & 0x0f)), 1);
         }
         push(tf_bits, tf_len);
