@@ -166,6 +166,39 @@ fn iid_of(a: &Ipv6Addr) -> Option<u64> {
     Some(u128::from(*a) as u64)
 }
 
+/// Protocol numbers the compressor dispatches on before converting to [`IpProtocol`]
+/// (IANA "Assigned Internet Protocol Numbers"; RFC 6282 §4.2 lists the NHC-able ones).
+const UDP: u8 = 17;
+const IPV6_IN_IPV6: u8 = 41;
+const HOP_BY_HOP: u8 = 0;
+const ROUTING: u8 = 43;
+const FRAGMENT: u8 = 44;
+const DEST_OPTS: u8 = 60;
+const MOBILITY: u8 = 135;
+
+/// The plan step for a UDP header at `packet[pos..]`, if NHC can carry it exactly: the length
+/// field must match the rest of the packet (RFC 6282 §4.3.3 elides it), and the checksum is
+/// elided only when allowed, non-zero, correct, and not behind a Routing header.
+fn udp_step(
+    packet: &[u8],
+    pos: usize,
+    src: u128,
+    dst: u128,
+    saw_routing: bool,
+    opts: &CompressOptions,
+) -> Option<Step> {
+    let rest = sub(packet, pos);
+    let u = udp::Packet::new_checked(rest).ok()?;
+    if usize::from(u.len()) != rest.len() {
+        return None;
+    }
+    let elide = opts.elide_udp_checksum
+        && !saw_routing
+        && u.checksum() != 0
+        && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest) == u.checksum();
+    Some(Step::Udp { off: pos, elide })
+}
+
 /// The NHC form of the UDP header at `packet[off..]` (checked by the planner).
 fn udp_nhc(packet: &[u8], off: usize, elide: bool) -> UdpNhcRepr {
     let u = udp::Packet::new_unchecked(sub(packet, off));
@@ -220,33 +253,63 @@ pub fn compress_header(
         }
     };
 
+    let [_, _, _, _, _, _, outer_next, ..] = *outer;
+    let (outer_src, outer_dst) = split_addrs(outer);
+    let limit = opts.max_nhc.min(MAX_NHC);
+
+    // The common chains, without the planner: no NHC header, or a single UDP header.
+    let fast = match outer_next {
+        _ if limit == 0 => Some(None),
+        UDP => Some(udp_step(
+            packet,
+            ipv6::HEADER_LEN,
+            outer_src,
+            outer_dst,
+            false,
+            opts,
+        )),
+        IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY => None,
+        _ => Some(None),
+    };
+    if let Some(udp) = fast {
+        let mut scratch = [0u8; SCRATCH_LEN];
+        let fields = HeaderFields::from_ipv6(outer, udp.is_some());
+        let mut w = fields.encode(&mut scratch, link_iid(ll_src), link_iid(ll_dst), ctx);
+        let mut consumed = ipv6::HEADER_LEN;
+        if let Some(Step::Udp { off, elide }) = udp {
+            let (v, n) = udp_nhc(packet, off, elide).encode();
+            if let Some(d) = scratch.get_mut(w..w + 8) {
+                d.copy_from_slice(&v.to_be_bytes());
+            }
+            w += n;
+            consumed += udp::HEADER_LEN;
+        }
+        room(out, w)?;
+        if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
+            d.copy_from_slice(s);
+        }
+        return Ok(Compressed {
+            header_len: w,
+            consumed,
+        });
+    }
+
     // Plan: the longest chain of headers NHC can represent exactly.
     let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
     let mut n = 0;
     let mut pos = ipv6::HEADER_LEN;
-    let [_, _, _, _, _, _, outer_next, ..] = *outer;
     let mut proto = IpProtocol::from(outer_next);
-    let (outer_src, outer_dst) = split_addrs(outer);
     let (mut src, mut dst) = (outer_src, outer_dst);
     let mut depth = 1;
     let mut saw_routing = false;
-    let limit = opts.max_nhc.min(MAX_NHC);
     while n < limit {
         let rest = sub(packet, pos);
         let step = match proto {
             IpProtocol::Udp => {
-                let Ok(u) = udp::Packet::new_checked(rest) else {
+                let Some(step) = udp_step(packet, pos, src, dst, saw_routing, opts) else {
                     break;
                 };
-                if usize::from(u.len()) != rest.len() {
-                    break;
-                }
-                let elide = opts.elide_udp_checksum
-                    && !saw_routing
-                    && u.checksum() != 0
-                    && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest)
-                        == u.checksum();
-                Step::Udp { off: pos, elide }
+                step
             }
             IpProtocol::Ipv6 => {
                 let Ok(r) = ipv6::Packet::new_checked(rest).and_then(|p| Ipv6Repr::parse(&p))
@@ -736,6 +799,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&out[..2], &[0x7f, 0x77]);
+    }
+
+    #[test]
+    fn fast_path_protocol_numbers() {
+        for (raw, p) in [
+            (UDP, IpProtocol::Udp),
+            (IPV6_IN_IPV6, IpProtocol::Ipv6),
+            (HOP_BY_HOP, IpProtocol::HopByHop),
+            (ROUTING, IpProtocol::Ipv6Route),
+            (FRAGMENT, IpProtocol::Ipv6Frag),
+            (DEST_OPTS, IpProtocol::Ipv6Opts),
+            (MOBILITY, IpProtocol::Mobility),
+        ] {
+            assert_eq!(IpProtocol::from(raw), p);
+        }
+        // Every extension header (and only those, with IPv6 and UDP) leaves the fast path.
+        for raw in 0..=255u8 {
+            let p = IpProtocol::from(raw);
+            let planned = matches!(
+                raw,
+                UDP | IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY
+            );
+            assert_eq!(
+                planned,
+                is_ext_header(p) || p == IpProtocol::Udp || p == IpProtocol::Ipv6,
+                "{raw}"
+            );
+        }
     }
 
     #[test]
