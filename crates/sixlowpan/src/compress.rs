@@ -218,7 +218,8 @@ fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
 }
 
 /// Compresses the headers of `packet` (a whole IPv6 datagram) into `out`; the caller sends
-/// `out[..header_len]` followed by `packet[consumed..]`.
+/// `out[..header_len]` followed by `packet[consumed..]`. Bytes of `out` past `header_len` may
+/// be overwritten.
 ///
 /// `ll_src`/`ll_dst` are the link-layer (or mesh originator/final) addresses the receiver will
 /// see (RFC 6282 §3.2.2).
@@ -272,24 +273,42 @@ pub fn compress_header(
         _ => Some(None),
     };
     if let Some(udp) = fast {
-        let mut scratch = [0u8; SCRATCH_LEN];
         let fields = HeaderFields::from_ipv6(outer, udp.is_some());
-        let mut w = fields.encode(&mut scratch, link_iid(ll_src), link_iid(ll_dst), ctx);
-        let mut consumed = ipv6::HEADER_LEN;
-        if let Some(Step::Udp { off, elide }) = udp {
-            let (v, n) = udp_nhc(packet, off, elide).encode();
-            if let Some(d) = scratch.get_mut(w..w + 8) {
-                d.copy_from_slice(&v.to_be_bytes());
+        let udp = udp.map(|step| match step {
+            Step::Udp { off, elide } => udp_nhc(packet, off, elide).encode(),
+            _ => (0, 0),
+        });
+        let (src_iid, dst_iid) = (link_iid(ll_src), link_iid(ll_dst));
+        let consumed = ipv6::HEADER_LEN + if udp.is_some() { udp::HEADER_LEN } else { 0 };
+        let write = |s: &mut [u8; SCRATCH_LEN]| {
+            let mut w = fields.encode(s, src_iid, dst_iid, ctx);
+            if let Some((v, n)) = udp {
+                if let Some(d) = s.get_mut(w..w + 8) {
+                    d.copy_from_slice(&v.to_be_bytes());
+                }
+                w += n;
             }
-            w += n;
-            consumed += udp::HEADER_LEN;
-        }
-        room(out, w)?;
-        if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
-            d.copy_from_slice(s);
-        }
+            w
+        };
+        // A buffer with room for the encoder's wide stores is written in place; a smaller one
+        // gets the bytes through a scratch copy.
+        let header_len = match out
+            .get_mut(..SCRATCH_LEN)
+            .and_then(|o| <&mut [u8; SCRATCH_LEN]>::try_from(o).ok())
+        {
+            Some(o) => write(o),
+            None => {
+                let mut scratch = [0u8; SCRATCH_LEN];
+                let w = write(&mut scratch);
+                room(out, w)?;
+                if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
+                    d.copy_from_slice(s);
+                }
+                w
+            }
+        };
         return Ok(Compressed {
-            header_len: w,
+            header_len,
             consumed,
         });
     }
@@ -942,6 +961,13 @@ mod tests {
             let mut back = vec![0u8; packet.len() + 64];
             let m = decompress(&out[..n], src, dst, &ctx, &mut back).unwrap();
             prop_assert_eq!(&back[..m], &packet[..]);
+            // An exactly sized buffer (written through the scratch copy when it is small)
+            // gets the same bytes; one byte less is refused.
+            let mut exact = vec![0xa5u8; n];
+            prop_assert_eq!(compress(&packet, src, dst, &ctx, &opts, &mut exact), Ok(n));
+            prop_assert_eq!(&exact[..], &out[..n]);
+            let short = compress(&packet, src, dst, &ctx, &opts, &mut exact[..n - 1]);
+            prop_assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{:?}", short);
         }
 
         #[test]

@@ -838,9 +838,9 @@ impl HeaderFields {
         ctx: &ContextTable,
     ) -> usize {
         let e = self.encoding(src_iid, dst_iid, ctx);
-        let ecn = u128::from(self.traffic_class & 3);
-        let dscp = u128::from(self.traffic_class >> 2);
-        let fl = u128::from(self.flow_label & 0xfffff);
+        let ecn = u32::from(self.traffic_class & 3);
+        let dscp = u32::from(self.traffic_class >> 2);
+        let fl = self.flow_label & 0xfffff;
         let (tf, tf_bits, tf_len) = match (fl, dscp | ecn, dscp) {
             (0, 0, _) => (3, 0, 0),
             (0, _, _) => (2, (ecn << 6) | dscp, 1),
@@ -855,30 +855,32 @@ impl HeaderFields {
         };
         let b0 = DISPATCH | (tf << 3) | (u8::from(self.next_header.is_none()) << 2) | hlim;
         let b1 = (u8::from(e.cid) << 7) | (e.src.code << 4) | e.dst.code;
-        // Base header and the short inline fields, left-aligned in one 128-bit word (at most
-        // 9 bytes: base 2, context 1, TF 4, next header 1, hop limit 1).
-        let mut head = (u128::from(b0) << 120) | (u128::from(b1) << 112);
-        let mut n = 2u32;
-        let mut push = |v: u128, len: u32| {
-            if len > 0 {
-                head |= v << (128 - 8 * (n + len));
-                n += len;
+        // Base header and the short inline fields: context byte, TF fields (at most 4 bytes,
+        // written as one left-aligned word), next header, hop limit.
+        let mut pos = 2usize;
+        let mut put = |s: &mut [u8; SCRATCH_LEN], v: u32, len: usize| {
+            if let Some(d) = s.get_mut(pos..pos + 4) {
+                d.copy_from_slice(&v.to_be_bytes());
             }
+            pos += len;
         };
+        if let Some(d) = s.get_mut(..2) {
+            d.copy_from_slice(&[b0, b1]);
+        }
         if e.cid {
             let sci = if e.src.stateful() { e.src.ctx } else { 0 };
             let dci = if e.dst.stateful() { e.dst.ctx } else { 0 };
-            push(u128::from((sci << 4) | (dci & 0x0f)), 1);
+            put(s, u32::from((sci << 4) | (dci & 0x0f)) << 24, 1);
         }
-        push(tf_bits, tf_len);
+        if tf_len > 0 {
+            put(s, tf_bits << (32 - 8 * tf_len), tf_len);
+        }
         if let Some(nh) = self.next_header {
-            push(u128::from(nh), 1);
+            put(s, u32::from(nh) << 24, 1);
         }
         if hlim == 0 {
-            push(u128::from(self.hop_limit), 1);
+            put(s, u32::from(self.hop_limit) << 24, 1);
         }
-        put16(s, 0, head);
-        let mut pos = n as usize;
         put16(s, pos, e.src.inline_bits(self.src));
         pos += e.src.len();
         put16(s, pos, e.dst.inline_bits(self.dst));
