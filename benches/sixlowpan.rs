@@ -7,19 +7,25 @@
 //! does it (`iface/interface/sixlowpan.rs`). At start the bench prints the compressed size each
 //! library reaches per packet.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use amimesh::core::{ExtAddr, LinkAddr, ShortAddr};
 use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
 use amimesh::sixlowpan::wire::udp::UdpRepr;
 use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
 use amimesh::sixlowpan::{CompressOptions, Context, ContextTable, compress, decompress};
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     Ieee802154Address, IpProtocol as SIpProtocol, Ipv6Packet, Ipv6Repr as SIpv6Repr,
     SixlowpanAddressContext, SixlowpanIphcPacket, SixlowpanIphcRepr, SixlowpanNextHeader,
     SixlowpanUdpNhcPacket, SixlowpanUdpNhcRepr, UdpPacket, UdpRepr as SUdpRepr,
 };
-use std::net::Ipv6Addr;
 
 struct Case {
     name: &'static str,
@@ -293,8 +299,56 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
-    let _: Ipv6Addr = Ipv6Addr::UNSPECIFIED;
+}
+
+/// One operation run `iters` times, for instruction counting:
+/// `SIXLOWPAN_IR=<compress|decompress>:<amimesh|smoltcp>:<case>:<iters> valgrind
+/// --tool=callgrind --toggle-collect='*ir_loop*' <bench binary>`; Ir / iters is the cost of
+/// one call.
+#[inline(never)]
+fn ir_loop(op: &str, lib: &str, k: &Case, iters: usize) -> usize {
+    let ctx = ctx();
+    let opts = CompressOptions::default();
+    let mut frame = [0u8; 256];
+    let n = if lib == "amimesh" {
+        compress(&k.packet, k.ll_src, k.ll_dst, &ctx, &opts, &mut frame).unwrap()
+    } else {
+        smoltcp_compress(&k.packet, k.ll_src, k.ll_dst, &mut frame)
+    };
+    let frame = &frame[..n];
+    let mut out = [0u8; 256];
+    let mut sum = 0;
+    for _ in 0..iters {
+        sum += match (op, lib) {
+            ("compress", "amimesh") => compress(
+                black_box(&k.packet),
+                k.ll_src,
+                k.ll_dst,
+                &ctx,
+                &opts,
+                &mut out,
+            )
+            .unwrap(),
+            ("compress", _) => smoltcp_compress(black_box(&k.packet), k.ll_src, k.ll_dst, &mut out),
+            (_, "amimesh") => {
+                decompress(black_box(frame), k.ll_src, k.ll_dst, &ctx, &mut out).unwrap()
+            }
+            _ => smoltcp_decompress(black_box(frame), k.ll_src, k.ll_dst, &mut out),
+        };
+    }
+    sum
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("SIXLOWPAN_IR") {
+        let f: Vec<&str> = spec.split(':').collect();
+        let case = cases().into_iter().find(|c| c.name == f[2]).unwrap();
+        let n = ir_loop(f[0], f[1], &case, f[3].parse().unwrap());
+        println!("{n}");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

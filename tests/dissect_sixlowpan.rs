@@ -17,7 +17,7 @@ mod ip;
 #[path = "../examples/dissect/lowpan.rs"]
 mod lowpan;
 
-use amimesh::core::{LinkAddr, ShortAddr};
+use amimesh::core::{Instant, LinkAddr, ShortAddr};
 use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
 use amimesh::sixlowpan::wire::udp::UdpRepr;
 use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
@@ -127,10 +127,19 @@ fn opts() -> cli::Options {
 }
 
 fn run(state: &mut lowpan::State, link: LinkInfo, lowpan_bytes: &[u8]) -> Map<String, Value> {
+    run_at(state, link, lowpan_bytes, Instant::ZERO)
+}
+
+fn run_at(
+    state: &mut lowpan::State,
+    link: LinkInfo,
+    lowpan_bytes: &[u8],
+    now: Instant,
+) -> Map<String, Value> {
     let o = opts();
     let mut obj = Map::new();
     obj.insert("error".into(), Value::Null);
-    if let Some(p) = lowpan::dissect(&o, state, &mut obj, link, lowpan_bytes) {
+    if let Some(p) = lowpan::dissect(&o, state, &mut obj, link, lowpan_bytes, now) {
         ip::dissect(&o, &mut obj, link, &p);
     }
     obj
@@ -249,4 +258,39 @@ fn dissect_decodes_compressed_fragmented_and_hands_off() {
     assert!(obj["error"].as_str().unwrap().contains("context"));
     let obj = run(&mut state, link, &[0x42, 0x00]);
     assert!(obj["error"].as_str().unwrap().contains("dispatch"));
+}
+
+#[test]
+fn dissect_reassembly_times_out_with_capture_time() {
+    // A datagram whose fragments arrive 61 s apart is dropped (RFC 4944 §5.3: 60 s); the same
+    // fragments 1 s apart are reassembled.
+    let p = udp_packet(
+        "fe80::ff:fe00:1",
+        "fe80::ff:fe00:2",
+        1000,
+        2000,
+        &[9; 200],
+        &[],
+    );
+    let ctx = ContextTable::new();
+    let link = LinkInfo {
+        src: s(1),
+        dst: s(2),
+        src_ext: None,
+    };
+    for (gap, done) in [(1, true), (61, false)] {
+        let mut state = lowpan::State::default();
+        let mut f = Fragmenter::new(9);
+        let mut it = f
+            .fragment(&p, s(1), s(2), &ctx, &CompressOptions::default(), 80)
+            .unwrap();
+        let mut buf = [0u8; 127];
+        let mut last = Map::new();
+        let mut t = 100;
+        while let Some(k) = it.next_frame(&mut buf) {
+            last = run_at(&mut state, link, &buf[..k.unwrap()], Instant::from_secs(t));
+            t += gap;
+        }
+        assert_eq!(last["sixlowpan"]["reassembled"], done, "gap {gap} s");
+    }
 }

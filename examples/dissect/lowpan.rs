@@ -105,6 +105,7 @@ pub fn dissect(
     obj: &mut Map<String, Value>,
     link: LinkInfo,
     payload: &[u8],
+    now: Instant,
 ) -> Option<Vec<u8>> {
     let ctx = contexts(opts);
     let mut out = Map::new();
@@ -148,9 +149,7 @@ pub fn dissect(
                 {
                     describe_iphc(h.payload(), &mut iphc, &mut nhc);
                 }
-                let done = state
-                    .reassembler
-                    .handle_fragment(Instant::ZERO, src, dst, &ctx, p);
+                let done = state.reassembler.handle_fragment(now, src, dst, &ctx, p);
                 out.insert("reassembled".into(), json!(done.is_some()));
                 Ok(done.map(|d| d.packet))
             }

@@ -20,6 +20,7 @@ mod mle;
 mod pana;
 mod rpl;
 
+use amimesh::core::Instant;
 use anyhow::{Context, Result, bail};
 use pcap_file::pcap::PcapReader;
 use serde_json::{Map, Value, json};
@@ -56,7 +57,10 @@ fn main() -> Result<()> {
     while let Some(pkt) = reader.next_packet() {
         let pkt = pkt.context("reading packet")?;
         n += 1;
-        let obj = dissect_record(&opts, &mut state, linktype, &pkt.data, n)?;
+        // The capture time drives reassembly timeouts (RFC 4944 §5.3).
+        let now =
+            Instant::from_micros(i64::try_from(pkt.timestamp.as_micros()).unwrap_or(i64::MAX));
+        let obj = dissect_record(&opts, &mut state, linktype, &pkt.data, n, now)?;
         serde_json::to_writer(&mut out, &Value::Object(obj))?;
         out.write_all(b"\n")?;
     }
@@ -76,15 +80,16 @@ fn dissect_record(
     linktype: u32,
     data: &[u8],
     n: u64,
+    now: Instant,
 ) -> Result<Map<String, Value>> {
     let mut obj = Map::new();
     obj.insert("frame".into(), json!(n));
     obj.insert("error".into(), Value::Null);
     match linktype {
-        195 => dissect_wpan(opts, state, &mut obj, data, FcsKind::Crc16),
-        230 => dissect_wpan(opts, state, &mut obj, data, FcsKind::None),
+        195 => dissect_wpan(opts, state, &mut obj, data, FcsKind::Crc16, now),
+        230 => dissect_wpan(opts, state, &mut obj, data, FcsKind::None, now),
         283 => match split_tap(data) {
-            Ok((fcs, psdu)) => dissect_wpan(opts, state, &mut obj, psdu, fcs),
+            Ok((fcs, psdu)) => dissect_wpan(opts, state, &mut obj, psdu, fcs, now),
             Err(e) => set_error(&mut obj, e),
         },
         229 => ip::dissect(opts, &mut obj, LinkInfo::default(), data),
@@ -99,11 +104,12 @@ fn dissect_wpan(
     obj: &mut Map<String, Value>,
     psdu: &[u8],
     fcs: FcsKind,
+    now: Instant,
 ) {
     let Some((link, payload)) = mac::dissect(opts, &mut state.mac, obj, psdu, fcs) else {
         return;
     };
-    let Some(packet) = lowpan::dissect(opts, &mut state.lowpan, obj, link, &payload) else {
+    let Some(packet) = lowpan::dissect(opts, &mut state.lowpan, obj, link, &payload, now) else {
         return;
     };
     ip::dissect(opts, obj, link, &packet);

@@ -14,7 +14,7 @@
 use crate::context::ContextTable;
 use crate::error::{Error, Result, need, room};
 use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
-use crate::wire::iphc::{IphcPacket, IphcRepr};
+use crate::wire::iphc::{HeaderFields, IphcRepr, SCRATCH_LEN, link_iid, split_addrs};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
@@ -162,11 +162,51 @@ fn ext_data_len(kind: IpProtocol, data: &[u8]) -> usize {
     }
 }
 
-fn iid_of(a: &Ipv6Addr) -> Option<[u8; 8]> {
-    let o = a.octets();
-    let mut iid = [0u8; 8];
-    iid.copy_from_slice(o.get(8..).unwrap_or(&[0; 8]));
-    Some(iid)
+fn iid_of(a: &Ipv6Addr) -> Option<u64> {
+    Some(u128::from(*a) as u64)
+}
+
+/// Protocol numbers the compressor dispatches on before converting to [`IpProtocol`]
+/// (IANA "Assigned Internet Protocol Numbers"; RFC 6282 §4.2 lists the NHC-able ones).
+const UDP: u8 = 17;
+const IPV6_IN_IPV6: u8 = 41;
+const HOP_BY_HOP: u8 = 0;
+const ROUTING: u8 = 43;
+const FRAGMENT: u8 = 44;
+const DEST_OPTS: u8 = 60;
+const MOBILITY: u8 = 135;
+
+/// The plan step for a UDP header at `packet[pos..]`, if NHC can carry it exactly: the length
+/// field must match the rest of the packet (RFC 6282 §4.3.3 elides it), and the checksum is
+/// elided only when allowed, non-zero, correct, and not behind a Routing header.
+fn udp_step(
+    packet: &[u8],
+    pos: usize,
+    src: u128,
+    dst: u128,
+    saw_routing: bool,
+    opts: &CompressOptions,
+) -> Option<Step> {
+    let rest = sub(packet, pos);
+    let u = udp::Packet::new_checked(rest).ok()?;
+    if usize::from(u.len()) != rest.len() {
+        return None;
+    }
+    let elide = opts.elide_udp_checksum
+        && !saw_routing
+        && u.checksum() != 0
+        && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest) == u.checksum();
+    Some(Step::Udp { off: pos, elide })
+}
+
+/// The NHC form of the UDP header at `packet[off..]` (checked by the planner).
+fn udp_nhc(packet: &[u8], off: usize, elide: bool) -> UdpNhcRepr {
+    let u = udp::Packet::new_unchecked(sub(packet, off));
+    UdpNhcRepr {
+        src_port: u.src_port(),
+        dst_port: u.dst_port(),
+        checksum: if elide { None } else { Some(u.checksum()) },
+    }
 }
 
 fn sub(buf: &[u8], from: usize) -> &[u8] {
@@ -178,7 +218,8 @@ fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
 }
 
 /// Compresses the headers of `packet` (a whole IPv6 datagram) into `out`; the caller sends
-/// `out[..header_len]` followed by `packet[consumed..]`.
+/// `out[..header_len]` followed by `packet[consumed..]`. Bytes of `out` past `header_len` may
+/// be overwritten.
 ///
 /// `ll_src`/`ll_dst` are the link-layer (or mesh originator/final) addresses the receiver will
 /// see (RFC 6282 §3.2.2).
@@ -190,8 +231,17 @@ pub fn compress_header(
     opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<Compressed> {
-    let outer = match ipv6::Packet::new_checked(packet).and_then(|p| Ipv6Repr::parse(&p)) {
-        Ok(r) if usize::from(r.payload_len) + ipv6::HEADER_LEN == packet.len() => r,
+    let header = packet
+        .get(..ipv6::HEADER_LEN)
+        .and_then(|h| <&[u8; ipv6::HEADER_LEN]>::try_from(h).ok());
+    let outer = match header {
+        // Version 6, and a payload length that matches the packet (RFC 8200 §3).
+        Some(h @ &[v, _, _, _, l0, l1, ..])
+            if v >> 4 == 6
+                && usize::from(u16::from_be_bytes([l0, l1])) + ipv6::HEADER_LEN == packet.len() =>
+        {
+            h
+        }
         _ => {
             room(out, 1)?;
             if let Some(b) = out.get_mut(0) {
@@ -204,30 +254,81 @@ pub fn compress_header(
         }
     };
 
+    let [_, _, _, _, _, _, outer_next, ..] = *outer;
+    let (outer_src, outer_dst) = split_addrs(outer);
+    let limit = opts.max_nhc.min(MAX_NHC);
+
+    // The common chains, without the planner: no NHC header, or a single UDP header.
+    let fast = match outer_next {
+        _ if limit == 0 => Some(None),
+        UDP => Some(udp_step(
+            packet,
+            ipv6::HEADER_LEN,
+            outer_src,
+            outer_dst,
+            false,
+            opts,
+        )),
+        IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY => None,
+        _ => Some(None),
+    };
+    if let Some(udp) = fast {
+        let fields = HeaderFields::from_ipv6(outer, udp.is_some());
+        let udp = udp.map(|step| match step {
+            Step::Udp { off, elide } => udp_nhc(packet, off, elide).encode(),
+            _ => (0, 0),
+        });
+        let (src_iid, dst_iid) = (link_iid(ll_src), link_iid(ll_dst));
+        let consumed = ipv6::HEADER_LEN + if udp.is_some() { udp::HEADER_LEN } else { 0 };
+        let write = |s: &mut [u8; SCRATCH_LEN]| {
+            let mut w = fields.encode(s, src_iid, dst_iid, ctx);
+            if let Some((v, n)) = udp {
+                if let Some(d) = s.get_mut(w..w + 8) {
+                    d.copy_from_slice(&v.to_be_bytes());
+                }
+                w += n;
+            }
+            w
+        };
+        // A buffer with room for the encoder's wide stores is written in place; a smaller one
+        // gets the bytes through a scratch copy.
+        let header_len = match out
+            .get_mut(..SCRATCH_LEN)
+            .and_then(|o| <&mut [u8; SCRATCH_LEN]>::try_from(o).ok())
+        {
+            Some(o) => write(o),
+            None => {
+                let mut scratch = [0u8; SCRATCH_LEN];
+                let w = write(&mut scratch);
+                room(out, w)?;
+                if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
+                    d.copy_from_slice(s);
+                }
+                w
+            }
+        };
+        return Ok(Compressed {
+            header_len,
+            consumed,
+        });
+    }
+
     // Plan: the longest chain of headers NHC can represent exactly.
     let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
     let mut n = 0;
     let mut pos = ipv6::HEADER_LEN;
-    let mut proto = outer.next_header;
-    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
+    let mut proto = IpProtocol::from(outer_next);
+    let (mut src, mut dst) = (outer_src, outer_dst);
     let mut depth = 1;
     let mut saw_routing = false;
-    let limit = opts.max_nhc.min(MAX_NHC);
     while n < limit {
         let rest = sub(packet, pos);
         let step = match proto {
             IpProtocol::Udp => {
-                let Ok(u) = udp::Packet::new_checked(rest) else {
+                let Some(step) = udp_step(packet, pos, src, dst, saw_routing, opts) else {
                     break;
                 };
-                if usize::from(u.len()) != rest.len() {
-                    break;
-                }
-                let elide = opts.elide_udp_checksum
-                    && !saw_routing
-                    && u.checksum() != 0
-                    && udp::compute(&src, &dst, rest) == u.checksum();
-                Step::Udp { off: pos, elide }
+                step
             }
             IpProtocol::Ipv6 => {
                 let Ok(r) = ipv6::Packet::new_checked(rest).and_then(|p| Ipv6Repr::parse(&p))
@@ -239,8 +340,8 @@ pub fn compress_header(
                     break;
                 }
                 depth += 1;
-                src = r.src_addr;
-                dst = r.dst_addr;
+                src = u128::from(r.src_addr);
+                dst = u128::from(r.dst_addr);
                 saw_routing = false;
                 Step::Ipv6 { off: pos }
             }
@@ -285,23 +386,27 @@ pub fn compress_header(
     }
     let plan = plan.get(..n).unwrap_or(&[]);
 
-    // Emit.
-    let first = IphcRepr {
-        src_addr: outer.src_addr,
-        dst_addr: outer.dst_addr,
-        next_header: if plan.is_empty() {
-            Some(outer.next_header)
-        } else {
-            None
-        },
-        hop_limit: outer.hop_limit,
-        traffic_class: outer.traffic_class,
-        flow_label: outer.flow_label,
-    };
-    let mut w = first.emit(out, ll_src.to_iid(), ll_dst.to_iid(), ctx)?;
-    let (mut src, mut dst) = (outer.src_addr, outer.dst_addr);
-    for (i, step) in plan.iter().enumerate() {
-        let more = i + 1 < plan.len();
+    // Emit. The outer IPHC header, and a UDP header right behind it (the common chain), are
+    // built in a scratch buffer and copied out once.
+    let mut scratch = [0u8; SCRATCH_LEN];
+    let fields = HeaderFields::from_ipv6(outer, !plan.is_empty());
+    let mut w = fields.encode(&mut scratch, link_iid(ll_src), link_iid(ll_dst), ctx);
+    let mut rest_of_plan = plan;
+    if let [Step::Udp { off, elide }] = *plan {
+        let (v, n) = udp_nhc(packet, off, elide).encode();
+        if let Some(d) = scratch.get_mut(w..w + 8) {
+            d.copy_from_slice(&v.to_be_bytes());
+        }
+        w += n;
+        rest_of_plan = &[];
+    }
+    room(out, w)?;
+    if let (Some(d), Some(s)) = (out.get_mut(..w), scratch.get(..w)) {
+        d.copy_from_slice(s);
+    }
+    let (mut src, mut dst) = (outer_src, outer_dst);
+    for (i, step) in rest_of_plan.iter().enumerate() {
+        let more = i + 1 < rest_of_plan.len();
         match *step {
             Step::Ipv6 { off } => {
                 let p = ipv6::Packet::new_unchecked(sub(packet, off));
@@ -319,9 +424,9 @@ pub fn compress_header(
                     traffic_class: r.traffic_class,
                     flow_label: r.flow_label,
                 };
-                w += inner.emit(sub_mut(out, w), iid_of(&src), iid_of(&dst), ctx)?;
-                src = r.src_addr;
-                dst = r.dst_addr;
+                w += inner.emit_iid(sub_mut(out, w), Some(src as u64), Some(dst as u64), ctx)?;
+                src = u128::from(r.src_addr);
+                dst = u128::from(r.dst_addr);
             }
             Step::Ext {
                 off, id, data_len, ..
@@ -336,13 +441,7 @@ pub fn compress_header(
                 w += r.emit(sub_mut(out, w))?;
             }
             Step::Udp { off, elide } => {
-                let u = udp::Packet::new_unchecked(sub(packet, off));
-                let r = UdpNhcRepr {
-                    src_port: u.src_port(),
-                    dst_port: u.dst_port(),
-                    checksum: if elide { None } else { Some(u.checksum()) },
-                };
-                w += r.emit(sub_mut(out, w))?;
+                w += udp_nhc(packet, off, elide).emit(sub_mut(out, w))?;
             }
         }
     }
@@ -407,11 +506,10 @@ pub fn decompress_header(
     let mut udp_offset = None;
     let mut fixup = None;
     let mut nhc_count = 0usize;
-    let mut iids = (ll_src.to_iid(), ll_dst.to_iid());
+    let mut iids = (link_iid(ll_src), link_iid(ll_dst));
     'headers: loop {
-        let p = IphcPacket::new_checked(sub(frame, r))?;
-        let repr = IphcRepr::parse(&p, iids.0, iids.1, ctx)?;
-        r += p.header_len();
+        let (repr, n) = IphcRepr::parse_bytes(sub(frame, r), iids.0, iids.1, ctx)?;
+        r += n;
         let next = match repr.next_header {
             Some(nh) => nh,
             None => peek_nhc(frame, r)?,
@@ -723,6 +821,34 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_protocol_numbers() {
+        for (raw, p) in [
+            (UDP, IpProtocol::Udp),
+            (IPV6_IN_IPV6, IpProtocol::Ipv6),
+            (HOP_BY_HOP, IpProtocol::HopByHop),
+            (ROUTING, IpProtocol::Ipv6Route),
+            (FRAGMENT, IpProtocol::Ipv6Frag),
+            (DEST_OPTS, IpProtocol::Ipv6Opts),
+            (MOBILITY, IpProtocol::Mobility),
+        ] {
+            assert_eq!(IpProtocol::from(raw), p);
+        }
+        // Every extension header (and only those, with IPv6 and UDP) leaves the fast path.
+        for raw in 0..=255u8 {
+            let p = IpProtocol::from(raw);
+            let planned = matches!(
+                raw,
+                UDP | IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY
+            );
+            assert_eq!(
+                planned,
+                is_ext_header(p) || p == IpProtocol::Udp || p == IpProtocol::Ipv6,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
     fn errors() {
         let ctx = ContextTable::new();
         let mut out = [0u8; 128];
@@ -835,6 +961,13 @@ mod tests {
             let mut back = vec![0u8; packet.len() + 64];
             let m = decompress(&out[..n], src, dst, &ctx, &mut back).unwrap();
             prop_assert_eq!(&back[..m], &packet[..]);
+            // An exactly sized buffer (written through the scratch copy when it is small)
+            // gets the same bytes; one byte less is refused.
+            let mut exact = vec![0xa5u8; n];
+            prop_assert_eq!(compress(&packet, src, dst, &ctx, &opts, &mut exact), Ok(n));
+            prop_assert_eq!(&exact[..], &out[..n]);
+            let short = compress(&packet, src, dst, &ctx, &opts, &mut exact[..n - 1]);
+            prop_assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{:?}", short);
         }
 
         #[test]

@@ -38,6 +38,18 @@ pub struct ContextTable {
     entries: [Option<Context>; MAX_CONTEXTS],
     /// Bit `i` set when entry `i` may be used for compression.
     compress_mask: u16,
+    /// Per entry: the prefix bits and the mask covering them, precomputed for the compressor.
+    prefixes: [(u128, u128); MAX_CONTEXTS],
+}
+
+/// The first `len` bits of `prefix` and the mask that covers them.
+pub(crate) fn prefix_bits(prefix: Ipv6Addr, len: u8) -> (u128, u128) {
+    let mask = match len {
+        0 => 0,
+        l if l >= 128 => u128::MAX,
+        l => u128::MAX << (128 - u32::from(l)),
+    };
+    (u128::from(prefix) & mask, mask)
 }
 
 impl ContextTable {
@@ -46,6 +58,7 @@ impl ContextTable {
         ContextTable {
             entries: [None; MAX_CONTEXTS],
             compress_mask: 0,
+            prefixes: [(0, 0); MAX_CONTEXTS],
         }
     }
     /// Installs context `id`.
@@ -58,6 +71,9 @@ impl ContextTable {
             .get_mut(usize::from(id))
             .ok_or(Error::UnknownContext(id))?;
         *slot = Some(ctx);
+        if let Some(p) = self.prefixes.get_mut(usize::from(id)) {
+            *p = prefix_bits(ctx.prefix, ctx.prefix_len);
+        }
         let bit = 1u16 << (id & 15);
         if ctx.compress {
             self.compress_mask |= bit;
@@ -86,6 +102,28 @@ impl ContextTable {
     pub fn lookup(&self, id: u8) -> Result<&Context> {
         self.get(id).ok_or(Error::UnknownContext(id))
     }
+    /// Context `id`'s `(prefix bits, mask)` if it may be used for compression.
+    #[inline]
+    pub(crate) fn compressing_prefix(&self, id: u8) -> Option<(u128, u128)> {
+        if self.compress_mask & (1 << (id & 15)) == 0 {
+            return None;
+        }
+        self.prefixes.get(usize::from(id)).copied()
+    }
+    /// Compression contexts as `(id, prefix bits, mask)`.
+    pub(crate) fn compressing_prefixes(&self) -> impl Iterator<Item = (u8, u128, u128)> + '_ {
+        let mut mask = self.compress_mask;
+        core::iter::from_fn(move || {
+            if mask == 0 {
+                return None;
+            }
+            let i = mask.trailing_zeros() as u8;
+            mask &= mask - 1;
+            let (b, m) = self.prefixes.get(usize::from(i)).copied().unwrap_or((0, 0));
+            Some((i, b, m))
+        })
+    }
+
     /// Iterates over configured contexts usable for compression, as `(id, context)`.
     pub fn compressing(&self) -> impl Iterator<Item = (u8, &Context)> {
         let mut mask = self.compress_mask;

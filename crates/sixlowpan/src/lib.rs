@@ -8,7 +8,7 @@
 //!   pseudo-header), [`wire::icmpv6`] (RFC 4443 §2.1), [`wire::lowpan`] (RFC 4944 §5.1 dispatch,
 //!   §5.2 mesh, §5.3 fragment, §11.1 BC0), [`wire::iphc`] (RFC 6282 §3), [`wire::nhc`]
 //!   (RFC 6282 §4).
-//! - [`compress`]: whole-packet IPHC/NHC compression choosing the smallest encoding, and its
+//! - [`compress`](mod@compress): whole-packet IPHC/NHC compression choosing the smallest encoding, and its
 //!   exact inverse.
 //! - [`frag`]: the [`Fragmenter`] (RFC 4944 §5.3) for a caller-given per-frame payload budget.
 //! - [`reassembly`] (feature `alloc`): the bounded [`Reassembler`].
@@ -34,6 +34,21 @@
 //! - [ ] LOWPAN_HC1 (0x42, obsoleted by RFC 6282)
 //! - [ ] RFC 8138 6LoRH (page 1), RFC 8025 paging dispatch, RFC 8931 RFRAG
 //! - [ ] RFC 7400 GHC
+//!
+//! # Guarantees
+//! - Compress then decompress returns the original packet bit for bit, for every input
+//!   (proptest `compress_then_decompress_is_identity`, fuzz target `sixlowpan_decompress`).
+//!   Whatever IPHC cannot carry exactly — a payload length that disagrees with the packet,
+//!   an incorrect UDP checksum when elision is allowed, a non-zero Fragment-header reserved
+//!   byte — stays inline, or the packet goes out with dispatch 0x41.
+//! - Each address takes the smallest mode whose decompression rebuilds it exactly, stateless
+//!   first, context 0 (no context byte) before other contexts (RFC 6282 §3.1.1); ports take the
+//!   smallest NHC form (§4.3.3); trailing Pad1/PadN is elided when the decompressor's padding
+//!   rebuilds it (§4.2).
+//! - No input panics; `decompress` stops after [`compress::MAX_DEPTH`] nested IPv6 headers and
+//!   [`compress::MAX_NHC`] NHC headers ([`Error::TooDeep`]).
+//! - The reassembler holds at most `buffers` datagrams and `max_bytes` bytes of datagram
+//!   buffer (plus at most 4 bytes of bookkeeping per 8-byte block received).
 //!
 //! # Run loop (reassembly)
 //! ```

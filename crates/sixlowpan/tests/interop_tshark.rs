@@ -448,6 +448,49 @@ fn build_cases() -> Vec<Case> {
             },
         });
     }
+    // Mesh header with 64-bit originator and final addresses and a deep hops-left byte.
+    {
+        let (src, dst) = ("fe80::212:4b00:0:33", "fe80::212:4b00:0:44");
+        let p = ipv6(
+            src,
+            dst,
+            64,
+            0,
+            0,
+            17,
+            &udp(src, dst, 0xf0b2, 0xf0b3, b"mesh64"),
+        );
+        let mesh = MeshRepr {
+            hops_left: 0x20,
+            originator: e(0x33),
+            final_dest: e(0x44),
+        };
+        let mut lowpan = vec![0u8; 256];
+        let mut n = mesh.emit(&mut lowpan).unwrap();
+        n += compress(
+            &p,
+            e(0x33),
+            e(0x44),
+            &ctx,
+            &CompressOptions::default(),
+            &mut lowpan[n..],
+        )
+        .unwrap();
+        cases.push(Case {
+            name: "mesh 64-bit deep hops",
+            frames: vec![mac_frame(202, PAN, s(0x66), s(0x55), &lowpan[..n])],
+            expect: Expect {
+                src: src.into(),
+                dst: dst.into(),
+                hlim: 64,
+                tc: 0,
+                flow: 0,
+                udp: Some((0xf0b2, 0xf0b3, b"mesh64".to_vec())),
+                icmp: false,
+                elided: None,
+            },
+        });
+    }
     // Uncompressed IPv6 (dispatch 0x41).
     {
         let (src, dst) = ("fe80::1", "fe80::2");
@@ -565,6 +608,9 @@ const FIELDS: &[&str] = &[
     "6lowpan.nhc.udp.ports",
     "6lowpan.nhc.ext.eid",
     "6lowpan.mesh.orig16",
+    "6lowpan.mesh.orig64",
+    "6lowpan.mesh.dest64",
+    "6lowpan.mesh.hops8",
     "6lowpan.bcast.seqnum",
 ];
 
@@ -706,5 +752,12 @@ fn tshark_decodes_every_mode_and_reassembles() {
     }
     assert!(has("6lowpan.bcast.seqnum", "9"));
     assert!(has("6lowpan.mesh.orig16", "17"));
+    let eui = |v: u64| v.to_string();
+    assert!(
+        has("6lowpan.mesh.orig64", &eui(0x0012_4b00_0000_0033)),
+        "{seen:?}"
+    );
+    assert!(has("6lowpan.mesh.dest64", &eui(0x0012_4b00_0000_0044)));
+    assert!(has("6lowpan.mesh.hops8", "32"));
     let _ = std::fs::remove_file(&path);
 }

@@ -33,6 +33,19 @@ const STATELESS_LEN: [usize; 4] = [16, 8, 2, 0];
 /// Inline size for M = 1, DAC = 0, per DAM.
 const MCAST_LEN: [usize; 4] = [16, 6, 4, 1];
 
+/// Inline address length for (M, SAC/DAC, SAM/DAM); reserved combinations carry nothing.
+fn inline_len(m: bool, stateful: bool, mode: u8) -> usize {
+    code_len((u8::from(m) << 3) | (u8::from(stateful) << 2) | (mode & 3))
+}
+
+/// [`INLINE_LEN`] for a `M<<3 | AC<<2 | AM` code.
+#[inline(always)]
+fn code_len(code: u8) -> usize {
+    INLINE_LEN
+        .get(usize::from(code & 15))
+        .map_or(0, |&l| l.into())
+}
+
 fn tf_len(tf: u8) -> usize {
     match tf & 3 {
         0 => 4,
@@ -244,18 +257,13 @@ struct Prefix {
 }
 
 impl Prefix {
+    #[inline(always)]
     fn of(c: &Context) -> Self {
-        let mask = match c.prefix_len {
-            0 => 0,
-            l if l >= 128 => u128::MAX,
-            l => u128::MAX << (128 - u32::from(l)),
-        };
-        Prefix {
-            bits: u128::from(c.prefix) & mask,
-            mask,
-        }
+        let (bits, mask) = crate::context::prefix_bits(c.prefix, c.prefix_len);
+        Prefix { bits, mask }
     }
     /// RFC 6282 §3.1.1: context bits win, the rest come from `base`.
+    #[inline(always)]
     fn apply(self, base: u128) -> u128 {
         self.bits | (base & !self.mask)
     }
@@ -270,13 +278,30 @@ const LOW64: u128 = u64::MAX as u128;
 /// `0000:00ff:fe00:0000`, the IID of a 16-bit address (RFC 6282 §3.2.2).
 const SHORT_IID: u128 = 0x0000_00ff_fe00_0000;
 
-fn iid_bits(iid: Option<[u8; 8]>) -> Option<u128> {
-    iid.map(|i| u128::from(u64::from_be_bytes(i)))
+#[inline(always)]
+fn iid_bits(iid: Option<u64>) -> Option<u128> {
+    iid.map(u128::from)
+}
+
+/// An interface identifier as a number.
+pub(crate) fn iid_u64(iid: Option<[u8; 8]>) -> Option<u64> {
+    iid.map(u64::from_be_bytes)
+}
+
+/// The interface identifier of a link-layer address (RFC 6282 §3.2.2, RFC 4944 §6), computed
+/// arithmetically.
+pub(crate) fn link_iid(a: amimesh_core::LinkAddr) -> Option<u64> {
+    match a {
+        amimesh_core::LinkAddr::Absent => None,
+        amimesh_core::LinkAddr::Short(s) => Some(0x0000_00ff_fe00_0000 | u64::from(s.0)),
+        amimesh_core::LinkAddr::Extended(e) => Some(e.to_u64() ^ (0x02 << 56)),
+    }
 }
 
 /// The uncovered bits for SAM/DAM `mode` (1: 64 inline, 2: 16 inline, 3: from the encapsulating
 /// header).
-fn unicast_base(mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<u128> {
+#[inline(always)]
+fn unicast_base(mode: u8, inline: &[u8], iid: Option<u64>) -> Result<u128> {
     Ok(match mode {
         1 => {
             let mut b = [0u8; 8];
@@ -296,7 +321,8 @@ fn unicast_base(mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<u128> {
 
 /// Rebuilds a unicast address (RFC 6282 §3.1.1 SAM/DAM rules). `ctx` is [`LINK_LOCAL`] for
 /// stateless modes. `inline` holds exactly the inline bytes of the mode.
-fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<[u8; 8]>) -> Result<Ipv6Addr> {
+#[inline(always)]
+fn decode_unicast(ctx: Prefix, mode: u8, inline: &[u8], iid: Option<u64>) -> Result<Ipv6Addr> {
     if mode == 0 {
         let mut a = [0u8; 16];
         for (d, s) in a.iter_mut().zip(inline) {
@@ -357,56 +383,62 @@ fn decode_multicast(ctx: Option<&Context>, dam: u8, inline: &[u8]) -> Result<Ipv
 /// How one address is encoded; the inline bytes are taken from the address when emitting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct AddrEnc {
-    /// SAC / DAC.
-    stateful: bool,
-    /// SAM / DAM.
-    mode: u8,
-    /// Context id (meaningful when `stateful`).
+    /// The address bits of the base header, `M<<3 | AC<<2 | AM`: `M|DAC|DAM` for a
+    /// destination, `SAC|SAM` for a source.
+    code: u8,
+    /// Context id (meaningful when stateful).
     ctx: u8,
-    /// Destination with M = 1.
-    multicast: bool,
 }
 
 impl AddrEnc {
     const fn new(stateful: bool, mode: u8, ctx: u8, multicast: bool) -> Self {
         AddrEnc {
-            stateful,
-            mode,
+            code: ((multicast as u8) << 3) | ((stateful as u8) << 2) | (mode & 3),
             ctx,
-            multicast,
         }
     }
+    /// SAC / DAC.
+    #[inline(always)]
+    fn stateful(&self) -> bool {
+        self.code & 4 != 0
+    }
+    #[inline(always)]
     fn len(&self) -> usize {
-        match (self.multicast, self.stateful, self.mode) {
-            (true, true, _) => 6,
-            (true, false, 3) => 1,
-            (true, false, 2) => 4,
-            (true, false, 1) => 6,
-            (true, false, _) => 16,
-            (false, true, 0) => 0,
-            (false, _, m) => mode_len(m),
-        }
+        code_len(self.code)
     }
+    #[inline(always)]
     fn needs_cid(&self) -> bool {
-        self.stateful && self.ctx != 0
+        self.stateful() && self.ctx != 0
     }
-    fn write(&self, o: &[u8; 16], w: &mut Writer<'_>) {
-        match (self.multicast, self.stateful, self.mode) {
-            (true, true, _) => w.put(&[o[1], o[2], o[12], o[13], o[14], o[15]]),
-            (true, false, 3) => w.put(&[o[15]]),
-            (true, false, 2) => w.put(&[o[1], o[13], o[14], o[15]]),
-            (true, false, 1) => w.put(&[o[1], o[11], o[12], o[13], o[14], o[15]]),
-            (true, false, _) => w.put(o),
-            (false, true, 0) => {}
-            (false, _, 0) => w.put(o),
-            (false, _, 1) => w.put(o.get(8..).unwrap_or(&[])),
-            (false, _, 2) => w.put(o.get(14..).unwrap_or(&[])),
-            (false, _, _) => {}
+    /// The inline bytes of `a` in this encoding, left-aligned (RFC 6282 §3.1.1 M/DAM table);
+    /// the first [`AddrEnc::len`] bytes of the result are the ones sent.
+    #[inline(always)]
+    fn inline_bits(&self, a: u128) -> u128 {
+        let byte1 = (a >> 112) & 0xff;
+        match self.code {
+            // ffXX:XX.. prefix-based: bytes 1, 2 and 12..16.
+            12..=15 => (((a >> 104) & 0xffff) << 112) | ((a & 0xffff_ffff) << 80),
+            11 => (a & 0xff) << 120,
+            10 => (byte1 << 120) | ((a & 0xff_ffff) << 96),
+            9 => (byte1 << 120) | ((a & 0xff_ffff_ffff) << 80),
+            8 => a,
+            // Unicast: the last `len` bytes.
+            _ => match self.len() {
+                16 => a,
+                8 => a << 64,
+                2 => a << 112,
+                _ => 0,
+            },
         }
     }
 }
 
+/// Inline address length indexed by `M<<3 | AC<<2 | AM` (RFC 6282 §3.1.1 SAM/DAM tables);
+/// reserved combinations carry nothing.
+const INLINE_LEN: [u8; 16] = [16, 8, 2, 0, 0, 8, 2, 0, 16, 6, 4, 1, 6, 0, 0, 0];
+
 /// The smallest mode (3, 2 or 1; 0 = none) in which `prefix` rebuilds `a` exactly.
+#[inline(always)]
 fn best_mode(a: u128, prefix: Prefix, iid: Option<u128>) -> u8 {
     if a & prefix.mask != prefix.bits {
         return 0;
@@ -434,25 +466,33 @@ fn mode_len(mode: u8) -> usize {
 }
 
 /// Best (no context byte, any) encodings of a unicast address.
-fn best_unicast(
-    addr: &Ipv6Addr,
-    iid: Option<[u8; 8]>,
-    ctx: &ContextTable,
-    is_src: bool,
-) -> (AddrEnc, AddrEnc) {
-    if is_src && addr.is_unspecified() {
+#[inline(always)]
+fn best_unicast(a: u128, iid: Option<u64>, ctx: &ContextTable, is_src: bool) -> (AddrEnc, AddrEnc) {
+    if is_src && a == 0 {
         let e = AddrEnc::new(true, 0, 0, false);
         return (e, e);
     }
-    let a = u128::from(*addr);
     let iid = iid_bits(iid);
     // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
     let ll = best_mode(a, LINK_LOCAL, iid);
     let mut no_cid = (false, ll, 0u8);
+    if ll == 3 {
+        // Fully elided and stateless: nothing is smaller.
+        let e = AddrEnc::new(false, 3, 0, false);
+        return (e, e);
+    }
+    // Context 0 needs no context byte: when it elides the address fully, nothing is smaller
+    // and the other contexts need not be searched.
+    if let Some((bits, mask)) = ctx.compressing_prefix(0) {
+        if best_mode(a, Prefix { bits, mask }, iid) == 3 {
+            let e = AddrEnc::new(true, 3, 0, false);
+            return (e, e);
+        }
+    }
     let mut any = no_cid;
     let better = |m: u8, cur: u8| m != 0 && (cur == 0 || mode_len(m) < mode_len(cur));
-    for (id, c) in ctx.compressing() {
-        let m = best_mode(a, Prefix::of(c), iid);
+    for (id, bits, mask) in ctx.compressing_prefixes() {
+        let m = best_mode(a, Prefix { bits, mask }, iid);
         if id == 0 && better(m, no_cid.1) {
             no_cid = (true, m, 0);
         }
@@ -470,27 +510,34 @@ fn best_unicast(
 }
 
 /// Best (no context byte, any) encodings of a multicast address.
-fn best_multicast(addr: &Ipv6Addr, ctx: &ContextTable) -> (AddrEnc, AddrEnc) {
-    let o = addr.octets();
-    let zero = |r: core::ops::Range<usize>| o.get(r).is_some_and(|b| b.iter().all(|x| *x == 0));
-    let stateless = if o[1] == 0x02 && zero(2..15) {
-        Some(AddrEnc::new(false, 3, 0, true))
-    } else if zero(2..13) {
-        Some(AddrEnc::new(false, 2, 0, true))
-    } else if zero(2..11) {
-        Some(AddrEnc::new(false, 1, 0, true))
-    } else {
-        None
-    };
-    if let Some(e) = stateless.filter(|_| o[0] == 0xff) {
-        return (e, e);
+fn best_multicast(a: u128, ctx: &ContextTable) -> (AddrEnc, AddrEnc) {
+    // Bytes 2..n of the address are zero when `a & zero_from_2(n) == 0`.
+    const fn zero_from_2(n: u32) -> u128 {
+        ((1u128 << ((n - 2) * 8)) - 1) << ((16 - n) * 8)
     }
+    if a >> 120 == 0xff {
+        let stateless = if (a >> 112) & 0xff == 0x02 && a & zero_from_2(15) == 0 {
+            Some(3)
+        } else if a & zero_from_2(13) == 0 {
+            Some(2)
+        } else if a & zero_from_2(11) == 0 {
+            Some(1)
+        } else {
+            None
+        };
+        if let Some(m) = stateless {
+            let e = AddrEnc::new(false, m, 0, true);
+            return (e, e);
+        }
+    }
+    let addr = Ipv6Addr::from(a);
+    let o = addr.octets();
     let full = AddrEnc::new(false, 0, 0, true);
     let inline = [o[1], o[2], o[12], o[13], o[14], o[15]];
     let mut no_cid = full;
     let mut any = full;
     for (id, c) in ctx.compressing() {
-        if decode_multicast(Some(c), 0, &inline).ok() == Some(*addr) {
+        if decode_multicast(Some(c), 0, &inline).ok() == Some(addr) {
             let e = AddrEnc::new(true, 0, id, true);
             if id == 0 {
                 no_cid = e;
@@ -530,7 +577,6 @@ pub struct IphcRepr {
 struct Encoding {
     src: AddrEnc,
     dst: AddrEnc,
-    multicast: bool,
     cid: bool,
 }
 
@@ -544,101 +590,129 @@ impl IphcRepr {
         dst_iid: Option<[u8; 8]>,
         ctx: &ContextTable,
     ) -> Result<Self> {
+        Self::parse_iid(p, iid_u64(src_iid), iid_u64(dst_iid), ctx)
+    }
+
+    /// [`IphcRepr::parse`] with the interface identifiers as numbers.
+    pub(crate) fn parse_iid<T: AsRef<[u8]> + ?Sized>(
+        p: &IphcPacket<&T>,
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<Self> {
         p.check_len()?;
-        let src_addr = if p.sac() {
-            if p.sam() == 0 {
-                Ipv6Addr::UNSPECIFIED
-            } else {
-                decode_unicast(
-                    Prefix::of(ctx.lookup(p.sci())?),
-                    p.sam(),
-                    p.src_inline(),
-                    src_iid,
-                )?
-            }
-        } else {
-            decode_unicast(LINK_LOCAL, p.sam(), p.src_inline(), src_iid)?
+        Self::parse_bytes(p.buffer.as_ref(), src_iid, dst_iid, ctx).map(|(r, _)| r)
+    }
+
+    /// Reads the header in one pass over `b` (the getters of [`IphcPacket`] recompute offsets
+    /// field by field); returns the repr and the header length.
+    pub(crate) fn parse_bytes(
+        b: &[u8],
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<(Self, usize)> {
+        let short = |needed: usize| Error::Truncated {
+            needed,
+            got: b.len(),
         };
-        let dst_addr = match (p.m(), p.dac()) {
-            (false, false) => decode_unicast(LINK_LOCAL, p.dam(), p.dst_inline(), dst_iid)?,
+        let (&b0, &b1) = match b {
+            [b0, b1, ..] => (b0, b1),
+            _ => return Err(short(2)),
+        };
+        if b0 & DISPATCH_MASK != DISPATCH {
+            return Err(Error::UnknownDispatch(b0));
+        }
+        let (tf, nh, hlim) = ((b0 >> 3) & 3, b0 & 0x04 != 0, b0 & 3);
+        let (cid, sac, sam) = (b1 & 0x80 != 0, b1 & 0x40 != 0, (b1 >> 4) & 3);
+        let (m, dac, dam) = (b1 & 0x08 != 0, b1 & 0x04 != 0, b1 & 3);
+        let mut i = 2usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = b.get(i..i + n).ok_or(short(i + n))?;
+            i += n;
+            Ok(s)
+        };
+        let (sci, dci) = if cid {
+            let c = take(1)?.first().copied().unwrap_or(0);
+            (c >> 4, c & 0x0f)
+        } else {
+            (0, 0)
+        };
+        let (traffic_class, flow_label) = match tf {
+            0 => match take(4)? {
+                [t, f0, f1, f2] => (
+                    ((t & 0x3f) << 2) | (t >> 6),
+                    u32::from_be_bytes([0, f0 & 0x0f, *f1, *f2]),
+                ),
+                _ => (0, 0),
+            },
+            1 => match take(3)? {
+                [f0, f1, f2] => (f0 >> 6, u32::from_be_bytes([0, f0 & 0x0f, *f1, *f2])),
+                _ => (0, 0),
+            },
+            2 => match take(1)? {
+                [t] => (((t & 0x3f) << 2) | (t >> 6), 0),
+                _ => (0, 0),
+            },
+            _ => (0, 0),
+        };
+        let next_header = if nh {
+            None
+        } else {
+            Some(IpProtocol::from(take(1)?.first().copied().unwrap_or(0)))
+        };
+        let hop_limit = match hlim {
+            1 => 1,
+            2 => 64,
+            3 => 255,
+            _ => take(1)?.first().copied().unwrap_or(0),
+        };
+        let src_len = inline_len(false, sac, sam);
+        let src_inline = take(src_len)?;
+        let src_addr = match (sac, sam) {
+            (true, 0) => Ipv6Addr::UNSPECIFIED,
+            (true, _) => decode_unicast(Prefix::of(ctx.lookup(sci)?), sam, src_inline, src_iid)?,
+            (false, _) => decode_unicast(LINK_LOCAL, sam, src_inline, src_iid)?,
+        };
+        let dst_len = inline_len(m, dac, dam);
+        let dst_inline = take(dst_len)?;
+        let dst_addr = match (m, dac) {
+            (false, false) => decode_unicast(LINK_LOCAL, dam, dst_inline, dst_iid)?,
             (false, true) => {
-                if p.dam() == 0 {
+                if dam == 0 {
                     return Err(Error::Reserved("unicast DAC=1 DAM=00"));
                 }
-                decode_unicast(
-                    Prefix::of(ctx.lookup(p.dci())?),
-                    p.dam(),
-                    p.dst_inline(),
-                    dst_iid,
-                )?
+                decode_unicast(Prefix::of(ctx.lookup(dci)?), dam, dst_inline, dst_iid)?
             }
-            (true, false) => decode_multicast(None, p.dam(), p.dst_inline())?,
+            (true, false) => decode_multicast(None, dam, dst_inline)?,
             (true, true) => {
-                if p.dam() != 0 {
+                if dam != 0 {
                     return Err(Error::Reserved("multicast DAC=1 with DAM!=00"));
                 }
-                decode_multicast(Some(ctx.lookup(p.dci())?), 0, p.dst_inline())?
+                decode_multicast(Some(ctx.lookup(dci)?), 0, dst_inline)?
             }
         };
-        Ok(IphcRepr {
-            src_addr,
-            dst_addr,
-            next_header: p.next_header(),
-            hop_limit: p.hop_limit(),
-            traffic_class: (p.dscp() << 2) | p.ecn(),
-            flow_label: p.flow_label(),
-        })
+        Ok((
+            IphcRepr {
+                src_addr,
+                dst_addr,
+                next_header,
+                hop_limit,
+                traffic_class,
+                flow_label,
+            },
+            i,
+        ))
     }
 
-    fn encoding(
-        &self,
-        src_iid: Option<[u8; 8]>,
-        dst_iid: Option<[u8; 8]>,
-        ctx: &ContextTable,
-    ) -> Encoding {
-        let (s0, s1) = best_unicast(&self.src_addr, src_iid, ctx, true);
-        let multicast = self.dst_addr.is_multicast();
-        let (d0, d1) = if multicast {
-            best_multicast(&self.dst_addr, ctx)
-        } else {
-            best_unicast(&self.dst_addr, dst_iid, ctx, false)
-        };
-        let cost0 = s0.len() + d0.len();
-        let cid1 = s1.needs_cid() || d1.needs_cid();
-        let cost1 = s1.len() + d1.len() + usize::from(cid1);
-        if cost1 < cost0 {
-            Encoding {
-                src: s1,
-                dst: d1,
-                multicast,
-                cid: cid1,
-            }
-        } else {
-            Encoding {
-                src: s0,
-                dst: d0,
-                multicast,
-                cid: false,
-            }
-        }
-    }
-
-    fn tf(&self) -> u8 {
-        let dscp = self.traffic_class >> 2;
-        match (self.flow_label & 0xfffff, self.traffic_class, dscp) {
-            (0, 0, _) => 3,
-            (0, _, _) => 2,
-            (_, _, 0) => 1,
-            _ => 0,
-        }
-    }
-
-    fn hlim(&self) -> u8 {
-        match self.hop_limit {
-            1 => 1,
-            64 => 2,
-            255 => 3,
-            _ => 0,
+    fn fields(&self) -> HeaderFields {
+        HeaderFields {
+            src: u128::from(self.src_addr),
+            dst: u128::from(self.dst_addr),
+            next_header: self.next_header.map(u8::from),
+            hop_limit: self.hop_limit,
+            traffic_class: self.traffic_class,
+            flow_label: self.flow_label,
         }
     }
 
@@ -649,13 +723,12 @@ impl IphcRepr {
         dst_iid: Option<[u8; 8]>,
         ctx: &ContextTable,
     ) -> usize {
-        let e = self.encoding(src_iid, dst_iid, ctx);
-        2 + usize::from(e.cid)
-            + tf_len(self.tf())
-            + usize::from(self.next_header.is_some())
-            + usize::from(self.hlim() == 0)
-            + e.src.len()
-            + e.dst.len()
+        self.fields().encode(
+            &mut [0; SCRATCH_LEN],
+            iid_u64(src_iid),
+            iid_u64(dst_iid),
+            ctx,
+        )
     }
 
     /// Writes the smallest encoding; returns its length.
@@ -666,66 +739,164 @@ impl IphcRepr {
         dst_iid: Option<[u8; 8]>,
         ctx: &ContextTable,
     ) -> Result<usize> {
-        let e = self.encoding(src_iid, dst_iid, ctx);
-        let tf = self.tf();
-        let hlim = self.hlim();
-        let n = 2
-            + usize::from(e.cid)
-            + tf_len(tf)
-            + usize::from(self.next_header.is_some())
-            + usize::from(hlim == 0)
-            + e.src.len()
-            + e.dst.len();
+        self.emit_iid(buf, iid_u64(src_iid), iid_u64(dst_iid), ctx)
+    }
+
+    /// [`IphcRepr::emit`] with the interface identifiers as numbers.
+    pub(crate) fn emit_iid(
+        &self,
+        buf: &mut [u8],
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<usize> {
+        let mut s = [0u8; SCRATCH_LEN];
+        let n = self.fields().encode(&mut s, src_iid, dst_iid, ctx);
         room(buf, n)?;
-        let mut w = Writer { buf, pos: 0 };
-        w.put(&[
-            DISPATCH | (tf << 3) | (u8::from(self.next_header.is_none()) << 2) | hlim,
-            (u8::from(e.cid) << 7)
-                | (u8::from(e.src.stateful) << 6)
-                | (e.src.mode << 4)
-                | (u8::from(e.multicast) << 3)
-                | (u8::from(e.dst.stateful) << 2)
-                | e.dst.mode,
-        ]);
-        if e.cid {
-            let sci = if e.src.stateful { e.src.ctx } else { 0 };
-            let dci = if e.dst.stateful { e.dst.ctx } else { 0 };
-            w.put(&[(sci << 4) | dci]);
+        if let (Some(d), Some(s)) = (buf.get_mut(..n), s.get(..n)) {
+            d.copy_from_slice(s);
         }
-        let ecn = self.traffic_class & 3;
-        let dscp = self.traffic_class >> 2;
-        let fl = (self.flow_label & 0xfffff).to_be_bytes();
-        match tf {
-            0 => w.put(&[(ecn << 6) | dscp, fl[1], fl[2], fl[3]]),
-            1 => w.put(&[(ecn << 6) | fl[1], fl[2], fl[3]]),
-            2 => w.put(&[(ecn << 6) | dscp]),
-            _ => {}
-        }
-        if let Some(nh) = self.next_header {
-            w.put(&[nh.into()]);
-        }
-        if hlim == 0 {
-            w.put(&[self.hop_limit]);
-        }
-        e.src.write(&self.src_addr.octets(), &mut w);
-        e.dst.write(&self.dst_addr.octets(), &mut w);
         Ok(n)
     }
 }
 
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
+/// Size of the scratch buffer [`HeaderFields::encode`] writes into: the longest IPHC header
+/// (41 bytes) plus room for the 16-byte stores it makes, and for one NHC UDP header after it.
+pub(crate) const SCRATCH_LEN: usize = 64;
+
+/// The IPv6 header fields IPHC carries, as numbers: what the encoder works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderFields {
+    pub(crate) src: u128,
+    pub(crate) dst: u128,
+    /// Inline next header, or `None` for NHC.
+    pub(crate) next_header: Option<u8>,
+    pub(crate) hop_limit: u8,
+    pub(crate) traffic_class: u8,
+    pub(crate) flow_label: u32,
 }
 
-impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.pos + bytes.len();
-        if let Some(d) = self.buf.get_mut(self.pos..end) {
-            d.copy_from_slice(bytes);
-        }
-        self.pos = end;
+/// Stores `v` big-endian at `s[pos..pos + 16]`; the caller keeps `pos + 16 <= SCRATCH_LEN`.
+#[inline(always)]
+fn put16(s: &mut [u8; SCRATCH_LEN], pos: usize, v: u128) {
+    if let Some(d) = s.get_mut(pos..pos + 16) {
+        d.copy_from_slice(&v.to_be_bytes());
     }
+}
+
+impl HeaderFields {
+    /// The fields of a 40-byte IPv6 header (RFC 8200 §3); `nhc` selects NH = 1.
+    #[inline(always)]
+    pub(crate) fn from_ipv6(h: &[u8; 40], nhc: bool) -> Self {
+        let [w0, w1, w2, w3, _, _, nh, hop_limit, ..] = *h;
+        let word0 = u32::from_be_bytes([w0, w1, w2, w3]);
+        let (src, dst) = split_addrs(h);
+        HeaderFields {
+            src,
+            dst,
+            next_header: if nhc { None } else { Some(nh) },
+            hop_limit,
+            traffic_class: (word0 >> 20) as u8,
+            flow_label: word0 & 0x000f_ffff,
+        }
+    }
+
+    /// The best (no context byte, any) encoding pair for both addresses (RFC 6282 §3.1.1).
+    #[inline(always)]
+    fn encoding(&self, src_iid: Option<u64>, dst_iid: Option<u64>, ctx: &ContextTable) -> Encoding {
+        let (s0, s1) = best_unicast(self.src, src_iid, ctx, true);
+        let multicast = self.dst >> 120 == 0xff;
+        let (d0, d1) = if multicast {
+            best_multicast(self.dst, ctx)
+        } else {
+            best_unicast(self.dst, dst_iid, ctx, false)
+        };
+        let cost0 = s0.len() + d0.len();
+        let cid1 = s1.needs_cid() || d1.needs_cid();
+        let cost1 = s1.len() + d1.len() + usize::from(cid1);
+        if cost1 < cost0 {
+            Encoding {
+                src: s1,
+                dst: d1,
+                cid: cid1,
+            }
+        } else {
+            Encoding {
+                src: s0,
+                dst: d0,
+                cid: false,
+            }
+        }
+    }
+
+    /// Writes the smallest IPHC encoding at the start of `s`; returns its length (at most 41).
+    pub(crate) fn encode(
+        &self,
+        s: &mut [u8; SCRATCH_LEN],
+        src_iid: Option<u64>,
+        dst_iid: Option<u64>,
+        ctx: &ContextTable,
+    ) -> usize {
+        let e = self.encoding(src_iid, dst_iid, ctx);
+        let ecn = u32::from(self.traffic_class & 3);
+        let dscp = u32::from(self.traffic_class >> 2);
+        let fl = self.flow_label & 0xfffff;
+        let (tf, tf_bits, tf_len) = match (fl, dscp | ecn, dscp) {
+            (0, 0, _) => (3, 0, 0),
+            (0, _, _) => (2, (ecn << 6) | dscp, 1),
+            (_, _, 0) => (1, (ecn << 22) | fl, 3),
+            _ => (0, (ecn << 30) | (dscp << 24) | fl, 4),
+        };
+        let hlim = match self.hop_limit {
+            1 => 1,
+            64 => 2,
+            255 => 3,
+            _ => 0,
+        };
+        let b0 = DISPATCH | (tf << 3) | (u8::from(self.next_header.is_none()) << 2) | hlim;
+        let b1 = (u8::from(e.cid) << 7) | (e.src.code << 4) | e.dst.code;
+        // Base header and the short inline fields: context byte, TF fields (at most 4 bytes,
+        // written as one left-aligned word), next header, hop limit.
+        let mut pos = 2usize;
+        let mut put = |s: &mut [u8; SCRATCH_LEN], v: u32, len: usize| {
+            if let Some(d) = s.get_mut(pos..pos + 4) {
+                d.copy_from_slice(&v.to_be_bytes());
+            }
+            pos += len;
+        };
+        if let Some(d) = s.get_mut(..2) {
+            d.copy_from_slice(&[b0, b1]);
+        }
+        if e.cid {
+            let sci = if e.src.stateful() { e.src.ctx } else { 0 };
+            let dci = if e.dst.stateful() { e.dst.ctx } else { 0 };
+            put(s, u32::from((sci << 4) | (dci & 0x0f)) << 24, 1);
+        }
+        if tf_len > 0 {
+            put(s, tf_bits << (32 - 8 * tf_len), tf_len);
+        }
+        if let Some(nh) = self.next_header {
+            put(s, u32::from(nh) << 24, 1);
+        }
+        if hlim == 0 {
+            put(s, u32::from(self.hop_limit) << 24, 1);
+        }
+        put16(s, pos, e.src.inline_bits(self.src));
+        pos += e.src.len();
+        put16(s, pos, e.dst.inline_bits(self.dst));
+        pos + e.dst.len()
+    }
+}
+
+/// Source and destination address of an IPv6 header as numbers.
+#[inline(always)]
+pub(crate) fn split_addrs(h: &[u8; 40]) -> (u128, u128) {
+    let at = |i: usize| {
+        h.get(i..i + 16)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map_or(0, u128::from_be_bytes)
+    };
+    (at(8), at(24))
 }
 
 impl fmt::Display for IphcRepr {

@@ -7,7 +7,7 @@
 //! ```
 
 use super::IpProtocol;
-use crate::error::{Error, Result, need, room};
+use crate::error::{Error, Result, need};
 use core::fmt;
 use core::net::Ipv6Addr;
 
@@ -149,11 +149,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 }
 
 pub(crate) fn addr(b: &[u8]) -> Ipv6Addr {
-    let mut o = [0u8; 16];
-    for (d, s) in o.iter_mut().zip(b) {
-        *d = *s;
-    }
-    Ipv6Addr::from(o)
+    <[u8; 16]>::try_from(b).map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from)
 }
 
 /// The fields of an IPv6 header.
@@ -200,17 +196,22 @@ impl Ipv6Repr {
     }
     /// Writes the header into the first 40 bytes of `buf`.
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
-        room(buf, HEADER_LEN)?;
-        let mut p = Packet::new_unchecked(buf);
-        p.set_word0(0);
-        p.set_version(6);
-        p.set_traffic_class(self.traffic_class);
-        p.set_flow_label(self.flow_label);
-        p.set_payload_len(self.payload_len);
-        p.set_next_header(self.next_header);
-        p.set_hop_limit(self.hop_limit);
-        p.set_src_addr(self.src_addr);
-        p.set_dst_addr(self.dst_addr);
+        let out = buf.get_mut(..HEADER_LEN).ok_or(Error::BufferTooSmall {
+            required: HEADER_LEN,
+        })?;
+        let word0 =
+            (6u32 << 28) | (u32::from(self.traffic_class) << 20) | (self.flow_label & 0x000f_ffff);
+        let mut h = [0u8; HEADER_LEN];
+        let (w, rest) = h.split_at_mut(4);
+        w.copy_from_slice(&word0.to_be_bytes());
+        let (l, rest) = rest.split_at_mut(2);
+        l.copy_from_slice(&self.payload_len.to_be_bytes());
+        let (nh, rest) = rest.split_at_mut(2);
+        nh.copy_from_slice(&[self.next_header.into(), self.hop_limit]);
+        let (sa, da) = rest.split_at_mut(16);
+        sa.copy_from_slice(&self.src_addr.octets());
+        da.copy_from_slice(&self.dst_addr.octets());
+        out.copy_from_slice(&h);
         Ok(())
     }
 }

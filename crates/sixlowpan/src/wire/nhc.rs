@@ -244,37 +244,31 @@ impl UdpNhcRepr {
     pub fn buffer_len(&self) -> usize {
         1 + ports_len(self.ports_mode()) + if self.checksum.is_some() { 2 } else { 0 }
     }
+    /// The smallest encoding, left-aligned in a big-endian word, and its length (at most 7).
+    #[inline]
+    pub(crate) fn encode(&self) -> (u64, usize) {
+        let mode = self.ports_mode();
+        let (s, d) = (u64::from(self.src_port), u64::from(self.dst_port));
+        let (ports, len) = match mode {
+            0 => ((s << 16) | d, 4),
+            1 => ((s << 8) | (d & 0xff), 3),
+            2 => (((s & 0xff) << 16) | d, 3),
+            _ => (((s & 0x0f) << 4) | (d & 0x0f), 1),
+        };
+        let head = UDP_DISPATCH | (u8::from(self.checksum.is_none()) << 2) | mode;
+        let mut v = (u64::from(head) << 56) | (ports << (56 - 8 * len));
+        let mut n = 1 + len;
+        if let Some(c) = self.checksum {
+            v |= u64::from(c) << (40 - 8 * len);
+            n += 2;
+        }
+        (v, n)
+    }
     /// Writes the smallest encoding.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.buffer_len();
+        let (v, n) = self.encode();
         room(buf, n)?;
-        let mode = self.ports_mode();
-        let s = self.src_port.to_be_bytes();
-        let d = self.dst_port.to_be_bytes();
-        let mut tmp = [0u8; 7];
-        tmp[0] = UDP_DISPATCH | (u8::from(self.checksum.is_none()) << 2) | mode;
-        let mut pos = 1;
-        let ports: &[u8] = match mode {
-            0 => &[s[0], s[1], d[0], d[1]],
-            1 => &[s[0], s[1], d[1]],
-            2 => &[s[1], d[0], d[1]],
-            _ => &[((s[1] & 0x0f) << 4) | (d[1] & 0x0f)],
-        };
-        for b in ports {
-            if let Some(t) = tmp.get_mut(pos) {
-                *t = *b;
-            }
-            pos += 1;
-        }
-        if let Some(c) = self.checksum {
-            for b in c.to_be_bytes() {
-                if let Some(t) = tmp.get_mut(pos) {
-                    *t = b;
-                }
-                pos += 1;
-            }
-        }
-        if let (Some(d), Some(s)) = (buf.get_mut(..n), tmp.get(..n)) {
+        if let (Some(d), Some(s)) = (buf.get_mut(..n), v.to_be_bytes().get(..n)) {
             d.copy_from_slice(s);
         }
         Ok(n)
