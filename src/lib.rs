@@ -13,7 +13,7 @@ pub use amimesh_mle as mle;
 pub use amimesh_pana as pana;
 pub use amimesh_pana_relay as pana_relay;
 pub use amimesh_rpl as rpl;
-pub use amimesh_sixlowpan as sixlowpan;
 /// The simulator (std only).
 #[cfg(feature = "std")]
 pub use amimesh_sim as sim;
+pub use amimesh_sixlowpan as sixlowpan;
