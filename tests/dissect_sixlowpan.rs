@@ -67,7 +67,11 @@ mod mle {
         super::record(format!("mle {src} {dst} {}", hex::encode(payload)));
     }
 }
+#[path = "../examples/dissect/rpl.rs"]
+#[allow(dead_code)]
+mod rpl_layer;
 mod rpl {
+    pub use crate::rpl_layer::{describe_hbh_option, describe_srh};
     use serde_json::{Map, Value};
     pub fn dissect(_obj: &mut Map<String, Value>, code: u8, body: &[u8]) {
         super::record(format!("rpl {code} {}", hex::encode(body)));
@@ -177,6 +181,11 @@ fn dissect_decodes_compressed_fragmented_and_hands_off() {
     assert_eq!(obj["sixlowpan"]["nhc"][1]["type"], "udp");
     assert_eq!(obj["ipv6"]["src"], "fe80::ff:fe00:1");
     assert_eq!(obj["ipv6"]["ext"][0]["options"][0]["type"], 0x63);
+    // The RPL layer describes the RFC 6553 option: instance 0x1e, sender rank 0x0300.
+    let rpl = &obj["ipv6"]["ext"][0]["options"][0]["rpl"];
+    assert_eq!(rpl["instance"], 0x1e, "{obj:?}");
+    assert_eq!(rpl["sender_rank"], 0x0300);
+    assert_eq!(rpl["o"], false);
     assert_eq!(obj["udp"]["dst_port"], 716);
     assert_eq!(obj["udp"]["checksum_ok"], true);
 

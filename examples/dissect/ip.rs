@@ -66,8 +66,19 @@ pub fn dissect(opts: &Options, obj: &mut Map<String, Value>, link: LinkInfo, pac
                     let o: Vec<Value> = h
                         .options()
                         .map(|o| match o {
-                            Ok(o) => json!({"type": o.kind, "length": o.data.len(),
-                                            "data": hex::encode(o.data)}),
+                            Ok(o) => {
+                                let mut v = json!({"type": o.kind, "length": o.data.len(),
+                                                   "data": hex::encode(o.data)});
+                                // RFC 6553 / RFC 9008 RPL option, described by the RPL layer.
+                                let mut tlv = vec![o.kind, o.data.len() as u8];
+                                tlv.extend_from_slice(o.data);
+                                if let (Some(r), Some(m)) =
+                                    (crate::rpl::describe_hbh_option(&tlv), v.as_object_mut())
+                                {
+                                    m.insert("rpl".into(), r);
+                                }
+                                v
+                            }
                             Err(e) => json!({"error": e.to_string()}),
                         })
                         .collect();
@@ -77,6 +88,11 @@ pub fn dissect(opts: &Options, obj: &mut Map<String, Value>, link: LinkInfo, pac
                     let r = RoutingHeader::new_unchecked(h.bytes());
                     e.insert("routing_type".into(), json!(r.routing_type()));
                     e.insert("segments_left".into(), json!(r.segments_left()));
+                    if r.routing_type() == 3 {
+                        if let Some(srh) = crate::rpl::describe_srh(h.bytes(), dst) {
+                            e.insert("srh".into(), srh);
+                        }
+                    }
                     if let Some(f) = srh_final(dst, &r) {
                         pseudo_dst = f;
                     }
