@@ -538,7 +538,11 @@ impl<S: CredentialStore> PanaAgent<S> {
             pac_port: src_port,
             via: None,
         };
-        match self.on_datagram(now, dest, data, rng) {
+        let r = self.on_datagram(now, dest, data, rng);
+        if let Err(e) = r {
+            crate::macros::trace!("PAA dropped a datagram: {:?}", e);
+        }
+        match r {
             Ok(()) => {}
             Err(Error::BadAuth) => self.sh.stats.rx_bad_auth += 1,
             Err(Error::WrongState | Error::NoSession) => self.sh.stats.rx_unexpected += 1,

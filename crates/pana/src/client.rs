@@ -343,7 +343,11 @@ impl PanaClient {
         rng: &mut R,
     ) {
         check_monotonic(&mut self.last_now, now);
-        match self.on_datagram(now, data, rng) {
+        let r = self.on_datagram(now, data, rng);
+        if let Err(e) = r {
+            crate::macros::trace!("PaC dropped a datagram: {:?}", e);
+        }
+        match r {
             Ok(()) => {}
             Err(Error::BadAuth) => self.stats.rx_bad_auth += 1,
             Err(Error::WrongState) => self.stats.rx_unexpected += 1,
@@ -449,6 +453,7 @@ impl PanaClient {
     }
 
     fn close(&mut self, e: ClientEvent) {
+        crate::macros::debug!("PaC session {:x} closed", self.core.session_id);
         self.state = ClientState::Closed;
         self.core.outstanding = None;
         self.core.keys = None;
