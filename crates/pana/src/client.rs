@@ -182,7 +182,12 @@ pub struct Transmit {
 const TXQ: usize = 4;
 const EVQ: usize = 8;
 
-/// A PANA Client with an EAP-PSK peer. See the module doc for the run loop.
+/// A PANA Client with an EAP-PSK peer (RFC 5191, RFC 5609 §7).
+///
+/// Drain rule: after every input (`start`, `handle_datagram`, `handle_timeout`) or command
+/// (`ping`, `reauthenticate`, `terminate`), call [`PanaClient::poll_transmit`] until `None`,
+/// then [`PanaClient::poll_event`] until `None`, then read [`PanaClient::poll_timeout`] and call
+/// `handle_timeout` at that instant. `now` is monotonic.
 #[derive(Debug)]
 pub struct PanaClient {
     config: ClientConfig,
