@@ -366,7 +366,13 @@ impl<S> Shared<S> {
     }
 }
 
-/// A PANA Authentication Agent with an EAP-PSK server. See the module doc for the run loop.
+/// A PANA Authentication Agent with an EAP-PSK server (RFC 5191, RFC 5609 §8, RFC 6345 §3).
+///
+/// Drain rule: after every input (`handle_datagram`, `handle_timeout`) or command
+/// (`rotate_network_key`, `revoke`, `reauthenticate`, `ping`, `terminate`), call
+/// [`PanaAgent::poll_transmit`] until `None`, then [`PanaAgent::poll_event`] until `None`, then
+/// read [`PanaAgent::poll_timeout`] and call `handle_timeout` at that instant. `now` is
+/// monotonic.
 #[derive(Debug)]
 pub struct PanaAgent<S: CredentialStore> {
     sh: Shared<S>,
@@ -538,7 +544,11 @@ impl<S: CredentialStore> PanaAgent<S> {
             pac_port: src_port,
             via: None,
         };
-        match self.on_datagram(now, dest, data, rng) {
+        let r = self.on_datagram(now, dest, data, rng);
+        if let Err(e) = r {
+            crate::macros::trace!("PAA dropped a datagram: {:?}", e);
+        }
+        match r {
             Ok(()) => {}
             Err(Error::BadAuth) => self.sh.stats.rx_bad_auth += 1,
             Err(Error::WrongState | Error::NoSession) => self.sh.stats.rx_unexpected += 1,

@@ -136,6 +136,7 @@ extern crate std;
 pub mod crypto;
 pub mod eap_psk;
 pub mod error;
+mod macros;
 pub mod wire;
 
 pub use error::{Error, Result};

@@ -748,3 +748,100 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn paa_refuses_relayed_relay_messages_and_malformed_pry() {
+    use amimesh_pana::wire::{PacInformation, RelayRepr};
+    let mut net = Net::new(1, 31);
+    let pci = [0u8, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let inner_pry = {
+        let mut b = [0u8; 128];
+        let n = RelayRepr {
+            pac: PacInformation {
+                addr: pac_addr(0),
+                port: 716,
+            },
+            relayed: &pci,
+        }
+        .emit(&mut b)
+        .unwrap();
+        b[..n].to_vec()
+    };
+    let mut outer = [0u8; 256];
+    let n = RelayRepr {
+        pac: PacInformation {
+            addr: pac_addr(0),
+            port: 716,
+        },
+        relayed: &inner_pry,
+    }
+    .emit(&mut outer)
+    .unwrap();
+    let now = net.now;
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &outer[..n], &mut net.crng);
+    assert_eq!(net.agent.stats().rx_malformed, 1);
+    assert_eq!(net.agent.session_count(), 0);
+    // A PRY without Relayed-Message.
+    let mut b = [0u8; 64];
+    let mut mb = amimesh_pana::wire::MessageBuilder::new(
+        &mut b,
+        amimesh_pana::wire::MessageType::Relay,
+        amimesh_pana::wire::Flags::NONE,
+        0,
+        0,
+    )
+    .unwrap();
+    mb.push(&amimesh_pana::wire::AvpRepr::new(
+        amimesh_pana::wire::AvpCode::PacInformation,
+        &PacInformation {
+            addr: pac_addr(0),
+            port: 716,
+        }
+        .to_bytes(),
+    ))
+    .unwrap();
+    let n = mb.finish();
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &b[..n], &mut net.crng);
+    assert_eq!(net.agent.stats().rx_malformed, 2);
+    // The well-formed single PRY creates a relayed session answered through the PRE.
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &inner_pry, &mut net.crng);
+    assert_eq!(net.agent.session_count(), 1);
+    let mut buf = [0u8; 1500];
+    let t = net.agent.poll_transmit(now, &mut buf).unwrap();
+    assert_eq!((t.dst, t.dst_port), (PRE_ADDR, 716));
+    assert_eq!(&buf[6..8], &[0, 5]);
+}
+
+#[test]
+fn forged_par_does_not_disturb_an_open_pac() {
+    let mut net = Net::new(1, 32);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    // A PAA-initiated re-authentication PAR, captured and altered (AUTH broken), with and
+    // without the C flag: the PaC stays open and keeps its keys.
+    let sid = net.clients[0].session_id();
+    let now = net.now;
+    net.agent.reauthenticate(now, sid, &mut net.crng).unwrap();
+    let mut buf = [0u8; 1500];
+    let t = net.agent.poll_transmit(now, &mut buf).unwrap();
+    let par = buf[..t.len].to_vec();
+    for flags in [0x80u8, 0xa0] {
+        let mut bad = par.clone();
+        bad[4] = flags;
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        net.clients[0].handle_datagram(now, &bad, &mut net.crng);
+        assert_eq!(net.clients[0].state(), ClientState::Open);
+        assert!(net.clients[0].poll_transmit(now, &mut buf).is_none());
+    }
+    assert_eq!(net.clients[0].stats().rx_bad_auth, 2);
+    // The genuine PAR still starts the re-authentication.
+    net.clients[0].handle_datagram(now, &par, &mut net.crng);
+    assert_eq!(net.clients[0].state(), ClientState::Reauthenticating);
+}

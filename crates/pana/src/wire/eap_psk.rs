@@ -299,6 +299,18 @@ impl<'a> PskRepr<'a> {
     }
 }
 
+impl core::fmt::Display for PskRepr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (n, tail) = match self {
+            PskRepr::First { id_s, .. } => (1, id_s.len()),
+            PskRepr::Second { id_p, .. } => (2, id_p.len()),
+            PskRepr::Third { pchannel, .. } => (3, pchannel.len()),
+            PskRepr::Fourth { pchannel, .. } => (4, pchannel.len()),
+        };
+        write!(f, "EAP-PSK message {n} ({tail}B variable part)")
+    }
+}
+
 struct Writer<'b> {
     out: &'b mut [u8],
     at: usize,
@@ -353,6 +365,7 @@ mod tests {
         let b = h(MSG3);
         let r = PskRepr::parse(&b).unwrap();
         assert_eq!(r.flags().t(), 2);
+        assert_eq!(std::format!("{r}"), "EAP-PSK message 3 (21B variable part)");
         match r {
             PskRepr::Third {
                 mac_s, pchannel, ..

@@ -104,6 +104,18 @@ impl<'a> RelayRepr<'a> {
     }
 }
 
+impl core::fmt::Display for RelayRepr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "PRY for [{}]:{} ({}B relayed)",
+            self.pac.addr,
+            self.pac.port,
+            self.relayed.len()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +145,7 @@ mod tests {
         let mut out = [0xa5u8; 68];
         assert_eq!(r.emit(&mut out).unwrap(), 68);
         assert_eq!(out, PRY);
+        assert_eq!(std::format!("{r}"), "PRY for [fe80::1]:716 (16B relayed)");
     }
 
     #[test]
