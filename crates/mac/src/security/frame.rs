@@ -162,6 +162,7 @@ pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
 }
 
 /// Parses the frame once and finds the a-data/m split.
+#[inline]
 fn analyse(frame: &[u8]) -> Result<(FrameRepr<'_>, SecuredLayout)> {
     let (r, (hdr, content_end)) = FrameRepr::parse_with_layout(&Frame::new_unchecked(frame))?;
     let security = r.security.ok_or(Error::NotSecured)?;
@@ -261,6 +262,7 @@ pub fn unsecure_frame<L: KeyLookup + ?Sized>(
 
 type Prepared<'l, K> = (K, &'l CcmKey, AuxSecurityHeaderRepr, ExtAddr, SecuredLayout);
 
+#[inline]
 fn prepare<'l, L: KeyLookup + ?Sized>(
     frame: &[u8],
     lookup: &'l L,
@@ -286,6 +288,7 @@ fn prepare<'l, L: KeyLookup + ?Sized>(
     Ok((name, key, security, src_ext, l))
 }
 
+#[inline]
 fn open_in_place<K>(
     frame: &mut [u8],
     key: &CcmKey,

@@ -405,6 +405,7 @@ pub struct AuxSecurityHeaderRepr {
 
 impl AuxSecurityHeaderRepr {
     /// Decodes a checked header. Bit 7 of Security Control (reserved) is ignored.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(h: &AuxSecurityHeader<T>) -> Result<Self> {
         h.check_len()?;
         Ok(AuxSecurityHeaderRepr {

@@ -561,6 +561,7 @@ impl<'a> FrameRepr<'a> {
 
     /// [`FrameRepr::parse`] plus (header length, content end): one walk over the header.
     #[allow(clippy::indexing_slicing)] // offsets come from `layout`, which checked them
+    #[inline]
     pub(crate) fn parse_with_layout<T: AsRef<[u8]> + ?Sized>(
         frame: &Frame<&'a T>,
     ) -> Result<(Self, (usize, usize))> {
