@@ -240,11 +240,13 @@ pub struct AuxSecurityHeader<T: AsRef<[u8]>> {
 #[allow(clippy::indexing_slicing)]
 impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         AuxSecurityHeader { buffer }
     }
 
     /// Wraps a buffer and checks it with [`AuxSecurityHeader::check_len`].
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let h = Self::new_unchecked(buffer);
         h.check_len()?;
@@ -252,6 +254,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Ensures the buffer holds the whole header that the Security Control field announces.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         need(b, 1)?;
@@ -259,11 +262,13 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The header length announced by a Security Control byte.
+    #[inline]
     pub const fn header_len_for(sec_ctrl: u8) -> usize {
         let fc = if sec_ctrl & field::FC_SUPPRESSION != 0 {
             0
@@ -274,21 +279,25 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Length of this header in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         Self::header_len_for(self.security_control())
     }
 
     /// The raw Security Control byte.
+    #[inline]
     pub fn security_control(&self) -> u8 {
         self.buffer.as_ref()[field::SEC_CTRL]
     }
 
     /// Security Level.
+    #[inline]
     pub fn security_level(&self) -> SecurityLevel {
         SecurityLevel::from_bits(self.security_control() & field::LEVEL_MASK)
     }
 
     /// Key Identifier Mode.
+    #[inline]
     pub fn key_id_mode(&self) -> KeyIdMode {
         KeyIdMode::from_bits(
             (self.security_control() & field::KEY_ID_MODE_MASK) >> field::KEY_ID_MODE_SHIFT,
@@ -296,16 +305,19 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Frame Counter Suppression (2015).
+    #[inline]
     pub fn frame_counter_suppressed(&self) -> bool {
         self.security_control() & field::FC_SUPPRESSION != 0
     }
 
     /// ASN in Nonce (2015, TSCH).
+    #[inline]
     pub fn asn_in_nonce(&self) -> bool {
         self.security_control() & field::ASN_IN_NONCE != 0
     }
 
     /// The Frame Counter, unless suppressed.
+    #[inline]
     pub fn frame_counter(&self) -> Option<u32> {
         if self.frame_counter_suppressed() {
             return None;
@@ -314,6 +326,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
         Some(u32::from_le_bytes([b[1], b[2], b[3], b[4]]))
     }
 
+    #[inline]
     fn key_id_offset(&self) -> usize {
         if self.frame_counter_suppressed() {
             1
@@ -323,6 +336,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// The Key Identifier.
+    #[inline]
     pub fn key_identifier(&self) -> KeyIdentifier {
         let b = self.buffer.as_ref();
         let o = self.key_id_offset();
@@ -345,6 +359,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// The Key Index, if the mode carries one.
+    #[inline]
     pub fn key_index(&self) -> Option<u8> {
         self.key_identifier().index()
     }
