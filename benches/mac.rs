@@ -424,7 +424,8 @@ fn bench(c: &mut Criterion) {
 /// Instruction-count mode: `AMIMESH_BENCH_IR=<path>:<n>` runs `n` calls of one path and exits,
 /// for `valgrind --tool=callgrind` (repeatable where wall time on a shared machine is not).
 /// Paths: `parse`, `parse_smoltcp`, `decrypt`, `decrypt_i154`, `encrypt`, `encrypt_i154`,
-/// `none` (setup only, to subtract).
+/// `open_raw_key` (CCM* open with a raw key, so the key expansion is counted), `none` (setup
+/// only, to subtract).
 fn ir_mode(spec: &str) {
     let (path, n) = spec.split_once(':').unwrap_or((spec, "10000"));
     let n: u32 = n.parse().unwrap();
@@ -467,6 +468,27 @@ fn ir_mode(spec: &str) {
             }
             "encrypt_i154" => {
                 black_box(i154_secure(i154_frame(true), black_box(&mut out)));
+            }
+            "open_raw_key" => {
+                s.copy_from_slice(&secured);
+                let l = amimesh::mac::security::frame::secured_layout(&s).unwrap();
+                let nonce = amimesh::mac::security::ccm_star::nonce(
+                    SRC,
+                    0x0102_0304,
+                    SecurityLevel::EncMic32,
+                );
+                let (head, mic) = s.split_at_mut(l.content_end);
+                let (aad, m) = head.split_at_mut(l.open_end);
+                let k = Key128::new(KEY);
+                amimesh::mac::security::ccm_star::open(
+                    black_box(&k),
+                    &nonce,
+                    SecurityLevel::EncMic32,
+                    aad,
+                    m,
+                    mic,
+                )
+                .unwrap();
             }
             "none" => {}
             other => panic!("unknown path {other}"),
