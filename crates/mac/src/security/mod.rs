@@ -61,6 +61,7 @@ impl SecurityLevel {
     ];
 
     /// From the low three bits of `v` (every 3-bit value is a level).
+    #[inline]
     pub const fn from_bits(v: u8) -> Self {
         match v & 0x07 {
             0 => SecurityLevel::None,
@@ -75,11 +76,13 @@ impl SecurityLevel {
     }
 
     /// The 3-bit code.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self as u8
     }
 
     /// Length of the MIC in bytes: 0, 4, 8 or 16.
+    #[inline]
     pub const fn mic_len(self) -> usize {
         match self as u8 & 0x03 {
             0 => 0,
@@ -90,11 +93,13 @@ impl SecurityLevel {
     }
 
     /// Does this level encrypt (levels 4–7)?
+    #[inline]
     pub const fn encrypts(self) -> bool {
         self as u8 & 0x04 != 0
     }
 
     /// The standard's name ("ENC-MIC-32", …).
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             SecurityLevel::None => "None",
@@ -141,6 +146,7 @@ pub enum KeyIdMode {
 
 impl KeyIdMode {
     /// From the low two bits of `v`.
+    #[inline]
     pub const fn from_bits(v: u8) -> Self {
         match v & 0x03 {
             0 => KeyIdMode::Implicit,
@@ -150,10 +156,12 @@ impl KeyIdMode {
         }
     }
     /// The 2-bit code.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self as u8
     }
     /// Length of the Key Identifier field: 0, 1, 5 or 9 bytes.
+    #[inline]
     pub const fn key_id_len(self) -> usize {
         match self {
             KeyIdMode::Implicit => 0,
@@ -191,6 +199,7 @@ pub enum KeyIdentifier {
 
 impl KeyIdentifier {
     /// The key identifier mode.
+    #[inline]
     pub const fn mode(&self) -> KeyIdMode {
         match self {
             KeyIdentifier::Implicit => KeyIdMode::Implicit,
@@ -200,6 +209,7 @@ impl KeyIdentifier {
         }
     }
     /// The Key Index, if present.
+    #[inline]
     pub const fn index(&self) -> Option<u8> {
         match *self {
             KeyIdentifier::Implicit => None,
@@ -209,6 +219,7 @@ impl KeyIdentifier {
         }
     }
     /// The Key Source bytes as sent (empty for modes 0 and 1).
+    #[inline]
     pub fn source(&self) -> &[u8] {
         match self {
             KeyIdentifier::Implicit | KeyIdentifier::Index(_) => &[],
@@ -368,11 +379,13 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
 #[allow(clippy::indexing_slicing)]
 impl<T: AsRef<[u8]> + AsMut<[u8]>> AuxSecurityHeader<T> {
     /// Sets the Security Control byte (changes the header layout).
+    #[inline]
     pub fn set_security_control(&mut self, v: u8) {
         self.buffer.as_mut()[field::SEC_CTRL] = v;
     }
 
     /// Sets the Frame Counter (no effect when suppressed).
+    #[inline]
     pub fn set_frame_counter(&mut self, fc: u32) {
         if !self.frame_counter_suppressed() {
             self.buffer.as_mut()[1..5].copy_from_slice(&fc.to_le_bytes());
@@ -381,6 +394,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> AuxSecurityHeader<T> {
 
     /// Sets the Key Identifier bytes for the header's key identifier mode (a mismatching
     /// `id` writes nothing).
+    #[inline]
     pub fn set_key_identifier(&mut self, id: &KeyIdentifier) {
         if id.mode() != self.key_id_mode() {
             return;
@@ -432,6 +446,7 @@ impl AuxSecurityHeaderRepr {
     }
 
     /// The Security Control byte this Repr encodes.
+    #[inline]
     pub fn security_control(&self) -> u8 {
         let mut v = self.security_level.bits() | (self.key_id.mode().bits() << 3);
         if self.frame_counter.is_none() {
@@ -444,6 +459,7 @@ impl AuxSecurityHeaderRepr {
     }
 
     /// Encoded length in bytes (5, 6, 10 or 14 with a frame counter; 4 less without).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         AuxSecurityHeader::<&[u8]>::header_len_for(self.security_control())
     }
@@ -452,6 +468,7 @@ impl AuxSecurityHeaderRepr {
     ///
     /// # Errors
     /// [`Error::BufferTooSmall`] if the buffer is shorter than [`Self::buffer_len`].
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, h: &mut AuxSecurityHeader<T>) -> Result<()> {
         let required = self.buffer_len();
         if h.buffer.as_ref().len() < required {
