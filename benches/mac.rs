@@ -13,6 +13,10 @@
 //! a-data, byte-reversed nonce), so its decrypt path is measured on a frame it secured itself:
 //! the same length and level, the same CCM* work, and it succeeds. On the standard frame it does
 //! that work too and then fails the MIC check (also measured, `ieee802154_standard_frame`).
+//!
+//! Instruction counts (repeatable on a loaded machine): `AMIMESH_BENCH_IR=<path>:<n>` runs `n`
+//! calls of one path and exits; run it under `valgrind --tool=callgrind` for two values of `n`
+//! and divide the difference (see `ir_mode` for the paths).
 
 #![allow(
     clippy::unwrap_used,
@@ -30,7 +34,7 @@ use amimesh::mac::security::frame::{KeyTable, secure_frame, unsecure_frame};
 use amimesh::mac::security::{AuxSecurityHeaderRepr, KeyIdentifier, SecurityLevel};
 use amimesh::mac::wire::{Frame, FrameRepr, FrameType, FrameVersion};
 use byte::BytesExt;
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group};
 use ieee802154::mac::frame::security as i154sec;
 use ieee802154::mac::{self as i154, FooterMode, FrameSerDesContext};
 
@@ -421,5 +425,88 @@ fn bench(c: &mut Criterion) {
     let _ = ShortAddr(0);
 }
 
+/// Instruction-count mode: `AMIMESH_BENCH_IR=<path>:<n>` runs `n` calls of one path and exits,
+/// for `valgrind --tool=callgrind` (repeatable where wall time on a shared machine is not).
+/// Paths: `parse`, `parse_smoltcp`, `decrypt`, `decrypt_i154`, `encrypt`, `encrypt_i154`,
+/// `open_raw_key` (CCM* open with a raw key, so the key expansion is counted), `none` (setup
+/// only, to subtract).
+fn ir_mode(spec: &str) {
+    let (path, n) = spec.split_once(':').unwrap_or((spec, "10000"));
+    let n: u32 = n.parse().unwrap();
+    let ext = emit(&ext_repr(None));
+    let key = CcmKey::new(&Key128::new(KEY));
+    let mut keys: KeyTable<1, 0> = KeyTable::new();
+    keys.add_key(Some(1), key.clone()).unwrap();
+    let mut secured = emit(&ext_repr(Some(level5())));
+    secure_frame(&mut secured, &key, SRC).unwrap();
+    let mut theirs = vec![0u8; 127];
+    let len = i154_secure(i154_frame(true), &mut theirs);
+    theirs.truncate(len);
+    let mut s = secured.clone();
+    let mut t = theirs.clone();
+    let mut out = vec![0u8; 127];
+    for _ in 0..n {
+        match path {
+            "parse" => {
+                let f = Frame::new_checked(black_box(&ext[..])).unwrap();
+                black_box(FrameRepr::parse(&f).unwrap().payload().len());
+            }
+            "parse_smoltcp" => {
+                let f = smoltcp::wire::Ieee802154Frame::new_checked(black_box(&ext[..])).unwrap();
+                let r = smoltcp::wire::Ieee802154Repr::parse(&f).unwrap();
+                black_box((r, f.payload().map(<[u8]>::len)));
+            }
+            "decrypt" => {
+                s.copy_from_slice(&secured);
+                black_box(unsecure_frame(black_box(&mut s), &keys).unwrap());
+            }
+            "decrypt_i154" => {
+                t.copy_from_slice(&theirs);
+                black_box(i154_unsecure(black_box(&mut t)).unwrap());
+            }
+            "encrypt" => {
+                let r = ext_repr(Some(level5()));
+                let n = r.emit_into(black_box(&mut out)).unwrap();
+                secure_frame(&mut out[..n], &key, SRC).unwrap();
+                black_box(n);
+            }
+            "encrypt_i154" => {
+                black_box(i154_secure(i154_frame(true), black_box(&mut out)));
+            }
+            "open_raw_key" => {
+                s.copy_from_slice(&secured);
+                let l = amimesh::mac::security::frame::secured_layout(&s).unwrap();
+                let nonce = amimesh::mac::security::ccm_star::nonce(
+                    SRC,
+                    0x0102_0304,
+                    SecurityLevel::EncMic32,
+                );
+                let (head, mic) = s.split_at_mut(l.content_end);
+                let (aad, m) = head.split_at_mut(l.open_end);
+                let k = Key128::new(KEY);
+                amimesh::mac::security::ccm_star::open(
+                    black_box(&k),
+                    &nonce,
+                    SecurityLevel::EncMic32,
+                    aad,
+                    m,
+                    mic,
+                )
+                .unwrap();
+            }
+            "none" => {}
+            other => panic!("unknown path {other}"),
+        }
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("AMIMESH_BENCH_IR") {
+        ir_mode(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);

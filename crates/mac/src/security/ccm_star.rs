@@ -18,7 +18,7 @@
 
 use super::SecurityLevel;
 use crate::error::{Error, Result};
-use aes::Aes128;
+use aes::Aes128Enc;
 use aes::cipher::{BlockEncrypt, InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
 use amimesh_core::{ExtAddr, Key128};
 use ccm::aead::AeadInPlace;
@@ -105,11 +105,12 @@ impl fmt::Debug for Mic {
 
 /// An AES-128 key with its expanded key schedule, ready for CCM* at any level.
 ///
-/// The schedule is zeroized on drop (`aes` with its `zeroize` feature); `Debug` prints no
+/// CCM* only runs the block cipher forwards (CBC-MAC and CTR), so only the encryption
+/// schedule is kept ([`aes::Aes128Enc`]). The schedule is zeroized on drop (`aes` with its `zeroize` feature); `Debug` prints no
 /// key material.
 #[derive(Clone)]
 pub struct CcmKey {
-    aes: Aes128,
+    aes: Aes128Enc,
 }
 
 impl fmt::Debug for CcmKey {
@@ -118,10 +119,10 @@ impl fmt::Debug for CcmKey {
     }
 }
 
-type Ccm4<'a> = ccm::Ccm<&'a Aes128, U4, U13>;
-type Ccm8<'a> = ccm::Ccm<&'a Aes128, U8, U13>;
-type Ccm16<'a> = ccm::Ccm<&'a Aes128, U16, U13>;
-type Ctr<'a> = StreamCipherCoreWrapper<ctr::CtrCore<&'a Aes128, ctr::flavors::Ctr32BE>>;
+type Ccm4<'a> = ccm::Ccm<&'a Aes128Enc, U4, U13>;
+type Ccm8<'a> = ccm::Ccm<&'a Aes128Enc, U8, U13>;
+type Ccm16<'a> = ccm::Ccm<&'a Aes128Enc, U16, U13>;
+type Ctr<'a> = StreamCipherCoreWrapper<ctr::CtrCore<&'a Aes128Enc, ctr::flavors::Ctr32BE>>;
 
 /// Counter block A_i (802.15.4-2020 Annex B.4.2): flags 0x01 (L = 2) ‖ nonce ‖ i (16 bits).
 fn counter_block(nonce: &Nonce, i: u16) -> [u8; 16] {
@@ -136,7 +137,7 @@ impl CcmKey {
     /// Expands `key`.
     pub fn new(key: &Key128) -> Self {
         CcmKey {
-            aes: Aes128::new(GenericArray::from_slice(key.expose())),
+            aes: Aes128Enc::new(GenericArray::from_slice(key.expose())),
         }
     }
 
@@ -186,6 +187,7 @@ impl CcmKey {
     ///
     /// # Fuzzing
     /// Under `cfg(fuzzing)` a wrong MIC is accepted, so fuzzers reach the code behind it.
+    #[inline]
     pub fn open(
         &self,
         nonce: &Nonce,
@@ -303,7 +305,7 @@ impl CcmKey {
 /// Byte-wise CBC-MAC state: `x` is the running block, `pos` bytes of the next block are XORed
 /// in (16 = "encrypt before the next byte").
 struct CbcMac<'a> {
-    aes: &'a Aes128,
+    aes: &'a Aes128Enc,
     x: GenericArray<u8, U16>,
     pos: usize,
 }

@@ -14,7 +14,7 @@
 
 use super::ccm_star::{self, CcmKey};
 use super::counters::ReplayTable;
-use super::{AuxSecurityHeaderRepr, KeyIdentifier};
+use super::{AuxSecurityHeader, AuxSecurityHeaderRepr, KeyIdentifier};
 use crate::error::{Error, Result};
 use crate::wire::beacon::BeaconRepr;
 use crate::wire::frame::{Frame, FrameRepr, FrameType, FrameVersion};
@@ -161,17 +161,41 @@ pub fn secured_layout(frame: &[u8]) -> Result<SecuredLayout> {
     analyse(frame).map(|(_, l)| l)
 }
 
-/// Parses the frame once and finds the a-data/m split.
-fn analyse(frame: &[u8]) -> Result<(FrameRepr<'_>, SecuredLayout)> {
-    let (r, (hdr, content_end)) = FrameRepr::parse_with_layout(&Frame::new_unchecked(frame))?;
-    let security = r.security.ok_or(Error::NotSecured)?;
-    let content = r.content;
+/// The header fields the key lookup and the nonce need (802.15.4-2020 §9.2.2, §9.3.2.2).
+#[derive(Clone, Copy)]
+struct Addressing {
+    frame_type: FrameType,
+    dst_pan_id: Option<PanId>,
+    dst_addr: LinkAddr,
+    src_pan_id: Option<PanId>,
+    src_addr: LinkAddr,
+}
+
+/// Walks the header once ([`Frame::check_len`]'s layout) and finds the a-data/m split, without
+/// building a [`FrameRepr`]; errors are those of [`FrameRepr::parse`], then
+/// [`Error::NotSecured`].
+#[allow(clippy::indexing_slicing)] // offsets come from `layout`, which checked them
+#[inline]
+fn analyse(frame: &[u8]) -> Result<(Addressing, SecuredLayout)> {
+    let f = Frame::new_unchecked(frame);
+    let lay = f.layout()?;
+    if lay.aux_len == 0 {
+        // Unsecured: report what `FrameRepr::parse` reports (a bad Payload IE list) first.
+        FrameRepr::parse(&f)?;
+        return Err(Error::NotSecured);
+    }
+    let security = AuxSecurityHeaderRepr::parse(&AuxSecurityHeader::new_unchecked(
+        &frame[lay.aux..lay.aux + lay.aux_len],
+    ))?;
+    let hdr = lay.header_ies_end;
+    let content = &frame[hdr..lay.content_end];
+    let frame_type = f.frame_type();
     // Before 2015 the Command ID of a MAC command and the Superframe/GTS/Pending Address
     // fields of a beacon are the open payload (802.15.4-2006 §7.6.3.4, Annex C.2.3). From 2015
     // the MAC payload (Payload IEs, Command ID, content) is private as a whole, which is also
     // how Wireshark 4.0 decrypts version-2 frames (checked in tests/interop_tshark.rs).
-    let pre2015 = r.frame_version != FrameVersion::Ieee2015;
-    let open = match r.frame_type {
+    let pre2015 = f.frame_version() != FrameVersion::Ieee2015;
+    let open = match frame_type {
         FrameType::MacCommand if pre2015 => {
             if content.is_empty() {
                 return Err(Error::Truncated {
@@ -184,16 +208,23 @@ fn analyse(frame: &[u8]) -> Result<(FrameRepr<'_>, SecuredLayout)> {
         FrameType::Beacon if pre2015 => BeaconRepr::parse(content)?.fields_len(),
         _ => 0,
     };
+    let a = Addressing {
+        frame_type,
+        dst_pan_id: f.read_pan(lay.dst_pan),
+        dst_addr: f.read_addr(f.dst_addressing_mode(), lay.dst_addr),
+        src_pan_id: f.read_pan(lay.src_pan),
+        src_addr: f.read_addr(f.src_addressing_mode(), lay.src_addr),
+    };
     let l = SecuredLayout {
         security,
         header_len: hdr,
         open_end: hdr + open,
-        content_end,
+        content_end: lay.content_end,
     };
-    Ok((r, l))
+    Ok((a, l))
 }
 
-fn nonce_source<L: KeyLookup + ?Sized>(r: &FrameRepr<'_>, lookup: &L) -> Result<ExtAddr> {
+fn nonce_source<L: KeyLookup + ?Sized>(r: &Addressing, lookup: &L) -> Result<ExtAddr> {
     match r.src_addr {
         LinkAddr::Extended(e) => Ok(e),
         src => lookup
@@ -261,6 +292,7 @@ pub fn unsecure_frame<L: KeyLookup + ?Sized>(
 
 type Prepared<'l, K> = (K, &'l CcmKey, AuxSecurityHeaderRepr, ExtAddr, SecuredLayout);
 
+#[inline]
 fn prepare<'l, L: KeyLookup + ?Sized>(
     frame: &[u8],
     lookup: &'l L,
@@ -286,6 +318,7 @@ fn prepare<'l, L: KeyLookup + ?Sized>(
     Ok((name, key, security, src_ext, l))
 }
 
+#[inline]
 fn open_in_place<K>(
     frame: &mut [u8],
     key: &CcmKey,

@@ -61,6 +61,7 @@ impl SecurityLevel {
     ];
 
     /// From the low three bits of `v` (every 3-bit value is a level).
+    #[inline]
     pub const fn from_bits(v: u8) -> Self {
         match v & 0x07 {
             0 => SecurityLevel::None,
@@ -75,11 +76,13 @@ impl SecurityLevel {
     }
 
     /// The 3-bit code.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self as u8
     }
 
     /// Length of the MIC in bytes: 0, 4, 8 or 16.
+    #[inline]
     pub const fn mic_len(self) -> usize {
         match self as u8 & 0x03 {
             0 => 0,
@@ -90,11 +93,13 @@ impl SecurityLevel {
     }
 
     /// Does this level encrypt (levels 4–7)?
+    #[inline]
     pub const fn encrypts(self) -> bool {
         self as u8 & 0x04 != 0
     }
 
     /// The standard's name ("ENC-MIC-32", …).
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             SecurityLevel::None => "None",
@@ -141,6 +146,7 @@ pub enum KeyIdMode {
 
 impl KeyIdMode {
     /// From the low two bits of `v`.
+    #[inline]
     pub const fn from_bits(v: u8) -> Self {
         match v & 0x03 {
             0 => KeyIdMode::Implicit,
@@ -150,10 +156,12 @@ impl KeyIdMode {
         }
     }
     /// The 2-bit code.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self as u8
     }
     /// Length of the Key Identifier field: 0, 1, 5 or 9 bytes.
+    #[inline]
     pub const fn key_id_len(self) -> usize {
         match self {
             KeyIdMode::Implicit => 0,
@@ -191,6 +199,7 @@ pub enum KeyIdentifier {
 
 impl KeyIdentifier {
     /// The key identifier mode.
+    #[inline]
     pub const fn mode(&self) -> KeyIdMode {
         match self {
             KeyIdentifier::Implicit => KeyIdMode::Implicit,
@@ -200,6 +209,7 @@ impl KeyIdentifier {
         }
     }
     /// The Key Index, if present.
+    #[inline]
     pub const fn index(&self) -> Option<u8> {
         match *self {
             KeyIdentifier::Implicit => None,
@@ -209,6 +219,7 @@ impl KeyIdentifier {
         }
     }
     /// The Key Source bytes as sent (empty for modes 0 and 1).
+    #[inline]
     pub fn source(&self) -> &[u8] {
         match self {
             KeyIdentifier::Implicit | KeyIdentifier::Index(_) => &[],
@@ -240,11 +251,13 @@ pub struct AuxSecurityHeader<T: AsRef<[u8]>> {
 #[allow(clippy::indexing_slicing)]
 impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         AuxSecurityHeader { buffer }
     }
 
     /// Wraps a buffer and checks it with [`AuxSecurityHeader::check_len`].
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let h = Self::new_unchecked(buffer);
         h.check_len()?;
@@ -252,6 +265,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Ensures the buffer holds the whole header that the Security Control field announces.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         need(b, 1)?;
@@ -259,11 +273,13 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The header length announced by a Security Control byte.
+    #[inline]
     pub const fn header_len_for(sec_ctrl: u8) -> usize {
         let fc = if sec_ctrl & field::FC_SUPPRESSION != 0 {
             0
@@ -274,21 +290,25 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Length of this header in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         Self::header_len_for(self.security_control())
     }
 
     /// The raw Security Control byte.
+    #[inline]
     pub fn security_control(&self) -> u8 {
         self.buffer.as_ref()[field::SEC_CTRL]
     }
 
     /// Security Level.
+    #[inline]
     pub fn security_level(&self) -> SecurityLevel {
         SecurityLevel::from_bits(self.security_control() & field::LEVEL_MASK)
     }
 
     /// Key Identifier Mode.
+    #[inline]
     pub fn key_id_mode(&self) -> KeyIdMode {
         KeyIdMode::from_bits(
             (self.security_control() & field::KEY_ID_MODE_MASK) >> field::KEY_ID_MODE_SHIFT,
@@ -296,16 +316,19 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// Frame Counter Suppression (2015).
+    #[inline]
     pub fn frame_counter_suppressed(&self) -> bool {
         self.security_control() & field::FC_SUPPRESSION != 0
     }
 
     /// ASN in Nonce (2015, TSCH).
+    #[inline]
     pub fn asn_in_nonce(&self) -> bool {
         self.security_control() & field::ASN_IN_NONCE != 0
     }
 
     /// The Frame Counter, unless suppressed.
+    #[inline]
     pub fn frame_counter(&self) -> Option<u32> {
         if self.frame_counter_suppressed() {
             return None;
@@ -314,6 +337,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
         Some(u32::from_le_bytes([b[1], b[2], b[3], b[4]]))
     }
 
+    #[inline]
     fn key_id_offset(&self) -> usize {
         if self.frame_counter_suppressed() {
             1
@@ -323,6 +347,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// The Key Identifier.
+    #[inline]
     pub fn key_identifier(&self) -> KeyIdentifier {
         let b = self.buffer.as_ref();
         let o = self.key_id_offset();
@@ -345,6 +370,7 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
     }
 
     /// The Key Index, if the mode carries one.
+    #[inline]
     pub fn key_index(&self) -> Option<u8> {
         self.key_identifier().index()
     }
@@ -353,11 +379,13 @@ impl<T: AsRef<[u8]>> AuxSecurityHeader<T> {
 #[allow(clippy::indexing_slicing)]
 impl<T: AsRef<[u8]> + AsMut<[u8]>> AuxSecurityHeader<T> {
     /// Sets the Security Control byte (changes the header layout).
+    #[inline]
     pub fn set_security_control(&mut self, v: u8) {
         self.buffer.as_mut()[field::SEC_CTRL] = v;
     }
 
     /// Sets the Frame Counter (no effect when suppressed).
+    #[inline]
     pub fn set_frame_counter(&mut self, fc: u32) {
         if !self.frame_counter_suppressed() {
             self.buffer.as_mut()[1..5].copy_from_slice(&fc.to_le_bytes());
@@ -366,6 +394,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> AuxSecurityHeader<T> {
 
     /// Sets the Key Identifier bytes for the header's key identifier mode (a mismatching
     /// `id` writes nothing).
+    #[inline]
     pub fn set_key_identifier(&mut self, id: &KeyIdentifier) {
         if id.mode() != self.key_id_mode() {
             return;
@@ -405,6 +434,7 @@ pub struct AuxSecurityHeaderRepr {
 
 impl AuxSecurityHeaderRepr {
     /// Decodes a checked header. Bit 7 of Security Control (reserved) is ignored.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(h: &AuxSecurityHeader<T>) -> Result<Self> {
         h.check_len()?;
         Ok(AuxSecurityHeaderRepr {
@@ -416,6 +446,7 @@ impl AuxSecurityHeaderRepr {
     }
 
     /// The Security Control byte this Repr encodes.
+    #[inline]
     pub fn security_control(&self) -> u8 {
         let mut v = self.security_level.bits() | (self.key_id.mode().bits() << 3);
         if self.frame_counter.is_none() {
@@ -428,6 +459,7 @@ impl AuxSecurityHeaderRepr {
     }
 
     /// Encoded length in bytes (5, 6, 10 or 14 with a frame counter; 4 less without).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         AuxSecurityHeader::<&[u8]>::header_len_for(self.security_control())
     }
@@ -436,6 +468,7 @@ impl AuxSecurityHeaderRepr {
     ///
     /// # Errors
     /// [`Error::BufferTooSmall`] if the buffer is shorter than [`Self::buffer_len`].
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, h: &mut AuxSecurityHeader<T>) -> Result<()> {
         let required = self.buffer_len();
         if h.buffer.as_ref().len() < required {

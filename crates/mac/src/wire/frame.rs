@@ -140,16 +140,16 @@ const SRC_MODE_SHIFT: u16 = 14;
 
 /// Offsets of the variable parts, computed once by `layout`.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
-    dst_pan: Option<usize>,
-    dst_addr: usize,
-    src_pan: Option<usize>,
-    src_addr: usize,
-    aux: usize,
-    aux_len: usize,
-    header_ies_end: usize,
+pub(crate) struct Layout {
+    pub(crate) dst_pan: Option<usize>,
+    pub(crate) dst_addr: usize,
+    pub(crate) src_pan: Option<usize>,
+    pub(crate) src_addr: usize,
+    pub(crate) aux: usize,
+    pub(crate) aux_len: usize,
+    pub(crate) header_ies_end: usize,
     termination: HeaderTermination,
-    content_end: usize,
+    pub(crate) content_end: usize,
     mic_len: usize,
 }
 
@@ -194,7 +194,10 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer
     }
 
-    fn layout(&self) -> Result<Layout> {
+    /// The offsets `check_len` validates (crate-internal: the security code reads the
+    /// header through them without building a [`FrameRepr`]).
+    #[inline]
+    pub(crate) fn layout(&self) -> Result<Layout> {
         let b = self.buffer.as_ref();
         need(b, 2)?;
         let fcf = self.frame_control();
@@ -270,15 +273,18 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// The Frame Control field.
+    #[inline]
     pub fn frame_control(&self) -> u16 {
         let b = self.buffer.as_ref();
         u16::from_le_bytes([b[0], b[1]])
     }
     /// Frame Type.
+    #[inline]
     pub fn frame_type(&self) -> FrameType {
         FrameType::from((self.frame_control() & FRAME_TYPE_MASK) as u8)
     }
     /// Security Enabled.
+    #[inline]
     pub fn security_enabled(&self) -> bool {
         self.frame_control() & SECURITY_ENABLED != 0
     }
@@ -295,23 +301,28 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.frame_control() & PAN_ID_COMPRESSION != 0
     }
     /// Frame Version.
+    #[inline]
     pub fn frame_version(&self) -> FrameVersion {
         FrameVersion::from(((self.frame_control() >> VERSION_SHIFT) & 3) as u8)
     }
     /// Sequence Number Suppression (honoured for frame version 2 only; reserved before).
+    #[inline]
     pub fn sequence_number_suppressed(&self) -> bool {
         self.frame_version() == FrameVersion::Ieee2015
             && self.frame_control() & SEQ_SUPPRESSION != 0
     }
     /// IE Present (honoured for frame version 2 only).
+    #[inline]
     pub fn ie_present(&self) -> bool {
         self.frame_version() == FrameVersion::Ieee2015 && self.frame_control() & IE_PRESENT != 0
     }
     /// Destination Addressing Mode.
+    #[inline]
     pub fn dst_addressing_mode(&self) -> AddressingMode {
         AddressingMode::from_bits((self.frame_control() >> DST_MODE_SHIFT) as u8)
     }
     /// Source Addressing Mode.
+    #[inline]
     pub fn src_addressing_mode(&self) -> AddressingMode {
         AddressingMode::from_bits((self.frame_control() >> SRC_MODE_SHIFT) as u8)
     }
@@ -320,7 +331,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
         (!self.sequence_number_suppressed()).then(|| self.buffer.as_ref()[2])
     }
 
-    fn read_addr(&self, mode: AddressingMode, at: usize) -> LinkAddr {
+    #[inline]
+    pub(crate) fn read_addr(&self, mode: AddressingMode, at: usize) -> LinkAddr {
         let b = self.buffer.as_ref();
         match mode {
             AddressingMode::Short => LinkAddr::Short(ShortAddr::from_le_bytes([b[at], b[at + 1]])),
@@ -332,7 +344,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
             _ => LinkAddr::Absent,
         }
     }
-    fn read_pan(&self, at: Option<usize>) -> Option<PanId> {
+    #[inline]
+    pub(crate) fn read_pan(&self, at: Option<usize>) -> Option<PanId> {
         let b = self.buffer.as_ref();
         at.map(|o| PanId::from_le_bytes([b[o], b[o + 1]]))
     }
@@ -561,6 +574,7 @@ impl<'a> FrameRepr<'a> {
 
     /// [`FrameRepr::parse`] plus (header length, content end): one walk over the header.
     #[allow(clippy::indexing_slicing)] // offsets come from `layout`, which checked them
+    #[inline]
     pub(crate) fn parse_with_layout<T: AsRef<[u8]> + ?Sized>(
         frame: &Frame<&'a T>,
     ) -> Result<(Self, (usize, usize))> {
