@@ -1,7 +1,16 @@
-//! PANA Relay: the PANA-Relay codec on the fixture and the PRE's per-message cost in both
-//! directions (wrap a PaC message for the PAA, unwrap a PAA message for a PaC).
+//! PANA Relay: the PANA-Relay codec on the fixture, the PRE's per-message cost in both
+//! directions (wrap a PaC message for the PAA, unwrap a PAA message for a PaC), and a
+//! simulation: 20 PaCs authenticating through one PRE to one PAA in virtual time.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../crates/pana-relay/tests/common/mod.rs"]
+mod common;
 
 use amimesh::core::{Duration, Instant};
 use amimesh::pana::wire::Message;
@@ -58,5 +67,21 @@ fn pre(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec, pre);
+fn sim(c: &mut Criterion) {
+    const N: usize = 20;
+    let mut g = c.benchmark_group("pana_relay_sim");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("20_pacs_join_through_one_pre", |b| {
+        b.iter(|| {
+            let mut net = common::Net::new(N, 7);
+            net.start_all();
+            net.drive_until(20_000, |n| (0..N).all(|i| n.authenticated(i)));
+            black_box(net.pre.stats())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, codec, pre, sim);
 criterion_main!(benches);

@@ -593,7 +593,11 @@ mod tests {
         fn prop_no_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_bytes(&bytes);
             if let Ok(p) = PacInformation::new_checked(&bytes[..]) {
-                let _ = PacInformationRepr::parse(&p);
+                // Every 6- or 18-byte value parses, and emitting it gives the same bytes back.
+                let r = PacInformationRepr::parse(&p).unwrap();
+                prop_assert_eq!(&r.to_bytes()[..], &bytes[..]);
+            } else {
+                prop_assert!(bytes.len() != 6 && bytes.len() != 18);
             }
         }
 
