@@ -69,6 +69,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod config;
 pub mod error;
 mod limiter;
 pub mod relay;

@@ -20,56 +20,17 @@
 //! counts and PANA message bytes in transit, none of which is a key, MSK, PSK or network key (the
 //! network key crosses the PRE only inside an RFC 6786 Encryption-Encap, encrypted).
 
+pub use crate::config::{PANA_PORT, RelayConfig};
 use crate::error::Error;
-use crate::limiter::{Limiter, RateLimit, Refused};
+use crate::limiter::{Limiter, Refused};
 use crate::wire::{PacInformationRepr, RELAY_OVERHEAD_IPV6, RelayRepr, check_inner};
-use amimesh_core::{Duration, Instant};
+use amimesh_core::Instant;
 use amimesh_pana::wire::message::Message;
 use core::net::{IpAddr, Ipv6Addr};
-
-/// The PANA UDP port (RFC 5191 §6.1).
-pub const PANA_PORT: u16 = 716;
 
 /// Longest inner PANA message the PRE relays: a PANA-Relay carrying it must fit a UDP payload
 /// in the IPv6 minimum MTU (1280 − 40 − 8 = 1232 bytes, RFC 8200 §5).
 pub const MAX_RELAYED_LEN: usize = 1232 - RELAY_OVERHEAD_IPV6;
-
-/// PRE configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelayConfig {
-    /// The PAA's address (RFC 6345 §2: configured on the PRE).
-    pub paa: Ipv6Addr,
-    /// The PAA's port (716).
-    pub paa_port: u16,
-    /// The PRE's own PANA port: PaCs send to it and it is the source port of every datagram
-    /// the PRE sends (716).
-    pub local_port: u16,
-    /// Per-neighbour limit on PaC messages relayed to the PAA.
-    pub per_neighbour: RateLimit,
-    /// Limit on all PaC messages relayed to the PAA together.
-    pub total: RateLimit,
-}
-
-impl RelayConfig {
-    /// Port 716 on both sides; per neighbour 10 messages back to back (a whole EAP-PSK
-    /// authentication is about 6 PaC messages) then one every 500 ms; in total 50 back to back
-    /// then 20 per second.
-    pub const fn new(paa: Ipv6Addr) -> Self {
-        RelayConfig {
-            paa,
-            paa_port: PANA_PORT,
-            local_port: PANA_PORT,
-            per_neighbour: RateLimit {
-                burst: 10,
-                interval: Duration::from_millis(500),
-            },
-            total: RateLimit {
-                burst: 50,
-                interval: Duration::from_millis(50),
-            },
-        }
-    }
-}
 
 /// Counters. Every datagram handed to [`PanaRelay::handle_datagram`] ends in exactly one of
 /// `relayed_to_paa`, `relayed_to_pac` or one drop counter; `tx_*` count later losses.
@@ -215,7 +176,8 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
     ///   payload a well-formed PANA message that is not PANA-Relay (§2: one PRE at most), and
     ///   the rate limits must allow it; it is queued to be wrapped for the PAA (§2).
     ///
-    /// Everything else is dropped and counted in [`RelayStats`].
+    /// Everything else is dropped and counted in [`RelayStats`]. Only messages from PaCs are
+    /// rate-limited; PANA-Relay from the configured PAA is bounded by the output queue alone.
     pub fn handle_datagram(&mut self, now: Instant, src: Ipv6Addr, src_port: u16, data: &[u8]) {
         self.advance(now);
         if src == self.config.paa {
@@ -367,8 +329,10 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limiter::RateLimit;
     use crate::test_gens;
     use alloc::vec::Vec;
+    use amimesh_core::Duration;
     use proptest::prelude::*;
 
     static PRY_PCI: &[u8] = include_bytes!("../testdata/pry_pci.bin");
