@@ -521,6 +521,9 @@ fn thousand_pacs_through_one_pre_with_a_bounded_session_table() {
     let st = net.pre.stats();
     assert!(net.pre.tracked_neighbours() <= 64);
     assert!(st.relayed_to_paa >= 5 * N as u64);
+    // Both limits and the table bound were exercised, and PaC retransmission got past them.
+    assert!(st.rx_rate_limited_total > 0, "{st:?}");
+    assert!(st.limiter_evictions > 0, "{st:?}");
     // The PaC left out is still trying (or has given up), never authenticated.
     let out = (0..=N).find(|i| !net.authenticated(*i)).unwrap();
     assert_ne!(net.clients[out].state(), ClientState::Open);
