@@ -1,5 +1,12 @@
 //! PANA with EAP-PSK: complete authentications (PCI … PAN[C], network key delivered) between a
-//! PaC and a PAA in memory, no latency, one core. Also the message codec on the PAR[C].
+//! PaC and a PAA in memory, no latency, one core. Also the message codec on the PAN[C].
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use amimesh::core::{Instant, Key128};
 use amimesh::pana::eap_psk::identity;

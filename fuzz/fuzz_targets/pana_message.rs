@@ -2,7 +2,7 @@
 //! EAP / EAP-PSK codecs on every EAP-Payload AVP found.
 #![no_main]
 
-use amimesh_pana::wire::{AvpCode, EapRepr, Message, MessageRepr, Packet, PskRepr};
+use amimesh_pana::wire::{AvpCode, EapRepr, Message, MessageRepr, Packet, PskRepr, RelayRepr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let again = MessageRepr::parse(&Message::new_checked(&out[..]).expect("emitted message checks"))
         .expect("emitted message parses");
     assert_eq!(again, r);
+    if let Ok(pry) = RelayRepr::parse(&r) {
+        let mut b = vec![0u8; pry.buffer_len()];
+        assert_eq!(pry.emit(&mut b).expect("buffer_len bytes"), b.len());
+        let m2 = Message::new_checked(&b[..]).expect("emitted PRY checks");
+        assert_eq!(RelayRepr::parse(&MessageRepr::parse(&m2).unwrap()).unwrap(), pry);
+    }
     for a in r.avps().flatten() {
         if a.code == AvpCode::EapPayload {
             if let Ok(p) = Packet::new_checked(a.value) {

@@ -28,6 +28,7 @@ use crate::wire::avp::{
     TerminationCause,
 };
 use crate::wire::message::{Flags, Message, MessageBuilder, MessageRepr, MessageType};
+use crate::wire::relay::{PacInformation, RelayRepr};
 use amimesh_core::bounded::{BoundedDeque, BoundedMap};
 use amimesh_core::{Duration, Instant, Key128, Rng};
 use core::net::Ipv6Addr;
@@ -365,7 +366,13 @@ impl<S> Shared<S> {
     }
 }
 
-/// A PANA Authentication Agent with an EAP-PSK server. See the module doc for the run loop.
+/// A PANA Authentication Agent with an EAP-PSK server (RFC 5191, RFC 5609 §8, RFC 6345 §3).
+///
+/// Drain rule: after every input (`handle_datagram`, `handle_timeout`) or command
+/// (`rotate_network_key`, `revoke`, `reauthenticate`, `ping`, `terminate`), call
+/// [`PanaAgent::poll_transmit`] until `None`, then [`PanaAgent::poll_event`] until `None`, then
+/// read [`PanaAgent::poll_timeout`] and call `handle_timeout` at that instant. `now` is
+/// monotonic.
 #[derive(Debug)]
 pub struct PanaAgent<S: CredentialStore> {
     sh: Shared<S>,
@@ -537,7 +544,11 @@ impl<S: CredentialStore> PanaAgent<S> {
             pac_port: src_port,
             via: None,
         };
-        match self.on_datagram(now, dest, data, rng) {
+        let r = self.on_datagram(now, dest, data, rng);
+        if let Err(e) = r {
+            crate::macros::trace!("PAA dropped a datagram: {:?}", e);
+        }
+        match r {
             Ok(()) => {}
             Err(Error::BadAuth) => self.sh.stats.rx_bad_auth += 1,
             Err(Error::WrongState | Error::NoSession) => self.sh.stats.rx_unexpected += 1,
@@ -619,19 +630,13 @@ impl<S: CredentialStore> PanaAgent<S> {
                 if dest.via.is_some() {
                     return Err(Error::Malformed("relayed PANA-Relay"));
                 }
-                let info = r
-                    .find(AvpCode::PacInformation)
-                    .ok_or(Error::Malformed("PRY without PaC-Information"))?;
-                let inner = r
-                    .find(AvpCode::RelayedMessage)
-                    .ok_or(Error::Malformed("PRY without Relayed-Message"))?;
-                let (pac, pac_port) = parse_pac_information(info.value)?;
+                let pry = RelayRepr::parse(&r)?;
                 let d = Dest {
-                    pac,
-                    pac_port,
+                    pac: pry.pac.addr,
+                    pac_port: pry.pac.port,
                     via: Some((dest.pac, dest.pac_port)),
                 };
-                self.on_datagram(now, d, inner.value, rng)
+                self.on_datagram(now, d, pry.relayed, rng)
             }
             MessageType::ClientInitiation => self.on_pci(now, dest, rng),
             _ => {
@@ -747,22 +752,6 @@ impl<S: CredentialStore> PanaAgent<S> {
     }
 }
 
-/// Parses PaC-Information: IPv6 address (16) and UDP port (2) (RFC 6345 §5.1).
-fn parse_pac_information(v: &[u8]) -> Result<(Ipv6Addr, u16)> {
-    let a: [u8; 16] = v
-        .get(..16)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(Error::Malformed("PaC-Information"))?;
-    let p: [u8; 2] = v
-        .get(16..18)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(Error::Malformed("PaC-Information"))?;
-    if v.len() != 18 {
-        return Err(Error::Malformed("PaC-Information"));
-    }
-    Ok((Ipv6Addr::from(a), u16::from_be_bytes(p)))
-}
-
 /// Writes a message for `d` into `buf`: directly, or wrapped in PANA-Relay (RFC 6345 §4.1:
 /// flags, session and sequence 0; PaC-Information and Relayed-Message).
 fn write_out(d: &Dest, m: &[u8], buf: &mut [u8]) -> Option<Transmit> {
@@ -776,13 +765,15 @@ fn write_out(d: &Dest, m: &[u8], buf: &mut [u8]) -> Option<Transmit> {
             })
         }
         Some((pre, pre_port)) => {
-            let mut info = [0u8; 18];
-            info[..16].copy_from_slice(&d.pac.octets());
-            info[16..].copy_from_slice(&d.pac_port.to_be_bytes());
-            let mut b = MessageBuilder::new(buf, MessageType::Relay, Flags::NONE, 0, 0).ok()?;
-            b.push(&AvpRepr::new(AvpCode::PacInformation, &info)).ok()?;
-            b.push(&AvpRepr::new(AvpCode::RelayedMessage, m)).ok()?;
-            let len = b.finish();
+            let len = RelayRepr {
+                pac: PacInformation {
+                    addr: d.pac,
+                    port: d.pac_port,
+                },
+                relayed: m,
+            }
+            .emit(buf)
+            .ok()?;
             Some(Transmit {
                 dst: pre,
                 dst_port: pre_port,

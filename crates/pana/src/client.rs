@@ -182,7 +182,12 @@ pub struct Transmit {
 const TXQ: usize = 4;
 const EVQ: usize = 8;
 
-/// A PANA Client with an EAP-PSK peer. See the module doc for the run loop.
+/// A PANA Client with an EAP-PSK peer (RFC 5191, RFC 5609 §7).
+///
+/// Drain rule: after every input (`start`, `handle_datagram`, `handle_timeout`) or command
+/// (`ping`, `reauthenticate`, `terminate`), call [`PanaClient::poll_transmit`] until `None`,
+/// then [`PanaClient::poll_event`] until `None`, then read [`PanaClient::poll_timeout`] and call
+/// `handle_timeout` at that instant. `now` is monotonic.
 #[derive(Debug)]
 pub struct PanaClient {
     config: ClientConfig,
@@ -343,7 +348,11 @@ impl PanaClient {
         rng: &mut R,
     ) {
         check_monotonic(&mut self.last_now, now);
-        match self.on_datagram(now, data, rng) {
+        let r = self.on_datagram(now, data, rng);
+        if let Err(e) = r {
+            crate::macros::trace!("PaC dropped a datagram: {:?}", e);
+        }
+        match r {
             Ok(()) => {}
             Err(Error::BadAuth) => self.stats.rx_bad_auth += 1,
             Err(Error::WrongState) => self.stats.rx_unexpected += 1,
@@ -449,6 +458,7 @@ impl PanaClient {
     }
 
     fn close(&mut self, e: ClientEvent) {
+        crate::macros::debug!("PaC session {:x} closed", self.core.session_id);
         self.state = ClientState::Closed;
         self.core.outstanding = None;
         self.core.keys = None;

@@ -6,6 +6,7 @@
 /// `Malformed`, `BadAuth`, `BadMac`), the caller misused the API (`WrongState`, `NoSession`), or a
 /// local limit was hit (`BufferTooSmall`, `TableFull`, `RateLimited`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// Fewer bytes than a field needs.

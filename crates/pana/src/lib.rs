@@ -9,7 +9,8 @@
 //! # Modules
 //!
 //! - [`wire`]: views and reprs (no allocation): PANA header and AVPs (RFC 5191 §6), EAP
-//!   (RFC 3748 §4), EAP-PSK messages (RFC 4764 §5), the ZigBee-IP network-key AVP.
+//!   (RFC 3748 §4), EAP-PSK messages (RFC 4764 §5), the ZigBee-IP network-key AVP, and
+//!   PANA-Relay with PaC-Information (RFC 6345 §4–5).
 //! - [`crypto`]: prf+ (RFC 7296 §2.13), PANA_AUTH_KEY (RFC 5191 §5.3), AUTH (§5.4, constant-time
 //!   check), PANA_PAC/PAA_ENCR_KEY and AES128_CTR (RFC 6786 §3, §6).
 //! - [`eap_psk`]: AK/KDK, TEK/MSK/EMSK, MAC_P/MAC_S, the EAX protected channel with result
@@ -135,6 +136,7 @@ extern crate std;
 pub mod crypto;
 pub mod eap_psk;
 pub mod error;
+mod macros;
 pub mod wire;
 
 pub use error::{Error, Result};

@@ -748,3 +748,69 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn paa_refuses_relayed_relay_messages_and_malformed_pry() {
+    use amimesh_pana::wire::{PacInformation, RelayRepr};
+    let mut net = Net::new(1, 31);
+    let pci = [0u8, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let inner_pry = {
+        let mut b = [0u8; 128];
+        let n = RelayRepr {
+            pac: PacInformation {
+                addr: pac_addr(0),
+                port: 716,
+            },
+            relayed: &pci,
+        }
+        .emit(&mut b)
+        .unwrap();
+        b[..n].to_vec()
+    };
+    let mut outer = [0u8; 256];
+    let n = RelayRepr {
+        pac: PacInformation {
+            addr: pac_addr(0),
+            port: 716,
+        },
+        relayed: &inner_pry,
+    }
+    .emit(&mut outer)
+    .unwrap();
+    let now = net.now;
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &outer[..n], &mut net.crng);
+    assert_eq!(net.agent.stats().rx_malformed, 1);
+    assert_eq!(net.agent.session_count(), 0);
+    // A PRY without Relayed-Message.
+    let mut b = [0u8; 64];
+    let mut mb = amimesh_pana::wire::MessageBuilder::new(
+        &mut b,
+        amimesh_pana::wire::MessageType::Relay,
+        amimesh_pana::wire::Flags::NONE,
+        0,
+        0,
+    )
+    .unwrap();
+    mb.push(&amimesh_pana::wire::AvpRepr::new(
+        amimesh_pana::wire::AvpCode::PacInformation,
+        &PacInformation {
+            addr: pac_addr(0),
+            port: 716,
+        }
+        .to_bytes(),
+    ))
+    .unwrap();
+    let n = mb.finish();
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &b[..n], &mut net.crng);
+    assert_eq!(net.agent.stats().rx_malformed, 2);
+    // The well-formed single PRY creates a relayed session answered through the PRE.
+    net.agent
+        .handle_datagram(now, PRE_ADDR, 716, &inner_pry, &mut net.crng);
+    assert_eq!(net.agent.session_count(), 1);
+    let mut buf = [0u8; 1500];
+    let t = net.agent.poll_transmit(now, &mut buf).unwrap();
+    assert_eq!((t.dst, t.dst_port), (PRE_ADDR, 716));
+    assert_eq!(&buf[6..8], &[0, 5]);
+}
