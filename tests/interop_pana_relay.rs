@@ -18,7 +18,7 @@ mod pana;
 use amimesh::core::Key128;
 use amimesh::pana::AgentEvent;
 use amimesh::pana::wire::{AvpCode, Message, MessageRepr, MessageType};
-use amimesh::pana_relay::RelayRepr;
+use amimesh::pana_relay::parse_relay;
 use common::*;
 use serde_json::{Map, Value, json};
 
@@ -66,7 +66,7 @@ fn dissect_nests_the_relayed_message_under_pana() {
         assert_eq!(avp_codes(p), codes(&outer));
         let inner_bytes = if outer.message_type == MessageType::Relay {
             relayed += 1;
-            let pry = RelayRepr::parse(&Message::new_checked(&d.bytes[..]).unwrap()).unwrap();
+            let pry = parse_relay(&d.bytes).unwrap();
             assert_eq!(p["type_name"], json!("PRY"));
             assert_eq!(p["session_id"], json!(0));
             assert_eq!(p["seq"], json!(0));

@@ -21,7 +21,7 @@ use amimesh_pana::wire::{
 use amimesh_pana::{
     AgentEvent, ClientEvent, ClientState, CredentialStore, FailReason, SessionState,
 };
-use amimesh_pana_relay::{RateLimit, RelayRepr};
+use amimesh_pana_relay::{RateLimit, parse_relay};
 use common::*;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -52,13 +52,8 @@ fn check_hops(net: &Net) {
         .map(|d| &d.bytes[..])
         .collect();
     for d in &net.uplink_wire {
-        let m = Message::new_checked(&d.bytes[..]).unwrap();
-        let pry = RelayRepr::parse(&m).unwrap();
-        let pac = match pry.pac.addr {
-            core::net::IpAddr::V6(a) => a,
-            other => panic!("IPv4 PaC {other}"),
-        };
-        assert!(pac_index(pac).is_some());
+        let pry = parse_relay(&d.bytes).unwrap();
+        assert!(pac_index(pry.pac.addr).is_some());
         assert_eq!(pry.pac.port, 716);
         if d.src == PAA_ADDR {
             assert_eq!((d.dst, d.dport), (PRE_ADDR, 716), "PAA answers via the PRE");
@@ -69,13 +64,11 @@ fn check_hops(net: &Net) {
     }
     // What the PRE sent to PaCs is exactly what the PAA put in Relayed-Message.
     for b in &to_pacs {
-        assert!(net.uplink_wire.iter().any(|d| {
-            d.src == PAA_ADDR
-                && RelayRepr::parse(&Message::new_checked(&d.bytes[..]).unwrap())
-                    .unwrap()
-                    .relayed
-                    == *b
-        }));
+        assert!(
+            net.uplink_wire
+                .iter()
+                .any(|d| { d.src == PAA_ADDR && parse_relay(&d.bytes).unwrap().relayed == *b })
+        );
     }
 }
 
@@ -181,8 +174,7 @@ fn revoked_identity_is_refused_and_a_live_session_ends_through_the_pre() {
     // The PTR crossed the uplink inside a PANA-Relay.
     assert!(net.uplink_wire.iter().any(|d| {
         d.src == PAA_ADDR && {
-            let m = Message::new_checked(&d.bytes[..]).unwrap();
-            let inner = parse(RelayRepr::parse(&m).unwrap().relayed);
+            let inner = parse(parse_relay(&d.bytes).unwrap().relayed);
             inner.message_type == MessageType::Termination && inner.is_request()
         }
     }));
@@ -294,8 +286,7 @@ fn paa_initiated_reauth_ping_key_push_and_termination_go_through_the_pre() {
     let pnr_pna: Vec<_> = net.uplink_wire[before..]
         .iter()
         .map(|d| {
-            let m = Message::new_checked(&d.bytes[..]).unwrap();
-            let inner = parse(RelayRepr::parse(&m).unwrap().relayed);
+            let inner = parse(parse_relay(&d.bytes).unwrap().relayed);
             (d.src, inner.message_type, inner.is_request())
         })
         .collect();
