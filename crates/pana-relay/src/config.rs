@@ -4,8 +4,8 @@ use crate::limiter::RateLimit;
 use amimesh_core::Duration;
 use core::net::Ipv6Addr;
 
-/// The PANA UDP port (RFC 5191 §6.1).
-pub const PANA_PORT: u16 = 716;
+/// The PANA UDP port (RFC 5191 §6.1), as `amimesh-pana` defines it.
+pub use amimesh_pana::PANA_PORT;
 
 /// PRE configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

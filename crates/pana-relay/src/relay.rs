@@ -177,6 +177,10 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
     ///
     /// Everything else is dropped and counted in [`RelayStats`]. Only messages from PaCs are
     /// rate-limited; PANA-Relay from the configured PAA is bounded by the output queue alone.
+    ///
+    /// The PRE cannot see interfaces: the caller must pass a datagram claiming the PAA's
+    /// address only when it arrived over the protected PRE–PAA path (RFC 6345 §6), never
+    /// unsecured from the mesh.
     pub fn handle_datagram(&mut self, now: Instant, src: Ipv6Addr, src_port: u16, data: &[u8]) {
         self.advance(now);
         if src == self.config.paa {
