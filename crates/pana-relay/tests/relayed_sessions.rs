@@ -519,3 +519,52 @@ fn thousand_pacs_through_one_pre_with_a_bounded_session_table() {
     let out = (0..=N).find(|i| !net.authenticated(*i)).unwrap();
     assert_ne!(net.clients[out].state(), ClientState::Open);
 }
+
+#[test]
+fn a_restarted_pre_carries_on_because_it_keeps_no_session_state() {
+    let mut net = Net::new(2, 7);
+    net.start_all();
+    net.drive_until(400, |n| n.authenticated(0) && n.authenticated(1));
+    net.drive_until(50, |n| {
+        n.agent_count(|e| matches!(e, AgentEvent::Authenticated { .. })) == 2
+    });
+    // The PRE reboots (or a different neighbour takes over with the same addresses): a fresh
+    // instance knows nothing, and nothing is lost.
+    net.pre = Pre::new(relay_config());
+    let now = net.now;
+    let sid0 = net.clients[0].session_id();
+    net.agent.reauthenticate(now, sid0, &mut net.crng).unwrap();
+    net.clients[1].ping(now).unwrap();
+    net.drive_until(300, |n| {
+        n.client_events[0]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+            && n.client_events[1].contains(&ClientEvent::PingAnswered)
+    });
+    assert!(net.pre.stats().relayed_to_paa >= 3);
+    check_hops(&net);
+}
+
+#[test]
+fn same_seed_same_trace_through_the_pre() {
+    let run = |seed| {
+        let mut net = Net::new(3, seed);
+        net.mesh = Hop {
+            loss: 0.1,
+            dup: 0.1,
+        };
+        net.uplink = Hop {
+            loss: 0.1,
+            dup: 0.1,
+        };
+        net.start_all();
+        net.drive_until(5000, |n| (0..3).all(|i| n.authenticated(i)));
+        (net.trace, net.pre.stats())
+    };
+    let (a, sa) = run(40);
+    let (b, sb) = run(40);
+    assert_eq!(a, b);
+    assert_eq!(sa, sb);
+    let (c, _) = run(41);
+    assert_ne!(a, c);
+}
