@@ -5,7 +5,6 @@
 use amimesh_core::{Duration, Instant, Key128, Rng};
 use amimesh_pana::eap_psk::identity;
 use amimesh_pana::{AgentConfig, MemoryStore, PanaAgent};
-use arbitrary::Arbitrary;
 use core::net::Ipv6Addr;
 use libfuzzer_sys::fuzz_target;
 use rand_core::{CryptoRng, RngCore};
@@ -28,7 +27,7 @@ impl RngCore for FuzzRng {
 }
 impl CryptoRng for FuzzRng {}
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 enum Op {
     Datagram { from: u8, port: u16, data: Vec<u8> },
     Advance(u16),
@@ -39,13 +38,65 @@ enum Op {
     Terminate(u8),
 }
 
-fuzz_target!(|ops: Vec<Op>| {
+/// Input format (seeds in `seeds/pana_paa/` are recorded sessions in it): a sequence of
+/// `tag(1)` records; tag % 7 = 0: datagram, followed by `from(1)`, `port(2, BE)`, `len(2, BE)`
+/// and the bytes; 1: advance time by `ms(2, BE)` × 10 ms; 2: rotate with `index(1)`; 3: revoke;
+/// 4..=6: ping, reauthenticate, terminate session number `i(1)`.
+fn decode(mut d: &[u8]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    while let Some((&tag, rest)) = d.split_first() {
+        d = rest;
+        let op = match tag % 7 {
+            0 => {
+                let Some((h, rest)) = d.split_first_chunk::<5>() else {
+                    break;
+                };
+                d = rest;
+                let n = usize::from(u16::from_be_bytes([h[3], h[4]])).min(d.len());
+                let (a, b) = d.split_at(n);
+                d = b;
+                Op::Datagram {
+                    from: h[0],
+                    port: u16::from_be_bytes([h[1], h[2]]),
+                    data: a.to_vec(),
+                }
+            }
+            1 => {
+                let Some((n, rest)) = d.split_first_chunk::<2>() else {
+                    break;
+                };
+                d = rest;
+                Op::Advance(u16::from_be_bytes(*n))
+            }
+            3 => Op::Revoke,
+            t => {
+                let Some((&i, rest)) = d.split_first() else {
+                    break;
+                };
+                d = rest;
+                match t {
+                    2 => Op::Rotate(i),
+                    4 => Op::Ping(i),
+                    5 => Op::Reauth(i),
+                    _ => Op::Terminate(i),
+                }
+            }
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+fuzz_target!(|data: &[u8]| {
+    let ops = decode(data);
     let mut cfg = AgentConfig::new(identity(b"paa.example").unwrap());
     cfg.max_sessions = 8;
     cfg.max_queued = 16;
     cfg.max_events = 16;
     let mut store = MemoryStore::with_capacity(4);
-    store.insert(b"meter@example", Key128::new([7; 16])).unwrap();
+    store
+        .insert(b"meter@example", Key128::new([7; 16]))
+        .unwrap();
     let mut a = PanaAgent::new(cfg, store);
     a.set_network_key(Key128::new([1; 16]), 1).unwrap();
     let mut rng = FuzzRng(Rng::new(2));
@@ -54,7 +105,11 @@ fuzz_target!(|ops: Vec<Op>| {
     for op in ops.into_iter().take(64) {
         let sid = |a: &PanaAgent<MemoryStore>, i: u8| {
             let v: Vec<u32> = a.sessions().map(|s| s.session_id).collect();
-            if v.is_empty() { 0 } else { v[usize::from(i) % v.len()] }
+            if v.is_empty() {
+                0
+            } else {
+                v[usize::from(i) % v.len()]
+            }
         };
         match op {
             Op::Datagram { from, port, data } => {

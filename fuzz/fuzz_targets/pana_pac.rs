@@ -5,7 +5,6 @@
 use amimesh_core::{Duration, Instant, Key128, Rng};
 use amimesh_pana::eap_psk::identity;
 use amimesh_pana::{ClientConfig, PanaClient};
-use arbitrary::Arbitrary;
 use core::net::Ipv6Addr;
 use libfuzzer_sys::fuzz_target;
 use rand_core::{CryptoRng, RngCore};
@@ -29,7 +28,7 @@ impl RngCore for FuzzRng {
 }
 impl CryptoRng for FuzzRng {}
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 enum Op {
     Datagram(Vec<u8>),
     Advance(u16),
@@ -39,7 +38,41 @@ enum Op {
     Terminate,
 }
 
-fuzz_target!(|ops: Vec<Op>| {
+/// Input format (seeds in `seeds/pana_pac/` are recorded sessions in it): a sequence of
+/// `tag(1)` records; tag % 6 = 0: datagram, followed by `len(2, BE)` and the bytes; 1: advance
+/// time by `ms(2, BE)` × 10 ms; 2..=5: start, ping, reauthenticate, terminate.
+fn decode(mut d: &[u8]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    while let Some((&tag, rest)) = d.split_first() {
+        d = rest;
+        let op = match tag % 6 {
+            0 | 1 => {
+                let Some((n, rest)) = d.split_first_chunk::<2>() else {
+                    break;
+                };
+                d = rest;
+                let n = u16::from_be_bytes(*n);
+                if tag % 6 == 1 {
+                    Op::Advance(n)
+                } else {
+                    let take = usize::from(n).min(d.len());
+                    let (a, b) = d.split_at(take);
+                    d = b;
+                    Op::Datagram(a.to_vec())
+                }
+            }
+            2 => Op::Start,
+            3 => Op::Ping,
+            4 => Op::Reauth,
+            _ => Op::Terminate,
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+fuzz_target!(|data: &[u8]| {
+    let ops = decode(data);
     let cfg = ClientConfig::new(
         identity(b"meter@example").unwrap(),
         Key128::new([7; 16]),

@@ -705,7 +705,10 @@ impl PanaClient {
         rng: &mut R,
     ) -> Result<()> {
         let complete = r.flags.contains(Flags::COMPLETE);
-        if !complete {
+        // Check before anything changes. A PAR[C] that ends a (re-)authentication is protected
+        // by the new keys and is checked in `on_par_complete`; in the open state no new keys
+        // exist, so the current ones apply.
+        if !complete || self.state == ClientState::Open {
             self.verify(data)?;
         }
         if let Some(n) = r.find(AvpCode::Nonce) {
@@ -720,14 +723,14 @@ impl PanaClient {
             self.state = ClientState::Reauthenticating;
             self.auth_deadline = self.deadline(now, self.config.auth_timeout);
         }
+        if complete {
+            return self.on_par_complete(now, data, r, rng);
+        }
         if let Some(n) = r.find(AvpCode::Nonce) {
             if self.core.paa_nonce.is_empty() {
                 self.core.paa_nonce = crate::session::NonceBuf::from_slice(n.value)
                     .map_err(|_| Error::Malformed("Nonce too long"))?;
             }
-        }
-        if complete {
-            return self.on_par_complete(now, data, r, rng);
         }
         let mut eap_out = [0u8; MAX_EAP_LEN];
         let eap_len = match r.find(AvpCode::EapPayload) {

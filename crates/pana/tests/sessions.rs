@@ -814,3 +814,34 @@ fn paa_refuses_relayed_relay_messages_and_malformed_pry() {
     assert_eq!((t.dst, t.dst_port), (PRE_ADDR, 716));
     assert_eq!(&buf[6..8], &[0, 5]);
 }
+
+#[test]
+fn forged_par_does_not_disturb_an_open_pac() {
+    let mut net = Net::new(1, 32);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    // A PAA-initiated re-authentication PAR, captured and altered (AUTH broken), with and
+    // without the C flag: the PaC stays open and keeps its keys.
+    let sid = net.clients[0].session_id();
+    let now = net.now;
+    net.agent.reauthenticate(now, sid, &mut net.crng).unwrap();
+    let mut buf = [0u8; 1500];
+    let t = net.agent.poll_transmit(now, &mut buf).unwrap();
+    let par = buf[..t.len].to_vec();
+    for flags in [0x80u8, 0xa0] {
+        let mut bad = par.clone();
+        bad[4] = flags;
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        net.clients[0].handle_datagram(now, &bad, &mut net.crng);
+        assert_eq!(net.clients[0].state(), ClientState::Open);
+        assert!(net.clients[0].poll_transmit(now, &mut buf).is_none());
+    }
+    assert_eq!(net.clients[0].stats().rx_bad_auth, 2);
+    // The genuine PAR still starts the re-authentication.
+    net.clients[0].handle_datagram(now, &par, &mut net.crng);
+    assert_eq!(net.clients[0].state(), ClientState::Reauthenticating);
+}
