@@ -9,9 +9,7 @@
 #![no_main]
 
 use amimesh_core::{Duration, Instant};
-use amimesh_pana::wire::Message;
-use amimesh_pana_relay::wire::check_inner;
-use amimesh_pana_relay::{PanaRelay, RelayConfig, RelayRepr};
+use amimesh_pana_relay::{PanaRelay, RelayConfig, check_inner, parse_relay};
 use core::net::Ipv6Addr;
 use libfuzzer_sys::fuzz_target;
 
@@ -48,9 +46,7 @@ fuzz_target!(|data: &[u8]| {
             let out = &buf[..t.len];
             assert_eq!(t.src_port, 716);
             if t.dst == PAA {
-                let m = Message::new_checked(out).unwrap();
-                let r = RelayRepr::parse(&m).unwrap();
-                check_inner(r.relayed).unwrap();
+                parse_relay(out).unwrap();
             } else {
                 assert!(t.dst.is_unicast_link_local());
                 check_inner(out).unwrap();

@@ -14,13 +14,13 @@
 //!   (re-authentication, ping, termination, key pushes) back through the PRE wrapped in
 //!   PANA-Relay (RFC 6345 §3). This crate's tests run PaC ↔ [`PanaRelay`] ↔ `PanaAgent`
 //!   sessions end to end.
-//! - [`wire`] holds the PANA-Relay Repr and the PaC-Information view/Repr on top of
-//!   `amimesh-pana`'s message and AVP codecs.
+//! - [`wire`] holds the PRE's acceptance checks on top of `amimesh-pana`'s PANA-Relay codec
+//!   (`amimesh_pana::wire::relay`, re-exported here).
 //!
 //! # Supported
 //! - [x] PANA-Relay message, type 5, flags/session/sequence 0 (RFC 6345 §4.1)
-//! - [x] PaC-Information AVP 10, IPv6 (18 bytes) and IPv4 (6 bytes) in the codec (§5.1); the
-//!   PRE relays only to link-local IPv6 PaCs
+//! - [x] PaC-Information AVP 10, IPv6 (18 bytes, §5.1); the PRE relays only to link-local
+//!   IPv6 PaCs. [ ] IPv4 PaC-Information (6 bytes): refused as malformed
 //! - [x] Relayed-Message AVP 11 (§5.2); a relayed PANA-Relay is refused (§2, one PRE at most)
 //! - [x] PRE: PaC → PAA encapsulation and PAA → PaC decapsulation (§2)
 //! - [x] PAA: PRE address/port per session, answers through the PRE (§3), in
@@ -69,6 +69,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod config;
 pub mod error;
 mod limiter;
 pub mod relay;
@@ -80,4 +81,4 @@ mod test_gens;
 pub use error::{Error, Result};
 pub use limiter::RateLimit;
 pub use relay::{MAX_RELAYED_LEN, PANA_PORT, PanaRelay, RelayConfig, RelayStats, Transmit};
-pub use wire::{PacInformation, PacInformationRepr, RelayRepr};
+pub use wire::{PacInformation, RelayRepr, check_inner, parse_relay};

@@ -20,56 +20,16 @@
 //! counts and PANA message bytes in transit, none of which is a key, MSK, PSK or network key (the
 //! network key crosses the PRE only inside an RFC 6786 Encryption-Encap, encrypted).
 
+pub use crate::config::{PANA_PORT, RelayConfig};
 use crate::error::Error;
-use crate::limiter::{Limiter, RateLimit, Refused};
-use crate::wire::{PacInformationRepr, RELAY_OVERHEAD_IPV6, RelayRepr, check_inner};
-use amimesh_core::{Duration, Instant};
-use amimesh_pana::wire::message::Message;
-use core::net::{IpAddr, Ipv6Addr};
-
-/// The PANA UDP port (RFC 5191 §6.1).
-pub const PANA_PORT: u16 = 716;
+use crate::limiter::{Limiter, Refused};
+use crate::wire::{PacInformation, RELAY_OVERHEAD, RelayRepr, check_inner, parse_relay};
+use amimesh_core::Instant;
+use core::net::Ipv6Addr;
 
 /// Longest inner PANA message the PRE relays: a PANA-Relay carrying it must fit a UDP payload
 /// in the IPv6 minimum MTU (1280 − 40 − 8 = 1232 bytes, RFC 8200 §5).
-pub const MAX_RELAYED_LEN: usize = 1232 - RELAY_OVERHEAD_IPV6;
-
-/// PRE configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelayConfig {
-    /// The PAA's address (RFC 6345 §2: configured on the PRE).
-    pub paa: Ipv6Addr,
-    /// The PAA's port (716).
-    pub paa_port: u16,
-    /// The PRE's own PANA port: PaCs send to it and it is the source port of every datagram
-    /// the PRE sends (716).
-    pub local_port: u16,
-    /// Per-neighbour limit on PaC messages relayed to the PAA.
-    pub per_neighbour: RateLimit,
-    /// Limit on all PaC messages relayed to the PAA together.
-    pub total: RateLimit,
-}
-
-impl RelayConfig {
-    /// Port 716 on both sides; per neighbour 10 messages back to back (a whole EAP-PSK
-    /// authentication is about 6 PaC messages) then one every 500 ms; in total 50 back to back
-    /// then 20 per second.
-    pub const fn new(paa: Ipv6Addr) -> Self {
-        RelayConfig {
-            paa,
-            paa_port: PANA_PORT,
-            local_port: PANA_PORT,
-            per_neighbour: RateLimit {
-                burst: 10,
-                interval: Duration::from_millis(500),
-            },
-            total: RateLimit {
-                burst: 50,
-                interval: Duration::from_millis(50),
-            },
-        }
-    }
-}
+pub const MAX_RELAYED_LEN: usize = 1232 - RELAY_OVERHEAD;
 
 /// Counters. Every datagram handed to [`PanaRelay::handle_datagram`] ends in exactly one of
 /// `relayed_to_paa`, `relayed_to_pac` or one drop counter; `tx_*` count later losses.
@@ -86,7 +46,7 @@ pub struct RelayStats {
     /// A PANA-Relay where a plain message was expected, or one nested in another.
     pub rx_nested_relay: u64,
     /// From a source that is not link-local (RFC 6345: the PaC is an on-link neighbour), or a
-    /// PANA-Relay naming such a PaC or an IPv4 PaC.
+    /// PANA-Relay naming such a PaC.
     pub rx_not_link_local: u64,
     /// From the PAA's address but not its port.
     pub rx_wrong_port: u64,
@@ -215,7 +175,12 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
     ///   payload a well-formed PANA message that is not PANA-Relay (§2: one PRE at most), and
     ///   the rate limits must allow it; it is queued to be wrapped for the PAA (§2).
     ///
-    /// Everything else is dropped and counted in [`RelayStats`].
+    /// Everything else is dropped and counted in [`RelayStats`]. Only messages from PaCs are
+    /// rate-limited; PANA-Relay from the configured PAA is bounded by the output queue alone.
+    ///
+    /// The PRE cannot see interfaces: the caller must pass a datagram claiming the PAA's
+    /// address only when it arrived over the protected PRE–PAA path (RFC 6345 §6), never
+    /// unsecured from the mesh.
     pub fn handle_datagram(&mut self, now: Instant, src: Ipv6Addr, src_port: u16, data: &[u8]) {
         self.advance(now);
         if src == self.config.paa {
@@ -269,10 +234,7 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
     }
 
     fn on_paa_datagram(&mut self, data: &[u8]) {
-        let relay = Message::new_checked(data)
-            .map_err(Error::from)
-            .and_then(|m| RelayRepr::parse(&m));
-        let relay = match relay {
+        let relay = match parse_relay(data) {
             Ok(r) => r,
             Err(Error::NestedRelay) => {
                 self.stats.rx_nested_relay += 1;
@@ -283,14 +245,10 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
                 return;
             }
         };
-        let PacInformationRepr {
-            addr: IpAddr::V6(pac),
+        let PacInformation {
+            addr: pac,
             port: pac_port,
-        } = relay.pac
-        else {
-            self.stats.rx_not_link_local += 1;
-            return;
-        };
+        } = relay.pac;
         if !pac.is_unicast_link_local() {
             self.stats.rx_not_link_local += 1;
             return;
@@ -337,10 +295,13 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
         while let Some(p) = self.queue.pop_front() {
             let written = match p.direction {
                 Direction::ToPaa => RelayRepr {
-                    pac: PacInformationRepr::v6(p.pac, p.pac_port),
+                    pac: PacInformation {
+                        addr: p.pac,
+                        port: p.pac_port,
+                    },
                     relayed: &p.inner,
                 }
-                .emit_into(buf)
+                .emit(buf)
                 .ok()
                 .map(|len| (self.config.paa, self.config.paa_port, len)),
                 Direction::ToPac => buf.get_mut(..p.inner.len()).map(|d| {
@@ -367,8 +328,12 @@ impl<const NEIGHBOURS: usize, const QUEUE: usize> PanaRelay<NEIGHBOURS, QUEUE> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limiter::RateLimit;
     use crate::test_gens;
     use alloc::vec::Vec;
+    use amimesh_core::Duration;
+    use amimesh_pana::wire::avp::{AvpCode, AvpRepr};
+    use amimesh_pana::wire::message::{Flags, MessageBuilder, MessageType};
     use proptest::prelude::*;
 
     static PRY_PCI: &[u8] = include_bytes!("../testdata/pry_pci.bin");
@@ -379,6 +344,9 @@ mod tests {
     }
     fn pac() -> Ipv6Addr {
         Ipv6Addr::new(0xfe80, 0, 0, 0, 0x0212, 0x4b00, 0, 1)
+    }
+    fn info(addr: Ipv6Addr) -> PacInformation {
+        PacInformation { addr, port: 716 }
     }
     fn ll(n: u16) -> Ipv6Addr {
         Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, n)
@@ -461,33 +429,32 @@ mod tests {
         // The PAA sending a plain message.
         pre.handle_datagram(now, paa(), 716, PCI);
         // A PANA-Relay naming a global PaC.
-        let global = PacInformationRepr::v6(paa(), 716);
         let mut buf = [0u8; 128];
         let n = RelayRepr {
-            pac: global,
+            pac: info(paa()),
             relayed: PCI,
         }
-        .emit_into(&mut buf)
+        .emit(&mut buf)
         .unwrap();
         pre.handle_datagram(now, paa(), 716, &buf[..n]);
-        // …and an IPv4 PaC.
-        let n = RelayRepr {
-            pac: PacInformationRepr {
-                addr: IpAddr::V4(core::net::Ipv4Addr::new(192, 0, 2, 1)),
-                port: 716,
-            },
-            relayed: PCI,
-        }
-        .emit_into(&mut buf)
+        // …and an IPv4 PaC (6-byte PaC-Information, RFC 6345 §5.1): the PRE relays on IPv6
+        // links only, so it is malformed here.
+        let mut b = MessageBuilder::new(&mut buf, MessageType::Relay, Flags::NONE, 0, 0).unwrap();
+        b.push(&AvpRepr::new(
+            AvpCode::PacInformation,
+            &[192, 0, 2, 1, 0x02, 0xcc],
+        ))
         .unwrap();
+        b.push(&AvpRepr::new(AvpCode::RelayedMessage, PCI)).unwrap();
+        let n = b.finish();
         pre.handle_datagram(now, paa(), 716, &buf[..n]);
         // A PANA-Relay inside a PANA-Relay from the PAA: the codec refuses it.
         let mut nested = [0u8; 256];
         let n = RelayRepr {
-            pac: PacInformationRepr::v6(pac(), 716),
+            pac: info(pac()),
             relayed: PRY_PCI,
         }
-        .emit_into(&mut nested)
+        .emit(&mut nested)
         .unwrap();
         pre.handle_datagram(now, paa(), 716, &nested[..n]);
         // An inner message too long to relay.
@@ -497,17 +464,17 @@ mod tests {
         long[7] = 2;
         let mut lm = alloc::vec![0u8; long.len() + 64];
         let n = RelayRepr {
-            pac: PacInformationRepr::v6(pac(), 716),
+            pac: info(pac()),
             relayed: &long,
         }
-        .emit_into(&mut lm)
+        .emit(&mut lm)
         .unwrap();
         pre.handle_datagram(now, paa(), 716, &lm[..n]);
         pre.handle_datagram(now, pac(), 716, &long);
         assert!(drain(&mut pre, now).is_empty());
         let s = pre.stats();
-        assert_eq!(s.rx_not_link_local, 3);
-        assert_eq!(s.rx_malformed, 2);
+        assert_eq!(s.rx_not_link_local, 2);
+        assert_eq!(s.rx_malformed, 3);
         assert_eq!(s.rx_nested_relay, 2);
         assert_eq!(s.rx_wrong_port, 1);
         assert_eq!(s.rx_too_long, 2);
@@ -606,8 +573,7 @@ mod tests {
                     while let Some(tx) = pre.poll_transmit(now, &mut buf) {
                         prop_assert!(tx.len <= buf.len());
                         if tx.dst == paa() {
-                            let m = Message::new_checked(&buf[..tx.len]).unwrap();
-                            prop_assert!(RelayRepr::parse(&m).is_ok());
+                            prop_assert!(parse_relay(&buf[..tx.len]).is_ok());
                         } else {
                             prop_assert!(tx.dst.is_unicast_link_local());
                             prop_assert!(check_inner(&buf[..tx.len]).is_ok());

@@ -16,7 +16,7 @@ mod common;
 use amimesh_core::Key128;
 use amimesh_pana::AgentEvent;
 use amimesh_pana::wire::{AvpCode, AvpIter, EapRepr, Message, MessageRepr, MessageType, Packet};
-use amimesh_pana_relay::{PacInformationRepr, RelayRepr};
+use amimesh_pana_relay::{PacInformation, parse_relay};
 use common::*;
 use std::process::Command;
 
@@ -143,7 +143,7 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
             "{ctx}"
         );
         let (inner, pac) = if r.message_type == MessageType::Relay {
-            let pry = RelayRepr::parse(&Message::new_checked(&d.bytes[..]).unwrap()).unwrap();
+            let pry = parse_relay(&d.bytes).unwrap();
             (parse(pry.relayed), Some(pry))
         } else {
             (r, None)
@@ -165,7 +165,13 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
         assert_eq!(col(row, "pana.seq"), seqs, "{ctx}");
         if let Some(pry) = pac {
             // PaC-Information: the PaC's link-local address and port, 18 bytes.
-            assert_eq!(pry.pac, PacInformationRepr::v6(pac_addr(0), 716));
+            assert_eq!(
+                pry.pac,
+                PacInformation {
+                    addr: pac_addr(0),
+                    port: 716
+                }
+            );
             let lens = col(row, "pana.avp.data_length");
             assert!(
                 lens.starts_with(&format!("18,{},", pry.relayed.len()))
