@@ -223,6 +223,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             .filter(|r| r.is_joined())
             .map(RplNode::rank)
     }
+    /// RPL preferred parent (link-local), after P4.
+    pub fn rpl_parent(&self) -> Option<Ipv6Addr> {
+        self.stack.rpl.as_ref().and_then(RplNode::preferred_parent)
+    }
     /// The current network key index.
     pub fn key_index(&self) -> Option<u8> {
         self.stack.key_index
