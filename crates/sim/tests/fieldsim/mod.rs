@@ -168,3 +168,51 @@ impl Field {
         hops
     }
 }
+
+/// `meters` meters on a line 70 m apart (the relay at one end): meter `i` is `i` hops out.
+pub fn line(
+    meters: usize,
+    seed: u64,
+    tweak: impl FnOnce(&mut Vec<Device>, &mut UtilityServers),
+) -> Field {
+    let layout = Layout::line(meters + 1, 70.0);
+    build(&layout, meters, seed, 0.0, tweak)
+}
+
+/// Every frame put on air, kept in memory.
+#[derive(Clone, Default)]
+pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Vec<(Instant, Vec<u8>)>>>);
+
+impl amimesh_sim::pcap::FrameSink for Capture {
+    fn frame(&mut self, at: Instant, _channel: u8, _page: u8, mpdu: &[u8]) {
+        self.0.borrow_mut().push((at, mpdu.to_vec()));
+    }
+    fn finish(&mut self) -> amimesh_sim::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// Secured data frames from `src` to `dst`, in order.
+    pub fn secured_data(
+        &self,
+        src: amimesh_core::ExtAddr,
+        dst: amimesh_core::ExtAddr,
+    ) -> Vec<(Instant, Vec<u8>)> {
+        use amimesh_core::LinkAddr;
+        use amimesh_mac::wire::frame::{Frame, FrameType};
+        self.0
+            .borrow()
+            .iter()
+            .filter(|(_, f)| {
+                Frame::new_checked(&f[..]).is_ok_and(|v| {
+                    v.frame_type() == FrameType::Data
+                        && v.security_enabled()
+                        && v.src_addr() == LinkAddr::Extended(src)
+                        && v.dst_addr() == LinkAddr::Extended(dst)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+}
