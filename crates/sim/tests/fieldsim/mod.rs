@@ -181,7 +181,10 @@ pub fn line(
 
 /// Every frame put on air, kept in memory.
 #[derive(Clone, Default)]
-pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Vec<(Instant, Vec<u8>)>>>);
+pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Frames>>);
+
+/// Captured frames with their time.
+pub type Frames = Vec<(Instant, Vec<u8>)>;
 
 impl amimesh_sim::pcap::FrameSink for Capture {
     fn frame(&mut self, at: Instant, _channel: u8, _page: u8, mpdu: &[u8]) {
