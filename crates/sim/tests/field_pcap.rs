@@ -22,10 +22,7 @@ fn temp_path() -> std::path::PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    std::env::temp_dir().join(format!(
-        "amimesh-field-{}-{nanos}.pcap",
-        std::process::id()
-    ))
+    std::env::temp_dir().join(format!("amimesh-field-{}-{nanos}.pcap", std::process::id()))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -64,7 +61,10 @@ fn capture_decodes_and_decrypts_in_wireshark() {
     let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     f.sim
         .set_frame_sink(Box::new(PcapSink::new(file, 2).unwrap()));
-    assert!(f.run_until_joined(&[1, 2], Instant::from_secs(300)).is_some());
+    assert!(
+        f.run_until_joined(&[1, 2], Instant::from_secs(300))
+            .is_some()
+    );
     let frames = f.sim.stats().frames;
     f.sim.finish_frame_sink().unwrap();
 
@@ -95,7 +95,10 @@ fn capture_decodes_and_decrypts_in_wireshark() {
     let rows = tshark(&path, &keys, &fields);
     // tshark shows every frame put on air (ACKs included).
     assert_eq!(rows.len() as u64, frames);
-    let secured: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == "1" || r[1] == "True").collect();
+    let secured: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[1] == "1" || r[1] == "True")
+        .collect();
     assert!(secured.len() > 20);
     // Every secured frame is decrypted with the network key (ZigBee IP hash), key index 1.
     for r in &secured {
@@ -109,14 +112,27 @@ fn capture_decodes_and_decrypts_in_wireshark() {
         .map(|r| r[7].as_str())
         .collect();
     for code in ["0", "1", "2", "3"] {
-        assert!(rpl_codes.contains(code), "RPL code {code} seen: {rpl_codes:?}");
+        assert!(
+            rpl_codes.contains(code),
+            "RPL code {code} seen: {rpl_codes:?}"
+        );
     }
-    assert!(secured.iter().any(|r| !r[5].is_empty()), "an MLE command decrypted");
+    assert!(
+        secured.iter().any(|r| !r[5].is_empty()),
+        "an MLE command decrypted"
+    );
     assert!(rows.iter().any(|r| r[9] == "61617"), "a reading decoded");
     // PANA travels unsecured between PaC and PRE, and PANA-Relay (5) on the PRE→PAA path
     // inside secured frames.
-    assert!(rows.iter().any(|r| r[1] != "1" && r[1] != "True" && r[4] == "1"), "PCI in clear");
-    assert!(secured.iter().any(|r| r[4].starts_with('5')), "PANA-Relay decrypted");
+    assert!(
+        rows.iter()
+            .any(|r| r[1] != "1" && r[1] != "True" && r[4] == "1"),
+        "PCI in clear"
+    );
+    assert!(
+        secured.iter().any(|r| r[4].starts_with('5')),
+        "PANA-Relay decrypted"
+    );
     // Beacons carry the ZigBee IP layout (protocol id 2, flags, network id) with our network
     // id; tshark 4.0 leaves the payload as data here, so the bytes are checked.
     let net_id = hex(b"amimesh-field-01");

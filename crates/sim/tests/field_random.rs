@@ -131,6 +131,9 @@ fn same_seed_same_trace() {
 fn thirty_percent_loss() {
     let (mut f, t) = run(0.30, 2400);
     let t = t.expect("every meter joined under 30 % loss");
-    println!("30 % loss: all joined at {:.1} s", t.total_micros() as f64 / 1e6);
+    println!(
+        "30 % loss: all joined at {:.1} s",
+        t.total_micros() as f64 / 1e6
+    );
     check_all_report_and_dr(&mut f, 300);
 }

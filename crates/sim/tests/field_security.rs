@@ -59,7 +59,9 @@ fn data_frame(
         ack_request: false,
         pan_id_compression: true,
         // Distinct per packet, so that the MAC's duplicate filter does not hide an injection.
-        sequence_number: Some(packet.len() as u8 ^ 0x55),
+        sequence_number: Some(
+            packet.len() as u8 ^ 0x55 ^ secured.map_or(0, |(_, _, fc)| (fc >> 16) as u8),
+        ),
         dst_pan_id: Some(PAN),
         dst_addr: LinkAddr::Extended(dst),
         src_pan_id: None,
@@ -283,6 +285,12 @@ fn rotation_locks_out_a_stolen_relay() {
                 .any(|e| matches!(e, MeterEvent::KeyUpdated { key_index: 2 }))
         );
     }
+    // Within the switch window a frame under the old key is still accepted.
+    let m1 = f.meter(1).global_address().unwrap();
+    let pkt = ip::build_udp(&AMR_ADDR, &m1, AMR_PORT, AMR_PORT, 60, &app::command(6));
+    let in_window = data_frame(ext_addr(0), ext_addr(1), &pkt, Some((&old, 1, 0x00f0_0000)));
+    inject(&mut f, 1, &in_window);
+    assert_eq!(f.meter(1).load_level(), 6);
     f.sim.with_server(|s, now| {
         assert_eq!(s.paa.revoke(now, RELAY_IDENTITY), 1);
         s.drain(now);
@@ -297,13 +305,18 @@ fn rotation_locks_out_a_stolen_relay() {
         DeviceEvent::Relay(RelayEvent::Aborted(AbortReason::TerminatedByServer))
     )));
     // The thief injects a DR command under key 1: meter 1 refuses it.
-    let m1 = f.meter(1).global_address().unwrap();
     let pkt = ip::build_udp(&AMR_ADDR, &m1, AMR_PORT, AMR_PORT, 60, &app::command(7));
     let frame = data_frame(ext_addr(0), ext_addr(1), &pkt, Some((&old, 1, 0x00ff_0000)));
-    let no_key = f.meter(1).mac_stats().rx_no_key;
+    let refused = |f: &Field| {
+        let s = f.meter(1).mac_stats();
+        s.rx_no_key + s.rx_security_other + s.rx_bad_mic + s.rx_replay
+    };
+    let refused_before = refused(&f);
+    let duplicates = f.meter(1).mac_stats().rx_duplicate;
     inject(&mut f, 1, &frame);
-    assert_eq!(f.meter(1).mac_stats().rx_no_key, no_key + 1);
-    assert_eq!(f.meter(1).load_level(), 0);
+    assert!(refused(&f) > refused_before);
+    assert_eq!(f.meter(1).mac_stats().rx_duplicate, duplicates);
+    assert_eq!(f.meter(1).load_level(), 6);
     // And cannot read what meters send now: capture meter 2 → meter 1 traffic.
     let cap = Capture::default();
     f.sim.set_frame_sink(Box::new(cap.clone()));
