@@ -277,7 +277,99 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         match self.rpl.as_ref().and_then(|r| r.next_hop(&dst)) {
             Some(NextHop::Neighbour(nh)) => self.transmit(now, &packet, &h, ip::link_dst(&nh)),
             Some(NextHop::Local) => self.deliver(now, packet, true, None),
-            Some(NextHop::SourceRoute) | None => self.stats.no_route += 1,
+            Some(NextHop::SourceRoute) => match self.insert_srh(&packet, &h) {
+                Some((first, p)) => {
+                    if let Some(ph) = ip::parse(&p) {
+                        self.transmit(now, &p, &ph, ip::link_dst(&first));
+                    }
+                }
+                None => self.stats.no_route += 1,
+            },
+            None => self.stats.no_route += 1,
+        }
+    }
+
+    /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
+    /// 6550 §9.8) and puts the first hop in the Destination Address. Returns the first hop and
+    /// the new packet.
+    fn insert_srh(&self, packet: &[u8], h: &ip::Header) -> Option<(Ipv6Addr, Vec<u8>)> {
+        let rpl = self.rpl.as_ref()?;
+        let mut srh = [0u8; 512];
+        let (first, len) = rpl.build_srh(&h.dst, h.next_header, &mut srh).ok()?;
+        if len == 0 {
+            return Some((first, packet.to_vec()));
+        }
+        let head = packet.get(..ip::IPV6_HEADER_LEN)?;
+        let rest = packet.get(ip::IPV6_HEADER_LEN..)?;
+        let mut out = Vec::with_capacity(packet.len().saturating_add(len));
+        out.extend_from_slice(head);
+        out.extend_from_slice(srh.get(..len)?);
+        out.extend_from_slice(rest);
+        let plen = u16::try_from(h.payload_len.checked_add(len)?).ok()?;
+        out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+        *out.get_mut(6)? = amimesh_rpl::wire::srh::IPV6_ROUTING;
+        out.get_mut(24..40)?.copy_from_slice(&first.octets());
+        Some((first, out))
+    }
+
+    /// RFC 6554 §4.2 at a router named in the Destination Address: forwards to the next
+    /// address, or (Segments Left 0) removes the header and delivers.
+    fn handle_srh(
+        &mut self,
+        now: Instant,
+        mut packet: Vec<u8>,
+        h: &ip::Header,
+        secured: bool,
+        from: Option<(ExtAddr, u8)>,
+    ) {
+        let end = ip::IPV6_HEADER_LEN.saturating_add(h.payload_len);
+        let Some(ext) = packet.get_mut(ip::IPV6_HEADER_LEN..end) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let Ok(mut srh) = amimesh_rpl::wire::Srh::new_checked(ext) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let mut dst = h.dst;
+        match srh.process(&mut dst) {
+            Ok(true) => {
+                if let Some(d) = packet.get_mut(24..40) {
+                    d.copy_from_slice(&dst.octets());
+                }
+                if !ip::decrement_hop_limit(&mut packet) {
+                    self.stats.hop_limit_exceeded += 1;
+                    return;
+                }
+                self.stats.forwarded += 1;
+                if let Some(ph) = ip::parse(&packet) {
+                    // The next address is on-link (RFC 6554 §4.2): its IID names the neighbour.
+                    self.transmit(now, &packet, &ph, ip::link_dst(&dst));
+                }
+            }
+            Ok(false) => {
+                let nh = srh.next_header();
+                let hl = srh.header_len();
+                let (Some(head), Some(rest)) = (
+                    packet.get(..ip::IPV6_HEADER_LEN),
+                    packet.get(ip::IPV6_HEADER_LEN.saturating_add(hl)..),
+                ) else {
+                    self.stats.malformed += 1;
+                    return;
+                };
+                let mut out = Vec::with_capacity(packet.len());
+                out.extend_from_slice(head);
+                out.extend_from_slice(rest);
+                let plen = u16::try_from(h.payload_len.saturating_sub(hl)).unwrap_or(0);
+                if let Some(b) = out.get_mut(4..6) {
+                    b.copy_from_slice(&plen.to_be_bytes());
+                }
+                if let Some(b) = out.get_mut(6) {
+                    *b = nh;
+                }
+                self.deliver(now, out, secured, from);
+            }
+            Err(_) => self.stats.malformed += 1,
         }
     }
 
@@ -395,7 +487,11 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.stats.unsecured_pana_accepted += 1;
         }
         if self.is_mine(&h.dst) {
-            self.deliver(now, packet, secured, from.map(|e| (e, lqi)));
+            if h.next_header == amimesh_rpl::wire::srh::IPV6_ROUTING {
+                self.handle_srh(now, packet, &h, secured, from.map(|e| (e, lqi)));
+            } else {
+                self.deliver(now, packet, secured, from.map(|e| (e, lqi)));
+            }
             return;
         }
         if h.dst.is_multicast() || h.dst.is_unicast_link_local() {
