@@ -165,3 +165,67 @@ fn thirty_percent_loss_line() {
         assert!(f.sim.server().readings_from(&a) >= 1, "meter {i} reported");
     }
 }
+
+fn uplink_unavailable(policy: amimesh_device::FailurePolicy) -> Vec<RelayEvent> {
+    use amimesh_sim::device::{field_nodes, relay_config};
+    use amimesh_sim::{Sim, SimConfig};
+    let seed = 53;
+    let (mut nodes, servers) = field_nodes(1, seed);
+    let mut c = relay_config(seed);
+    c.uplink_failure = policy;
+    nodes[0] = Device::Relay(amimesh_device::FieldRelay::new(c, node_rng(seed, 0)));
+    let mut cfg = SimConfig {
+        seed,
+        uplink_node: Some(NodeId(0)),
+        ..SimConfig::default()
+    };
+    cfg.uplink.available = false;
+    let layout = amimesh_sim::topology::Layout::line(2, 70.0);
+    let mut sim = Sim::new(cfg, layout.positions, nodes, servers).unwrap();
+    sim.with_node(NodeId(0), |n, now| {
+        n.relay_mut().unwrap().start_session(now).unwrap()
+    })
+    .unwrap();
+    sim.run_until(Instant::from_secs(60)).unwrap();
+    let mut ev = Vec::new();
+    while let Some((_, n, e)) = sim.poll_event() {
+        if let (0, DeviceEvent::Relay(r)) = (n.0, e) {
+            ev.push(r);
+        }
+    }
+    assert!(
+        sim.node(NodeId(0))
+            .unwrap()
+            .relay()
+            .unwrap()
+            .secrets_held()
+            .is_empty()
+    );
+    ev
+}
+
+#[test]
+fn uplink_unavailable_retries_then_aborts() {
+    use amimesh_device::{AbortReason, FailurePolicy};
+    let ev = uplink_unavailable(FailurePolicy::Retry {
+        attempts: 3,
+        delay: Duration::from_secs(2),
+    });
+    let opens = ev
+        .iter()
+        .filter(|e| matches!(e, RelayEvent::OpeningUplink { .. }))
+        .count();
+    assert_eq!(opens, 3);
+    assert_eq!(
+        ev.last(),
+        Some(&RelayEvent::Aborted(AbortReason::UplinkUnavailable))
+    );
+    let ev = uplink_unavailable(FailurePolicy::Abort);
+    assert_eq!(
+        ev,
+        vec![
+            RelayEvent::OpeningUplink { attempt: 1 },
+            RelayEvent::Aborted(AbortReason::UplinkUnavailable)
+        ]
+    );
+}

@@ -111,3 +111,59 @@ fn three_meters_in_a_line_join_and_report() {
     let far = sim.node(NodeId(3)).unwrap().meter().unwrap();
     assert_ne!(far.parent(), Some(amimesh_sim::device::ext_addr(0)));
 }
+
+/// Bytes on air for one meter's whole join (P1–P4) at one hop, counted from the moment the
+/// relay serves until the meter is operational (every frame, ACKs included).
+#[test]
+fn bytes_on_air_for_one_join_at_one_hop() {
+    let (nodes, servers) = field_nodes(1, 5);
+    let layout = Layout::line(2, 50.0);
+    let cfg = SimConfig {
+        seed: 5,
+        uplink_node: Some(NodeId(0)),
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(cfg, layout.positions, nodes, servers).unwrap();
+    sim.with_node(NodeId(0), |n, now| {
+        n.relay_mut().unwrap().start_session(now).unwrap()
+    })
+    .unwrap();
+    // Let the relay come up (uplink, S203, DODAG root) before the meter starts.
+    sim.run_until(Instant::from_secs(5)).unwrap();
+    assert!(
+        sim.node(NodeId(0))
+            .unwrap()
+            .relay()
+            .unwrap()
+            .key_index()
+            .is_some()
+    );
+    let before = sim.stats();
+    let start = sim.now();
+    sim.with_node(NodeId(1), |n, now| {
+        n.meter_mut().unwrap().start(now).unwrap()
+    })
+    .unwrap();
+    let mut joined = None;
+    for s in 0..120 {
+        sim.run_until(start + amimesh_core::Duration::from_millis(500 * (s + 1)))
+            .unwrap();
+        if sim.node(NodeId(1)).unwrap().meter().unwrap().phase() == Phase::Operational {
+            joined = Some(sim.now());
+            break;
+        }
+    }
+    let joined = joined.expect("meter joined");
+    let after = sim.stats();
+    let bytes = after.bytes - before.bytes;
+    let frames = after.frames - before.frames;
+    println!(
+        "one join at one hop: {bytes} bytes in {frames} frames on air, {:.2} s",
+        (joined - start).total_micros() as f64 / 1e6
+    );
+    // The relay's own DIOs and beacons are counted too; the join itself dominates.
+    assert!(
+        frames > 10 && bytes > 1000,
+        "{frames} frames, {bytes} bytes"
+    );
+}
