@@ -20,9 +20,53 @@
 //!   accepted for the switch window.
 //! - [`SecretsHeld`]: what key material and buffered payloads a device holds.
 //!
+//! # Run loop
+//!
+//! The caller owns the radio (and, for the relay, the uplink) and a clock. After every input
+//! (`handle_frame`, `handle_tx_done`, `handle_timeout`, for the relay also `handle_uplink_*`)
+//! or command, it drains `poll_radio`, then (relay) `poll_uplink`, then `poll_event`, and
+//! only then reads `poll_timeout`.
+//!
+//! ```
+//! use amimesh_core::{ExtAddr, Instant, Key128};
+//! use amimesh_device::{Meter, MeterConfig, MeterEvent};
+//! use amimesh_mac::mac::{RadioOp, TxResult};
+//! # use amimesh_core::rand_core::{CryptoRng, RngCore, Error};
+//! # struct Os(amimesh_core::Rng);
+//! # impl RngCore for Os {
+//! #     fn next_u32(&mut self) -> u32 { self.0.u32() }
+//! #     fn next_u64(&mut self) -> u64 { self.0.u64() }
+//! #     fn fill_bytes(&mut self, d: &mut [u8]) { self.0.fill(d) }
+//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Error> { self.0.fill(d); Ok(()) }
+//! # }
+//! # impl CryptoRng for Os {}
+//! let paa = "2001:db8:ffff::1".parse().unwrap();
+//! let amr = "2001:db8:ffff::2".parse().unwrap();
+//! let cfg = MeterConfig::new(ExtAddr::from_u64(7), b"meter-7", Key128::new([1; 16]), paa, amr);
+//! let mut meter = Meter::new(cfg, Os(amimesh_core::Rng::new(7))); // the platform's CSPRNG
+//! let mut now = Instant::ZERO;
+//! meter.start(now).unwrap(); // P1: active scan
+//! let mut buf = [0u8; 2047];
+//! let mut beacon_requests = 0;
+//! for _ in 0..20 {
+//!     while let Some(op) = meter.poll_radio(now, &mut buf) {
+//!         if let RadioOp::Transmit(t) = op {
+//!             beacon_requests += 1; // hand buf[..t.len] to the radio; here: nobody hears it
+//!             meter.handle_tx_done(now, TxResult::Ok { frame_pending: false });
+//!         }
+//!     }
+//!     while let Some(e) = meter.poll_event() {
+//!         assert_eq!(e, MeterEvent::NoBeacon); // no relay around: it scans again later
+//!     }
+//!     now = meter.poll_timeout().unwrap();
+//!     meter.handle_timeout(now);
+//! }
+//! assert!(beacon_requests >= 2);
+//! ```
+//!
 //! # Supported
 //! - [x] storing-mode RPL downward routes (DR commands reach any meter)
-//! - [ ] non-storing mode with SRH insertion at the relay and SRH processing at routers
+//! - [x] non-storing mode: SRH inserted at the relay, processed at routers (RFC 6554 §4.2)
 //! - [ ] RFC 6553 RPL option in forwarded data packets
 //! - [ ] standalone mode (PAA and AMR/DR inside the relay)
 

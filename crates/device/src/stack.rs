@@ -725,3 +725,79 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             + self.local.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn stack() -> Stack<ChaCha20Rng> {
+        let cfg = StackConfig {
+            ext_addr: ExtAddr::from_u64(0x0212_4b00_0000_0001),
+            phy: PhyProfile::SUN_FSK_920_100K,
+            channel: 1,
+            seed: 1,
+            frame_counter_start: 0,
+            key_switch_window: Duration::from_secs(60),
+        };
+        Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn unsecured_only_pana_to_our_link_local_pre_port() {
+        let mut s = stack();
+        let now = Instant::from_secs(1);
+        let peer = ip::link_local(ExtAddr::from_u64(9));
+        let me = s.ll;
+        let global: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        // PANA from a link-local neighbour to our link-local address, port 716: accepted.
+        let pana = ip::build_udp(&peer, &me, 716, 716, 255, &[0; 16]);
+        s.deliver_or_forward(now, pana, false, None, 100);
+        assert_eq!(s.stats.unsecured_pana_accepted, 1);
+        assert_eq!(s.local.len(), 1);
+        // MLE, RPL, another UDP port, PANA from a global source: dropped and counted.
+        let mle = ip::build_udp(&peer, &me, MLE_PORT, MLE_PORT, 255, &[0; 8]);
+        let dis = ip::build_icmp(&peer, &ALL_RPL_NODES, ip::ICMPV6_RPL, 0, 255, &[0, 0]);
+        let app = ip::build_udp(&peer, &me, 716, 1000, 255, &[1]);
+        let far = ip::build_udp(&global, &me, 716, 716, 64, &[0; 16]);
+        for p in [mle, dis, app, far] {
+            s.deliver_or_forward(now, p, false, None, 100);
+        }
+        assert_eq!(s.stats.unsecured_dropped, 4);
+        assert_eq!(s.local.len(), 1);
+        // The same MLE-port datagram secured passes the policy (MLE then judges it).
+        let mle = ip::build_udp(&peer, &me, MLE_PORT, MLE_PORT, 255, &[0; 8]);
+        s.deliver_or_forward(now, mle, true, None, 100);
+        assert_eq!(s.stats.unsecured_dropped, 4);
+        assert_eq!(s.mle.stats().rx_datagrams, 1);
+    }
+
+    #[test]
+    fn nothing_but_pana_leaves_without_a_key() {
+        let mut s = stack();
+        let now = Instant::from_secs(1);
+        let peer = ip::link_local(ExtAddr::from_u64(9));
+        let me = s.ll;
+        s.send_udp(now, me, peer, (AMR_TEST_PORT, AMR_TEST_PORT), 64, b"x");
+        assert_eq!(s.stats.tx_no_key, 1);
+        assert_eq!(s.stats.tx_frames, 0);
+        s.send_udp(now, me, peer, (716, 716), 64, &[0; 16]);
+        assert_eq!(s.stats.tx_frames, 1);
+        // With the key installed, data goes out secured.
+        s.install_network_key(now, &Key128::new([7; 16]), 3);
+        s.send_udp(now, me, peer, (AMR_TEST_PORT, AMR_TEST_PORT), 64, b"x");
+        assert_eq!(s.stats.tx_frames, 2);
+        assert_eq!(s.stats.tx_no_key, 1);
+        assert_eq!(s.key_index, Some(3));
+        // Rotation keeps the old index in its switch window; wiping removes everything.
+        s.install_network_key(now, &Key128::new([8; 16]), 4);
+        assert_eq!(s.retired_keys.len(), 1);
+        s.wipe_keys();
+        assert_eq!((s.key_index, s.retired_keys.len()), (None, 0));
+        assert!(!s.mle.has_key());
+    }
+
+    const AMR_TEST_PORT: u16 = 5000;
+}
