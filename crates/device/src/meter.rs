@@ -170,6 +170,7 @@ pub struct Meter<R> {
     load_level: u8,
     reserved_reported: u32,
     network_id: [u8; 16],
+    rpl_starts: u32,
 }
 
 impl<R: RngCore + CryptoRng> Meter<R> {
@@ -196,6 +197,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             reading_seq: 0,
             load_level: 0,
             network_id: [0; 16],
+            rpl_starts: 0,
         }
     }
 
@@ -407,13 +409,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             {
                 self.events
                     .push_back(MeterEvent::Linked { parent: ext_addr });
-                // P4: RPL router; DIS goes out at once.
-                self.phase = Phase::Routing;
-                let mut rc = amimesh_rpl::Config::router(self.cfg.seed ^ 0x52504c, self.stack.ll);
-                rc.route_capacity = 256;
-                let mut r = RplNode::new(rc);
-                r.start(now);
-                self.stack.rpl = Some(r);
+                self.start_rpl(now);
             }
             StackEvent::Mle(amimesh_mle::Event::LinkFailed { peer })
                 if self.phase == Phase::Linking && peer_is(peer, self.parent) =>
@@ -445,6 +441,18 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             StackEvent::Rpl(amimesh_rpl::Event::ParentChanged { .. }) => self.update_beacon(),
             _ => {}
         }
+    }
+
+    /// P4: an RPL router; DIS goes out at once.
+    fn start_rpl(&mut self, now: Instant) {
+        self.phase = Phase::Routing;
+        self.rpl_starts = self.rpl_starts.wrapping_add(1);
+        let seed = self.cfg.seed ^ 0x52504c ^ u64::from(self.rpl_starts);
+        let mut rc = amimesh_rpl::Config::router(seed, self.stack.ll);
+        rc.route_capacity = 256;
+        let mut r = RplNode::new(rc);
+        r.start(now);
+        self.stack.rpl = Some(r);
     }
 
     /// Beacons advertise the PRE and the rank once the meter is operational (FACTS §6.6 with

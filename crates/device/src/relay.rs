@@ -399,6 +399,10 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         );
         rc.prefix = self.cfg.prefix;
         rc.route_capacity = 1024;
+        // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
+        // lost DAO or a stale route heals within minutes during a work session.
+        rc.default_lifetime = 5;
+        rc.lifetime_unit = 60;
         rc.neighbour_capacity = 64;
         let mut r = RplNode::new(rc);
         r.start(now);
