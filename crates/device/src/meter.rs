@@ -229,6 +229,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
     pub fn rpl_parent(&self) -> Option<Ipv6Addr> {
         self.stack.rpl.as_ref().and_then(RplNode::preferred_parent)
     }
+    /// RPL counters (after P3).
+    pub fn rpl_stats(&self) -> Option<amimesh_rpl::Stats> {
+        self.stack.rpl.as_ref().map(|r| *r.stats())
+    }
     /// The current network key index.
     pub fn key_index(&self) -> Option<u8> {
         self.stack.key_index
