@@ -201,3 +201,25 @@ fn fifty_meters_non_storing() {
     );
     check_all_report_and_dr(&mut f, 75);
 }
+
+/// A sweep over layouts and seeds (heavier; run with `--ignored --nocapture`): every meter
+/// joins on each, and the time to all joined is printed.
+#[test]
+#[ignore]
+fn seed_sweep() {
+    for seed in 1..=6u64 {
+        let layout = random_layout(50, seed, 4);
+        let mut f = build(&layout, 50, seed, 0.0, |_, _| {});
+        let all = f.all();
+        let t = f.run_until_joined(&all, Instant::from_secs(900));
+        let joined = all.iter().filter(|i| f.operational(**i)).count();
+        let max_hops = all.iter().map(|i| f.hop_count(*i)).max().unwrap_or(0);
+        println!(
+            "seed {seed}: {joined}/50 joined, all at {:?} s, max {max_hops} hops, {} bytes on air",
+            t.map(|t| t.total_micros() / 1_000_000),
+            f.sim.stats().bytes
+        );
+        assert_eq!(joined, 50, "seed {seed}");
+        assert!(max_hops >= 4, "seed {seed}");
+    }
+}
