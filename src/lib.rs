@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub use amimesh_core as core;
+pub use amimesh_device as device;
 pub use amimesh_mac as mac;
 pub use amimesh_mle as mle;
 pub use amimesh_pana as pana;

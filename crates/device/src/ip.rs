@@ -1,0 +1,244 @@
+//! The few IPv6 facts the device needs to move packets between the layers: building UDP and
+//! ICMPv6 packets with their checksums (RFC 8200 §8.1) and reading the fields that decide
+//! where a packet goes.
+
+use alloc::vec::Vec;
+use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
+use amimesh_sixlowpan::wire::{icmpv6, udp};
+use core::net::Ipv6Addr;
+
+/// IPv6 header length (RFC 8200 §3).
+pub const IPV6_HEADER_LEN: usize = 40;
+/// UDP header length (RFC 768).
+pub const UDP_HEADER_LEN: usize = 8;
+/// Next Header value of UDP.
+pub const PROTO_UDP: u8 = 17;
+/// Next Header value of ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
+/// ICMPv6 type of RPL control messages (RFC 6550 §6).
+pub const ICMPV6_RPL: u8 = 155;
+
+/// The fields of a received IPv6 packet the device routes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// Next Header.
+    pub next_header: u8,
+    /// Hop Limit.
+    pub hop_limit: u8,
+    /// Payload length from the header (checked against the buffer).
+    pub payload_len: usize,
+}
+
+/// Reads the IPv6 header; `None` if the packet is not a well-formed IPv6 packet.
+pub fn parse(packet: &[u8]) -> Option<Header> {
+    let fixed = packet.get(..IPV6_HEADER_LEN)?;
+    let b = |i: usize| fixed.get(i).copied().unwrap_or(0);
+    if b(0) >> 4 != 6 {
+        return None;
+    }
+    let payload_len = usize::from(u16::from_be_bytes([b(4), b(5)]));
+    if packet.len() < IPV6_HEADER_LEN.saturating_add(payload_len) {
+        return None;
+    }
+    Some(Header {
+        src: addr(fixed.get(8..24)?)?,
+        dst: addr(fixed.get(24..40)?)?,
+        next_header: b(6),
+        hop_limit: b(7),
+        payload_len,
+    })
+}
+
+fn addr(s: &[u8]) -> Option<Ipv6Addr> {
+    let a: [u8; 16] = s.try_into().ok()?;
+    Some(Ipv6Addr::from(a))
+}
+
+/// The upper-layer payload of a parsed packet.
+pub fn payload<'a>(packet: &'a [u8], h: &Header) -> &'a [u8] {
+    packet
+        .get(IPV6_HEADER_LEN..IPV6_HEADER_LEN.saturating_add(h.payload_len))
+        .unwrap_or(&[])
+}
+
+/// A UDP datagram's ports and payload, if `h` is UDP and its checksum verifies.
+pub fn udp<'a>(packet: &'a [u8], h: &Header) -> Option<(u16, u16, &'a [u8])> {
+    if h.next_header != PROTO_UDP {
+        return None;
+    }
+    let p = udp::Packet::new_checked(payload(packet, h)).ok()?;
+    if !p.verify_checksum(&h.src, &h.dst) {
+        return None;
+    }
+    let (s, d) = (p.src_port(), p.dst_port());
+    Some((s, d, p.payload()))
+}
+
+/// An ICMPv6 message's type, code and body, if `h` is ICMPv6 and its checksum verifies.
+pub fn icmp<'a>(packet: &'a [u8], h: &Header) -> Option<(u8, u8, &'a [u8])> {
+    if h.next_header != PROTO_ICMPV6 {
+        return None;
+    }
+    let p = icmpv6::Packet::new_checked(payload(packet, h)).ok()?;
+    if !p.verify_checksum(&h.src, &h.dst) {
+        return None;
+    }
+    let (t, c) = (u8::from(p.msg_type()), p.msg_code());
+    Some((t, c, p.body()))
+}
+
+fn header(out: &mut Vec<u8>, src: &Ipv6Addr, dst: &Ipv6Addr, nh: u8, hlim: u8, len: usize) {
+    out.extend_from_slice(&[0x60, 0, 0, 0]);
+    out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+    out.push(nh);
+    out.push(hlim);
+    out.extend_from_slice(&src.octets());
+    out.extend_from_slice(&dst.octets());
+}
+
+/// An IPv6/UDP packet with a valid checksum.
+pub fn build_udp(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    src_port: u16,
+    dst_port: u16,
+    hop_limit: u8,
+    data: &[u8],
+) -> Vec<u8> {
+    let ulen = data.len().saturating_add(UDP_HEADER_LEN);
+    let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(ulen));
+    header(&mut out, src, dst, PROTO_UDP, hop_limit, ulen);
+    out.extend_from_slice(&src_port.to_be_bytes());
+    out.extend_from_slice(&dst_port.to_be_bytes());
+    out.extend_from_slice(&u16::try_from(ulen).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(data);
+    if let Some(u) = out.get_mut(IPV6_HEADER_LEN..) {
+        udp::Packet::new_unchecked(u).fill_checksum(src, dst);
+    }
+    out
+}
+
+/// An IPv6/ICMPv6 packet with a valid checksum.
+pub fn build_icmp(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    ty: u8,
+    code: u8,
+    hop_limit: u8,
+    body: &[u8],
+) -> Vec<u8> {
+    let ilen = body.len().saturating_add(4);
+    let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(ilen));
+    header(&mut out, src, dst, PROTO_ICMPV6, hop_limit, ilen);
+    out.extend_from_slice(&[ty, code, 0, 0]);
+    out.extend_from_slice(body);
+    if let Some(i) = out.get_mut(IPV6_HEADER_LEN..) {
+        icmpv6::Packet::new_unchecked(i).fill_checksum(src, dst);
+    }
+    out
+}
+
+/// Decrements the Hop Limit in place; `false` if it was already 0 or 1 (drop, RFC 8200 §3).
+pub fn decrement_hop_limit(packet: &mut [u8]) -> bool {
+    match packet.get_mut(7) {
+        Some(h) if *h > 1 => {
+            *h -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The link-local address of an extended address (fe80::/64 + IID, RFC 4944 §7).
+pub fn link_local(ext: ExtAddr) -> Ipv6Addr {
+    let mut a = [0u8; 16];
+    a[0] = 0xfe;
+    a[1] = 0x80;
+    a[8..].copy_from_slice(&ext.to_iid());
+    Ipv6Addr::from(a)
+}
+
+/// `prefix` (first 64 bits) + the IID of `ext`.
+pub fn with_iid(prefix: &Ipv6Addr, ext: ExtAddr) -> Ipv6Addr {
+    let mut a = prefix.octets();
+    a[8..].copy_from_slice(&ext.to_iid());
+    Ipv6Addr::from(a)
+}
+
+/// The extended address behind an address whose IID was formed from one.
+pub fn ext_of(addr: &Ipv6Addr) -> ExtAddr {
+    let o = addr.octets();
+    let mut iid = [0u8; 8];
+    iid.copy_from_slice(&o[8..]);
+    ExtAddr::from_iid(iid)
+}
+
+/// The link-layer destination of a next hop: broadcast for multicast, else the extended
+/// address from the IID.
+pub fn link_dst(next_hop: &Ipv6Addr) -> LinkAddr {
+    if next_hop.is_multicast() {
+        LinkAddr::Short(ShortAddr::BROADCAST)
+    } else {
+        LinkAddr::Extended(ext_of(next_hop))
+    }
+}
+
+/// Same first 64 bits.
+pub fn same_prefix(a: &Ipv6Addr, b: &Ipv6Addr) -> bool {
+    a.octets()[..8] == b.octets()[..8]
+}
+
+/// The PANA message type of a UDP 716 payload (RFC 5191 §6.2), if long enough.
+pub fn pana_message_type(data: &[u8]) -> Option<u16> {
+    let b = data.get(6..8)?;
+    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+/// PANA-Relay message type (RFC 6345 §4.1).
+pub const PANA_RELAY: u16 = 5;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn udp_round_trip_and_checksum() {
+        let s: Ipv6Addr = "fe80::1".parse().unwrap();
+        let d: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let mut p = build_udp(&s, &d, 716, 1000, 64, b"abc");
+        let h = parse(&p).unwrap();
+        assert_eq!((h.src, h.dst, h.hop_limit), (s, d, 64));
+        assert_eq!(udp(&p, &h), Some((716, 1000, &b"abc"[..])));
+        // A flipped payload bit fails the checksum.
+        let n = p.len() - 1;
+        p[n] ^= 1;
+        assert_eq!(udp(&p, &parse(&p).unwrap()), None);
+    }
+
+    #[test]
+    fn icmp_round_trip_and_hop_limit() {
+        let s: Ipv6Addr = "fe80::1".parse().unwrap();
+        let d: Ipv6Addr = "ff02::1a".parse().unwrap();
+        let mut p = build_icmp(&s, &d, ICMPV6_RPL, 1, 2, &[1, 2, 3, 4]);
+        let h = parse(&p).unwrap();
+        assert_eq!(icmp(&p, &h), Some((155, 1, &[1u8, 2, 3, 4][..])));
+        assert!(decrement_hop_limit(&mut p));
+        assert!(!decrement_hop_limit(&mut p));
+        assert_eq!(parse(&p[..39]), None);
+    }
+
+    #[test]
+    fn addresses() {
+        let e = ExtAddr::from_u64(0x0012_4b00_0000_0007);
+        let ll = link_local(e);
+        assert_eq!(ll, "fe80::212:4b00:0:7".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(ext_of(&ll), e);
+        assert_eq!(link_dst(&ll), LinkAddr::Extended(e));
+    }
+}

@@ -1,0 +1,635 @@
+//! The meter: join flow P1–P4 (DESIGN "Meter join"), then router, PRE, readings and demand
+//! response.
+
+use alloc::vec::Vec;
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr};
+use amimesh_mac::mac::beacon_payload::{BeaconPayloadRepr, FLAG_ALLOW_JOIN, RoutingHint};
+use amimesh_mac::mac::{
+    DefaultSelector, PanDescriptor, PhyProfile, RadioOp, ScanDuration, ScanRequest, select_pan,
+};
+use amimesh_pana::{ClientConfig, ClientEvent, FailReason, PanaClient};
+use amimesh_pana_relay::{PanaRelay, RelayConfig};
+use amimesh_rpl::RplNode;
+use core::net::Ipv6Addr;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::error::{Error, Result};
+use crate::ip;
+use crate::stack::{DEFAULT_HOP_LIMIT, PANA_PORT, PolicyStats, Stack, StackConfig, StackEvent};
+use crate::{AMR_PORT, SecretsHeld};
+
+/// Configuration of a [`Meter`].
+#[derive(Debug, Clone)]
+pub struct MeterConfig {
+    /// EUI-64.
+    pub ext_addr: ExtAddr,
+    /// EAP-PSK identity provisioned at the factory.
+    pub identity: Vec<u8>,
+    /// EAP-PSK key provisioned at the factory.
+    pub psk: Key128,
+    /// The key management server (PAA), the destination of relayed PANA.
+    pub paa: Ipv6Addr,
+    /// The AMR/DR server.
+    pub amr_server: Ipv6Addr,
+    /// PHY profile.
+    pub phy: PhyProfile,
+    /// Channel to scan and use.
+    pub channel: u8,
+    /// Seed of the non-cryptographic PRNGs.
+    pub seed: u64,
+    /// Dwell time of the active scan.
+    pub scan_dwell: Duration,
+    /// Wait before scanning again after a failed attempt.
+    pub retry_delay: Duration,
+    /// Reading period (the first reading goes out when the join completes).
+    pub reading_period: Duration,
+    /// First outgoing MAC frame counter (the persisted reservation after a reboot).
+    pub frame_counter_start: u32,
+    /// How long frames under a replaced network key stay acceptable.
+    pub key_switch_window: Duration,
+}
+
+impl MeterConfig {
+    /// Defaults: SUN FSK 100 kb/s on channel 1, 300 ms scan, 5 s retry, readings every 60 s.
+    pub fn new(
+        ext_addr: ExtAddr,
+        identity: &[u8],
+        psk: Key128,
+        paa: Ipv6Addr,
+        amr: Ipv6Addr,
+    ) -> Self {
+        MeterConfig {
+            ext_addr,
+            identity: identity.to_vec(),
+            psk,
+            paa,
+            amr_server: amr,
+            phy: PhyProfile::SUN_FSK_920_100K,
+            channel: 1,
+            seed: ext_addr.to_u64(),
+            scan_dwell: Duration::from_millis(300),
+            retry_delay: Duration::from_secs(5),
+            reading_period: Duration::from_secs(60),
+            frame_counter_start: 0,
+            key_switch_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the meter is in its join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started.
+    Idle,
+    /// P1: active scan.
+    Scanning,
+    /// P2: PANA through the chosen PRE.
+    Authenticating,
+    /// P3: MLE with the parent.
+    Linking,
+    /// P4: RPL join and DAO.
+    Routing,
+    /// Joined: router, PRE, readings.
+    Operational,
+}
+
+/// Progress and application events of a meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MeterEvent {
+    /// P1 done: a PAN and PRE were chosen from the beacons.
+    PreSelected {
+        /// The PRE (future parent).
+        pre: ExtAddr,
+        /// Its advertised rank.
+        rank: u16,
+    },
+    /// P1 heard no usable beacon; the scan is repeated.
+    NoBeacon,
+    /// P2 done: the network key arrived and is installed in the MAC and MLE.
+    Authenticated {
+        /// Key index.
+        key_index: u8,
+    },
+    /// P2 failed; the meter scans again later.
+    AuthenticationFailed(FailReason),
+    /// P3 done: frame counters exchanged with the parent.
+    Linked {
+        /// The parent.
+        parent: ExtAddr,
+    },
+    /// P3 failed; the meter starts over.
+    LinkFailed,
+    /// P4: joined the DODAG.
+    RplJoined {
+        /// Rank.
+        rank: u16,
+    },
+    /// P4 done: the DAO was acknowledged; the meter now routes, beacons and relays PANA.
+    Operational {
+        /// Global address.
+        address: Ipv6Addr,
+    },
+    /// A new network key (rotation) was installed; the old one stays valid for the switch
+    /// window.
+    KeyUpdated {
+        /// The new key index.
+        key_index: u8,
+    },
+    /// A reading was sent to the AMR/DR server.
+    ReadingSent {
+        /// Sequence number.
+        seq: u32,
+    },
+    /// A demand-response command from the AMR/DR server was obeyed.
+    DemandResponse {
+        /// Requested load level.
+        level: u8,
+    },
+    /// Persist this outgoing frame-counter reservation; pass it as
+    /// [`MeterConfig::frame_counter_start`] after a reboot.
+    FrameCounterReserved {
+        /// Limit.
+        limit: u32,
+    },
+}
+
+/// A meter (sans-IO). Drive it like every state machine here: after each `handle_*`, drain
+/// [`Meter::poll_radio`], then [`Meter::poll_event`], then read [`Meter::poll_timeout`].
+#[derive(Debug)]
+pub struct Meter<R> {
+    cfg: MeterConfig,
+    stack: Stack<R>,
+    phase: Phase,
+    pac: Option<PanaClient>,
+    parent: Option<ExtAddr>,
+    events: alloc::collections::VecDeque<MeterEvent>,
+    retry_at: Option<Instant>,
+    reading_at: Option<Instant>,
+    reading_seq: u32,
+    load_level: u8,
+    reserved_reported: u32,
+    network_id: [u8; 16],
+    rpl_starts: u32,
+}
+
+impl<R: RngCore + CryptoRng> Meter<R> {
+    /// A meter that has not started; `rng` is its cryptographic random source.
+    pub fn new(cfg: MeterConfig, rng: R) -> Self {
+        let sc = StackConfig {
+            ext_addr: cfg.ext_addr,
+            phy: cfg.phy,
+            channel: cfg.channel,
+            seed: cfg.seed,
+            frame_counter_start: cfg.frame_counter_start,
+            key_switch_window: cfg.key_switch_window,
+        };
+        Meter {
+            stack: Stack::new(sc, false, rng),
+            reserved_reported: cfg.frame_counter_start,
+            cfg,
+            phase: Phase::Idle,
+            pac: None,
+            parent: None,
+            events: alloc::collections::VecDeque::new(),
+            retry_at: None,
+            reading_at: None,
+            reading_seq: 0,
+            load_level: 0,
+            network_id: [0; 16],
+            rpl_starts: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MeterConfig {
+        &self.cfg
+    }
+    /// The join phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    /// The parent chosen in P1.
+    pub fn parent(&self) -> Option<ExtAddr> {
+        self.parent
+    }
+    /// The global address (after P4).
+    pub fn global_address(&self) -> Option<Ipv6Addr> {
+        self.stack.global_address()
+    }
+    /// RPL rank (after P4).
+    pub fn rank(&self) -> Option<u16> {
+        self.stack
+            .rpl
+            .as_ref()
+            .filter(|r| r.is_joined())
+            .map(RplNode::rank)
+    }
+    /// RPL preferred parent (link-local), after P4.
+    pub fn rpl_parent(&self) -> Option<Ipv6Addr> {
+        self.stack.rpl.as_ref().and_then(RplNode::preferred_parent)
+    }
+    /// RPL counters (after P3).
+    pub fn rpl_stats(&self) -> Option<amimesh_rpl::Stats> {
+        self.stack.rpl.as_ref().map(|r| *r.stats())
+    }
+    /// The current network key index.
+    pub fn key_index(&self) -> Option<u8> {
+        self.stack.key_index
+    }
+    /// Demand-response level last commanded.
+    pub fn load_level(&self) -> u8 {
+        self.load_level
+    }
+    /// Cross-layer policy and forwarding counters.
+    pub fn policy_stats(&self) -> &PolicyStats {
+        &self.stack.stats
+    }
+    /// MAC counters.
+    pub fn mac_stats(&self) -> &amimesh_mac::mac::Stats {
+        self.stack.mac.stats()
+    }
+    /// MAC replay-table counters.
+    pub fn replay_stats(&self) -> &amimesh_mac::security::counters::ReplayStats {
+        self.stack.mac.replay_stats()
+    }
+    /// PRE counters (after P4).
+    pub fn relay_stats(&self) -> Option<amimesh_pana_relay::RelayStats> {
+        self.stack.pre.as_ref().map(PanaRelay::stats)
+    }
+    /// The MAC's next outgoing frame counter.
+    pub fn frame_counter(&self) -> u32 {
+        self.stack.mac.frame_counter()
+    }
+    /// Extended address.
+    pub fn ext_addr(&self) -> ExtAddr {
+        self.cfg.ext_addr
+    }
+    /// What key material and buffered payloads the meter holds.
+    pub fn secrets_held(&self) -> SecretsHeld {
+        SecretsHeld {
+            network_keys: usize::from(self.stack.key_index.is_some())
+                + self.stack.retired_keys.len(),
+            mle_keys: self.stack.mle.has_key(),
+            pana_session: self.pac.as_ref().is_some_and(PanaClient::holds_secrets),
+            own_credential: true,
+            buffered_payloads: self.stack.buffered(),
+            routes: self
+                .stack
+                .rpl
+                .as_ref()
+                .map_or(0, |r| r.storing_routes().len()),
+        }
+    }
+
+    /// Starts P1.
+    pub fn start(&mut self, now: Instant) -> Result<()> {
+        if self.phase != Phase::Idle {
+            return Err(Error::WrongState);
+        }
+        self.scan(now)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    fn scan(&mut self, now: Instant) -> Result<()> {
+        self.phase = Phase::Scanning;
+        let ch = [self.cfg.channel];
+        self.stack.mac.start_scan(
+            now,
+            ScanRequest {
+                channels: &ch,
+                duration: ScanDuration::Fixed(self.cfg.scan_dwell),
+            },
+        )?;
+        Ok(())
+    }
+
+    fn restart_later(&mut self, now: Instant) {
+        self.phase = Phase::Idle;
+        self.pac = None;
+        self.parent = None;
+        self.stack.pac_peer = None;
+        self.stack.rpl = None;
+        self.stack.pre = None;
+        self.stack.wipe_keys();
+        self.stack.mac.set_beacon_payload(None);
+        self.retry_at = Some(now + self.cfg.retry_delay);
+    }
+
+    fn on_scan(&mut self, now: Instant, pans: &[PanDescriptor]) {
+        if self.phase != Phase::Scanning {
+            return;
+        }
+        let usable: Vec<PanDescriptor> = pans
+            .iter()
+            .filter(|d| {
+                matches!(d.coord_addr, LinkAddr::Extended(_))
+                    && d.payload.is_some_and(|p| p.pre_available && p.allow_join())
+            })
+            .copied()
+            .collect();
+        let Some(best) = select_pan(&usable, &DefaultSelector) else {
+            self.events.push_back(MeterEvent::NoBeacon);
+            self.restart_later(now);
+            return;
+        };
+        let LinkAddr::Extended(pre) = best.coord_addr else {
+            return;
+        };
+        self.events.push_back(MeterEvent::PreSelected {
+            pre,
+            rank: best.rank(),
+        });
+        self.stack.mac.set_pan(best.pan_id, best.channel);
+        self.network_id = best.payload.map(|p| p.network_id).unwrap_or([0; 16]);
+        self.parent = Some(pre);
+        // P2: the PaC talks to the PRE's link-local address, port 716 (RFC 6345 §2).
+        let pre_ll = ip::link_local(pre);
+        let Some(identity) = amimesh_pana::eap_psk::identity(&self.cfg.identity) else {
+            self.restart_later(now);
+            return;
+        };
+        let mut pc = ClientConfig::new(identity, self.cfg.psk.clone(), pre_ll);
+        pc.seed = self.cfg.seed ^ 0x5041_4e41;
+        let mut pac = PanaClient::new(pc);
+        if pac.start(now).is_err() {
+            self.restart_later(now);
+            return;
+        }
+        self.stack.pac_peer = Some(pre_ll);
+        self.pac = Some(pac);
+        self.phase = Phase::Authenticating;
+    }
+
+    fn on_pac_event(&mut self, now: Instant, e: ClientEvent) {
+        match e {
+            ClientEvent::Authenticated {
+                network_key,
+                key_index,
+                ..
+            } => {
+                self.stack.install_network_key(now, &network_key, key_index);
+                self.events
+                    .push_back(MeterEvent::Authenticated { key_index });
+                // P3: MLE Link Request to the parent.
+                self.phase = Phase::Linking;
+                self.stack
+                    .mle
+                    .set_link_frame_counter(self.stack.mac.frame_counter());
+                let parent = self.parent;
+                if self
+                    .stack
+                    .mle
+                    .link_request(now, parent, &mut self.stack.rng)
+                    .is_err()
+                {
+                    self.events.push_back(MeterEvent::LinkFailed);
+                    self.restart_later(now);
+                }
+            }
+            ClientEvent::KeyUpdated {
+                network_key,
+                key_index,
+            } => {
+                self.stack.install_network_key(now, &network_key, key_index);
+                self.events.push_back(MeterEvent::KeyUpdated { key_index });
+            }
+            ClientEvent::Failed { reason } => {
+                self.events
+                    .push_back(MeterEvent::AuthenticationFailed(reason));
+                self.restart_later(now);
+            }
+            ClientEvent::Terminated { .. } => self.restart_later(now),
+            _ => {}
+        }
+    }
+
+    fn on_stack_event(&mut self, now: Instant, e: StackEvent) {
+        match e {
+            StackEvent::Scan(pans) => self.on_scan(now, &pans),
+            StackEvent::Mle(amimesh_mle::Event::NeighbourLinked { ext_addr, .. })
+                if self.phase == Phase::Linking && Some(ext_addr) == self.parent =>
+            {
+                self.events
+                    .push_back(MeterEvent::Linked { parent: ext_addr });
+                self.start_rpl(now);
+            }
+            StackEvent::Mle(amimesh_mle::Event::LinkFailed { peer })
+                if self.phase == Phase::Linking && peer_is(peer, self.parent) =>
+            {
+                self.events.push_back(MeterEvent::LinkFailed);
+                self.restart_later(now);
+            }
+            StackEvent::Mle(amimesh_mle::Event::LinkRejected { ext_addr })
+                if self.phase == Phase::Linking && Some(ext_addr) == self.parent =>
+            {
+                self.events.push_back(MeterEvent::LinkFailed);
+                self.restart_later(now);
+            }
+            StackEvent::Rpl(amimesh_rpl::Event::Joined { rank, .. }) => {
+                self.events.push_back(MeterEvent::RplJoined { rank });
+                self.update_beacon();
+            }
+            StackEvent::Rpl(amimesh_rpl::Event::DaoAcked { .. })
+                if self.phase == Phase::Routing =>
+            {
+                if let Some(address) = self.stack.global_address() {
+                    self.phase = Phase::Operational;
+                    self.stack.pre = Some(PanaRelay::new(RelayConfig::new(self.cfg.paa)));
+                    self.update_beacon();
+                    self.events.push_back(MeterEvent::Operational { address });
+                    self.reading_at = Some(now);
+                }
+            }
+            StackEvent::Rpl(amimesh_rpl::Event::ParentChanged { .. }) => self.update_beacon(),
+            _ => {}
+        }
+    }
+
+    /// P4: an RPL router; DIS goes out at once.
+    fn start_rpl(&mut self, now: Instant) {
+        self.phase = Phase::Routing;
+        self.rpl_starts = self.rpl_starts.wrapping_add(1);
+        let seed = self.cfg.seed ^ 0x52504c ^ u64::from(self.rpl_starts);
+        let mut rc = amimesh_rpl::Config::router(seed, self.stack.ll);
+        rc.route_capacity = 256;
+        let mut r = RplNode::new(rc);
+        r.start(now);
+        self.stack.rpl = Some(r);
+    }
+
+    /// Beacons advertise the PRE and the rank once the meter is operational (FACTS §6.6 with
+    /// the amimesh TLVs).
+    fn update_beacon(&mut self) {
+        if self.phase != Phase::Operational {
+            return;
+        }
+        let rank = self.rank().unwrap_or(0xffff);
+        let hint = RoutingHint {
+            rank,
+            hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
+        };
+        let network_id = self.network_id;
+        self.stack
+            .mac
+            .set_beacon_payload(Some(BeaconPayloadRepr::new(
+                FLAG_ALLOW_JOIN,
+                network_id,
+                true,
+                Some(hint),
+            )));
+    }
+
+    fn on_local(&mut self, now: Instant, d: crate::stack::LocalDatagram) {
+        if d.dst_port == PANA_PORT && Some(d.src) == self.stack.pac_peer {
+            if let Some(pac) = self.pac.as_mut() {
+                pac.handle_datagram(now, &d.data, &mut self.stack.rng);
+            }
+            return;
+        }
+        if d.dst_port == AMR_PORT && d.src == self.cfg.amr_server && d.secured {
+            if let Some(level) = crate::app::parse_command(&d.data) {
+                self.load_level = level;
+                self.events.push_back(MeterEvent::DemandResponse { level });
+            }
+            return;
+        }
+        self.stack.stats.no_listener += 1;
+    }
+
+    fn pump(&mut self, now: Instant) {
+        for _ in 0..32 {
+            self.stack.pump(now);
+            let mut progressed = false;
+            while let Some(d) = self.stack.local.pop_front() {
+                progressed = true;
+                self.on_local(now, d);
+            }
+            while let Some(e) = self.stack.events.pop_front() {
+                progressed = true;
+                self.on_stack_event(now, e);
+            }
+            if let Some(mut pac) = self.pac.take() {
+                let mut buf = [0u8; 1280];
+                while let Some(t) = pac.poll_transmit(now, &mut buf) {
+                    progressed = true;
+                    let data = buf.get(..t.len).unwrap_or(&[]).to_vec();
+                    let ll = self.stack.ll;
+                    self.stack.send_udp(
+                        now,
+                        ll,
+                        t.dst,
+                        (PANA_PORT, t.dst_port),
+                        DEFAULT_HOP_LIMIT,
+                        &data,
+                    );
+                }
+                let mut evs = Vec::new();
+                while let Some(e) = pac.poll_event() {
+                    evs.push(e);
+                }
+                self.pac = Some(pac);
+                for e in evs {
+                    progressed = true;
+                    self.on_pac_event(now, e);
+                }
+            }
+            if self.stack.frame_counter_reserved != self.reserved_reported {
+                self.reserved_reported = self.stack.frame_counter_reserved;
+                self.events.push_back(MeterEvent::FrameCounterReserved {
+                    limit: self.reserved_reported,
+                });
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Radio seam: the transmission finished.
+    pub fn handle_tx_done(&mut self, now: Instant, result: amimesh_mac::mac::TxResult) {
+        self.stack.mac.handle_tx_done(now, result);
+        self.pump(now);
+    }
+
+    /// Radio seam: a frame arrived.
+    pub fn handle_frame(&mut self, now: Instant, meta: amimesh_mac::mac::RxMeta, psdu: &[u8]) {
+        self.stack.mac.handle_frame(now, meta, psdu);
+        self.pump(now);
+    }
+
+    /// A deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.stack.handle_timeout(now);
+        if let Some(p) = self.pac.as_mut() {
+            if p.poll_timeout().is_some_and(|t| t <= now) {
+                p.handle_timeout(now);
+            }
+        }
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+            if self.phase == Phase::Idle {
+                let _ = self.scan(now);
+            }
+        }
+        if self.reading_at.is_some_and(|t| t <= now) {
+            self.reading_at = Some(now + self.cfg.reading_period);
+            self.send_reading(now);
+        }
+        self.pump(now);
+    }
+
+    fn send_reading(&mut self, now: Instant) {
+        let Some(src) = self.stack.global_address() else {
+            return;
+        };
+        self.reading_seq = self.reading_seq.wrapping_add(1);
+        let seq = self.reading_seq;
+        let value = (self.cfg.seed as u32).wrapping_mul(31).wrapping_add(seq);
+        let data = crate::app::reading(seq, value);
+        let dst = self.cfg.amr_server;
+        self.stack.send_udp(
+            now,
+            src,
+            dst,
+            (AMR_PORT, AMR_PORT),
+            DEFAULT_HOP_LIMIT,
+            &data,
+        );
+        self.events.push_back(MeterEvent::ReadingSent { seq });
+        self.pump(now);
+    }
+
+    /// Radio seam: the next radio operation.
+    pub fn poll_radio(&mut self, now: Instant, buf: &mut [u8]) -> Option<RadioOp> {
+        self.stack.poll_radio(now, buf)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MeterEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.stack.poll_timeout(),
+            self.pac.as_ref().and_then(PanaClient::poll_timeout),
+            self.retry_at,
+            self.reading_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The addresses the radio acknowledges.
+    pub fn mac_config(&self) -> &amimesh_mac::mac::Config {
+        self.stack.mac.config()
+    }
+}
+
+fn peer_is(peer: Option<ExtAddr>, parent: Option<ExtAddr>) -> bool {
+    peer.is_none() || peer == parent
+}

@@ -1,0 +1,685 @@
+//! The field relay: the work session S201–S207 (DESIGN "Work session").
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, PanId};
+use amimesh_mac::mac::beacon_payload::{BeaconPayloadRepr, FLAG_ALLOW_JOIN, RoutingHint};
+use amimesh_mac::mac::{PhyProfile, RadioOp};
+use amimesh_pana::{ClientConfig, ClientEvent, FailReason, PanaClient};
+use amimesh_pana_relay::{PanaRelay, RelayConfig};
+use amimesh_rpl::RplNode;
+use amimesh_rpl::routes::RouteView;
+use amimesh_rpl::wire::Mop;
+use core::net::Ipv6Addr;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::app::{self, WorkStatus};
+
+/// RPL ROOT_RANK with the default MinHopRankIncrease (RFC 6550 §17).
+const ROOT_RANK: u16 = 256;
+use crate::error::{Error, Result};
+use crate::ip;
+use crate::stack::{DEFAULT_HOP_LIMIT, PANA_PORT, PolicyStats, Stack, StackConfig, StackEvent};
+use crate::{AMR_PORT, SecretsHeld};
+
+/// What to do when the uplink cannot be opened or the relay cannot authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// End the session at the first failure.
+    Abort,
+    /// Try again after `delay`, at most `attempts` times in all.
+    Retry {
+        /// Attempts in all.
+        attempts: u8,
+        /// Wait between attempts.
+        delay: Duration,
+    },
+}
+
+/// Configuration of a [`FieldRelay`].
+#[derive(Debug, Clone)]
+pub struct RelayConfigDevice {
+    /// EUI-64.
+    pub ext_addr: ExtAddr,
+    /// The relay's EAP-PSK identity.
+    pub identity: Vec<u8>,
+    /// The relay's EAP-PSK key.
+    pub psk: Key128,
+    /// Key management server (PAA).
+    pub paa: Ipv6Addr,
+    /// AMR/DR server.
+    pub amr_server: Ipv6Addr,
+    /// The mesh /64 (the DODAGID is this prefix + the relay's IID).
+    pub prefix: Ipv6Addr,
+    /// PAN id of the mesh.
+    pub pan_id: PanId,
+    /// Network id in the beacons.
+    pub network_id: [u8; 16],
+    /// PHY profile.
+    pub phy: PhyProfile,
+    /// Channel.
+    pub channel: u8,
+    /// Seed of the non-cryptographic PRNGs.
+    pub seed: u64,
+    /// S201 failure handling.
+    pub uplink_failure: FailurePolicy,
+    /// S203 failure handling.
+    pub auth_failure: FailurePolicy,
+    /// RPL mode of operation (storing, or non-storing with source routes).
+    pub mop: Mop,
+    /// How long frames under a replaced network key stay acceptable.
+    pub key_switch_window: Duration,
+    /// How long the PANA termination may take at work end.
+    pub termination_timeout: Duration,
+}
+
+impl RelayConfigDevice {
+    /// Defaults: SUN FSK 100 kb/s on channel 1, storing mode, three attempts 2 s apart.
+    pub fn new(
+        ext_addr: ExtAddr,
+        identity: &[u8],
+        psk: Key128,
+        paa: Ipv6Addr,
+        amr: Ipv6Addr,
+    ) -> Self {
+        RelayConfigDevice {
+            ext_addr,
+            identity: identity.to_vec(),
+            psk,
+            paa,
+            amr_server: amr,
+            prefix: Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0),
+            pan_id: PanId(0x2a2a),
+            network_id: *b"amimesh-field-01",
+            phy: PhyProfile::SUN_FSK_920_100K,
+            channel: 1,
+            seed: ext_addr.to_u64(),
+            uplink_failure: FailurePolicy::Retry {
+                attempts: 3,
+                delay: Duration::from_secs(2),
+            },
+            auth_failure: FailurePolicy::Retry {
+                attempts: 3,
+                delay: Duration::from_secs(2),
+            },
+            mop: Mop::StoringNoMulticast,
+            key_switch_window: Duration::from_secs(60),
+            termination_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where the work session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// No session.
+    Idle,
+    /// S201: waiting for the uplink.
+    OpeningUplink,
+    /// S203: authenticating to the PAA.
+    Authenticating,
+    /// S205–S207: serving the mesh.
+    Serving,
+    /// Work end: PANA termination under way.
+    Ending,
+    /// The session ended (or was aborted); keys, routes and buffers are gone.
+    Ended,
+}
+
+/// Why a session was aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortReason {
+    /// S201 failed on every attempt.
+    UplinkUnavailable,
+    /// S203 failed on every attempt.
+    AuthenticationFailed(FailReason),
+    /// The PAA terminated the relay's session (revocation).
+    TerminatedByServer,
+}
+
+/// Progress events of the work session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// S201: asking the caller to open the uplink.
+    OpeningUplink {
+        /// Attempt number (1-based).
+        attempt: u8,
+    },
+    /// S201 done.
+    UplinkUp,
+    /// The uplink went down (mesh keeps running; the relay asks to reopen it).
+    UplinkDown,
+    /// S203 done: the relay holds the network key.
+    Authenticated {
+        /// Key index.
+        key_index: u8,
+    },
+    /// S203 failed once.
+    AuthenticationFailed(FailReason),
+    /// S205: beacons, DODAG root, PRE and MLE started.
+    RouteControlStarted {
+        /// DODAGID.
+        dodag_id: Ipv6Addr,
+    },
+    /// A new network key was installed (rotation).
+    KeyUpdated {
+        /// Key index.
+        key_index: u8,
+    },
+    /// Work information from the AMR/DR server for the logged-in worker, for display.
+    WorkInformation {
+        /// Outcome of the server's login and role check.
+        status: WorkStatus,
+        /// The text (empty unless `status` is `Ok`).
+        text: Vec<u8>,
+    },
+    /// The session was aborted; everything is wiped.
+    Aborted(AbortReason),
+    /// Work end completed: PANA terminated, uplink closed, keys and routes wiped.
+    SessionEnded,
+}
+
+/// What the relay asks of the uplink (the caller's secure channel to the servers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UplinkOp {
+    /// Open it; answer with [`FieldRelay::handle_uplink_up`] or
+    /// [`FieldRelay::handle_uplink_down`].
+    Open,
+    /// Close it.
+    Close,
+    /// Send this IPv6 datagram to the servers.
+    Datagram(Vec<u8>),
+}
+
+/// The field relay (sans-IO). After each `handle_*` or command, drain
+/// [`FieldRelay::poll_radio`], [`FieldRelay::poll_uplink`], then [`FieldRelay::poll_event`],
+/// then read [`FieldRelay::poll_timeout`].
+#[derive(Debug)]
+pub struct FieldRelay<R> {
+    cfg: RelayConfigDevice,
+    stack: Stack<R>,
+    state: SessionState,
+    pac: Option<PanaClient>,
+    uplink_up: bool,
+    uplink_ops: VecDeque<UplinkOp>,
+    events: VecDeque<RelayEvent>,
+    attempts: u8,
+    auth_attempts: u8,
+    retry_at: Option<Instant>,
+    end_deadline: Option<Instant>,
+}
+
+impl<R: RngCore + CryptoRng> FieldRelay<R> {
+    /// A relay with no session; `rng` is its cryptographic random source.
+    pub fn new(cfg: RelayConfigDevice, rng: R) -> Self {
+        let sc = StackConfig {
+            ext_addr: cfg.ext_addr,
+            phy: cfg.phy,
+            channel: cfg.channel,
+            seed: cfg.seed,
+            frame_counter_start: 0,
+            key_switch_window: cfg.key_switch_window,
+        };
+        let mut stack = Stack::new(sc, true, rng);
+        stack.mac.set_pan(cfg.pan_id, cfg.channel);
+        FieldRelay {
+            cfg,
+            stack,
+            state: SessionState::Idle,
+            pac: None,
+            uplink_up: false,
+            uplink_ops: VecDeque::new(),
+            events: VecDeque::new(),
+            attempts: 0,
+            auth_attempts: 0,
+            retry_at: None,
+            end_deadline: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RelayConfigDevice {
+        &self.cfg
+    }
+    /// The session state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+    /// The DODAGID (= the relay's global address).
+    pub fn dodag_id(&self) -> Ipv6Addr {
+        ip::with_iid(&self.cfg.prefix, self.cfg.ext_addr)
+    }
+    /// The current network key index.
+    pub fn key_index(&self) -> Option<u8> {
+        self.stack.key_index
+    }
+    /// Cross-layer policy and forwarding counters.
+    pub fn policy_stats(&self) -> &PolicyStats {
+        &self.stack.stats
+    }
+    /// MAC counters.
+    pub fn mac_stats(&self) -> &amimesh_mac::mac::Stats {
+        self.stack.mac.stats()
+    }
+    /// MAC replay-table counters.
+    pub fn replay_stats(&self) -> &amimesh_mac::security::counters::ReplayStats {
+        self.stack.mac.replay_stats()
+    }
+    /// PRE counters.
+    pub fn relay_stats(&self) -> Option<amimesh_pana_relay::RelayStats> {
+        self.stack.pre.as_ref().map(PanaRelay::stats)
+    }
+    /// The MAC configuration (addresses the radio acknowledges).
+    pub fn mac_config(&self) -> &amimesh_mac::mac::Config {
+        self.stack.mac.config()
+    }
+
+    /// The route table of Fig. 5: for the relay and every node below it, the device, its
+    /// default router list and its routing table. Empty when no session runs.
+    pub fn route_table(&self) -> Vec<RouteView> {
+        let Some(r) = self.stack.rpl.as_ref() else {
+            return Vec::new();
+        };
+        let own = r.local_route_view();
+        let device = own.device;
+        let mut v = alloc::vec![own];
+        if let Some(views) = r.route_views() {
+            v.extend(views.into_iter().filter(|x| x.device != device));
+        }
+        v
+    }
+
+    /// What key material and buffered payloads the relay holds. It never holds meter
+    /// credentials or readings beyond frames in transit.
+    pub fn secrets_held(&self) -> SecretsHeld {
+        SecretsHeld {
+            network_keys: usize::from(self.stack.key_index.is_some())
+                + self.stack.retired_keys.len(),
+            mle_keys: self.stack.mle.has_key(),
+            pana_session: self.pac.as_ref().is_some_and(PanaClient::holds_secrets),
+            own_credential: false,
+            buffered_payloads: self.stack.buffered() + self.uplink_ops.len(),
+            routes: self.stack.rpl.as_ref().map_or(0, |r| {
+                r.storing_routes().len() + r.root_table().map_or(0, |t| t.len())
+            }),
+        }
+    }
+
+    /// S201: starts a work session.
+    pub fn start_session(&mut self, now: Instant) -> Result<()> {
+        if !matches!(self.state, SessionState::Idle | SessionState::Ended) {
+            return Err(Error::WrongState);
+        }
+        self.attempts = 0;
+        self.auth_attempts = 0;
+        self.stack.global = Some(self.dodag_id());
+        self.stack.border_prefix = Some(self.cfg.prefix);
+        self.open_uplink();
+        self.pump(now);
+        Ok(())
+    }
+
+    fn open_uplink(&mut self) {
+        self.state = SessionState::OpeningUplink;
+        self.attempts = self.attempts.saturating_add(1);
+        self.uplink_ops.push_back(UplinkOp::Open);
+        self.events.push_back(RelayEvent::OpeningUplink {
+            attempt: self.attempts,
+        });
+    }
+
+    /// The uplink is open.
+    pub fn handle_uplink_up(&mut self, now: Instant) {
+        self.uplink_up = true;
+        self.events.push_back(RelayEvent::UplinkUp);
+        if self.state == SessionState::OpeningUplink {
+            self.start_auth(now);
+        }
+        self.pump(now);
+    }
+
+    /// The uplink could not be opened or went down.
+    pub fn handle_uplink_down(&mut self, now: Instant) {
+        self.uplink_up = false;
+        match self.state {
+            SessionState::OpeningUplink => match self.cfg.uplink_failure {
+                FailurePolicy::Retry { attempts, delay } if self.attempts < attempts => {
+                    self.retry_at = Some(now + delay);
+                }
+                _ => self.abort(now, AbortReason::UplinkUnavailable),
+            },
+            SessionState::Authenticating | SessionState::Serving => {
+                self.events.push_back(RelayEvent::UplinkDown);
+                // Keep the mesh; ask for the uplink again.
+                self.retry_at = Some(now + Duration::from_secs(1));
+            }
+            _ => {}
+        }
+        self.pump(now);
+    }
+
+    /// A datagram from the servers.
+    pub fn handle_uplink_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        if matches!(self.state, SessionState::Idle | SessionState::Ended) {
+            return;
+        }
+        self.stack
+            .deliver_or_forward(now, datagram.to_vec(), true, None, 255);
+        self.pump(now);
+    }
+
+    fn start_auth(&mut self, now: Instant) {
+        self.state = SessionState::Authenticating;
+        self.auth_attempts = self.auth_attempts.saturating_add(1);
+        let Some(identity) = amimesh_pana::eap_psk::identity(&self.cfg.identity) else {
+            self.abort(
+                now,
+                AbortReason::AuthenticationFailed(FailReason::AuthenticationRejected),
+            );
+            return;
+        };
+        let mut pc = ClientConfig::new(identity, self.cfg.psk.clone(), self.cfg.paa);
+        pc.seed = self.cfg.seed ^ u64::from(self.auth_attempts);
+        let mut pac = PanaClient::new(pc);
+        if pac.start(now).is_ok() {
+            self.stack.pac_peer = Some(self.cfg.paa);
+            self.pac = Some(pac);
+        }
+    }
+
+    fn start_serving(&mut self, now: Instant) {
+        self.state = SessionState::Serving;
+        let dodag_id = self.dodag_id();
+        let mut rc = amimesh_rpl::Config::root(
+            self.cfg.seed ^ 0x52504c,
+            self.stack.ll,
+            dodag_id,
+            self.cfg.mop,
+        );
+        rc.prefix = self.cfg.prefix;
+        rc.route_capacity = 1024;
+        // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
+        // lost DAO or a stale route heals within minutes during a work session.
+        rc.default_lifetime = 5;
+        rc.lifetime_unit = 60;
+        rc.neighbour_capacity = 64;
+        let mut r = RplNode::new(rc);
+        r.start(now);
+        self.stack.rpl = Some(r);
+        self.stack.pre = Some(PanaRelay::new(RelayConfig::new(self.cfg.paa)));
+        self.stack
+            .mac
+            .set_beacon_payload(Some(BeaconPayloadRepr::new(
+                FLAG_ALLOW_JOIN,
+                self.cfg.network_id,
+                true,
+                Some(RoutingHint {
+                    rank: ROOT_RANK,
+                    hops: 0,
+                }),
+            )));
+        self.events
+            .push_back(RelayEvent::RouteControlStarted { dodag_id });
+    }
+
+    fn abort(&mut self, _now: Instant, reason: AbortReason) {
+        self.wipe();
+        self.events.push_back(RelayEvent::Aborted(reason));
+    }
+
+    fn wipe(&mut self) {
+        self.state = SessionState::Ended;
+        self.pac = None;
+        self.stack.pac_peer = None;
+        self.stack.rpl = None;
+        self.stack.pre = None;
+        self.stack.mac.set_beacon_payload(None);
+        self.stack.wipe_keys();
+        self.stack.local.clear();
+        self.stack.uplink_out.clear();
+        self.stack.global = None;
+        self.stack.border_prefix = None;
+        self.retry_at = None;
+        self.end_deadline = None;
+        self.uplink_ops.clear();
+        if self.uplink_up {
+            self.uplink_ops.push_back(UplinkOp::Close);
+            self.uplink_up = false;
+        }
+    }
+
+    /// Work end: terminates the relay's PANA session, then closes the uplink and wipes keys,
+    /// routes and buffers.
+    pub fn end_session(&mut self, now: Instant) -> Result<()> {
+        if matches!(
+            self.state,
+            SessionState::Idle | SessionState::Ended | SessionState::Ending
+        ) {
+            return Err(Error::WrongState);
+        }
+        self.state = SessionState::Ending;
+        let terminating = self.pac.as_mut().is_some_and(|p| p.terminate(now).is_ok());
+        if terminating {
+            self.end_deadline = Some(now + self.cfg.termination_timeout);
+        } else {
+            self.finish_end();
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    fn finish_end(&mut self) {
+        self.wipe();
+        self.events.push_back(RelayEvent::SessionEnded);
+    }
+
+    /// Asks the AMR/DR server for the work information of a logged-in worker; the server
+    /// checks the username, password and role, and the answer arrives as
+    /// [`RelayEvent::WorkInformation`].
+    pub fn request_work_info(&mut self, now: Instant, user: &[u8], password: &[u8]) -> Result<()> {
+        if self.state != SessionState::Serving {
+            return Err(Error::WrongState);
+        }
+        let data = app::work_request(user, password);
+        let src = self.dodag_id();
+        self.stack.send_udp(
+            now,
+            src,
+            self.cfg.amr_server,
+            (AMR_PORT, AMR_PORT),
+            DEFAULT_HOP_LIMIT,
+            &data,
+        );
+        self.pump(now);
+        Ok(())
+    }
+
+    fn on_pac_event(&mut self, now: Instant, e: ClientEvent) {
+        match e {
+            ClientEvent::Authenticated {
+                network_key,
+                key_index,
+                ..
+            } => {
+                self.stack.install_network_key(now, &network_key, key_index);
+                self.events
+                    .push_back(RelayEvent::Authenticated { key_index });
+                if self.state == SessionState::Authenticating {
+                    self.start_serving(now);
+                }
+            }
+            ClientEvent::KeyUpdated {
+                network_key,
+                key_index,
+            } => {
+                self.stack.install_network_key(now, &network_key, key_index);
+                self.events.push_back(RelayEvent::KeyUpdated { key_index });
+            }
+            ClientEvent::Failed { reason } => {
+                if self.state == SessionState::Authenticating {
+                    self.events
+                        .push_back(RelayEvent::AuthenticationFailed(reason));
+                    self.pac = None;
+                    match self.cfg.auth_failure {
+                        FailurePolicy::Retry { attempts, delay }
+                            if self.auth_attempts < attempts
+                                && reason != FailReason::AuthenticationRejected =>
+                        {
+                            self.retry_at = Some(now + delay);
+                        }
+                        _ => self.abort(now, AbortReason::AuthenticationFailed(reason)),
+                    }
+                } else if self.state == SessionState::Ending {
+                    self.finish_end();
+                } else {
+                    self.abort(now, AbortReason::TerminatedByServer);
+                }
+            }
+            ClientEvent::Terminated { .. } => {
+                if self.state == SessionState::Ending {
+                    self.finish_end();
+                } else {
+                    self.abort(now, AbortReason::TerminatedByServer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_local(&mut self, now: Instant, d: crate::stack::LocalDatagram) {
+        if d.dst_port == PANA_PORT && Some(d.src) == self.stack.pac_peer {
+            if let Some(pac) = self.pac.as_mut() {
+                pac.handle_datagram(now, &d.data, &mut self.stack.rng);
+            }
+            return;
+        }
+        if d.dst_port == AMR_PORT && d.src == self.cfg.amr_server {
+            if let Some((status, text)) = app::parse_work_info(&d.data) {
+                self.events.push_back(RelayEvent::WorkInformation {
+                    status,
+                    text: text.to_vec(),
+                });
+            }
+            return;
+        }
+        self.stack.stats.no_listener += 1;
+    }
+
+    fn pump(&mut self, now: Instant) {
+        for _ in 0..32 {
+            self.stack.pump(now);
+            let mut progressed = false;
+            while let Some(d) = self.stack.local.pop_front() {
+                progressed = true;
+                self.on_local(now, d);
+            }
+            while let Some(e) = self.stack.events.pop_front() {
+                progressed = true;
+                // The root needs no join handling; the events are kept for tracing only.
+                let _ = matches!(e, StackEvent::Rpl(_));
+            }
+            if let Some(mut pac) = self.pac.take() {
+                let mut buf = [0u8; 1280];
+                let src = self.dodag_id();
+                while let Some(t) = pac.poll_transmit(now, &mut buf) {
+                    progressed = true;
+                    let data = buf.get(..t.len).unwrap_or(&[]).to_vec();
+                    self.stack.send_udp(
+                        now,
+                        src,
+                        t.dst,
+                        (PANA_PORT, t.dst_port),
+                        DEFAULT_HOP_LIMIT,
+                        &data,
+                    );
+                }
+                let mut evs = Vec::new();
+                while let Some(e) = pac.poll_event() {
+                    evs.push(e);
+                }
+                self.pac = Some(pac);
+                for e in evs {
+                    progressed = true;
+                    self.on_pac_event(now, e);
+                }
+            }
+            while let Some(p) = self.stack.uplink_out.pop_front() {
+                progressed = true;
+                if self.uplink_up {
+                    self.uplink_ops.push_back(UplinkOp::Datagram(p));
+                } else {
+                    self.stack.stats.no_route += 1;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Radio seam: the transmission finished.
+    pub fn handle_tx_done(&mut self, now: Instant, result: amimesh_mac::mac::TxResult) {
+        self.stack.mac.handle_tx_done(now, result);
+        self.pump(now);
+    }
+
+    /// Radio seam: a frame arrived.
+    pub fn handle_frame(&mut self, now: Instant, meta: amimesh_mac::mac::RxMeta, psdu: &[u8]) {
+        self.stack.mac.handle_frame(now, meta, psdu);
+        self.pump(now);
+    }
+
+    /// A deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.stack.handle_timeout(now);
+        if let Some(p) = self.pac.as_mut() {
+            if p.poll_timeout().is_some_and(|t| t <= now) {
+                p.handle_timeout(now);
+            }
+        }
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+            match self.state {
+                SessionState::OpeningUplink => self.open_uplink(),
+                SessionState::Authenticating if self.pac.is_none() => self.start_auth(now),
+                SessionState::Authenticating | SessionState::Serving if !self.uplink_up => {
+                    self.uplink_ops.push_back(UplinkOp::Open);
+                }
+                _ => {}
+            }
+        }
+        if self.end_deadline.is_some_and(|t| t <= now) && self.state == SessionState::Ending {
+            self.finish_end();
+        }
+        self.pump(now);
+    }
+
+    /// Radio seam: the next radio operation.
+    pub fn poll_radio(&mut self, now: Instant, buf: &mut [u8]) -> Option<RadioOp> {
+        self.stack.poll_radio(now, buf)
+    }
+
+    /// The next uplink request.
+    pub fn poll_uplink(&mut self) -> Option<UplinkOp> {
+        self.uplink_ops.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.stack.poll_timeout(),
+            self.pac.as_ref().and_then(PanaClient::poll_timeout),
+            self.retry_at,
+            self.end_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}

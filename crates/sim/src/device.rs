@@ -1,0 +1,411 @@
+//! The field relay and the meters of `amimesh-device` as simulated [`Node`]s, the utility's
+//! servers (key management = `amimesh_pana::PanaAgent` with a credential table; AMR/DR) as the
+//! simulated [`Server`], and a builder for field scenarios.
+//!
+//! Every node gets its own ChaCha20 stream, seeded from the scenario seed and the node index,
+//! as its "hardware" random source: the run stays a pure function of the seed.
+
+use std::collections::VecDeque;
+use std::net::Ipv6Addr;
+
+use amimesh_core::{Duration, ExtAddr, Instant, Key128};
+use amimesh_device::app::{self, WorkStatus};
+use amimesh_device::{
+    AMR_PORT, FieldRelay, Meter, MeterConfig, MeterEvent, RelayConfigDevice, RelayEvent, UplinkOp,
+    ip,
+};
+use amimesh_mac::mac::radio::{RadioCaps, RadioOp, RxMeta, TxResult};
+use amimesh_pana::eap_psk::identity;
+use amimesh_pana::{AgentConfig, AgentEvent, MemoryStore, PanaAgent};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+use crate::node::{AckFilter, Node, Server, UplinkInput, UplinkOutput};
+
+/// The key management server's address.
+pub const PAA_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+/// The AMR/DR server's address.
+pub const AMR_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+/// The relay's EAP-PSK identity.
+pub const RELAY_IDENTITY: &[u8] = b"relay-01@utility.example";
+
+/// A device in a field simulation.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Device {
+    /// The field relay (node 0, owns the uplink).
+    Relay(FieldRelay<ChaCha20Rng>),
+    /// A meter.
+    Meter(Meter<ChaCha20Rng>),
+}
+
+/// Events of a [`Device`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceEvent {
+    /// From the relay.
+    Relay(RelayEvent),
+    /// From a meter.
+    Meter(MeterEvent),
+}
+
+impl Device {
+    /// The relay, if this is it.
+    pub fn relay(&self) -> Option<&FieldRelay<ChaCha20Rng>> {
+        match self {
+            Device::Relay(r) => Some(r),
+            Device::Meter(_) => None,
+        }
+    }
+    /// The relay, mutably.
+    pub fn relay_mut(&mut self) -> Option<&mut FieldRelay<ChaCha20Rng>> {
+        match self {
+            Device::Relay(r) => Some(r),
+            Device::Meter(_) => None,
+        }
+    }
+    /// The meter, if this is one.
+    pub fn meter(&self) -> Option<&Meter<ChaCha20Rng>> {
+        match self {
+            Device::Meter(m) => Some(m),
+            Device::Relay(_) => None,
+        }
+    }
+    /// The meter, mutably.
+    pub fn meter_mut(&mut self) -> Option<&mut Meter<ChaCha20Rng>> {
+        match self {
+            Device::Meter(m) => Some(m),
+            Device::Relay(_) => None,
+        }
+    }
+    fn mac_config(&self) -> &amimesh_mac::mac::Config {
+        match self {
+            Device::Relay(r) => r.mac_config(),
+            Device::Meter(m) => m.mac_config(),
+        }
+    }
+}
+
+impl Node for Device {
+    type Event = DeviceEvent;
+
+    fn radio_caps(&self) -> RadioCaps {
+        self.mac_config().caps
+    }
+    fn ack_filter(&self) -> AckFilter {
+        let c = self.mac_config();
+        AckFilter {
+            pan_id: Some(c.pan_id),
+            short: c.short_addr,
+            ext: Some(c.ext_addr),
+        }
+    }
+    fn handle_tx_done(&mut self, now: Instant, result: TxResult) {
+        match self {
+            Device::Relay(r) => r.handle_tx_done(now, result),
+            Device::Meter(m) => m.handle_tx_done(now, result),
+        }
+    }
+    fn handle_frame(&mut self, now: Instant, meta: RxMeta, psdu: &[u8]) {
+        match self {
+            Device::Relay(r) => r.handle_frame(now, meta, psdu),
+            Device::Meter(m) => m.handle_frame(now, meta, psdu),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Device::Relay(r) => r.handle_timeout(now),
+            Device::Meter(m) => m.handle_timeout(now),
+        }
+    }
+    fn handle_uplink(&mut self, now: Instant, input: UplinkInput<'_>) {
+        if let Device::Relay(r) = self {
+            match input {
+                UplinkInput::Up => r.handle_uplink_up(now),
+                UplinkInput::Down => r.handle_uplink_down(now),
+                UplinkInput::Datagram(d) => r.handle_uplink_datagram(now, d),
+            }
+        }
+    }
+    fn poll_radio(&mut self, now: Instant, buf: &mut [u8]) -> Option<RadioOp> {
+        match self {
+            Device::Relay(r) => r.poll_radio(now, buf),
+            Device::Meter(m) => m.poll_radio(now, buf),
+        }
+    }
+    fn poll_uplink(&mut self, _now: Instant, buf: &mut [u8]) -> Option<UplinkOutput> {
+        let Device::Relay(r) = self else {
+            return None;
+        };
+        loop {
+            match r.poll_uplink()? {
+                UplinkOp::Open => return Some(UplinkOutput::Open),
+                UplinkOp::Close => return Some(UplinkOutput::Close),
+                UplinkOp::Datagram(d) => {
+                    if let Some(dst) = buf.get_mut(..d.len()) {
+                        dst.copy_from_slice(&d);
+                        return Some(UplinkOutput::Datagram { len: d.len() });
+                    }
+                }
+            }
+        }
+    }
+    fn poll_event(&mut self) -> Option<DeviceEvent> {
+        match self {
+            Device::Relay(r) => r.poll_event().map(DeviceEvent::Relay),
+            Device::Meter(m) => m.poll_event().map(DeviceEvent::Meter),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Device::Relay(r) => r.poll_timeout(),
+            Device::Meter(m) => m.poll_timeout(),
+        }
+    }
+}
+
+/// A reading received by the AMR/DR server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// When it arrived.
+    pub at: Instant,
+    /// The meter's address.
+    pub meter: Ipv6Addr,
+    /// Sequence number.
+    pub seq: u32,
+    /// Value.
+    pub value: u32,
+}
+
+/// A worker account of the AMR/DR server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    /// Username.
+    pub user: Vec<u8>,
+    /// Password.
+    pub password: Vec<u8>,
+    /// Whether the role allows work information.
+    pub may_see_work: bool,
+}
+
+/// The utility's servers behind the uplink: key management (PAA) and AMR/DR.
+#[derive(Debug)]
+pub struct UtilityServers {
+    /// The PAA.
+    pub paa: PanaAgent<MemoryStore>,
+    rng: ChaCha20Rng,
+    out: VecDeque<Vec<u8>>,
+    /// Readings received, in order.
+    pub readings: Vec<Reading>,
+    /// Every PAA event, with its time.
+    pub paa_events: Vec<(Instant, AgentEvent)>,
+    /// Worker accounts.
+    pub workers: Vec<Worker>,
+    /// The work information handed to authorised workers.
+    pub work_text: Vec<u8>,
+    /// Datagrams the servers could not use.
+    pub dropped: u64,
+}
+
+impl UtilityServers {
+    /// Servers with an empty credential table for `capacity` identities and the network key
+    /// `key` at `key_index`.
+    pub fn new(seed: u64, capacity: usize, key: Key128, key_index: u8) -> Self {
+        let mut cfg = AgentConfig::new(identity(b"paa.utility.example").unwrap_or_default());
+        cfg.seed = seed;
+        cfg.new_session_burst = 1024;
+        cfg.new_sessions_per_sec = 1024;
+        cfg.auth_timeout = Duration::from_secs(120);
+        let mut paa = PanaAgent::new(cfg, MemoryStore::with_capacity(capacity));
+        let _ = paa.set_network_key(key, key_index);
+        UtilityServers {
+            paa,
+            rng: ChaCha20Rng::seed_from_u64(seed ^ 0x5345_5256),
+            out: VecDeque::new(),
+            readings: Vec::new(),
+            paa_events: Vec::new(),
+            workers: Vec::new(),
+            work_text: b"work order 7: inspect meters in area 3".to_vec(),
+            dropped: 0,
+        }
+    }
+
+    /// Adds a credential.
+    pub fn add_credential(&mut self, id: &[u8], psk: Key128) {
+        let _ = self.paa.store_mut().insert(id, psk);
+    }
+
+    /// Sends a demand-response command to `meter`.
+    pub fn send_command(&mut self, meter: Ipv6Addr, level: u8) {
+        let p = ip::build_udp(
+            &AMR_ADDR,
+            &meter,
+            AMR_PORT,
+            AMR_PORT,
+            64,
+            &app::command(level),
+        );
+        self.out.push_back(p);
+    }
+
+    /// Drains the PAA's transmissions and events.
+    pub fn drain(&mut self, now: Instant) {
+        let mut buf = vec![0u8; 1500];
+        while let Some(t) = self.paa.poll_transmit(now, &mut buf) {
+            let data = buf.get(..t.len).unwrap_or(&[]);
+            self.out
+                .push_back(ip::build_udp(&PAA_ADDR, &t.dst, 716, t.dst_port, 64, data));
+        }
+        while let Some(e) = self.paa.poll_event() {
+            self.paa_events.push((now, e));
+        }
+    }
+
+    /// Readings from `meter`.
+    pub fn readings_from(&self, meter: &Ipv6Addr) -> usize {
+        self.readings.iter().filter(|r| r.meter == *meter).count()
+    }
+
+    fn on_amr(&mut self, src: Ipv6Addr, data: &[u8], now: Instant) {
+        if let Some((seq, value)) = app::parse_reading(data) {
+            self.readings.push(Reading {
+                at: now,
+                meter: src,
+                seq,
+                value,
+            });
+        } else if let Some((user, password)) = app::parse_work_request(data) {
+            // The server checks the login and the role; a worker without the role gets
+            // nothing but the refusal.
+            let w = self.workers.iter().find(|w| w.user == user);
+            let answer = match w {
+                Some(w) if w.password == password && w.may_see_work => {
+                    app::work_info(WorkStatus::Ok, &self.work_text)
+                }
+                Some(w) if w.password == password => app::work_info(WorkStatus::RoleRefused, b""),
+                _ => app::work_info(WorkStatus::BadLogin, b""),
+            };
+            self.out.push_back(ip::build_udp(
+                &AMR_ADDR, &src, AMR_PORT, AMR_PORT, 64, &answer,
+            ));
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+impl Server for UtilityServers {
+    fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        let Some(h) = ip::parse(datagram) else {
+            self.dropped += 1;
+            return;
+        };
+        let Some((sp, dp, data)) = ip::udp(datagram, &h) else {
+            self.dropped += 1;
+            return;
+        };
+        if h.dst == PAA_ADDR && dp == 716 {
+            self.paa
+                .handle_datagram(now, h.src, sp, data, &mut self.rng);
+            self.drain(now);
+        } else if h.dst == AMR_ADDR && dp == AMR_PORT {
+            self.on_amr(h.src, data, now);
+        } else {
+            self.dropped += 1;
+        }
+    }
+    fn poll_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.drain(now);
+        let d = self.out.pop_front()?;
+        let dst = buf.get_mut(..d.len())?;
+        dst.copy_from_slice(&d);
+        Some(d.len())
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.paa.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.paa.handle_timeout(now);
+        self.drain(now);
+    }
+}
+
+/// The EUI-64 of device `i` (0 = relay).
+pub fn ext_addr(i: usize) -> ExtAddr {
+    ExtAddr::from_u64(0x0212_4b00_0000_0000 | i as u64)
+}
+
+/// The EAP-PSK identity of meter `i`.
+pub fn meter_identity(i: usize) -> Vec<u8> {
+    format!("meter-{:016x}@utility.example", ext_addr(i).to_u64()).into_bytes()
+}
+
+/// The factory PSK of meter `i` (a deterministic stand-in for provisioning).
+pub fn meter_psk(i: usize) -> Key128 {
+    let mut k = [0u8; 16];
+    for (j, b) in k.iter_mut().enumerate() {
+        *b = (i as u8)
+            .wrapping_mul(37)
+            .wrapping_add(j as u8)
+            .wrapping_mul(11)
+            ^ 0x5a;
+    }
+    Key128::new(k)
+}
+
+/// The relay's PSK.
+pub fn relay_psk() -> Key128 {
+    Key128::new(*b"relay-psk-000001")
+}
+
+/// The first network key of field scenarios.
+pub fn network_key() -> Key128 {
+    Key128::new([
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ])
+}
+
+/// The ChaCha20 stream of node `i` in a run seeded `seed`.
+pub fn node_rng(seed: u64, i: usize) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64 + 1))
+}
+
+/// A meter for node `i` with the scenario defaults.
+pub fn meter_config(i: usize, seed: u64) -> MeterConfig {
+    let mut c = MeterConfig::new(
+        ext_addr(i),
+        &meter_identity(i),
+        meter_psk(i),
+        PAA_ADDR,
+        AMR_ADDR,
+    );
+    c.seed = seed ^ (i as u64).wrapping_mul(0x1000_0001);
+    c
+}
+
+/// The relay with the scenario defaults.
+pub fn relay_config(seed: u64) -> RelayConfigDevice {
+    let mut c =
+        RelayConfigDevice::new(ext_addr(0), RELAY_IDENTITY, relay_psk(), PAA_ADDR, AMR_ADDR);
+    c.seed = seed ^ 0x7e1a;
+    c
+}
+
+/// Nodes for a field scenario: the relay at index 0 and `meters` meters, and servers that
+/// know every credential.
+pub fn field_nodes(meters: usize, seed: u64) -> (Vec<Device>, UtilityServers) {
+    let mut nodes = vec![Device::Relay(FieldRelay::new(
+        relay_config(seed),
+        node_rng(seed, 0),
+    ))];
+    let mut servers = UtilityServers::new(seed, meters + 8, network_key(), 1);
+    servers.add_credential(RELAY_IDENTITY, relay_psk());
+    for i in 1..=meters {
+        nodes.push(Device::Meter(Meter::new(
+            meter_config(i, seed),
+            node_rng(seed, i),
+        )));
+        servers.add_credential(&meter_identity(i), meter_psk(i));
+    }
+    (nodes, servers)
+}

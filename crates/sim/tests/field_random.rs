@@ -1,0 +1,225 @@
+//! One relay and 50 meters on a random geometric layout reaching at least four hops: every
+//! meter completes P1–P4, its readings reach the AMR/DR server, and a demand-response command
+//! reaches the farthest meter. Same seed, same trace.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+mod fieldsim;
+
+use amimesh_core::{Duration, Instant};
+use amimesh_device::MeterEvent;
+use fieldsim::*;
+
+const SEED: u64 = 21;
+
+fn run(extra_loss: f64, limit_s: i64) -> (Field, Option<Instant>) {
+    let layout = random_layout(50, SEED, 4);
+    let mut f = build(&layout, 50, SEED, extra_loss, |_, _| {});
+    let all = f.all();
+    let t = f.run_until_joined(&all, Instant::from_secs(limit_s));
+    (f, t)
+}
+
+fn check_all_report_and_dr(f: &mut Field, wait_s: u64) {
+    for i in f.all() {
+        f.assert_phases(i);
+    }
+    // Readings from every meter arrive (one period plus margin: a reading lost on the way is
+    // not retransmitted, the next one is sent a period later).
+    let t = f.sim.now() + Duration::from_secs(wait_s);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    let mut sent = 0;
+    for i in f.all() {
+        let a = f.meter(i).global_address().unwrap();
+        assert!(f.sim.server().readings_from(&a) >= 1, "meter {i} reported");
+        sent += f
+            .meter_events(i)
+            .iter()
+            .filter(|e| matches!(e, MeterEvent::ReadingSent { .. }))
+            .count();
+    }
+    println!(
+        "readings: {} sent, {} received",
+        sent,
+        f.sim.server().readings.len()
+    );
+    // A DR command to the meter farthest from the relay (by parent chain).
+    let far = f.all().into_iter().max_by_key(|i| f.hop_count(*i)).unwrap();
+    assert!(
+        f.hop_count(far) >= 4,
+        "far meter at {} hops",
+        f.hop_count(far)
+    );
+    let addr = f.meter(far).global_address().unwrap();
+    // The server sends the command (UDP, no acknowledgement) and repeats it every 20 s until
+    // the meter obeys, for at most 160 s: longer than the DAO refresh period (100 s), so a
+    // downward route lost under heavy loss is back by then.
+    let mut sends = 0;
+    while f.meter(far).load_level() != 3 && sends < 8 {
+        sends += 1;
+        f.sim.with_server(|s, _| s.send_command(addr, 3));
+        f.sim.poke(amimesh_sim::NodeId(0));
+        let t = f.sim.now() + Duration::from_secs(20);
+        f.sim.run_until(t).unwrap();
+        f.drain();
+    }
+    println!("DR command obeyed by meter {far} after {sends} send(s)");
+    if f.meter(far).load_level() != 3 {
+        let mut cur = f.meter(far).rpl_parent();
+        println!(
+            "far {far} phase {:?} {:?}",
+            f.meter(far).phase(),
+            f.meter(far).policy_stats()
+        );
+        while let Some(p) = cur {
+            let i = (amimesh_device::ip::ext_of(&p).to_u64() & 0xffff) as usize;
+            if i == 0 {
+                break;
+            }
+            println!(
+                "path {i} {:?} routes {} {:?}",
+                f.meter(i).phase(),
+                f.meter(i).secrets_held().routes,
+                f.meter(i).policy_stats()
+            );
+            cur = f.meter(i).rpl_parent();
+        }
+        println!("relay {:?}", f.relay().policy_stats());
+    }
+    assert_eq!(f.meter(far).load_level(), 3);
+    assert!(
+        f.meter_events(far)
+            .iter()
+            .any(|e| matches!(e, MeterEvent::DemandResponse { level: 3 }))
+    );
+}
+
+#[test]
+fn fifty_meters_four_hops_join_report_and_obey() {
+    let layout = random_layout(50, SEED, 4);
+    let h = hops(&layout, SEED);
+    assert!(h.iter().flatten().max().copied().unwrap_or(0) >= 4);
+    let (mut f, t) = run(0.0, 900);
+    let t = t.expect("every meter joined");
+    let bytes = f.sim.stats().bytes;
+    println!(
+        "50 meters: all joined at {:.1} s simulated, {} frames / {} bytes on air ({} per meter)",
+        t.total_micros() as f64 / 1e6,
+        f.sim.stats().frames,
+        bytes,
+        bytes / 50
+    );
+    check_all_report_and_dr(&mut f, 75);
+    // The relay's route table (Fig. 5) lists every meter.
+    let table = f.relay().route_table();
+    let dests: Vec<_> = table[0].routes.iter().map(|(d, _)| *d).collect();
+    let routed = f
+        .all()
+        .into_iter()
+        .filter(|i| dests.contains(&f.meter(*i).global_address().unwrap()))
+        .count();
+    println!("relay holds downward routes to {routed} of 50 meters");
+    assert_eq!(routed, 50, "relay routes to {routed} meters");
+    // Every device in the view below the relay names its default router.
+    assert!(table.len() > 40);
+    assert!(table[1..].iter().all(|v| !v.default_routers.is_empty()));
+}
+
+#[test]
+fn ten_percent_loss() {
+    let (mut f, t) = run(0.10, 1500);
+    let t = t.expect("every meter joined under 10 % loss");
+    println!(
+        "10 % loss: all joined at {:.1} s",
+        t.total_micros() as f64 / 1e6
+    );
+    check_all_report_and_dr(&mut f, 200);
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let layout = random_layout(50, SEED, 4);
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        let mut f = build(&layout, 50, SEED, 0.0, |_, _| {});
+        f.sim.run_until(Instant::from_secs(120)).unwrap();
+        hashes.push(f.sim.trace_hash());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    let mut f = build(&layout, 50, SEED + 1, 0.0, |_, _| {});
+    f.sim.run_until(Instant::from_secs(120)).unwrap();
+    assert_ne!(f.sim.trace_hash(), hashes[0]);
+}
+
+#[test]
+fn thirty_percent_loss() {
+    let (mut f, t) = run(0.30, 2400);
+    let t = t.expect("every meter joined under 30 % loss");
+    println!(
+        "30 % loss: all joined at {:.1} s",
+        t.total_micros() as f64 / 1e6
+    );
+    check_all_report_and_dr(&mut f, 300);
+}
+
+#[test]
+fn fifty_meters_non_storing() {
+    use amimesh_sim::device::{Device, node_rng, relay_config};
+    let layout = random_layout(50, SEED, 4);
+    let mut f = build(&layout, 50, SEED, 0.0, |nodes, _| {
+        let mut c = relay_config(SEED);
+        c.mop = amimesh_rpl::wire::Mop::NonStoring;
+        nodes[0] = Device::Relay(amimesh_device::FieldRelay::new(c, node_rng(SEED, 0)));
+    });
+    let all = f.all();
+    let t = f.run_until_joined(&all, Instant::from_secs(900));
+    if t.is_none() {
+        for i in f.all() {
+            if !f.operational(i) {
+                let m = f.meter(i);
+                println!(
+                    "m{i} {:?} hops {} {:?} {:?}",
+                    m.phase(),
+                    f.hop_count(i),
+                    m.policy_stats(),
+                    f.meter_events(i).iter().rev().take(3).collect::<Vec<_>>()
+                );
+            }
+        }
+        println!("relay {:?}", f.relay().policy_stats());
+    }
+    let t = t.expect("every meter joined (non-storing)");
+    println!(
+        "non-storing: all joined at {:.1} s",
+        t.total_micros() as f64 / 1e6
+    );
+    check_all_report_and_dr(&mut f, 75);
+}
+
+/// A sweep over layouts and seeds (heavier; run with `--ignored --nocapture`): every meter
+/// joins on each, and the time to all joined is printed.
+#[test]
+#[ignore]
+fn seed_sweep() {
+    for seed in 1..=6u64 {
+        let layout = random_layout(50, seed, 4);
+        let mut f = build(&layout, 50, seed, 0.0, |_, _| {});
+        let all = f.all();
+        let t = f.run_until_joined(&all, Instant::from_secs(900));
+        let joined = all.iter().filter(|i| f.operational(**i)).count();
+        let max_hops = all.iter().map(|i| f.hop_count(*i)).max().unwrap_or(0);
+        println!(
+            "seed {seed}: {joined}/50 joined, all at {:?} s, max {max_hops} hops, {} bytes on air",
+            t.map(|t| t.total_micros() / 1_000_000),
+            f.sim.stats().bytes
+        );
+        assert_eq!(joined, 50, "seed {seed}");
+        assert!(max_hops >= 4, "seed {seed}");
+    }
+}

@@ -1,0 +1,437 @@
+//! Negative and security scenarios of the field network: wrong PSK, unsecured injection,
+//! replay, revoked relay, key rotation with a stolen relay, and work end.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+mod fieldsim;
+
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId};
+use amimesh_device::{AMR_PORT, AbortReason, MeterEvent, Phase, RelayEvent, SessionState, app, ip};
+use amimesh_mac::mac::RxMeta;
+use amimesh_mac::security::ccm_star::CcmKey;
+use amimesh_mac::security::frame::{KeyTable, secure_frame, unsecure_frame};
+use amimesh_mac::security::keys::derive_link_keys;
+use amimesh_mac::security::{AuxSecurityHeaderRepr, KeyIdentifier, SecurityLevel};
+use amimesh_mac::wire::frame::{FrameRepr, FrameType, FrameVersion};
+use amimesh_pana::{AgentEvent, CredentialStatus};
+use amimesh_sim::NodeId;
+use amimesh_sim::device::{
+    AMR_ADDR, DeviceEvent, RELAY_IDENTITY, ext_addr, meter_identity, network_key,
+};
+use fieldsim::*;
+
+const PAN: PanId = PanId(0x2a2a);
+
+/// A data frame from `src` to `dst` carrying `packet` compressed by 6LoWPAN, unsecured or
+/// secured under `key` (MAC half of that network key) with counter `fc`.
+fn data_frame(
+    src: ExtAddr,
+    dst: ExtAddr,
+    packet: &[u8],
+    secured: Option<(&Key128, u8, u32)>,
+) -> Vec<u8> {
+    let ctx = amimesh_sixlowpan::ContextTable::new();
+    let mut lowpan = vec![0u8; 1200];
+    let n = amimesh_sixlowpan::compress(
+        packet,
+        LinkAddr::Extended(src),
+        LinkAddr::Extended(dst),
+        &ctx,
+        &amimesh_sixlowpan::CompressOptions::default(),
+        &mut lowpan,
+    )
+    .unwrap();
+    let repr = FrameRepr {
+        frame_type: FrameType::Data,
+        frame_version: FrameVersion::Ieee2006,
+        security: secured.map(|(_, idx, fc)| AuxSecurityHeaderRepr {
+            security_level: SecurityLevel::EncMic32,
+            frame_counter: Some(fc),
+            key_id: KeyIdentifier::Index(idx),
+            asn_in_nonce: false,
+        }),
+        frame_pending: false,
+        ack_request: false,
+        pan_id_compression: true,
+        // Distinct per packet, so that the MAC's duplicate filter does not hide an injection.
+        sequence_number: Some(
+            packet.len() as u8 ^ 0x55 ^ secured.map_or(0, |(_, _, fc)| (fc >> 16) as u8),
+        ),
+        dst_pan_id: Some(PAN),
+        dst_addr: LinkAddr::Extended(dst),
+        src_pan_id: None,
+        src_addr: LinkAddr::Extended(src),
+        header_ies: &[],
+        content: &lowpan[..n],
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit_into(&mut buf).unwrap();
+    if let Some((key, _, _)) = secured {
+        secure_frame(&mut buf, &CcmKey::new(&derive_link_keys(key).1), src).unwrap();
+    }
+    buf
+}
+
+fn inject(f: &mut Field, node: usize, frame: &[u8]) {
+    let frame = frame.to_vec();
+    f.sim
+        .with_node(NodeId(node as u32), move |n, now| {
+            use amimesh_sim::Node;
+            n.handle_frame(
+                now,
+                RxMeta {
+                    at: now,
+                    lqi: 200,
+                    rssi: -50,
+                    channel: 1,
+                },
+                &frame,
+            )
+        })
+        .unwrap();
+    let t = f.sim.now() + Duration::from_millis(100);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+}
+
+fn demand_responses(f: &Field, i: usize) -> usize {
+    f.meter_events(i)
+        .iter()
+        .filter(|e| matches!(e, MeterEvent::DemandResponse { .. }))
+        .count()
+}
+
+#[test]
+fn wrong_psk_meter_never_joins() {
+    // Meter 3 was provisioned with a PSK the server does not have.
+    let mut f = line(3, 3, |_, s| {
+        s.add_credential(&meter_identity(3), Key128::new([0xee; 16]));
+    });
+    let joined = f.run_until_joined(&[1, 2], Instant::from_secs(300));
+    assert!(joined.is_some());
+    let t = f.sim.now() + Duration::from_secs(300);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    let m3 = f.meter(3);
+    assert_ne!(m3.phase(), Phase::Operational);
+    assert_eq!(m3.key_index(), None);
+    assert_eq!(m3.secrets_held().network_keys, 0);
+    let ev = f.meter_events(3);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, MeterEvent::Authenticated { .. }))
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, MeterEvent::AuthenticationFailed(_)))
+    );
+    // The PAA saw the failure (EAP-PSK MAC_P did not verify, or the session timed out).
+    let id = meter_identity(3);
+    assert!(f.sim.server().paa_events.iter().all(|(_, e)| !matches!(
+        e,
+        AgentEvent::Authenticated { identity, .. } if identity.as_slice() == id.as_slice()
+    )));
+    // The others keep reporting.
+    for i in [1, 2] {
+        let a = f.meter(i).global_address().unwrap();
+        assert!(f.sim.server().readings_from(&a) >= 2);
+    }
+}
+
+#[test]
+fn unsecured_injection_is_dropped_and_secured_command_obeyed() {
+    let mut f = line(2, 5, |_, _| {});
+    assert!(
+        f.run_until_joined(&[1, 2], Instant::from_secs(300))
+            .is_some()
+    );
+    let m1 = f.meter(1).global_address().unwrap();
+    let before = f.meter(1).policy_stats().unsecured_dropped;
+    // An unsecured DR command claiming to come from the AMR/DR server, sent on air by a
+    // device next to meter 1.
+    let pkt = ip::build_udp(&AMR_ADDR, &m1, AMR_PORT, AMR_PORT, 60, &app::command(9));
+    let frame = data_frame(ext_addr(0), ext_addr(1), &pkt, None);
+    inject(&mut f, 1, &frame);
+    // And unsecured MLE and RPL to its link-local address.
+    let ll = ip::link_local(ext_addr(1));
+    let mle = ip::build_udp(
+        &ip::link_local(ext_addr(9)),
+        &ll,
+        19788,
+        19788,
+        255,
+        &[255, 0, 1],
+    );
+    inject(&mut f, 1, &data_frame(ext_addr(9), ext_addr(1), &mle, None));
+    let dis = ip::build_icmp(&ip::link_local(ext_addr(9)), &ll, 155, 0, 255, &[0, 0]);
+    inject(&mut f, 1, &data_frame(ext_addr(9), ext_addr(1), &dis, None));
+    assert_eq!(f.meter(1).policy_stats().unsecured_dropped, before + 3);
+    assert_eq!(f.meter(1).load_level(), 0);
+    assert_eq!(demand_responses(&f, 1), 0);
+    // The same command from the server, secured hop by hop, is obeyed.
+    f.sim.with_server(|s, _| s.send_command(m1, 9));
+    f.sim.poke(NodeId(0));
+    let t = f.sim.now() + Duration::from_secs(5);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert_eq!(f.meter(1).load_level(), 9);
+}
+
+#[test]
+fn replayed_frame_is_rejected() {
+    let mut f = line(1, 9, |_, _| {});
+    let cap = Capture::default();
+    f.sim.set_frame_sink(Box::new(cap.clone()));
+    assert!(f.run_until_joined(&[1], Instant::from_secs(300)).is_some());
+    let m1 = f.meter(1).global_address().unwrap();
+    let start = cap.0.borrow().len();
+    f.sim.with_server(|s, _| s.send_command(m1, 4));
+    f.sim.poke(NodeId(0));
+    let t = f.sim.now() + Duration::from_secs(3);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert_eq!(demand_responses(&f, 1), 1);
+    let frames = cap.secured_data(ext_addr(0), ext_addr(1));
+    let recorded = frames
+        .iter()
+        .rev()
+        .find(|(at, _)| cap.0.borrow()[start..].iter().any(|(a, _)| a == at))
+        .expect("the command frame went on air")
+        .1
+        .clone();
+    // Another command moves the MAC's duplicate filter on.
+    f.sim.with_server(|s, _| s.send_command(m1, 5));
+    f.sim.poke(NodeId(0));
+    let t = f.sim.now() + Duration::from_secs(3);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert_eq!(demand_responses(&f, 1), 2);
+    let replays = f.meter(1).mac_stats().rx_replay;
+    inject(&mut f, 1, &recorded);
+    assert_eq!(f.meter(1).mac_stats().rx_replay, replays + 1);
+    assert_eq!(demand_responses(&f, 1), 2);
+    assert_eq!(f.meter(1).load_level(), 5);
+}
+
+#[test]
+fn revoked_relay_fails_at_s203() {
+    let mut f = line(1, 11, |_, s| {
+        s.paa
+            .store_mut()
+            .set_status(RELAY_IDENTITY, CredentialStatus::Revoked);
+    });
+    f.sim.run_until(Instant::from_secs(120)).unwrap();
+    f.drain();
+    let relay: Vec<&RelayEvent> = f
+        .events
+        .iter()
+        .filter_map(|(_, _, e)| match e {
+            DeviceEvent::Relay(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert!(relay.iter().any(|e| matches!(e, RelayEvent::UplinkUp)));
+    assert!(
+        relay
+            .iter()
+            .any(|e| matches!(e, RelayEvent::AuthenticationFailed(_)))
+    );
+    assert!(
+        relay
+            .iter()
+            .any(|e| matches!(e, RelayEvent::Aborted(AbortReason::AuthenticationFailed(_))))
+    );
+    assert!(
+        !relay
+            .iter()
+            .any(|e| matches!(e, RelayEvent::RouteControlStarted { .. }))
+    );
+    assert_eq!(f.relay().state(), SessionState::Ended);
+    assert!(f.relay().secrets_held().is_empty());
+    assert!(!f.sim.uplink_is_up());
+    assert_ne!(f.meter(1).phase(), Phase::Operational);
+}
+
+#[test]
+fn rotation_locks_out_a_stolen_relay() {
+    let mut f = line(2, 13, |_, _| {});
+    assert!(
+        f.run_until_joined(&[1, 2], Instant::from_secs(300))
+            .is_some()
+    );
+    // The relay is stolen: the thief holds what it held, network key 1.
+    assert_eq!(f.relay().key_index(), Some(1));
+    let old = network_key();
+    // The utility revokes the relay and rotates the network key.
+    let new = Key128::new([0x42; 16]);
+    f.sim.with_server(|s, now| {
+        s.paa.rotate_network_key(now, new.clone(), 2).unwrap();
+        s.drain(now);
+    });
+    f.sim.poke(NodeId(0));
+    let t = f.sim.now() + Duration::from_secs(20);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    for i in [1, 2] {
+        assert_eq!(f.meter(i).key_index(), Some(2), "meter {i} rotated");
+        assert!(
+            f.meter_events(i)
+                .iter()
+                .any(|e| matches!(e, MeterEvent::KeyUpdated { key_index: 2 }))
+        );
+    }
+    // Within the switch window a frame under the old key is still accepted.
+    let m1 = f.meter(1).global_address().unwrap();
+    let pkt = ip::build_udp(&AMR_ADDR, &m1, AMR_PORT, AMR_PORT, 60, &app::command(6));
+    let in_window = data_frame(ext_addr(0), ext_addr(1), &pkt, Some((&old, 1, 0x00f0_0000)));
+    inject(&mut f, 1, &in_window);
+    assert_eq!(f.meter(1).load_level(), 6);
+    f.sim.with_server(|s, now| {
+        assert_eq!(s.paa.revoke(now, RELAY_IDENTITY), 1);
+        s.drain(now);
+    });
+    f.sim.poke(NodeId(0));
+    // Past the switch window (60 s) the old key is gone everywhere.
+    let t = f.sim.now() + Duration::from_secs(90);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert!(f.events.iter().any(|(_, _, e)| matches!(
+        e,
+        DeviceEvent::Relay(RelayEvent::Aborted(AbortReason::TerminatedByServer))
+    )));
+    // The thief injects a DR command under key 1: meter 1 refuses it.
+    let pkt = ip::build_udp(&AMR_ADDR, &m1, AMR_PORT, AMR_PORT, 60, &app::command(7));
+    let frame = data_frame(ext_addr(0), ext_addr(1), &pkt, Some((&old, 1, 0x00ff_0000)));
+    let refused = |f: &Field| {
+        let s = f.meter(1).mac_stats();
+        s.rx_no_key + s.rx_security_other + s.rx_bad_mic + s.rx_replay
+    };
+    let refused_before = refused(&f);
+    let duplicates = f.meter(1).mac_stats().rx_duplicate;
+    inject(&mut f, 1, &frame);
+    assert!(refused(&f) > refused_before);
+    assert_eq!(f.meter(1).mac_stats().rx_duplicate, duplicates);
+    assert_eq!(f.meter(1).load_level(), 6);
+    // And cannot read what meters send now: capture meter 2 → meter 1 traffic.
+    let cap = Capture::default();
+    f.sim.set_frame_sink(Box::new(cap.clone()));
+    let t = f.sim.now() + Duration::from_secs(130);
+    f.sim.run_until(t).unwrap();
+    let frames = cap.secured_data(ext_addr(2), ext_addr(1));
+    assert!(!frames.is_empty());
+    let mut thief: KeyTable<2, 2> = KeyTable::new();
+    thief
+        .add_key(Some(1), CcmKey::new(&derive_link_keys(&old).1))
+        .unwrap();
+    let mut legit: KeyTable<2, 2> = KeyTable::new();
+    legit
+        .add_key(Some(2), CcmKey::new(&derive_link_keys(&new).1))
+        .unwrap();
+    for (_, fr) in &frames {
+        assert!(unsecure_frame(&mut fr.clone(), &thief).is_err());
+        assert!(unsecure_frame(&mut fr.clone(), &legit).is_ok());
+    }
+    // A new session with the revoked identity fails at S203.
+    f.sim
+        .with_node(NodeId(0), |n, now| {
+            n.relay_mut().unwrap().start_session(now).unwrap()
+        })
+        .unwrap();
+    let t = f.sim.now() + Duration::from_secs(60);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert_eq!(f.relay().state(), SessionState::Ended);
+    let last_relay = f.events.iter().rev().find_map(|(_, n, e)| match e {
+        DeviceEvent::Relay(r) if n.0 == 0 => Some(r),
+        _ => None,
+    });
+    assert!(
+        matches!(
+            last_relay,
+            Some(RelayEvent::Aborted(AbortReason::AuthenticationFailed(_)))
+        ),
+        "{last_relay:?}"
+    );
+}
+
+#[test]
+fn work_end_wipes_the_relay() {
+    let mut f = line(2, 17, |_, s| {
+        s.workers.push(amimesh_sim::device::Worker {
+            user: b"alice".to_vec(),
+            password: b"s3cret".to_vec(),
+            may_see_work: true,
+        });
+        s.workers.push(amimesh_sim::device::Worker {
+            user: b"bob".to_vec(),
+            password: b"hunter2".to_vec(),
+            may_see_work: false,
+        });
+    });
+    assert!(
+        f.run_until_joined(&[1, 2], Instant::from_secs(300))
+            .is_some()
+    );
+    let held = f.relay().secrets_held();
+    assert_eq!(held.network_keys, 1);
+    assert!(held.mle_keys && held.pana_session && held.routes >= 2);
+    assert!(!held.own_credential);
+    assert_eq!(f.relay().route_table().len(), 3);
+    // Work information: alice's role allows it, bob's does not, a wrong password gets nothing.
+    for (u, p) in [
+        (&b"alice"[..], &b"s3cret"[..]),
+        (b"bob", b"hunter2"),
+        (b"alice", b"nope"),
+    ] {
+        f.sim
+            .with_node(NodeId(0), |n, now| {
+                n.relay_mut().unwrap().request_work_info(now, u, p).unwrap()
+            })
+            .unwrap();
+        let t = f.sim.now() + Duration::from_secs(2);
+        f.sim.run_until(t).unwrap();
+    }
+    f.drain();
+    let infos: Vec<(app::WorkStatus, Vec<u8>)> = f
+        .events
+        .iter()
+        .filter_map(|(_, _, e)| match e {
+            DeviceEvent::Relay(RelayEvent::WorkInformation { status, text }) => {
+                Some((*status, text.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(infos.len(), 3);
+    assert_eq!(infos[0].0, app::WorkStatus::Ok);
+    assert_eq!(infos[0].1, f.sim.server().work_text);
+    assert_eq!(infos[1], (app::WorkStatus::RoleRefused, vec![]));
+    assert_eq!(infos[2], (app::WorkStatus::BadLogin, vec![]));
+    // Work ends.
+    f.sim
+        .with_node(NodeId(0), |n, now| {
+            n.relay_mut().unwrap().end_session(now).unwrap()
+        })
+        .unwrap();
+    let t = f.sim.now() + Duration::from_secs(10);
+    f.sim.run_until(t).unwrap();
+    f.drain();
+    assert!(
+        f.events
+            .iter()
+            .any(|(_, _, e)| matches!(e, DeviceEvent::Relay(RelayEvent::SessionEnded)))
+    );
+    assert!(f.sim.server().paa_events.iter().any(|(_, e)| matches!(
+        e,
+        AgentEvent::Terminated { identity, .. } if identity.as_slice() == RELAY_IDENTITY
+    )));
+    let held = f.relay().secrets_held();
+    assert!(held.is_empty(), "{held:?}");
+    assert!(f.relay().route_table().is_empty());
+    assert!(!f.sim.uplink_is_up());
+}

@@ -1,0 +1,85 @@
+//! A meter and a field relay (with its uplink up) fed a sequence of received frames, uplink
+//! datagrams, transmit results and timeouts; plus the device's IPv6 and application parsers
+//! on the same bytes. Nothing may panic; memory stays bounded by the configured capacities.
+#![no_main]
+
+use amimesh_core::rand_core::{CryptoRng, Error as RandError, RngCore};
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, Rng};
+use amimesh_device::{FieldRelay, Meter, MeterConfig, RelayConfigDevice, app, ip};
+use amimesh_mac::mac::{RxMeta, TxResult};
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+
+struct Csprng(Rng);
+impl RngCore for Csprng {
+    fn next_u32(&mut self) -> u32 { self.0.u32() }
+    fn next_u64(&mut self) -> u64 { self.0.u64() }
+    fn fill_bytes(&mut self, d: &mut [u8]) { self.0.fill(d) }
+    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), RandError> { self.0.fill(d); Ok(()) }
+}
+impl CryptoRng for Csprng {}
+
+#[derive(Debug, Arbitrary)]
+enum Op {
+    Frame { relay: bool, lqi: u8, psdu: Vec<u8> },
+    Uplink(Vec<u8>),
+    TxDone { relay: bool, result: u8 },
+    Wait(u16),
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let paa = "2001:db8:ffff::1".parse().unwrap();
+    let amr = "2001:db8:ffff::2".parse().unwrap();
+    let mcfg = MeterConfig::new(ExtAddr::from_u64(2), b"meter", Key128::new([1; 16]), paa, amr);
+    let mut meter = Meter::new(mcfg, Csprng(Rng::new(1)));
+    let rcfg = RelayConfigDevice::new(ExtAddr::from_u64(1), b"relay", Key128::new([2; 16]), paa, amr);
+    let mut relay = FieldRelay::new(rcfg, Csprng(Rng::new(2)));
+    let mut now = Instant::ZERO;
+    let _ = meter.start(now);
+    let _ = relay.start_session(now);
+    relay.handle_uplink_up(now);
+    let mut buf = vec![0u8; 2047];
+    for op in ops.into_iter().take(256) {
+        match op {
+            Op::Frame { relay: r, lqi, psdu } => {
+                let meta = RxMeta { at: now, lqi, rssi: -60, channel: 1 };
+                if r {
+                    relay.handle_frame(now, meta, &psdu);
+                } else {
+                    meter.handle_frame(now, meta, &psdu);
+                }
+                if let Some(h) = ip::parse(&psdu) {
+                    let _ = ip::udp(&psdu, &h);
+                    let _ = ip::icmp(&psdu, &h);
+                }
+                let _ = app::parse_reading(&psdu);
+                let _ = app::parse_command(&psdu);
+                let _ = app::parse_work_request(&psdu);
+                let _ = app::parse_work_info(&psdu);
+            }
+            Op::Uplink(d) => relay.handle_uplink_datagram(now, &d),
+            Op::TxDone { relay: r, result } => {
+                let res = match result % 3 {
+                    0 => TxResult::Ok { frame_pending: false },
+                    1 => TxResult::ChannelBusy,
+                    _ => TxResult::NoAck,
+                };
+                if r {
+                    relay.handle_tx_done(now, res);
+                } else {
+                    meter.handle_tx_done(now, res);
+                }
+            }
+            Op::Wait(ms) => {
+                now = now + Duration::from_millis(u64::from(ms));
+                meter.handle_timeout(now);
+                relay.handle_timeout(now);
+            }
+        }
+        while meter.poll_radio(now, &mut buf).is_some() {}
+        while meter.poll_event().is_some() {}
+        while relay.poll_radio(now, &mut buf).is_some() {}
+        while relay.poll_uplink().is_some() {}
+        while relay.poll_event().is_some() {}
+    }
+});
