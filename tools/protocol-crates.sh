@@ -3,5 +3,5 @@
 cd "$(dirname "$0")/.."
 for d in crates/*/; do
   name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1)
-  case "$name" in amimesh-sim|amimesh-device) ;; *) echo "$name";; esac
+  case "$name" in amimesh-sim) ;; *) echo "$name";; esac
 done
