@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     // EAP-Response/Identity "pac@example", identifier 0x6f: the first packet of the
-    // hostapd/wpa_supplicant session in /work/shared/vectors/eap-psk-hostapd.json.
+    // hostapd/wpa_supplicant session in testdata/eap-psk-hostapd.json.
     static IDENTITY: [u8; 16] = [
         0x02, // Response
         0x6f, // Identifier
