@@ -394,17 +394,55 @@ pub fn relay_config(seed: u64) -> RelayConfigDevice {
 /// Nodes for a field scenario: the relay at index 0 and `meters` meters, and servers that
 /// know every credential.
 pub fn field_nodes(meters: usize, seed: u64) -> (Vec<Device>, UtilityServers) {
-    let mut nodes = vec![Device::Relay(FieldRelay::new(
-        relay_config(seed),
-        node_rng(seed, 0),
-    ))];
+    field_nodes_with(meters, seed, |_, _| {})
+}
+
+/// A ready-to-run field simulation described by a [`Scenario`](crate::Scenario) (built in code
+/// or read from TOML): the scenario's layout, radio, PHY, channel and uplink; the relay at node
+/// 0 with its work session started (S201 onwards); every meter started (P1 onwards); servers
+/// that know every credential.
+pub fn field_sim(s: &crate::Scenario) -> crate::Result<crate::Sim<Device, UtilityServers>> {
+    let layout = s.layout()?;
+    let (nodes, servers) = field_nodes_with(s.meters, s.seed, |phy, channel| {
+        *phy = s.phy.profile();
+        *channel = s.channel();
+    });
+    let mut sim = crate::Sim::new(s.sim_config(), layout.positions, nodes, servers)?;
+    let started = sim.with_node(crate::NodeId(0), |n, now| {
+        n.relay_mut().map(|r| r.start_session(now).is_ok())
+    })?;
+    if started != Some(true) {
+        return Err(crate::Error::InvalidScenario(
+            "the relay refused to start its session",
+        ));
+    }
+    for i in 1..=s.meters {
+        let id = crate::NodeId(
+            u32::try_from(i).map_err(|_| crate::Error::InvalidScenario("too many meters"))?,
+        );
+        let ok = sim.with_node(id, |n, now| n.meter_mut().map(|m| m.start(now).is_ok()))?;
+        if ok != Some(true) {
+            return Err(crate::Error::InvalidScenario("a meter refused to start"));
+        }
+    }
+    Ok(sim)
+}
+
+/// [`field_nodes`] with the PHY profile and channel of every device set by `radio`.
+pub fn field_nodes_with(
+    meters: usize,
+    seed: u64,
+    radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
+) -> (Vec<Device>, UtilityServers) {
+    let mut rc = relay_config(seed);
+    radio(&mut rc.phy, &mut rc.channel);
+    let mut nodes = vec![Device::Relay(FieldRelay::new(rc, node_rng(seed, 0)))];
     let mut servers = UtilityServers::new(seed, meters + 8, network_key(), 1);
     servers.add_credential(RELAY_IDENTITY, relay_psk());
     for i in 1..=meters {
-        nodes.push(Device::Meter(Meter::new(
-            meter_config(i, seed),
-            node_rng(seed, i),
-        )));
+        let mut mc = meter_config(i, seed);
+        radio(&mut mc.phy, &mut mc.channel);
+        nodes.push(Device::Meter(Meter::new(mc, node_rng(seed, i))));
         servers.add_credential(&meter_identity(i), meter_psk(i));
     }
     (nodes, servers)
