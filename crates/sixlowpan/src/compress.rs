@@ -199,6 +199,27 @@ fn udp_step(
     Some(Step::Udp { off: pos, elide })
 }
 
+/// The NHC encoding of a UDP header right behind the outer IPv6 header, if NHC can carry it
+/// exactly (the same conditions as [`udp_step`], with the header read once).
+#[inline(always)]
+fn outer_udp(packet: &[u8], src: u128, dst: u128, opts: &CompressOptions) -> Option<(u64, usize)> {
+    let rest = sub(packet, ipv6::HEADER_LEN);
+    let &[s0, s1, d0, d1, l0, l1, c0, c1] = rest.first_chunk::<{ udp::HEADER_LEN }>()?;
+    if usize::from(u16::from_be_bytes([l0, l1])) != rest.len() {
+        return None;
+    }
+    let checksum = u16::from_be_bytes([c0, c1]);
+    let elide = opts.elide_udp_checksum
+        && checksum != 0
+        && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest) == checksum;
+    let r = UdpNhcRepr {
+        src_port: u16::from_be_bytes([s0, s1]),
+        dst_port: u16::from_be_bytes([d0, d1]),
+        checksum: if elide { None } else { Some(checksum) },
+    };
+    Some(r.encode())
+}
+
 /// The NHC form of the UDP header at `packet[off..]` (checked by the planner).
 fn udp_nhc(packet: &[u8], off: usize, elide: bool) -> UdpNhcRepr {
     let u = udp::Packet::new_unchecked(sub(packet, off));
@@ -261,23 +282,12 @@ pub fn compress_header(
     // The common chains, without the planner: no NHC header, or a single UDP header.
     let fast = match outer_next {
         _ if limit == 0 => Some(None),
-        UDP => Some(udp_step(
-            packet,
-            ipv6::HEADER_LEN,
-            outer_src,
-            outer_dst,
-            false,
-            opts,
-        )),
+        UDP => Some(outer_udp(packet, outer_src, outer_dst, opts)),
         IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY => None,
         _ => Some(None),
     };
     if let Some(udp) = fast {
         let fields = HeaderFields::from_ipv6(outer, udp.is_some());
-        let udp = udp.map(|step| match step {
-            Step::Udp { off, elide } => udp_nhc(packet, off, elide).encode(),
-            _ => (0, 0),
-        });
         let (src_iid, dst_iid) = (link_iid(ll_src), link_iid(ll_dst));
         let consumed = ipv6::HEADER_LEN + if udp.is_some() { udp::HEADER_LEN } else { 0 };
         let write = |s: &mut [u8; SCRATCH_LEN]| {

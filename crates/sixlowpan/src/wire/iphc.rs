@@ -472,15 +472,24 @@ fn best_unicast(a: u128, iid: Option<u64>, ctx: &ContextTable, is_src: bool) -> 
         let e = AddrEnc::new(true, 0, 0, false);
         return (e, e);
     }
-    let iid = iid_bits(iid);
-    // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
-    let ll = best_mode(a, LINK_LOCAL, iid);
-    let mut no_cid = (false, ll, 0u8);
-    if ll == 3 {
+    // Stateless (fe80::/64) modes on 64-bit halves: the same answer as `best_mode` with
+    // `LINK_LOCAL`, cheaper on the path every link-local address takes.
+    let low = a as u64;
+    let ll = if (a >> 64) as u64 != 0xfe80_0000_0000_0000 {
+        0
+    } else if iid == Some(low) {
         // Fully elided and stateless: nothing is smaller.
         let e = AddrEnc::new(false, 3, 0, false);
         return (e, e);
-    }
+    } else if low & !0xffff == SHORT_IID as u64 {
+        2
+    } else {
+        1
+    };
+    debug_assert_eq!(ll, best_mode(a, LINK_LOCAL, iid_bits(iid)));
+    let iid = iid_bits(iid);
+    // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
+    let mut no_cid = (false, ll, 0u8);
     // Context 0 needs no context byte: when it elides the address fully, nothing is smaller
     // and the other contexts need not be searched.
     if let Some((bits, mask)) = ctx.compressing_prefix(0) {
