@@ -113,6 +113,15 @@ impl ContextTable {
     pub fn lookup(&self, id: u8) -> Result<&Context> {
         self.get(id).ok_or(Error::UnknownContext(id))
     }
+    /// Context `id`'s `(prefix bits, mask)`, or `Err(UnknownContext)` if it is not configured.
+    #[inline(always)]
+    pub(crate) fn prefix(&self, id: u8) -> Result<(u128, u128)> {
+        self.get(id).ok_or(Error::UnknownContext(id))?;
+        self.prefixes
+            .get(usize::from(id))
+            .copied()
+            .ok_or(Error::UnknownContext(id))
+    }
     /// The upper 64 bits of context 0 if it is a /64 that may be used for compression.
     #[inline(always)]
     pub(crate) fn context0_prefix64(&self) -> Option<u64> {

@@ -257,16 +257,18 @@ struct Prefix {
 }
 
 impl Prefix {
-    #[inline(always)]
-    fn of(c: &Context) -> Self {
-        let (bits, mask) = crate::context::prefix_bits(c.prefix, c.prefix_len);
-        Prefix { bits, mask }
-    }
     /// RFC 6282 §3.1.1: context bits win, the rest come from `base`.
     #[inline(always)]
     fn apply(self, base: u128) -> u128 {
         self.bits | (base & !self.mask)
     }
+}
+
+/// Context `id`'s prefix as precomputed by the table, or `Err(UnknownContext)`.
+#[inline(always)]
+fn ctx_prefix(ctx: &ContextTable, id: u8) -> Result<Prefix> {
+    let (bits, mask) = ctx.prefix(id)?;
+    Ok(Prefix { bits, mask })
 }
 
 /// `fe80::/64`, the stateless prefix (RFC 6282 §3.1.1, SAC/DAC = 0).
@@ -690,7 +692,7 @@ impl IphcRepr {
         let src_inline = take(src_len)?;
         let src_addr = match (sac, sam) {
             (true, 0) => Ipv6Addr::UNSPECIFIED,
-            (true, _) => decode_unicast(Prefix::of(ctx.lookup(sci)?), sam, src_inline, src_iid)?,
+            (true, _) => decode_unicast(ctx_prefix(ctx, sci)?, sam, src_inline, src_iid)?,
             (false, _) => decode_unicast(LINK_LOCAL, sam, src_inline, src_iid)?,
         };
         let dst_len = inline_len(m, dac, dam);
@@ -701,7 +703,7 @@ impl IphcRepr {
                 if dam == 0 {
                     return Err(Error::Reserved("unicast DAC=1 DAM=00"));
                 }
-                decode_unicast(Prefix::of(ctx.lookup(dci)?), dam, dst_inline, dst_iid)?
+                decode_unicast(ctx_prefix(ctx, dci)?, dam, dst_inline, dst_iid)?
             }
             (true, false) => decode_multicast(None, dam, dst_inline)?,
             (true, true) => {
