@@ -325,6 +325,24 @@ pub fn compress_header(
         });
     }
 
+    compress_chain(packet, outer, ll_src, ll_dst, ctx, opts, out)
+}
+
+/// [`compress_header`] for chains with extension headers or tunnelled IPv6 (`outer` is the
+/// checked outer header).
+#[inline(never)]
+fn compress_chain(
+    packet: &[u8],
+    outer: &[u8; ipv6::HEADER_LEN],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    let [_, _, _, _, _, _, outer_next, ..] = *outer;
+    let (outer_src, outer_dst) = split_addrs(outer);
+    let limit = opts.max_nhc.min(MAX_NHC);
     // Plan: the longest chain of headers NHC can represent exactly.
     let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
     let mut n = 0;
