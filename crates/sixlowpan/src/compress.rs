@@ -17,7 +17,9 @@ use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header
 use crate::wire::iphc::{HeaderFields, IphcRepr, SCRATCH_LEN, link_iid, split_addrs};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lowpan::DISPATCH_IPV6;
-use crate::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UdpNhcPacket, UdpNhcRepr};
+use crate::wire::nhc::{
+    ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UDP_DISPATCH, UdpNhcPacket, UdpNhcRepr,
+};
 use crate::wire::{IpProtocol, udp};
 use amimesh_core::LinkAddr;
 use core::net::Ipv6Addr;
@@ -199,6 +201,27 @@ fn udp_step(
     Some(Step::Udp { off: pos, elide })
 }
 
+/// The NHC encoding of a UDP header right behind the outer IPv6 header, if NHC can carry it
+/// exactly (the same conditions as [`udp_step`], with the header read once).
+#[inline(always)]
+fn outer_udp(packet: &[u8], src: u128, dst: u128, opts: &CompressOptions) -> Option<(u64, usize)> {
+    let rest = sub(packet, ipv6::HEADER_LEN);
+    let &[s0, s1, d0, d1, l0, l1, c0, c1] = rest.first_chunk::<{ udp::HEADER_LEN }>()?;
+    if usize::from(u16::from_be_bytes([l0, l1])) != rest.len() {
+        return None;
+    }
+    let checksum = u16::from_be_bytes([c0, c1]);
+    let elide = opts.elide_udp_checksum
+        && checksum != 0
+        && udp::compute(&Ipv6Addr::from(src), &Ipv6Addr::from(dst), rest) == checksum;
+    let r = UdpNhcRepr {
+        src_port: u16::from_be_bytes([s0, s1]),
+        dst_port: u16::from_be_bytes([d0, d1]),
+        checksum: if elide { None } else { Some(checksum) },
+    };
+    Some(r.encode())
+}
+
 /// The NHC form of the UDP header at `packet[off..]` (checked by the planner).
 fn udp_nhc(packet: &[u8], off: usize, elide: bool) -> UdpNhcRepr {
     let u = udp::Packet::new_unchecked(sub(packet, off));
@@ -261,23 +284,12 @@ pub fn compress_header(
     // The common chains, without the planner: no NHC header, or a single UDP header.
     let fast = match outer_next {
         _ if limit == 0 => Some(None),
-        UDP => Some(udp_step(
-            packet,
-            ipv6::HEADER_LEN,
-            outer_src,
-            outer_dst,
-            false,
-            opts,
-        )),
+        UDP => Some(outer_udp(packet, outer_src, outer_dst, opts)),
         IPV6_IN_IPV6 | HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | MOBILITY => None,
         _ => Some(None),
     };
     if let Some(udp) = fast {
         let fields = HeaderFields::from_ipv6(outer, udp.is_some());
-        let udp = udp.map(|step| match step {
-            Step::Udp { off, elide } => udp_nhc(packet, off, elide).encode(),
-            _ => (0, 0),
-        });
         let (src_iid, dst_iid) = (link_iid(ll_src), link_iid(ll_dst));
         let consumed = ipv6::HEADER_LEN + if udp.is_some() { udp::HEADER_LEN } else { 0 };
         let write = |s: &mut [u8; SCRATCH_LEN]| {
@@ -313,6 +325,24 @@ pub fn compress_header(
         });
     }
 
+    compress_chain(packet, outer, ll_src, ll_dst, ctx, opts, out)
+}
+
+/// [`compress_header`] for chains with extension headers or tunnelled IPv6 (`outer` is the
+/// checked outer header).
+#[inline(never)]
+fn compress_chain(
+    packet: &[u8],
+    outer: &[u8; ipv6::HEADER_LEN],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    let [_, _, _, _, _, _, outer_next, ..] = *outer;
+    let (outer_src, outer_dst) = split_addrs(outer);
+    let limit = opts.max_nhc.min(MAX_NHC);
     // Plan: the longest chain of headers NHC can represent exactly.
     let mut plan = [Step::Ipv6 { off: 0 }; MAX_NHC];
     let mut n = 0;
@@ -499,6 +529,21 @@ pub fn decompress_header(
             checksum: None,
         });
     }
+    if let Some(d) = decompress_common(frame, ll_src, ll_dst, ctx, datagram_size, out) {
+        return Ok(d);
+    }
+    decompress_chain(frame, ll_src, ll_dst, ctx, datagram_size, out)
+}
+
+/// [`decompress_header`] for any chain of IPHC and NHC headers (after the 0x41 check).
+fn decompress_chain(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    datagram_size: Option<usize>,
+    out: &mut [u8],
+) -> Result<Decompressed> {
     let mut r = 0usize;
     let mut w = 0usize;
     let mut ip_offsets = [0usize; MAX_DEPTH];
@@ -639,6 +684,115 @@ pub fn decompress_header(
         header_len: w,
         checksum: fixup,
     })
+}
+
+/// [`decompress_header`] for the common chains: one IPHC header with an inline next header,
+/// or followed by NHC UDP. Writes the IPv6 (and UDP) header in one pass. `None` leaves the
+/// frame to the general path (other chains, and every error, which that path reports).
+#[inline(always)]
+fn decompress_common(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    datagram_size: Option<usize>,
+    out: &mut [u8],
+) -> Option<Decompressed> {
+    let (repr, n) = IphcRepr::parse_bytes(frame, link_iid(ll_src), link_iid(ll_dst), ctx).ok()?;
+    // The UDP header's fields (ports, checksum as sent) and the NHC length (RFC 6282 §4.3.3).
+    let udp = match repr.next_header {
+        Some(_) => None,
+        None => {
+            let b = frame.get(n..)?;
+            let &h = b.first()?;
+            if h & 0xf8 != UDP_DISPATCH {
+                return None;
+            }
+            let at = |i: usize| b.get(i).copied();
+            let (sport, dport, ports) = match h & 3 {
+                0 => (
+                    u16::from_be_bytes([at(1)?, at(2)?]),
+                    u16::from_be_bytes([at(3)?, at(4)?]),
+                    4,
+                ),
+                1 => (
+                    u16::from_be_bytes([at(1)?, at(2)?]),
+                    0xf000 | u16::from(at(3)?),
+                    3,
+                ),
+                2 => (
+                    0xf000 | u16::from(at(1)?),
+                    u16::from_be_bytes([at(2)?, at(3)?]),
+                    3,
+                ),
+                _ => {
+                    let p = at(1)?;
+                    (0xf0b0 | u16::from(p >> 4), 0xf0b0 | u16::from(p & 0x0f), 1)
+                }
+            };
+            let checksum = if h & 0x04 != 0 {
+                None
+            } else {
+                Some(u16::from_be_bytes([at(1 + ports)?, at(2 + ports)?]))
+            };
+            Some((
+                sport,
+                dport,
+                checksum,
+                1 + ports + 2 * usize::from(checksum.is_some()),
+            ))
+        }
+    };
+    let (header_len, consumed) = match udp {
+        Some((.., k)) => (ipv6::HEADER_LEN + udp::HEADER_LEN, n + k),
+        None => (ipv6::HEADER_LEN, n),
+    };
+    let total = match datagram_size {
+        Some(s) => s,
+        None => header_len + frame.len().saturating_sub(consumed),
+    };
+    if total < header_len {
+        return None;
+    }
+    let payload_len = u16::try_from(total - ipv6::HEADER_LEN).ok()?;
+    let o = out.get_mut(..header_len)?;
+    let word0 = (6u32 << 28) | (u32::from(repr.traffic_class) << 20) | (repr.flow_label & 0xfffff);
+    let next = repr.next_header.map_or(UDP, u8::from);
+    let [p0, p1] = payload_len.to_be_bytes();
+    let [w0, w1, w2, w3] = word0.to_be_bytes();
+    let head = [w0, w1, w2, w3, p0, p1, next, repr.hop_limit];
+    put(o, 0, &head);
+    put(o, 8, &repr.src_addr.octets());
+    put(o, 24, &repr.dst_addr.octets());
+    let mut checksum_fixup = None;
+    if let Some((sport, dport, checksum, _)) = udp {
+        // Same value as `payload_len`: the UDP header starts right after the IPv6 header.
+        let u = (u64::from(sport) << 48)
+            | (u64::from(dport) << 32)
+            | (u64::from(payload_len) << 16)
+            | u64::from(checksum.unwrap_or(0));
+        put(o, ipv6::HEADER_LEN, &u.to_be_bytes());
+        if checksum.is_none() {
+            checksum_fixup = Some(ChecksumFixup {
+                udp_offset: ipv6::HEADER_LEN,
+                src: repr.src_addr,
+                dst: repr.dst_addr,
+            });
+        }
+    }
+    Some(Decompressed {
+        consumed,
+        header_len,
+        checksum: checksum_fixup,
+    })
+}
+
+/// Copies `v` to `o[at..]` (a fixed-size store; `o` is checked to be long enough).
+#[inline(always)]
+fn put<const N: usize>(o: &mut [u8], at: usize, v: &[u8; N]) {
+    if let Some(d) = o.get_mut(at..at + N) {
+        d.copy_from_slice(v);
+    }
 }
 
 /// Decompresses a whole (unfragmented) 6LoWPAN payload into `out`; returns the packet length.
@@ -968,6 +1122,32 @@ mod tests {
             prop_assert_eq!(&exact[..], &out[..n]);
             let short = compress(&packet, src, dst, &ctx, &opts, &mut exact[..n - 1]);
             prop_assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{:?}", short);
+        }
+
+        #[test]
+        fn common_chain_path_matches_the_general_path(
+            frame in proptest::collection::vec(any::<u8>(), 0..48),
+            b0 in prop_oneof![Just(0x78u8), Just(0x7c), Just(0x7e), Just(0x7a), 0x60u8..0x80],
+            b1 in any::<u8>(),
+            nhc in prop_oneof![0xf0u8..0xf8, any::<u8>()],
+            src in test_gens::link_addr(),
+            dst in test_gens::link_addr(),
+            ctx in test_gens::contexts(),
+            size in proptest::option::of(0usize..200),
+            out_len in prop_oneof![Just(256usize), 0usize..64],
+        ) {
+            // IPHC base bytes, then an NHC-UDP-looking byte at a random place in the rest.
+            let mut f = vec![b0, b1];
+            f.extend_from_slice(&frame);
+            if let Some(slot) = f.get_mut(2 + frame.len() / 3) {
+                *slot = nhc;
+            }
+            let mut a = vec![0xa5u8; out_len];
+            if let Some(d) = decompress_common(&f, src, dst, &ctx, size, &mut a) {
+                let mut b = vec![0xa5u8; out_len];
+                prop_assert_eq!(decompress_chain(&f, src, dst, &ctx, size, &mut b), Ok(d));
+                prop_assert_eq!(a, b);
+            }
         }
 
         #[test]

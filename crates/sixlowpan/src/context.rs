@@ -40,6 +40,9 @@ pub struct ContextTable {
     compress_mask: u16,
     /// Per entry: the prefix bits and the mask covering them, precomputed for the compressor.
     prefixes: [(u128, u128); MAX_CONTEXTS],
+    /// The upper 64 bits of context 0 when it is a /64 usable for compression (the usual
+    /// case, checked without 128-bit masks).
+    context0_prefix64: Option<u64>,
 }
 
 /// The first `len` bits of `prefix` and the mask that covers them.
@@ -59,6 +62,7 @@ impl ContextTable {
             entries: [None; MAX_CONTEXTS],
             compress_mask: 0,
             prefixes: [(0, 0); MAX_CONTEXTS],
+            context0_prefix64: None,
         }
     }
     /// Installs context `id`.
@@ -80,6 +84,10 @@ impl ContextTable {
         } else {
             self.compress_mask &= !bit;
         }
+        if id == 0 {
+            self.context0_prefix64 = (ctx.compress && ctx.prefix_len == 64)
+                .then(|| (u128::from(ctx.prefix) >> 64) as u64);
+        }
         Ok(())
     }
     /// Builder form of [`ContextTable::set`].
@@ -92,6 +100,9 @@ impl ContextTable {
         if let Some(slot) = self.entries.get_mut(usize::from(id)) {
             *slot = None;
             self.compress_mask &= !(1u16 << (id & 15));
+            if id == 0 {
+                self.context0_prefix64 = None;
+            }
         }
     }
     /// Context `id`, if configured.
@@ -101,6 +112,20 @@ impl ContextTable {
     /// Context `id` or `Err(UnknownContext)`.
     pub fn lookup(&self, id: u8) -> Result<&Context> {
         self.get(id).ok_or(Error::UnknownContext(id))
+    }
+    /// Context `id`'s `(prefix bits, mask)`, or `Err(UnknownContext)` if it is not configured.
+    #[inline(always)]
+    pub(crate) fn prefix(&self, id: u8) -> Result<(u128, u128)> {
+        self.get(id).ok_or(Error::UnknownContext(id))?;
+        self.prefixes
+            .get(usize::from(id))
+            .copied()
+            .ok_or(Error::UnknownContext(id))
+    }
+    /// The upper 64 bits of context 0 if it is a /64 that may be used for compression.
+    #[inline(always)]
+    pub(crate) fn context0_prefix64(&self) -> Option<u64> {
+        self.context0_prefix64
     }
     /// Context `id`'s `(prefix bits, mask)` if it may be used for compression.
     #[inline]

@@ -257,16 +257,18 @@ struct Prefix {
 }
 
 impl Prefix {
-    #[inline(always)]
-    fn of(c: &Context) -> Self {
-        let (bits, mask) = crate::context::prefix_bits(c.prefix, c.prefix_len);
-        Prefix { bits, mask }
-    }
     /// RFC 6282 §3.1.1: context bits win, the rest come from `base`.
     #[inline(always)]
     fn apply(self, base: u128) -> u128 {
         self.bits | (base & !self.mask)
     }
+}
+
+/// Context `id`'s prefix as precomputed by the table, or `Err(UnknownContext)`.
+#[inline(always)]
+fn ctx_prefix(ctx: &ContextTable, id: u8) -> Result<Prefix> {
+    let (bits, mask) = ctx.prefix(id)?;
+    Ok(Prefix { bits, mask })
 }
 
 /// `fe80::/64`, the stateless prefix (RFC 6282 §3.1.1, SAC/DAC = 0).
@@ -388,13 +390,18 @@ struct AddrEnc {
     code: u8,
     /// Context id (meaningful when stateful).
     ctx: u8,
+    /// Inline length, [`INLINE_LEN`] of `code`.
+    len: u8,
 }
 
 impl AddrEnc {
-    const fn new(stateful: bool, mode: u8, ctx: u8, multicast: bool) -> Self {
+    #[inline(always)]
+    fn new(stateful: bool, mode: u8, ctx: u8, multicast: bool) -> Self {
+        let code = (u8::from(multicast) << 3) | (u8::from(stateful) << 2) | (mode & 3);
         AddrEnc {
-            code: ((multicast as u8) << 3) | ((stateful as u8) << 2) | (mode & 3),
+            code,
             ctx,
+            len: INLINE_LEN.get(usize::from(code)).copied().unwrap_or(0),
         }
     }
     /// SAC / DAC.
@@ -404,7 +411,7 @@ impl AddrEnc {
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        code_len(self.code)
+        self.len.into()
     }
     #[inline(always)]
     fn needs_cid(&self) -> bool {
@@ -472,18 +479,32 @@ fn best_unicast(a: u128, iid: Option<u64>, ctx: &ContextTable, is_src: bool) -> 
         let e = AddrEnc::new(true, 0, 0, false);
         return (e, e);
     }
-    let iid = iid_bits(iid);
-    // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
-    let ll = best_mode(a, LINK_LOCAL, iid);
-    let mut no_cid = (false, ll, 0u8);
-    if ll == 3 {
+    // Stateless (fe80::/64) modes on 64-bit halves: the same answer as `best_mode` with
+    // `LINK_LOCAL`, cheaper on the path every link-local address takes.
+    let low = a as u64;
+    let ll = if (a >> 64) as u64 != 0xfe80_0000_0000_0000 {
+        0
+    } else if iid == Some(low) {
         // Fully elided and stateless: nothing is smaller.
         let e = AddrEnc::new(false, 3, 0, false);
         return (e, e);
-    }
+    } else if low & !0xffff == SHORT_IID as u64 {
+        2
+    } else {
+        1
+    };
+    debug_assert_eq!(ll, best_mode(a, LINK_LOCAL, iid_bits(iid)));
+    let iid = iid_bits(iid);
+    // (stateful, mode, ctx) of the best choice in each class; mode 0 = full inline.
+    let mut no_cid = (false, ll, 0u8);
     // Context 0 needs no context byte: when it elides the address fully, nothing is smaller
-    // and the other contexts need not be searched.
-    if let Some((bits, mask)) = ctx.compressing_prefix(0) {
+    // and the other contexts need not be searched. A /64 context 0 is checked on halves.
+    if let Some(hi) = ctx.context0_prefix64() {
+        if (a >> 64) as u64 == hi && iid == Some(u128::from(low)) {
+            let e = AddrEnc::new(true, 3, 0, false);
+            return (e, e);
+        }
+    } else if let Some((bits, mask)) = ctx.compressing_prefix(0) {
         if best_mode(a, Prefix { bits, mask }, iid) == 3 {
             let e = AddrEnc::new(true, 3, 0, false);
             return (e, e);
@@ -671,7 +692,7 @@ impl IphcRepr {
         let src_inline = take(src_len)?;
         let src_addr = match (sac, sam) {
             (true, 0) => Ipv6Addr::UNSPECIFIED,
-            (true, _) => decode_unicast(Prefix::of(ctx.lookup(sci)?), sam, src_inline, src_iid)?,
+            (true, _) => decode_unicast(ctx_prefix(ctx, sci)?, sam, src_inline, src_iid)?,
             (false, _) => decode_unicast(LINK_LOCAL, sam, src_inline, src_iid)?,
         };
         let dst_len = inline_len(m, dac, dam);
@@ -682,7 +703,7 @@ impl IphcRepr {
                 if dam == 0 {
                     return Err(Error::Reserved("unicast DAC=1 DAM=00"));
                 }
-                decode_unicast(Prefix::of(ctx.lookup(dci)?), dam, dst_inline, dst_iid)?
+                decode_unicast(ctx_prefix(ctx, dci)?, dam, dst_inline, dst_iid)?
             }
             (true, false) => decode_multicast(None, dam, dst_inline)?,
             (true, true) => {
@@ -917,7 +938,86 @@ impl fmt::Display for IphcRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_gens;
     use amimesh_core::{ExtAddr, ShortAddr};
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Every legal encoding of `r`'s addresses, by brute force over the second base byte and
+    /// the context byte (the inline address bytes of a mode are the address's own); asserts
+    /// none that decodes back to `r` is shorter than `n`, ours.
+    fn assert_smallest(
+        r: &IphcRepr,
+        ours: &[u8],
+        si: Option<u64>,
+        di: Option<u64>,
+        ctx: &ContextTable,
+    ) -> Result<(), TestCaseError> {
+        let p = IphcPacket::new_checked(ours).unwrap();
+        let n = ours.len();
+        let middle = &ours[2 + usize::from(p.cid())..n - p.src_len() - p.dst_len()];
+        let ids: Vec<u8> = (0..16).filter(|i| ctx.get(*i).is_some()).collect();
+        let (src, dst) = (u128::from(r.src_addr), u128::from(r.dst_addr));
+        for b1 in 0..=255u8 {
+            let ctx_bytes: Vec<Option<u8>> = if b1 & 0x80 != 0 {
+                ids.iter()
+                    .flat_map(|s| ids.iter().map(move |d| Some((s << 4) | d)))
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for c in ctx_bytes {
+                let se = AddrEnc::new(b1 & 0x40 != 0, (b1 >> 4) & 3, 0, false);
+                let de = AddrEnc::new(b1 & 0x04 != 0, b1 & 3, 0, b1 & 0x08 != 0);
+                let mut cand = vec![ours[0], b1];
+                cand.extend(c);
+                cand.extend_from_slice(middle);
+                cand.extend_from_slice(&se.inline_bits(src).to_be_bytes()[..se.len()]);
+                cand.extend_from_slice(&de.inline_bits(dst).to_be_bytes()[..de.len()]);
+                if let Ok((back, len)) = IphcRepr::parse_bytes(&cand, si, di, ctx) {
+                    if back == *r && len == cand.len() {
+                        prop_assert!(len >= n, "{:02x?} shorter than ours {:02x?}", cand, ours);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// RFC 6282 §3.1.1: the encoder's choice is never longer than any legal encoding.
+        #[test]
+        fn encoding_is_smallest(
+            src in test_gens::ipv6_addr(),
+            dst in test_gens::ipv6_addr(),
+            s in test_gens::link_addr(),
+            d in test_gens::link_addr(),
+            // Rebuild an address from its link address under fe80::/64 or 2001:db8::/64.
+            from_link in (0u8..3, 0u8..3),
+            ctx in test_gens::contexts(),
+            nh in proptest::option::of(test_gens::ip_protocol()),
+        ) {
+            let (si, di) = (link_iid(s), link_iid(d));
+            let derive = |a: Ipv6Addr, how: u8, iid: Option<u64>| match (how, iid) {
+                (1, Some(i)) => Ipv6Addr::from((0xfe80u128 << 112) | u128::from(i)),
+                (2, Some(i)) => Ipv6Addr::from((0x2001_0db8u128 << 96) | u128::from(i)),
+                _ => a,
+            };
+            let r = IphcRepr {
+                src_addr: derive(src, from_link.0, si),
+                dst_addr: derive(dst, from_link.1, di),
+                next_header: nh,
+                hop_limit: 64,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            let mut buf = [0u8; 64];
+            let n = r.emit_iid(&mut buf, si, di, &ctx).unwrap();
+            assert_smallest(&r, &buf[..n], si, di, &ctx)?;
+        }
+    }
 
     fn ll16(s: u16) -> Option<[u8; 8]> {
         Some(ShortAddr(s).to_iid())

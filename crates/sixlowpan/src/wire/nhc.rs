@@ -245,7 +245,7 @@ impl UdpNhcRepr {
         1 + ports_len(self.ports_mode()) + if self.checksum.is_some() { 2 } else { 0 }
     }
     /// The smallest encoding, left-aligned in a big-endian word, and its length (at most 7).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode(&self) -> (u64, usize) {
         let mode = self.ports_mode();
         let (s, d) = (u64::from(self.src_port), u64::from(self.dst_port));
