@@ -59,8 +59,10 @@ fn capture_decodes_and_decrypts_in_wireshark() {
     let mut f = line(2, 3, |_, _| {});
     let path = temp_path();
     let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    // The capture declares the FCS the PHY puts on air (CRC-32 for SUN FSK).
+    let fcs_len = f.sim.config().radio.phy.fcs_len;
     f.sim
-        .set_frame_sink(Box::new(PcapSink::new(file, 2).unwrap()));
+        .set_frame_sink(Box::new(PcapSink::new(file, fcs_len).unwrap()));
     assert!(
         f.run_until_joined(&[1, 2], Instant::from_secs(300))
             .is_some()
@@ -79,6 +81,7 @@ fn capture_decodes_and_decrypts_in_wireshark() {
         "icmpv6.code",
         "data.data",
         "udp.dstport",
+        "wpan.fcs_ok",
     ];
     let nk = network_key();
     let mle_key = derive_link_keys(&nk).0;
@@ -93,8 +96,11 @@ fn capture_decodes_and_decrypts_in_wireshark() {
         ),
     ];
     let rows = tshark(&path, &keys, &fields);
-    // tshark shows every frame put on air (ACKs included).
+    // tshark shows every frame put on air (ACKs included), each with a good FCS.
     assert_eq!(rows.len() as u64, frames);
+    for r in &rows {
+        assert!(r[10] == "1" || r[10] == "True", "bad FCS: {r:?}");
+    }
     let secured: Vec<&Vec<String>> = rows
         .iter()
         .filter(|r| r[1] == "1" || r[1] == "True")
