@@ -179,7 +179,8 @@ pub fn line(
     build(&layout, meters, seed, 0.0, tweak)
 }
 
-/// Every frame put on air, kept in memory.
+/// Every frame put on air, kept in memory as its MPDU (the FCS the PHY appended is checked and
+/// removed; the field scenarios run on the default radio model's PHY).
 #[derive(Clone, Default)]
 pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Frames>>);
 
@@ -187,7 +188,13 @@ pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Frames>>);
 pub type Frames = Vec<(Instant, Vec<u8>)>;
 
 impl amimesh_sim::pcap::FrameSink for Capture {
-    fn frame(&mut self, at: Instant, _channel: u8, _page: u8, mpdu: &[u8]) {
+    fn frame(&mut self, at: Instant, _channel: u8, _page: u8, psdu: &[u8]) {
+        let fcs_len = RadioModel::default().phy.fcs_len;
+        assert!(
+            amimesh_sim::pcap::fcs_matches(psdu, fcs_len),
+            "bad FCS on air"
+        );
+        let mpdu = &psdu[..psdu.len() - usize::from(fcs_len)];
         self.0.borrow_mut().push((at, mpdu.to_vec()));
     }
     fn finish(&mut self) -> amimesh_sim::Result<()> {
