@@ -56,6 +56,16 @@ struct Args {
     /// A single run of N meters on one thread, with wall time and memory per meter.
     #[arg(long)]
     scale: Option<usize>,
+    /// With `--scale`: write every frame to this pcap (802.15.4 TAP, FCS included).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// With `--scale`: stop once every meter is operational (bytes of the join alone).
+    #[arg(long)]
+    join_only: bool,
+    /// With `--scale`: meters on a line 70 m apart instead of a random layout (`--scale 1
+    /// --line` is one meter's join at one hop).
+    #[arg(long)]
+    line: bool,
 }
 
 fn main() -> Result<()> {
@@ -130,9 +140,22 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         loss: grid.loss.first().copied().unwrap_or(0.0),
         seed: grid.seeds.first().copied().unwrap_or(1),
     };
-    let r = sweep::run(
-        &grid.scenario(&p),
+    let mut sc = grid.scenario(&p);
+    if a.line {
+        sc.topology = amimesh_sim::TopologySpec::Line { spacing_m: 70.0 };
+    }
+    let sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>> = match &a.pcap {
+        Some(path) => Some(Box::new(amimesh_sim::pcap::PcapSink::new(
+            std::io::BufWriter::new(std::fs::File::create(path)?),
+            4, // SUN FSK: CRC-32 FCS
+        )?)),
+        None => None,
+    };
+    let r = sweep::run_with(
+        &sc,
         amimesh_core::Duration::from_secs(grid.limit_s),
+        sink,
+        a.join_only,
     )?;
     let after = sweep::rss_kb().unwrap_or(0);
     std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
@@ -152,7 +175,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         after,
         after.saturating_sub(before) as f64 / n.max(1) as f64
     );
-    if r.all_joined_s.is_none() || r.reported < n {
+    if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
         bail!("not every meter joined and reported");
     }
     Ok(())

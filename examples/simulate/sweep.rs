@@ -145,6 +145,17 @@ impl RunResult {
 
 /// Runs one scenario: every meter to operational, then until each has reported once.
 pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
+    run_with(s, limit, None, false)
+}
+
+/// [`run`] with every frame written to `sink`; with `join_only` the run stops once every
+/// meter is operational (the bytes then count the join alone).
+pub fn run_with(
+    s: &Scenario,
+    limit: Duration,
+    sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>>,
+    join_only: bool,
+) -> Result<RunResult> {
     let wall = std::time::Instant::now();
     let layout = s.layout()?;
     let model = s.radio_model();
@@ -154,6 +165,9 @@ pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
         .unwrap_or(0);
     drop(links);
     let mut sim = field_sim(s)?;
+    if let Some(sink) = sink {
+        sim.set_frame_sink(sink);
+    }
     let n = s.meters;
     let mut joined_at: Vec<Option<Instant>> = vec![None; n + 1];
     let mut joined = 0usize;
@@ -221,7 +235,7 @@ pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
             }
         }
         seen_readings = readings.len();
-        if (joined == n && reported_count == n) || sim.now() >= end {
+        if (joined == n && (join_only || reported_count == n)) || sim.now() >= end {
             break;
         }
     }
@@ -231,6 +245,7 @@ pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
         .map(|t| t.total_micros() as f64 / 1e6)
         .collect();
     join_times_s.sort_by(f64::total_cmp);
+    sim.finish_frame_sink()?;
     let st = sim.stats();
     Ok(RunResult {
         point: Point {
