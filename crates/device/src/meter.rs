@@ -510,7 +510,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 progressed = true;
                 self.on_stack_event(now, e);
             }
-            if let Some(mut pac) = self.pac.take() {
+            // Borrowed in place (the client is large: moving it out and back costs a copy
+            // each way on every pump).
+            if let Some(pac) = self.pac.as_mut() {
                 let mut buf = [0u8; 1280];
                 while let Some(t) = pac.poll_transmit(now, &mut buf) {
                     progressed = true;
@@ -529,7 +531,6 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 while let Some(e) = pac.poll_event() {
                     evs.push(e);
                 }
-                self.pac = Some(pac);
                 for e in evs {
                     progressed = true;
                     self.on_pac_event(now, e);

@@ -1,0 +1,182 @@
+//! Research sweeps over simulated field areas.
+//!
+//! ```text
+//! cargo run --release --example simulate -- --meters 50,100 --loss 0,0.1 --seeds 1,2,3 \
+//!     --csv sweep.csv --svg cdf.svg
+//! cargo run --release --example simulate -- --sweep sweep.toml
+//! cargo run --release --example simulate -- --scale 10000
+//! ```
+
+mod sweep;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use sweep::{CurveBy, Grid};
+
+#[derive(Parser, Debug)]
+#[command(about = "Runs a grid of field scenarios (meters × loss × seeds) in parallel")]
+struct Args {
+    /// Meter counts (comma separated).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![20usize, 50])]
+    meters: Vec<usize>,
+    /// Extra loss probabilities (comma separated).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.0f64])]
+    loss: Vec<f64>,
+    /// Seeds (comma separated).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1u64, 2, 3])]
+    seeds: Vec<u64>,
+    /// A TOML sweep file (fields: meters, loss, seeds, area_per_meter_m2, aspect, min_hops,
+    /// limit_s); replaces the grid flags.
+    #[arg(long)]
+    sweep: Option<PathBuf>,
+    /// Area per meter of the random layout, m².
+    #[arg(long, default_value_t = 2200.0)]
+    area_per_meter: f64,
+    /// Hops the farthest meter must be from the relay.
+    #[arg(long, default_value_t = 0)]
+    min_hops: u32,
+    /// Simulated time limit per run, seconds.
+    #[arg(long, default_value_t = 3600)]
+    limit_s: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// CSV output (one row per run).
+    #[arg(long, default_value = "simulate.csv")]
+    csv: PathBuf,
+    /// Join-time CDF plot (SVG).
+    #[arg(long, default_value = "simulate.svg")]
+    svg: PathBuf,
+    /// One curve per loss value instead of per meter count.
+    #[arg(long)]
+    by_loss: bool,
+    /// A single run of N meters on one thread, with wall time and memory per meter.
+    #[arg(long)]
+    scale: Option<usize>,
+    /// With `--scale`: write every frame to this pcap (802.15.4 TAP, FCS included).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// With `--scale`: stop once every meter is operational (bytes of the join alone).
+    #[arg(long)]
+    join_only: bool,
+    /// With `--scale`: meters on a line 70 m apart instead of a random layout (`--scale 1
+    /// --line` is one meter's join at one hop).
+    #[arg(long)]
+    line: bool,
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    if let Some(n) = a.scale {
+        return scale(n, &a);
+    }
+    let grid = match &a.sweep {
+        Some(p) => Grid::load(p)?,
+        None => Grid {
+            meters: a.meters.clone(),
+            loss: a.loss.clone(),
+            seeds: a.seeds.clone(),
+            area_per_meter_m2: a.area_per_meter,
+            aspect: 2.27,
+            min_hops: a.min_hops,
+            limit_s: a.limit_s,
+        },
+    };
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let total = grid.points().len() as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let results = sweep::run_grid(&grid, threads, &|r| {
+        bar.set_message(format!(
+            "{} meters, loss {}, seed {}: all joined at {:?} s",
+            r.point.meters, r.point.loss, r.point.seed, r.all_joined_s
+        ));
+        bar.inc(1);
+    })?;
+    bar.finish();
+    std::fs::write(&a.csv, sweep::csv(&results))?;
+    let by = if a.by_loss {
+        CurveBy::Loss
+    } else {
+        CurveBy::Meters
+    };
+    std::fs::write(&a.svg, sweep::cdf_svg(&results, by)?)?;
+    println!(
+        "{} runs on {threads} threads: {} and {}",
+        results.len(),
+        a.csv.display(),
+        a.svg.display()
+    );
+    let failed = results.iter().filter(|r| r.all_joined_s.is_none()).count();
+    if failed > 0 {
+        bail!("{failed} run(s) did not join every meter within the limit");
+    }
+    Ok(())
+}
+
+fn scale(n: usize, a: &Args) -> Result<()> {
+    let grid = Grid {
+        meters: vec![n],
+        loss: vec![a.loss.first().copied().unwrap_or(0.0)],
+        seeds: vec![a.seeds.first().copied().unwrap_or(1)],
+        area_per_meter_m2: a.area_per_meter,
+        aspect: 2.27,
+        min_hops: a.min_hops,
+        limit_s: a.limit_s,
+    };
+    let before = sweep::rss_kb().unwrap_or(0);
+    let p = sweep::Point {
+        meters: n,
+        loss: grid.loss.first().copied().unwrap_or(0.0),
+        seed: grid.seeds.first().copied().unwrap_or(1),
+    };
+    let mut sc = grid.scenario(&p);
+    if a.line {
+        sc.topology = amimesh_sim::TopologySpec::Line { spacing_m: 70.0 };
+    }
+    let sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>> = match &a.pcap {
+        Some(path) => Some(Box::new(amimesh_sim::pcap::PcapSink::new(
+            std::io::BufWriter::new(std::fs::File::create(path)?),
+            4, // SUN FSK: CRC-32 FCS
+        )?)),
+        None => None,
+    };
+    let r = sweep::run_with(
+        &sc,
+        amimesh_core::Duration::from_secs(grid.limit_s),
+        sink,
+        a.join_only,
+    )?;
+    let after = sweep::rss_kb().unwrap_or(0);
+    std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
+    println!(
+        "{n} meters, {} hops: {}/{n} joined, all at {:?} s simulated, {}/{n} reported; \
+         {:.1} s wall; {} bytes / {} frames on air ({} bytes per meter); \
+         RSS {} kB → {} kB ({:.1} kB per meter)",
+        r.hops,
+        r.joined,
+        r.all_joined_s,
+        r.reported,
+        r.wall_s,
+        r.bytes,
+        r.frames,
+        r.bytes / n.max(1) as u64,
+        before,
+        after,
+        after.saturating_sub(before) as f64 / n.max(1) as f64
+    );
+    if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
+        bail!("not every meter joined and reported");
+    }
+    Ok(())
+}

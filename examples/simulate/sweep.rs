@@ -1,0 +1,429 @@
+//! Research sweeps over field scenarios: a grid of meter counts × extra loss × seeds, each run
+//! driven until every meter is operational and has reported once, summarised in one CSV row,
+//! and a join-time CDF drawn as SVG.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use amimesh_core::{Duration, Instant};
+use amimesh_device::{MeterEvent, Phase};
+use amimesh_sim::NodeId;
+use amimesh_sim::device::{DeviceEvent, field_sim};
+use amimesh_sim::scenario::{GOOD_LINK_PRR, PhyName, Scenario, TopologySpec};
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The grid of a sweep (flags or a TOML file with the same field names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    /// Meter counts.
+    pub meters: Vec<usize>,
+    /// Extra loss probabilities.
+    #[serde(default = "default_loss")]
+    pub loss: Vec<f64>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Area per meter, m² (the random layout grows with the meter count).
+    #[serde(default = "default_area")]
+    pub area_per_meter_m2: f64,
+    /// Width / height of the area.
+    #[serde(default = "default_aspect")]
+    pub aspect: f64,
+    /// Hops the farthest meter must be from the relay.
+    #[serde(default)]
+    pub min_hops: u32,
+    /// Simulated time limit per run, seconds.
+    #[serde(default = "default_limit")]
+    pub limit_s: u64,
+}
+
+fn default_loss() -> Vec<f64> {
+    vec![0.0]
+}
+fn default_area() -> f64 {
+    2200.0
+}
+fn default_aspect() -> f64 {
+    2.27
+}
+fn default_limit() -> u64 {
+    3600
+}
+
+impl Grid {
+    /// Reads a sweep file.
+    pub fn load(path: &Path) -> Result<Grid> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        Ok(toml::from_str(&text)?)
+    }
+
+    /// One scenario per grid point, in CSV order.
+    pub fn points(&self) -> Vec<Point> {
+        let mut v = Vec::new();
+        for &meters in &self.meters {
+            for &loss in &self.loss {
+                for &seed in &self.seeds {
+                    v.push(Point { meters, loss, seed });
+                }
+            }
+        }
+        v
+    }
+
+    /// The scenario of one grid point.
+    pub fn scenario(&self, p: &Point) -> Scenario {
+        let area = self.area_per_meter_m2 * (p.meters + 1) as f64;
+        let width = (area * self.aspect).sqrt();
+        let height = area / width;
+        let mut s = Scenario::new(
+            p.seed,
+            p.meters,
+            TopologySpec::Random {
+                width_m: width,
+                height_m: height,
+                min_hops: self.min_hops,
+                attempts: 200,
+            },
+        );
+        s.loss = p.loss;
+        s.phy = PhyName::SunFsk920_100k;
+        s
+    }
+}
+
+/// One grid point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Meters.
+    pub meters: usize,
+    /// Extra loss.
+    pub loss: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// The grid point.
+    pub point: Point,
+    /// Farthest meter from the relay in good-link hops.
+    pub hops: u32,
+    /// Meters operational at the end.
+    pub joined: usize,
+    /// Time every meter was operational, seconds (simulated).
+    pub all_joined_s: Option<f64>,
+    /// Each operational meter's join time, seconds, sorted.
+    pub join_times_s: Vec<f64>,
+    /// Octets on air until every meter reported (or the limit).
+    pub bytes: u64,
+    /// Frames on air.
+    pub frames: u64,
+    /// Readings received by the AMR server.
+    pub readings: usize,
+    /// Meters with at least one reading received.
+    pub reported: usize,
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+}
+
+impl RunResult {
+    /// The `q` quantile (0..=1) of the join times (nearest rank).
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        let n = self.join_times_s.len();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        self.join_times_s.get(rank - 1).copied()
+    }
+}
+
+/// Runs one scenario: every meter to operational, then until each has reported once.
+pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
+    run_with(s, limit, None, false)
+}
+
+/// [`run`] with every frame written to `sink`; with `join_only` the run stops once every
+/// meter is operational (the bytes then count the join alone).
+pub fn run_with(
+    s: &Scenario,
+    limit: Duration,
+    sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>>,
+    join_only: bool,
+) -> Result<RunResult> {
+    let wall = std::time::Instant::now();
+    let layout = s.layout()?;
+    let model = s.radio_model();
+    let links = amimesh_sim::Links::compute(&model, &layout.positions, s.seed);
+    let hops = amimesh_sim::topology::LinkGraph::new(&links, &model, 60, GOOD_LINK_PRR)
+        .max_hops(NodeId(0))
+        .unwrap_or(0);
+    drop(links);
+    let mut sim = field_sim(s)?;
+    if let Some(sink) = sink {
+        sim.set_frame_sink(sink);
+    }
+    let n = s.meters;
+    let mut joined_at: Vec<Option<Instant>> = vec![None; n + 1];
+    let mut joined = 0usize;
+    let mut all_joined = None;
+    let end = Instant::ZERO + limit;
+    let step = Duration::from_secs(1);
+    let mut reported = vec![false; n + 1];
+    let mut reported_count = 0usize;
+    let mut seen_readings = 0usize;
+    let mut addr_index = BTreeMap::new();
+    loop {
+        let t = sim.now() + step;
+        sim.run_until(t)?;
+        while let Some((at, id, e)) = sim.poll_event() {
+            if let DeviceEvent::Meter(MeterEvent::Operational { address }) = e {
+                let i = id.index();
+                if let Some(slot) = joined_at.get_mut(i) {
+                    if slot.is_none() {
+                        *slot = Some(at);
+                        joined += 1;
+                    }
+                }
+                addr_index.insert(address, i);
+            }
+        }
+        // Events may be dropped when the buffer is full: the phase is the authority.
+        if joined < n {
+            for (i, slot) in joined_at.iter_mut().enumerate().skip(1) {
+                if slot.is_none()
+                    && sim
+                        .node(NodeId::from(i))
+                        .and_then(|d| d.meter())
+                        .map(|m| m.phase())
+                        == Some(Phase::Operational)
+                {
+                    *slot = Some(sim.now());
+                    joined += 1;
+                    if let Some(a) = sim
+                        .node(NodeId::from(i))
+                        .and_then(|d| d.meter())
+                        .and_then(|m| m.global_address())
+                    {
+                        addr_index.insert(a, i);
+                    }
+                }
+            }
+        }
+        if joined == n && all_joined.is_none() {
+            all_joined = joined_at
+                .iter()
+                .flatten()
+                .max()
+                .copied()
+                .or(Some(sim.now()));
+        }
+        let readings = &sim.server().readings;
+        for r in readings.iter().skip(seen_readings) {
+            if let Some(&i) = addr_index.get(&r.meter) {
+                if let Some(f) = reported.get_mut(i) {
+                    if !*f {
+                        *f = true;
+                        reported_count += 1;
+                    }
+                }
+            }
+        }
+        seen_readings = readings.len();
+        if (joined == n && (join_only || reported_count == n)) || sim.now() >= end {
+            break;
+        }
+    }
+    let mut join_times_s: Vec<f64> = joined_at
+        .iter()
+        .flatten()
+        .map(|t| t.total_micros() as f64 / 1e6)
+        .collect();
+    join_times_s.sort_by(f64::total_cmp);
+    sim.finish_frame_sink()?;
+    let st = sim.stats();
+    Ok(RunResult {
+        point: Point {
+            meters: n,
+            loss: s.loss,
+            seed: s.seed,
+        },
+        hops,
+        joined,
+        all_joined_s: all_joined.map(|t| t.total_micros() as f64 / 1e6),
+        join_times_s,
+        bytes: st.bytes,
+        frames: st.frames,
+        readings: sim.server().readings.len(),
+        reported: reported_count,
+        wall_s: wall.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs every grid point on `threads` std threads; `progress` is called after each run.
+pub fn run_grid(
+    grid: &Grid,
+    threads: usize,
+    progress: &(dyn Fn(&RunResult) + Sync),
+) -> Result<Vec<RunResult>> {
+    let points = grid.points();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<RunResult>)>> = Mutex::new(Vec::new());
+    let limit = Duration::from_secs(grid.limit_s);
+    std::thread::scope(|sc| {
+        for _ in 0..threads.max(1) {
+            sc.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = points.get(k) else { break };
+                    let r = run(&grid.scenario(p), limit);
+                    if let Ok(r) = &r {
+                        progress(r);
+                    }
+                    if let Ok(mut v) = results.lock() {
+                        v.push((k, r));
+                    }
+                }
+            });
+        }
+    });
+    let mut v = results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a sweep thread panicked"))?;
+    v.sort_by_key(|(k, _)| *k);
+    v.into_iter().map(|(_, r)| r).collect()
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+/// The CSV header.
+pub const CSV_HEADER: &str = "meters,loss,seed,hops,joined,all_joined_s,join_p50_s,join_p90_s,join_p99_s,join_max_s,bytes_on_air,frames,readings,reported,wall_s";
+
+/// One CSV document, one row per run.
+pub fn csv(results: &[RunResult]) -> String {
+    let mut s = String::from(CSV_HEADER);
+    s.push('\n');
+    for r in results {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3}",
+            r.point.meters,
+            r.point.loss,
+            r.point.seed,
+            r.hops,
+            r.joined,
+            opt(r.all_joined_s),
+            opt(r.percentile(0.5)),
+            opt(r.percentile(0.9)),
+            opt(r.percentile(0.99)),
+            opt(r.percentile(1.0)),
+            r.bytes,
+            r.frames,
+            r.readings,
+            r.reported,
+            r.wall_s
+        );
+    }
+    s
+}
+
+/// How the CDF curves are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveBy {
+    /// One curve per meter count.
+    Meters,
+    /// One curve per loss value.
+    Loss,
+}
+
+/// CDF curves: label → sorted join times pooled over the runs of that group.
+pub fn curves(results: &[RunResult], by: CurveBy) -> Vec<(String, Vec<f64>)> {
+    let mut groups: BTreeMap<(u64, String), Vec<f64>> = BTreeMap::new();
+    for r in results {
+        let key = match by {
+            CurveBy::Meters => (r.point.meters as u64, format!("{} meters", r.point.meters)),
+            CurveBy::Loss => (
+                (r.point.loss * 1e6) as u64,
+                format!("{} % loss", r.point.loss * 100.0),
+            ),
+        };
+        groups.entry(key).or_default().extend(&r.join_times_s);
+    }
+    groups
+        .into_iter()
+        .map(|((_, label), mut v)| {
+            v.sort_by(f64::total_cmp);
+            (label, v)
+        })
+        .collect()
+}
+
+/// Draws the join-time CDF (fraction of meters joined against simulated seconds) as SVG.
+pub fn cdf_svg(results: &[RunResult], by: CurveBy) -> Result<String> {
+    use plotters::prelude::*;
+    let curves = curves(results, by);
+    let x_max = curves
+        .iter()
+        .flat_map(|(_, v)| v.last().copied())
+        .fold(1.0f64, f64::max)
+        * 1.05;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (800, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Join time CDF", ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..x_max, 0.0..1.0)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("time to operational (simulated s)")
+            .y_desc("fraction of meters")
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (k, (label, v)) in curves.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            let n = v.len().max(1) as f64;
+            let mut pts = vec![(0.0, 0.0)];
+            for (j, t) in v.iter().enumerate() {
+                pts.push((*t, j as f64 / n));
+                pts.push((*t, (j + 1) as f64 / n));
+            }
+            chart
+                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(out)
+}
+
+/// Resident memory of this process, kB (Linux `/proc/self/status` VmRSS).
+pub fn rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

@@ -1,0 +1,115 @@
+//! The `simulate` example's sweep module on a tiny grid: every run joins and reports, the CSV
+//! holds one consistent row per run, and the SVG draws one CDF curve per group.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+#[path = "../examples/simulate/sweep.rs"]
+#[allow(dead_code)]
+mod sweep;
+
+fn grid() -> sweep::Grid {
+    sweep::Grid {
+        meters: vec![5, 12],
+        loss: vec![0.0],
+        seeds: vec![3, 4],
+        area_per_meter_m2: 2200.0,
+        aspect: 2.27,
+        min_hops: 0,
+        limit_s: 1800,
+    }
+}
+
+#[test]
+fn tiny_grid_csv_and_cdf() {
+    let g = grid();
+    let results = sweep::run_grid(&g, 2, &|_| {}).unwrap();
+    assert_eq!(results.len(), 4);
+    // Results come back in grid order whatever thread ran them.
+    let order: Vec<_> = results
+        .iter()
+        .map(|r| (r.point.meters, r.point.seed))
+        .collect();
+    assert_eq!(order, vec![(5, 3), (5, 4), (12, 3), (12, 4)]);
+    for r in &results {
+        let n = r.point.meters;
+        assert_eq!(r.joined, n);
+        assert_eq!(r.reported, n, "every meter reported once");
+        assert!(r.readings >= n);
+        assert_eq!(r.join_times_s.len(), n);
+        let all = r.all_joined_s.unwrap();
+        assert_eq!(r.percentile(1.0).unwrap(), all);
+        assert!(r.percentile(0.5).unwrap() <= r.percentile(0.9).unwrap());
+        assert!(r.hops >= 1);
+        assert!(r.frames > 0 && r.bytes > r.frames);
+    }
+    // Same grid point, same outcome (the wall time aside).
+    let again = sweep::run(
+        &g.scenario(&results[2].point),
+        amimesh_core::Duration::from_secs(g.limit_s),
+    )
+    .unwrap();
+    assert_eq!(again.join_times_s, results[2].join_times_s);
+    assert_eq!(again.bytes, results[2].bytes);
+
+    let csv = sweep::csv(&results);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], sweep::CSV_HEADER);
+    assert_eq!(lines.len(), 5);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for (line, r) in lines[1..].iter().zip(&results) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len());
+        let col = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(col("meters").parse::<usize>().unwrap(), r.point.meters);
+        assert_eq!(col("seed").parse::<u64>().unwrap(), r.point.seed);
+        assert_eq!(col("joined").parse::<usize>().unwrap(), r.point.meters);
+        assert_eq!(col("bytes_on_air").parse::<u64>().unwrap(), r.bytes);
+        let all: f64 = col("all_joined_s").parse().unwrap();
+        assert!((all - r.all_joined_s.unwrap()).abs() < 1e-3);
+        let p50: f64 = col("join_p50_s").parse().unwrap();
+        assert!(p50 <= all);
+    }
+
+    let svg = sweep::cdf_svg(&results, sweep::CurveBy::Meters).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.contains("5 meters") && svg.contains("12 meters"));
+    assert!(svg.contains("Join time CDF"));
+    // One 2-pixel polyline per curve (the mesh lines are 1 pixel), each a staircase with two
+    // points per meter plus the origin.
+    let curves: Vec<&str> = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| p.contains("stroke-width=\"2\""))
+        .collect();
+    assert_eq!(curves.len(), 2);
+    for (c, meters) in curves.iter().zip([5usize, 12]) {
+        let pts = c
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(pts.split_whitespace().count(), 1 + 2 * 2 * meters, "{pts}");
+    }
+    let by_loss = sweep::cdf_svg(&results, sweep::CurveBy::Loss).unwrap();
+    assert!(by_loss.contains("0 % loss"));
+}
+
+#[test]
+fn sweep_file_parses() {
+    let path = std::env::temp_dir().join(format!("amimesh-sweep-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "meters = [10, 20]\nloss = [0.0, 0.1]\nseeds = [1, 2, 3]\nmin_hops = 2\n",
+    )
+    .unwrap();
+    let g = sweep::Grid::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(g.points().len(), 12);
+    assert_eq!(g.min_hops, 2);
+    assert_eq!(g.limit_s, 3600);
+    let s = g.scenario(&g.points()[11]);
+    assert_eq!((s.meters, s.seed), (20, 3));
+    assert!((s.loss - 0.1).abs() < 1e-12);
+}
