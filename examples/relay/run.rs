@@ -19,13 +19,13 @@ pub fn default_scenario() -> Scenario {
         1,
         100,
         TopologySpec::Random {
-            width_m: 700.0,
-            height_m: 300.0,
+            width_m: 550.0,
+            height_m: 250.0,
             min_hops: 4,
             attempts: 200,
         },
     );
-    s.duration_s = 600.0;
+    s.duration_s = 900.0;
     s
 }
 
@@ -146,7 +146,10 @@ fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>
     let mut sim = Sim::new(s.sim_config(), layout.positions.clone(), nodes, servers)?;
     if let Some(p) = &opts.pcap {
         let file = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-        sim.set_frame_sink(Box::new(PcapSink::new(std::io::BufWriter::new(file), 2)?));
+        sim.set_frame_sink(Box::new(PcapSink::new(
+            std::io::BufWriter::new(file),
+            s.phy.profile().fcs_len,
+        )?));
     }
     let ok = sim.with_node(NodeId(0), |n, now| {
         n.relay_mut().is_some_and(|r| r.start_session(now).is_ok())
@@ -690,7 +693,7 @@ pub fn tshark_command(pcap: &std::path::Path) -> String {
 /// grows with the meter count and reaches at least 4 hops (fewer for tiny meshes).
 pub fn topology(name: &str, meters: usize) -> TopologySpec {
     match name {
-        "line" => TopologySpec::Line { spacing_m: 70.0 },
+        "line" => TopologySpec::Line { spacing_m: 50.0 },
         "grid" => TopologySpec::Grid {
             spacing_m: 70.0,
             columns: None,
@@ -698,8 +701,8 @@ pub fn topology(name: &str, meters: usize) -> TopologySpec {
         _ => {
             let scale = (meters.max(1) as f64 / 100.0).sqrt();
             TopologySpec::Random {
-                width_m: (700.0 * scale).max(300.0),
-                height_m: (300.0 * scale).max(150.0),
+                width_m: (550.0 * scale).max(300.0),
+                height_m: (250.0 * scale).max(150.0),
                 min_hops: if meters >= 20 { 4 } else { 2 },
                 attempts: 200,
             }
