@@ -75,6 +75,10 @@ pub struct MeterRecord {
     pub key_index: Option<u8>,
 }
 
+/// One row of the route table of Fig. 5: device, default router list, routes (destination,
+/// next hop).
+pub type RouteRow = (String, Vec<String>, Vec<(String, String)>);
+
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -101,7 +105,7 @@ pub struct Report {
     /// Drops by reason (name, count).
     pub drops: Vec<(&'static str, u64)>,
     /// The route table of Fig. 5 at the end of serving (device, default routers, routes).
-    pub route_table: Vec<(String, Vec<String>, Vec<(String, String)>)>,
+    pub route_table: Vec<RouteRow>,
     /// Relay events with their time.
     pub relay_events: Vec<(f64, String)>,
     /// Revocation demo: the relay ended with no keys while meters moved to the new key.
@@ -469,7 +473,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
 
 fn bar(done: usize, total: usize) -> String {
     let w = 30;
-    let filled = if total == 0 { w } else { done * w / total };
+    let filled = (done * w).checked_div(total).unwrap_or(w).min(w);
     format!("[{}{}]", "#".repeat(filled), "-".repeat(w - filled))
 }
 
