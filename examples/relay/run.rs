@@ -487,10 +487,11 @@ impl Report {
         self.join_bytes as f64 / self.meters.len().max(1) as f64
     }
 
-    /// Bytes on air after all joined per reading delivered (control traffic riding along:
-    /// DIOs, DAOs, beacons, MLE, ACKs, forwarding).
-    pub fn bytes_per_reading(&self) -> f64 {
-        (self.bytes - self.join_bytes) as f64 / self.readings.max(1) as f64
+    /// Control overhead: the share of bytes on air that is not reading payload delivered to
+    /// the AMR/DR server (beacons, PANA, MLE, DIO/DAO, ACKs, headers, forwarding).
+    pub fn control_overhead(&self) -> f64 {
+        let app = (self.readings * amimesh_device::app::reading(0, 0).len()) as f64;
+        1.0 - app / (self.bytes.max(1) as f64)
     }
 
     /// Per-meter CSV.
@@ -589,7 +590,7 @@ impl Report {
             "frames": self.frames,
             "bytes": self.bytes,
             "readings": self.readings,
-            "bytes_per_reading_after_join": self.bytes_per_reading(),
+            "control_overhead": self.control_overhead(),
             "drops": drops,
             "relay_locked_out": self.relay_locked_out,
             "relay_events": self.relay_events,
@@ -657,8 +658,8 @@ impl Report {
             self.bytes_per_join()
         ));
         o.push_str(&format!(
-            "control overhead after join: {:.0} bytes on air per reading delivered ({} readings, {} bytes total on air)\n",
-            self.bytes_per_reading(),
+            "control overhead: {:.2} % of bytes on air ({} readings delivered, {} bytes on air)\n",
+            self.control_overhead() * 100.0,
             self.readings,
             self.bytes
         ));
