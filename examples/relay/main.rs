@@ -1,0 +1,172 @@
+//! The field relay's work session in a simulated isolated area: the relay opens its uplink,
+//! authenticates to the key server, roots the DODAG, and every meter joins (P1–P4) and reports
+//! to the AMR/DR server. Prints the session, the route table of Fig. 5 and a summary.
+//!
+//! `cargo run --release --example relay -- --help`
+
+mod run;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use run::{RunOptions, default_scenario};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Topology {
+    Line,
+    Grid,
+    Random,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Phy {
+    #[value(name = "sun-fsk-920-100k")]
+    SunFsk,
+    #[value(name = "o-qpsk-2450")]
+    OQpsk,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Storing,
+    NonStoring,
+}
+
+/// Field relay work session over a simulated isolated area.
+#[derive(Debug, Parser)]
+#[command(name = "relay")]
+struct Cli {
+    /// Scenario TOML (see amimesh_sim::Scenario); other options override it.
+    #[arg(long)]
+    scenario: Option<std::path::PathBuf>,
+    /// Number of meters.
+    #[arg(long)]
+    meters: Option<usize>,
+    /// Layout of the meters.
+    #[arg(long, value_enum)]
+    topology: Option<Topology>,
+    /// Extra frame loss probability (0..1).
+    #[arg(long)]
+    loss: Option<f64>,
+    /// Seed of everything random.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// PHY profile.
+    #[arg(long, value_enum)]
+    phy: Option<Phy>,
+    /// RPL mode of operation.
+    #[arg(long, value_enum, default_value = "storing")]
+    mode: Mode,
+    /// Simulated time limit, seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Write every frame on air to this pcap (linktype 283).
+    #[arg(long)]
+    pcap: Option<std::path::PathBuf>,
+    /// Write the DODAG drawing to this SVG.
+    #[arg(long)]
+    svg: Option<std::path::PathBuf>,
+    /// Write per-meter join phases and timings to this CSV.
+    #[arg(long)]
+    csv: Option<std::path::PathBuf>,
+    /// Print only the summary, as JSON, on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Stolen-relay demonstration: at this simulated time (s) the key server rotates the
+    /// network key and revokes the relay.
+    #[arg(long, value_name = "T")]
+    revoke_relay_at: Option<f64>,
+    /// The uplink is down between T1 and T2 (simulated seconds), e.g. 60..90.
+    #[arg(long, value_name = "T1..T2", value_parser = parse_range)]
+    uplink_down: Option<(f64, f64)>,
+}
+
+fn parse_range(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once("..").ok_or("expected T1..T2")?;
+    let a: f64 = a.trim().parse().map_err(|_| "bad T1")?;
+    let b: f64 = b.trim().parse().map_err(|_| "bad T2")?;
+    if !(a >= 0.0 && b > a) {
+        return Err("need 0 <= T1 < T2".into());
+    }
+    Ok((a, b))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut s = match &cli.scenario {
+        Some(p) => {
+            amimesh_sim::Scenario::load(p).with_context(|| format!("loading {}", p.display()))?
+        }
+        None => default_scenario(),
+    };
+    if let Some(n) = cli.meters {
+        s.meters = n;
+    }
+    if let Some(seed) = cli.seed {
+        s.seed = seed;
+    }
+    if let Some(l) = cli.loss {
+        s.loss = l;
+    }
+    if let Some(d) = cli.duration {
+        s.duration_s = d;
+    }
+    if let Some(p) = cli.phy {
+        s.phy = match p {
+            Phy::SunFsk => amimesh_sim::PhyName::SunFsk920_100k,
+            Phy::OQpsk => amimesh_sim::PhyName::OQpsk2450,
+        };
+    }
+    if let Some(t) = cli.topology {
+        s.topology = run::topology(t_name(t), s.meters);
+    }
+    let opts = RunOptions {
+        non_storing: matches!(cli.mode, Mode::NonStoring),
+        pcap: cli.pcap.clone(),
+        revoke_relay_at: cli.revoke_relay_at,
+        uplink_down: cli.uplink_down,
+        verbose: !cli.json,
+    };
+    if !cli.json {
+        println!(
+            "amimesh field relay: {} meters, seed {}, {:?}, loss {}, limit {} s",
+            s.meters, s.seed, s.phy, s.loss, s.duration_s
+        );
+    }
+    let wall = std::time::Instant::now();
+    let report = run::run(&s, &opts)?;
+    let wall_s = wall.elapsed().as_secs_f64();
+    if let Some(p) = &cli.csv {
+        std::fs::write(p, report.csv()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &cli.svg {
+        std::fs::write(p, report.svg()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report.json(wall_s))?);
+    } else {
+        println!("\nroute table (Fig. 5) of the relay's DODAG:");
+        print!("{}", report.route_table_text());
+        println!("\nsummary:");
+        print!("{}", report.summary_text(wall_s));
+        if let Some(p) = &cli.pcap {
+            println!(
+                "\npcap written to {}; decode and decrypt it with:",
+                p.display()
+            );
+            println!("  {}", run::tshark_command(p));
+        }
+    }
+    if let Some(f) = &report.failure {
+        eprintln!("FAILED: {f}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn t_name(t: Topology) -> &'static str {
+    match t {
+        Topology::Line => "line",
+        Topology::Grid => "grid",
+        Topology::Random => "random",
+    }
+}

@@ -1,0 +1,716 @@
+//! The field relay's work session over a simulated isolated area: scenario set-up, the run
+//! loop with its milestones, and the report (route table of Fig. 5, summary, CSV, SVG, JSON).
+
+use amimesh_core::{Duration, Instant, Key128};
+use amimesh_device::{MeterEvent, Phase, RelayEvent, SessionState};
+use amimesh_rpl::wire::Mop;
+use amimesh_sim::device::{
+    Device, DeviceEvent, RELAY_IDENTITY, UtilityServers, field_nodes_with, node_rng, relay_config,
+};
+use amimesh_sim::output::{Csv, Svg};
+use amimesh_sim::pcap::PcapSink;
+use amimesh_sim::topology::Layout;
+use amimesh_sim::{NodeId, Scenario, Sim, TopologySpec};
+use anyhow::{Context, Result, anyhow};
+
+/// The embedded default: 100 meters on a random layout at least 4 hops deep.
+pub fn default_scenario() -> Scenario {
+    let mut s = Scenario::new(
+        1,
+        100,
+        TopologySpec::Random {
+            width_m: 550.0,
+            height_m: 250.0,
+            min_hops: 4,
+            attempts: 200,
+        },
+    );
+    s.duration_s = 900.0;
+    s
+}
+
+/// What a run does besides the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// RPL non-storing mode (source routes from the root) instead of storing mode.
+    pub non_storing: bool,
+    /// Capture every frame to this pcap file.
+    pub pcap: Option<std::path::PathBuf>,
+    /// At this simulated time the key server rotates the network key and revokes the relay.
+    pub revoke_relay_at: Option<f64>,
+    /// The uplink is unavailable over this simulated interval (seconds).
+    pub uplink_down: Option<(f64, f64)>,
+    /// Print the session as it happens.
+    pub verbose: bool,
+}
+
+/// Per-meter join timings (simulated seconds; first occurrence of each phase).
+#[derive(Debug, Clone, Default)]
+pub struct MeterRecord {
+    /// Node index (1-based).
+    pub index: usize,
+    /// Position.
+    pub x: f64,
+    /// Position.
+    pub y: f64,
+    /// Hops to the relay through the parent chain.
+    pub hops: Option<usize>,
+    /// Parent node index (0 = relay).
+    pub parent: Option<usize>,
+    /// P1.
+    pub preselected: Option<f64>,
+    /// P2.
+    pub authenticated: Option<f64>,
+    /// P3.
+    pub linked: Option<f64>,
+    /// P4 (DODAG joined).
+    pub rpl_joined: Option<f64>,
+    /// P4 done (DAO acknowledged).
+    pub operational: Option<f64>,
+    /// First reading received by the AMR/DR server.
+    pub first_reading: Option<f64>,
+    /// Readings received by the AMR/DR server.
+    pub readings: usize,
+    /// Network key index held at the end.
+    pub key_index: Option<u8>,
+}
+
+/// One row of the route table of Fig. 5: device, default router list, routes (destination,
+/// next hop).
+pub type RouteRow = (String, Vec<String>, Vec<(String, String)>);
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The scenario run.
+    pub scenario: Scenario,
+    /// Non-storing mode.
+    pub non_storing: bool,
+    /// Per-meter records.
+    pub meters: Vec<MeterRecord>,
+    /// Simulated time all meters were operational.
+    pub all_joined_s: Option<f64>,
+    /// Simulated time at the end of the run.
+    pub end_s: f64,
+    /// Frames on air until all joined (or the end).
+    pub join_frames: u64,
+    /// Bytes on air until all joined (or the end).
+    pub join_bytes: u64,
+    /// Frames on air over the whole run.
+    pub frames: u64,
+    /// Bytes on air over the whole run.
+    pub bytes: u64,
+    /// Readings delivered to the AMR/DR server.
+    pub readings: usize,
+    /// Drops by reason (name, count).
+    pub drops: Vec<(&'static str, u64)>,
+    /// The route table of Fig. 5 at the end of serving (device, default routers, routes).
+    pub route_table: Vec<RouteRow>,
+    /// Relay events with their time.
+    pub relay_events: Vec<(f64, String)>,
+    /// Revocation demo: the relay ended with no keys while meters moved to the new key.
+    pub relay_locked_out: Option<bool>,
+    /// Deepest hop count.
+    pub max_hops: usize,
+    /// Why the run failed, if it did.
+    pub failure: Option<String>,
+    /// Positions of all nodes (relay first).
+    pub layout: Layout,
+}
+
+fn secs(t: Instant) -> f64 {
+    t.total_micros() as f64 / 1e6
+}
+
+fn at(s: f64) -> Instant {
+    Instant::from_micros((s * 1e6) as i64)
+}
+
+/// Node index of an extended address made by [`ext_addr`].
+fn index_of(a: amimesh_core::ExtAddr) -> usize {
+    (a.to_u64() & 0xffff) as usize
+}
+
+fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>, Layout)> {
+    s.validate()?;
+    let layout = s.layout()?;
+    let (mut nodes, servers) = field_nodes_with(s.meters, s.seed, |phy, channel| {
+        *phy = s.phy.profile();
+        *channel = s.channel();
+    });
+    let mut rc = relay_config(s.seed);
+    rc.phy = s.phy.profile();
+    rc.channel = s.channel();
+    if opts.non_storing {
+        rc.mop = Mop::NonStoring;
+    }
+    if let Some(n) = nodes.first_mut() {
+        *n = Device::Relay(amimesh_device::FieldRelay::new(rc, node_rng(s.seed, 0)));
+    }
+    let mut sim = Sim::new(s.sim_config(), layout.positions.clone(), nodes, servers)?;
+    if let Some(p) = &opts.pcap {
+        let file = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+        sim.set_frame_sink(Box::new(PcapSink::new(
+            std::io::BufWriter::new(file),
+            s.phy.profile().fcs_len,
+        )?));
+    }
+    let ok = sim.with_node(NodeId(0), |n, now| {
+        n.relay_mut().is_some_and(|r| r.start_session(now).is_ok())
+    })?;
+    if !ok {
+        return Err(anyhow!("the relay refused to start its session"));
+    }
+    for i in 1..=s.meters {
+        let id = NodeId(u32::try_from(i)?);
+        let ok = sim.with_node(id, |n, now| {
+            n.meter_mut().is_some_and(|m| m.start(now).is_ok())
+        })?;
+        if !ok {
+            return Err(anyhow!("meter {i} refused to start"));
+        }
+    }
+    if let Some((a, b)) = opts.uplink_down {
+        sim.schedule_uplink_available(at(a), false);
+        sim.schedule_uplink_available(at(b), true);
+    }
+    Ok((sim, layout))
+}
+
+fn meter(
+    sim: &Sim<Device, UtilityServers>,
+    i: usize,
+) -> Option<&amimesh_device::Meter<rand_chacha::ChaCha20Rng>> {
+    sim.node(NodeId(u32::try_from(i).ok()?))?.meter()
+}
+
+fn hops(sim: &Sim<Device, UtilityServers>, i: usize) -> Option<usize> {
+    let mut h = 1;
+    let mut cur = meter(sim, i)?.parent();
+    while let Some(p) = cur {
+        let idx = index_of(p);
+        if idx == 0 {
+            return Some(h);
+        }
+        h += 1;
+        if h > 64 {
+            return None;
+        }
+        cur = meter(sim, idx)?.parent();
+    }
+    None
+}
+
+fn reported_after(sim: &Sim<Device, UtilityServers>, i: usize, t: f64) -> bool {
+    let Some(addr) = meter(sim, i).and_then(|m| m.global_address()) else {
+        return false;
+    };
+    sim.server()
+        .readings
+        .iter()
+        .any(|r| r.meter == addr && secs(r.at) >= t)
+}
+
+/// Runs the scenario; `progress` is called about every 10 simulated seconds with
+/// (time, joined P2, linked, operational, readings).
+pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
+    let (mut sim, layout) = build(s, opts)?;
+    let n = s.meters;
+    let mut recs: Vec<MeterRecord> = (1..=n)
+        .map(|i| MeterRecord {
+            index: i,
+            x: layout.positions.get(i).map_or(0.0, |p| p.x),
+            y: layout.positions.get(i).map_or(0.0, |p| p.y),
+            ..MeterRecord::default()
+        })
+        .collect();
+    let mut relay_events = Vec::new();
+    let mut all_joined: Option<(f64, u64, u64)> = None;
+    let mut revoked = false;
+    let mut last_progress = -10.0;
+    let end = s.duration_s;
+    let say = |m: &str| {
+        if opts.verbose {
+            println!("{m}");
+        }
+    };
+    loop {
+        let t = sim.now() + Duration::from_millis(500);
+        sim.run_until(t)?;
+        let now = secs(sim.now());
+        while let Some((t, id, e)) = sim.poll_event() {
+            let ts = secs(t);
+            match e {
+                DeviceEvent::Relay(r) => {
+                    let line = match &r {
+                        RelayEvent::OpeningUplink { attempt } => {
+                            format!("opening the uplink (attempt {attempt})")
+                        }
+                        RelayEvent::UplinkUp => "uplink up".into(),
+                        RelayEvent::UplinkDown => "uplink down (the mesh keeps running)".into(),
+                        RelayEvent::Authenticated { key_index } => {
+                            format!(
+                                "relay authenticated to the key server, network key {key_index}"
+                            )
+                        }
+                        RelayEvent::RouteControlStarted { dodag_id } => {
+                            format!("DODAG root started, DODAGID {dodag_id}")
+                        }
+                        RelayEvent::KeyUpdated { key_index } => {
+                            format!("relay installed network key {key_index}")
+                        }
+                        RelayEvent::Aborted(reason) => format!("session aborted: {reason:?}"),
+                        other => format!("{other:?}"),
+                    };
+                    say(&format!("[{ts:8.2} s] {line}"));
+                    relay_events.push((ts, line));
+                }
+                DeviceEvent::Meter(m) => {
+                    let Some(r) = id.index().checked_sub(1).and_then(|k| recs.get_mut(k)) else {
+                        continue;
+                    };
+                    let slot = match m {
+                        MeterEvent::PreSelected { .. } => &mut r.preselected,
+                        MeterEvent::Authenticated { .. } => &mut r.authenticated,
+                        MeterEvent::Linked { .. } => &mut r.linked,
+                        MeterEvent::RplJoined { .. } => &mut r.rpl_joined,
+                        MeterEvent::Operational { .. } => &mut r.operational,
+                        _ => continue,
+                    };
+                    slot.get_or_insert(ts);
+                }
+            }
+        }
+        let operational = (1..=n)
+            .filter(|i| meter(&sim, *i).is_some_and(|m| m.phase() == Phase::Operational))
+            .count();
+        if all_joined.is_none() && operational == n {
+            let st = sim.stats();
+            all_joined = Some((now, st.frames, st.bytes));
+            say(&format!("[{now:8.2} s] all {n} meters joined"));
+        }
+        if opts.verbose && now - last_progress >= 10.0 {
+            last_progress = now;
+            let auth = recs.iter().filter(|r| r.authenticated.is_some()).count();
+            let linked = recs.iter().filter(|r| r.linked.is_some()).count();
+            let readings = sim.server().readings.len();
+            println!(
+                "[{now:8.2} s] {} joined(P2) {auth:>4}/{n}  linked(P3) {linked:>4}/{n}  routed(P4) {operational:>4}/{n}  readings {readings}",
+                bar(operational, n)
+            );
+        }
+        if let Some(tr) = opts.revoke_relay_at
+            && !revoked
+            && now >= tr
+        {
+            revoked = true;
+            say(&format!(
+                "[{now:8.2} s] key server: relay reported stolen; rotating the network key to index 2 and revoking {}",
+                String::from_utf8_lossy(RELAY_IDENTITY)
+            ));
+            let rotated = sim.with_server(|sv, now| {
+                let ok = sv
+                    .paa
+                    .rotate_network_key(now, Key128::new([0x42; 16]), 2)
+                    .is_ok();
+                sv.drain(now);
+                ok
+            });
+            if !rotated {
+                return Err(anyhow!("the key server refused to rotate the key"));
+            }
+            // Give the rotation time to reach every meter through the relay, then revoke.
+            let t = sim.now() + Duration::from_secs(20);
+            sim.poke(NodeId(0));
+            sim.run_until(t)?;
+            sim.with_server(|sv, now| {
+                sv.paa.revoke(now, RELAY_IDENTITY);
+                sv.drain(now);
+            });
+            sim.poke(NodeId(0));
+        }
+        // Done?
+        let uplink_ok = opts
+            .uplink_down
+            .is_none_or(|(_, b)| (1..=n).all(|i| reported_after(&sim, i, b)));
+        let revoke_done = opts
+            .revoke_relay_at
+            .is_none_or(|tr| revoked && now >= tr + 90.0);
+        let reported = (1..=n).all(|i| reported_after(&sim, i, 0.0));
+        if (all_joined.is_some() && reported && uplink_ok && revoke_done) || now >= end {
+            break;
+        }
+    }
+    while let Some((t, _, DeviceEvent::Relay(r))) = sim.poll_event() {
+        relay_events.push((secs(t), format!("{r:?}")));
+    }
+    if opts.pcap.is_some() {
+        sim.finish_frame_sink()?;
+    }
+    // Per-meter results.
+    for r in &mut recs {
+        let i = r.index;
+        r.hops = hops(&sim, i);
+        let m = meter(&sim, i);
+        r.parent = m.and_then(|m| m.parent()).map(index_of);
+        r.key_index = m.and_then(|m| m.key_index());
+        if let Some(addr) = m.and_then(|m| m.global_address()) {
+            let rs: Vec<_> = sim
+                .server()
+                .readings
+                .iter()
+                .filter(|x| x.meter == addr)
+                .collect();
+            r.readings = rs.len();
+            r.first_reading = rs.first().map(|x| secs(x.at));
+        }
+    }
+    let relay = sim.node(NodeId(0)).and_then(Device::relay);
+    let route_table = relay
+        .map(|r| {
+            r.route_table()
+                .into_iter()
+                .map(|v| {
+                    (
+                        v.device.to_string(),
+                        v.default_routers.iter().map(ToString::to_string).collect(),
+                        v.routes
+                            .iter()
+                            .map(|(d, h)| (d.to_string(), h.to_string()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let relay_locked_out = opts.revoke_relay_at.map(|_| {
+        relay.is_some_and(|r| {
+            matches!(r.state(), SessionState::Ended | SessionState::Idle)
+                && r.key_index().is_none()
+                && r.secrets_held().is_empty()
+        }) && recs.iter().all(|r| r.key_index == Some(2))
+    });
+    let st = sim.stats();
+    let mut policy = amimesh_device::PolicyStats::default();
+    for i in 1..=n {
+        if let Some(m) = meter(&sim, i) {
+            let p = m.policy_stats();
+            policy.unsecured_dropped += p.unsecured_dropped;
+            policy.malformed += p.malformed;
+            policy.no_route += p.no_route;
+            policy.hop_limit_exceeded += p.hop_limit_exceeded;
+            policy.tx_no_key += p.tx_no_key;
+            policy.tx_refused += p.tx_refused;
+        }
+    }
+    let drops = vec![
+        ("collision", st.collisions),
+        ("fading (bit errors)", st.fading),
+        ("extra loss", st.extra_loss),
+        ("reception interrupted", st.interrupted),
+        ("no ACK after retries", st.no_ack),
+        ("CCA busy", st.cca_busy),
+        ("unsecured frame refused", policy.unsecured_dropped),
+        ("malformed", policy.malformed),
+        ("no route", policy.no_route),
+        ("hop limit exceeded", policy.hop_limit_exceeded),
+        ("no key to send", policy.tx_no_key),
+        ("send refused", policy.tx_refused),
+        ("server dropped", sim.server().dropped),
+    ];
+    let max_hops = recs.iter().filter_map(|r| r.hops).max().unwrap_or(0);
+    let failure = if all_joined.is_none() {
+        let missing: Vec<usize> = recs
+            .iter()
+            .filter(|r| r.operational.is_none())
+            .map(|r| r.index)
+            .collect();
+        Some(format!(
+            "{} of {n} meters never became operational within {end} s (first: {:?})",
+            missing.len(),
+            missing.iter().take(10).collect::<Vec<_>>()
+        ))
+    } else if let Some(r) = recs.iter().find(|r| r.readings == 0) {
+        Some(format!(
+            "meter {} joined but no reading reached the AMR/DR server",
+            r.index
+        ))
+    } else if let Some((_, b)) = opts.uplink_down
+        && let Some(i) = (1..=n).find(|i| !reported_after(&sim, *i, b))
+    {
+        Some(format!(
+            "meter {i} sent no reading after the uplink came back at {b} s"
+        ))
+    } else if relay_locked_out == Some(false) {
+        Some("the revoked relay was not locked out".into())
+    } else {
+        None
+    };
+    let (all_joined_s, join_frames, join_bytes) = match all_joined {
+        Some((t, f, b)) => (Some(t), f, b),
+        None => (None, st.frames, st.bytes),
+    };
+    Ok(Report {
+        scenario: s.clone(),
+        non_storing: opts.non_storing,
+        readings: sim.server().readings.len(),
+        meters: recs,
+        all_joined_s,
+        end_s: secs(sim.now()),
+        join_frames,
+        join_bytes,
+        frames: st.frames,
+        bytes: st.bytes,
+        drops,
+        route_table,
+        relay_events,
+        relay_locked_out,
+        max_hops,
+        failure,
+        layout,
+    })
+}
+
+fn bar(done: usize, total: usize) -> String {
+    let w = 30;
+    let filled = (done * w).checked_div(total).unwrap_or(w).min(w);
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(w - filled))
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+impl Report {
+    /// Bytes on air per join (until all joined, divided by the meter count).
+    pub fn bytes_per_join(&self) -> f64 {
+        self.join_bytes as f64 / self.meters.len().max(1) as f64
+    }
+
+    /// Control overhead: the share of bytes on air that is not reading payload delivered to
+    /// the AMR/DR server (beacons, PANA, MLE, DIO/DAO, ACKs, headers, forwarding).
+    pub fn control_overhead(&self) -> f64 {
+        let app = (self.readings * amimesh_device::app::reading(0, 0).len()) as f64;
+        1.0 - app / (self.bytes.max(1) as f64)
+    }
+
+    /// Per-meter CSV.
+    pub fn csv(&self) -> String {
+        let mut c = Csv::new(&[
+            "meter",
+            "x_m",
+            "y_m",
+            "hops",
+            "parent",
+            "p1_preselected_s",
+            "p2_authenticated_s",
+            "p3_linked_s",
+            "p4_rpl_joined_s",
+            "operational_s",
+            "first_reading_s",
+            "readings",
+            "key_index",
+        ]);
+        for r in &self.meters {
+            c.row([
+                r.index.to_string(),
+                format!("{:.1}", r.x),
+                format!("{:.1}", r.y),
+                r.hops.map(|h| h.to_string()).unwrap_or_default(),
+                r.parent.map(|h| h.to_string()).unwrap_or_default(),
+                opt(r.preselected),
+                opt(r.authenticated),
+                opt(r.linked),
+                opt(r.rpl_joined),
+                opt(r.operational),
+                opt(r.first_reading),
+                r.readings.to_string(),
+                r.key_index.map(|k| k.to_string()).unwrap_or_default(),
+            ]);
+        }
+        c.into_string()
+    }
+
+    /// The DODAG as SVG: nodes at their positions, parent edges, colour by join time.
+    pub fn svg(&self) -> String {
+        let mut svg = Svg::new(&self.layout, 900.0);
+        let last = self
+            .meters
+            .iter()
+            .filter_map(|r| r.operational)
+            .fold(0.0f64, f64::max)
+            .max(1e-9);
+        for r in &self.meters {
+            if let (Some(p), Ok(i)) = (r.parent, u32::try_from(r.index)) {
+                if let Ok(p) = u32::try_from(p) {
+                    svg.arrow(NodeId(i), NodeId(p), "#555555");
+                }
+            }
+        }
+        svg.node(NodeId(0), "relay", "#000000");
+        for r in &self.meters {
+            let color = match r.operational {
+                Some(t) => {
+                    // Early joins green, late joins red.
+                    let f = (t / last).clamp(0.0, 1.0);
+                    format!(
+                        "#{:02x}{:02x}40",
+                        (f * 220.0) as u8,
+                        ((1.0 - f) * 200.0) as u8
+                    )
+                }
+                None => "#bbbbbb".into(),
+            };
+            if let Ok(i) = u32::try_from(r.index) {
+                svg.node(NodeId(i), &r.index.to_string(), &color);
+            }
+        }
+        svg.render()
+    }
+
+    /// The summary as JSON.
+    pub fn json(&self, wall_s: f64) -> serde_json::Value {
+        let drops: serde_json::Map<String, serde_json::Value> = self
+            .drops
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).into()))
+            .collect();
+        serde_json::json!({
+            "ok": self.failure.is_none(),
+            "failure": self.failure,
+            "seed": self.scenario.seed,
+            "meters": self.meters.len(),
+            "mode": if self.non_storing { "non-storing" } else { "storing" },
+            "max_hops": self.max_hops,
+            "all_joined_s": self.all_joined_s,
+            "end_s": self.end_s,
+            "join_frames": self.join_frames,
+            "join_bytes": self.join_bytes,
+            "bytes_per_join": self.bytes_per_join(),
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "readings": self.readings,
+            "control_overhead": self.control_overhead(),
+            "drops": drops,
+            "relay_locked_out": self.relay_locked_out,
+            "relay_events": self.relay_events,
+            "wall_s": wall_s,
+            "per_meter": self.meters.iter().map(|r| serde_json::json!({
+                "meter": r.index, "hops": r.hops, "parent": r.parent,
+                "operational_s": r.operational, "readings": r.readings,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The route table of Fig. 5 as text.
+    pub fn route_table_text(&self) -> String {
+        let mut out = String::from(
+            "device | default router list | routing table (destination -> next hop)\n",
+        );
+        for (dev, routers, routes) in &self.route_table {
+            out.push_str(&format!(
+                "{dev} | {} | {}\n",
+                if routers.is_empty() {
+                    "-".into()
+                } else {
+                    routers.join(", ")
+                },
+                if routes.is_empty() {
+                    "-".into()
+                } else {
+                    routes
+                        .iter()
+                        .map(|(d, h)| format!("{d} -> {h}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+        }
+        out
+    }
+
+    /// The human-readable summary.
+    pub fn summary_text(&self, wall_s: f64) -> String {
+        let mut o = String::new();
+        let n = self.meters.len();
+        let joined = self
+            .meters
+            .iter()
+            .filter(|r| r.operational.is_some())
+            .count();
+        o.push_str(&format!(
+            "meters: {n} ({joined} joined), deepest {} hops, {} mode\n",
+            self.max_hops,
+            if self.non_storing {
+                "non-storing"
+            } else {
+                "storing"
+            }
+        ));
+        match self.all_joined_s {
+            Some(t) => o.push_str(&format!("simulated time to all joined: {t:.1} s\n")),
+            None => o.push_str("simulated time to all joined: not reached\n"),
+        }
+        o.push_str(&format!(
+            "bytes on air until all joined: {} in {} frames = {:.0} bytes per join\n",
+            self.join_bytes,
+            self.join_frames,
+            self.bytes_per_join()
+        ));
+        o.push_str(&format!(
+            "control overhead: {:.2} % of bytes on air ({} readings delivered, {} bytes on air)\n",
+            self.control_overhead() * 100.0,
+            self.readings,
+            self.bytes
+        ));
+        o.push_str("drops by reason:");
+        for (k, v) in self.drops.iter().filter(|(_, v)| *v > 0) {
+            o.push_str(&format!(" {k} {v};"));
+        }
+        o.push('\n');
+        if let Some(l) = self.relay_locked_out {
+            o.push_str(&format!(
+                "stolen relay locked out: {} (relay holds no key, every meter on key 2)\n",
+                if l { "yes" } else { "NO" }
+            ));
+        }
+        o.push_str(&format!(
+            "simulated {:.1} s in {wall_s:.2} s wall time\n",
+            self.end_s
+        ));
+        o
+    }
+}
+
+/// The exact tshark command that decodes and decrypts `pcap`.
+pub fn tshark_command(pcap: &std::path::Path) -> String {
+    let nk = amimesh_sim::device::network_key();
+    let mle = amimesh_mac::security::keys::derive_link_keys(&nk).0;
+    format!(
+        "tshark -r {} -o 'uat:ieee802154_keys:\"{}\",\"1\",\"ZigBee IP hash\"' -o 'uat:ieee802154_keys:\"{}\",\"1\",\"No hash\"'",
+        pcap.display(),
+        hex::encode(nk.expose()),
+        hex::encode(mle.expose())
+    )
+}
+
+/// A topology by name for `meters` meters: line and grid 70 m apart, random in an area that
+/// grows with the meter count and reaches at least 4 hops (fewer for tiny meshes).
+pub fn topology(name: &str, meters: usize) -> TopologySpec {
+    match name {
+        "line" => TopologySpec::Line { spacing_m: 50.0 },
+        "grid" => TopologySpec::Grid {
+            spacing_m: 70.0,
+            columns: None,
+        },
+        _ => {
+            let scale = (meters.max(1) as f64 / 100.0).sqrt();
+            TopologySpec::Random {
+                width_m: (550.0 * scale).max(300.0),
+                height_m: (250.0 * scale).max(150.0),
+                min_hops: if meters >= 20 { 4 } else { 2 },
+                attempts: 200,
+            }
+        }
+    }
+}
