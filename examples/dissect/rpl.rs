@@ -46,20 +46,14 @@ fn describe(r: &mut Map<String, Value>, repr: &MessageRepr<'_>) {
             put("instance", json!(d.instance_id));
             put("k", json!(d.expect_ack));
             put("sequence", json!(d.sequence));
-            put(
-                "dodag_id",
-                d.dodag_id.map_or(Value::Null, |a| json!(a.to_string())),
-            );
+            put("dodag_id", opt_addr(d.dodag_id));
             opts = Some(d.options);
         }
         MessageRepr::DaoAck(d) => {
             put("instance", json!(d.instance_id));
             put("sequence", json!(d.sequence));
             put("status", json!(d.status));
-            put(
-                "dodag_id",
-                d.dodag_id.map_or(Value::Null, |a| json!(a.to_string())),
-            );
+            put("dodag_id", opt_addr(d.dodag_id));
             opts = Some(d.options);
         }
         MessageRepr::Dco(d) => {
@@ -67,20 +61,14 @@ fn describe(r: &mut Map<String, Value>, repr: &MessageRepr<'_>) {
             put("k", json!(d.expect_ack));
             put("sequence", json!(d.sequence));
             put("status", json!(d.status));
-            put(
-                "dodag_id",
-                d.dodag_id.map_or(Value::Null, |a| json!(a.to_string())),
-            );
+            put("dodag_id", opt_addr(d.dodag_id));
             opts = Some(d.options);
         }
         MessageRepr::DcoAck(d) => {
             put("instance", json!(d.instance_id));
             put("sequence", json!(d.sequence));
             put("status", json!(d.status));
-            put(
-                "dodag_id",
-                d.dodag_id.map_or(Value::Null, |a| json!(a.to_string())),
-            );
+            put("dodag_id", opt_addr(d.dodag_id));
             opts = Some(d.options);
         }
         MessageRepr::ConsistencyCheck(c) => {
@@ -114,6 +102,11 @@ fn describe(r: &mut Map<String, Value>, repr: &MessageRepr<'_>) {
             .collect();
         put("options", Value::Array(list));
     }
+}
+
+/// An optional DODAG ID (present when the D flag is set) as a JSON string or `null`.
+fn opt_addr(a: Option<Ipv6Addr>) -> Value {
+    a.map_or(Value::Null, |a| json!(a.to_string()))
 }
 
 /// Describes an RPL option (RFC 6553 / RFC 9008) given as its TLV (type, length, data), for
