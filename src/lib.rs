@@ -42,3 +42,8 @@ pub use amimesh_rpl as rpl;
 #[cfg(feature = "std")]
 pub use amimesh_sim as sim;
 pub use amimesh_sixlowpan as sixlowpan;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
