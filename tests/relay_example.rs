@@ -17,7 +17,11 @@ use amimesh_sim::Scenario;
 use run::{RunOptions, topology};
 
 fn scenario(kind: &str, meters: usize, seed: u64) -> Scenario {
-    let mut s = Scenario::new(seed, meters, topology(kind, meters));
+    let mut s = Scenario::new(
+        seed,
+        meters,
+        topology(kind, meters, amimesh_sim::PhyName::default()),
+    );
     s.duration_s = 600.0;
     s
 }
@@ -85,7 +89,7 @@ fn meters_report_again_after_the_uplink_comes_back() {
 
 #[test]
 fn outputs_parse_and_hold_every_meter() {
-    let mut s = Scenario::new(11, 6, topology("grid", 6));
+    let mut s = Scenario::new(11, 6, topology("grid", 6, amimesh_sim::PhyName::default()));
     s.duration_s = 600.0;
     let dir = std::env::temp_dir().join(format!("relay-example-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -142,5 +146,76 @@ fn outputs_parse_and_hold_every_meter() {
         text.lines().filter(|l| l.contains("2001:db8")).count() > 6,
         "{text}"
     );
+    // MLE (key id mode 2, keyed with the derived MLE key) decrypts too: every meter's Link
+    // Request and the Link Accept(-and-Request) answers decode, none fails its MIC.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{cmd} -Y mle -T fields -e mle.sec_suite -e mle.cmd -e _ws.expert.message"
+        ))
+        .output()
+        .expect("tshark must be installed (tools/setup-oracles.sh)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(rows.len() >= 12, "{text}");
+    for r in &rows {
+        assert_eq!(r[0], "0x00", "MLE with 802.15.4 security: {text}");
+        assert!(!r[1].is_empty(), "MLE decrypted: {text}");
+        assert!(!r.get(2).is_some_and(|m| m.contains("decrypt")), "{text}");
+    }
+    let requests = rows.iter().filter(|r| r[1] == "0").count();
+    assert!(requests >= 6, "a Link Request per meter: {text}");
+    assert!(rows.iter().any(|r| r[1] == "1" || r[1] == "2"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
+    let phy = amimesh_sim::PhyName::OQpsk2450;
+    let mut s = Scenario::new(5, 6, topology("grid", 6, phy));
+    s.phy = phy;
+    s.duration_s = 600.0;
+    assert_eq!(s.channel(), 11);
+    let dir = std::env::temp_dir().join(format!("relay-example-oqpsk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("field.pcap");
+    let opts = RunOptions {
+        pcap: Some(pcap.clone()),
+        ..RunOptions::default()
+    };
+    let r = run::run(&s, &opts).unwrap();
+    assert_eq!(r.failure, None);
+    assert!(
+        r.meters
+            .iter()
+            .all(|m| m.operational.is_some() && m.readings >= 1)
+    );
+    // Every frame sits on page 0, channel 11, with a good 2-octet FCS, and the secured ones
+    // decrypt with the printed key.
+    let cmd = run::tshark_command(&pcap);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{cmd} -T fields -e wpan-tap.ch_page -e wpan-tap.ch_num -e wpan.fcs_ok -e wpan.key_number -e ipv6.src"
+        ))
+        .output()
+        .expect("tshark must be installed (tools/setup-oracles.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(rows.len() > 50, "{text}");
+    for r in &rows {
+        assert_eq!((r[0], r[1], r[2]), ("0", "11", "1"), "{text}");
+    }
+    let decrypted = rows
+        .iter()
+        .filter(|r| r[3] == "0" && r[4].contains("2001:db8"))
+        .count();
+    assert!(decrypted > 6, "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -116,8 +116,10 @@ fn main() -> Result<()> {
             Phy::OQpsk => amimesh_sim::PhyName::OQpsk2450,
         };
     }
-    if let Some(t) = cli.topology {
-        s.topology = run::topology(t_name(t), s.meters);
+    // Without a scenario file the layout follows the meter count and the PHY's range.
+    if cli.topology.is_some() || cli.scenario.is_none() {
+        let name = cli.topology.map_or("random", t_name);
+        s.topology = run::topology(name, s.meters, s.phy);
     }
     let opts = RunOptions {
         non_storing: matches!(cli.mode, Mode::NonStoring),

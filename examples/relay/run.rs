@@ -10,7 +10,7 @@ use amimesh_sim::device::{
 use amimesh_sim::output::{Csv, Svg};
 use amimesh_sim::pcap::PcapSink;
 use amimesh_sim::topology::Layout;
-use amimesh_sim::{NodeId, Scenario, Sim, TopologySpec};
+use amimesh_sim::{NodeId, PhyName, Scenario, Sim, TopologySpec};
 use anyhow::{Context, Result, anyhow};
 
 /// The embedded default: 100 meters on a random layout at least 4 hops deep.
@@ -694,20 +694,27 @@ pub fn tshark_command(pcap: &std::path::Path) -> String {
     )
 }
 
-/// A topology by name for `meters` meters: line and grid 70 m apart, random in an area that
-/// grows with the meter count and reaches at least 4 hops (fewer for tiny meshes).
-pub fn topology(name: &str, meters: usize) -> TopologySpec {
+/// A topology by name for `meters` meters on `phy`: line 50 m and grid 70 m apart, random in
+/// an area that grows with the meter count and reaches at least 4 hops (fewer for tiny
+/// meshes). Distances are for SUN FSK 920 MHz; on a PHY whose free-space loss at 1 m is higher
+/// they shrink so that links keep the same mean loss under the exponent-3 model (×0.52 for
+/// O-QPSK 2450 MHz).
+pub fn topology(name: &str, meters: usize, phy: PhyName) -> TopologySpec {
+    let extra_db = phy.reference_path_loss_db() - PhyName::SunFsk920_100k.reference_path_loss_db();
+    let k = 10f64.powf(-extra_db / 30.0);
     match name {
-        "line" => TopologySpec::Line { spacing_m: 50.0 },
+        "line" => TopologySpec::Line {
+            spacing_m: 50.0 * k,
+        },
         "grid" => TopologySpec::Grid {
-            spacing_m: 70.0,
+            spacing_m: 70.0 * k,
             columns: None,
         },
         _ => {
             let scale = (meters.max(1) as f64 / 100.0).sqrt();
             TopologySpec::Random {
-                width_m: (550.0 * scale).max(300.0),
-                height_m: (250.0 * scale).max(150.0),
+                width_m: (550.0 * scale).max(300.0) * k,
+                height_m: (250.0 * scale).max(150.0) * k,
                 min_hops: if meters >= 20 { 4 } else { 2 },
                 attempts: 200,
             }

@@ -64,6 +64,35 @@ impl PhyName {
             PhyName::OQpsk2450 => 0,
         }
     }
+
+    /// The channel used when a scenario names none: 1 for SUN FSK 920 MHz, 11 (the lowest
+    /// 2450 MHz channel of page 0, 802.15.4-2020 §10.1.3.1) for O-QPSK 2450 MHz.
+    pub fn default_channel(self) -> u8 {
+        match self {
+            PhyName::SunFsk920_100k => 1,
+            PhyName::OQpsk2450 => 11,
+        }
+    }
+
+    /// Whether `channel` exists on this PHY: O-QPSK 2450 MHz has channels 11–26 on page 0
+    /// (802.15.4-2020 §10.1.3.1); SUN FSK channel numbers depend on the band plan and are not
+    /// checked.
+    pub fn has_channel(self, channel: u8) -> bool {
+        match self {
+            PhyName::SunFsk920_100k => true,
+            PhyName::OQpsk2450 => (11..=26).contains(&channel),
+        }
+    }
+
+    /// Free-space path loss at 1 m at the band's frequency, 20·log10(4π·f/c) dB: 31.7 dB at
+    /// 920 MHz, 40.2 dB at 2450 MHz. The log-distance model starts from it unless a scenario
+    /// overrides `pl_d0_db`.
+    pub fn reference_path_loss_db(self) -> f64 {
+        match self {
+            PhyName::SunFsk920_100k => 31.7,
+            PhyName::OQpsk2450 => 40.2,
+        }
+    }
 }
 
 /// Where the nodes go.
@@ -229,6 +258,11 @@ impl Scenario {
                 return Err(Error::InvalidScenario("uplink loss must be in 0..=1"));
             }
         }
+        if !self.phy.has_channel(self.channel()) {
+            return Err(Error::InvalidScenario(
+                "the channel does not exist on this PHY",
+            ));
+        }
         self.radio_model().validate()
     }
 
@@ -242,9 +276,9 @@ impl Scenario {
         Duration::from_micros((self.duration_s.max(0.0) * 1e6) as u64)
     }
 
-    /// The channel nodes should use (default 1).
+    /// The channel nodes should use (default: [`PhyName::default_channel`]).
     pub fn channel(&self) -> u8 {
-        self.radio.channel.unwrap_or(1)
+        self.radio.channel.unwrap_or(self.phy.default_channel())
     }
 
     /// The radio model with the overrides applied.
@@ -261,7 +295,7 @@ impl Scenario {
             capture_margin_db: r.capture_margin_db.unwrap_or(d.capture_margin_db),
             extra_loss: self.loss,
             propagation: Propagation::LogDistance(LogDistance {
-                pl_d0_db: r.pl_d0_db.unwrap_or(ld0.pl_d0_db),
+                pl_d0_db: r.pl_d0_db.unwrap_or(self.phy.reference_path_loss_db()),
                 d0_m: ld0.d0_m,
                 exponent: r.path_loss_exponent.unwrap_or(ld0.exponent),
                 shadowing_sigma_db: r.shadowing_sigma_db.unwrap_or(ld0.shadowing_sigma_db),

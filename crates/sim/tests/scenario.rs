@@ -95,6 +95,29 @@ fn line_and_grid_from_toml() {
     assert_eq!(s.phy.profile().symbol_us, 16);
     assert_eq!(s.radio_model().channel_page, 0);
     assert_eq!(s.duration(), Duration::from_secs(60));
+    // Page 0 at 2450 MHz starts at channel 11, and its free-space loss at 1 m is 8.5 dB above
+    // 920 MHz; channels outside 11–26 are refused.
+    assert_eq!(s.channel(), 11);
+    let pl = |s: &Scenario| match s.radio_model().propagation {
+        amimesh_sim::Propagation::LogDistance(ld) => ld.pl_d0_db,
+        amimesh_sim::Propagation::Table(_) => panic!("log-distance expected"),
+    };
+    let sun =
+        Scenario::from_toml("seed = 1\nmeters = 9\n[topology]\nkind = \"line\"\nspacing_m = 40\n")
+            .unwrap();
+    assert_eq!(sun.channel(), 1);
+    assert!(
+        (pl(&s) - pl(&sun) - 8.5).abs() < 0.05,
+        "{} {}",
+        pl(&s),
+        pl(&sun)
+    );
+    assert!(
+        Scenario::from_toml(
+            "seed = 1\nmeters = 9\nphy = \"o-qpsk-2450\"\n[radio]\nchannel = 5\n[topology]\nkind = \"line\"\nspacing_m = 40\n"
+        )
+        .is_err()
+    );
     let g = Scenario::from_toml(
         "seed = 1\nmeters = 10\n[topology]\nkind = \"grid\"\nspacing_m = 30\ncolumns = 4\n",
     )
