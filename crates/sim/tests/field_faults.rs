@@ -12,7 +12,6 @@ mod fieldsim;
 
 use amimesh_core::{Duration, Instant};
 use amimesh_device::{Meter, MeterEvent, Phase, RelayEvent};
-use amimesh_mac::wire::frame::{Frame, FrameRepr};
 use amimesh_sim::NodeId;
 use amimesh_sim::device::{Device, DeviceEvent, ext_addr, meter_config, node_rng};
 use fieldsim::*;
@@ -70,20 +69,6 @@ fn uplink_cut_mid_session() {
     }
 }
 
-fn counters_from(cap: &Capture, src: amimesh_core::ExtAddr, range: (Instant, Instant)) -> Vec<u32> {
-    cap.0
-        .borrow()
-        .iter()
-        .filter(|(at, _)| *at >= range.0 && *at < range.1)
-        .filter_map(|(_, f)| {
-            let v = Frame::new_checked(&f[..]).ok()?;
-            let r = FrameRepr::parse(&v).ok()?;
-            (r.src_addr == amimesh_core::LinkAddr::Extended(src))
-                .then_some(r.security?.frame_counter?)
-        })
-        .collect()
-}
-
 #[test]
 fn meter_reboot_jumps_counters_ahead_and_rejoins() {
     let seed = 37;
@@ -136,8 +121,8 @@ fn meter_reboot_jumps_counters_ahead_and_rejoins() {
     );
     // No nonce reuse: every secured frame after the reboot has a counter above every one
     // before it (the counter restarted at the persisted reservation).
-    let before = counters_from(&cap, ext_addr(3), (Instant::ZERO, off));
-    let after = counters_from(&cap, ext_addr(3), (on, f.sim.now()));
+    let before = cap.counters_from(ext_addr(3), (Instant::ZERO, off));
+    let after = cap.counters_from(ext_addr(3), (on, f.sim.now()));
     assert!(!before.is_empty() && !after.is_empty());
     assert!(after.iter().min().unwrap() > before.iter().max().unwrap());
     assert!(*after.iter().min().unwrap() >= limit);

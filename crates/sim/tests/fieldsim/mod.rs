@@ -149,6 +149,99 @@ impl Field {
         assert!(p1 < p2 && p2 < p3 && p3 < p4, "meter {i}: {ev:?}");
     }
 
+    /// Asserts P1–P4 in order for every meter, a reading from every meter within `wait_s`, and a
+    /// demand-response command obeyed by the meter farthest from the relay (≥ 4 hops).
+    pub fn check_all_report_and_dr(&mut self, wait_s: u64) {
+        let f = self;
+        for i in f.all() {
+            f.assert_phases(i);
+        }
+        // Readings from every meter arrive (one period plus margin: a reading lost on the way is
+        // not retransmitted, the next one is sent a period later).
+        let t = f.sim.now() + Duration::from_secs(wait_s);
+        f.sim.run_until(t).unwrap();
+        f.drain();
+        let mut sent = 0;
+        for i in f.all() {
+            let a = f.meter(i).global_address().unwrap();
+            assert!(f.sim.server().readings_from(&a) >= 1, "meter {i} reported");
+            sent += f
+                .meter_events(i)
+                .iter()
+                .filter(|e| matches!(e, MeterEvent::ReadingSent { .. }))
+                .count();
+        }
+        println!(
+            "readings: {} sent, {} received",
+            sent,
+            f.sim.server().readings.len()
+        );
+        // A DR command to the meter farthest from the relay (by parent chain).
+        let far = f.all().into_iter().max_by_key(|i| f.hop_count(*i)).unwrap();
+        assert!(
+            f.hop_count(far) >= 4,
+            "far meter at {} hops",
+            f.hop_count(far)
+        );
+        let addr = f.meter(far).global_address().unwrap();
+        // The server sends the command (UDP, no acknowledgement) and repeats it every 20 s until
+        // the meter obeys, for at most 160 s: longer than the DAO refresh period (100 s), so a
+        // downward route lost under heavy loss is back by then.
+        let mut sends = 0;
+        while f.meter(far).load_level() != 3 && sends < 8 {
+            sends += 1;
+            f.sim.with_server(|s, _| s.send_command(addr, 3));
+            f.sim.poke(amimesh_sim::NodeId(0));
+            let t = f.sim.now() + Duration::from_secs(20);
+            f.sim.run_until(t).unwrap();
+            f.drain();
+        }
+        println!("DR command obeyed by meter {far} after {sends} send(s)");
+        if f.meter(far).load_level() != 3 {
+            let mut cur = f.meter(far).rpl_parent();
+            println!(
+                "far {far} phase {:?} {:?}",
+                f.meter(far).phase(),
+                f.meter(far).policy_stats()
+            );
+            while let Some(p) = cur {
+                let i = (amimesh_device::ip::ext_of(&p).to_u64() & 0xffff) as usize;
+                if i == 0 {
+                    break;
+                }
+                println!(
+                    "path {i} {:?} routes {} {:?}",
+                    f.meter(i).phase(),
+                    f.meter(i).secrets_held().routes,
+                    f.meter(i).policy_stats()
+                );
+                cur = f.meter(i).rpl_parent();
+            }
+            println!("relay {:?}", f.relay().policy_stats());
+        }
+        assert_eq!(f.meter(far).load_level(), 3);
+        assert!(
+            f.meter_events(far)
+                .iter()
+                .any(|e| matches!(e, MeterEvent::DemandResponse { level: 3 }))
+        );
+    }
+
+    /// The RPL parent chain of meter `i` up to the relay (node 0), as node indices.
+    pub fn upward_route(&self, i: usize) -> Vec<usize> {
+        let mut route = Vec::new();
+        let mut cur = self.meter(i).rpl_parent();
+        while let Some(p) = cur {
+            let j = (amimesh_device::ip::ext_of(&p).to_u64() & 0xffff) as usize;
+            route.push(j);
+            if j == 0 || route.len() > 64 {
+                break;
+            }
+            cur = self.meter(j).rpl_parent();
+        }
+        route
+    }
+
     /// RPL hop count of meter `i` (rank / MinHopRankIncrease − 1 for MRHOF is not exact;
     /// the parent chain through the meters is).
     pub fn hop_count(&self, i: usize) -> usize {
@@ -203,6 +296,22 @@ impl amimesh_sim::pcap::FrameSink for Capture {
 }
 
 impl Capture {
+    /// Frame counters of the secured frames sent by `src` in `[range.0, range.1)`.
+    pub fn counters_from(&self, src: amimesh_core::ExtAddr, range: (Instant, Instant)) -> Vec<u32> {
+        use amimesh_mac::wire::frame::{Frame, FrameRepr};
+        self.0
+            .borrow()
+            .iter()
+            .filter(|(at, _)| *at >= range.0 && *at < range.1)
+            .filter_map(|(_, f)| {
+                let v = Frame::new_checked(&f[..]).ok()?;
+                let r = FrameRepr::parse(&v).ok()?;
+                (r.src_addr == amimesh_core::LinkAddr::Extended(src))
+                    .then_some(r.security?.frame_counter?)
+            })
+            .collect()
+    }
+
     /// Secured data frames from `src` to `dst`, in order.
     pub fn secured_data(
         &self,
