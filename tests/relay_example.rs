@@ -50,6 +50,26 @@ fn eight_meters_join_and_report() {
     assert_eq!(r.route_table.len(), 9);
     let text = r.route_table_text();
     assert_eq!(text.lines().count(), 10);
+    // S206: the logged-in worker got the server's work information; S207: after work end the
+    // relay holds no key, route or payload, and said so in its events.
+    assert_eq!(
+        r.work_information.as_deref(),
+        Some("work order 7: inspect meters in area 3")
+    );
+    assert_eq!(r.work_end_clean, Some(true));
+    let ended = r
+        .relay_events
+        .iter()
+        .position(|(_, e)| e == "work session ended")
+        .expect("session ended");
+    let info = r
+        .relay_events
+        .iter()
+        .position(|(_, e)| e.starts_with("work information for field-worker (Ok)"))
+        .expect("work information");
+    assert!(info < ended);
+    let j = r.json(0.0);
+    assert_eq!(j["work_end_clean"], true);
 }
 
 #[test]
@@ -61,6 +81,8 @@ fn revoked_relay_is_locked_out() {
     let r = run::run(&scenario("line", 2, 5), &opts).unwrap();
     assert_eq!(r.failure, None);
     assert_eq!(r.relay_locked_out, Some(true));
+    // The revoked relay's session was already over: there is no work end to perform.
+    assert_eq!(r.work_end_clean, None);
     assert!(r.meters.iter().all(|m| m.key_index == Some(2)));
     assert!(
         r.relay_events

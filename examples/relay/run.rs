@@ -110,6 +110,11 @@ pub struct Report {
     pub relay_events: Vec<(f64, String)>,
     /// Revocation demo: the relay ended with no keys while meters moved to the new key.
     pub relay_locked_out: Option<bool>,
+    /// The work information the AMR/DR server returned for the logged-in worker (S206).
+    pub work_information: Option<String>,
+    /// Work end (S207): the relay ended its PANA session and holds no key, route or buffered
+    /// payload (`None` when the session had already ended, as in the revocation demo).
+    pub work_end_clean: Option<bool>,
     /// Deepest hop count.
     pub max_hops: usize,
     /// Why the run failed, if it did.
@@ -127,6 +132,12 @@ fn at(s: f64) -> Instant {
 }
 
 /// Node index of an extended address made by [`ext_addr`].
+/// The worker who logs in on the relay (S206); the AMR/DR server knows the account and its role
+/// allows work information.
+pub const WORKER_USER: &[u8] = b"field-worker";
+/// The worker's password.
+pub const WORKER_PASSWORD: &[u8] = b"correct horse battery";
+
 fn index_of(a: amimesh_core::ExtAddr) -> usize {
     (a.to_u64() & 0xffff) as usize
 }
@@ -134,9 +145,14 @@ fn index_of(a: amimesh_core::ExtAddr) -> usize {
 fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>, Layout)> {
     s.validate()?;
     let layout = s.layout()?;
-    let (mut nodes, servers) = field_nodes_with(s.meters, s.seed, |phy, channel| {
+    let (mut nodes, mut servers) = field_nodes_with(s.meters, s.seed, |phy, channel| {
         *phy = s.phy.profile();
         *channel = s.channel();
+    });
+    servers.workers.push(amimesh_sim::device::Worker {
+        user: WORKER_USER.to_vec(),
+        password: WORKER_PASSWORD.to_vec(),
+        may_see_work: true,
     });
     let mut rc = relay_config(s.seed);
     rc.phy = s.phy.profile();
@@ -227,6 +243,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
     let mut relay_events = Vec::new();
     let mut all_joined: Option<(f64, u64, u64)> = None;
     let mut revoked = false;
+    let mut login = false;
+    let mut work_information: Option<String> = None;
     let mut last_progress = -10.0;
     let end = s.duration_s;
     let say = |m: &str| {
@@ -254,8 +272,20 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
                             )
                         }
                         RelayEvent::RouteControlStarted { dodag_id } => {
+                            login = true;
                             format!("DODAG root started, DODAGID {dodag_id}")
                         }
+                        RelayEvent::WorkInformation { status, text } => {
+                            let text = String::from_utf8_lossy(text).into_owned();
+                            if *status == amimesh_device::app::WorkStatus::Ok {
+                                work_information = Some(text.clone());
+                            }
+                            format!(
+                                "work information for {} ({status:?}): {text}",
+                                String::from_utf8_lossy(WORKER_USER)
+                            )
+                        }
+                        RelayEvent::SessionEnded => "work session ended".into(),
                         RelayEvent::KeyUpdated { key_index } => {
                             format!("relay installed network key {key_index}")
                         }
@@ -280,6 +310,17 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
                     slot.get_or_insert(ts);
                 }
             }
+        }
+        if std::mem::take(&mut login) {
+            say(&format!(
+                "[{now:8.2} s] worker {} logs in on the relay; asking the AMR/DR server for work information",
+                String::from_utf8_lossy(WORKER_USER)
+            ));
+            sim.with_node(NodeId(0), |n, t| {
+                n.relay_mut()
+                    .map(|r| r.request_work_info(t, WORKER_USER, WORKER_PASSWORD))
+            })?
+            .transpose()?;
         }
         let operational = (1..=n)
             .filter(|i| meter(&sim, *i).is_some_and(|m| m.phase() == Phase::Operational))
@@ -341,11 +382,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
             break;
         }
     }
-    while let Some((t, _, DeviceEvent::Relay(r))) = sim.poll_event() {
-        relay_events.push((secs(t), format!("{r:?}")));
-    }
-    if opts.pcap.is_some() {
-        sim.finish_frame_sink()?;
+    while let Some((t, _, e)) = sim.poll_event() {
+        if let DeviceEvent::Relay(r) = e {
+            relay_events.push((secs(t), format!("{r:?}")));
+        }
     }
     // Per-meter results.
     for r in &mut recs {
@@ -390,6 +430,51 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
                 && r.secrets_held().is_empty()
         }) && recs.iter().all(|r| r.key_index == Some(2))
     });
+    // Work end (S207): the worker ends the session; the relay terminates its PANA session,
+    // closes the uplink and wipes keys, routes and buffers.
+    let serving = sim
+        .node(NodeId(0))
+        .and_then(Device::relay)
+        .is_some_and(|r| r.state() == SessionState::Serving);
+    let work_end_clean = if serving {
+        let now = secs(sim.now());
+        say(&format!(
+            "[{now:8.2} s] work ends: the worker closes the session"
+        ));
+        sim.with_node(NodeId(0), |n, t| n.relay_mut().map(|r| r.end_session(t)))?
+            .transpose()?;
+        let t = sim.now() + Duration::from_secs(10);
+        sim.run_until(t)?;
+        while let Some((t, _, e)) = sim.poll_event() {
+            if let DeviceEvent::Relay(r) = e {
+                let line = match &r {
+                    RelayEvent::SessionEnded => "work session ended".to_string(),
+                    other => format!("{other:?}"),
+                };
+                say(&format!("[{:8.2} s] {line}", secs(t)));
+                relay_events.push((secs(t), line));
+            }
+        }
+        let relay = sim.node(NodeId(0)).and_then(Device::relay);
+        let clean = relay.is_some_and(|r| {
+            r.state() == SessionState::Ended
+                && r.secrets_held().is_empty()
+                && r.route_table().iter().all(|v| v.routes.is_empty())
+        });
+        if let Some(r) = relay {
+            say(&format!(
+                "[{:8.2} s] relay after work end: {:?}",
+                secs(sim.now()),
+                r.secrets_held()
+            ));
+        }
+        Some(clean)
+    } else {
+        None
+    };
+    if opts.pcap.is_some() {
+        sim.finish_frame_sink()?;
+    }
     let st = sim.stats();
     let mut policy = amimesh_device::PolicyStats::default();
     for i in 1..=n {
@@ -443,6 +528,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
         ))
     } else if relay_locked_out == Some(false) {
         Some("the revoked relay was not locked out".into())
+    } else if opts.revoke_relay_at.is_none() && work_information.is_none() {
+        Some("the AMR/DR server returned no work information for the worker".into())
+    } else if work_end_clean == Some(false) {
+        Some("the relay still holds key material, routes or payloads after work end".into())
     } else {
         None
     };
@@ -465,6 +554,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
         route_table,
         relay_events,
         relay_locked_out,
+        work_information,
+        work_end_clean,
         max_hops,
         failure,
         layout,
@@ -593,6 +684,8 @@ impl Report {
             "control_overhead": self.control_overhead(),
             "drops": drops,
             "relay_locked_out": self.relay_locked_out,
+            "work_information": self.work_information,
+            "work_end_clean": self.work_end_clean,
             "relay_events": self.relay_events,
             "wall_s": wall_s,
             "per_meter": self.meters.iter().map(|r| serde_json::json!({
@@ -672,6 +765,15 @@ impl Report {
             o.push_str(&format!(
                 "stolen relay locked out: {} (relay holds no key, every meter on key 2)\n",
                 if l { "yes" } else { "NO" }
+            ));
+        }
+        if let Some(w) = &self.work_information {
+            o.push_str(&format!("work information shown to the worker: {w}\n"));
+        }
+        if let Some(c) = self.work_end_clean {
+            o.push_str(&format!(
+                "work end: relay holds no key, route or payload: {}\n",
+                if c { "yes" } else { "NO" }
             ));
         }
         o.push_str(&format!(

@@ -436,8 +436,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         self.stack.pre = None;
         self.stack.mac.set_beacon_payload(None);
         self.stack.wipe_keys();
-        self.stack.local.clear();
-        self.stack.uplink_out.clear();
+        self.stack.drop_buffers();
         self.stack.global = None;
         self.stack.border_prefix = None;
         self.retry_at = None;

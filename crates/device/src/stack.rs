@@ -716,6 +716,16 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// Payloads buffered anywhere in the stack (frames queued, datagrams being reassembled or
     /// relayed, packets for the uplink or the application).
+    /// Drops every payload held for forwarding or delivery: frames queued in the MAC, partial
+    /// datagrams, and datagrams waiting for the host or the uplink.
+    pub(crate) fn drop_buffers(&mut self) {
+        self.mac.purge_queue();
+        self.rx_secured.clear();
+        self.rx_unsecured.clear();
+        self.uplink_out.clear();
+        self.local.clear();
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         self.mac.queue_len()
             + self.rx_secured.in_progress()

@@ -298,6 +298,40 @@ fn queue_overflow_is_refused_and_counted() {
     assert_eq!(m.nodes[a].mac.stats().tx_too_large, 1);
 }
 
+#[test]
+fn purged_frames_never_reach_the_air() {
+    let mut m = Medium::new(2);
+    let mut cfg = node_cfg(1);
+    cfg.tx_queue_capacity = 4;
+    let a = m.add(cfg);
+    let b = m.add(node_cfg(2));
+    m.link(a, b, Link::PERFECT);
+    let now = m.now;
+    let dst = to(&m, b);
+    for k in 0..5u32 {
+        m.nodes[a]
+            .mac
+            .send(now, DataRequest::new(k, dst, &[k as u8]))
+            .unwrap();
+    }
+    // The first frame is in service; four wait and are purged.
+    assert_eq!(m.nodes[a].mac.queue_len(), 4);
+    assert_eq!(m.nodes[a].mac.purge_queue(), 4);
+    assert_eq!(m.nodes[a].mac.queue_len(), 0);
+    m.drain(a);
+    m.run_for(Duration::from_secs(1));
+    assert_eq!(m.received(b), vec![vec![0u8]]);
+    // The MAC keeps working afterwards.
+    let now = m.now;
+    m.nodes[a]
+        .mac
+        .send(now, DataRequest::new(9, dst, &[9]))
+        .unwrap();
+    m.drain(a);
+    m.run_for(Duration::from_secs(1));
+    assert_eq!(m.received(b), vec![vec![0u8], vec![9]]);
+}
+
 fn beacon(rank: u16, pre: bool, join: bool) -> BeaconPayloadRepr {
     let mut id = [0u8; 16];
     id[..7].copy_from_slice(b"amimesh");

@@ -181,6 +181,15 @@ impl Reassembler {
         self.buffers.len()
     }
 
+    /// Drops every partial datagram (for example when the keys that protected its fragments
+    /// are wiped); returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.buffers.len();
+        self.buffers.clear();
+        self.used = 0;
+        n
+    }
+
     /// Bytes held in buffers (never above `max_bytes`).
     pub fn bytes_used(&self) -> usize {
         self.used

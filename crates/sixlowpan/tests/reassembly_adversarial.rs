@@ -291,3 +291,26 @@ fn random_fragment_sequences_stay_bounded() {
     }
     assert!(r.stats().fragments == 20_000);
 }
+
+#[test]
+fn clear_drops_partial_datagrams_and_frees_their_memory() {
+    let cfg = ReassemblyConfig::default();
+    let mut r = Reassembler::new(cfg);
+    let now = Instant::from_secs(1);
+    // Two datagrams with their last fragment missing.
+    for (tag, seed) in [(0x10, 1), (0x11, 2)] {
+        let frames = fragments(&datagram(300, seed), tag, 90);
+        assert!(feed(&mut r, now, &frames[..frames.len() - 1]).is_none());
+    }
+    assert_eq!(r.in_progress(), 2);
+    assert!(r.bytes_used() > 0);
+    assert_eq!(r.clear(), 2);
+    assert_eq!((r.in_progress(), r.bytes_used()), (0, 0));
+    assert_eq!(r.poll_timeout(), None);
+    // The last fragment alone no longer completes anything; a whole datagram still does.
+    let frames = fragments(&datagram(300, 1), 0x10, 90);
+    assert!(feed(&mut r, now, &frames[frames.len() - 1..]).is_none());
+    let d = datagram(300, 3);
+    assert_eq!(feed(&mut r, now, &fragments(&d, 0x12, 90)), Some(d));
+    check_bounds(&r, &cfg);
+}

@@ -459,6 +459,14 @@ impl Mac {
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
+    /// Drops every frame waiting in the transmit queue, as MCPS-PURGE does for one MSDU
+    /// (802.15.4-2020 §8.3.4): no confirm is given for a purged frame. The frame on the air,
+    /// if any, completes. Returns the number of frames dropped.
+    pub fn purge_queue(&mut self) -> usize {
+        let n = self.queue.len();
+        self.queue.clear();
+        n
+    }
     /// Is a scan running?
     pub fn is_scanning(&self) -> bool {
         self.scan.is_some()
