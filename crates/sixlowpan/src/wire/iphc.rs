@@ -957,7 +957,8 @@ mod tests {
         let p = IphcPacket::new_checked(ours).unwrap();
         let n = ours.len();
         let middle = &ours[2 + usize::from(p.cid())..n - p.src_len() - p.dst_len()];
-        let ids: Vec<u8> = (0..16).filter(|i| ctx.get(*i).is_some()).collect();
+        // Only contexts valid for compression may be chosen (RFC 6775 §4.2, C flag).
+        let ids: Vec<u8> = ctx.compressing().map(|(i, _)| i).collect();
         let (src, dst) = (u128::from(r.src_addr), u128::from(r.dst_addr));
         for b1 in 0..=255u8 {
             let ctx_bytes: Vec<Option<u8>> = if b1 & 0x80 != 0 {
@@ -967,6 +968,13 @@ mod tests {
             } else {
                 vec![None]
             };
+            // Without a context byte, a stateful source (SAC=1 other than the unspecified
+            // address) or destination (DAC=1) uses context 0, which must be valid too.
+            let uses_ctx0 =
+                b1 & 0x80 == 0 && ((b1 & 0x40 != 0 && b1 & 0x30 != 0) || b1 & 0x04 != 0);
+            if uses_ctx0 && !ids.contains(&0) {
+                continue;
+            }
             for c in ctx_bytes {
                 let se = AddrEnc::new(b1 & 0x40 != 0, (b1 >> 4) & 3, 0, false);
                 let de = AddrEnc::new(b1 & 0x04 != 0, b1 & 3, 0, b1 & 0x08 != 0);
