@@ -15,6 +15,7 @@
 //! - [`ip`]: IPv6 headers, UDP datagrams and ICMPv6 messages with their checksums
 //!   (RFC 8200 §8.1 pseudo-header, RFC 768, RFC 4443 §2.3) to feed test inputs.
 //! - [`wpan`]: minimal IEEE 802.15.4 data frames and the CRC-16 FCS (802.15.4-2020 §7.2.11).
+//! - [`rng`]: a seeded stand-in for the caller's CSPRNG, so protocol runs are repeatable.
 //!
 //! Builders here are written independently of the protocol crates, so a bug in a crate's own
 //! emitter cannot cancel out in its tests.
@@ -46,6 +47,7 @@
 pub mod ip;
 pub mod oracle;
 pub mod pcap;
+pub mod rng;
 pub mod scapy;
 pub mod temp;
 pub mod tshark;
