@@ -15,8 +15,9 @@ mod common;
 use amimesh_core::Key128;
 use amimesh_pana::wire::{AvpCode, EapRepr, Message, MessageRepr, MessageType, Packet, PskRepr};
 use amimesh_pana::{AgentEvent, ClientEvent};
+use amimesh_testkit::temp::TempFile;
+use amimesh_testkit::tshark::{Row, Tshark};
 use common::*;
-use std::process::Command;
 
 const FIELDS: &[&str] = &[
     "frame.protocols",
@@ -40,47 +41,17 @@ const FIELDS: &[&str] = &[
     "eap.psk.pchannel",
 ];
 
-fn tshark(pcap_bytes: &[u8], name: &str) -> Vec<Vec<String>> {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-pana-{name}-{}-{:?}.pcap",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&path, pcap_bytes).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(&path)
-        .args(["-o", "udp.check_checksum:TRUE", "-T", "fields"])
-        .args([
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is required for this test (tools/setup-oracles.sh installs it)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(|s| s.replace(':', "")).collect())
-        .collect()
+fn tshark(pcap_bytes: &[u8], name: &str) -> Vec<Row> {
+    let file = TempFile::with_bytes(&format!("pana-{name}"), "pcap", pcap_bytes);
+    Tshark::read(&file)
+        .no_resolve()
+        .pref("udp.check_checksum", "TRUE")
+        .fields(FIELDS)
 }
 
-fn col(row: &[String], name: &str) -> String {
-    row[FIELDS.iter().position(|f| *f == name).unwrap()].clone()
+/// A field's value with the `:` separators of byte strings removed.
+fn col(row: &Row, name: &str) -> String {
+    row.col(name).replace(':', "")
 }
 
 /// What tshark 4.0 lists as `pana.avp.code` for a message: every AVP code, plus the
