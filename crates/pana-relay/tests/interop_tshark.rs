@@ -17,8 +17,9 @@ use amimesh_core::Key128;
 use amimesh_pana::AgentEvent;
 use amimesh_pana::wire::{AvpCode, AvpIter, EapRepr, Message, MessageRepr, MessageType, Packet};
 use amimesh_pana_relay::{PacInformation, parse_relay};
+use amimesh_testkit::temp::TempFile;
+use amimesh_testkit::tshark::{Row, Tshark};
 use common::*;
-use std::process::Command;
 
 const FIELDS: &[&str] = &[
     "frame.protocols",
@@ -38,51 +39,17 @@ const FIELDS: &[&str] = &[
     "eap.type",
 ];
 
-fn tshark(pcap_bytes: &[u8]) -> Vec<Vec<String>> {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-pana-relay-{}-{:?}.pcap",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&path, pcap_bytes).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(&path)
-        .args(["-o", "udp.check_checksum:TRUE", "-T", "fields"])
-        .args([
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is required for this test (tools/setup-oracles.sh installs it)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
+fn tshark(pcap_bytes: &[u8]) -> Vec<Row> {
+    let file = TempFile::with_bytes("pana-relay", "pcap", pcap_bytes);
+    Tshark::read(&file)
+        .no_resolve()
+        .pref("udp.check_checksum", "TRUE")
+        .fields(FIELDS)
 }
 
-fn col(row: &[String], name: &str) -> String {
-    row[FIELDS.iter().position(|f| *f == name).unwrap()].replace(':', "")
-}
-
-fn col_raw<'a>(row: &'a [String], name: &str) -> &'a str {
-    &row[FIELDS.iter().position(|f| *f == name).unwrap()]
+/// A field's value with the `:` separators of byte strings removed.
+fn col(row: &Row, name: &str) -> String {
+    row.col(name).replace(':', "")
 }
 
 /// `pana.avp.code` as tshark 4.0 lists it: every AVP code, the Result-Code value right after
@@ -132,8 +99,8 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
         let ctx = format!("{} / {row:?}", summary(&d.bytes));
         assert!(col(row, "frame.protocols").contains("pana"), "{ctx}");
         assert_eq!(col(row, "udp.checksum.status"), "1", "{ctx}");
-        assert_eq!(col_raw(row, "ipv6.src"), d.src.to_string(), "{ctx}");
-        assert_eq!(col_raw(row, "ipv6.dst"), d.dst.to_string(), "{ctx}");
+        assert_eq!(row.col("ipv6.src"), d.src.to_string(), "{ctx}");
+        assert_eq!(row.col("ipv6.dst"), d.dst.to_string(), "{ctx}");
         assert_eq!(col(row, "udp.srcport"), d.sport.to_string(), "{ctx}");
         assert_eq!(col(row, "udp.dstport"), d.dport.to_string(), "{ctx}");
         assert_eq!(hex::decode(col(row, "udp.payload")).unwrap(), d.bytes);
