@@ -17,7 +17,6 @@ use amimesh_core::Key128;
 use amimesh_pana::AgentEvent;
 use amimesh_pana::wire::{AvpCode, AvpIter, EapRepr, Message, MessageRepr, MessageType, Packet};
 use amimesh_pana_relay::{PacInformation, parse_relay};
-use amimesh_testkit::temp::TempFile;
 use amimesh_testkit::tshark::{Row, Tshark};
 use common::*;
 
@@ -40,16 +39,10 @@ const FIELDS: &[&str] = &[
 ];
 
 fn tshark(pcap_bytes: &[u8]) -> Vec<Row> {
-    let file = TempFile::with_bytes("pana-relay", "pcap", pcap_bytes);
-    Tshark::read(&file)
+    Tshark::read_bytes("pana-relay", pcap_bytes)
         .no_resolve()
         .pref("udp.check_checksum", "TRUE")
         .fields(FIELDS)
-}
-
-/// A field's value with the `:` separators of byte strings removed.
-fn col(row: &Row, name: &str) -> String {
-    row.col(name).replace(':', "")
 }
 
 /// `pana.avp.code` as tshark 4.0 lists it: every AVP code, the Result-Code value right after
@@ -97,15 +90,15 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
     for (d, row) in wire.iter().zip(&rows) {
         let r = parse(&d.bytes);
         let ctx = format!("{} / {row:?}", summary(&d.bytes));
-        assert!(col(row, "frame.protocols").contains("pana"), "{ctx}");
-        assert_eq!(col(row, "udp.checksum.status"), "1", "{ctx}");
+        assert!(row.col("frame.protocols").contains("pana"), "{ctx}");
+        assert_eq!(row.hex("udp.checksum.status"), "1", "{ctx}");
         assert_eq!(row.col("ipv6.src"), d.src.to_string(), "{ctx}");
         assert_eq!(row.col("ipv6.dst"), d.dst.to_string(), "{ctx}");
-        assert_eq!(col(row, "udp.srcport"), d.sport.to_string(), "{ctx}");
-        assert_eq!(col(row, "udp.dstport"), d.dport.to_string(), "{ctx}");
-        assert_eq!(hex::decode(col(row, "udp.payload")).unwrap(), d.bytes);
+        assert_eq!(row.hex("udp.srcport"), d.sport.to_string(), "{ctx}");
+        assert_eq!(row.hex("udp.dstport"), d.dport.to_string(), "{ctx}");
+        assert_eq!(hex::decode(row.hex("udp.payload")).unwrap(), d.bytes);
         assert_eq!(
-            col(row, "pana.avp.code"),
+            row.hex("pana.avp.code"),
             expected_codes(r.avps).join(","),
             "{ctx}"
         );
@@ -127,9 +120,9 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
                 format!("{:#010x}", inner.seq),
             ),
         };
-        assert_eq!(col(row, "pana.type"), types, "{ctx}");
-        assert_eq!(col(row, "pana.sid"), sids, "{ctx}");
-        assert_eq!(col(row, "pana.seq"), seqs, "{ctx}");
+        assert_eq!(row.hex("pana.type"), types, "{ctx}");
+        assert_eq!(row.hex("pana.sid"), sids, "{ctx}");
+        assert_eq!(row.hex("pana.seq"), seqs, "{ctx}");
         if let Some(pry) = pac {
             // PaC-Information: the PaC's link-local address and port, 18 bytes.
             assert_eq!(
@@ -139,13 +132,13 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
                     port: 716
                 }
             );
-            let lens = col(row, "pana.avp.data_length");
+            let lens = row.hex("pana.avp.data_length");
             assert!(
                 lens.starts_with(&format!("18,{},", pry.relayed.len()))
                     || lens == format!("18,{}", pry.relayed.len()),
                 "{ctx}"
             );
-            let bytes = col(row, "pana.avp.data.bytes");
+            let bytes = row.hex("pana.avp.data.bytes");
             assert_eq!(
                 bytes.split(',').next().unwrap(),
                 hex::encode(pry.pac.to_bytes()),
@@ -161,12 +154,12 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
             assert!(d.src.is_unicast_link_local() && d.dst.is_unicast_link_local());
         }
         match inner.find(AvpCode::EapPayload) {
-            None => assert_eq!(col(row, "eap.code"), "", "{ctx}"),
+            None => assert_eq!(row.hex("eap.code"), "", "{ctx}"),
             Some(e) => {
                 let er = EapRepr::parse(&Packet::new_checked(e.value).unwrap()).unwrap();
-                assert_eq!(col(row, "eap.code"), u8::from(er.code).to_string(), "{ctx}");
+                assert_eq!(row.hex("eap.code"), u8::from(er.code).to_string(), "{ctx}");
                 let ty = er.eap_type.map(|t| u8::from(t).to_string());
-                assert_eq!(col(row, "eap.type"), ty.unwrap_or_default(), "{ctx}");
+                assert_eq!(row.hex("eap.type"), ty.unwrap_or_default(), "{ctx}");
                 with_eap += 1;
             }
         }

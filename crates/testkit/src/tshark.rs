@@ -13,6 +13,7 @@
 //! ```
 
 use crate::oracle;
+use crate::temp::TempFile;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::fmt;
@@ -56,6 +57,8 @@ pub fn key_row(key: &[u8; 16], index: u8, hash: KeyHash) -> String {
 pub struct Tshark {
     file: OsString,
     args: Vec<OsString>,
+    /// The capture written by [`Tshark::read_bytes`], kept until tshark has run.
+    _temp: Option<Arc<TempFile>>,
 }
 
 impl Tshark {
@@ -64,6 +67,19 @@ impl Tshark {
         Tshark {
             file: file.as_ref().as_os_str().to_owned(),
             args: Vec::new(),
+            _temp: None,
+        }
+    }
+
+    /// Reads a capture given as bytes (e.g. from [`pcap::to_bytes`](crate::pcap::to_bytes)),
+    /// written to a temp file named after `name` that is removed with the last clone of this
+    /// builder.
+    pub fn read_bytes(name: &str, pcap: &[u8]) -> Self {
+        let temp = Arc::new(TempFile::with_bytes(name, "pcap", pcap));
+        Tshark {
+            file: temp.path().as_os_str().to_owned(),
+            args: Vec::new(),
+            _temp: Some(temp),
         }
     }
 
@@ -183,6 +199,12 @@ impl Row {
             .position(|n| n == name)
             .unwrap_or_else(|| panic!("field {name} was not asked for: {:?}", self.names));
         self.values.get(i).map_or("", String::as_str)
+    }
+
+    /// The value of field `name` with the `:` separators removed, so a byte string that tshark
+    /// prints as `aa:bb:cc` reads `aabbcc`.
+    pub fn hex(&self, name: &str) -> String {
+        self.col(name).replace(':', "")
     }
 
     /// The values of field `name`, split at the aggregator `,` (none when empty).
@@ -326,6 +348,11 @@ mod tests {
         assert_eq!(rows[0].col("udp.checksum.status"), "1");
         assert_eq!(rows[1].col("icmpv6.checksum.status"), "1");
         assert_eq!(rows[1].all("ipv6.hlim"), ["255"]);
+        let bytes = std::fs::read(f.path()).unwrap_or_default();
+        let t = Tshark::read_bytes("testkit-bytes", &bytes);
+        let rows = t.fields(&["udp.payload"]);
+        assert_eq!(rows[0].hex("udp.payload"), hex::encode(b"abc"));
+        drop(t);
         let json = Tshark::read(&f).json();
         assert_eq!(json.len(), 2);
         assert_eq!(
