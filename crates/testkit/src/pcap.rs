@@ -6,6 +6,7 @@
 //! 230, [`LINKTYPE_IEEE802_15_4_TAP`] 283 (a TAP header of TLVs says which FCS follows).
 
 use crate::temp::TempFile;
+use amimesh_core::Instant;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness};
 use std::time::Duration;
@@ -40,6 +41,16 @@ pub fn to_bytes<B: AsRef<[u8]>>(linktype: u32, records: &[(Duration, B)]) -> Vec
     w.into_writer()
 }
 
+/// A capture timestamp (time since the epoch of the capture) for a virtual-clock instant.
+///
+/// # Panics
+///
+/// When `at` is before `Instant::ZERO`.
+pub fn timestamp(at: Instant) -> Duration {
+    let us = u64::try_from(at.total_micros()).expect("capture time is not negative");
+    Duration::from_micros(us)
+}
+
 /// `frames` as records one millisecond apart, starting at 0.
 pub fn records<B: AsRef<[u8]>>(frames: &[B]) -> Vec<(Duration, &[u8])> {
     frames
@@ -55,7 +66,7 @@ pub fn write<B: AsRef<[u8]>>(name: &str, linktype: u32, frames: &[B]) -> TempFil
     write_timed(name, linktype, &records(frames))
 }
 
-/// As [`write`], with a timestamp per record.
+/// As [`write()`], with a timestamp per record.
 pub fn write_timed<B: AsRef<[u8]>>(
     name: &str,
     linktype: u32,
@@ -113,6 +124,11 @@ mod tests {
         assert_eq!(b[32..36], 3u32.to_le_bytes());
         assert_eq!(b[36..40], 3u32.to_le_bytes());
         assert_eq!(b[40..], [1, 2, 3]);
+    }
+
+    #[test]
+    fn timestamps_from_instants() {
+        assert_eq!(timestamp(Instant::from_secs(2)), Duration::from_secs(2));
     }
 
     #[test]

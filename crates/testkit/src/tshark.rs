@@ -27,7 +27,7 @@ use std::sync::Arc;
 pub enum KeyHash {
     /// The key is used as it is; the row's index must equal the frame's Key Index.
     None,
-    /// HMAC-SHA256(key, "ZigBeeIP")[16:32], for MAC and MLE frames.
+    /// `HMAC-SHA256(key, "ZigBeeIP")[16..32]`, for MAC and MLE frames.
     ZigbeeIp,
     /// The Thread master-key scheme (the row's index is ignored).
     Thread,

@@ -469,10 +469,7 @@ pub fn ipv6_udp(d: &Datagram) -> Vec<u8> {
 pub fn pcap(ds: &[Datagram]) -> Vec<u8> {
     let records: Vec<_> = ds
         .iter()
-        .map(|d| {
-            let us = u64::try_from(d.at.total_micros()).unwrap();
-            (std::time::Duration::from_micros(us), ipv6_udp(d))
-        })
+        .map(|d| (pcap::timestamp(d.at), ipv6_udp(d)))
         .collect();
     pcap::to_bytes(pcap::LINKTYPE_IPV6, &records)
 }
