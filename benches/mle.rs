@@ -7,13 +7,13 @@
     clippy::panic,
     clippy::needless_range_loop
 )]
-use amimesh::core::rand_core::{CryptoRng, Error as RandError, RngCore};
-use amimesh::core::{Duration, ExtAddr, Instant, Key128, Rng};
+use amimesh::core::{Duration, ExtAddr, Instant, Key128};
 use amimesh::mle::security::{MleKey, SoftCrypto, open_message, seal_message};
 use amimesh::mle::trickle::TrickleConfig;
 use amimesh::mle::wire::message::{BodyRepr, Message, MessageRepr};
 use amimesh::mle::wire::tlv::TlvIter;
 use amimesh::mle::{Config, MleNode, RxMeta};
+use amimesh_testkit::rng::TestCsprng;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::net::Ipv6Addr;
 
@@ -103,24 +103,6 @@ fn security(c: &mut Criterion) {
     g.finish();
 }
 
-struct Csprng(Rng);
-impl RngCore for Csprng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.u64()
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        self.0.fill(d)
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), RandError> {
-        self.0.fill(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Csprng {}
-
 /// `n` fully connected nodes, each sends a multicast Link Request at start and advertises on a
 /// 1..32 s Trickle timer; runs `secs` virtual seconds with 5 ms latency. Returns the number of
 /// linked (node, neighbour) pairs.
@@ -136,7 +118,7 @@ fn simulate(n: usize, secs: i64) -> usize {
             m
         })
         .collect();
-    let mut rngs: Vec<Csprng> = (0..n).map(|i| Csprng(Rng::new(i as u64))).collect();
+    let mut rngs: Vec<TestCsprng> = (0..n).map(|i| TestCsprng::new(i as u64)).collect();
     let mut inflight: Vec<(Instant, usize, Ipv6Addr, Ipv6Addr, Vec<u8>)> = Vec::new();
     let end = Instant::from_secs(secs);
     let mut now = Instant::ZERO;

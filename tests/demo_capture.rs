@@ -16,8 +16,8 @@
 #[allow(dead_code)]
 mod capture;
 
+use amimesh_testkit::tshark::{KeyHash, Tshark};
 use std::path::PathBuf;
-use std::process::Command;
 
 fn shipped() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures/demo.pcap")
@@ -38,34 +38,16 @@ fn demo_capture_is_up_to_date() {
 
 #[test]
 fn tshark_decrypts_the_demo_with_the_network_key() {
-    let key = format!(
-        "uat:ieee802154_keys:\"{}\",\"{}\",\"ZigBee IP hash\"",
-        hex::encode(capture::NETWORK_KEY),
-        capture::KEY_INDEX
-    );
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(shipped())
-        .args(["-o", &key, "-o", "udp.check_checksum:TRUE", "-T", "fields"])
-        .args([
-            "-E",
-            "separator=|",
-            "-e",
+    let rows = Tshark::read(shipped())
+        .key(&capture::NETWORK_KEY, capture::KEY_INDEX, KeyHash::ZigbeeIp)
+        .pref("udp.check_checksum", "TRUE")
+        .fields(&[
             "frame.protocols",
-            "-e",
             "wpan.aux_sec.sec_level",
-        ])
-        .args(["-e", "udp.checksum.status", "-e", "icmpv6.checksum.status"])
-        .args(["-e", "_ws.expert.message"])
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+            "udp.checksum.status",
+            "icmpv6.checksum.status",
+            "_ws.expert.message",
+        ]);
     assert_eq!(rows.len(), capture::demo_frames().len());
     let secured: Vec<_> = rows
         .iter()

@@ -11,11 +11,11 @@ mod cli;
 #[path = "../examples/dissect/mle.rs"]
 mod mle;
 
-use amimesh::core::rand_core::{CryptoRng, Error as RandError, RngCore};
-use amimesh::core::{ExtAddr, Instant, Key128, LinkAddr, Rng};
+use amimesh::core::{ExtAddr, Instant, Key128, LinkAddr};
 use amimesh::mac::security::KeyIdMode;
 use amimesh::mle::security::{MleKey, link_local};
 use amimesh::mle::{Config, MleNode, RxMeta};
+use amimesh_testkit::rng::TestCsprng;
 use cli::{KeyArg, Options};
 use serde_json::{Map, Value, json};
 use std::net::Ipv6Addr;
@@ -34,24 +34,6 @@ pub fn set_error(obj: &mut Map<String, Value>, msg: impl std::fmt::Display) {
     }
 }
 
-struct Csprng(Rng);
-impl RngCore for Csprng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.u64()
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        self.0.fill(d)
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), RandError> {
-        self.0.fill(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Csprng {}
-
 const NK: [u8; 16] = [
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 ];
@@ -67,7 +49,7 @@ fn handshake(mode: KeyIdMode, key: impl Fn() -> MleKey) -> Vec<(Ipv6Addr, Ipv6Ad
             n
         })
         .collect();
-    let mut rng = Csprng(Rng::new(3));
+    let mut rng = TestCsprng::new(3);
     let peer = ExtAddr::from_u64(0x0212_4b00_0000_0002);
     nodes[0]
         .link_request(Instant::ZERO, Some(peer), &mut rng)

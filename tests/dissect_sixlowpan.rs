@@ -18,10 +18,8 @@ mod ip;
 mod lowpan;
 
 use amimesh::core::{Instant, LinkAddr, ShortAddr};
-use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
-use amimesh::sixlowpan::wire::udp::UdpRepr;
-use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
 use amimesh::sixlowpan::{CompressOptions, Context, ContextTable, Fragmenter, compress};
+use amimesh_testkit::ip as pkt;
 use serde_json::{Map, Value, json};
 use std::cell::RefCell;
 use std::net::Ipv6Addr;
@@ -87,33 +85,15 @@ fn addr(s: &str) -> Ipv6Addr {
 }
 
 fn udp_packet(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8], pre: &[u8]) -> Vec<u8> {
-    let mut u = vec![0u8; 8 + payload.len()];
-    UdpRepr {
-        src_port: sport,
-        dst_port: dport,
-    }
-    .emit(&mut u, &addr(src), &addr(dst), payload)
-    .unwrap();
+    let (s, d) = (addr(src), addr(dst));
     let mut body = pre.to_vec();
-    body.extend_from_slice(&u);
-    let mut p = vec![0u8; 40];
-    Ipv6Repr {
-        src_addr: addr(src),
-        dst_addr: addr(dst),
-        next_header: if pre.is_empty() {
-            IpProtocol::Udp
-        } else {
-            IpProtocol::HopByHop
-        },
-        payload_len: body.len() as u16,
-        hop_limit: 255,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(&mut p)
-    .unwrap();
-    p.extend_from_slice(&body);
-    p
+    body.extend_from_slice(&pkt::udp(s, d, sport, dport, payload));
+    let next = if pre.is_empty() {
+        pkt::UDP
+    } else {
+        pkt::HOP_BY_HOP
+    };
+    pkt::ipv6(pkt::Ipv6::new(s, d, next, 255), &body)
 }
 
 fn opts() -> cli::Options {
@@ -208,27 +188,9 @@ fn dissect_decodes_compressed_fragmented_and_hands_off() {
     let body: Vec<u8> = std::iter::once(0u8)
         .chain(std::iter::repeat_n(0xab, 150))
         .collect();
-    let mut m = vec![0u8; 4 + body.len()];
-    icmpv6::Icmpv6Repr {
-        msg_type: icmpv6::Icmpv6Type::Rpl,
-        code: 0,
-        body: &body,
-    }
-    .emit(&mut m, &src, &dst)
-    .unwrap();
-    let mut p = vec![0u8; 40];
-    Ipv6Repr {
-        src_addr: src,
-        dst_addr: dst,
-        next_header: IpProtocol::Icmpv6,
-        payload_len: m.len() as u16,
-        hop_limit: 255,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(&mut p)
-    .unwrap();
-    p.extend_from_slice(&m);
+    // RFC 6550 §6: RPL is ICMPv6 type 155.
+    let m = pkt::icmpv6(src, dst, 155, 0, &body);
+    let p = pkt::ipv6(pkt::Ipv6::new(src, dst, pkt::ICMPV6, 255), &m);
     let mut f = Fragmenter::new(5);
     let mut it = f.fragment(&p, s(1), s(0xffff), &ctx, &copts, 60).unwrap();
     let link_b = LinkInfo {

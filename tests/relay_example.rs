@@ -152,6 +152,7 @@ fn outputs_parse_and_hold_every_meter() {
     assert_eq!(j["meters"], 6);
     // The pcap decodes and decrypts in tshark with the keys the example prints.
     let cmd = run::tshark_command(&pcap);
+    amimesh_testkit::oracle::require("tshark");
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{cmd} -T fields -e ipv6.src -e udp.dstport"))

@@ -14,8 +14,6 @@
 
 mod medium;
 
-use std::process::Command;
-
 use amimesh_core::{Duration, Key128, LinkAddr, PanId, ShortAddr};
 use amimesh_mac::mac::beacon_payload::{FLAG_ALLOW_JOIN, FLAG_ROUTER_CAPACITY, RoutingHint};
 use amimesh_mac::mac::{
@@ -23,9 +21,9 @@ use amimesh_mac::mac::{
     TxSecurity,
 };
 use amimesh_mac::wire::PsduConfig;
+use amimesh_testkit::pcap;
+use amimesh_testkit::tshark::{self, KeyHash, Tshark};
 use medium::{Link, Medium};
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use serde_json::Value;
 
 const PAN: PanId = PanId(0xabcd);
@@ -114,74 +112,27 @@ fn capture() -> Vec<(TxKind, Vec<u8>)> {
 }
 
 fn tshark(frames: &[(TxKind, Vec<u8>)]) -> Vec<Value> {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-mac-sm-{}-{}.pcap",
-        std::process::id(),
-        frames.len()
-    ));
-    {
-        let file = std::fs::File::create(&path).unwrap();
-        let header = PcapHeader {
-            datalink: DataLink::IEEE802_15_4,
-            ..Default::default()
-        };
-        let mut w = PcapWriter::with_header(file, header).unwrap();
-        for (i, (_, f)) in frames.iter().enumerate() {
+    let psdus: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|(_, f)| {
             let mut buf = f.clone();
             buf.extend_from_slice(&[0, 0]);
             let n = PsduConfig::IEEE802154.append(&mut buf, f.len()).unwrap();
-            w.write_packet(&PcapPacket::new(
-                std::time::Duration::from_millis(i as u64),
-                n as u32,
-                &buf[..n],
-            ))
-            .unwrap();
-        }
-    }
-    let key = format!(
-        "uat:ieee802154_keys:\"{}\",\"1\",\"No hash\"",
-        hex::encode(MAC_KEY)
-    );
-    let out = Command::new("tshark")
+            buf.truncate(n);
+            buf
+        })
+        .collect();
+    let file = pcap::write("mac-sm", pcap::LINKTYPE_IEEE802_15_4_WITHFCS, &psdus);
+    Tshark::read(&file)
+        .key(&MAC_KEY, 1, KeyHash::None)
         // Atmel LwMesh's heuristic claims arbitrary data payloads; it is not in this stack.
-        .args(["-r", path.to_str().unwrap(), "-T", "json", "-o", &key])
-        .args(["--disable-protocol", "lwm"])
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_file(&path);
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+        .disable("lwm")
+        .json()
 }
 
 /// Every value of field `name` anywhere in the packet's layers.
 fn field(pkt: &Value, name: &str) -> Vec<String> {
-    fn walk(v: &Value, name: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    if k == name {
-                        match x {
-                            Value::String(s) => out.push(s.clone()),
-                            Value::Array(a) => {
-                                out.extend(a.iter().filter_map(|e| e.as_str().map(str::to_owned)))
-                            }
-                            _ => {}
-                        }
-                    }
-                    walk(x, name, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, name, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(&pkt["_source"]["layers"], name, &mut out);
-    out
+    tshark::all(tshark::layers(pkt), name)
 }
 
 fn one(pkt: &Value, name: &str) -> String {

@@ -16,8 +16,8 @@
 
 use amimesh_core::{ExtAddr, LinkAddr, PanId, ShortAddr};
 use amimesh_mac::wire::{BeaconRepr, Frame, FrameRepr, MacCommandRepr, PsduConfig};
+use amimesh_testkit::scapy;
 use serde_json::Value;
-use std::process::Command;
 
 const SCRIPT: &str = r#"
 import json
@@ -118,16 +118,7 @@ fn addr(mode: u64, v: &Value) -> LinkAddr {
 
 #[test]
 fn scapy_frames_parse_like_scapy_dissects_them() {
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .output()
-        .expect("python3 with scapy must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "scapy script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let frames: Vec<Value> = serde_json::from_str(&scapy::run(SCRIPT)).unwrap();
     assert!(frames.len() >= 38, "{} frames", frames.len());
     for s in &frames {
         let psdu = hex::decode(s["hex"].as_str().unwrap()).unwrap();

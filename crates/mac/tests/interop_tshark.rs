@@ -25,11 +25,9 @@ use amimesh_mac::wire::{
     HeaderIeRepr, MacCommandRepr, NestedIeRepr, PayloadGroupId, PayloadIeRepr, PsduConfig,
     pan_ids_present,
 };
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use amimesh_testkit::pcap::{self, TapFcs};
+use amimesh_testkit::tshark::{KeyHash, Tshark, all, first, num};
 use serde_json::Value;
-use std::process::Command;
-use std::time::Duration;
 
 const RAW_KEY: [u8; 16] = [
     0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
@@ -687,7 +685,8 @@ fn build_cases() -> Vec<Case> {
     cases
 }
 
-/// A TAP record (linktype 283): header, FCS-type TLV, channel TLV, then the PSDU.
+/// The PSDU of `frame` with its FCS, in a TAP record (linktype 283) whose FCS-type TLV
+/// announces it, on channel 11 page 0.
 fn tap_record(frame: &[u8], fcs: FcsType) -> Vec<u8> {
     let cfg = match fcs {
         FcsType::Crc16 => PsduConfig::IEEE802154,
@@ -697,56 +696,18 @@ fn tap_record(frame: &[u8], fcs: FcsType) -> Vec<u8> {
         max_psdu_len: 2047,
         ..cfg
     };
-    let mut rec = vec![0u8, 0, 20, 0];
-    rec.extend_from_slice(&[
-        0,
-        0,
-        1,
-        0,
-        if fcs == FcsType::Crc16 { 1 } else { 2 },
-        0,
-        0,
-        0,
-    ]);
-    rec.extend_from_slice(&[3, 0, 3, 0, 11, 0, 0, 0]);
-    let start = rec.len();
-    rec.extend_from_slice(frame);
-    rec.resize(start + frame.len() + fcs.len(), 0);
-    cfg.append(&mut rec[start..], frame.len()).unwrap();
-    rec
-}
-
-fn write_pcap(path: &std::path::Path, cases: &[Case]) {
-    let f = std::fs::File::create(path).unwrap();
-    let header = PcapHeader {
-        datalink: DataLink::IEEE802_15_4_TAP,
-        ..Default::default()
+    let mut psdu = frame.to_vec();
+    psdu.resize(frame.len() + fcs.len(), 0);
+    cfg.append(&mut psdu, frame.len()).unwrap();
+    let tap_fcs = match fcs {
+        FcsType::Crc16 => TapFcs::Crc16,
+        FcsType::Crc32 => TapFcs::Crc32,
     };
-    let mut w = PcapWriter::with_header(f, header).unwrap();
-    for (i, c) in cases.iter().enumerate() {
-        let rec = tap_record(&c.frame, c.fcs);
-        w.write_packet(&PcapPacket::new(
-            Duration::from_millis(i as u64),
-            rec.len() as u32,
-            &rec,
-        ))
-        .unwrap();
-    }
+    pcap::tap_record(&psdu, tap_fcs, Some((11, 0)))
 }
 
-fn tshark_json(path: &std::path::Path) -> Vec<Value> {
-    let key_rows = [
-        format!("\"{}\",\"0\",\"No hash\"", hex::encode(RAW_KEY)),
-        format!("\"{}\",\"{RAW_INDEX}\",\"No hash\"", hex::encode(RAW_KEY)),
-        format!(
-            "\"{}\",\"{NETWORK_INDEX}\",\"ZigBee IP hash\"",
-            hex::encode(NETWORK_KEY)
-        ),
-    ];
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-T", "json", "--no-duplicate-keys"]);
+fn tshark_json(file: &amimesh_testkit::temp::TempFile) -> Vec<Value> {
+    let mut t = Tshark::read(file);
     // MAC payloads go to the `data` dissector, so plaintexts can be compared byte for byte.
     for h in [
         "zbee_nwk_gp",
@@ -757,78 +718,21 @@ fn tshark_json(path: &std::path::Path) -> Vec<Value> {
         "zbee_beacon",
         "thread_bcn",
     ] {
-        cmd.args(["--disable-protocol", h]);
+        t = t.disable(h);
     }
-    for r in &key_rows {
-        cmd.arg("-o").arg(format!("uat:ieee802154_keys:{r}"));
-    }
-    // Short source 0x0001 in PAN 0xabcd is EXT_A (needed for the nonce).
-    cmd.arg("-o").arg(format!(
-        "uat:802154_addresses:\"0x{:04x}\",\"0x{:04x}\",{}",
-        SHORT_A.0,
-        PAN.0,
-        hex::encode(EXT_A.to_bytes())
-    ));
-    let out = cmd
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh); the interop test cannot skip");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
-}
-
-/// Every value of `key` anywhere under `v` (arrays from --no-duplicate-keys flattened).
-fn all(v: &Value, key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(v: &Value, key: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    if k == key {
-                        match x {
-                            Value::String(s) => out.push(s.clone()),
-                            Value::Array(a) => {
-                                for e in a {
-                                    if let Value::String(s) = e {
-                                        out.push(s.clone())
-                                    } else {
-                                        walk(e, key, out)
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    walk(x, key, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|e| walk(e, key, out)),
-            _ => {}
-        }
-    }
-    walk(v, key, &mut out);
-    out
-}
-
-fn one(v: &Value, key: &str) -> Option<String> {
-    all(v, key).into_iter().next()
-}
-
-fn num(s: &str) -> u64 {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).unwrap(),
-        None => s.parse().unwrap(),
-    }
+    t.key(&RAW_KEY, 0, KeyHash::None)
+        .key(&RAW_KEY, RAW_INDEX, KeyHash::None)
+        .key(&NETWORK_KEY, NETWORK_INDEX, KeyHash::ZigbeeIp)
+        // Short source 0x0001 in PAN 0xabcd is EXT_A (needed for the nonce).
+        .short_addr(SHORT_A.0, PAN.0, EXT_A.to_bytes())
+        .json()
 }
 
 fn link(v: &Value, short_key: &str, ext_key: &str) -> LinkAddr {
-    if let Some(s) = one(v, short_key) {
+    if let Some(s) = first(v, short_key) {
         return LinkAddr::Short(ShortAddr(num(&s) as u16));
     }
-    if let Some(e) = one(v, ext_key) {
+    if let Some(e) = first(v, ext_key) {
         let b = hex::decode(e.replace(':', "")).unwrap();
         return LinkAddr::Extended(ExtAddr(b.try_into().unwrap()));
     }
@@ -843,13 +747,9 @@ fn sorted(mut v: Vec<u8>) -> Vec<u8> {
 #[test]
 fn tshark_decodes_our_frames_like_we_do() {
     let cases = build_cases();
-    let path =
-        std::env::temp_dir().join(format!("amimesh-mac-interop-{}.pcap", std::process::id()));
-    write_pcap(&path, &cases);
-    let packets = tshark_json(&path);
-    if std::env::var_os("AMIMESH_KEEP_PCAP").is_none() {
-        let _ = std::fs::remove_file(&path);
-    }
+    let records: Vec<Vec<u8>> = cases.iter().map(|c| tap_record(&c.frame, c.fcs)).collect();
+    let file = pcap::write("mac-interop", pcap::LINKTYPE_IEEE802_15_4_TAP, &records);
+    let packets = tshark_json(&file);
     assert_eq!(packets.len(), cases.len());
 
     let mut keys: KeyTable<3, 1> = KeyTable::new();
@@ -871,29 +771,33 @@ fn tshark_decodes_our_frames_like_we_do() {
         let ctx = &c.name;
         let ours = FrameRepr::parse(&Frame::new_checked(&c.frame[..]).unwrap()).unwrap();
 
-        assert_eq!(one(wpan, "wpan.fcs_ok").as_deref(), Some("1"), "{ctx}: FCS");
         assert_eq!(
-            num(&one(wpan, "wpan.frame_type").unwrap()),
+            first(wpan, "wpan.fcs_ok").as_deref(),
+            Some("1"),
+            "{ctx}: FCS"
+        );
+        assert_eq!(
+            num(&first(wpan, "wpan.frame_type").unwrap()),
             u64::from(u8::from(ours.frame_type)),
             "{ctx}: frame type"
         );
         assert_eq!(
-            num(&one(wpan, "wpan.version").unwrap()),
+            num(&first(wpan, "wpan.version").unwrap()),
             u64::from(u8::from(ours.frame_version)),
             "{ctx}: version"
         );
         assert_eq!(
-            one(wpan, "wpan.seq_no").map(|s| num(&s) as u8),
+            first(wpan, "wpan.seq_no").map(|s| num(&s) as u8),
             ours.sequence_number,
             "{ctx}: seq"
         );
         assert_eq!(
-            one(wpan, "wpan.dst_pan").map(|s| PanId(num(&s) as u16)),
+            first(wpan, "wpan.dst_pan").map(|s| PanId(num(&s) as u16)),
             ours.dst_pan_id,
             "{ctx}: dst pan"
         );
         assert_eq!(
-            one(wpan, "wpan.src_pan").map(|s| PanId(num(&s) as u16)),
+            first(wpan, "wpan.src_pan").map(|s| PanId(num(&s) as u16)),
             ours.src_pan_id,
             "{ctx}: src pan"
         );
@@ -908,7 +812,7 @@ fn tshark_decodes_our_frames_like_we_do() {
             "{ctx}: src"
         );
         assert_eq!(
-            num(&one(wpan, "wpan.pan_id_compression").unwrap()) == 1,
+            num(&first(wpan, "wpan.pan_id_compression").unwrap()) == 1,
             ours.pan_id_compression,
             "{ctx}: PAN ID compression"
         );
@@ -944,7 +848,7 @@ fn tshark_decodes_our_frames_like_we_do() {
                 .collect();
             assert_eq!(sorted(nested), sorted(our_nested), "{ctx}: nested IEs");
             assert!(
-                one(l, "_ws.malformed").is_none(),
+                first(l, "_ws.malformed").is_none(),
                 "{ctx}: Wireshark flags the frame as malformed"
             );
         }
@@ -963,13 +867,13 @@ fn tshark_decodes_our_frames_like_we_do() {
                 ("wpan.gts.count", b.gts.len() as u64),
                 ("wpan.gts.permit", u64::from(b.gts_permit)),
             ] {
-                assert_eq!(num(&one(wpan, field).unwrap()), ours, "{ctx}: {field}");
+                assert_eq!(num(&first(wpan, field).unwrap()), ours, "{ctx}: {field}");
             }
         }
         if ours.frame_type == FrameType::MacCommand && ours.security.is_none() {
             let cmd = MacCommandRepr::parse(ours.payload()).unwrap();
             assert_eq!(
-                num(&one(wpan, "wpan.cmd").unwrap()),
+                num(&first(wpan, "wpan.cmd").unwrap()),
                 u64::from(u8::from(cmd.command_id())),
                 "{ctx}: command id"
             );
@@ -979,22 +883,22 @@ fn tshark_decodes_our_frames_like_we_do() {
         if let Some(sec) = ours.security {
             secured += 1;
             assert_eq!(
-                num(&one(wpan, "wpan.aux_sec.sec_level").unwrap()),
+                num(&first(wpan, "wpan.aux_sec.sec_level").unwrap()),
                 u64::from(sec.security_level.bits()),
                 "{ctx}: level"
             );
             assert_eq!(
-                num(&one(wpan, "wpan.aux_sec.key_id_mode").unwrap()),
+                num(&first(wpan, "wpan.aux_sec.key_id_mode").unwrap()),
                 u64::from(sec.key_id.mode().bits()),
                 "{ctx}: key id mode"
             );
             assert_eq!(
-                one(wpan, "wpan.aux_sec.frame_counter").map(|s| num(&s) as u32),
+                first(wpan, "wpan.aux_sec.frame_counter").map(|s| num(&s) as u32),
                 sec.frame_counter,
                 "{ctx}: frame counter"
             );
             assert_eq!(
-                one(wpan, "wpan.aux_sec.key_index").map(|s| num(&s) as u8),
+                first(wpan, "wpan.aux_sec.key_index").map(|s| num(&s) as u8),
                 sec.key_id.index(),
                 "{ctx}: key index"
             );
@@ -1022,7 +926,7 @@ fn tshark_decodes_our_frames_like_we_do() {
                 "{ctx}: Wireshark could not decrypt: {expert:?}"
             );
             assert!(
-                one(wpan, "wpan.key_number").is_some(),
+                first(wpan, "wpan.key_number").is_some(),
                 "{ctx}: Wireshark did not decrypt"
             );
             let u = unsecure_frame(&mut plain, &keys).unwrap();
@@ -1030,7 +934,7 @@ fn tshark_decodes_our_frames_like_we_do() {
             if ours.frame_type == FrameType::MacCommand {
                 let cmd_byte = plain[u.header_len];
                 assert_eq!(
-                    num(&one(wpan, "wpan.cmd").unwrap()),
+                    num(&first(wpan, "wpan.cmd").unwrap()),
                     u64::from(cmd_byte),
                     "{ctx}: decrypted command id"
                 );
@@ -1062,7 +966,7 @@ fn tshark_decodes_our_frames_like_we_do() {
             };
             assert_eq!(payload, &want[..], "{ctx}: our plaintext");
             // ...and Wireshark shows the same bytes.
-            let data = one(l, "data.data").unwrap_or_else(|| panic!("{ctx}: no data layer"));
+            let data = first(l, "data.data").unwrap_or_else(|| panic!("{ctx}: no data layer"));
             assert_eq!(
                 hex::decode(data.replace(':', "")).unwrap(),
                 *want,

@@ -1364,23 +1364,7 @@ mod tests {
     use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
     use std::vec::Vec;
 
-    struct Csprng(Rng);
-    impl RngCore for Csprng {
-        fn next_u32(&mut self) -> u32 {
-            self.0.u32()
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0.u64()
-        }
-        fn fill_bytes(&mut self, d: &mut [u8]) {
-            self.0.fill(d)
-        }
-        fn try_fill_bytes(&mut self, d: &mut [u8]) -> core::result::Result<(), rand_core::Error> {
-            self.0.fill(d);
-            Ok(())
-        }
-    }
-    impl CryptoRng for Csprng {}
+    use amimesh_testkit::rng::TestCsprng as Csprng;
 
     fn node() -> MleNode {
         let mut n = MleNode::new(Config::new(ExtAddr::from_u64(0x0200_0000_0000_0001)));

@@ -15,16 +15,18 @@
 
 mod common;
 
-use amimesh_core::{ExtAddr, Instant, Key128};
+use amimesh_core::{ExtAddr, Instant, LinkAddr, ShortAddr};
 use amimesh_mac::security::KeyIdMode;
 use amimesh_mac::security::keys::derive_link_keys;
 use amimesh_mle::security::{MleKey, SoftCrypto, open_message, sender_ext_addr};
 use amimesh_mle::wire::message::Message;
 use amimesh_mle::wire::tlv::TlvType;
 use amimesh_mle::{Config, MleNode};
+use amimesh_testkit::temp::TempFile;
+use amimesh_testkit::tshark::{KeyHash, Row, Tshark, key_row, num};
+use amimesh_testkit::{ip, pcap, wpan};
 use common::*;
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 /// One captured message and what we decode from it.
 struct Captured {
@@ -41,94 +43,18 @@ struct Captured {
     values: [String; 5],
 }
 
-fn udp_checksum(src: Ipv6Addr, dst: Ipv6Addr, udp: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            let w = if c.len() == 2 {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from(c[0]) << 8
-            };
-            sum += u32::from(w);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(udp.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 17]);
-    add(udp);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let c = !(sum as u16);
-    if c == 0 { 0xffff } else { c }
-}
-
 /// A minimal 802.15.4-2006 data frame (no security, PAN ID compression, extended source) with
 /// 6LoWPAN dispatch 0x41 and an uncompressed IPv6/UDP packet carrying `mle`.
 fn frame(seq: u8, src_ext: ExtAddr, dst: Ipv6Addr, src: Ipv6Addr, mle: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    let multicast = dst.is_multicast();
-    // FCF: data frame, PAN ID compression; dst mode short (multicast) or extended, version 1,
-    // src mode extended. 802.15.4 fields are little-endian.
-    f.push(0x41);
-    f.push(if multicast { 0x08 } else { 0x0c } | 0x10 | 0xc0);
-    f.push(seq);
-    f.extend_from_slice(&0xabcdu16.to_le_bytes()); // destination PAN
-    if multicast {
-        f.extend_from_slice(&0xffffu16.to_le_bytes());
+    // Destination: the broadcast short address for multicast, else the extended address.
+    let dst_link = if dst.is_multicast() {
+        LinkAddr::Short(ShortAddr::BROADCAST)
     } else {
-        let dst_ext = sender_ext_addr(dst).unwrap();
-        f.extend_from_slice(&dst_ext.to_le_bytes());
-    }
-    f.extend_from_slice(&src_ext.to_le_bytes());
-    f.push(0x41); // 6LoWPAN: uncompressed IPv6
-    let udp_len = 8 + mle.len();
-    f.extend_from_slice(&[0x60, 0, 0, 0]);
-    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    f.push(17); // UDP
-    f.push(255); // hop limit
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&dst.octets());
-    let mut udp = Vec::new();
-    udp.extend_from_slice(&19788u16.to_be_bytes());
-    udp.extend_from_slice(&19788u16.to_be_bytes());
-    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(mle);
-    let ck = udp_checksum(src, dst, &udp);
-    udp[6..8].copy_from_slice(&ck.to_be_bytes());
-    f.extend_from_slice(&udp);
-    f
-}
-
-fn write_pcap(name: &str, frames: &[Vec<u8>]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-mle-{name}-{}-{}.pcap",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&230u32.to_le_bytes()); // IEEE802_15_4_NOFCS
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    std::fs::write(&path, out).unwrap();
-    path
+        LinkAddr::Extended(sender_ext_addr(dst).unwrap())
+    };
+    let mut lowpan = vec![0x41]; // 6LoWPAN: uncompressed IPv6
+    lowpan.extend_from_slice(&ip::udp6(src, dst, 255, 19788, 19788, mle));
+    wpan::data_frame(seq, 0xabcd, dst_link, LinkAddr::Extended(src_ext), &lowpan)
 }
 
 const FIELDS: &[&str] = &[
@@ -148,39 +74,12 @@ const FIELDS: &[&str] = &[
     "mle.tlv.source_addr",
 ];
 
-/// Runs tshark with one key row; returns one map field → value per frame.
-fn tshark(pcap: &std::path::Path, key_row: &str) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(pcap)
-        .args(["-o", "udp.check_checksum:TRUE", "-o"]);
-    cmd.arg(format!("uat:ieee802154_keys:{key_row}"));
-    cmd.args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh); this test does not skip");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('|').map(str::to_string).collect())
-        .collect()
+/// Runs tshark with one key row; returns one row of [`FIELDS`] per frame.
+fn tshark(pcap: &TempFile, key_row: &str) -> Vec<Row> {
+    Tshark::read(pcap)
+        .pref("udp.check_checksum", "TRUE")
+        .uat("ieee802154_keys", key_row)
+        .fields(FIELDS)
 }
 
 /// Runs a handshake and the other exchanges between two nodes; returns every message with our
@@ -291,7 +190,7 @@ fn traffic(mode: KeyIdMode, key: impl Fn() -> MleKey) -> Vec<Captured> {
         .collect()
 }
 
-fn pcap_of(name: &str, msgs: &[Captured]) -> std::path::PathBuf {
+fn pcap_of(name: &str, msgs: &[Captured]) -> TempFile {
     let frames: Vec<_> = msgs
         .iter()
         .enumerate()
@@ -305,15 +204,11 @@ fn pcap_of(name: &str, msgs: &[Captured]) -> std::path::PathBuf {
             )
         })
         .collect();
-    write_pcap(name, &frames)
-}
-
-/// A tshark number, decimal or `0x` hexadecimal.
-fn num(s: &str) -> u64 {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).unwrap(),
-        None => s.parse().unwrap(),
-    }
+    pcap::write(
+        &format!("mle-{name}"),
+        pcap::LINKTYPE_IEEE802_15_4_NOFCS,
+        &frames,
+    )
 }
 
 fn join<T: ToString>(v: impl IntoIterator<Item = T>) -> String {
@@ -328,7 +223,7 @@ fn join<T: ToString>(v: impl IntoIterator<Item = T>) -> String {
 ///
 /// Wireshark lists the entries of a TLV Request as further `mle.tlv.type` values, so the
 /// expected type list carries them after the TLV Request's own type.
-fn assert_same(rows: &[Vec<String>], msgs: &[Captured], mode: u8) {
+fn assert_same(rows: &[Row], msgs: &[Captured], mode: u8) {
     assert_eq!(rows.len(), msgs.len());
     for (r, m) in rows.iter().zip(msgs) {
         let ctx = format!("{r:?}");
@@ -357,10 +252,6 @@ fn assert_same(rows: &[Vec<String>], msgs: &[Captured], mode: u8) {
     }
 }
 
-fn hex(k: &Key128) -> String {
-    k.expose().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn tshark_decrypts_key_id_mode_1_with_the_mle_key() {
     let key = || MleKey::from_network_key(&network_key(), 1, 0);
@@ -370,7 +261,7 @@ fn tshark_decrypts_key_id_mode_1_with_the_mle_key() {
         assert!(cmds.contains(&c), "command {c} not exercised: {cmds:?}");
     }
     let pcap = pcap_of("mode1", &msgs);
-    let row = format!("\"{}\",\"1\",\"No hash\"", hex(key().raw()));
+    let row = key_row(key().raw().expose(), 1, KeyHash::None);
     assert_same(&tshark(&pcap, &row), &msgs, 1);
     // With a wrong key tshark cannot decrypt (so the check above is meaningful).
     let rows = tshark(
@@ -382,7 +273,6 @@ fn tshark_decrypts_key_id_mode_1_with_the_mle_key() {
             .all(|r| r[1].is_empty() && r[8].contains("can't decrypt")),
         "{rows:?}"
     );
-    std::fs::remove_file(pcap).unwrap();
 }
 
 #[test]
@@ -390,9 +280,8 @@ fn tshark_decrypts_key_id_mode_2_with_the_mle_key() {
     let key = || MleKey::from_network_key(&network_key(), 1, 0);
     let msgs = traffic(KeyIdMode::Source4Index, key);
     let pcap = pcap_of("mode2", &msgs);
-    let row = format!("\"{}\",\"1\",\"No hash\"", hex(key().raw()));
+    let row = key_row(key().raw().expose(), 1, KeyHash::None);
     assert_same(&tshark(&pcap, &row), &msgs, 2);
-    std::fs::remove_file(pcap).unwrap();
 }
 
 #[test]
@@ -401,9 +290,8 @@ fn tshark_thread_hash_decrypts_thread_keyed_mode_2() {
     let key = || MleKey::from_thread_network_key(&network_key(), 0);
     let msgs = traffic(KeyIdMode::Source4Index, key);
     let pcap = pcap_of("thread", &msgs);
-    let row = format!("\"{}\",\"1\",\"Thread hash\"", hex(&network_key()));
+    let row = key_row(network_key().expose(), 1, KeyHash::Thread);
     assert_same(&tshark(&pcap, &row), &msgs, 2);
-    std::fs::remove_file(pcap).unwrap();
 }
 
 /// Wireshark 4.0's "ZigBee IP hash" row derives K' = HMAC-SHA256(K, "ZigBeeIP") and uses
@@ -416,19 +304,17 @@ fn tshark_zigbee_ip_hash_uses_the_mac_half_for_mle() {
     let ours = || MleKey::from_network_key(&network_key(), 1, 0);
     let msgs = traffic(KeyIdMode::Index, ours);
     let pcap = pcap_of("zbip", &msgs);
-    let row = format!("\"{}\",\"1\",\"ZigBee IP hash\"", hex(&network_key()));
+    let row = key_row(network_key().expose(), 1, KeyHash::ZigbeeIp);
     let rows = tshark(&pcap, &row);
     assert!(
         rows.iter()
             .all(|r| r[1].is_empty() && r[8].contains("can't decrypt")),
         "{rows:?}"
     );
-    std::fs::remove_file(pcap).unwrap();
 
     let (_mle, mac) = derive_link_keys(&network_key());
     let mac_half = || MleKey::new(mac.clone(), 1, 0);
     let msgs = traffic(KeyIdMode::Index, mac_half);
     let pcap = pcap_of("zbip-mac-half", &msgs);
     assert_same(&tshark(&pcap, &row), &msgs, 1);
-    std::fs::remove_file(pcap).unwrap();
 }

@@ -17,8 +17,8 @@ use amimesh_core::Key128;
 use amimesh_pana::AgentEvent;
 use amimesh_pana::wire::{AvpCode, AvpIter, EapRepr, Message, MessageRepr, MessageType, Packet};
 use amimesh_pana_relay::{PacInformation, parse_relay};
+use amimesh_testkit::tshark::{Row, Tshark};
 use common::*;
-use std::process::Command;
 
 const FIELDS: &[&str] = &[
     "frame.protocols",
@@ -38,51 +38,11 @@ const FIELDS: &[&str] = &[
     "eap.type",
 ];
 
-fn tshark(pcap_bytes: &[u8]) -> Vec<Vec<String>> {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-pana-relay-{}-{:?}.pcap",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&path, pcap_bytes).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(&path)
-        .args(["-o", "udp.check_checksum:TRUE", "-T", "fields"])
-        .args([
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is required for this test (tools/setup-oracles.sh installs it)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
-}
-
-fn col(row: &[String], name: &str) -> String {
-    row[FIELDS.iter().position(|f| *f == name).unwrap()].replace(':', "")
-}
-
-fn col_raw<'a>(row: &'a [String], name: &str) -> &'a str {
-    &row[FIELDS.iter().position(|f| *f == name).unwrap()]
+fn tshark(pcap_bytes: &[u8]) -> Vec<Row> {
+    Tshark::read_bytes("pana-relay", pcap_bytes)
+        .no_resolve()
+        .pref("udp.check_checksum", "TRUE")
+        .fields(FIELDS)
 }
 
 /// `pana.avp.code` as tshark 4.0 lists it: every AVP code, the Result-Code value right after
@@ -130,15 +90,15 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
     for (d, row) in wire.iter().zip(&rows) {
         let r = parse(&d.bytes);
         let ctx = format!("{} / {row:?}", summary(&d.bytes));
-        assert!(col(row, "frame.protocols").contains("pana"), "{ctx}");
-        assert_eq!(col(row, "udp.checksum.status"), "1", "{ctx}");
-        assert_eq!(col_raw(row, "ipv6.src"), d.src.to_string(), "{ctx}");
-        assert_eq!(col_raw(row, "ipv6.dst"), d.dst.to_string(), "{ctx}");
-        assert_eq!(col(row, "udp.srcport"), d.sport.to_string(), "{ctx}");
-        assert_eq!(col(row, "udp.dstport"), d.dport.to_string(), "{ctx}");
-        assert_eq!(hex::decode(col(row, "udp.payload")).unwrap(), d.bytes);
+        assert!(row.col("frame.protocols").contains("pana"), "{ctx}");
+        assert_eq!(row.hex("udp.checksum.status"), "1", "{ctx}");
+        assert_eq!(row.col("ipv6.src"), d.src.to_string(), "{ctx}");
+        assert_eq!(row.col("ipv6.dst"), d.dst.to_string(), "{ctx}");
+        assert_eq!(row.hex("udp.srcport"), d.sport.to_string(), "{ctx}");
+        assert_eq!(row.hex("udp.dstport"), d.dport.to_string(), "{ctx}");
+        assert_eq!(hex::decode(row.hex("udp.payload")).unwrap(), d.bytes);
         assert_eq!(
-            col(row, "pana.avp.code"),
+            row.hex("pana.avp.code"),
             expected_codes(r.avps).join(","),
             "{ctx}"
         );
@@ -160,9 +120,9 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
                 format!("{:#010x}", inner.seq),
             ),
         };
-        assert_eq!(col(row, "pana.type"), types, "{ctx}");
-        assert_eq!(col(row, "pana.sid"), sids, "{ctx}");
-        assert_eq!(col(row, "pana.seq"), seqs, "{ctx}");
+        assert_eq!(row.hex("pana.type"), types, "{ctx}");
+        assert_eq!(row.hex("pana.sid"), sids, "{ctx}");
+        assert_eq!(row.hex("pana.seq"), seqs, "{ctx}");
         if let Some(pry) = pac {
             // PaC-Information: the PaC's link-local address and port, 18 bytes.
             assert_eq!(
@@ -172,13 +132,13 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
                     port: 716
                 }
             );
-            let lens = col(row, "pana.avp.data_length");
+            let lens = row.hex("pana.avp.data_length");
             assert!(
                 lens.starts_with(&format!("18,{},", pry.relayed.len()))
                     || lens == format!("18,{}", pry.relayed.len()),
                 "{ctx}"
             );
-            let bytes = col(row, "pana.avp.data.bytes");
+            let bytes = row.hex("pana.avp.data.bytes");
             assert_eq!(
                 bytes.split(',').next().unwrap(),
                 hex::encode(pry.pac.to_bytes()),
@@ -194,12 +154,12 @@ fn tshark_decodes_pana_relay_from_the_pre_and_the_paa() {
             assert!(d.src.is_unicast_link_local() && d.dst.is_unicast_link_local());
         }
         match inner.find(AvpCode::EapPayload) {
-            None => assert_eq!(col(row, "eap.code"), "", "{ctx}"),
+            None => assert_eq!(row.hex("eap.code"), "", "{ctx}"),
             Some(e) => {
                 let er = EapRepr::parse(&Packet::new_checked(e.value).unwrap()).unwrap();
-                assert_eq!(col(row, "eap.code"), u8::from(er.code).to_string(), "{ctx}");
+                assert_eq!(row.hex("eap.code"), u8::from(er.code).to_string(), "{ctx}");
                 let ty = er.eap_type.map(|t| u8::from(t).to_string());
-                assert_eq!(col(row, "eap.type"), ty.unwrap_or_default(), "{ctx}");
+                assert_eq!(row.hex("eap.type"), ty.unwrap_or_default(), "{ctx}");
                 with_eap += 1;
             }
         }

@@ -11,32 +11,13 @@
     clippy::indexing_slicing
 )]
 
-use amimesh_core::{Instant, Key128, Rng};
+use amimesh_core::{Instant, Key128};
 use amimesh_pana::eap_psk::identity;
 use amimesh_pana::{
     AgentConfig, AgentEvent, ClientConfig, ClientEvent, MemoryStore, PanaAgent, PanaClient,
 };
+use amimesh_testkit::rng::TestCsprng;
 use core::net::Ipv6Addr;
-use rand_core::{CryptoRng, RngCore};
-
-/// The fuzz targets' deterministic generator.
-struct SeedRng(Rng);
-impl RngCore for SeedRng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.u64()
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        self.0.fill(d)
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.0.fill(d);
-        Ok(())
-    }
-}
-impl CryptoRng for SeedRng {}
 
 fn record() -> (Vec<u8>, Vec<u8>) {
     let mut cfg = AgentConfig::new(identity(b"paa.example").unwrap());
@@ -54,8 +35,8 @@ fn record() -> (Vec<u8>, Vec<u8>) {
         Key128::new([7; 16]),
         Ipv6Addr::LOCALHOST,
     ));
-    let mut paa_rng = SeedRng(Rng::new(2));
-    let mut pac_rng = SeedRng(Rng::new(1));
+    let mut paa_rng = TestCsprng::new(2);
+    let mut pac_rng = TestCsprng::new(1);
     let now = Instant::ZERO;
     let src = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0);
     let (mut pac_ops, mut paa_ops) = (vec![2u8], Vec::new());

@@ -15,8 +15,8 @@ mod common;
 use amimesh_core::Key128;
 use amimesh_pana::wire::{AvpCode, EapRepr, Message, MessageRepr, MessageType, Packet, PskRepr};
 use amimesh_pana::{AgentEvent, ClientEvent};
+use amimesh_testkit::tshark::{Row, Tshark};
 use common::*;
-use std::process::Command;
 
 const FIELDS: &[&str] = &[
     "frame.protocols",
@@ -40,47 +40,11 @@ const FIELDS: &[&str] = &[
     "eap.psk.pchannel",
 ];
 
-fn tshark(pcap_bytes: &[u8], name: &str) -> Vec<Vec<String>> {
-    let path = std::env::temp_dir().join(format!(
-        "amimesh-pana-{name}-{}-{:?}.pcap",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&path, pcap_bytes).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(&path)
-        .args(["-o", "udp.check_checksum:TRUE", "-T", "fields"])
-        .args([
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is required for this test (tools/setup-oracles.sh installs it)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(|s| s.replace(':', "")).collect())
-        .collect()
-}
-
-fn col(row: &[String], name: &str) -> String {
-    row[FIELDS.iter().position(|f| *f == name).unwrap()].clone()
+fn tshark(pcap_bytes: &[u8], name: &str) -> Vec<Row> {
+    Tshark::read_bytes(&format!("pana-{name}"), pcap_bytes)
+        .no_resolve()
+        .pref("udp.check_checksum", "TRUE")
+        .fields(FIELDS)
 }
 
 /// What tshark 4.0 lists as `pana.avp.code` for a message: every AVP code, plus the
@@ -121,9 +85,9 @@ fn check_capture(net: &Net, name: &str) -> (usize, usize) {
         let m = Message::new_checked(&d.bytes[..]).unwrap();
         let r = MessageRepr::parse(&m).unwrap();
         let ctx = format!("{} / {:?}", summary(&d.bytes), row);
-        assert!(col(row, "frame.protocols").contains("pana"), "{ctx}");
-        assert_eq!(col(row, "udp.checksum.status"), "1", "{ctx}");
-        let payload = hex::decode(col(row, "udp.payload")).unwrap();
+        assert!(row.col("frame.protocols").contains("pana"), "{ctx}");
+        assert_eq!(row.hex("udp.checksum.status"), "1", "{ctx}");
+        let payload = hex::decode(row.hex("udp.payload")).unwrap();
         assert_eq!(payload, d.bytes, "{ctx}");
         // Flags from bytes 4-5 of the payload (tshark 4.0's pana.flags is broken).
         assert_eq!(u16::from_be_bytes([payload[4], payload[5]]), r.flags.0);
@@ -137,31 +101,31 @@ fn check_capture(net: &Net, name: &str) -> (usize, usize) {
             sids.push(format!("{:#010x}", im.session_id));
             seqs.push(format!("{:#010x}", im.seq));
         }
-        assert_eq!(col(row, "pana.type"), types.join(","), "{ctx}");
-        assert_eq!(col(row, "pana.sid"), sids.join(","), "{ctx}");
-        assert_eq!(col(row, "pana.seq"), seqs.join(","), "{ctx}");
+        assert_eq!(row.hex("pana.type"), types.join(","), "{ctx}");
+        assert_eq!(row.hex("pana.sid"), sids.join(","), "{ctx}");
+        assert_eq!(row.hex("pana.seq"), seqs.join(","), "{ctx}");
         assert_eq!(
-            col(row, "pana.avp.code"),
+            row.hex("pana.avp.code"),
             expected_codes(r.avps).join(","),
             "{ctx}"
         );
         match eap_of(&r) {
-            None => assert_eq!(col(row, "eap.code"), "", "{ctx}"),
+            None => assert_eq!(row.hex("eap.code"), "", "{ctx}"),
             Some(e) => {
                 let p = Packet::new_checked(&e[..]).unwrap();
                 let er = EapRepr::parse(&p).unwrap();
-                assert_eq!(col(row, "eap.code"), u8::from(er.code).to_string(), "{ctx}");
-                assert_eq!(col(row, "eap.id"), er.identifier.to_string(), "{ctx}");
+                assert_eq!(row.hex("eap.code"), u8::from(er.code).to_string(), "{ctx}");
+                assert_eq!(row.hex("eap.id"), er.identifier.to_string(), "{ctx}");
                 let ty = er
                     .eap_type
                     .map(|t| u8::from(t).to_string())
                     .unwrap_or_default();
-                assert_eq!(col(row, "eap.type"), ty, "{ctx}");
+                assert_eq!(row.hex("eap.type"), ty, "{ctx}");
                 if er.eap_type == Some(amimesh_pana::wire::EapType::Identity)
                     && !er.type_data.is_empty()
                 {
                     assert_eq!(
-                        col(row, "eap.identity"),
+                        row.hex("eap.identity"),
                         String::from_utf8(er.type_data.to_vec()).unwrap()
                     );
                 }
@@ -169,18 +133,18 @@ fn check_capture(net: &Net, name: &str) -> (usize, usize) {
                     eap_psk += 1;
                     let psk = PskRepr::parse(er.type_data).unwrap();
                     assert_eq!(
-                        col(row, "eap.psk.flags.t"),
+                        row.hex("eap.psk.flags.t"),
                         format!("{:#04x}", psk.flags().t()),
                         "{ctx}"
                     );
                     assert_eq!(
-                        col(row, "eap.psk.rand_s"),
+                        row.hex("eap.psk.rand_s"),
                         hex::encode(psk.rand_s()),
                         "{ctx}"
                     );
                     match psk {
                         PskRepr::First { id_s, .. } => {
-                            assert_eq!(col(row, "eap.psk.id_s").as_bytes(), id_s)
+                            assert_eq!(row.hex("eap.psk.id_s").as_bytes(), id_s)
                         }
                         PskRepr::Second {
                             rand_p,
@@ -188,18 +152,18 @@ fn check_capture(net: &Net, name: &str) -> (usize, usize) {
                             id_p,
                             ..
                         } => {
-                            assert_eq!(col(row, "eap.psk.rand_p"), hex::encode(rand_p));
-                            assert_eq!(col(row, "eap.psk.mac_p"), hex::encode(mac_p));
-                            assert_eq!(col(row, "eap.psk.id_p").as_bytes(), id_p);
+                            assert_eq!(row.hex("eap.psk.rand_p"), hex::encode(rand_p));
+                            assert_eq!(row.hex("eap.psk.mac_p"), hex::encode(mac_p));
+                            assert_eq!(row.hex("eap.psk.id_p").as_bytes(), id_p);
                         }
                         PskRepr::Third {
                             mac_s, pchannel, ..
                         } => {
-                            assert_eq!(col(row, "eap.psk.mac_s"), hex::encode(mac_s));
-                            assert_eq!(col(row, "eap.psk.pchannel"), hex::encode(pchannel));
+                            assert_eq!(row.hex("eap.psk.mac_s"), hex::encode(mac_s));
+                            assert_eq!(row.hex("eap.psk.pchannel"), hex::encode(pchannel));
                         }
                         PskRepr::Fourth { pchannel, .. } => {
-                            assert_eq!(col(row, "eap.psk.pchannel"), hex::encode(pchannel));
+                            assert_eq!(row.hex("eap.psk.pchannel"), hex::encode(pchannel));
                         }
                     }
                 }

@@ -12,6 +12,8 @@
 mod common;
 
 use amimesh_rpl::wire::*;
+use amimesh_testkit::tshark::Tshark;
+use amimesh_testkit::{pcap, scapy};
 use common::*;
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
@@ -235,7 +237,7 @@ fn expected_fields(code: u8, body: &[u8]) -> Vec<(&'static str, String)> {
 
 /// Compares tshark's decode of `packets` with the expected (field, value) lists.
 fn check_with_tshark(name: &str, packets: &[Vec<u8>], expected: &[Vec<(&'static str, String)>]) {
-    let pcap = write_pcap(name, packets);
+    let pcap = pcap::write(&format!("rpl-{name}"), pcap::LINKTYPE_IPV6, packets);
     let fields: Vec<&str> = expected
         .iter()
         .flatten()
@@ -243,14 +245,13 @@ fn check_with_tshark(name: &str, packets: &[Vec<u8>], expected: &[Vec<(&'static 
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let rows = tshark_fields(&pcap, &fields);
+    let rows = Tshark::read(&pcap).fields(&fields);
     assert_eq!(rows.len(), packets.len(), "tshark read every packet");
     for (i, (row, exp)) in rows.iter().zip(expected).enumerate() {
         for (f, v) in exp {
-            let col = fields.iter().position(|x| x == f).unwrap();
-            let got = &row[col];
+            let got = row.col(f);
             // Boolean fields print as True/False in some versions, 1/0 in others.
-            let got = match got.as_str() {
+            let got = match got {
                 "True" => "1",
                 "False" => "0",
                 g => g,
@@ -262,7 +263,6 @@ fn check_with_tshark(name: &str, packets: &[Vec<u8>], expected: &[Vec<(&'static 
             assert!(same, "packet {i} field {f}: tshark {got:?}, ours {v:?}");
         }
     }
-    let _ = std::fs::remove_file(pcap);
 }
 
 const FIXTURES: &[(&str, u8, &[u8])] = &[
@@ -411,7 +411,7 @@ out('dco', ICMPv6RPL(code=7)/r.RPLDCO(RPLInstanceID=30, K=1, D=1, status=195, dc
     /r.RPLOptTgt(plen=128, prefix='fd00::2')/r.RPLOptTIO(pathseq=12, pathlifetime=0))
 out('dcoack', ICMPv6RPL(code=8)/r.RPLDCOACK(RPLInstanceID=30, D=1, dcoseq=12, status=1, dodagid='fd00::1'))
 "#;
-    let text = python(script);
+    let text = scapy::run(script);
     let mut seen = 0;
     for line in text.lines() {
         let mut it = line.split(' ');

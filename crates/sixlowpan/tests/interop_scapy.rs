@@ -10,7 +10,7 @@
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
 use amimesh_sixlowpan::wire::lowpan::{Dispatch, MeshRepr};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, compress, decompress};
-use std::process::Command;
+use amimesh_testkit::scapy;
 
 fn link(s: &str) -> LinkAddr {
     let (kind, hex) = s.split_once(':').unwrap();
@@ -35,21 +35,8 @@ fn mac_header_len(frame: &[u8]) -> usize {
 #[test]
 fn scapy_frames_decompress_to_what_scapy_decodes() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scapy_frames.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .output()
-        .expect("python3 with scapy must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "scapy script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let ctx = ContextTable::new();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = scapy::json_lines(&scapy::run_file(script));
     assert!(lines.len() >= 14, "every scapy case printed");
     for c in &lines {
         let name = c["name"].as_str().unwrap();

@@ -16,6 +16,10 @@ mod common;
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
 use amimesh_sixlowpan::wire::lowpan::{Bc0Repr, MeshRepr};
 use amimesh_sixlowpan::{CompressOptions, Context, ContextTable, Fragmenter, compress};
+use amimesh_testkit::ip::hbh_rpl;
+use amimesh_testkit::pcap;
+use amimesh_testkit::tshark::Tshark;
+use amimesh_testkit::wpan::data_frame;
 use common::*;
 use std::collections::BTreeSet;
 
@@ -57,14 +61,6 @@ fn contexts() -> ContextTable {
         .unwrap()
 }
 
-fn ctx_prefs() -> Vec<String> {
-    vec![
-        "6lowpan.context0:2001:db8::/64".into(),
-        "6lowpan.context3:2001:db8:3::/64".into(),
-        "udp.check_checksum:TRUE".into(),
-    ]
-}
-
 struct Builder {
     seq: u8,
     cases: Vec<Case>,
@@ -74,7 +70,7 @@ struct Builder {
 impl Builder {
     fn frame(&mut self, src: LinkAddr, dst: LinkAddr, lowpan: &[u8]) -> Vec<u8> {
         self.seq = self.seq.wrapping_add(1);
-        mac_frame(self.seq, PAN, dst, src, lowpan)
+        data_frame(self.seq, PAN, dst, src, lowpan)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -435,7 +431,7 @@ fn build_cases() -> Vec<Case> {
         .unwrap();
         cases.push(Case {
             name: "mesh + bc0",
-            frames: vec![mac_frame(200, PAN, s(0xffff), s(0x22), &lowpan[..n])],
+            frames: vec![data_frame(200, PAN, s(0xffff), s(0x22), &lowpan[..n])],
             expect: Expect {
                 src: src.into(),
                 dst: dst.into(),
@@ -478,7 +474,7 @@ fn build_cases() -> Vec<Case> {
         .unwrap();
         cases.push(Case {
             name: "mesh 64-bit deep hops",
-            frames: vec![mac_frame(202, PAN, s(0x66), s(0x55), &lowpan[..n])],
+            frames: vec![data_frame(202, PAN, s(0x66), s(0x55), &lowpan[..n])],
             expect: Expect {
                 src: src.into(),
                 dst: dst.into(),
@@ -499,7 +495,7 @@ fn build_cases() -> Vec<Case> {
         lowpan.extend_from_slice(&p);
         cases.push(Case {
             name: "uncompressed",
-            frames: vec![mac_frame(201, PAN, s(2), s(1), &lowpan)],
+            frames: vec![data_frame(201, PAN, s(2), s(1), &lowpan)],
             expect: icmp_expect(src, dst, 64, 0, 0),
         });
     }
@@ -526,7 +522,7 @@ fn build_cases() -> Vec<Case> {
         while let Some(n) = it.next_frame(&mut buf) {
             let n = n.unwrap();
             assert!(n <= 90);
-            frames.push(mac_frame(210, PAN, s(2), s(1), &buf[..n]));
+            frames.push(data_frame(210, PAN, s(2), s(1), &buf[..n]));
         }
         assert!(frames.len() >= 5);
         cases.push(Case {
@@ -560,7 +556,7 @@ fn build_cases() -> Vec<Case> {
             .unwrap();
         let mut buf = [0u8; 127];
         while let Some(n) = it.next_frame(&mut buf) {
-            frames.push(mac_frame(220, PAN, s(2), s(1), &buf[..n.unwrap()]));
+            frames.push(data_frame(220, PAN, s(2), s(1), &buf[..n.unwrap()]));
         }
         cases.push(Case {
             name: "fragmented deep source route",
@@ -614,11 +610,6 @@ const FIELDS: &[&str] = &[
     "6lowpan.bcast.seqnum",
 ];
 
-fn col<'a>(row: &'a [String], name: &str) -> &'a str {
-    let i = FIELDS.iter().position(|f| *f == name).unwrap();
-    row.get(i).map(String::as_str).unwrap_or("")
-}
-
 fn addrs(s: &str) -> Vec<std::net::Ipv6Addr> {
     s.split(',')
         .map(|a| a.parse().unwrap_or_else(|_| panic!("{a:?}")))
@@ -638,9 +629,13 @@ fn num(s: &str) -> u64 {
 fn tshark_decodes_every_mode_and_reassembles() {
     let cases = build_cases();
     let frames: Vec<Vec<u8>> = cases.iter().flat_map(|c| c.frames.clone()).collect();
-    let path = temp_path("lowpan-interop");
-    write_pcap(&path, 230, &frames);
-    let rows = tshark_fields(&path, &ctx_prefs(), FIELDS);
+    let file = pcap::write("lowpan-interop", pcap::LINKTYPE_IEEE802_15_4_NOFCS, &frames);
+    let rows = Tshark::read(&file)
+        .two_pass()
+        .pref("6lowpan.context0", "2001:db8::/64")
+        .pref("6lowpan.context3", "2001:db8:3::/64")
+        .pref("udp.check_checksum", "TRUE")
+        .fields(FIELDS);
     assert_eq!(rows.len(), frames.len(), "tshark printed one row per frame");
 
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
@@ -649,7 +644,7 @@ fn tshark_decodes_every_mode_and_reassembles() {
         let last = &rows[at + c.frames.len() - 1];
         for r in &rows[at..at + c.frames.len()] {
             for f in FIELDS.iter().filter(|f| f.starts_with("6lowpan.")) {
-                for v in col(r, f).split(',').filter(|v| !v.is_empty()) {
+                for v in r.col(f).split(',').filter(|v| !v.is_empty()) {
                     let v = if v.starts_with("0x") {
                         num(v).to_string()
                     } else {
@@ -660,7 +655,7 @@ fn tshark_decodes_every_mode_and_reassembles() {
             }
             // Address-mode combinations, one per IPHC header in the frame.
             let list = |f: &str| -> Vec<u64> {
-                col(r, f)
+                r.col(f)
                     .split(',')
                     .filter(|v| !v.is_empty())
                     .map(num)
@@ -682,23 +677,23 @@ fn tshark_decodes_every_mode_and_reassembles() {
             // Every fragment points at the frame that completes the datagram.
             let done = (at + c.frames.len()).to_string();
             for r in &rows[at..at + c.frames.len() - 1] {
-                assert_eq!(col(r, "6lowpan.reassembled.in"), done, "{}: {r:?}", c.name);
+                assert_eq!(r.col("6lowpan.reassembled.in"), done, "{}: {r:?}", c.name);
             }
         }
         let x = &c.expect;
-        assert_eq!(addrs(col(last, "ipv6.src")), addrs(&x.src), "{}", c.name);
-        assert_eq!(addrs(col(last, "ipv6.dst")), addrs(&x.dst), "{}", c.name);
-        assert_eq!(num(col(last, "ipv6.hlim")), u64::from(x.hlim), "{}", c.name);
-        assert_eq!(num(col(last, "ipv6.tclass")), u64::from(x.tc), "{}", c.name);
-        assert_eq!(num(col(last, "ipv6.flow")), u64::from(x.flow), "{}", c.name);
+        assert_eq!(addrs(last.col("ipv6.src")), addrs(&x.src), "{}", c.name);
+        assert_eq!(addrs(last.col("ipv6.dst")), addrs(&x.dst), "{}", c.name);
+        assert_eq!(num(last.col("ipv6.hlim")), u64::from(x.hlim), "{}", c.name);
+        assert_eq!(num(last.col("ipv6.tclass")), u64::from(x.tc), "{}", c.name);
+        assert_eq!(num(last.col("ipv6.flow")), u64::from(x.flow), "{}", c.name);
         if let Some((sp, dp, payload)) = &x.udp {
-            assert_eq!(num(col(last, "udp.srcport")), u64::from(*sp), "{}", c.name);
-            assert_eq!(num(col(last, "udp.dstport")), u64::from(*dp), "{}", c.name);
-            assert_eq!(col(last, "udp.payload"), hex::encode(payload), "{}", c.name);
+            assert_eq!(num(last.col("udp.srcport")), u64::from(*sp), "{}", c.name);
+            assert_eq!(num(last.col("udp.dstport")), u64::from(*dp), "{}", c.name);
+            assert_eq!(last.col("udp.payload"), hex::encode(payload), "{}", c.name);
             match x.elided {
-                None => assert_eq!(col(last, "udp.checksum.status"), "1", "{}", c.name),
+                None => assert_eq!(last.col("udp.checksum.status"), "1", "{}", c.name),
                 Some(cks) => assert_eq!(
-                    num(col(last, "udp.checksum_calculated")),
+                    num(last.col("udp.checksum_calculated")),
                     u64::from(cks),
                     "{}",
                     c.name
@@ -707,7 +702,7 @@ fn tshark_decodes_every_mode_and_reassembles() {
         }
         if x.icmp {
             assert_eq!(
-                col(last, "icmpv6.checksum.status"),
+                last.col("icmpv6.checksum.status"),
                 "1",
                 "{}: {last:?}",
                 c.name
@@ -759,5 +754,4 @@ fn tshark_decodes_every_mode_and_reassembles() {
     );
     assert!(has("6lowpan.mesh.dest64", &eui(0x0012_4b00_0000_0044)));
     assert!(has("6lowpan.mesh.hops8", "32"));
-    let _ = std::fs::remove_file(&path);
 }

@@ -12,26 +12,11 @@ use amimesh_sixlowpan::wire::lowpan::{FragHeader, FragRepr};
 use amimesh_sixlowpan::wire::nhc::{ExtHeaderId, ExtNhcPacket, ExtNhcRepr};
 use amimesh_sixlowpan::wire::{IpProtocol, icmpv6, ipv6};
 use amimesh_sixlowpan::{CompressOptions, Context, ContextTable, compress, decompress};
+use amimesh_testkit::wpan::crc16;
 use std::net::Ipv6Addr;
 
 fn load(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// CRC-16/KERMIT (802.15.4 FCS, FACTS §6.5).
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc = 0u16;
-    for b in data {
-        crc ^= u16::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
 }
 
 #[test]

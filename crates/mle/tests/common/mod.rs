@@ -7,30 +7,13 @@
     clippy::panic
 )]
 
-use amimesh_core::rand_core::{CryptoRng, Error as RandError, RngCore};
 use amimesh_core::{Duration, ExtAddr, Instant, Key128, Rng};
 use amimesh_mle::security::{MleKey, link_local};
 use amimesh_mle::{Config, Event, MleNode, RxMeta};
 use std::net::Ipv6Addr;
 
 /// Deterministic "crypto" RNG for tests (a seeded PRNG standing in for the caller's CSPRNG).
-pub struct TestCsprng(pub Rng);
-impl RngCore for TestCsprng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.u64()
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        self.0.fill(d)
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), RandError> {
-        self.0.fill(d);
-        Ok(())
-    }
-}
-impl CryptoRng for TestCsprng {}
+pub use amimesh_testkit::rng::TestCsprng;
 
 /// The network key of the tests.
 pub fn network_key() -> Key128 {

@@ -14,6 +14,7 @@ use amimesh_pana::{
     AgentConfig, AgentEvent, ClientConfig, ClientEvent, MemoryStore, PanaAgent, PanaClient,
 };
 use amimesh_pana_relay::{PanaRelay, RelayConfig};
+use amimesh_testkit::{ip, pcap};
 use core::net::Ipv6Addr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -453,71 +454,22 @@ pub fn summary(b: &[u8]) -> String {
     }
 }
 
-/// The ones' complement sum over 16-bit words (RFC 1071).
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    for c in data.chunks(2) {
-        let w = u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]);
-        acc += u32::from(w);
-    }
-    acc
-}
-
 /// IPv6 + UDP headers around a payload, with the UDP checksum over the pseudo-header
 /// (RFC 8200 §8.1, RFC 768).
 pub fn ipv6_udp(d: &Datagram) -> Vec<u8> {
-    let udp_len = 8 + d.bytes.len();
-    let mut udp = Vec::with_capacity(udp_len);
-    udp.extend_from_slice(&d.sport.to_be_bytes());
-    udp.extend_from_slice(&d.dport.to_be_bytes());
-    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(&d.bytes);
-    let mut acc = sum16(&d.src.octets(), 0);
-    acc = sum16(&d.dst.octets(), acc);
-    acc = sum16(&(udp_len as u32).to_be_bytes(), acc);
-    acc = sum16(&[0, 0, 0, 17], acc);
-    acc = sum16(&udp, acc);
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    let ck = match !(acc as u16) {
-        0 => 0xffff,
-        c => c,
-    };
-    udp[6..8].copy_from_slice(&ck.to_be_bytes());
-    let mut p = Vec::with_capacity(40 + udp_len);
-    p.extend_from_slice(&[0x60, 0, 0, 0]);
-    p.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    p.push(17); // next header: UDP
-    p.push(if d.src.is_unicast_link_local() {
+    let hop_limit = if d.src.is_unicast_link_local() {
         255
     } else {
         64
-    });
-    p.extend_from_slice(&d.src.octets());
-    p.extend_from_slice(&d.dst.octets());
-    p.extend_from_slice(&udp);
-    p
+    };
+    ip::udp6(d.src, d.dst, hop_limit, d.sport, d.dport, &d.bytes)
 }
 
-/// A pcap file (linktype 229, raw IPv6) of the datagrams.
+/// A pcap file (linktype 229, raw IPv6) of the datagrams, stamped with their send times.
 pub fn pcap(ds: &[Datagram]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic, microsecond timestamps
-    f.extend_from_slice(&2u16.to_le_bytes()); // version 2.4
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    f.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    f.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-    f.extend_from_slice(&229u32.to_le_bytes()); // LINKTYPE_IPV6
-    for d in ds {
-        let p = ipv6_udp(d);
-        let us = d.at.total_micros();
-        f.extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
-        f.extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
-        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        f.extend_from_slice(&p);
-    }
-    f
+    let records: Vec<_> = ds
+        .iter()
+        .map(|d| (pcap::timestamp(d.at), ipv6_udp(d)))
+        .collect();
+    pcap::to_bytes(pcap::LINKTYPE_IPV6, &records)
 }
