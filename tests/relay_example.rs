@@ -216,6 +216,7 @@ fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
     );
     // Every frame sits on page 0, channel 11, with a good 2-octet FCS, and the secured ones
     // decrypt with the printed key.
+    amimesh_testkit::oracle::require("tshark");
     let cmd = run::tshark_command(&pcap);
     let out = std::process::Command::new("sh")
         .arg("-c")
