@@ -14,22 +14,13 @@ use amimesh_sim::pcap::PcapSink;
 use amimesh_sim::topology::Layout;
 use amimesh_sim::traffic::{TrafficConfig, TrafficNode};
 use amimesh_sim::{NoServer, Sim, SimConfig};
-use std::process::Command;
-
-fn temp_path(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    std::env::temp_dir().join(format!(
-        "amimesh-sim-{name}-{}-{nanos}.pcap",
-        std::process::id()
-    ))
-}
+use amimesh_testkit::pcap::{LINKTYPE_IEEE802_15_4_TAP, write};
+use amimesh_testkit::temp::TempFile;
+use amimesh_testkit::tshark::{Row, Tshark};
 
 /// Runs 4 nodes on a line for 5 s on `phy`, capturing to a file; returns (path, frames on
 /// air, auto-ACKs).
-fn capture(phy: PhyProfile, page: u8, channel: u8, name: &str) -> (std::path::PathBuf, u64, u64) {
+fn capture(phy: PhyProfile, page: u8, channel: u8, name: &str) -> (TempFile, u64, u64) {
     let layout = Layout::line(4, 25.0);
     let nodes = (0..4u16)
         .map(|i| {
@@ -51,44 +42,25 @@ fn capture(phy: PhyProfile, page: u8, channel: u8, name: &str) -> (std::path::Pa
     cfg.radio.phy = phy;
     cfg.radio.channel_page = page;
     let mut s = Sim::new(cfg, layout.positions, nodes, NoServer).unwrap();
-    let path = temp_path(name);
-    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let pcap = TempFile::with_bytes(name, "pcap", &[]);
+    let file = std::io::BufWriter::new(std::fs::File::create(pcap.path()).unwrap());
     s.set_frame_sink(Box::new(PcapSink::new(file, phy.fcs_len).unwrap()));
     s.run_until(Instant::from_secs(5)).unwrap();
     s.finish_frame_sink().unwrap();
     let st = s.stats();
-    (path, st.frames, st.auto_acks)
+    (pcap, st.frames, st.auto_acks)
 }
 
-fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-T", "fields", "-E", "separator=|"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('|').map(str::to_string).collect())
-        .collect()
+fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Vec<Row> {
+    Tshark::read(path).fields(fields)
 }
 
 fn check(phy: PhyProfile, page: u8, channel: u8, fcs_type: &str, name: &str) {
-    let (path, frames, acks) = capture(phy, page, channel, name);
+    let (pcap, frames, acks) = capture(phy, page, channel, name);
     assert!(frames > 30, "{frames}");
     assert!(acks > 10, "{acks}");
     let rows = tshark_fields(
-        &path,
+        pcap.path(),
         &[
             "frame.protocols",
             "wpan-tap.fcs_type",
@@ -122,7 +94,6 @@ fn check(phy: PhyProfile, page: u8, channel: u8, fcs_type: &str, name: &str) {
     }
     assert_eq!(ack, acks);
     assert_eq!(data + ack, frames);
-    std::fs::remove_file(&path).ok();
 }
 
 #[test]
@@ -140,15 +111,9 @@ fn the_oracle_flags_a_bad_fcs() {
     // A record whose FCS is off by one bit must show wpan.fcs_ok = 0, or the checks above
     // prove nothing.
     use amimesh_sim::pcap::{append_fcs, tap_header};
-    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-    let path = temp_path("badfcs");
-    let header = PcapHeader {
-        datalink: pcap_file::DataLink::IEEE802_15_4_TAP,
-        ..PcapHeader::default()
-    };
-    let mut w = PcapWriter::with_header(std::fs::File::create(&path).unwrap(), header).unwrap();
     let cfg = TrafficConfig::new(1, 0, None, 0);
     let mpdu = TrafficNode::new(cfg).build_frame(5, 1);
+    let mut records = Vec::new();
     for corrupt in [false, true] {
         let mut frame = mpdu.clone();
         append_fcs(&mut frame, 2);
@@ -158,11 +123,10 @@ fn the_oracle_flags_a_bad_fcs() {
         }
         let mut data = tap_header(2, 11, 0).to_vec();
         data.extend_from_slice(&frame);
-        let pkt = PcapPacket::new(std::time::Duration::ZERO, data.len() as u32, &data);
-        w.write_packet(&pkt).unwrap();
+        records.push(data);
     }
-    drop(w);
-    let rows = tshark_fields(&path, &["wpan.fcs_ok", "wpan.seq_no"]);
-    assert_eq!(rows, vec![vec!["1", "5"], vec!["0", "5"]]);
-    std::fs::remove_file(&path).ok();
+    let pcap = write("badfcs", LINKTYPE_IEEE802_15_4_TAP, &records);
+    let rows = tshark_fields(pcap.path(), &["wpan.fcs_ok", "wpan.seq_no"]);
+    let rows: Vec<&[String]> = rows.iter().map(|r| &r[..]).collect();
+    assert_eq!(rows, vec![["1", "5"], ["0", "5"]]);
 }
