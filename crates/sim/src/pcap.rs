@@ -23,50 +23,25 @@ pub trait FrameSink {
     fn finish(&mut self) -> Result<()>;
 }
 
-/// CRC-16/KERMIT (802.15.4 FCS, 2 octets).
-pub fn crc16_kermit(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
-}
+pub use amimesh_mac::wire::fcs::{crc16 as crc16_kermit, crc32};
 
-/// CRC-32 (IEEE 802.3 polynomial, reflected 0xEDB88320, initial and final XOR 0xFFFFFFFF).
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc: u32 = 0xffff_ffff;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
+/// The FCS of `mpdu` as it goes on air: `fcs_len` octets (2: CRC-16/KERMIT, 4: CRC-32, both
+/// least significant octet first; 802.15.4-2020 §7.2.10), or nothing for any other length.
+fn fcs_of(mpdu: &[u8], fcs_len: u8) -> Option<([u8; 4], usize)> {
+    match fcs_len {
+        2 => {
+            let [a, b] = crc16_kermit(mpdu).to_le_bytes();
+            Some(([a, b, 0, 0], 2))
         }
+        4 => Some((crc32(mpdu).to_le_bytes(), 4)),
+        _ => None,
     }
-    !crc
 }
 
 /// Appends the FCS of `fcs_len` octets (2 or 4; anything else: none) to `mpdu`.
 pub fn append_fcs(frame: &mut Vec<u8>, fcs_len: u8) {
-    match fcs_len {
-        2 => {
-            let c = crc16_kermit(frame);
-            frame.extend_from_slice(&c.to_le_bytes());
-        }
-        4 => {
-            let c = crc32(frame);
-            frame.extend_from_slice(&c.to_le_bytes());
-        }
-        _ => {}
+    if let Some((fcs, n)) = fcs_of(frame, fcs_len) {
+        frame.extend_from_slice(fcs.get(..n).unwrap_or_default());
     }
 }
 
@@ -81,9 +56,7 @@ pub fn fcs_matches(psdu: &[u8], fcs_len: u8) -> bool {
         return false;
     };
     let (mpdu, fcs) = psdu.split_at(split);
-    let mut expect = mpdu.to_vec();
-    append_fcs(&mut expect, fcs_len);
-    expect.get(split..) == Some(fcs)
+    fcs_of(mpdu, fcs_len).is_some_and(|(want, k)| want.get(..k) == Some(fcs))
 }
 
 /// TAP TLV type: FCS type.
