@@ -845,3 +845,129 @@ fn forged_par_does_not_disturb_an_open_pac() {
     net.clients[0].handle_datagram(now, &par, &mut net.crng);
     assert_eq!(net.clients[0].state(), ClientState::Reauthenticating);
 }
+
+/// One row per message on the wire: (type, R, S, C, has Nonce, EAP type or code, length).
+type Shape = (u16, bool, bool, bool, bool, Option<u8>, usize);
+
+fn shapes(net: &Net) -> Vec<Shape> {
+    use amimesh_pana::wire::{AvpCode, Flags, Message, MessageRepr};
+    net.wire
+        .iter()
+        .map(|d| {
+            let m = Message::new_checked(&d.bytes[..]).unwrap();
+            let r = MessageRepr::parse(&m).unwrap();
+            let eap = r.find(AvpCode::EapPayload).map(|e| {
+                // EAP type for requests/responses, code (3/4) for Success/Failure.
+                if e.value.len() > 4 {
+                    e.value[4]
+                } else {
+                    e.value[0]
+                }
+            });
+            (
+                u16::from(r.message_type),
+                r.flags.contains(Flags::REQUEST),
+                r.flags.contains(Flags::START),
+                r.flags.contains(Flags::COMPLETE),
+                r.find(AvpCode::Nonce).is_some(),
+                eap,
+                d.bytes.len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compact_profile_authenticates_in_seven_messages() {
+    let ac = {
+        let mut c = amimesh_pana::AgentConfig::compact(
+            amimesh_pana::eap_psk::identity(b"paa.example").unwrap(),
+        );
+        c.seed = 7;
+        c.session_lifetime = Duration::from_secs(600);
+        c
+    };
+    let mut net = Net::with(ac, vec![client_config(0, 7)], 7);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    assert!(matches!(
+        net.client_events[0][0],
+        ClientEvent::Authenticated { key_index: 1, .. }
+    ));
+    let s = shapes(&net);
+    let kinds: Vec<_> = s.iter().map(|x| (x.0, x.1, x.2, x.3, x.4, x.5)).collect();
+    // PCI; PAR[S]{algs, EAP-PSK 1} / PAN[S]{algs, EAP-PSK 2}; PAR{Nonce, EAP-PSK 3} /
+    // PAN{Nonce, EAP-PSK 4}; PAR[C]{EAP-Success} / PAN[C] (RFC 5191 §4.1).
+    assert_eq!(
+        kinds,
+        vec![
+            (1, false, false, false, false, None),
+            (2, true, true, false, false, Some(47)),
+            (2, false, true, false, false, Some(47)),
+            (2, true, false, false, true, Some(47)),
+            (2, false, false, false, true, Some(47)),
+            (2, true, false, true, false, Some(3)),
+            (2, false, false, true, false, None),
+        ]
+    );
+    // One PRF, one integrity and one encryption algorithm in PAR[S]: 16 + 3 × 12 octets of
+    // header and algorithm AVPs before the EAP-Payload AVP.
+    let par_s = &net.wire[1].bytes;
+    assert_eq!(&par_s[16..18], &[0, 6]);
+    assert_eq!(&par_s[28..30], &[0, 3]);
+    assert_eq!(&par_s[40..42], &[0, 13]);
+    assert_eq!(&par_s[52..54], &[0, 2]);
+
+    // The same PaC against the default profile needs four more messages and more bytes.
+    let mut old = Net::new(1, 7);
+    old.start_all();
+    old.drive_until(200, |n| n.authenticated(0));
+    let before: usize = shapes(&old).iter().map(|x| x.6).sum();
+    let after: usize = s.iter().map(|x| x.6).sum();
+    assert_eq!(shapes(&old).len(), 11);
+    // 132 octets of PANA alone here (short identities); more on air with the lower layers.
+    assert!(after + 120 < before, "{after} vs {before}");
+
+    // Re-authentication in the compact profile also skips the Identity exchange.
+    let n0 = net.wire.len();
+    net.clients[0].reauthenticate(net.now).unwrap();
+    net.drive_until(100, |n| {
+        n.client_events[0]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+    });
+    let eap_types: Vec<_> = shapes(&net)[n0..].iter().filter_map(|x| x.5).collect();
+    assert_eq!(eap_types, vec![47, 47, 47, 47, 3]);
+}
+
+#[test]
+fn compact_profile_refuses_unknown_identity_at_message_two() {
+    let ac = amimesh_pana::AgentConfig::compact(
+        amimesh_pana::eap_psk::identity(b"paa.example").unwrap(),
+    );
+    let mut cc = client_config(0, 8);
+    cc.identity = amimesh_pana::eap_psk::identity(b"stranger@example").unwrap();
+    let mut net = Net::with(ac, vec![cc], 8);
+    net.start_all();
+    net.drive_until(200, |n| {
+        n.client_events[0]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Failed { .. }))
+    });
+    assert!(net.client_events[0].contains(&ClientEvent::Failed {
+        reason: FailReason::AuthenticationRejected
+    }));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::AuthenticationFailed { .. }))
+    });
+    assert!(agent_has(&net, |e| matches!(
+        e,
+        AgentEvent::AuthenticationFailed {
+            result_code: ResultCode::AuthenticationRejected,
+            ..
+        }
+    )));
+}
