@@ -52,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod airlog;
 pub mod device;
 pub mod engine;
 pub mod error;
