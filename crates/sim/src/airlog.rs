@@ -509,7 +509,7 @@ impl FrameSink for AirLog {
 pub struct OneJoin {
     /// When the meter became operational (DAO-ACK received), if it did.
     pub operational_at: Option<Instant>,
-    /// Everything from the start of the run to `operational_at`.
+    /// Everything from the start of the run to `operational_at` (and the ACK of the DAO-ACK).
     pub whole_run: JoinBytes,
     /// From the meter's first frame (its first Beacon Request: those carry no source address;
     /// in a one-meter run every Beacon Request is the meter's).
@@ -566,7 +566,12 @@ pub fn one_meter_join(
     }
     sim.finish_frame_sink()?;
     let frames = handle.frames();
-    let to = operational_at.unwrap_or(sim.now());
+    // The window ends with the DAO-ACK and the meter's ACK of it (sent right after it).
+    let op = operational_at.unwrap_or(sim.now());
+    let to = frames
+        .iter()
+        .find(|f| f.at >= op && f.at <= op + Duration::from_millis(5) && f.phase == JoinPhase::Ack)
+        .map_or(op, |f| f.at);
     let meter = LinkAddr::Extended(crate::device::ext_addr(1));
     let is_meter = |f: &AirFrame| f.src == meter || f.message == "beacon request";
     let first = frames
