@@ -142,15 +142,18 @@ pub struct AgentConfig {
     pub prf_algorithms: heapless::Vec<PrfAlgorithm, 4>,
     /// Integrity algorithms offered in PAR\[S\], in order of preference.
     pub integrity_algorithms: heapless::Vec<IntegrityAlgorithm, 4>,
-    /// Open every EAP run with EAP-Request/Identity (RFC 3748 §5.1). With `false` the server
-    /// starts with EAP-PSK message 1 and looks the PSK up from ID_P in message 2 (RFC 4764
-    /// §3.2: the peer's NAI travels in message 2 anyway). Saves one PAR/PAN exchange: on a
-    /// one-hop join with a 38-octet NAI, 216 octets on air plus two 7-octet ACKs.
+    /// Open every EAP run with EAP-Request/Identity (RFC 3748 §5.1: "generally" the first
+    /// request; methods should carry their own identity). With `false` the server starts with
+    /// EAP-PSK message 1 and looks the PSK up from ID_P in message 2 (RFC 4764 §3.2: the
+    /// peer's NAI travels in message 2 anyway). Saves one PAR/PAN exchange: on a
+    /// one-hop SUN FSK join with a 38-octet NAI, 168 octets on air (216 less the two Nonce
+    /// AVPs, which move to the next PAR/PAN) plus two 7-octet ACKs.
     pub eap_identity_request: bool,
     /// Put the first EAP request in the initial PAR\[S\] (RFC 5191 §4.1: only a PAA that wants
     /// to stay stateless leaves it out; RFC 5609 §8.4 OPTIMIZED_INIT). The PaC answers it in
     /// PAN\[S\] and the Nonces move to the next PAR/PAN (RFC 5191 §4.1). Saves one more
-    /// PAR/PAN exchange: 170 octets on air plus two ACKs on a one-hop join.
+    /// PAR/PAN exchange: 100 octets on air (two PANA headers and their MAC/6LoWPAN/UDP
+    /// framing) plus two ACKs on a one-hop SUN FSK join.
     pub optimized_start: bool,
 }
 

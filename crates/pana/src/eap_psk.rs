@@ -583,9 +583,10 @@ impl EapPskServer {
 
     /// (Re)starts without the Identity exchange: writes EAP-PSK message 1 (RAND_S, ID_S) with
     /// `identifier`. The peer names itself in message 2 (ID_P, RFC 4764 §3.2 and §5.2), where
-    /// the server looks up the PSK; RFC 3748 §5.1 lets an authenticator that learns the
-    /// identity another way skip EAP-Request/Identity. This saves one request/response pair
-    /// (5 + 5 + |ID_P| octets of EAP, plus the messages that carry them).
+    /// the server looks up the PSK. RFC 3748 §5.1 makes Identity only "generally" the first
+    /// request and asks methods to carry their own identity mechanism, which EAP-PSK does.
+    /// This saves one request/response pair (5 + 5 + |ID_P| octets of EAP, plus the messages
+    /// that carry them).
     pub fn start_psk<R: RngCore + CryptoRng>(
         &mut self,
         identifier: u8,
