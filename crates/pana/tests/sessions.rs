@@ -971,3 +971,106 @@ fn compact_profile_refuses_unknown_identity_at_message_two() {
         }
     )));
 }
+
+/// RFC 5191 §4.1 / RFC 5609 §8.4: after an optimised PAR[S], a PaC may answer PAN[S] without
+/// EAP and send its EAP response in its own PAR; the PAA answers that PAR and goes on with
+/// EAP-PSK message 3 and its Nonce.
+#[test]
+fn compact_profile_accepts_the_eap_response_in_the_pacs_own_par() {
+    use amimesh_core::Instant;
+    use amimesh_pana::eap_psk::{EapPskPeer, PeerOutput, identity};
+    use amimesh_pana::wire::{
+        AvpCode, AvpRepr, Flags, Message, MessageBuilder, MessageRepr, MessageType,
+    };
+    use amimesh_pana::{AgentConfig, MemoryStore, PanaAgent};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    let pac = pac_addr(0);
+    let mut store = MemoryStore::with_capacity(4);
+    store.insert(&pac_identity(0), pac_psk(0)).unwrap();
+    let mut paa = PanaAgent::new(
+        AgentConfig::compact(identity(b"paa.example").unwrap()),
+        store,
+    );
+    paa.set_network_key(Key128::new(NETWORK_KEY), 1).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 1500];
+    let mut recv = |paa: &mut PanaAgent<MemoryStore>| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        while let Some(t) = paa.poll_transmit(now, &mut out) {
+            v.push(out[..t.len].to_vec());
+        }
+        v
+    };
+    let build = |t: MessageType, flags: Flags, sid: u32, seq: u32, avps: &[AvpRepr<'_>]| {
+        let mut b = [0u8; 512];
+        let mut m = MessageBuilder::new(&mut b, t, flags, sid, seq).unwrap();
+        for a in avps {
+            m.push(a).unwrap();
+        }
+        let n = m.finish();
+        b[..n].to_vec()
+    };
+    // PCI → PAR[S] with EAP-PSK 1.
+    let pci = build(MessageType::ClientInitiation, Flags::NONE, 0, 0, &[]);
+    paa.handle_datagram(now, pac, 716, &pci, &mut rng);
+    let par_s = recv(&mut paa).pop().unwrap();
+    let r = MessageRepr::parse(&Message::new_checked(&par_s[..]).unwrap()).unwrap();
+    assert!(r.flags.contains(Flags::START));
+    let psk1 = r.find(AvpCode::EapPayload).unwrap().value.to_vec();
+    let (sid, seq) = (r.session_id, r.seq);
+    // PAN[S] with one algorithm of each kind and no EAP (no piggybacking).
+    let (prf, integ, encr) = (5u32.to_be_bytes(), 12u32.to_be_bytes(), 1u32.to_be_bytes());
+    let pan_s = build(
+        MessageType::Auth,
+        Flags::START,
+        sid,
+        seq,
+        &[
+            AvpRepr::new(AvpCode::PrfAlgorithm, &prf),
+            AvpRepr::new(AvpCode::IntegrityAlgorithm, &integ),
+            AvpRepr::new(AvpCode::EncryptionAlgorithm, &encr),
+        ],
+    );
+    paa.handle_datagram(now, pac, 716, &pan_s, &mut rng);
+    assert!(
+        recv(&mut paa).is_empty(),
+        "nothing until the PaC's EAP response"
+    );
+    // The PaC's own PAR with a Nonce and EAP-PSK 2.
+    let mut peer = EapPskPeer::new(identity(&pac_identity(0)).unwrap(), &pac_psk(0));
+    let mut eap = [0u8; 256];
+    let PeerOutput::Response(n) = peer.handle(&psk1, &mut rng, &mut eap) else {
+        panic!("the peer answers EAP-PSK 1 without an Identity exchange")
+    };
+    let nonce = [9u8; 16];
+    let par = build(
+        MessageType::Auth,
+        Flags::REQUEST,
+        sid,
+        77,
+        &[
+            AvpRepr::new(AvpCode::Nonce, &nonce),
+            AvpRepr::new(AvpCode::EapPayload, &eap[..n]),
+        ],
+    );
+    paa.handle_datagram(now, pac, 716, &par, &mut rng);
+    let sent = recv(&mut paa);
+    assert_eq!(
+        sent.len(),
+        2,
+        "PAN to the PaC's PAR, then PAR with EAP-PSK 3"
+    );
+    let pan = MessageRepr::parse(&Message::new_checked(&sent[0][..]).unwrap()).unwrap();
+    assert!(!pan.flags.contains(Flags::REQUEST));
+    assert_eq!(pan.seq, 77);
+    let par3 = MessageRepr::parse(&Message::new_checked(&sent[1][..]).unwrap()).unwrap();
+    assert!(par3.flags.contains(Flags::REQUEST));
+    assert_eq!(par3.seq, seq.wrapping_add(1));
+    assert!(par3.find(AvpCode::Nonce).is_some());
+    let e = par3.find(AvpCode::EapPayload).unwrap().value;
+    assert_eq!((e[0], e[4], e[5] >> 6), (1, 47, 2), "EAP-PSK message 3");
+    assert_eq!(paa.stats().rx_eap_discarded, 0);
+}
