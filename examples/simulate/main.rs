@@ -66,6 +66,11 @@ struct Args {
     /// --line` is one meter's join at one hop).
     #[arg(long)]
     line: bool,
+    /// With `--scale 1 --join-only`: run the join without the byte-saving options (PANA with
+    /// the EAP Identity exchange and two offers of each algorithm, multicast DIS), for a
+    /// before/after comparison.
+    #[arg(long)]
+    legacy_join: bool,
 }
 
 fn main() -> Result<()> {
@@ -144,6 +149,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     if a.line {
         sc.topology = amimesh_sim::TopologySpec::Line { spacing_m: 70.0 };
     }
+    if n == 1 && a.join_only {
+        return one_join(&sc, &grid, a);
+    }
     let sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>> = match &a.pcap {
         Some(path) => Some(Box::new(amimesh_sim::pcap::PcapSink::new(
             std::io::BufWriter::new(std::fs::File::create(path)?),
@@ -177,6 +185,67 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     );
     if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
         bail!("not every meter joined and reported");
+    }
+    Ok(())
+}
+
+/// One meter's join, with the bytes on air by phase and by message.
+fn one_join(sc: &amimesh_sim::Scenario, grid: &Grid, a: &Args) -> Result<()> {
+    use amimesh_sim::device::JoinOptions;
+    let opts = if a.legacy_join {
+        JoinOptions::LEGACY
+    } else {
+        JoinOptions::default()
+    };
+    let sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>> = match &a.pcap {
+        Some(path) => Some(Box::new(amimesh_sim::pcap::PcapSink::new(
+            std::io::BufWriter::new(std::fs::File::create(path)?),
+            sc.phy.profile().fcs_len,
+        )?)),
+        None => None,
+    };
+    let j = amimesh_sim::airlog::one_meter_join(
+        sc,
+        &opts,
+        amimesh_core::Duration::from_secs(grid.limit_s),
+        sink,
+    )?;
+    let Some(at) = j.operational_at else {
+        bail!("the meter did not join");
+    };
+    println!(
+        "1 meter, 1 hop, join only ({}): operational at {:.3} s simulated",
+        if a.legacy_join {
+            "legacy join options"
+        } else {
+            "default join options"
+        },
+        at.total_micros() as f64 / 1e6
+    );
+    println!(
+        "bytes on air (PSDU incl. {}-octet FCS): whole run {} in {} frames; from the meter's \
+         first frame {} in {}; from the scan that found the PRE {} in {}",
+        sc.phy.profile().fcs_len,
+        j.whole_run.total.bytes,
+        j.whole_run.total.frames,
+        j.from_first_frame.total.bytes,
+        j.from_first_frame.total.frames,
+        j.join_attempt.total.bytes,
+        j.join_attempt.total.frames
+    );
+    println!("join attempt (from the scan that found the PRE to operational):");
+    print!("{}", j.join_attempt);
+    if j.from_first_frame.total != j.join_attempt.total {
+        println!("before that attempt (earlier scans and the relay's DIOs):");
+        let before = amimesh_sim::airlog::JoinBytes::of(
+            &j.frames,
+            j.from_first_frame.from,
+            j.join_attempt.from - amimesh_core::Duration::from_micros(1),
+        );
+        print!("{before}");
+    }
+    if let Some(p) = &a.pcap {
+        println!("capture: {}", p.display());
     }
     Ok(())
 }

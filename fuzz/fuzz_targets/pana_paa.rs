@@ -89,7 +89,12 @@ fn decode(mut d: &[u8]) -> Vec<Op> {
 
 fuzz_target!(|data: &[u8]| {
     let ops = decode(data);
-    let mut cfg = AgentConfig::new(identity(b"paa.example").unwrap());
+    // The first byte's low bit picks the compact profile (EAP-PSK 1 in PAR[S], no Identity).
+    let mut cfg = if data.first().is_some_and(|b| b & 1 == 1) {
+        AgentConfig::compact(identity(b"paa.example").unwrap())
+    } else {
+        AgentConfig::new(identity(b"paa.example").unwrap())
+    };
     cfg.max_sessions = 8;
     cfg.max_queued = 16;
     cfg.max_events = 16;

@@ -71,6 +71,9 @@ pub struct RelayConfigDevice {
     pub key_switch_window: Duration,
     /// How long the PANA termination may take at work end.
     pub termination_timeout: Duration,
+    /// Carry the DODAGID in the DAO-ACKs of the DODAG root (`amimesh_rpl::Config::dao_dodag_id`;
+    /// optional for the global instance 0, RFC 6550 §6.5.1; 16 octets per DAO-ACK).
+    pub dao_dodag_id: bool,
 }
 
 impl RelayConfigDevice {
@@ -105,6 +108,7 @@ impl RelayConfigDevice {
             mop: Mop::StoringNoMulticast,
             key_switch_window: Duration::from_secs(60),
             termination_timeout: Duration::from_secs(5),
+            dao_dodag_id: false,
         }
     }
 }
@@ -399,6 +403,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         );
         rc.prefix = self.cfg.prefix;
         rc.route_capacity = 1024;
+        rc.dao_dodag_id = self.cfg.dao_dodag_id;
         // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
         // lost DAO or a stale route heals within minutes during a work session.
         rc.default_lifetime = 5;

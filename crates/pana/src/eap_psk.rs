@@ -581,8 +581,40 @@ impl EapPskServer {
         EapRepr::with_type(EapCode::Request, identifier, EapType::Identity, &[]).emit_into(out)
     }
 
+    /// (Re)starts without the Identity exchange: writes EAP-PSK message 1 (RAND_S, ID_S) with
+    /// `identifier`. The peer names itself in message 2 (ID_P, RFC 4764 §3.2 and §5.2), where
+    /// the server looks up the PSK. RFC 3748 §5.1 makes Identity only "generally" the first
+    /// request and asks methods to carry their own identity mechanism, which EAP-PSK does.
+    /// This saves one request/response pair (5 + 5 + |ID_P| octets of EAP, plus the messages
+    /// that carry them).
+    pub fn start_psk<R: RngCore + CryptoRng>(
+        &mut self,
+        identifier: u8,
+        rng: &mut R,
+        out: &mut [u8],
+    ) -> Result<usize> {
+        self.identifier = identifier;
+        self.ak = None;
+        self.kdk = None;
+        self.pending = None;
+        self.id_p = Identity::new();
+        let rand_s = random16(rng);
+        let n = write_psk(
+            out,
+            EapCode::Request,
+            identifier,
+            &PskRepr::First {
+                rand_s,
+                id_s: &self.id_s,
+            },
+        )?;
+        self.state = ServerState::WaitSecond { rand_s };
+        Ok(n)
+    }
+
     /// Handles one EAP response. `lookup` maps an identity to its PSK (called once, after the
-    /// Identity response).
+    /// Identity response, or after message 2 when the run began with
+    /// [`EapPskServer::start_psk`]).
     pub fn handle<R: RngCore + CryptoRng>(
         &mut self,
         eap: &[u8],
@@ -662,13 +694,27 @@ impl EapPskServer {
                 if rs != rand_s {
                     return Err(Error::Malformed("RAND_S changed"));
                 }
-                let (Some(ak), Some(kdk)) = (self.ak.clone(), self.kdk.clone()) else {
-                    return Err(Error::WrongState);
+                let (ak, kdk) = match (self.ak.clone(), self.kdk.clone()) {
+                    (Some(ak), Some(kdk)) => {
+                        // ID_P must be the identity the PSK was looked up for.
+                        if id_p != &self.id_p[..] {
+                            return self.fail(r.identifier, out);
+                        }
+                        (ak, kdk)
+                    }
+                    // No Identity exchange (`start_psk`): ID_P selects the PSK.
+                    _ => {
+                        let Some(id) = identity(id_p) else {
+                            return self.fail(r.identifier, out);
+                        };
+                        let Lookup::Allowed(psk) = lookup(&id) else {
+                            self.id_p = id;
+                            return self.fail(r.identifier, out);
+                        };
+                        self.id_p = id;
+                        derive_ak_kdk(&psk)
+                    }
                 };
-                // ID_P must be the identity the PSK was looked up for.
-                if id_p != &self.id_p[..] {
-                    return self.fail(r.identifier, out);
-                }
                 let want = mac_p(&ak, id_p, &self.id_s, &rand_s, &rand_p);
                 if !bool::from(want.ct_eq(&mp)) && !cfg!(fuzzing) {
                     return self.fail(r.identifier, out);

@@ -34,9 +34,13 @@
 //!   either side (§4.3), ping (§4.2), termination (§4.4)
 //! - [x] EAP Identity, Notification (answered), legacy Nak (sent when another method is asked),
 //!   EAP-PSK peer and server with every failure path
-//! - [ ] the PaC-initiated optimised start with EAP in PAR\[S\] is answered but the PAA never
-//!   sends it; the stateless PAA mode is not implemented; EAP-PSK extensions (E flag) are
-//!   refused, as hostapd does
+//! - [x] optimised start: with `AgentConfig::optimized_start` the PAA puts the first EAP
+//!   request in PAR\[S\] (RFC 5191 §4.1, RFC 5609 §8.4) and the PaC answers in PAN\[S\];
+//!   with `AgentConfig::eap_identity_request = false` EAP-PSK starts at message 1 and the
+//!   PSK is looked up from ID_P (RFC 4764 §3.2); `AgentConfig::compact` sets both and
+//!   offers one algorithm of each kind: 7 PANA messages per authentication instead of 11
+//! - [ ] the stateless PAA mode is not implemented; EAP-PSK extensions (E flag) are refused,
+//!   as hostapd does
 //!
 //! # Network-key delivery (format)
 //!

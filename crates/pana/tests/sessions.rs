@@ -845,3 +845,232 @@ fn forged_par_does_not_disturb_an_open_pac() {
     net.clients[0].handle_datagram(now, &par, &mut net.crng);
     assert_eq!(net.clients[0].state(), ClientState::Reauthenticating);
 }
+
+/// One row per message on the wire: (type, R, S, C, has Nonce, EAP type or code, length).
+type Shape = (u16, bool, bool, bool, bool, Option<u8>, usize);
+
+fn shapes(net: &Net) -> Vec<Shape> {
+    use amimesh_pana::wire::{AvpCode, Flags, Message, MessageRepr};
+    net.wire
+        .iter()
+        .map(|d| {
+            let m = Message::new_checked(&d.bytes[..]).unwrap();
+            let r = MessageRepr::parse(&m).unwrap();
+            let eap = r.find(AvpCode::EapPayload).map(|e| {
+                // EAP type for requests/responses, code (3/4) for Success/Failure.
+                if e.value.len() > 4 {
+                    e.value[4]
+                } else {
+                    e.value[0]
+                }
+            });
+            (
+                u16::from(r.message_type),
+                r.flags.contains(Flags::REQUEST),
+                r.flags.contains(Flags::START),
+                r.flags.contains(Flags::COMPLETE),
+                r.find(AvpCode::Nonce).is_some(),
+                eap,
+                d.bytes.len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compact_profile_authenticates_in_seven_messages() {
+    let ac = {
+        let mut c = amimesh_pana::AgentConfig::compact(
+            amimesh_pana::eap_psk::identity(b"paa.example").unwrap(),
+        );
+        c.seed = 7;
+        c.session_lifetime = Duration::from_secs(600);
+        c
+    };
+    let mut net = Net::with(ac, vec![client_config(0, 7)], 7);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    assert!(matches!(
+        net.client_events[0][0],
+        ClientEvent::Authenticated { key_index: 1, .. }
+    ));
+    let s = shapes(&net);
+    let kinds: Vec<_> = s.iter().map(|x| (x.0, x.1, x.2, x.3, x.4, x.5)).collect();
+    // PCI; PAR[S]{algs, EAP-PSK 1} / PAN[S]{algs, EAP-PSK 2}; PAR{Nonce, EAP-PSK 3} /
+    // PAN{Nonce, EAP-PSK 4}; PAR[C]{EAP-Success} / PAN[C] (RFC 5191 §4.1).
+    assert_eq!(
+        kinds,
+        vec![
+            (1, false, false, false, false, None),
+            (2, true, true, false, false, Some(47)),
+            (2, false, true, false, false, Some(47)),
+            (2, true, false, false, true, Some(47)),
+            (2, false, false, false, true, Some(47)),
+            (2, true, false, true, false, Some(3)),
+            (2, false, false, true, false, None),
+        ]
+    );
+    // One PRF, one integrity and one encryption algorithm in PAR[S]: 16 + 3 × 12 octets of
+    // header and algorithm AVPs before the EAP-Payload AVP.
+    let par_s = &net.wire[1].bytes;
+    assert_eq!(&par_s[16..18], &[0, 6]);
+    assert_eq!(&par_s[28..30], &[0, 3]);
+    assert_eq!(&par_s[40..42], &[0, 13]);
+    assert_eq!(&par_s[52..54], &[0, 2]);
+
+    // The same PaC against the default profile needs four more messages and more bytes.
+    let mut old = Net::new(1, 7);
+    old.start_all();
+    old.drive_until(200, |n| n.authenticated(0));
+    let before: usize = shapes(&old).iter().map(|x| x.6).sum();
+    let after: usize = s.iter().map(|x| x.6).sum();
+    assert_eq!(shapes(&old).len(), 11);
+    // 132 octets of PANA alone here (short identities); more on air with the lower layers.
+    assert!(after + 120 < before, "{after} vs {before}");
+
+    // Re-authentication in the compact profile also skips the Identity exchange.
+    let n0 = net.wire.len();
+    net.clients[0].reauthenticate(net.now).unwrap();
+    net.drive_until(100, |n| {
+        n.client_events[0]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Reauthenticated { .. }))
+    });
+    let eap_types: Vec<_> = shapes(&net)[n0..].iter().filter_map(|x| x.5).collect();
+    assert_eq!(eap_types, vec![47, 47, 47, 47, 3]);
+}
+
+#[test]
+fn compact_profile_refuses_unknown_identity_at_message_two() {
+    let ac = amimesh_pana::AgentConfig::compact(
+        amimesh_pana::eap_psk::identity(b"paa.example").unwrap(),
+    );
+    let mut cc = client_config(0, 8);
+    cc.identity = amimesh_pana::eap_psk::identity(b"stranger@example").unwrap();
+    let mut net = Net::with(ac, vec![cc], 8);
+    net.start_all();
+    net.drive_until(200, |n| {
+        n.client_events[0]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Failed { .. }))
+    });
+    assert!(net.client_events[0].contains(&ClientEvent::Failed {
+        reason: FailReason::AuthenticationRejected
+    }));
+    net.drive_until(50, |n| {
+        agent_has(n, |e| matches!(e, AgentEvent::AuthenticationFailed { .. }))
+    });
+    assert!(agent_has(&net, |e| matches!(
+        e,
+        AgentEvent::AuthenticationFailed {
+            result_code: ResultCode::AuthenticationRejected,
+            ..
+        }
+    )));
+}
+
+/// RFC 5191 §4.1 / RFC 5609 §8.4: after an optimised PAR[S], a PaC may answer PAN[S] without
+/// EAP and send its EAP response in its own PAR; the PAA answers that PAR and goes on with
+/// EAP-PSK message 3 and its Nonce.
+#[test]
+fn compact_profile_accepts_the_eap_response_in_the_pacs_own_par() {
+    use amimesh_core::Instant;
+    use amimesh_pana::eap_psk::{EapPskPeer, PeerOutput, identity};
+    use amimesh_pana::wire::{
+        AvpCode, AvpRepr, Flags, Message, MessageBuilder, MessageRepr, MessageType,
+    };
+    use amimesh_pana::{AgentConfig, MemoryStore, PanaAgent};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    let pac = pac_addr(0);
+    let mut store = MemoryStore::with_capacity(4);
+    store.insert(&pac_identity(0), pac_psk(0)).unwrap();
+    let mut paa = PanaAgent::new(
+        AgentConfig::compact(identity(b"paa.example").unwrap()),
+        store,
+    );
+    paa.set_network_key(Key128::new(NETWORK_KEY), 1).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 1500];
+    let mut recv = |paa: &mut PanaAgent<MemoryStore>| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        while let Some(t) = paa.poll_transmit(now, &mut out) {
+            v.push(out[..t.len].to_vec());
+        }
+        v
+    };
+    let build = |t: MessageType, flags: Flags, sid: u32, seq: u32, avps: &[AvpRepr<'_>]| {
+        let mut b = [0u8; 512];
+        let mut m = MessageBuilder::new(&mut b, t, flags, sid, seq).unwrap();
+        for a in avps {
+            m.push(a).unwrap();
+        }
+        let n = m.finish();
+        b[..n].to_vec()
+    };
+    // PCI → PAR[S] with EAP-PSK 1.
+    let pci = build(MessageType::ClientInitiation, Flags::NONE, 0, 0, &[]);
+    paa.handle_datagram(now, pac, 716, &pci, &mut rng);
+    let par_s = recv(&mut paa).pop().unwrap();
+    let r = MessageRepr::parse(&Message::new_checked(&par_s[..]).unwrap()).unwrap();
+    assert!(r.flags.contains(Flags::START));
+    let psk1 = r.find(AvpCode::EapPayload).unwrap().value.to_vec();
+    let (sid, seq) = (r.session_id, r.seq);
+    // PAN[S] with one algorithm of each kind and no EAP (no piggybacking).
+    let (prf, integ, encr) = (5u32.to_be_bytes(), 12u32.to_be_bytes(), 1u32.to_be_bytes());
+    let pan_s = build(
+        MessageType::Auth,
+        Flags::START,
+        sid,
+        seq,
+        &[
+            AvpRepr::new(AvpCode::PrfAlgorithm, &prf),
+            AvpRepr::new(AvpCode::IntegrityAlgorithm, &integ),
+            AvpRepr::new(AvpCode::EncryptionAlgorithm, &encr),
+        ],
+    );
+    paa.handle_datagram(now, pac, 716, &pan_s, &mut rng);
+    assert!(
+        recv(&mut paa).is_empty(),
+        "nothing until the PaC's EAP response"
+    );
+    // The PaC's own PAR with a Nonce and EAP-PSK 2.
+    let mut peer = EapPskPeer::new(identity(&pac_identity(0)).unwrap(), &pac_psk(0));
+    let mut eap = [0u8; 256];
+    let PeerOutput::Response(n) = peer.handle(&psk1, &mut rng, &mut eap) else {
+        panic!("the peer answers EAP-PSK 1 without an Identity exchange")
+    };
+    let nonce = [9u8; 16];
+    let par = build(
+        MessageType::Auth,
+        Flags::REQUEST,
+        sid,
+        77,
+        &[
+            AvpRepr::new(AvpCode::Nonce, &nonce),
+            AvpRepr::new(AvpCode::EapPayload, &eap[..n]),
+        ],
+    );
+    paa.handle_datagram(now, pac, 716, &par, &mut rng);
+    let sent = recv(&mut paa);
+    assert_eq!(
+        sent.len(),
+        2,
+        "PAN to the PaC's PAR, then PAR with EAP-PSK 3"
+    );
+    let pan = MessageRepr::parse(&Message::new_checked(&sent[0][..]).unwrap()).unwrap();
+    assert!(!pan.flags.contains(Flags::REQUEST));
+    assert_eq!(pan.seq, 77);
+    let par3 = MessageRepr::parse(&Message::new_checked(&sent[1][..]).unwrap()).unwrap();
+    assert!(par3.flags.contains(Flags::REQUEST));
+    assert_eq!(par3.seq, seq.wrapping_add(1));
+    assert!(par3.find(AvpCode::Nonce).is_some());
+    let e = par3.find(AvpCode::EapPayload).unwrap().value;
+    assert_eq!((e[0], e[4], e[5] >> 6), (1, 47, 2), "EAP-PSK message 3");
+    assert_eq!(paa.stats().rx_eap_discarded, 0);
+}

@@ -231,3 +231,40 @@ fn tshark_decodes_relayed_messages() {
     assert!(relayed >= 10);
     check_capture(&net, "relay");
 }
+
+#[test]
+fn tshark_decodes_the_compact_profile() {
+    // Optimised start (EAP-PSK message 1 in PAR[S], message 2 in PAN[S]), no EAP Identity,
+    // one algorithm of each kind; relayed through a PRE like a meter's join.
+    let mut ac = amimesh_pana::AgentConfig::compact(
+        amimesh_pana::eap_psk::identity(b"paa.example").unwrap(),
+    );
+    ac.seed = 102;
+    let mut net = Net::with(ac, vec![client_config(0, 102)], 102);
+    net.start_all();
+    net.drive_until(200, |n| n.authenticated(0));
+    net.drive_until(50, |n| {
+        n.agent_events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Authenticated { .. }))
+    });
+    let (frames, psk) = check_capture(&net, "compact");
+    assert_eq!(frames, 7);
+    assert_eq!(psk, 4);
+    // tshark sees the EAP-PSK messages in the S-flagged PAR/PAN (flags 0xc000 / 0x4000).
+    let rows = tshark(&pcap(&net.wire), "compact-flags");
+    let start: Vec<_> = net
+        .wire
+        .iter()
+        .zip(&rows)
+        .filter(|(d, _)| d.bytes[4] & 0x40 != 0)
+        .map(|(_, r)| (col(r, "eap.psk.flags.t"), col(r, "pana.avp.code")))
+        .collect();
+    assert_eq!(
+        start,
+        vec![
+            ("0x00".to_string(), "6,3,13,2".to_string()),
+            ("0x01".to_string(), "6,3,13,2".to_string()),
+        ]
+    );
+}

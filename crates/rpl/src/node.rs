@@ -307,6 +307,8 @@ pub struct RplNode {
     dco_seq: SequenceCounter,
     pending_dao: Option<PendingDao>,
     dao_acked: bool,
+    /// `Config::dio_after_dao_ack`: a DAO-ACK arrived, DIOs may go out.
+    advertising: bool,
     invalidate_next: bool,
     detached_at: Option<Instant>,
     detach_rank: u16,
@@ -315,6 +317,8 @@ pub struct RplNode {
     storing: StoringTable,
     topology: Option<NonStoringTable>,
     dis_bucket: TokenBucket,
+    /// Unicast target of the first DIS (`Config::first_dis`), taken when it is sent.
+    first_dis: Option<Ipv6Addr>,
     dao_bucket: TokenBucket,
     last_now: Instant,
     started: bool,
@@ -372,6 +376,7 @@ impl RplNode {
             dco_seq: SequenceCounter::default(),
             pending_dao: None,
             dao_acked: false,
+            advertising: false,
             invalidate_next: false,
             detached_at: None,
             detach_rank: INFINITE_RANK,
@@ -380,6 +385,7 @@ impl RplNode {
             storing: StoringTable::new(storing_cap),
             topology,
             dis_bucket: TokenBucket::new(cfg.dis_burst, cfg.dis_refill),
+            first_dis: cfg.first_dis,
             dao_bucket: TokenBucket::new(cfg.dao_burst, cfg.dao_refill),
             last_now: Instant::ZERO,
             started: false,
@@ -693,14 +699,24 @@ impl RplNode {
     }
 
     fn may_send_dio(&self) -> bool {
-        self.cfg.role != Role::Leaf && self.is_joined() && self.detached_at.is_none()
+        self.cfg.role != Role::Leaf
+            && self.is_joined()
+            && self.detached_at.is_none()
+            && (!self.cfg.dio_after_dao_ack || self.advertising)
+    }
+
+    /// Whether DAO and DAO-ACK carry the DODAGID (required for local instances, §6.4.1).
+    fn dao_dodag_id(&self, d: &Dodag) -> Option<Ipv6Addr> {
+        (self.cfg.dao_dodag_id || d.instance_id >= 128).then_some(d.dodag_id)
     }
 
     fn fire(&mut self, t: Timer, now: Instant) {
         match t {
             Timer::Dis => {
                 if !self.is_joined() && self.detached_at.is_none() {
-                    self.push_out(Out::Dis { dst: ALL_RPL_NODES });
+                    // §8.3: the first DIS may go unicast to a known neighbour.
+                    let dst = self.first_dis.take().unwrap_or(ALL_RPL_NODES);
+                    self.push_out(Out::Dis { dst });
                     let j = self.jitter(self.cfg.dis_interval);
                     self.set_timer(Timer::Dis, Some(now + j));
                 }
@@ -1496,6 +1512,11 @@ impl RplNode {
             self.push_event(Event::DaoRejected { status: ack.status });
         } else {
             self.dao_acked = true;
+            if self.cfg.dio_after_dao_ack && !self.advertising {
+                // Leaf until now (§8.5): start advertising at Imin.
+                self.advertising = true;
+                self.trickle.hear_inconsistent(now, &mut self.rng);
+            }
             self.push_event(Event::DaoAcked {
                 sequence: ack.sequence,
             });
@@ -1756,7 +1777,7 @@ impl RplNode {
                     expect_ack: *ack,
                     flags: 0,
                     sequence: *seq,
-                    dodag_id: Some(d.dodag_id),
+                    dodag_id: self.dao_dodag_id(&d),
                     options: Options::List(&opts),
                 });
                 Ok(Transmit {
@@ -1776,7 +1797,7 @@ impl RplNode {
                     instance_id: d.instance_id,
                     sequence: *seq,
                     status: *status,
-                    dodag_id: Some(d.dodag_id),
+                    dodag_id: self.dao_dodag_id(&d),
                     options: Options::EMPTY,
                 });
                 Ok(Transmit {
@@ -2415,6 +2436,94 @@ mod tests {
         l.handle_message(now, n(9), n(3), code::DIS, &[0, 0]);
         assert!(drain(&mut l, now).0.is_empty());
         assert_eq!(l.global_repair(now), Err(Error::WrongState));
+    }
+
+    #[test]
+    fn first_dis_unicast_gets_a_unicast_dio_without_trickle_reset() {
+        let (mut root, _) = root(Mop::NonStoring);
+        let now = Instant::from_secs(100);
+        let _ = advance(&mut root, now);
+        let before = root.trickle().interval();
+        assert!(before > root.trickle().i_min());
+        let mut cfg = Config::router(5, n(5));
+        cfg.first_dis = Some(RLL);
+        let mut m = RplNode::new(cfg);
+        m.start(now);
+        let t = m.poll_timeout().unwrap();
+        m.handle_timeout(t);
+        let (s, _) = drain(&mut m, t);
+        assert_eq!((s[0].0.code, s[0].0.dst), (code::DIS, RLL));
+        // §8.3: the root answers with one unicast DIO and keeps its Trickle interval.
+        root.handle_message(t, n(5), RLL, code::DIS, &s[0].1);
+        let (a, _) = drain(&mut root, t);
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].0.code, a[0].0.dst), (code::DIO, n(5)));
+        assert_eq!(root.trickle().interval(), before);
+        m.handle_message(t, RLL, n(5), code::DIO, &a[0].1);
+        assert!(m.is_joined());
+        // Without an answer the later DIS are multicast again.
+        let mut cfg = Config::router(6, n(6));
+        cfg.first_dis = Some(RLL);
+        let mut lone = RplNode::new(cfg);
+        lone.start(now);
+        let sent = advance(&mut lone, now + Duration::from_secs(20));
+        let dis: Vec<_> = sent.iter().filter(|x| x.0.code == code::DIS).collect();
+        assert!(dis.len() >= 2);
+        assert_eq!(dis[0].0.dst, RLL);
+        assert!(dis[1..].iter().all(|x| x.0.dst == ALL));
+    }
+
+    #[test]
+    fn leaf_until_dao_ack_and_dao_without_dodag_id() {
+        let mut rc = Config::root(1, RLL, RG, Mop::StoringNoMulticast);
+        rc.dao_dodag_id = false;
+        let mut root = RplNode::new(rc);
+        root.start(Instant::ZERO);
+        let mut dio = None;
+        let mut now = Instant::ZERO;
+        while dio.is_none() {
+            now = root.poll_timeout().unwrap();
+            root.handle_timeout(now);
+            dio = drain(&mut root, now)
+                .0
+                .into_iter()
+                .find(|t| t.0.code == code::DIO);
+        }
+        let mut cfg = Config::router(7, n(7));
+        cfg.dao_dodag_id = false;
+        cfg.dio_after_dao_ack = true;
+        let mut m = RplNode::new(cfg);
+        m.start(now);
+        m.handle_message(now, RLL, ALL, code::DIO, &dio.unwrap().1);
+        assert!(m.is_joined());
+        // Until the DAO-ACK: a DAO (without DODAGID), no DIO, DIS ignored.
+        let sent = advance(&mut m, now + Duration::from_secs(3));
+        assert!(sent.iter().all(|t| t.0.code != code::DIO));
+        let dao = sent.iter().find(|t| t.0.code == code::DAO).unwrap();
+        let MessageRepr::Dao(d) = parse(dao) else {
+            panic!()
+        };
+        assert_eq!(d.dodag_id, None);
+        assert_eq!(dao.1.len(), 4 + 20 + 22);
+        now += Duration::from_secs(3);
+        m.handle_message(now, n(9), n(7), code::DIS, &[0, 0]);
+        assert!(drain(&mut m, now).0.is_empty());
+        root.handle_message(now, n(7), RLL, code::DAO, &dao.1);
+        let ack = drain(&mut root, now)
+            .0
+            .into_iter()
+            .find(|t| t.0.code == code::DAO_ACK)
+            .unwrap();
+        let MessageRepr::DaoAck(a) = parse(&ack) else {
+            panic!()
+        };
+        assert_eq!(a.dodag_id, None);
+        assert_eq!(ack.1.len(), 4);
+        m.handle_message(now, RLL, n(7), code::DAO_ACK, &ack.1);
+        // A router now: DIOs start at Imin.
+        assert_eq!(m.trickle().interval(), m.trickle().i_min());
+        let sent = advance(&mut m, now + Duration::from_secs(1));
+        assert!(sent.iter().any(|t| t.0.code == code::DIO && t.0.dst == ALL));
     }
 
     #[test]

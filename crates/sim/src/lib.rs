@@ -23,6 +23,10 @@
 //!   checked for connectivity and hop count.
 //! - [x] Output: a trace hash ([`trace`]), pcap with link type 283 ([`pcap`]), CSV and SVG
 //!   ([`output`]).
+//! - [x] Bytes on air by phase (scan, PANA, MLE, RPL, ACK) and by message, decoded with the
+//!   field network key ([`airlog`]); one meter's join measured from the start of the run, from
+//!   its first frame and from the scan that found its PRE ([`airlog::one_meter_join`]), with
+//!   the join options of [`device::JoinOptions`].
 //! - [ ] Propagation delay, time-varying fading, node mobility, multiple uplinks.
 //!
 //! # Run loop
@@ -52,6 +56,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod airlog;
 pub mod device;
 pub mod engine;
 pub mod error;

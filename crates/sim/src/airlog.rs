@@ -1,0 +1,598 @@
+//! Bytes on air by phase and by message: a [`FrameSink`] that decodes every frame it is given
+//! (802.15.4 MAC with the field network key, 6LoWPAN, IPv6, then PANA/EAP, MLE or RPL) and
+//! keeps one [`AirFrame`] per frame, and [`JoinBytes`], the breakdown of a time window.
+//!
+//! Sizes are PSDU octets as sent: MAC header, auxiliary security header, payload, MIC and the
+//! FCS of the PHY (4 octets on SUN FSK). An immediate ACK is its own phase
+//! ([`JoinPhase::Ack`]) and also remembers the phase of the frame it acknowledges, so a
+//! breakdown can show each phase with and without its ACKs.
+//!
+//! [`one_meter_join`] runs one meter's join on a scenario and returns three windows: the whole
+//! run, from the meter's first frame, and from the scan that found its PRE; the `simulate`
+//! example prints them and `tests/join_bytes.rs` bounds them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::sync::{Arc, Mutex};
+
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr};
+use amimesh_device::{MeterEvent, Phase, ip};
+use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
+use amimesh_mac::security::{CcmKey, derive_link_keys};
+use amimesh_mac::wire::{CommandId, Frame, FrameRepr, FrameType};
+use amimesh_mle::security::{MleKey, SoftCrypto, open_message, sender_ext_addr};
+use amimesh_sixlowpan::ContextTable;
+
+use crate::device::{DeviceEvent, JoinOptions, field_sim_with};
+use crate::pcap::FrameSink;
+use crate::{NodeId, Result, Scenario};
+
+/// The phase a frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JoinPhase {
+    /// Beacon Requests and beacons (P1).
+    Scan,
+    /// PANA with EAP-PSK (P2), UDP 716.
+    Pana,
+    /// MLE (P3), UDP 19788.
+    Mle,
+    /// RPL (P4): DIS, DIO, DAO, DAO-ACK.
+    Rpl,
+    /// Immediate acknowledgements.
+    Ack,
+    /// Anything else (application data, undecodable frames).
+    Other,
+}
+
+impl JoinPhase {
+    /// Every phase, in display order.
+    pub const ALL: [JoinPhase; 6] = [
+        JoinPhase::Scan,
+        JoinPhase::Pana,
+        JoinPhase::Mle,
+        JoinPhase::Rpl,
+        JoinPhase::Ack,
+        JoinPhase::Other,
+    ];
+}
+
+impl fmt::Display for JoinPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            JoinPhase::Scan => "beacon scan",
+            JoinPhase::Pana => "PANA/EAP-PSK",
+            JoinPhase::Mle => "MLE",
+            JoinPhase::Rpl => "RPL",
+            JoinPhase::Ack => "MAC ACK",
+            JoinPhase::Other => "other",
+        })
+    }
+}
+
+/// One frame on air, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AirFrame {
+    /// Start of the frame.
+    pub at: Instant,
+    /// MAC source address.
+    pub src: LinkAddr,
+    /// MAC destination address.
+    pub dst: LinkAddr,
+    /// PSDU octets (FCS included).
+    pub len: usize,
+    /// Phase.
+    pub phase: JoinPhase,
+    /// For an ACK: the phase of the frame just before it (the one it acknowledges).
+    pub acked: Option<JoinPhase>,
+    /// What it is, e.g. `"PAR[S] EAP-PSK 1"`, `"DIO multicast"`, `"MLE Link Request"`.
+    pub message: String,
+}
+
+/// Frames and octets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Frames.
+    pub frames: u64,
+    /// PSDU octets.
+    pub bytes: u64,
+}
+
+impl Count {
+    fn add(&mut self, len: usize) {
+        self.frames += 1;
+        self.bytes += len as u64;
+    }
+}
+
+/// One phase of a [`JoinBytes`] breakdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseCount {
+    /// The phase's own frames.
+    pub own: Count,
+    /// The ACKs of its frames.
+    pub acks: Count,
+}
+
+impl PhaseCount {
+    /// Own frames plus their ACKs, in octets.
+    pub fn bytes_with_acks(&self) -> u64 {
+        self.own.bytes + self.acks.bytes
+    }
+}
+
+/// The bytes on air of a window, by phase and by message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JoinBytes {
+    /// First instant counted.
+    pub from: Instant,
+    /// Last instant counted.
+    pub to: Instant,
+    /// Everything in the window.
+    pub total: Count,
+    /// By phase ([`JoinPhase::Ack`] holds every ACK; `acks` of the others attribute them).
+    pub by_phase: BTreeMap<JoinPhase, PhaseCount>,
+    /// By (phase, message), in order of first appearance.
+    pub by_message: Vec<(JoinPhase, String, Count)>,
+}
+
+impl JoinBytes {
+    /// The breakdown of the frames with `from <= at <= to`.
+    pub fn of(frames: &[AirFrame], from: Instant, to: Instant) -> Self {
+        let mut j = JoinBytes {
+            from,
+            to,
+            ..JoinBytes::default()
+        };
+        for f in frames.iter().filter(|f| f.at >= from && f.at <= to) {
+            j.total.add(f.len);
+            j.by_phase.entry(f.phase).or_default().own.add(f.len);
+            if let Some(p) = f.acked {
+                j.by_phase.entry(p).or_default().acks.add(f.len);
+            }
+            match j
+                .by_message
+                .iter_mut()
+                .find(|(p, m, _)| *p == f.phase && *m == f.message)
+            {
+                Some((_, _, c)) => c.add(f.len),
+                None => {
+                    let mut c = Count::default();
+                    c.add(f.len);
+                    j.by_message.push((f.phase, f.message.clone(), c));
+                }
+            }
+        }
+        j
+    }
+
+    /// The count of one phase (zero if absent).
+    pub fn phase(&self, p: JoinPhase) -> PhaseCount {
+        self.by_phase.get(&p).copied().unwrap_or_default()
+    }
+
+    /// The count of the messages of phase `p` whose label starts with `prefix`.
+    pub fn messages(&self, p: JoinPhase, prefix: &str) -> Count {
+        let mut c = Count::default();
+        for (_, _, m) in self
+            .by_message
+            .iter()
+            .filter(|(q, m, _)| *q == p && m.starts_with(prefix))
+        {
+            c.frames += m.frames;
+            c.bytes += m.bytes;
+        }
+        c
+    }
+}
+
+impl fmt::Display for JoinBytes {
+    /// A table: one line per phase (own frames, then with ACKs), then one per message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "  {} octets in {} frames ({:.3}–{:.3} s)",
+            self.total.bytes,
+            self.total.frames,
+            secs(self.from),
+            secs(self.to)
+        )?;
+        for p in JoinPhase::ALL {
+            let c = self.phase(p);
+            if c.own.frames == 0 {
+                continue;
+            }
+            if p == JoinPhase::Ack {
+                writeln!(
+                    f,
+                    "  {:<13} {:>5} octets {:>3} frames",
+                    p, c.own.bytes, c.own.frames
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "  {:<13} {:>5} octets {:>3} frames; with their ACKs {:>5} octets",
+                    p,
+                    c.own.bytes,
+                    c.own.frames,
+                    c.bytes_with_acks()
+                )?;
+            }
+        }
+        for (p, m, c) in &self.by_message {
+            writeln!(
+                f,
+                "    {:<13} {:<28} {:>2} × → {:>5} octets",
+                p.to_string(),
+                m,
+                c.frames,
+                c.bytes
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn secs(t: Instant) -> f64 {
+    t.total_micros() as f64 / 1e6
+}
+
+/// A shared view of the frames an [`AirLog`] recorded (it stays readable after the log was
+/// handed to the simulator).
+#[derive(Debug, Clone, Default)]
+pub struct AirLogHandle(Arc<Mutex<Vec<AirFrame>>>);
+
+impl AirLogHandle {
+    /// A copy of every frame recorded so far.
+    pub fn frames(&self) -> Vec<AirFrame> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// A [`FrameSink`] that decodes and records every frame, optionally passing it on to another
+/// sink (a pcap writer).
+pub struct AirLog {
+    fcs_len: u8,
+    mac_keys: KeyTable<2, 1>,
+    mle_keys: Vec<MleKey>,
+    frames: AirLogHandle,
+    last_phase: Option<JoinPhase>,
+    inner: Option<Box<dyn FrameSink>>,
+}
+
+impl fmt::Debug for AirLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AirLog")
+            .field("fcs_len", &self.fcs_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AirLog {
+    /// A log for a PHY with `fcs_len` FCS octets that opens MAC and MLE security with the
+    /// link keys of `network_key` (ZigBee-IP derivation, FACTS §4.2) at `key_index`.
+    pub fn new(fcs_len: u8, network_key: &Key128, key_index: u8) -> Self {
+        let (mle, mac) = derive_link_keys(network_key);
+        let mut mac_keys = KeyTable::default();
+        let _ = mac_keys.add_key(Some(key_index), CcmKey::new(&mac));
+        let _ = mle;
+        AirLog {
+            fcs_len,
+            mac_keys,
+            mle_keys: vec![MleKey::from_network_key(network_key, key_index, 0)],
+            frames: AirLogHandle::default(),
+            last_phase: None,
+            inner: None,
+        }
+    }
+
+    /// Passes every frame on to `sink` as well.
+    pub fn tee(mut self, sink: Box<dyn FrameSink>) -> Self {
+        self.inner = Some(sink);
+        self
+    }
+
+    /// The handle to read the frames from.
+    pub fn handle(&self) -> AirLogHandle {
+        self.frames.clone()
+    }
+
+    /// Decodes one PSDU.
+    pub fn classify(&mut self, at: Instant, psdu: &[u8]) -> AirFrame {
+        let mpdu = psdu
+            .get(..psdu.len().saturating_sub(usize::from(self.fcs_len)))
+            .unwrap_or(&[]);
+        let mut f = AirFrame {
+            at,
+            src: LinkAddr::Absent,
+            dst: LinkAddr::Absent,
+            len: psdu.len(),
+            phase: JoinPhase::Other,
+            acked: None,
+            message: "undecoded".into(),
+        };
+        let Ok(view) = Frame::new_checked(mpdu) else {
+            return f;
+        };
+        let Ok(repr) = FrameRepr::parse(&view) else {
+            return f;
+        };
+        f.src = repr.src_addr;
+        f.dst = repr.dst_addr;
+        match repr.frame_type {
+            FrameType::Ack => {
+                f.phase = JoinPhase::Ack;
+                f.acked = self.last_phase;
+                f.message = "ACK".into();
+            }
+            FrameType::Beacon => {
+                f.phase = JoinPhase::Scan;
+                f.message = "beacon".into();
+            }
+            FrameType::MacCommand => {
+                let id = repr.content.first().copied().map(CommandId::from);
+                if id == Some(CommandId::BeaconRequest) {
+                    f.phase = JoinPhase::Scan;
+                    f.message = "beacon request".into();
+                } else {
+                    f.message = "MAC command".into();
+                }
+            }
+            FrameType::Data => {
+                let mut buf = mpdu.to_vec();
+                let payload = if repr.security.is_some() {
+                    match unsecure_frame(&mut buf, &self.mac_keys) {
+                        Ok(u) => buf.get(u.header_len..u.len).map(<[u8]>::to_vec),
+                        Err(_) => None,
+                    }
+                } else {
+                    Some(repr.payload().to_vec())
+                };
+                match payload {
+                    Some(p) => self.classify_ip(&mut f, &p, repr.src_addr, repr.dst_addr),
+                    None => f.message = "secured data (no key)".into(),
+                }
+            }
+            _ => {}
+        }
+        f
+    }
+
+    fn classify_ip(&self, f: &mut AirFrame, lowpan: &[u8], src: LinkAddr, dst: LinkAddr) {
+        let mut out = vec![0u8; 2048];
+        let Ok(n) = amimesh_sixlowpan::decompress(lowpan, src, dst, &ContextTable::new(), &mut out)
+        else {
+            f.message = "6LoWPAN (not decompressed)".into();
+            return;
+        };
+        let pkt = out.get(..n).unwrap_or(&[]);
+        let Some(h) = ip::parse(pkt) else {
+            f.message = "not IPv6".into();
+            return;
+        };
+        if let Some((sport, dport, data)) = ip::udp(pkt, &h) {
+            if sport == 716 || dport == 716 {
+                f.phase = JoinPhase::Pana;
+                f.message = pana_label(data);
+            } else if sport == 19788 || dport == 19788 {
+                f.phase = JoinPhase::Mle;
+                f.message = self.mle_label(&h.src, &h.dst, data);
+            } else {
+                f.message = format!("UDP {dport}");
+            }
+        } else if let Some((t, code, _)) = ip::icmp(pkt, &h) {
+            if t == 155 {
+                f.phase = JoinPhase::Rpl;
+                let cast = if h.dst.is_multicast() {
+                    "multicast"
+                } else {
+                    "unicast"
+                };
+                f.message = match code {
+                    0 => format!("DIS {cast}"),
+                    1 => format!("DIO {cast}"),
+                    2 => "DAO".into(),
+                    3 => "DAO-ACK".into(),
+                    c => format!("RPL code {c}"),
+                };
+            } else {
+                f.message = format!("ICMPv6 {t}");
+            }
+        } else {
+            f.message = format!("IPv6 next header {}", h.next_header);
+        }
+    }
+
+    fn mle_label(&self, src: &Ipv6Addr, dst: &Ipv6Addr, data: &[u8]) -> String {
+        use amimesh_mle::wire::message::Message;
+        let Ok(m) = Message::new_checked(data) else {
+            return "MLE (malformed)".into();
+        };
+        let cmd = if m.is_secured() {
+            let mut out = [0u8; 512];
+            let Some(sender) = sender_ext_addr(*src) else {
+                return "MLE (secured)".into();
+            };
+            match open_message(
+                &SoftCrypto,
+                &self.mle_keys[..],
+                sender,
+                *src,
+                *dst,
+                &m,
+                &mut out,
+            ) {
+                Ok((_, _, body)) => Some(body.command),
+                Err(_) => None,
+            }
+        } else {
+            m.body()
+                .first()
+                .map(|c| amimesh_mle::wire::command::Command::from(*c))
+        };
+        match cmd {
+            Some(c) => format!("MLE {c:?}"),
+            None => "MLE (secured)".into(),
+        }
+    }
+
+    fn record(&mut self, f: AirFrame) {
+        if f.phase != JoinPhase::Ack {
+            self.last_phase = Some(f.phase);
+        }
+        if let Ok(mut v) = self.frames.0.lock() {
+            v.push(f);
+        }
+    }
+}
+
+/// `"PAR[S] EAP-PSK 1"`, `"PAN[C]"`, `"PCI"`, …
+fn pana_label(data: &[u8]) -> String {
+    use amimesh_pana::wire::{AvpCode, Flags, Message, MessageRepr, MessageType};
+    let Ok(m) = Message::new_checked(data) else {
+        return "PANA (malformed)".into();
+    };
+    let Ok(r) = MessageRepr::parse(&m) else {
+        return "PANA (malformed)".into();
+    };
+    let req = r.flags.contains(Flags::REQUEST);
+    let mut s = match (r.message_type, req) {
+        (MessageType::ClientInitiation, _) => "PCI".to_string(),
+        (MessageType::Auth, true) => "PAR".into(),
+        (MessageType::Auth, false) => "PAN".into(),
+        (MessageType::Termination, true) => "PTR".into(),
+        (MessageType::Termination, false) => "PTA".into(),
+        (MessageType::Notification, true) => "PNR".into(),
+        (MessageType::Notification, false) => "PNA".into(),
+        (t, _) => format!("PANA type {}", u16::from(t)),
+    };
+    if r.flags.contains(Flags::START) {
+        s.push_str("[S]");
+    }
+    if r.flags.contains(Flags::COMPLETE) {
+        s.push_str("[C]");
+    }
+    if let Some(e) = r.find(AvpCode::EapPayload) {
+        let v = e.value;
+        let label = match (v.first(), v.get(4), v.get(5)) {
+            (Some(3), _, _) => "EAP-Success".to_string(),
+            (Some(4), _, _) => "EAP-Failure".into(),
+            (_, Some(1), _) => "EAP-Identity".into(),
+            (_, Some(47), Some(fl)) => format!("EAP-PSK {}", (fl >> 6) + 1),
+            (_, Some(t), _) => format!("EAP type {t}"),
+            _ => "EAP".into(),
+        };
+        s.push(' ');
+        s.push_str(&label);
+    }
+    s
+}
+
+impl FrameSink for AirLog {
+    fn frame(&mut self, at: Instant, channel: u8, page: u8, psdu: &[u8]) {
+        let f = self.classify(at, psdu);
+        self.record(f);
+        if let Some(s) = self.inner.as_mut() {
+            s.frame(at, channel, page, psdu);
+        }
+    }
+    fn finish(&mut self) -> Result<()> {
+        match self.inner.as_mut() {
+            Some(s) => s.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One meter's join measured three ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneJoin {
+    /// When the meter became operational (DAO-ACK received), if it did.
+    pub operational_at: Option<Instant>,
+    /// Everything from the start of the run to `operational_at` (and the ACK of the DAO-ACK).
+    pub whole_run: JoinBytes,
+    /// From the meter's first frame (its first Beacon Request: those carry no source address;
+    /// in a one-meter run every Beacon Request is the meter's).
+    pub from_first_frame: JoinBytes,
+    /// From the Beacon Request of the scan that found the PRE (the join attempt that
+    /// succeeded; earlier scans found no relay ready yet).
+    pub join_attempt: JoinBytes,
+    /// Every decoded frame of the run.
+    pub frames: Vec<AirFrame>,
+}
+
+/// Runs `s` (the relay plus, normally, one meter) with the join options `opts` until meter 1 is
+/// operational or `limit` passes, and measures its join. `pcap`, if given, receives every
+/// frame too. The scenario's PHY decides the FCS length.
+pub fn one_meter_join(
+    s: &Scenario,
+    opts: &JoinOptions,
+    limit: Duration,
+    pcap: Option<Box<dyn FrameSink>>,
+) -> Result<OneJoin> {
+    let mut sim = field_sim_with(s, opts)?;
+    let fcs = s.phy.profile().fcs_len;
+    let mut log = AirLog::new(fcs, &crate::device::network_key(), 1);
+    if let Some(p) = pcap {
+        log = log.tee(p);
+    }
+    let handle = log.handle();
+    sim.set_frame_sink(Box::new(log));
+    let end = Instant::ZERO + limit;
+    let mut operational_at = None;
+    let mut preselected_at = None;
+    while operational_at.is_none() && sim.now() < end {
+        let t = sim.now() + Duration::from_millis(100);
+        sim.run_until(t)?;
+        while let Some((at, id, e)) = sim.poll_event() {
+            if id != NodeId(1) {
+                continue;
+            }
+            match e {
+                DeviceEvent::Meter(MeterEvent::PreSelected { .. }) => preselected_at = Some(at),
+                DeviceEvent::Meter(MeterEvent::Operational { .. }) => operational_at = Some(at),
+                _ => {}
+            }
+        }
+        if operational_at.is_none()
+            && sim
+                .node(NodeId(1))
+                .and_then(|d| d.meter())
+                .map(|m| m.phase())
+                == Some(Phase::Operational)
+        {
+            operational_at = Some(sim.now());
+        }
+    }
+    sim.finish_frame_sink()?;
+    let frames = handle.frames();
+    // The window ends with the DAO-ACK and the meter's ACK of it (sent right after it).
+    let op = operational_at.unwrap_or(sim.now());
+    let to = frames
+        .iter()
+        .find(|f| f.at >= op && f.at <= op + Duration::from_millis(5) && f.phase == JoinPhase::Ack)
+        .map_or(op, |f| f.at);
+    let meter = LinkAddr::Extended(crate::device::ext_addr(1));
+    let is_meter = |f: &AirFrame| f.src == meter || f.message == "beacon request";
+    let first = frames
+        .iter()
+        .find(|f| is_meter(f))
+        .map_or(Instant::ZERO, |f| f.at);
+    let attempt = frames
+        .iter()
+        .rev()
+        .find(|f| f.message == "beacon request" && preselected_at.is_none_or(|p| f.at <= p))
+        .map_or(first, |f| f.at);
+    Ok(OneJoin {
+        operational_at,
+        whole_run: JoinBytes::of(&frames, Instant::ZERO, to),
+        from_first_frame: JoinBytes::of(&frames, first, to),
+        join_attempt: JoinBytes::of(&frames, attempt, to),
+        frames,
+    })
+}
+
+/// The extended address of meter `i` (re-exported for callers of [`one_meter_join`]).
+pub fn meter_ext_addr(i: usize) -> ExtAddr {
+    crate::device::ext_addr(i)
+}

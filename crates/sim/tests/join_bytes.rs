@@ -1,0 +1,171 @@
+//! One meter's join at one hop (SUN FSK, 4-octet FCS): the bytes on air by phase and by
+//! message, with the byte-saving join options and without them, and Wireshark's reading of the
+//! compact PANA/EAP-PSK exchange in the capture.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use amimesh_core::Duration;
+use amimesh_sim::airlog::{JoinPhase, OneJoin, one_meter_join};
+use amimesh_sim::device::JoinOptions;
+use amimesh_sim::pcap::PcapSink;
+use amimesh_sim::{PhyName, Scenario, TopologySpec};
+use std::process::Command;
+
+fn scenario() -> Scenario {
+    let mut s = Scenario::new(1, 1, TopologySpec::Line { spacing_m: 70.0 });
+    s.phy = PhyName::SunFsk920_100k;
+    s
+}
+
+fn join(opts: &JoinOptions) -> OneJoin {
+    let j = one_meter_join(&scenario(), opts, Duration::from_secs(120), None).unwrap();
+    assert!(j.operational_at.is_some(), "the meter joined");
+    j
+}
+
+#[test]
+fn compact_join_fits_its_bounds_and_beats_the_legacy_flow() {
+    let new = join(&JoinOptions::default());
+    let old = join(&JoinOptions::LEGACY);
+    let (n, o) = (&new.join_attempt, &old.join_attempt);
+    println!("compact:\n{n}legacy:\n{o}");
+
+    // PANA: PCI, PAR/PAN[S] with EAP-PSK 1/2, PAR/PAN with EAP-PSK 3/4, PAR/PAN[C].
+    let pana = n.phase(JoinPhase::Pana);
+    assert_eq!(pana.own.frames, 7);
+    assert_eq!(pana.acks.frames, 7);
+    assert!(pana.bytes_with_acks() <= 950, "{pana:?}");
+    assert_eq!(n.messages(JoinPhase::Pana, "PAR[S] EAP-PSK 1").frames, 1);
+    assert_eq!(n.messages(JoinPhase::Pana, "PAN[S] EAP-PSK 2").frames, 1);
+    assert_eq!(n.messages(JoinPhase::Pana, "PAR EAP-Identity").frames, 0);
+    let old_pana = o.phase(JoinPhase::Pana);
+    assert_eq!(old_pana.own.frames, 11);
+    assert!(pana.bytes_with_acks() + 300 <= old_pana.bytes_with_acks());
+
+    // RPL: one unicast DIS answered by one unicast DIO, no multicast DIS, no DIO from the
+    // meter before its DAO-ACK, DAO and DAO-ACK without DODAGID.
+    assert_eq!(n.messages(JoinPhase::Rpl, "DIS unicast").frames, 1);
+    assert_eq!(n.messages(JoinPhase::Rpl, "DIS multicast").frames, 0);
+    assert_eq!(n.messages(JoinPhase::Rpl, "DIO unicast").frames, 1);
+    let meter = amimesh_core::LinkAddr::Extended(amimesh_sim::airlog::meter_ext_addr(1));
+    let meter_dios = new
+        .frames
+        .iter()
+        .filter(|f| f.at >= n.from && f.at <= n.to && f.src == meter)
+        .filter(|f| f.message.starts_with("DIO"))
+        .count();
+    assert_eq!(meter_dios, 0);
+    assert_eq!(n.messages(JoinPhase::Rpl, "DAO").bytes, 88 + 46);
+    assert!(n.phase(JoinPhase::Rpl).bytes_with_acks() <= 450);
+    assert!(o.messages(JoinPhase::Rpl, "DIO").frames >= 5);
+
+    // MLE is the same three-way handshake in both.
+    assert_eq!(n.phase(JoinPhase::Mle), o.phase(JoinPhase::Mle));
+    assert_eq!(n.phase(JoinPhase::Mle).own.frames, 3);
+
+    // Totals: the attempt that found the PRE, and the whole run to operational.
+    assert!(n.total.bytes <= 1_750, "{}", n.total.bytes);
+    assert!(n.total.bytes + 700 <= o.total.bytes);
+    assert!(new.whole_run.total.bytes + 700 <= old.whole_run.total.bytes);
+    // The windows nest and add up.
+    assert!(new.whole_run.total.bytes >= new.from_first_frame.total.bytes);
+    assert!(new.from_first_frame.total.bytes >= n.total.bytes);
+    let sum: u64 = JoinPhase::ALL.iter().map(|p| n.phase(*p).own.bytes).sum();
+    assert_eq!(sum, n.total.bytes);
+    assert_eq!(n.phase(JoinPhase::Other).own.frames, 0);
+}
+
+#[test]
+fn same_options_same_bytes() {
+    let a = join(&JoinOptions::default());
+    let b = join(&JoinOptions::default());
+    assert_eq!(a.frames, b.frames);
+}
+
+#[test]
+fn tshark_reads_the_compact_pana_exchange_on_air() {
+    let dir = std::env::temp_dir().join(format!("amimesh-joinbytes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("one.pcap");
+    let sink = PcapSink::new(
+        std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+        4,
+    )
+    .unwrap();
+    let j = one_meter_join(
+        &scenario(),
+        &JoinOptions::default(),
+        Duration::from_secs(120),
+        Some(Box::new(sink)),
+    )
+    .unwrap();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .args(["-Y", "pana", "-T", "fields", "-E", "separator=;"])
+        .args(["-e", "pana.type", "-e", "eap.code", "-e", "eap.type"])
+        .args(["-e", "eap.psk.flags.t", "-e", "udp.payload"])
+        .output()
+        .expect("tshark is required for this test (tools/setup-oracles.sh installs it)");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    // The seven PANA frames of the join attempt, as our classifier labelled them.
+    let ours: Vec<&str> = j
+        .frames
+        .iter()
+        .filter(|f| f.phase == JoinPhase::Pana)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            "PCI",
+            "PAR[S] EAP-PSK 1",
+            "PAN[S] EAP-PSK 2",
+            "PAR EAP-PSK 3",
+            "PAN EAP-PSK 4",
+            "PAR[C] EAP-Success",
+            "PAN[C]",
+        ]
+    );
+    assert_eq!(rows.len(), 7, "{text}");
+    let decoded: Vec<(&str, &str, &str, &str)> =
+        rows.iter().map(|r| (r[0], r[1], r[2], r[3])).collect();
+    assert_eq!(
+        decoded,
+        [
+            ("1", "", "", ""),
+            ("2", "1", "47", "0x00"),
+            ("2", "2", "47", "0x01"),
+            ("2", "1", "47", "0x02"),
+            ("2", "2", "47", "0x03"),
+            ("2", "3", "", ""),
+            ("2", "", "", ""),
+        ]
+    );
+    // S flag on the two EAP-carrying start messages (flags are bytes 4-5 of the payload).
+    let flags: Vec<u16> = rows
+        .iter()
+        .map(|r| {
+            let p = hex(r[4]);
+            u16::from_be_bytes([p[4], p[5]])
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [0x0000, 0xc000, 0x4000, 0x8000, 0x0000, 0xa000, 0x2000]
+    );
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
