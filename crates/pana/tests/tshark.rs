@@ -258,7 +258,12 @@ fn tshark_decodes_the_compact_profile() {
         .iter()
         .zip(&rows)
         .filter(|(d, _)| d.bytes[4] & 0x40 != 0)
-        .map(|(_, r)| (col(r, "eap.psk.flags.t"), col(r, "pana.avp.code")))
+        .map(|(_, r)| {
+            (
+                r.col("eap.psk.flags.t").to_string(),
+                r.col("pana.avp.code").to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         start,
