@@ -700,12 +700,20 @@ impl<S: CredentialStore> PanaAgent<S> {
         dest: Dest,
         rng: &mut R,
     ) -> Result<()> {
-        // A repeated PCI while PAR[S] is outstanding: PAR[S] has its own retransmission.
-        if self
-            .sessions
-            .iter()
-            .any(|(_, s)| s.dest == dest && s.state == SessionState::WaitStartAnswer)
-        {
+        // A repeated or late PCI while this PaC's handshake is under way (RFC 5191 §4.1: the
+        // PaC retransmits PCI until PAR[S] arrives; PAR[S] has its own retransmission): no
+        // second session. A PCI from a PaC whose session is open starts a new session (the PaC
+        // lost its state, e.g. a reboot); the open one stays until it ends or is replaced.
+        if self.sessions.iter().any(|(_, s)| {
+            s.dest == dest
+                && matches!(
+                    s.state,
+                    SessionState::WaitStartAnswer
+                        | SessionState::Authenticating
+                        | SessionState::WaitSuccessAnswer
+                        | SessionState::WaitFailureAnswer
+                )
+        }) {
             self.sh.stats.rx_duplicate += 1;
             return Ok(());
         }

@@ -1074,3 +1074,34 @@ fn compact_profile_accepts_the_eap_response_in_the_pacs_own_par() {
     assert_eq!((e[0], e[4], e[5] >> 6), (1, 47, 2), "EAP-PSK message 3");
     assert_eq!(paa.stats().rx_eap_discarded, 0);
 }
+
+/// A PCI retransmission whose duplicate arrives after PAN[S] (the PAA is already in the EAP
+/// exchange) must not open a second session for the same PaC (RFC 5191 §4.1). Recorded loss
+/// and duplication pattern: PAR[S] lost twice, the third PCI duplicated behind PAN[S].
+#[test]
+fn a_late_duplicate_pci_does_not_open_a_second_session() {
+    let seed = 4_403_745_147_050_598_824;
+    let mut ac = agent_config(seed);
+    ac.auth_timeout = Duration::from_secs(3600);
+    let mut cc = client_config(0, seed);
+    cc.auth_timeout = Duration::from_secs(3600);
+    let mut net = Net::with(ac, vec![cc], seed);
+    net.loss = 0.295;
+    net.dup = 0.295;
+    net.start_all();
+    net.drive_until(20_000, |net| net.authenticated(0));
+    assert!(net.authenticated(0));
+    // The pattern really happened: a PCI was delivered after the PAN[S].
+    let pan_s = net
+        .trace
+        .iter()
+        .position(|l| l.contains("deliver PANA PAN[S]"))
+        .unwrap();
+    assert!(
+        net.trace[pan_s..]
+            .iter()
+            .any(|l| l.contains("deliver PANA PCI"))
+    );
+    assert_eq!(net.agent.session_count(), 1);
+    assert!(net.agent.stats().rx_duplicate >= 1);
+}
