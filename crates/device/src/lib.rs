@@ -81,11 +81,13 @@ extern crate std;
 pub mod app;
 mod error;
 pub mod ip;
+pub mod link;
 mod meter;
 mod relay;
 mod stack;
 
 pub use error::{Error, Result};
+pub use link::{LinkAwareSelector, LinkMetricConfig};
 pub use meter::{Meter, MeterConfig, MeterEvent, Phase};
 pub use relay::{
     AbortReason, FailurePolicy, FieldRelay, RelayConfigDevice, RelayEvent, SessionState, UplinkOp,

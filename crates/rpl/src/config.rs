@@ -96,6 +96,12 @@ pub struct Config {
     /// Add the parent address to storing-mode Transit Information options so the root can
     /// build the route view (the field is optional, RFC 6550 §6.7.8).
     pub storing_parent_address: bool,
+    /// Least time between two voluntary parent changes (a better parent by more than the
+    /// objective function's switch threshold, RFC 6719 §3.4). Losing the preferred parent,
+    /// or its link or rank becoming unacceptable, still changes it at once. Damps the
+    /// oscillation where every switch adds control traffic that degrades the links the next
+    /// choice is made on. Zero disables it.
+    pub parent_switch_holdoff: Duration,
 }
 
 impl Config {
@@ -141,6 +147,7 @@ impl Config {
             repair_holdoff: Duration::from_secs(2),
             link_failures_to_drop: 2,
             storing_parent_address: true,
+            parent_switch_holdoff: Duration::from_secs(60),
         }
     }
 

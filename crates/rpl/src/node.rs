@@ -309,6 +309,8 @@ pub struct RplNode {
     dao_acked: bool,
     invalidate_next: bool,
     detached_at: Option<Instant>,
+    last_switch: Option<Instant>,
+    announced_rank: u16,
     detach_rank: u16,
     rejoin_attempts: u8,
     poison_left: u8,
@@ -374,6 +376,8 @@ impl RplNode {
             dao_acked: false,
             invalidate_next: false,
             detached_at: None,
+            last_switch: None,
+            announced_rank: INFINITE_RANK,
             detach_rank: INFINITE_RANK,
             rejoin_attempts: 0,
             poison_left: 0,
@@ -871,6 +875,23 @@ impl RplNode {
         code: u8,
         body: &[u8],
     ) {
+        self.handle_message_with_link(now, src, dst, code, body, None);
+    }
+
+    /// As [`handle_message`](Self::handle_message), with the link layer's ETX estimate (×128)
+    /// for the link the message arrived on. A DIO's sender is entered in the neighbour table
+    /// with it, so parent selection already weighs the link when it first hears the sender
+    /// (RFC 6719 §3.1: the link metric of a neighbour known only from its DIOs is an initial
+    /// estimate the link layer provides).
+    pub fn handle_message_with_link(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        code: u8,
+        body: &[u8],
+        link_etx: Option<u16>,
+    ) {
         self.touch(now);
         self.stats.rx = self.stats.rx.saturating_add(1);
         if !self.started {
@@ -886,7 +907,7 @@ impl RplNode {
         };
         match repr {
             MessageRepr::Dis(d) => self.handle_dis(now, src, dst, &d),
-            MessageRepr::Dio(d) => self.handle_dio(now, src, &d),
+            MessageRepr::Dio(d) => self.handle_dio(now, src, &d, link_etx),
             MessageRepr::Dao(d) => self.handle_dao(now, src, dst, &d),
             MessageRepr::DaoAck(a) => self.handle_dao_ack(now, &a),
             MessageRepr::Dco(d) => self.handle_dco(now, src, &d),
@@ -933,7 +954,13 @@ impl RplNode {
         }
     }
 
-    fn handle_dio(&mut self, now: Instant, src: Ipv6Addr, dio: &DioRepr<'_>) {
+    fn handle_dio(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dio: &DioRepr<'_>,
+        link_etx: Option<u16>,
+    ) {
         if dio.instance_id != self.cfg.instance_id || !is_link_local(&src) {
             return self.ignore();
         }
@@ -997,11 +1024,12 @@ impl RplNode {
             version: dio.version,
             rank: dio.rank,
             dtsn: dio.dtsn,
-            etx: self
-                .neighbours
-                .iter()
-                .find(|n| n.ll == src)
-                .and_then(|n| n.etx),
+            etx: link_etx.or_else(|| {
+                self.neighbours
+                    .iter()
+                    .find(|n| n.ll == src)
+                    .and_then(|n| n.etx)
+            }),
             heard: now,
             failures: 0,
         };
@@ -1109,6 +1137,12 @@ impl RplNode {
 
     /// The rank we would have through `n`, if `n` may be a parent.
     fn candidate_rank(&self, n: &Neighbour, strict: bool) -> Option<u16> {
+        self.candidate_rank_with(n, strict, false)
+    }
+
+    /// `last_resort`: a link above MAX_LINK_METRIC counts as MAX_LINK_METRIC instead of
+    /// excluding the neighbour (used only when no neighbour qualifies otherwise).
+    fn candidate_rank_with(&self, n: &Neighbour, strict: bool, last_resort: bool) -> Option<u16> {
         let d = self.dodag.as_ref()?;
         if n.dodag_id != d.dodag_id || n.version != d.version.value() || n.rank == INFINITE_RANK {
             return None;
@@ -1120,8 +1154,12 @@ impl RplNode {
                 return None;
             }
         }
-        let r =
-            d.of.rank_via(n.rank, n.etx, d.config.min_hop_rank_increase)?;
+        let etx = if last_resort {
+            n.etx.map(|e| e.min(crate::of::MAX_LINK_METRIC))
+        } else {
+            n.etx
+        };
+        let r = d.of.rank_via(n.rank, etx, d.config.min_hop_rank_increase)?;
         if d.config.max_rank_increase != 0
             && d.lowest_rank != INFINITE_RANK
             && r > d.lowest_rank.saturating_add(d.config.max_rank_increase)
@@ -1143,17 +1181,35 @@ impl RplNode {
         }
         let Some(d) = self.dodag else { return };
         let cur = self.preferred;
-        let cur_rank = cur
-            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
-            .and_then(|n| self.candidate_rank(n, true));
-        let best = self
-            .neighbours
-            .iter()
-            .filter_map(|n| self.candidate_rank(n, true).map(|r| (r, n.ll)))
-            .min();
+        let pass = |last_resort: bool| {
+            let cur_rank = cur
+                .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+                .and_then(|n| self.candidate_rank_with(n, true, last_resort));
+            let best = self
+                .neighbours
+                .iter()
+                .filter_map(|n| {
+                    self.candidate_rank_with(n, true, last_resort)
+                        .map(|r| (r, n.ll))
+                })
+                .min();
+            (cur_rank, best)
+        };
+        // RFC 6719 §3.1 excludes links above MAX_LINK_METRIC. When that leaves no parent at
+        // all, the least bad link is kept (counted at MAX_LINK_METRIC) rather than detaching:
+        // its ETX only improves through traffic, and a detached node sends none.
+        let (cur_rank, best) = match pass(false) {
+            (None, None) => pass(true),
+            p => p,
+        };
         let threshold = d.of.switch_threshold(d.config.min_hop_rank_increase);
+        let may_switch = self
+            .last_switch
+            .is_none_or(|t| now >= t + self.cfg.parent_switch_holdoff);
         let choice = match (cur_rank, best) {
-            (Some(cr), Some((br, bll))) if br.saturating_add(threshold) < cr => Some((br, bll)),
+            (Some(cr), Some((br, bll))) if may_switch && br.saturating_add(threshold) < cr => {
+                Some((br, bll))
+            }
             (Some(cr), _) => cur.map(|c| (cr, c)),
             (None, b) => b,
         };
@@ -1181,6 +1237,9 @@ impl RplNode {
             d.lowest_rank.min(rank)
         };
         self.dodag = Some(d);
+        if old != Some(new) {
+            self.announced_rank = rank;
+        }
         self.preferred = Some(new);
         // The new parent is upward: no downward route may go through it.
         self.storing.remove_via(&new);
@@ -1209,6 +1268,7 @@ impl RplNode {
             }
             Some(o) if o != new => {
                 self.stats.parent_changes = self.stats.parent_changes.saturating_add(1);
+                self.last_switch = Some(now);
                 if let Some(t) = parent_dtsn {
                     self.parent_dtsn = t;
                 }
@@ -1225,8 +1285,24 @@ impl RplNode {
                 self.trickle.hear_inconsistent(now, &mut self.rng);
             }
             Some(_) => {
-                let new_dag_rank = crate::of::dag_rank(rank, d.config.min_hop_rank_increase);
-                if new_dag_rank != old_dag_rank {
+                // Same parent, new rank. Under MRHOF the rank follows the link's ETX and moves
+                // a little all the time; only a move by at least the switch threshold since
+                // the rank last advertised at once (the change children's hysteresis would
+                // act on, RFC 6719 §3.4) resets Trickle (RFC 6550 §8.3 leaves such events to
+                // the implementation). Smaller moves go out with the next scheduled DIO.
+                let step = match d.of {
+                    ObjectiveFunction::Mrhof => {
+                        d.of.switch_threshold(d.config.min_hop_rank_increase)
+                    }
+                    ObjectiveFunction::Of0 => 1,
+                };
+                let moved = if step == 1 {
+                    crate::of::dag_rank(rank, d.config.min_hop_rank_increase) != old_dag_rank
+                } else {
+                    rank.abs_diff(self.announced_rank) >= step
+                };
+                if moved {
+                    self.announced_rank = rank;
                     self.trickle.hear_inconsistent(now, &mut self.rng);
                 }
             }
@@ -1387,7 +1463,12 @@ impl RplNode {
                     break;
                 };
                 if t.transit.path_lifetime == 0 {
-                    if topo.remove(&t.addr) {
+                    // A No-Path older than the route (the DAO of the new path overtook it,
+                    // RFC 6550 §9.2.2) withdraws nothing.
+                    let newer = topo.path_sequence(&t.addr).is_some_and(|s| {
+                        SequenceCounter(s).is_newer_than(SequenceCounter(t.transit.path_sequence))
+                    });
+                    if !newer && topo.remove(&t.addr) {
                         self.push_event(Event::RouteRemoved { target: t.addr });
                     }
                 } else if let Some(p) = t.transit.parent_address {
@@ -1404,6 +1485,13 @@ impl RplNode {
         if d.mop.is_storing() {
             for t in &targets {
                 if t.transit.path_lifetime == 0 {
+                    let newer = self.storing.get(&t.addr).is_some_and(|r| {
+                        SequenceCounter(r.path_sequence)
+                            .is_newer_than(SequenceCounter(t.transit.path_sequence))
+                    });
+                    if newer {
+                        continue;
+                    }
                     if self.storing.remove(&t.addr, Some(&src)).is_some() {
                         forward.push(*t);
                         self.push_event(Event::RouteRemoved { target: t.addr });
