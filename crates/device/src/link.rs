@@ -5,7 +5,8 @@
 //! - a neighbour known only from what we heard (DIOs, beacons) gets an initial estimate from
 //!   the LQI of its frames ([`LinkMetricConfig::etx_from_lqi`]): a clean link is ETX 1, and the
 //!   estimate grows linearly to ETX 4 (MRHOF's `MAX_LINK_METRIC`, RFC 6719 §5) as the LQI
-//!   falls to [`LinkMetricConfig::lqi_poor`];
+//!   falls to [`LinkMetricConfig::lqi_poor`]; below that the link counts as unusable (ETX 5)
+//!   unless nothing better is heard;
 //! - once we send to it, the MAC's ETX (acknowledged transmissions, an EWMA over frames,
 //!   `amimesh_mac::mac::link_stats`) takes over, blended with the initial estimate over the
 //!   first [`LinkMetricConfig::prior_samples`] frames so one lucky or unlucky frame does not
@@ -24,14 +25,17 @@ use core::cmp::Ordering;
 
 /// ETX of one perfect transmission (×128).
 pub const ETX_ONE: u16 = 128;
+/// MAX_LINK_METRIC for ETX: 512 = ETX 4 (RFC 6719 §5); MRHOF does not use poorer links.
+pub const MAX_LINK_METRIC: u16 = amimesh_rpl::of::MAX_LINK_METRIC;
 
 /// How link quality turns into ETX.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkMetricConfig {
     /// LQI at and above which a link is assumed clean (ETX 1). Default 64.
     pub lqi_good: u8,
-    /// LQI at and below which a link is assumed as bad as MRHOF still accepts (ETX 4).
-    /// Default 16.
+    /// LQI at which a link is assumed as bad as MRHOF still accepts (ETX 4); below it, a
+    /// link is assumed beyond MAX_LINK_METRIC (ETX 5) and used only when nothing else is.
+    /// Default 24.
     pub lqi_poor: u8,
     /// Measured frames after which the MAC's ETX alone counts. Default 4.
     pub prior_samples: u32,
@@ -39,10 +43,17 @@ pub struct LinkMetricConfig {
     pub feed_delta: u16,
     /// Neighbours whose estimate is tracked (the MAC's link table size is the other bound).
     pub capacity: usize,
+    /// An estimate rising above this (×128) is passed to RPL at once, without waiting for
+    /// the neighbour's next DIO; RPL then stops using the link (it is above
+    /// [`MAX_LINK_METRIC`]). Default 640 (ETX 5): a link losing most frames gets there
+    /// within a few frames, while uniform loss of 30 % (ETX about 2) would need five frames
+    /// in a row lost after every retry.
+    pub drop_etx: u16,
     /// Also pass an estimate to RPL as soon as a frame's outcome moves it (by
     /// `feed_delta`). Default false: the estimate (LQI prior blended with the MAC's measured
     /// ETX) reaches RPL with each DIO heard from the neighbour, which paces parent
-    /// re-evaluation by the DIO Trickle. Passing every move makes collision bursts during
+    /// re-evaluation by the DIO Trickle, and at once only when a link fails beyond
+    /// `drop_etx` or recovers below [`MAX_LINK_METRIC`]. Passing every move makes collision bursts during
     /// joins swing ranks and parents (measured in the field simulations: two to three times
     /// the control traffic and routes missing while DAOs chase the changes).
     pub feed_on_tx: bool,
@@ -52,10 +63,11 @@ impl Default for LinkMetricConfig {
     fn default() -> Self {
         LinkMetricConfig {
             lqi_good: 64,
-            lqi_poor: 16,
+            lqi_poor: 24,
             prior_samples: 4,
             feed_delta: 16,
             capacity: 64,
+            drop_etx: 5 * ETX_ONE,
             feed_on_tx: false,
         }
     }
@@ -63,7 +75,7 @@ impl Default for LinkMetricConfig {
 
 impl LinkMetricConfig {
     /// Initial ETX (×128) of a link heard at `lqi`: 128 at `lqi_good` and above, rising
-    /// linearly to 512 at `lqi_poor`, and 512 below.
+    /// linearly to 512 at `lqi_poor`, and 640 below.
     pub fn etx_from_lqi(&self, lqi: u8) -> u16 {
         let good = u32::from(self.lqi_good);
         let poor = u32::from(self.lqi_poor.min(self.lqi_good));
@@ -71,7 +83,10 @@ impl LinkMetricConfig {
         if l >= good {
             return ETX_ONE;
         }
-        if l <= poor || good == poor {
+        if l < poor {
+            return 5 * ETX_ONE;
+        }
+        if good == poor {
             return 4 * ETX_ONE;
         }
         let span = good - poor;
@@ -132,9 +147,7 @@ impl LinkMetrics {
         links: impl Iterator<Item = (&'a LinkAddr, &'a LinkStats)>,
     ) -> Vec<(ExtAddr, u16, u32)> {
         let mut out = Vec::new();
-        if !self.cfg.feed_on_tx {
-            return out;
-        }
+        let drop = self.cfg.drop_etx.max(MAX_LINK_METRIC);
         for (a, s) in links {
             let LinkAddr::Extended(e) = a else { continue };
             if s.etx_samples == 0 {
@@ -143,10 +156,16 @@ impl LinkMetrics {
             }
             let est = self.cfg.estimate(s);
             let changed = match self.fed.iter().find(|f| f.0 == *e) {
-                Some(&(_, old, samples)) => {
-                    samples != s.etx_samples && est.abs_diff(old) >= self.cfg.feed_delta
+                Some(&(_, old, samples)) if samples != s.etx_samples => {
+                    // A link failing beyond `drop_etx` counts at once (a parent whose frames
+                    // keep failing must not wait for a DIO the same link loses), and so does
+                    // its recovery below MAX_LINK_METRIC.
+                    (old <= drop && est > drop)
+                        || (old > MAX_LINK_METRIC && est <= MAX_LINK_METRIC)
+                        || (self.cfg.feed_on_tx && est.abs_diff(old) >= self.cfg.feed_delta)
                 }
-                None => true,
+                Some(_) => false,
+                None => self.cfg.feed_on_tx || est > drop,
             };
             if changed {
                 out.push((*e, est, s.etx_samples));
@@ -201,10 +220,11 @@ mod tests {
         let c = LinkMetricConfig::default();
         assert_eq!(c.etx_from_lqi(255), 128);
         assert_eq!(c.etx_from_lqi(64), 128);
-        assert_eq!(c.etx_from_lqi(16), 512);
-        assert_eq!(c.etx_from_lqi(0), 512);
+        assert_eq!(c.etx_from_lqi(24), 512);
+        assert_eq!(c.etx_from_lqi(23), 640);
+        assert_eq!(c.etx_from_lqi(0), 640);
         // Halfway: ETX 2.5.
-        assert_eq!(c.etx_from_lqi(40), 128 + 192);
+        assert_eq!(c.etx_from_lqi(44), 128 + 192);
         let mut last = 0;
         for l in (0..=255u8).rev() {
             let e = c.etx_from_lqi(l);
@@ -219,7 +239,7 @@ mod tests {
         let t = Instant::ZERO;
         let mut s = LinkStats::new(t);
         s.rx_frames = 1;
-        s.last_lqi = 16; // guess ETX 4
+        s.last_lqi = 24; // guess ETX 4
         assert_eq!(c.estimate(&s), 512);
         s.on_tx_complete(t, 1, true); // MAC: ETX 1
         assert_eq!(c.estimate(&s), (512 * 3 + 128) / 4);
@@ -264,9 +284,23 @@ mod tests {
         assert!(ch[0].1 > 128 + 16);
         m.clear();
         assert_eq!(m.changes([(&la, &s)].into_iter()).len(), 1);
-        // Off by default: nothing is passed between DIOs.
-        let quiet = LinkMetrics::new(LinkMetricConfig::default());
+        // Off by default: between DIOs only a link failing beyond drop_etx is passed on.
+        let mut quiet = LinkMetrics::new(LinkMetricConfig::default());
+        quiet.record(a, ch[0].1, s.etx_samples);
         assert!(quiet.changes([(&la, &s)].into_iter()).is_empty());
+        for _ in 0..12 {
+            s.on_tx_complete(t, 4, false);
+            let ch = quiet.changes([(&la, &s)].into_iter());
+            if let Some(&(_, etx, n)) = ch.first() {
+                assert!(etx > c.drop_etx);
+                quiet.record(a, etx, n);
+                break;
+            }
+        }
+        assert!(
+            quiet.fed.iter().any(|f| f.1 > MAX_LINK_METRIC),
+            "crossing reported"
+        );
     }
 
     fn desc(addr: u64, lqi: u8, rank: u16) -> PanDescriptor {
