@@ -2255,6 +2255,92 @@ mod tests {
         assert!(found);
     }
 
+    #[test]
+    fn dio_link_metric_and_switch_hold_off() {
+        let (mut r, dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // A DIO from the root over a link the link layer rates ETX 3: rank 256 + 384.
+        r.handle_message_with_link(now, RLL, ALL, code::DIO, &dio, Some(384));
+        assert_eq!(r.rank(), 640);
+        // A sibling-level neighbour over a clean link: 256 + 256 is better by more than
+        // PARENT_SWITCH_THRESHOLD (640 − 512 = 128 is not).
+        let dio3 = dio_with(&dio, 256, 240, 240);
+        r.handle_message_with_link(now, n(3), ALL, code::DIO, &dio3, Some(128));
+        assert_eq!(r.preferred_parent(), Some(RLL), "within the threshold");
+        r.set_link_etx(now, RLL, 500);
+        assert_eq!(r.preferred_parent(), Some(n(3)), "beyond it: switch");
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::ParentChanged {
+            old: RLL,
+            new: n(3)
+        }));
+        // Right after a voluntary switch, a better parent waits out the hold-off…
+        let t1 = now + Duration::from_secs(1);
+        r.set_link_etx(t1, RLL, 128);
+        r.set_link_etx(t1, n(3), 500);
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+        // …but a parent whose link becomes unusable is left at once.
+        r.set_link_etx(t1, n(3), 600);
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.stats().parent_changes, 2);
+        // And once the hold-off is over, voluntary switches resume.
+        let t2 = t1 + r.config().parent_switch_holdoff;
+        r.set_link_etx(t2, n(3), 128);
+        r.set_link_etx(t2, RLL, 480);
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+    }
+
+    #[test]
+    fn only_poor_links_keep_the_node_attached() {
+        let (mut r, _dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // The only parent's link degrades beyond MAX_LINK_METRIC: no other parent exists, so
+        // it is kept (counted at MAX_LINK_METRIC) instead of detaching.
+        r.set_link_etx(now, RLL, 900);
+        let (_, ev) = drain(&mut r, now);
+        assert!(!ev.contains(&Event::Detached), "{ev:?}");
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.rank(), 256 + crate::of::MAX_LINK_METRIC);
+        assert!(r.is_joined());
+    }
+
+    #[test]
+    fn stale_no_path_dao_leaves_the_newer_route() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // Target g(9) moved below child 6 with path sequence 242; a No-Path with the older
+        // sequence 241 arriving from child 6 afterwards (it overtook nothing) removes nothing.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 30, true),
+        );
+        let _ = drain(&mut r, now);
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 241, 0, false),
+        );
+        let (_, ev) = drain(&mut r, now);
+        assert!(!ev.contains(&Event::RouteRemoved { target: g(9) }));
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        // A current one does.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 0, false),
+        );
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::RouteRemoved { target: g(9) }));
+    }
+
     fn storing_dao(target: Ipv6Addr, seq: u8, lifetime: u8, invalidate: bool) -> Vec<u8> {
         let t = target.octets();
         let opts = [
