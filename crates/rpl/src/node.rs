@@ -1237,7 +1237,7 @@ impl RplNode {
             d.lowest_rank.min(rank)
         };
         self.dodag = Some(d);
-        if old != Some(new) {
+        if old.is_none() {
             self.announced_rank = rank;
         }
         self.preferred = Some(new);
@@ -1282,31 +1282,43 @@ impl RplNode {
                 self.pending_dao = None;
                 self.set_timer(Timer::DaoAck, None);
                 self.schedule_dao(now);
-                self.trickle.hear_inconsistent(now, &mut self.rng);
+                if self.rank_moved(&d, rank, old_dag_rank) {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
             }
             Some(_) => {
                 // Same parent, new rank. Under MRHOF the rank follows the link's ETX and moves
-                // a little all the time; only a move by at least the switch threshold since
-                // the rank last advertised at once (the change children's hysteresis would
-                // act on, RFC 6719 §3.4) resets Trickle (RFC 6550 §8.3 leaves such events to
+                // a little all the time; only a move that matters to the neighbours
+                // ([`Self::rank_moved`]) resets Trickle (RFC 6550 §8.3 leaves such events to
                 // the implementation). Smaller moves go out with the next scheduled DIO.
-                let step = match d.of {
-                    ObjectiveFunction::Mrhof => {
-                        d.of.switch_threshold(d.config.min_hop_rank_increase)
-                    }
-                    ObjectiveFunction::Of0 => 1,
-                };
-                let moved = if step == 1 {
-                    crate::of::dag_rank(rank, d.config.min_hop_rank_increase) != old_dag_rank
-                } else {
-                    rank.abs_diff(self.announced_rank) >= step
-                };
-                if moved {
-                    self.announced_rank = rank;
+                if self.rank_moved(&d, rank, old_dag_rank) {
                     self.trickle.hear_inconsistent(now, &mut self.rng);
                 }
             }
         }
+    }
+
+    /// Whether a new rank is news for the neighbours now. OF0: the DAGRank changed. MRHOF:
+    /// since the rank last announced at once, it rose by MinHopRankIncrease or more (a child,
+    /// ranked at least that much above the announced rank, could otherwise look like a
+    /// possible parent) or fell by PARENT_SWITCH_THRESHOLD or more (enough for neighbours'
+    /// hysteresis to act on). Records `rank` as announced when it is.
+    fn rank_moved(&mut self, d: &Dodag, rank: u16, old_dag_rank: u16) -> bool {
+        let moved = match d.of {
+            ObjectiveFunction::Mrhof => {
+                let up = rank.saturating_sub(self.announced_rank);
+                let down = self.announced_rank.saturating_sub(rank);
+                up >= d.config.min_hop_rank_increase.max(1)
+                    || down >= d.of.switch_threshold(d.config.min_hop_rank_increase)
+            }
+            ObjectiveFunction::Of0 => {
+                crate::of::dag_rank(rank, d.config.min_hop_rank_increase) != old_dag_rank
+            }
+        };
+        if moved {
+            self.announced_rank = rank;
+        }
+        moved
     }
 
     /// Storing mode, after a parent change: re-advertises every target below us to the new
