@@ -2,11 +2,13 @@
 //! two flows, still sans-IO (no clock, no socket, no radio: time, frames and uplink datagrams
 //! are inputs and outputs).
 //!
-//! - [`Meter`]: P1 active scan (beacon payload with PRE and rank hint) → P2 PANA/EAP-PSK to
+//! - [`Meter`]: P1 active scan (beacon payload with PRE and rank hint; the PRE with the lowest
+//!   path cost, advertised rank plus the link's ETX, [`LinkAwareSelector`]) → P2 PANA/EAP-PSK to
 //!   the chosen PRE's link-local address, port 716, unsecured at the MAC → on
 //!   `Authenticated` the MAC key and the MLE key are derived from the network key (ZigBee IP
 //!   scheme, FACTS §4.2) and installed → P3 MLE Link Request/Accept with the parent, whose
-//!   link-layer frame counter goes into the MAC replay table → P4 RPL (DIS/DIO, DAO/DAO-ACK);
+//!   link-layer frame counter goes into the MAC replay table → P4 RPL (DIS/DIO, DAO/DAO-ACK;
+//!   MRHOF on link ETX from the [`link`] module; an MLE link with every new parent);
 //!   then it beacons, sends DIOs, relays PANA for meters further out, sends readings to the
 //!   AMR/DR server and obeys demand-response commands.
 //! - [`FieldRelay`]: the work session S201 (open the caller's uplink, abort or retry) → S203
@@ -81,11 +83,13 @@ extern crate std;
 pub mod app;
 mod error;
 pub mod ip;
+pub mod link;
 mod meter;
 mod relay;
 mod stack;
 
 pub use error::{Error, Result};
+pub use link::{LinkAwareSelector, LinkMetricConfig};
 pub use meter::{Meter, MeterConfig, MeterEvent, Phase};
 pub use relay::{
     AbortReason, FailurePolicy, FieldRelay, RelayConfigDevice, RelayEvent, SessionState, UplinkOp,

@@ -4,9 +4,7 @@
 use alloc::vec::Vec;
 use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr};
 use amimesh_mac::mac::beacon_payload::{BeaconPayloadRepr, FLAG_ALLOW_JOIN, RoutingHint};
-use amimesh_mac::mac::{
-    DefaultSelector, PanDescriptor, PhyProfile, RadioOp, ScanDuration, ScanRequest, select_pan,
-};
+use amimesh_mac::mac::{PanDescriptor, PhyProfile, RadioOp, ScanDuration, ScanRequest, select_pan};
 use amimesh_pana::{ClientConfig, ClientEvent, FailReason, PanaClient};
 use amimesh_pana_relay::{PanaRelay, RelayConfig};
 use amimesh_rpl::RplNode;
@@ -15,6 +13,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::error::{Error, Result};
 use crate::ip;
+use crate::link::{LinkAwareSelector, LinkMetricConfig};
 use crate::stack::{DEFAULT_HOP_LIMIT, PANA_PORT, PolicyStats, Stack, StackConfig, StackEvent};
 use crate::{AMR_PORT, SecretsHeld};
 
@@ -59,6 +58,8 @@ pub struct MeterConfig {
     /// Carry the DODAGID in the meter's DAOs (`amimesh_rpl::Config::dao_dodag_id`; optional
     /// for the global instance 0, RFC 6550 §6.4.1; 16 octets per DAO).
     pub dao_dodag_id: bool,
+    /// How link quality becomes ETX, for the PRE choice in P1 and RPL parent selection.
+    pub links: LinkMetricConfig,
 }
 
 impl MeterConfig {
@@ -87,6 +88,7 @@ impl MeterConfig {
             unicast_dis: true,
             advertise_after_dao_ack: true,
             dao_dodag_id: false,
+            links: LinkMetricConfig::default(),
         }
     }
 }
@@ -198,6 +200,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             seed: cfg.seed,
             frame_counter_start: cfg.frame_counter_start,
             key_switch_window: cfg.key_switch_window,
+            links: cfg.links,
         };
         Meter {
             stack: Stack::new(sc, false, rng),
@@ -326,6 +329,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         self.parent = None;
         self.stack.pac_peer = None;
         self.stack.rpl = None;
+        self.stack.links.clear();
         self.stack.pre = None;
         self.stack.wipe_keys();
         self.stack.mac.set_beacon_payload(None);
@@ -344,7 +348,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             })
             .copied()
             .collect();
-        let Some(best) = select_pan(&usable, &DefaultSelector) else {
+        let selector = LinkAwareSelector {
+            links: self.cfg.links,
+        };
+        let Some(best) = select_pan(&usable, &selector) else {
             self.events.push_back(MeterEvent::NoBeacon);
             self.restart_later(now);
             return;
@@ -457,9 +464,26 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                     self.reading_at = Some(now);
                 }
             }
-            StackEvent::Rpl(amimesh_rpl::Event::ParentChanged { .. }) => self.update_beacon(),
+            StackEvent::Rpl(amimesh_rpl::Event::ParentChanged { new, .. }) => {
+                self.link_with(now, new);
+                self.update_beacon();
+            }
             _ => {}
         }
+    }
+
+    /// MLE link with a new RPL parent we have no link with yet (frame counters exchanged
+    /// both ways, DESIGN "Keys and counters"). The route itself is refreshed by RPL: a DAO to
+    /// the new parent and, in storing mode, a No-Path DAO to the old one (RFC 6550 §9.8).
+    fn link_with(&mut self, now: Instant, parent_ll: Ipv6Addr) {
+        let ext = ip::ext_of(&parent_ll);
+        if self.stack.mle.neighbour(&ext).is_some() {
+            return;
+        }
+        let _ = self
+            .stack
+            .mle
+            .link_request(now, Some(ext), &mut self.stack.rng);
     }
 
     /// P4: an RPL router; DIS goes out at once.

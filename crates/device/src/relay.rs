@@ -74,6 +74,11 @@ pub struct RelayConfigDevice {
     /// Carry the DODAGID in the DAO-ACKs of the DODAG root (`amimesh_rpl::Config::dao_dodag_id`;
     /// optional for the global instance 0, RFC 6550 §6.5.1; 16 octets per DAO-ACK).
     pub dao_dodag_id: bool,
+    /// MinHopRankIncrease advertised in the DODAG Configuration (RFC 6550 §6.7.6). Default
+    /// 128, one ETX unit of MRHOF (RFC 6719 §3.3): the rank of a path is then its ETX sum, and
+    /// two clean hops (ETX 1 each) beat one marginal hop (ETX 3). With the RFC 6550 default of
+    /// 256 every hop costs at least ETX 2, so links up to ETX 2 count alike.
+    pub min_hop_rank_increase: u16,
 }
 
 impl RelayConfigDevice {
@@ -109,6 +114,7 @@ impl RelayConfigDevice {
             key_switch_window: Duration::from_secs(60),
             termination_timeout: Duration::from_secs(5),
             dao_dodag_id: false,
+            min_hop_rank_increase: 128,
         }
     }
 }
@@ -224,6 +230,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             seed: cfg.seed,
             frame_counter_start: 0,
             key_switch_window: cfg.key_switch_window,
+            links: crate::link::LinkMetricConfig::default(),
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);
@@ -409,6 +416,9 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         rc.default_lifetime = 5;
         rc.lifetime_unit = 60;
         rc.neighbour_capacity = 64;
+        rc.min_hop_rank_increase = self.cfg.min_hop_rank_increase.max(1);
+        // MaxRankIncrease stays 8 hops' worth whatever the step.
+        rc.max_rank_increase = rc.min_hop_rank_increase.saturating_mul(8);
         let mut r = RplNode::new(rc);
         r.start(now);
         self.stack.rpl = Some(r);

@@ -19,6 +19,7 @@ use core::net::Ipv6Addr;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::ip;
+use crate::link::{LinkMetricConfig, LinkMetrics};
 
 /// UDP port of MLE (draft-ietf-6lo-mesh-link-establishment §4).
 pub const MLE_PORT: u16 = 19788;
@@ -103,6 +104,8 @@ pub struct StackConfig {
     pub frame_counter_start: u32,
     /// How long frames under a replaced network key stay acceptable.
     pub key_switch_window: Duration,
+    /// How link quality becomes the ETX that parent selection uses.
+    pub links: LinkMetricConfig,
 }
 
 /// Capacity of the stack's own queues (local datagrams, uplink datagrams).
@@ -135,6 +138,7 @@ pub struct Stack<R> {
     pub(crate) events: VecDeque<StackEvent>,
     pub(crate) stats: PolicyStats,
     pub(crate) frame_counter_reserved: u32,
+    pub(crate) links: LinkMetrics,
     next_handle: u32,
     pub(crate) now: Instant,
 }
@@ -160,6 +164,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         let frag_tag = (cfg.seed & 0xffff) as u16;
         Stack {
             frame_counter_reserved: cfg.frame_counter_start,
+            links: LinkMetrics::new(cfg.links),
             cfg,
             mac,
             ctx: ContextTable::new(),
@@ -518,8 +523,18 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         };
         if let Some((ty, code, body)) = ip::icmp(&packet, &h) {
             if ty == ip::ICMPV6_RPL {
+                // A DIO's sender enters RPL's neighbour table with the link's ETX estimate.
+                let link = from
+                    .filter(|_| code == amimesh_rpl::wire::code::DIO)
+                    .and_then(|(e, _)| {
+                        let s = self.mac.link_stats(&LinkAddr::Extended(e))?;
+                        Some((e, self.links.cfg.estimate(s), s.etx_samples))
+                    });
+                if let Some((e, etx, n)) = link {
+                    self.links.record(e, etx, n);
+                }
                 if let Some(r) = self.rpl.as_mut() {
-                    r.handle_message(now, h.src, h.dst, code, body);
+                    r.handle_message_with_link(now, h.src, h.dst, code, body, link.map(|l| l.1));
                 }
             }
             return;
@@ -575,6 +590,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         self.now = now;
         for _ in 0..64 {
             let mut progressed = false;
+            let mut tx_done = false;
             while let Some(ev) = self.mac.poll_event() {
                 progressed = true;
                 match ev {
@@ -585,9 +601,12 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                     macsm::Event::FrameCounterReserved { limit } => {
                         self.frame_counter_reserved = limit;
                     }
-                    macsm::Event::TxDone { .. } => {}
+                    macsm::Event::TxDone { .. } => tx_done = true,
                     _ => {}
                 }
+            }
+            if tx_done {
+                self.feed_link_metrics(now);
             }
             self.mle.set_link_frame_counter(self.mac.frame_counter());
             let mut buf = [0u8; 1280];
@@ -674,6 +693,16 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
+    /// Passes the ETX estimates that moved since they were last passed on to RPL (MRHOF
+    /// parent selection, RFC 6719 §3.1, with its hysteresis, §3.4).
+    fn feed_link_metrics(&mut self, now: Instant) {
+        let Some(r) = self.rpl.as_mut() else { return };
+        for (e, etx, n) in self.links.changes(self.mac.links()) {
+            self.links.record(e, etx, n);
+            r.set_link_etx(now, ip::link_local(e), etx);
+        }
+    }
+
     /// Fires every timer that is due.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
@@ -751,6 +780,7 @@ mod tests {
             seed: 1,
             frame_counter_start: 0,
             key_switch_window: Duration::from_secs(60),
+            links: LinkMetricConfig::default(),
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }

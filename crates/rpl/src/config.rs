@@ -114,6 +114,12 @@ pub struct Config {
     /// its DIOs anyway (they are MAC-secured); at one hop this saves the 3 DIOs (about 110
     /// octets each) a router sends between joining and its DAO-ACK.
     pub dio_after_dao_ack: bool,
+    /// Least time between two voluntary parent changes (a better parent by more than the
+    /// objective function's switch threshold, RFC 6719 §3.4). Losing the preferred parent,
+    /// or its link or rank becoming unacceptable, still changes it at once. Damps the
+    /// oscillation where every switch adds control traffic that degrades the links the next
+    /// choice is made on. Zero disables it.
+    pub parent_switch_holdoff: Duration,
 }
 
 impl Config {
@@ -162,6 +168,7 @@ impl Config {
             first_dis: None,
             dao_dodag_id: true,
             dio_after_dao_ack: false,
+            parent_switch_holdoff: Duration::from_secs(60),
         }
     }
 

@@ -38,8 +38,11 @@
 //!   root's [`routes::NonStoringTable`] (32 bytes per route) gives source routes and SRHs;
 //! - [x] storing: per-hop [`routes::StoringTable`], DAO forwarding, No-Path DAO to the old
 //!   parent, DCO down an invalidated path (RFC 9009);
-//! - [x] router/leaf: DIS while unjoined, parent set and preferred parent with hysteresis, rank
-//!   rules and MaxRankIncrease (§8.2.2.4), DAO with path sequence and lifetime, DAO-ACK wait and
+//! - [x] router/leaf: DIS while unjoined, parent set and preferred parent with hysteresis
+//!   (PARENT_SWITCH_THRESHOLD, RFC 6719 §3.4) and a hold-off between voluntary switches,
+//!   link ETX from the link layer per DIO ([`RplNode::handle_message_with_link`]) or at any
+//!   time ([`RplNode::set_link_etx`]), links above MAX_LINK_METRIC used only when no other
+//!   parent qualifies, rank rules and MaxRankIncrease (§8.2.2.4), DAO with path sequence and lifetime, DAO-ACK wait and
 //!   retry, local repair with INFINITE_RANK poisoning (§8.2.2.5), data-path validation with the
 //!   O/R/F flags (§11.2), next-hop lookup;
 //! - [x] route lifetimes expire; tables, queues and neighbour sets are bounded; DIS and DAO

@@ -311,6 +311,8 @@ pub struct RplNode {
     advertising: bool,
     invalidate_next: bool,
     detached_at: Option<Instant>,
+    last_switch: Option<Instant>,
+    announced_rank: u16,
     detach_rank: u16,
     rejoin_attempts: u8,
     poison_left: u8,
@@ -379,6 +381,8 @@ impl RplNode {
             advertising: false,
             invalidate_next: false,
             detached_at: None,
+            last_switch: None,
+            announced_rank: INFINITE_RANK,
             detach_rank: INFINITE_RANK,
             rejoin_attempts: 0,
             poison_left: 0,
@@ -887,6 +891,23 @@ impl RplNode {
         code: u8,
         body: &[u8],
     ) {
+        self.handle_message_with_link(now, src, dst, code, body, None);
+    }
+
+    /// As [`handle_message`](Self::handle_message), with the link layer's ETX estimate (×128)
+    /// for the link the message arrived on. A DIO's sender is entered in the neighbour table
+    /// with it, so parent selection already weighs the link when it first hears the sender
+    /// (RFC 6719 §3.1: the link metric of a neighbour known only from its DIOs is an initial
+    /// estimate the link layer provides).
+    pub fn handle_message_with_link(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        code: u8,
+        body: &[u8],
+        link_etx: Option<u16>,
+    ) {
         self.touch(now);
         self.stats.rx = self.stats.rx.saturating_add(1);
         if !self.started {
@@ -902,7 +923,7 @@ impl RplNode {
         };
         match repr {
             MessageRepr::Dis(d) => self.handle_dis(now, src, dst, &d),
-            MessageRepr::Dio(d) => self.handle_dio(now, src, &d),
+            MessageRepr::Dio(d) => self.handle_dio(now, src, &d, link_etx),
             MessageRepr::Dao(d) => self.handle_dao(now, src, dst, &d),
             MessageRepr::DaoAck(a) => self.handle_dao_ack(now, &a),
             MessageRepr::Dco(d) => self.handle_dco(now, src, &d),
@@ -949,7 +970,13 @@ impl RplNode {
         }
     }
 
-    fn handle_dio(&mut self, now: Instant, src: Ipv6Addr, dio: &DioRepr<'_>) {
+    fn handle_dio(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dio: &DioRepr<'_>,
+        link_etx: Option<u16>,
+    ) {
         if dio.instance_id != self.cfg.instance_id || !is_link_local(&src) {
             return self.ignore();
         }
@@ -1013,11 +1040,12 @@ impl RplNode {
             version: dio.version,
             rank: dio.rank,
             dtsn: dio.dtsn,
-            etx: self
-                .neighbours
-                .iter()
-                .find(|n| n.ll == src)
-                .and_then(|n| n.etx),
+            etx: link_etx.or_else(|| {
+                self.neighbours
+                    .iter()
+                    .find(|n| n.ll == src)
+                    .and_then(|n| n.etx)
+            }),
             heard: now,
             failures: 0,
         };
@@ -1125,6 +1153,12 @@ impl RplNode {
 
     /// The rank we would have through `n`, if `n` may be a parent.
     fn candidate_rank(&self, n: &Neighbour, strict: bool) -> Option<u16> {
+        self.candidate_rank_with(n, strict, false)
+    }
+
+    /// `last_resort`: a link above MAX_LINK_METRIC counts as MAX_LINK_METRIC instead of
+    /// excluding the neighbour (used only when no neighbour qualifies otherwise).
+    fn candidate_rank_with(&self, n: &Neighbour, strict: bool, last_resort: bool) -> Option<u16> {
         let d = self.dodag.as_ref()?;
         if n.dodag_id != d.dodag_id || n.version != d.version.value() || n.rank == INFINITE_RANK {
             return None;
@@ -1136,8 +1170,12 @@ impl RplNode {
                 return None;
             }
         }
-        let r =
-            d.of.rank_via(n.rank, n.etx, d.config.min_hop_rank_increase)?;
+        let etx = if last_resort {
+            n.etx.map(|e| e.min(crate::of::MAX_LINK_METRIC))
+        } else {
+            n.etx
+        };
+        let r = d.of.rank_via(n.rank, etx, d.config.min_hop_rank_increase)?;
         if d.config.max_rank_increase != 0
             && d.lowest_rank != INFINITE_RANK
             && r > d.lowest_rank.saturating_add(d.config.max_rank_increase)
@@ -1159,17 +1197,35 @@ impl RplNode {
         }
         let Some(d) = self.dodag else { return };
         let cur = self.preferred;
-        let cur_rank = cur
-            .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
-            .and_then(|n| self.candidate_rank(n, true));
-        let best = self
-            .neighbours
-            .iter()
-            .filter_map(|n| self.candidate_rank(n, true).map(|r| (r, n.ll)))
-            .min();
+        let pass = |last_resort: bool| {
+            let cur_rank = cur
+                .and_then(|p| self.neighbours.iter().find(|n| n.ll == p))
+                .and_then(|n| self.candidate_rank_with(n, true, last_resort));
+            let best = self
+                .neighbours
+                .iter()
+                .filter_map(|n| {
+                    self.candidate_rank_with(n, true, last_resort)
+                        .map(|r| (r, n.ll))
+                })
+                .min();
+            (cur_rank, best)
+        };
+        // RFC 6719 §3.1 excludes links above MAX_LINK_METRIC. When that leaves no parent at
+        // all, the least bad link is kept (counted at MAX_LINK_METRIC) rather than detaching:
+        // its ETX only improves through traffic, and a detached node sends none.
+        let (cur_rank, best) = match pass(false) {
+            (None, None) => pass(true),
+            p => p,
+        };
         let threshold = d.of.switch_threshold(d.config.min_hop_rank_increase);
+        let may_switch = self
+            .last_switch
+            .is_none_or(|t| now >= t + self.cfg.parent_switch_holdoff);
         let choice = match (cur_rank, best) {
-            (Some(cr), Some((br, bll))) if br.saturating_add(threshold) < cr => Some((br, bll)),
+            (Some(cr), Some((br, bll))) if may_switch && br.saturating_add(threshold) < cr => {
+                Some((br, bll))
+            }
             (Some(cr), _) => cur.map(|c| (cr, c)),
             (None, b) => b,
         };
@@ -1197,6 +1253,9 @@ impl RplNode {
             d.lowest_rank.min(rank)
         };
         self.dodag = Some(d);
+        if old.is_none() {
+            self.announced_rank = rank;
+        }
         self.preferred = Some(new);
         // The new parent is upward: no downward route may go through it.
         self.storing.remove_via(&new);
@@ -1225,6 +1284,7 @@ impl RplNode {
             }
             Some(o) if o != new => {
                 self.stats.parent_changes = self.stats.parent_changes.saturating_add(1);
+                self.last_switch = Some(now);
                 if let Some(t) = parent_dtsn {
                     self.parent_dtsn = t;
                 }
@@ -1238,15 +1298,43 @@ impl RplNode {
                 self.pending_dao = None;
                 self.set_timer(Timer::DaoAck, None);
                 self.schedule_dao(now);
-                self.trickle.hear_inconsistent(now, &mut self.rng);
+                if self.rank_moved(&d, rank, old_dag_rank) {
+                    self.trickle.hear_inconsistent(now, &mut self.rng);
+                }
             }
             Some(_) => {
-                let new_dag_rank = crate::of::dag_rank(rank, d.config.min_hop_rank_increase);
-                if new_dag_rank != old_dag_rank {
+                // Same parent, new rank. Under MRHOF the rank follows the link's ETX and moves
+                // a little all the time; only a move that matters to the neighbours
+                // ([`Self::rank_moved`]) resets Trickle (RFC 6550 §8.3 leaves such events to
+                // the implementation). Smaller moves go out with the next scheduled DIO.
+                if self.rank_moved(&d, rank, old_dag_rank) {
                     self.trickle.hear_inconsistent(now, &mut self.rng);
                 }
             }
         }
+    }
+
+    /// Whether a new rank is news for the neighbours now. OF0: the DAGRank changed. MRHOF:
+    /// since the rank last announced at once, it rose by MinHopRankIncrease or more (a child,
+    /// ranked at least that much above the announced rank, could otherwise look like a
+    /// possible parent) or fell by PARENT_SWITCH_THRESHOLD or more (enough for neighbours'
+    /// hysteresis to act on). Records `rank` as announced when it is.
+    fn rank_moved(&mut self, d: &Dodag, rank: u16, old_dag_rank: u16) -> bool {
+        let moved = match d.of {
+            ObjectiveFunction::Mrhof => {
+                let up = rank.saturating_sub(self.announced_rank);
+                let down = self.announced_rank.saturating_sub(rank);
+                up >= d.config.min_hop_rank_increase.max(1)
+                    || down >= d.of.switch_threshold(d.config.min_hop_rank_increase)
+            }
+            ObjectiveFunction::Of0 => {
+                crate::of::dag_rank(rank, d.config.min_hop_rank_increase) != old_dag_rank
+            }
+        };
+        if moved {
+            self.announced_rank = rank;
+        }
+        moved
     }
 
     /// Storing mode, after a parent change: re-advertises every target below us to the new
@@ -1403,7 +1491,12 @@ impl RplNode {
                     break;
                 };
                 if t.transit.path_lifetime == 0 {
-                    if topo.remove(&t.addr) {
+                    // A No-Path older than the route (the DAO of the new path overtook it,
+                    // RFC 6550 §9.2.2) withdraws nothing.
+                    let newer = topo.path_sequence(&t.addr).is_some_and(|s| {
+                        SequenceCounter(s).is_newer_than(SequenceCounter(t.transit.path_sequence))
+                    });
+                    if !newer && topo.remove(&t.addr) {
                         self.push_event(Event::RouteRemoved { target: t.addr });
                     }
                 } else if let Some(p) = t.transit.parent_address {
@@ -1420,6 +1513,13 @@ impl RplNode {
         if d.mop.is_storing() {
             for t in &targets {
                 if t.transit.path_lifetime == 0 {
+                    let newer = self.storing.get(&t.addr).is_some_and(|r| {
+                        SequenceCounter(r.path_sequence)
+                            .is_newer_than(SequenceCounter(t.transit.path_sequence))
+                    });
+                    if newer {
+                        continue;
+                    }
                     if self.storing.remove(&t.addr, Some(&src)).is_some() {
                         forward.push(*t);
                         self.push_event(Event::RouteRemoved { target: t.addr });
@@ -2186,6 +2286,92 @@ mod tests {
             }
         }
         assert!(found);
+    }
+
+    #[test]
+    fn dio_link_metric_and_switch_hold_off() {
+        let (mut r, dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // A DIO from the root over a link the link layer rates ETX 3: rank 256 + 384.
+        r.handle_message_with_link(now, RLL, ALL, code::DIO, &dio, Some(384));
+        assert_eq!(r.rank(), 640);
+        // A sibling-level neighbour over a clean link: 256 + 256 is better by more than
+        // PARENT_SWITCH_THRESHOLD (640 − 512 = 128 is not).
+        let dio3 = dio_with(&dio, 256, 240, 240);
+        r.handle_message_with_link(now, n(3), ALL, code::DIO, &dio3, Some(128));
+        assert_eq!(r.preferred_parent(), Some(RLL), "within the threshold");
+        r.set_link_etx(now, RLL, 500);
+        assert_eq!(r.preferred_parent(), Some(n(3)), "beyond it: switch");
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::ParentChanged {
+            old: RLL,
+            new: n(3)
+        }));
+        // Right after a voluntary switch, a better parent waits out the hold-off…
+        let t1 = now + Duration::from_secs(1);
+        r.set_link_etx(t1, RLL, 128);
+        r.set_link_etx(t1, n(3), 500);
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+        // …but a parent whose link becomes unusable is left at once.
+        r.set_link_etx(t1, n(3), 600);
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.stats().parent_changes, 2);
+        // And once the hold-off is over, voluntary switches resume.
+        let t2 = t1 + r.config().parent_switch_holdoff;
+        r.set_link_etx(t2, n(3), 128);
+        r.set_link_etx(t2, RLL, 480);
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+    }
+
+    #[test]
+    fn only_poor_links_keep_the_node_attached() {
+        let (mut r, _dio, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // The only parent's link degrades beyond MAX_LINK_METRIC: no other parent exists, so
+        // it is kept (counted at MAX_LINK_METRIC) instead of detaching.
+        r.set_link_etx(now, RLL, 900);
+        let (_, ev) = drain(&mut r, now);
+        assert!(!ev.contains(&Event::Detached), "{ev:?}");
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        assert_eq!(r.rank(), 256 + crate::of::MAX_LINK_METRIC);
+        assert!(r.is_joined());
+    }
+
+    #[test]
+    fn stale_no_path_dao_leaves_the_newer_route() {
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = drain(&mut r, now);
+        // Target g(9) moved below child 6 with path sequence 242; a No-Path with the older
+        // sequence 241 arriving from child 6 afterwards (it overtook nothing) removes nothing.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 30, true),
+        );
+        let _ = drain(&mut r, now);
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 241, 0, false),
+        );
+        let (_, ev) = drain(&mut r, now);
+        assert!(!ev.contains(&Event::RouteRemoved { target: g(9) }));
+        assert_eq!(r.next_hop(&g(9)), Some(NextHop::Neighbour(n(6))));
+        // A current one does.
+        r.handle_message(
+            now,
+            n(6),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 242, 0, false),
+        );
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::RouteRemoved { target: g(9) }));
     }
 
     fn storing_dao(target: Ipv6Addr, seq: u8, lifetime: u8, invalidate: bool) -> Vec<u8> {

@@ -250,6 +250,12 @@ impl NonStoringTable {
         Ok(true)
     }
 
+    /// The path sequence of `target`'s route, if it has one.
+    pub fn path_sequence(&self, target: &Ipv6Addr) -> Option<u8> {
+        let n = self.node(self.find(&target.octets())?)?;
+        (n.flags & F_ROUTE != 0).then_some(n.seq)
+    }
+
     /// Removes `target`'s route (No-Path DAO or expiry). Returns whether it existed.
     pub fn remove(&mut self, target: &Ipv6Addr) -> bool {
         let Some(ti) = self.find(&target.octets()) else {

@@ -126,7 +126,11 @@ fn etx_steers_parent_choice() {
     sim.nodes[3].set_link_etx(now, ll(2), 400);
     assert_eq!(sim.nodes[3].preferred_parent(), Some(ll(2)));
     assert_eq!(sim.nodes[3].rank(), 912);
-    // …but one beyond it does (768 + 192 < 512 + 480).
+    // …but one beyond it does (768 + 192 < 512 + 480), once the hold-off since the node's
+    // last voluntary switch (possibly the one above) has passed.
+    sim.nodes[3].set_link_etx(now, ll(2), 480);
+    sim.run_for(Duration::from_secs(61), STEPS);
+    let now = sim.now;
     sim.nodes[3].set_link_etx(now, ll(2), 480);
     assert_eq!(sim.nodes[3].preferred_parent(), Some(ll(1)));
     sim.run_for(Duration::from_secs(10), STEPS);

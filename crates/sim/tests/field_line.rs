@@ -167,3 +167,84 @@ fn bytes_on_air_for_one_join_at_one_hop() {
         "{frames} frames, {bytes} bytes"
     );
 }
+
+/// Runs a line until every meter is operational (or `limit_s`), then one reading period
+/// more; returns the time all were operational and the events.
+fn run_line(
+    meters: usize,
+    spacing: f64,
+    seed: u64,
+    limit_s: i64,
+) -> (Sim<Device, UtilityServers>, Option<Instant>) {
+    let mut sim = line(meters, spacing, seed);
+    let mut t = None;
+    while sim.now() < Instant::from_secs(limit_s) {
+        let next = sim.now() + amimesh_core::Duration::from_secs(1);
+        sim.run_until(next).unwrap();
+        let all = (1..=meters).all(|i| {
+            sim.node(NodeId(i as u32)).unwrap().meter().unwrap().phase() == Phase::Operational
+        });
+        if all {
+            t = Some(sim.now());
+            break;
+        }
+    }
+    if t.is_some() {
+        let end = sim.now() + amimesh_core::Duration::from_secs(70);
+        sim.run_until(end).unwrap();
+    }
+    (sim, t)
+}
+
+/// Hops from meter `i` to the relay along the RPL preferred parents.
+fn rpl_hops(sim: &Sim<Device, UtilityServers>, i: usize) -> usize {
+    let mut hops = 0;
+    let mut cur = i;
+    while cur != 0 && hops < 64 {
+        let m = sim.node(NodeId(cur as u32)).unwrap().meter().unwrap();
+        let p = m.rpl_parent().expect("joined meters have a parent");
+        cur = (amimesh_device::ip::ext_of(&p).to_u64() & 0xffff) as usize;
+        hops += 1;
+    }
+    hops
+}
+
+fn assert_all_report(sim: &Sim<Device, UtilityServers>, meters: usize) {
+    for i in 1..=meters {
+        let m = sim.node(NodeId(i as u32)).unwrap().meter().unwrap();
+        let a = m.global_address().unwrap();
+        assert!(sim.server().readings_from(&a) >= 1, "meter {i} reported");
+    }
+}
+
+#[test]
+fn ten_meter_line_reaches_ten_hops() {
+    // 75 m apart: 150 m links are beyond reach, so meter i is i hops out.
+    let (sim, t) = run_line(10, 75.0, 1, 600);
+    let t = t.expect("every meter of the line joined");
+    println!(
+        "10-meter line: all joined at {} s",
+        t.total_micros() / 1_000_000
+    );
+    assert_eq!(rpl_hops(&sim, 10), 10);
+    for i in 1..=10 {
+        assert_eq!(rpl_hops(&sim, i), i, "meter {i}");
+    }
+    assert_all_report(&sim, 10);
+}
+
+#[test]
+fn dense_line_does_not_stall_behind_marginal_links() {
+    // 50 m apart: 100 m and 150 m links exist but are marginal. Choosing the PRE by
+    // advertised rank alone, and the RPL parent without link quality, stalled this line at
+    // four hops: meters five and six joined through a PRE whose own uplink was a lossy
+    // 100 m hop and timed out in PANA again and again.
+    let (sim, t) = run_line(8, 50.0, 1, 600);
+    let t = t.expect("every meter of the dense line joined");
+    println!(
+        "dense line: all joined at {} s",
+        t.total_micros() / 1_000_000
+    );
+    assert!(rpl_hops(&sim, 8) >= 4);
+    assert_all_report(&sim, 8);
+}
