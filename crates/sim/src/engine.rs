@@ -199,6 +199,17 @@ struct AirFrame {
     auto_ack: bool,
 }
 
+/// A frame on air as one receiver hears it: kept per node from air start to air end, so the
+/// interference and CCA checks look at the node's own neighbourhood instead of every frame
+/// on air in the network.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    air: u64,
+    channel: u8,
+    end: Instant,
+    rssi: f64,
+}
+
 /// A deterministic simulation of `N` nodes sharing a radio medium, with an uplink from one
 /// of them to a server `S`.
 ///
@@ -216,6 +227,8 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     positions: Vec<Position>,
     links: Links,
     air: BTreeMap<u64, AirFrame>,
+    /// Per node: the frames on air that reach it (RSSI at least the link floor).
+    heard: Vec<Vec<Heard>>,
     next_air: u64,
     uplink: Uplink,
     uplink_store: BTreeMap<u64, Vec<u8>>,
@@ -280,6 +293,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             .collect();
         let uplink = Uplink::new(cfg.uplink, master.fork());
         let max_psdu = usize::from(cfg.radio.phy.max_psdu);
+        let n_nodes = nodes.len();
         let mut sim = Sim {
             now: Instant::ZERO,
             seq: 0,
@@ -289,6 +303,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             positions,
             links,
             air: BTreeMap::new(),
+            heard: vec![Vec::new(); n_nodes],
             next_air: 0,
             uplink,
             uplink_store: BTreeMap::new(),
@@ -794,14 +809,10 @@ impl<N: Node, S: Server> Sim<N, S> {
     /// Energy above the CCA threshold on `channel` at `id` right now (own frames excluded).
     fn sensed(&self, id: NodeId, channel: u8) -> bool {
         let now = self.now;
-        self.air.values().any(|a| {
-            a.channel == channel
-                && a.sender != id
-                && a.end > now
-                && self
-                    .links
-                    .rssi(a.sender, id)
-                    .is_some_and(|rssi| rssi >= self.cfg.radio.cca_threshold_dbm)
+        let threshold = self.cfg.radio.cca_threshold_dbm;
+        self.heard.get(id.index()).is_some_and(|v| {
+            v.iter()
+                .any(|h| h.channel == channel && h.end > now && h.rssi >= threshold)
         })
     }
 
@@ -962,12 +973,17 @@ impl<N: Node, S: Server> Sim<N, S> {
                 continue;
             }
             // Strongest frame already on air on this channel at this receiver.
+            // (The sender's own frames never reach its own list; `max` does not depend on
+            // the order of the list.)
+            let now = self.now;
             let interferer = self
-                .air
-                .values()
-                .filter(|a| a.channel == channel && a.end > self.now && a.sender != l.to)
-                .filter_map(|a| self.links.rssi(a.sender, l.to))
-                .filter(|&x| x >= sens)
+                .heard
+                .get(l.to.index())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter(|h| h.channel == channel && h.end > now && h.rssi >= sens)
+                .map(|h| h.rssi)
                 .fold(f64::NEG_INFINITY, f64::max);
             let corrupted = l.rssi_dbm < interferer + capture;
             if let Some(rm) = self.radios.get_mut(l.to.index()) {
@@ -977,6 +993,16 @@ impl<N: Node, S: Server> Sim<N, S> {
                     rssi: l.rssi_dbm,
                     ln_bit_ok: l.ln_bit_ok,
                     corrupted,
+                });
+            }
+        }
+        for l in self.links.from(id) {
+            if let Some(v) = self.heard.get_mut(l.to.index()) {
+                v.push(Heard {
+                    air,
+                    channel,
+                    end,
+                    rssi: l.rssi_dbm,
                 });
             }
         }
@@ -1002,6 +1028,11 @@ impl<N: Node, S: Server> Sim<N, S> {
         // Receivers that were synchronised on this frame.
         let mut got: Vec<(NodeId, RxLock)> = Vec::new();
         for l in self.links.from(sender) {
+            if let Some(v) = self.heard.get_mut(l.to.index()) {
+                if let Some(k) = v.iter().position(|h| h.air == air) {
+                    v.swap_remove(k);
+                }
+            }
             if let Some(r) = self.radios.get_mut(l.to.index()) {
                 if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
                     r.rx = None;
