@@ -71,6 +71,9 @@ pub struct RelayConfigDevice {
     pub key_switch_window: Duration,
     /// How long the PANA termination may take at work end.
     pub termination_timeout: Duration,
+    /// Routes the DODAG root keeps (one per meter in non-storing mode, one per meter in the
+    /// sub-DODAG in storing mode); a full table drops new DAOs and counts them. Default 1024.
+    pub route_capacity: usize,
 }
 
 impl RelayConfigDevice {
@@ -105,6 +108,7 @@ impl RelayConfigDevice {
             mop: Mop::StoringNoMulticast,
             key_switch_window: Duration::from_secs(60),
             termination_timeout: Duration::from_secs(5),
+            route_capacity: 1024,
         }
     }
 }
@@ -398,7 +402,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             self.cfg.mop,
         );
         rc.prefix = self.cfg.prefix;
-        rc.route_capacity = 1024;
+        rc.route_capacity = self.cfg.route_capacity;
         // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
         // lost DAO or a stale route heals within minutes during a work session.
         rc.default_lifetime = 5;

@@ -210,11 +210,24 @@ impl UtilityServers {
     /// Servers with an empty credential table for `capacity` identities and the network key
     /// `key` at `key_index`.
     pub fn new(seed: u64, capacity: usize, key: Key128, key_index: u8) -> Self {
+        Self::with_config(seed, capacity, key, key_index, |_| {})
+    }
+
+    /// [`UtilityServers::new`] with the PAA's configuration adjusted by `tune` (after the
+    /// defaults of field scenarios: 1024 new sessions per second, 120 s to authenticate).
+    pub fn with_config(
+        seed: u64,
+        capacity: usize,
+        key: Key128,
+        key_index: u8,
+        tune: impl FnOnce(&mut AgentConfig),
+    ) -> Self {
         let mut cfg = AgentConfig::new(identity(b"paa.utility.example").unwrap_or_default());
         cfg.seed = seed;
         cfg.new_session_burst = 1024;
         cfg.new_sessions_per_sec = 1024;
         cfg.auth_timeout = Duration::from_secs(120);
+        tune(&mut cfg);
         let mut paa = PanaAgent::new(cfg, MemoryStore::with_capacity(capacity));
         let _ = paa.set_network_key(key, key_index);
         UtilityServers {
@@ -402,11 +415,111 @@ pub fn field_nodes(meters: usize, seed: u64) -> (Vec<Device>, UtilityServers) {
 /// 0 with its work session started (S201 onwards); every meter started (P1 onwards); servers
 /// that know every credential.
 pub fn field_sim(s: &crate::Scenario) -> crate::Result<crate::Sim<Device, UtilityServers>> {
+    field_sim_tuned(s, &FieldTuning::default())
+}
+
+/// How a field simulation departs from the device defaults: the settings a vendor changes
+/// for a large network. `None` keeps the default of [`MeterConfig`] / [`AgentConfig`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldTuning {
+    /// [`MeterConfig::reading_period`].
+    pub reading_period: Option<Duration>,
+    /// [`MeterConfig::retry_delay`].
+    pub retry_delay: Option<Duration>,
+    /// [`MeterConfig::scan_backoff_max`].
+    pub scan_backoff_max: Option<Duration>,
+    /// [`MeterConfig::min_beacon_lqi`].
+    pub min_beacon_lqi: Option<u8>,
+    /// [`MeterConfig::pana_req_rtx`], and the PAA's `req_rtx`.
+    pub pana_req_rtx: Option<amimesh_pana::RtxParams>,
+    /// [`MeterConfig::pana_pci_rtx`].
+    pub pana_pci_rtx: Option<amimesh_pana::RtxParams>,
+    /// Time to authenticate, on both sides: [`MeterConfig::pana_auth_timeout`] and the PAA's
+    /// `auth_timeout`.
+    pub pana_auth_timeout: Option<Duration>,
+    /// The relay's RPL mode of operation.
+    pub mop: Option<amimesh_rpl::wire::Mop>,
+    /// The relay's route table size.
+    pub root_route_capacity: Option<usize>,
+}
+
+impl FieldTuning {
+    /// Settings for networks of thousands of meters behind one relay: readings hourly (the
+    /// first right after the join), scans backed off up to 60 s with jitter, PREs heard at an
+    /// LQI of at least 64 (8 dB above the sensitivity) preferred, PANA requests retransmitted
+    /// from 4 s (RFC 5191 §9.1 REQ_IRT is 1 s: deep, loaded paths take longer) with the RFC's
+    /// MRT and MRC, and 600 s to authenticate.
+    pub fn large_network() -> Self {
+        FieldTuning {
+            reading_period: Some(Duration::from_secs(3600)),
+            retry_delay: None,
+            scan_backoff_max: Some(Duration::from_secs(60)),
+            min_beacon_lqi: Some(64),
+            pana_req_rtx: Some(amimesh_pana::RtxParams {
+                irt: Duration::from_secs(4),
+                ..amimesh_pana::RtxParams::REQ
+            }),
+            pana_pci_rtx: Some(amimesh_pana::RtxParams {
+                irt: Duration::from_secs(4),
+                ..amimesh_pana::RtxParams::PCI
+            }),
+            pana_auth_timeout: Some(Duration::from_secs(600)),
+            mop: None,
+            root_route_capacity: None,
+        }
+    }
+
+    /// Applies the relay settings.
+    pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
+        if let Some(v) = self.mop {
+            c.mop = v;
+        }
+        if let Some(v) = self.root_route_capacity {
+            c.route_capacity = v;
+        }
+    }
+
+    /// Applies the meter settings.
+    pub fn apply_meter(&self, c: &mut MeterConfig) {
+        if let Some(v) = self.reading_period {
+            c.reading_period = v;
+        }
+        if let Some(v) = self.retry_delay {
+            c.retry_delay = v;
+        }
+        if let Some(v) = self.scan_backoff_max {
+            c.scan_backoff_max = v;
+        }
+        if let Some(v) = self.min_beacon_lqi {
+            c.min_beacon_lqi = v;
+        }
+        if let Some(v) = self.pana_req_rtx {
+            c.pana_req_rtx = v;
+        }
+        if let Some(v) = self.pana_pci_rtx {
+            c.pana_pci_rtx = v;
+        }
+        if let Some(v) = self.pana_auth_timeout {
+            c.pana_auth_timeout = v;
+        }
+    }
+}
+
+/// [`field_sim`] with the devices adjusted by `tuning`.
+pub fn field_sim_tuned(
+    s: &crate::Scenario,
+    tuning: &FieldTuning,
+) -> crate::Result<crate::Sim<Device, UtilityServers>> {
     let layout = s.layout()?;
-    let (nodes, servers) = field_nodes_with(s.meters, s.seed, |phy, channel| {
-        *phy = s.phy.profile();
-        *channel = s.channel();
-    });
+    let (nodes, servers) = field_nodes_tuned(
+        s.meters,
+        s.seed,
+        |phy, channel| {
+            *phy = s.phy.profile();
+            *channel = s.channel();
+        },
+        tuning,
+    );
     let mut sim = crate::Sim::new(s.sim_config(), layout.positions, nodes, servers)?;
     let started = sim.with_node(crate::NodeId(0), |n, now| {
         n.relay_mut().map(|r| r.start_session(now).is_ok())
@@ -434,14 +547,38 @@ pub fn field_nodes_with(
     seed: u64,
     radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
 ) -> (Vec<Device>, UtilityServers) {
+    field_nodes_tuned(meters, seed, radio, &FieldTuning::default())
+}
+
+/// [`field_nodes_with`] with the meters and the PAA adjusted by `tuning`.
+pub fn field_nodes_tuned(
+    meters: usize,
+    seed: u64,
+    radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
+    tuning: &FieldTuning,
+) -> (Vec<Device>, UtilityServers) {
     let mut rc = relay_config(seed);
     radio(&mut rc.phy, &mut rc.channel);
-    let mut nodes = vec![Device::Relay(FieldRelay::new(rc, node_rng(seed, 0)))];
-    let mut servers = UtilityServers::new(seed, meters + 8, network_key(), 1);
+    tuning.apply_relay(&mut rc);
+    let mut nodes = Vec::with_capacity(meters.saturating_add(1));
+    nodes.push(Device::Relay(FieldRelay::new(rc, node_rng(seed, 0))));
+    let mut servers = UtilityServers::with_config(seed, meters + 8, network_key(), 1, |c| {
+        // Room for every meter's session plus as many abandoned ones waiting to time out.
+        c.max_sessions = c
+            .max_sessions
+            .max(meters.saturating_add(8).saturating_mul(2));
+        if let Some(t) = tuning.pana_auth_timeout {
+            c.auth_timeout = t;
+        }
+        if let Some(r) = tuning.pana_req_rtx {
+            c.req_rtx = r;
+        }
+    });
     servers.add_credential(RELAY_IDENTITY, relay_psk());
     for i in 1..=meters {
         let mut mc = meter_config(i, seed);
         radio(&mut mc.phy, &mut mc.channel);
+        tuning.apply_meter(&mut mc);
         nodes.push(Device::Meter(Meter::new(mc, node_rng(seed, i))));
         servers.add_credential(&meter_identity(i), meter_psk(i));
     }
