@@ -66,6 +66,18 @@ struct Args {
     /// --line` is one meter's join at one hop).
     #[arg(long)]
     line: bool,
+    /// Width / height of the random area (the relay sits at the middle of the west edge).
+    #[arg(long, default_value_t = 2.27)]
+    aspect: f64,
+    /// With `--scale`: fail if the farthest meter is more than this many good-link hops
+    /// from the relay.
+    #[arg(long)]
+    max_hops: Option<u32>,
+    /// With `--scale`: the device defaults instead of the large-network settings
+    /// (`FieldTuning::large_network`: hourly readings, scan back-off, LQI floor for the PRE,
+    /// PANA timers for deep paths).
+    #[arg(long)]
+    defaults: bool,
 }
 
 fn main() -> Result<()> {
@@ -130,7 +142,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         loss: vec![a.loss.first().copied().unwrap_or(0.0)],
         seeds: vec![a.seeds.first().copied().unwrap_or(1)],
         area_per_meter_m2: a.area_per_meter,
-        aspect: 2.27,
+        aspect: a.aspect,
         min_hops: a.min_hops,
         limit_s: a.limit_s,
     };
@@ -151,11 +163,19 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         )?)),
         None => None,
     };
+    let mut tuning = if a.defaults {
+        amimesh_sim::device::FieldTuning::default()
+    } else {
+        amimesh_sim::device::FieldTuning::large_network()
+    };
+    // The relay keeps a route for every meter.
+    tuning.root_route_capacity = Some(n.saturating_add(16).max(1024));
     let r = sweep::run_with(
         &sc,
         amimesh_core::Duration::from_secs(grid.limit_s),
         sink,
         a.join_only,
+        &tuning,
     )?;
     let after = sweep::rss_kb().unwrap_or(0);
     std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
@@ -175,6 +195,19 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         after,
         after.saturating_sub(before) as f64 / n.max(1) as f64
     );
+    println!(
+        "{:.0} s simulated in {:.1} s wall (simulation alone {:.1} s): {} events, {:.0} events/s",
+        r.simulated_s,
+        r.wall_s,
+        r.sim_wall_s,
+        r.steps,
+        r.steps as f64 / r.sim_wall_s.max(1e-9)
+    );
+    if let Some(h) = a.max_hops {
+        if r.hops > h {
+            bail!("the layout reaches {} hops (more than {h})", r.hops);
+        }
+    }
     if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
         bail!("not every meter joined and reported");
     }

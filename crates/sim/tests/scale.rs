@@ -102,3 +102,72 @@ fn per_node_air_lists_keep_the_trace_of_the_network_wide_search() {
         );
     }
 }
+
+/// A hundred meters with the large-network settings (scan back-off, LQI floor for the PRE,
+/// readings every 10 min) on the default random area (2,200 m² per meter, relay at the west
+/// edge, several hops): every meter joins and every meter's reading reaches the AMR server.
+#[test]
+fn a_hundred_meters_with_large_network_settings_all_join_and_report() {
+    use amimesh_device::{MeterEvent, Phase};
+    use amimesh_sim::NodeId;
+    use amimesh_sim::device::{DeviceEvent, FieldTuning, field_sim_tuned};
+    use amimesh_sim::scenario::{PhyName, Scenario, TopologySpec};
+
+    let meters = 100usize;
+    let area = 2200.0 * (meters + 1) as f64;
+    let width = (area * 2.27f64).sqrt();
+    let mut s = Scenario::new(
+        1,
+        meters,
+        TopologySpec::Random {
+            width_m: width,
+            height_m: area / width,
+            min_hops: 0,
+            attempts: 200,
+        },
+    );
+    s.phy = PhyName::SunFsk920_100k;
+    let tuning = FieldTuning::large_network();
+    let mut sim = field_sim_tuned(&s, &tuning).unwrap();
+    let mut no_beacon = 0u64;
+    let mut t = 0i64;
+    let all_joined_and_reported = loop {
+        t += 60;
+        sim.run_until(Instant::from_secs(t)).unwrap();
+        while let Some((_, _, e)) = sim.poll_event() {
+            if matches!(e, DeviceEvent::Meter(MeterEvent::NoBeacon)) {
+                no_beacon += 1;
+            }
+        }
+        let nodes = sim.nodes();
+        let joined: Vec<_> = nodes
+            .iter()
+            .filter_map(|d| d.meter())
+            .filter(|m| m.phase() == Phase::Operational)
+            .filter_map(|m| m.global_address())
+            .collect();
+        let reported = joined
+            .iter()
+            .filter(|a| sim.server().readings_from(a) > 0)
+            .count();
+        if reported == meters {
+            break true;
+        }
+        if t >= 3600 {
+            break false;
+        }
+    };
+    assert!(
+        all_joined_and_reported,
+        "not all joined and reported by {t} s"
+    );
+    // The scan back-off kept the Beacon Requests of meters beyond the joined area bounded:
+    // with a fixed 5 s retry each of them scans every 5.3 s.
+    assert!(no_beacon > 0);
+    assert!(
+        no_beacon < (meters as u64) * (t as u64) / 5 / 4,
+        "{no_beacon} empty scans in {t} s"
+    );
+    let relay = sim.node(NodeId(0)).and_then(|d| d.relay()).unwrap();
+    assert!(relay.route_table().len() > meters / 2);
+}
