@@ -74,6 +74,12 @@ pub struct RelayConfigDevice {
     /// Routes the DODAG root keeps (one per meter in non-storing mode, one per meter in the
     /// sub-DODAG in storing mode); a full table drops new DAOs and counts them. Default 1024.
     pub route_capacity: usize,
+    /// Lifetime of downward routes, minutes: the DODAG Configuration option's DefaultLifetime
+    /// with a Lifetime Unit of 60 s (RFC 6550 §6.7.6). Every node refreshes its DAO after a
+    /// third of it. Default 5: a lost DAO or a stale route heals within minutes, at the price
+    /// of one DAO per node every 100 s, each carried up to the root; a network of thousands
+    /// of meters sets tens of minutes.
+    pub route_lifetime_min: u8,
 }
 
 impl RelayConfigDevice {
@@ -109,6 +115,7 @@ impl RelayConfigDevice {
             key_switch_window: Duration::from_secs(60),
             termination_timeout: Duration::from_secs(5),
             route_capacity: 1024,
+            route_lifetime_min: 5,
         }
     }
 }
@@ -405,7 +412,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         rc.route_capacity = self.cfg.route_capacity;
         // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
         // lost DAO or a stale route heals within minutes during a work session.
-        rc.default_lifetime = 5;
+        rc.default_lifetime = self.cfg.route_lifetime_min.max(1);
         rc.lifetime_unit = 60;
         rc.neighbour_capacity = 64;
         let mut r = RplNode::new(rc);

@@ -441,12 +441,23 @@ pub struct FieldTuning {
     pub mop: Option<amimesh_rpl::wire::Mop>,
     /// The relay's route table size.
     pub root_route_capacity: Option<usize>,
+    /// The relay's [`RelayConfigDevice::route_lifetime_min`].
+    pub route_lifetime_min: Option<u8>,
+    /// The PAA's Session-Lifetime (meters re-authenticate at 80 % of it).
+    pub pana_session_lifetime: Option<Duration>,
+    /// [`SimConfig::address_filter`](crate::SimConfig::address_filter): radios drop frames
+    /// addressed to other nodes.
+    pub address_filter: bool,
 }
 
 impl FieldTuning {
     /// Settings for networks of thousands of meters behind one relay: readings every 10 min
     /// (the first right after the join), scans backed off up to 60 s with jitter, PREs heard
-    /// at an LQI of at least 64 (8 dB above the sensitivity) preferred. The PANA timers keep
+    /// at an LQI of at least 64 (8 dB above the sensitivity) preferred, PANA sessions that
+    /// last a day (no re-authentication wave during the join), address filtering in the
+    /// radios. The relay's 5 min route lifetime stays: storing-mode DAOs forwarded towards the
+    /// root are not acknowledged, and a route lost on the way heals only at the next refresh
+    /// (with 15 or 60 min, 100- and 300-meter runs joined later). The PANA timers keep
     /// the RFC values (RFC 5191 §9.1 REQ_IRT 1 s; 120 s to authenticate): in runs of 60 to 300
     /// meters a 4 s IRT and 600 s to authenticate made joins slower, because a session stuck
     /// behind a broken path is abandoned later and the meter rescans later.
@@ -461,6 +472,9 @@ impl FieldTuning {
             pana_auth_timeout: None,
             mop: None,
             root_route_capacity: None,
+            route_lifetime_min: None,
+            pana_session_lifetime: Some(Duration::from_secs(24 * 3600)),
+            address_filter: true,
         }
     }
 
@@ -471,6 +485,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.root_route_capacity {
             c.route_capacity = v;
+        }
+        if let Some(v) = self.route_lifetime_min {
+            c.route_lifetime_min = v;
         }
     }
 
@@ -515,7 +532,9 @@ pub fn field_sim_tuned(
         },
         tuning,
     );
-    let mut sim = crate::Sim::new(s.sim_config(), layout.positions, nodes, servers)?;
+    let mut cfg = s.sim_config();
+    cfg.address_filter = tuning.address_filter;
+    let mut sim = crate::Sim::new(cfg, layout.positions, nodes, servers)?;
     let started = sim.with_node(crate::NodeId(0), |n, now| {
         n.relay_mut().map(|r| r.start_session(now).is_ok())
     })?;
@@ -567,6 +586,9 @@ pub fn field_nodes_tuned(
         }
         if let Some(r) = tuning.pana_req_rtx {
             c.req_rtx = r;
+        }
+        if let Some(l) = tuning.pana_session_lifetime {
+            c.session_lifetime = l;
         }
     });
     servers.add_credential(RELAY_IDENTITY, relay_psk());
