@@ -184,6 +184,9 @@ struct Radio {
     timer_at: Option<Instant>,
     timer_gen: u64,
     stats: NodeRadioStats,
+    /// The node's addresses as of its last drain, for [`SimConfig::address_filter`] (kept
+    /// here so that filtering a frame does not touch the node).
+    filter: AckFilter,
 }
 
 impl Radio {
@@ -302,6 +305,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 timer_at: None,
                 timer_gen: 0,
                 stats: NodeRadioStats::default(),
+                filter: n.ack_filter(),
             })
             .collect();
         let uplink = Uplink::new(cfg.uplink, master.fork());
@@ -697,9 +701,17 @@ impl<N: Node, S: Server> Sim<N, S> {
             }
         }
         let next = self.nodes.get(i).and_then(|n| n.poll_timeout());
+        let filter = if self.cfg.address_filter {
+            self.nodes.get(i).map(N::ack_filter)
+        } else {
+            None
+        };
         let Some(r) = self.radios.get_mut(i) else {
             return;
         };
+        if let Some(f) = filter {
+            r.filter = f;
+        }
         if next != r.timer_at {
             r.timer_at = next;
             r.timer_gen = r.timer_gen.wrapping_add(1);
@@ -1222,12 +1234,8 @@ impl<N: Node, S: Server> Sim<N, S> {
             }
         }
         if self.cfg.address_filter {
-            if let Some(p) = peek {
-                let filter = self
-                    .nodes
-                    .get(to.index())
-                    .map(N::ack_filter)
-                    .unwrap_or(AckFilter::NONE);
+            let filter = self.radios.get(to.index()).map(|r| r.filter);
+            if let (Some(p), Some(filter)) = (peek, filter) {
                 if !passes_address_filter(&filter, p.dst_pan, p.dst) {
                     self.stats.address_filtered += 1;
                     return;
