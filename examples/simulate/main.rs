@@ -71,6 +71,18 @@ struct Args {
     /// before/after comparison.
     #[arg(long)]
     legacy_join: bool,
+    /// Width / height of the random area (the relay sits at the middle of the west edge).
+    #[arg(long, default_value_t = 2.27)]
+    aspect: f64,
+    /// With `--scale`: fail if the farthest meter is more than this many good-link hops
+    /// from the relay.
+    #[arg(long)]
+    max_hops: Option<u32>,
+    /// With `--scale`: the device defaults instead of the large-network settings
+    /// (`FieldTuning::large_network`: readings every 10 min, scan back-off, LQI floor for the
+    /// PRE, day-long PANA sessions, address filtering in the radios).
+    #[arg(long)]
+    defaults: bool,
 }
 
 fn main() -> Result<()> {
@@ -135,7 +147,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         loss: vec![a.loss.first().copied().unwrap_or(0.0)],
         seeds: vec![a.seeds.first().copied().unwrap_or(1)],
         area_per_meter_m2: a.area_per_meter,
-        aspect: 2.27,
+        aspect: a.aspect,
         min_hops: a.min_hops,
         limit_s: a.limit_s,
     };
@@ -159,11 +171,36 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         )?)),
         None => None,
     };
+    if let Some(h) = a.max_hops {
+        // Checked before the run: the layout alone decides it.
+        let layout = sc.layout()?;
+        let model = sc.radio_model();
+        let links = amimesh_sim::Links::compute(&model, &layout.positions, sc.seed);
+        let hops = amimesh_sim::topology::LinkGraph::new(
+            &links,
+            &model,
+            60,
+            amimesh_sim::scenario::GOOD_LINK_PRR,
+        )
+        .max_hops(amimesh_sim::NodeId(0))
+        .unwrap_or(0);
+        if hops > h {
+            bail!("the layout reaches {hops} hops (more than {h})");
+        }
+    }
+    let mut tuning = if a.defaults {
+        amimesh_sim::device::FieldTuning::default()
+    } else {
+        amimesh_sim::device::FieldTuning::large_network()
+    };
+    // The relay keeps a route for every meter.
+    tuning.root_route_capacity = Some(n.saturating_add(16).max(1024));
     let r = sweep::run_with(
         &sc,
         amimesh_core::Duration::from_secs(grid.limit_s),
         sink,
         a.join_only,
+        &tuning,
     )?;
     let after = sweep::rss_kb().unwrap_or(0);
     std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
@@ -182,6 +219,14 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         before,
         after,
         after.saturating_sub(before) as f64 / n.max(1) as f64
+    );
+    println!(
+        "{:.0} s simulated in {:.1} s wall (simulation alone {:.1} s): {} events, {:.0} events/s",
+        r.simulated_s,
+        r.wall_s,
+        r.sim_wall_s,
+        r.steps,
+        r.steps as f64 / r.sim_wall_s.max(1e-9)
     );
     if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
         bail!("not every meter joined and reported");

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use amimesh_core::{Duration, Instant};
 use amimesh_device::{MeterEvent, Phase};
 use amimesh_sim::NodeId;
-use amimesh_sim::device::{DeviceEvent, field_sim};
+use amimesh_sim::device::{DeviceEvent, FieldTuning, field_sim_tuned};
 use amimesh_sim::scenario::{GOOD_LINK_PRR, PhyName, Scenario, TopologySpec};
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -127,8 +127,14 @@ pub struct RunResult {
     pub readings: usize,
     /// Meters with at least one reading received.
     pub reported: usize,
-    /// Wall time of the run, seconds.
+    /// Wall time of the run, seconds (layout, build and simulation).
     pub wall_s: f64,
+    /// Simulator events performed.
+    pub steps: u64,
+    /// Simulated time at the end of the run, seconds.
+    pub simulated_s: f64,
+    /// Wall time of the simulation alone (after the build), seconds.
+    pub sim_wall_s: f64,
 }
 
 impl RunResult {
@@ -145,7 +151,7 @@ impl RunResult {
 
 /// Runs one scenario: every meter to operational, then until each has reported once.
 pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
-    run_with(s, limit, None, false)
+    run_with(s, limit, None, false, &FieldTuning::default())
 }
 
 /// [`run`] with every frame written to `sink`; with `join_only` the run stops once every
@@ -155,6 +161,7 @@ pub fn run_with(
     limit: Duration,
     sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>>,
     join_only: bool,
+    tuning: &FieldTuning,
 ) -> Result<RunResult> {
     let wall = std::time::Instant::now();
     let layout = s.layout()?;
@@ -164,7 +171,8 @@ pub fn run_with(
         .max_hops(NodeId(0))
         .unwrap_or(0);
     drop(links);
-    let mut sim = field_sim(s)?;
+    let mut sim = field_sim_tuned(s, tuning)?;
+    let sim_wall = std::time::Instant::now();
     if let Some(sink) = sink {
         sim.set_frame_sink(sink);
     }
@@ -262,6 +270,9 @@ pub fn run_with(
         readings: sim.server().readings.len(),
         reported: reported_count,
         wall_s: wall.elapsed().as_secs_f64(),
+        steps: sim.steps(),
+        simulated_s: sim.now().total_micros() as f64 / 1e6,
+        sim_wall_s: sim_wall.elapsed().as_secs_f64(),
     })
 }
 

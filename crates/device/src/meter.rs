@@ -2,10 +2,10 @@
 //! response.
 
 use alloc::vec::Vec;
-use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr};
+use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, Rng};
 use amimesh_mac::mac::beacon_payload::{BeaconPayloadRepr, FLAG_ALLOW_JOIN, RoutingHint};
 use amimesh_mac::mac::{PanDescriptor, PhyProfile, RadioOp, ScanDuration, ScanRequest, select_pan};
-use amimesh_pana::{ClientConfig, ClientEvent, FailReason, PanaClient};
+use amimesh_pana::{ClientConfig, ClientEvent, FailReason, PanaClient, RtxParams};
 use amimesh_pana_relay::{PanaRelay, RelayConfig};
 use amimesh_rpl::RplNode;
 use core::net::Ipv6Addr;
@@ -60,10 +60,33 @@ pub struct MeterConfig {
     pub dao_dodag_id: bool,
     /// How link quality becomes ETX, for the PRE choice in P1 and RPL parent selection.
     pub links: LinkMetricConfig,
+    /// Upper bound of the scan back-off. After each active scan that found no usable beacon,
+    /// the wait before the next scan doubles, from `retry_delay` up to this bound, and is
+    /// drawn uniformly from its upper half (jitter, so meters that started together drift
+    /// apart). A scan that finds a usable beacon resets it. Equal to `retry_delay` (the
+    /// default): a fixed wait, no jitter. 802.15.4-2020 §6.3.1 leaves the scan schedule to
+    /// the next higher layer; a large network sets this to tens of seconds so that meters
+    /// beyond the joined area do not fill the air with Beacon Requests.
+    pub scan_backoff_max: Duration,
+    /// Beacons received with at least this LQI are preferred as PRE (future parent): the
+    /// PAN is chosen among them if there are any, else among all usable beacons. 0 (the
+    /// default) considers every beacon alike. PANA, unsecured and fragmented, crosses this
+    /// one link many times, so a link near the sensitivity makes the join fail.
+    pub min_beacon_lqi: u8,
+    /// PANA-Client-Initiation retransmission (RFC 5191 §9.1 PCI_*).
+    pub pana_pci_rtx: RtxParams,
+    /// PANA request retransmission (RFC 5191 §9.1 REQ_*). Paths through many loaded hops
+    /// want a larger IRT than the RFC's 1 s, or every slow answer is duplicated.
+    pub pana_req_rtx: RtxParams,
+    /// Time allowed for the PANA authentication before the meter gives up and starts over
+    /// (RFC 5609 §7.3 FAILED_SESS_TIMEOUT).
+    pub pana_auth_timeout: Duration,
 }
 
 impl MeterConfig {
-    /// Defaults: SUN FSK 100 kb/s on channel 1, 300 ms scan, 5 s retry, readings every 60 s.
+    /// Defaults: SUN FSK 100 kb/s on channel 1, 300 ms scan, 5 s retry without back-off,
+    /// readings every 60 s, every beacon alike, the PANA timers of RFC 5191 §9.1 and 120 s to
+    /// authenticate.
     pub fn new(
         ext_addr: ExtAddr,
         identity: &[u8],
@@ -89,6 +112,11 @@ impl MeterConfig {
             advertise_after_dao_ack: true,
             dao_dodag_id: false,
             links: LinkMetricConfig::default(),
+            scan_backoff_max: Duration::from_secs(5),
+            min_beacon_lqi: 0,
+            pana_pci_rtx: RtxParams::PCI,
+            pana_req_rtx: RtxParams::REQ,
+            pana_auth_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -188,6 +216,10 @@ pub struct Meter<R> {
     reserved_reported: u32,
     network_id: [u8; 16],
     rpl_starts: u32,
+    /// Current scan back-off (the wait after the next scan that finds nothing).
+    scan_backoff: Duration,
+    /// Jitter of the scan back-off.
+    jitter: Rng,
 }
 
 impl<R: RngCore + CryptoRng> Meter<R> {
@@ -202,6 +234,8 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             key_switch_window: cfg.key_switch_window,
             links: cfg.links,
         };
+        let scan_backoff = cfg.retry_delay;
+        let jitter = Rng::new(cfg.seed ^ 0x5343_414e);
         Meter {
             stack: Stack::new(sc, false, rng),
             reserved_reported: cfg.frame_counter_start,
@@ -216,6 +250,8 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             load_level: 0,
             network_id: [0; 16],
             rpl_starts: 0,
+            scan_backoff,
+            jitter,
         }
     }
 
@@ -348,14 +384,31 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             })
             .copied()
             .collect();
+        let strong: Vec<PanDescriptor> = usable
+            .iter()
+            .filter(|d| d.lqi >= self.cfg.min_beacon_lqi)
+            .copied()
+            .collect();
+        let candidates = if strong.is_empty() { &usable } else { &strong };
         let selector = LinkAwareSelector {
             links: self.cfg.links,
         };
-        let Some(best) = select_pan(&usable, &selector) else {
+        let Some(best) = select_pan(candidates, &selector) else {
             self.events.push_back(MeterEvent::NoBeacon);
             self.restart_later(now);
+            // Scan back-off: this scan's wait drawn from the upper half of the current
+            // back-off, the next one doubled (bounded by `scan_backoff_max`).
+            let max = self.cfg.scan_backoff_max;
+            if max > self.cfg.retry_delay {
+                let b = self.scan_backoff.total_micros();
+                let wait = b / 2 + self.jitter.range_inclusive(0, b - b / 2);
+                self.retry_at = Some(now + Duration::from_micros(wait));
+                let next = self.scan_backoff.total_micros().saturating_mul(2);
+                self.scan_backoff = Duration::from_micros(next.min(max.total_micros()));
+            }
             return;
         };
+        self.scan_backoff = self.cfg.retry_delay;
         let LinkAddr::Extended(pre) = best.coord_addr else {
             return;
         };
@@ -374,6 +427,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         };
         let mut pc = ClientConfig::new(identity, self.cfg.psk.clone(), pre_ll);
         pc.seed = self.cfg.seed ^ 0x5041_4e41;
+        pc.pci_rtx = self.cfg.pana_pci_rtx;
+        pc.req_rtx = self.cfg.pana_req_rtx;
+        pc.auth_timeout = self.cfg.pana_auth_timeout;
         let mut pac = PanaClient::new(pc);
         if pac.start(now).is_err() {
             self.restart_later(now);

@@ -79,6 +79,15 @@ pub struct RelayConfigDevice {
     /// two clean hops (ETX 1 each) beat one marginal hop (ETX 3). With the RFC 6550 default of
     /// 256 every hop costs at least ETX 2, so links up to ETX 2 count alike.
     pub min_hop_rank_increase: u16,
+    /// Routes the DODAG root keeps (one per meter in non-storing mode, one per meter in the
+    /// sub-DODAG in storing mode); a full table drops new DAOs and counts them. Default 1024.
+    pub route_capacity: usize,
+    /// Lifetime of downward routes, minutes: the DODAG Configuration option's DefaultLifetime
+    /// with a Lifetime Unit of 60 s (RFC 6550 §6.7.6). Every node refreshes its DAO after a
+    /// third of it. Default 5: a lost DAO or a stale route heals within minutes, at the price
+    /// of one DAO per node every 100 s, each carried up to the root; a network of thousands
+    /// of meters sets tens of minutes.
+    pub route_lifetime_min: u8,
 }
 
 impl RelayConfigDevice {
@@ -115,6 +124,8 @@ impl RelayConfigDevice {
             termination_timeout: Duration::from_secs(5),
             dao_dodag_id: false,
             min_hop_rank_increase: 128,
+            route_capacity: 1024,
+            route_lifetime_min: 5,
         }
     }
 }
@@ -409,11 +420,11 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             self.cfg.mop,
         );
         rc.prefix = self.cfg.prefix;
-        rc.route_capacity = 1024;
+        rc.route_capacity = self.cfg.route_capacity;
         rc.dao_dodag_id = self.cfg.dao_dodag_id;
         // Routes live 5 minutes and are refreshed every 100 s (a third of the lifetime), so a
         // lost DAO or a stale route heals within minutes during a work session.
-        rc.default_lifetime = 5;
+        rc.default_lifetime = self.cfg.route_lifetime_min.max(1);
         rc.lifetime_unit = 60;
         rc.neighbour_capacity = 64;
         rc.min_hop_rank_increase = self.cfg.min_hop_rank_increase.max(1);

@@ -259,7 +259,14 @@ impl UtilityServers {
     /// Servers with an empty credential table for `capacity` identities and the network key
     /// `key` at `key_index`, with the PAA options of [`JoinOptions::default`].
     pub fn new(seed: u64, capacity: usize, key: Key128, key_index: u8) -> Self {
-        Self::with_options(seed, capacity, key, key_index, &JoinOptions::default())
+        Self::with_config(
+            seed,
+            capacity,
+            key,
+            key_index,
+            &JoinOptions::default(),
+            |_| {},
+        )
     }
 
     /// [`UtilityServers::new`] with the PAA options of `opts`.
@@ -269,6 +276,20 @@ impl UtilityServers {
         key: Key128,
         key_index: u8,
         opts: &JoinOptions,
+    ) -> Self {
+        Self::with_config(seed, capacity, key, key_index, opts, |_| {})
+    }
+
+    /// [`UtilityServers::new`] with the PAA options of `opts` and the PAA's configuration then
+    /// adjusted by `tune` (after the defaults of field scenarios: 1024 new sessions per second,
+    /// 120 s to authenticate).
+    pub fn with_config(
+        seed: u64,
+        capacity: usize,
+        key: Key128,
+        key_index: u8,
+        opts: &JoinOptions,
+        tune: impl FnOnce(&mut AgentConfig),
     ) -> Self {
         let mut cfg = AgentConfig::new(identity(b"paa.utility.example").unwrap_or_default());
         if opts.pana_single_algorithms {
@@ -281,6 +302,7 @@ impl UtilityServers {
         cfg.new_session_burst = 1024;
         cfg.new_sessions_per_sec = 1024;
         cfg.auth_timeout = Duration::from_secs(120);
+        tune(&mut cfg);
         let mut paa = PanaAgent::new(cfg, MemoryStore::with_capacity(capacity));
         let _ = paa.set_network_key(key, key_index);
         UtilityServers {
@@ -468,7 +490,7 @@ pub fn field_nodes(meters: usize, seed: u64) -> (Vec<Device>, UtilityServers) {
 /// 0 with its work session started (S201 onwards); every meter started (P1 onwards); servers
 /// that know every credential.
 pub fn field_sim(s: &crate::Scenario) -> crate::Result<crate::Sim<Device, UtilityServers>> {
-    field_sim_with(s, &JoinOptions::default())
+    field_sim_tuned(s, &FieldTuning::default())
 }
 
 /// [`field_sim`] with the join options `opts`.
@@ -476,12 +498,133 @@ pub fn field_sim_with(
     s: &crate::Scenario,
     opts: &JoinOptions,
 ) -> crate::Result<crate::Sim<Device, UtilityServers>> {
+    let tuning = FieldTuning {
+        join: *opts,
+        ..FieldTuning::default()
+    };
+    field_sim_tuned(s, &tuning)
+}
+
+/// How a field simulation departs from the device defaults: the settings a vendor changes
+/// for a large network. `None` keeps the default of [`MeterConfig`] / [`AgentConfig`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldTuning {
+    /// [`MeterConfig::reading_period`].
+    pub reading_period: Option<Duration>,
+    /// [`MeterConfig::retry_delay`].
+    pub retry_delay: Option<Duration>,
+    /// [`MeterConfig::scan_backoff_max`].
+    pub scan_backoff_max: Option<Duration>,
+    /// [`MeterConfig::min_beacon_lqi`].
+    pub min_beacon_lqi: Option<u8>,
+    /// [`MeterConfig::pana_req_rtx`], and the PAA's `req_rtx`.
+    pub pana_req_rtx: Option<amimesh_pana::RtxParams>,
+    /// [`MeterConfig::pana_pci_rtx`].
+    pub pana_pci_rtx: Option<amimesh_pana::RtxParams>,
+    /// Time to authenticate, on both sides: [`MeterConfig::pana_auth_timeout`] and the PAA's
+    /// `auth_timeout`.
+    pub pana_auth_timeout: Option<Duration>,
+    /// The relay's RPL mode of operation.
+    pub mop: Option<amimesh_rpl::wire::Mop>,
+    /// The relay's route table size.
+    pub root_route_capacity: Option<usize>,
+    /// The relay's [`RelayConfigDevice::route_lifetime_min`].
+    pub route_lifetime_min: Option<u8>,
+    /// The PAA's Session-Lifetime (meters re-authenticate at 80 % of it).
+    pub pana_session_lifetime: Option<Duration>,
+    /// [`SimConfig::address_filter`](crate::SimConfig::address_filter): radios drop frames
+    /// addressed to other nodes.
+    pub address_filter: bool,
+    /// The join's message options (PANA profile, DIS, DAO shapes).
+    pub join: JoinOptions,
+}
+
+impl FieldTuning {
+    /// Settings for networks of thousands of meters behind one relay: readings every 10 min
+    /// (the first right after the join), scans backed off up to 60 s with jitter, PREs heard
+    /// at an LQI of at least 64 (8 dB above the sensitivity) preferred, PANA sessions that
+    /// last a day (no re-authentication wave during the join), address filtering in the
+    /// radios. The relay's 5 min route lifetime stays: storing-mode DAOs forwarded towards the
+    /// root are not acknowledged, and a route lost on the way heals only at the next refresh
+    /// (with 15 or 60 min, 100- and 300-meter runs joined later). The PANA timers keep
+    /// the RFC values (RFC 5191 §9.1 REQ_IRT 1 s; 120 s to authenticate): in runs of 60 to 300
+    /// meters a 4 s IRT and 600 s to authenticate made joins slower, because a session stuck
+    /// behind a broken path is abandoned later and the meter rescans later.
+    pub fn large_network() -> Self {
+        FieldTuning {
+            reading_period: Some(Duration::from_secs(600)),
+            retry_delay: None,
+            scan_backoff_max: Some(Duration::from_secs(60)),
+            min_beacon_lqi: Some(64),
+            pana_req_rtx: None,
+            pana_pci_rtx: None,
+            pana_auth_timeout: None,
+            mop: None,
+            root_route_capacity: None,
+            route_lifetime_min: None,
+            pana_session_lifetime: Some(Duration::from_secs(24 * 3600)),
+            address_filter: true,
+            join: JoinOptions::default(),
+        }
+    }
+
+    /// Applies the relay settings.
+    pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
+        if let Some(v) = self.mop {
+            c.mop = v;
+        }
+        if let Some(v) = self.root_route_capacity {
+            c.route_capacity = v;
+        }
+        if let Some(v) = self.route_lifetime_min {
+            c.route_lifetime_min = v;
+        }
+    }
+
+    /// Applies the meter settings.
+    pub fn apply_meter(&self, c: &mut MeterConfig) {
+        if let Some(v) = self.reading_period {
+            c.reading_period = v;
+        }
+        if let Some(v) = self.retry_delay {
+            c.retry_delay = v;
+        }
+        if let Some(v) = self.scan_backoff_max {
+            c.scan_backoff_max = v;
+        }
+        if let Some(v) = self.min_beacon_lqi {
+            c.min_beacon_lqi = v;
+        }
+        if let Some(v) = self.pana_req_rtx {
+            c.pana_req_rtx = v;
+        }
+        if let Some(v) = self.pana_pci_rtx {
+            c.pana_pci_rtx = v;
+        }
+        if let Some(v) = self.pana_auth_timeout {
+            c.pana_auth_timeout = v;
+        }
+    }
+}
+
+/// [`field_sim`] with the devices adjusted by `tuning`.
+pub fn field_sim_tuned(
+    s: &crate::Scenario,
+    tuning: &FieldTuning,
+) -> crate::Result<crate::Sim<Device, UtilityServers>> {
     let layout = s.layout()?;
-    let (nodes, servers) = field_nodes_with_options(s.meters, s.seed, opts, |phy, channel| {
-        *phy = s.phy.profile();
-        *channel = s.channel();
-    });
-    let mut sim = crate::Sim::new(s.sim_config(), layout.positions, nodes, servers)?;
+    let (nodes, servers) = field_nodes_tuned(
+        s.meters,
+        s.seed,
+        |phy, channel| {
+            *phy = s.phy.profile();
+            *channel = s.channel();
+        },
+        tuning,
+    );
+    let mut cfg = s.sim_config();
+    cfg.address_filter = tuning.address_filter;
+    let mut sim = crate::Sim::new(cfg, layout.positions, nodes, servers)?;
     let started = sim.with_node(crate::NodeId(0), |n, now| {
         n.relay_mut().map(|r| r.start_session(now).is_ok())
     })?;
@@ -513,7 +656,11 @@ pub fn field_nodes_with(
     seed: u64,
     radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
 ) -> (Vec<Device>, UtilityServers) {
-    field_nodes_with_options(meters, seed, &JoinOptions::LEGACY, radio)
+    let tuning = FieldTuning {
+        join: JoinOptions::LEGACY,
+        ..FieldTuning::default()
+    };
+    field_nodes_tuned(meters, seed, radio, &tuning)
 }
 
 /// [`field_nodes_with`] with the join options `opts`.
@@ -523,11 +670,42 @@ pub fn field_nodes_with_options(
     opts: &JoinOptions,
     radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
 ) -> (Vec<Device>, UtilityServers) {
+    let tuning = FieldTuning {
+        join: *opts,
+        ..FieldTuning::default()
+    };
+    field_nodes_tuned(meters, seed, radio, &tuning)
+}
+
+/// [`field_nodes_with`] with the meters and the PAA adjusted by `tuning`.
+pub fn field_nodes_tuned(
+    meters: usize,
+    seed: u64,
+    radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
+    tuning: &FieldTuning,
+) -> (Vec<Device>, UtilityServers) {
+    let opts = &tuning.join;
     let mut rc = relay_config(seed);
     radio(&mut rc.phy, &mut rc.channel);
     rc.dao_dodag_id = !opts.dao_without_dodag_id;
-    let mut nodes = vec![Device::Relay(FieldRelay::new(rc, node_rng(seed, 0)))];
-    let mut servers = UtilityServers::with_options(seed, meters + 8, network_key(), 1, opts);
+    tuning.apply_relay(&mut rc);
+    let mut nodes = Vec::with_capacity(meters.saturating_add(1));
+    nodes.push(Device::Relay(FieldRelay::new(rc, node_rng(seed, 0))));
+    let mut servers = UtilityServers::with_config(seed, meters + 8, network_key(), 1, opts, |c| {
+        // Room for every meter's session plus as many abandoned ones waiting to time out.
+        c.max_sessions = c
+            .max_sessions
+            .max(meters.saturating_add(8).saturating_mul(2));
+        if let Some(t) = tuning.pana_auth_timeout {
+            c.auth_timeout = t;
+        }
+        if let Some(r) = tuning.pana_req_rtx {
+            c.req_rtx = r;
+        }
+        if let Some(l) = tuning.pana_session_lifetime {
+            c.session_lifetime = l;
+        }
+    });
     servers.add_credential(RELAY_IDENTITY, relay_psk());
     for i in 1..=meters {
         let mut mc = meter_config(i, seed);
@@ -535,6 +713,7 @@ pub fn field_nodes_with_options(
         mc.advertise_after_dao_ack = opts.leaf_until_dao_ack;
         mc.dao_dodag_id = !opts.dao_without_dodag_id;
         radio(&mut mc.phy, &mut mc.channel);
+        tuning.apply_meter(&mut mc);
         nodes.push(Device::Meter(Meter::new(mc, node_rng(seed, i))));
         servers.add_credential(&meter_identity(i), meter_psk(i));
     }
