@@ -147,7 +147,7 @@ impl Config {
             repair_holdoff: Duration::from_secs(2),
             link_failures_to_drop: 2,
             storing_parent_address: true,
-            parent_switch_holdoff: Duration::from_secs(60),
+            parent_switch_holdoff: Duration::from_secs(180),
         }
     }
 
