@@ -168,7 +168,7 @@ impl Config {
             first_dis: None,
             dao_dodag_id: true,
             dio_after_dao_ack: false,
-            parent_switch_holdoff: Duration::from_secs(60),
+            parent_switch_holdoff: Duration::from_secs(180),
         }
     }
 

@@ -129,7 +129,8 @@ fn etx_steers_parent_choice() {
     // …but one beyond it does (768 + 192 < 512 + 480), once the hold-off since the node's
     // last voluntary switch (possibly the one above) has passed.
     sim.nodes[3].set_link_etx(now, ll(2), 480);
-    sim.run_for(Duration::from_secs(61), STEPS);
+    let holdoff = sim.nodes[3].config().parent_switch_holdoff;
+    sim.run_for(holdoff + Duration::from_secs(1), STEPS);
     let now = sim.now;
     sim.nodes[3].set_link_etx(now, ll(2), 480);
     assert_eq!(sim.nodes[3].preferred_parent(), Some(ll(1)));
