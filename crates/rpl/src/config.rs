@@ -118,8 +118,17 @@ pub struct Config {
     /// objective function's switch threshold, RFC 6719 §3.4). Losing the preferred parent,
     /// or its link or rank becoming unacceptable, still changes it at once. Damps the
     /// oscillation where every switch adds control traffic that degrades the links the next
-    /// choice is made on. Zero disables it.
+    /// choice is made on. Zero disables it. Default 180 s.
     pub parent_switch_holdoff: Duration,
+    /// Storing mode: ask the parent to acknowledge the DAOs this node passes up for its
+    /// sub-DODAG (K flag, RFC 6550 §6.4 and §9.3) and send them again, to the parent of the
+    /// moment, after `dao_ack_timeout` until acknowledged or `dao_max_retries` is used up.
+    /// Without it a forwarded DAO lost on one hop leaves the route missing above that hop
+    /// until the target's next refresh. Default on.
+    pub forward_dao_ack: bool,
+    /// Forwarded DAOs awaiting their DAO-ACK; when full the oldest is given up (counted).
+    /// Default 8.
+    pub forward_dao_capacity: usize,
 }
 
 impl Config {
@@ -169,6 +178,8 @@ impl Config {
             dao_dodag_id: true,
             dio_after_dao_ack: false,
             parent_switch_holdoff: Duration::from_secs(180),
+            forward_dao_ack: true,
+            forward_dao_capacity: 8,
         }
     }
 

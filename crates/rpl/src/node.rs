@@ -102,6 +102,10 @@ pub struct Stats {
     pub tx: u32,
     /// DAO retransmissions.
     pub dao_retransmissions: u32,
+    /// Forwarded (storing-mode) DAOs sent again for want of a DAO-ACK.
+    pub dao_forward_retransmissions: u32,
+    /// Forwarded DAOs given up: retries used up, or pushed out of a full queue.
+    pub dao_forward_failed: u32,
     /// Parent changes.
     pub parent_changes: u32,
     /// Local repairs.
@@ -213,6 +217,15 @@ struct PendingDao {
     retries: u8,
 }
 
+/// A DAO passed up for the sub-DODAG, awaiting its DAO-ACK (`Config::forward_dao_ack`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingForward {
+    seq: u8,
+    retries: u8,
+    due: Instant,
+    targets: Vec<Target>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
     Dis = 0,
@@ -221,8 +234,9 @@ enum Timer {
     Expiry = 3,
     Poison = 4,
     Rejoin = 5,
+    ForwardAck = 6,
 }
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TokenBucket {
@@ -306,6 +320,7 @@ pub struct RplNode {
     path_seq: SequenceCounter,
     dco_seq: SequenceCounter,
     pending_dao: Option<PendingDao>,
+    forward_pending: Vec<PendingForward>,
     dao_acked: bool,
     /// `Config::dio_after_dao_ack`: a DAO-ACK arrived, DIOs may go out.
     advertising: bool,
@@ -377,6 +392,7 @@ impl RplNode {
             path_seq: SequenceCounter::default(),
             dco_seq: SequenceCounter::default(),
             pending_dao: None,
+            forward_pending: Vec::new(),
             dao_acked: false,
             advertising: false,
             invalidate_next: false,
@@ -687,6 +703,7 @@ impl RplNode {
             Timer::Expiry,
             Timer::Poison,
             Timer::Rejoin,
+            Timer::ForwardAck,
         ] {
             if self.timer(t).is_some_and(|at| at <= now) {
                 self.set_timer(t, None);
@@ -726,6 +743,7 @@ impl RplNode {
                 }
             }
             Timer::Dao => self.send_dao(now, false),
+            Timer::ForwardAck => self.retry_forwarded(now),
             Timer::DaoAck => {
                 let Some(p) = self.pending_dao else { return };
                 if p.retries < self.cfg.dao_max_retries {
@@ -1583,22 +1601,94 @@ impl RplNode {
         }
         // Storing mode: pass the targets up to our parent (§9.8).
         if !root && d.mop.is_storing() && !forward.is_empty() {
-            if let Some(p) = self.preferred {
-                self.dao_seq.increment();
-                let seq = self.dao_seq.value();
-                let src = self.cfg.link_local;
-                self.push_out(Out::Dao {
-                    src,
-                    dst: p,
-                    seq,
-                    ack: false,
-                    targets: forward,
-                });
-            }
+            self.forward_dao(now, forward, 0);
         }
     }
 
+    /// Sends a DAO for the sub-DODAG's `targets` to the preferred parent; with
+    /// `Config::forward_dao_ack` it asks for a DAO-ACK and keeps the targets until one comes.
+    fn forward_dao(&mut self, now: Instant, targets: Vec<Target>, retries: u8) {
+        let Some(p) = self.preferred else {
+            if retries > 0 {
+                self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
+            }
+            return;
+        };
+        self.dao_seq.increment();
+        let seq = self.dao_seq.value();
+        let ack = self.cfg.forward_dao_ack && self.cfg.forward_dao_capacity > 0;
+        let src = self.cfg.link_local;
+        if !ack {
+            self.push_out(Out::Dao {
+                src,
+                dst: p,
+                seq,
+                ack,
+                targets,
+            });
+            return;
+        }
+        self.push_out(Out::Dao {
+            src,
+            dst: p,
+            seq,
+            ack,
+            targets: targets.clone(),
+        });
+        if self.forward_pending.len() >= self.cfg.forward_dao_capacity {
+            self.forward_pending.remove(0);
+            self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
+        }
+        let due = now + self.cfg.dao_ack_timeout;
+        self.forward_pending.push(PendingForward {
+            seq,
+            retries,
+            due,
+            targets,
+        });
+        self.arm_forward_timer();
+    }
+
+    fn arm_forward_timer(&mut self) {
+        let next = self.forward_pending.iter().map(|f| f.due).min();
+        self.set_timer(Timer::ForwardAck, next);
+    }
+
+    /// Forwarded DAOs whose DAO-ACK is overdue go again (to the parent of the moment), or are
+    /// given up after `dao_max_retries`.
+    fn retry_forwarded(&mut self, now: Instant) {
+        let (due, keep): (Vec<PendingForward>, Vec<PendingForward>) =
+            core::mem::take(&mut self.forward_pending)
+                .into_iter()
+                .partition(|f| f.due <= now);
+        self.forward_pending = keep;
+        for f in due {
+            if f.retries < self.cfg.dao_max_retries {
+                self.stats.dao_forward_retransmissions =
+                    self.stats.dao_forward_retransmissions.saturating_add(1);
+                self.forward_dao(now, f.targets, f.retries + 1);
+            } else {
+                self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
+            }
+        }
+        self.arm_forward_timer();
+    }
+
     fn handle_dao_ack(&mut self, now: Instant, ack: &DaoAckRepr<'_>) {
+        if let Some(i) = self
+            .forward_pending
+            .iter()
+            .position(|f| f.seq == ack.sequence)
+        {
+            // The parent took the sub-DODAG's targets (a rejection is final too: the targets'
+            // own refreshes will try again).
+            self.forward_pending.remove(i);
+            self.arm_forward_timer();
+            if ack.status >= 128 {
+                self.push_event(Event::DaoRejected { status: ack.status });
+            }
+            return;
+        }
         let Some(p) = self.pending_dao else {
             return self.ignore();
         };
@@ -2657,6 +2747,76 @@ mod tests {
         assert!(dis.len() >= 2);
         assert_eq!(dis[0].0.dst, RLL);
         assert!(dis[1..].iter().all(|x| x.0.dst == ALL));
+    }
+
+    #[test]
+    fn forwarded_daos_are_acknowledged_or_sent_again() {
+        let (mut r, _, mut now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let _ = advance(&mut r, now + Duration::from_secs(30));
+        now += Duration::from_secs(30);
+        // Child 5 registers g(9): the DAO passed up asks for a DAO-ACK (K flag).
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(9), 241, 30, false),
+        );
+        let (s, _) = drain(&mut r, now);
+        let up = s
+            .iter()
+            .find(|t| t.0.code == code::DAO && t.0.dst == RLL)
+            .unwrap();
+        let MessageRepr::Dao(first) = parse(up) else {
+            panic!()
+        };
+        assert!(first.expect_ack);
+        // No DAO-ACK: after dao_ack_timeout the same target goes up again, in a new DAO.
+        let timeout = r.config().dao_ack_timeout;
+        let sent = advance(&mut r, now + timeout);
+        now += timeout;
+        let t9 = g(9).octets();
+        let again: Vec<_> = sent
+            .iter()
+            .filter(|t| t.0.code == code::DAO && t.0.dst == RLL)
+            .filter(|t| t.1.windows(16).any(|w| w == t9))
+            .filter_map(|t| match parse(t) {
+                MessageRepr::Dao(d) => Some(d.sequence),
+                _ => None,
+            })
+            .collect();
+        assert!(!again.is_empty());
+        assert_ne!(again[0], first.sequence);
+        assert_eq!(r.stats().dao_forward_retransmissions, 1);
+        // The parent's DAO-ACK for the retransmission ends it: nothing more for g(9).
+        let m = MessageRepr::DaoAck(DaoAckRepr {
+            instance_id: 0,
+            sequence: again[0],
+            status: 0,
+            dodag_id: None,
+            options: Options::EMPTY,
+        });
+        let mut ack = vec![0u8; m.buffer_len()];
+        m.emit(&mut ack).unwrap();
+        r.handle_message(now, RLL, n(2), code::DAO_ACK, &ack);
+        let before = r.stats().dao_forward_retransmissions;
+        let times = |k: u64| Duration::from_micros(timeout.total_micros() * k);
+        let _ = advance(&mut r, now + times(3));
+        now += times(3);
+        assert_eq!(r.stats().dao_forward_retransmissions, before);
+        // A DAO for g(10) that is never acknowledged is given up after dao_max_retries.
+        r.handle_message(
+            now,
+            n(5),
+            n(2),
+            code::DAO,
+            &storing_dao(g(10), 241, 30, false),
+        );
+        let _ = drain(&mut r, now);
+        let retries = u32::from(r.config().dao_max_retries);
+        let _ = advance(&mut r, now + times(u64::from(retries) + 2));
+        assert_eq!(r.stats().dao_forward_retransmissions, before + retries);
+        assert_eq!(r.stats().dao_forward_failed, 1);
     }
 
     #[test]

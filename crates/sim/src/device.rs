@@ -647,20 +647,14 @@ pub fn field_sim_tuned(
 
 /// [`field_nodes`] with the PHY profile and channel of every device set by `radio`.
 ///
-/// These nodes use [`JoinOptions::LEGACY`]: the field regression tests were calibrated on
-/// that message flow (a 50-meter storing-mode DODAG loses a downward route on some seeds with
-/// either option set, so a fixed seed is only comparable with the flow it was chosen for).
-/// [`field_sim`] and [`field_nodes_with_options`] take the options explicitly.
+/// The join uses [`JoinOptions::default`]; [`field_nodes_with_options`] takes the options
+/// explicitly (e.g. [`JoinOptions::LEGACY`] for the message flow of RFC 5191's Figure 1).
 pub fn field_nodes_with(
     meters: usize,
     seed: u64,
     radio: impl Fn(&mut amimesh_mac::mac::PhyProfile, &mut u8),
 ) -> (Vec<Device>, UtilityServers) {
-    let tuning = FieldTuning {
-        join: JoinOptions::LEGACY,
-        ..FieldTuning::default()
-    };
-    field_nodes_tuned(meters, seed, radio, &tuning)
+    field_nodes_tuned(meters, seed, radio, &FieldTuning::default())
 }
 
 /// [`field_nodes_with`] with the join options `opts`.
