@@ -378,7 +378,14 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
             .revoke_relay_at
             .is_none_or(|tr| revoked && now >= tr + 90.0);
         let reported = (1..=n).all(|i| reported_after(&sim, i, 0.0));
-        if (all_joined.is_some() && reported && uplink_ok && revoke_done) || now >= end {
+        // The route table shown at the end holds a downward route to every meter (DAOs passed
+        // up through the DODAG may still be on their way when the last meter reports).
+        let routed = opts.revoke_relay_at.is_some()
+            || sim
+                .node(NodeId(0))
+                .and_then(Device::relay)
+                .is_some_and(|r| r.route_table().len() > n);
+        if (all_joined.is_some() && reported && routed && uplink_ok && revoke_done) || now >= end {
             break;
         }
     }

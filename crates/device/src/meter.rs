@@ -60,6 +60,13 @@ pub struct MeterConfig {
     pub dao_dodag_id: bool,
     /// How link quality becomes ETX, for the PRE choice in P1 and RPL parent selection.
     pub links: LinkMetricConfig,
+    /// Storing mode: DAOs passed up for the meters below ask the parent for a DAO-ACK and
+    /// are sent again until acknowledged (`amimesh_rpl::Config::forward_dao_ack`, RFC 6550
+    /// §9.3). On by default: in a field of tens of meters a lost forwarded DAO otherwise
+    /// leaves a meter unreachable until its next refresh. A network of hundreds of meters
+    /// behind one relay turns it off: there the extra DAO-ACKs near the root cost more than
+    /// they repair.
+    pub forward_dao_ack: bool,
     /// Upper bound of the scan back-off. After each active scan that found no usable beacon,
     /// the wait before the next scan doubles, from `retry_delay` up to this bound, and is
     /// drawn uniformly from its upper half (jitter, so meters that started together drift
@@ -112,6 +119,7 @@ impl MeterConfig {
             advertise_after_dao_ack: true,
             dao_dodag_id: false,
             links: LinkMetricConfig::default(),
+            forward_dao_ack: true,
             scan_backoff_max: Duration::from_secs(5),
             min_beacon_lqi: 0,
             pana_pci_rtx: RtxParams::PCI,
@@ -554,6 +562,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         }
         rc.dio_after_dao_ack = self.cfg.advertise_after_dao_ack;
         rc.dao_dodag_id = self.cfg.dao_dodag_id;
+        rc.forward_dao_ack = self.cfg.forward_dao_ack;
         let mut r = RplNode::new(rc);
         r.start(now);
         self.stack.rpl = Some(r);

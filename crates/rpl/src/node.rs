@@ -235,8 +235,14 @@ enum Timer {
     Poison = 4,
     Rejoin = 5,
     ForwardAck = 6,
+    ForwardSend = 7,
 }
-const TIMERS: usize = 7;
+const TIMERS: usize = 8;
+
+/// Targets carried in one forwarded DAO at most.
+const FORWARD_TARGETS_PER_DAO: usize = 16;
+/// Targets gathered for forwarding at most (`Config::forward_dao_delay`).
+const FORWARD_BUFFER: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TokenBucket {
@@ -321,6 +327,7 @@ pub struct RplNode {
     dco_seq: SequenceCounter,
     pending_dao: Option<PendingDao>,
     forward_pending: Vec<PendingForward>,
+    forward_buffer: Vec<Target>,
     dao_acked: bool,
     /// `Config::dio_after_dao_ack`: a DAO-ACK arrived, DIOs may go out.
     advertising: bool,
@@ -393,6 +400,7 @@ impl RplNode {
             dco_seq: SequenceCounter::default(),
             pending_dao: None,
             forward_pending: Vec::new(),
+            forward_buffer: Vec::new(),
             dao_acked: false,
             advertising: false,
             invalidate_next: false,
@@ -704,6 +712,7 @@ impl RplNode {
             Timer::Poison,
             Timer::Rejoin,
             Timer::ForwardAck,
+            Timer::ForwardSend,
         ] {
             if self.timer(t).is_some_and(|at| at <= now) {
                 self.set_timer(t, None);
@@ -744,6 +753,7 @@ impl RplNode {
             }
             Timer::Dao => self.send_dao(now, false),
             Timer::ForwardAck => self.retry_forwarded(now),
+            Timer::ForwardSend => self.flush_forward(now),
             Timer::DaoAck => {
                 let Some(p) = self.pending_dao else { return };
                 if p.retries < self.cfg.dao_max_retries {
@@ -1601,7 +1611,39 @@ impl RplNode {
         }
         // Storing mode: pass the targets up to our parent (§9.8).
         if !root && d.mop.is_storing() && !forward.is_empty() {
-            self.forward_dao(now, forward, 0);
+            self.queue_forward(now, forward);
+        }
+    }
+
+    /// Gathers targets to pass up (`Config::forward_dao_delay`); a newer entry for a target
+    /// replaces the one waiting.
+    fn queue_forward(&mut self, now: Instant, targets: Vec<Target>) {
+        if self.cfg.forward_dao_delay == Duration::ZERO {
+            for chunk in targets.chunks(FORWARD_TARGETS_PER_DAO) {
+                self.forward_dao(now, chunk.to_vec(), 0);
+            }
+            return;
+        }
+        for t in targets {
+            if let Some(w) = self.forward_buffer.iter_mut().find(|w| w.addr == t.addr) {
+                *w = t;
+            } else if self.forward_buffer.len() < FORWARD_BUFFER {
+                self.forward_buffer.push(t);
+            } else {
+                self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
+            }
+        }
+        if self.timer(Timer::ForwardSend).is_none() {
+            let j = self.jitter(self.cfg.forward_dao_delay);
+            self.set_timer(Timer::ForwardSend, Some(now + j));
+        }
+    }
+
+    /// Passes the gathered targets up, several per DAO.
+    fn flush_forward(&mut self, now: Instant) {
+        let targets = core::mem::take(&mut self.forward_buffer);
+        for chunk in targets.chunks(FORWARD_TARGETS_PER_DAO) {
+            self.forward_dao(now, chunk.to_vec(), 0);
         }
     }
 
@@ -2496,7 +2538,9 @@ mod tests {
 
     #[test]
     fn storing_router_forwards_dao_moves_routes_with_dco_and_handles_dco() {
-        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |c| {
+            c.forward_dao_delay = Duration::ZERO;
+        });
         let _ = drain(&mut r, now);
         // Child 5 registers target g(9).
         r.handle_message(
@@ -2750,8 +2794,61 @@ mod tests {
     }
 
     #[test]
+    fn targets_from_children_go_up_together() {
+        let (mut r, _, mut now) = joined_router(Mop::StoringNoMulticast, |c| {
+            c.forward_dao_ack = true;
+        });
+        let _ = advance(&mut r, now + Duration::from_secs(30));
+        now += Duration::from_secs(30);
+        // Three children register within the gathering delay; one of them twice.
+        for (child, target, seq) in [(5, 9, 241), (6, 10, 241), (7, 11, 241), (5, 9, 242)] {
+            r.handle_message(
+                now,
+                n(child),
+                n(2),
+                code::DAO,
+                &storing_dao(g(target), seq, 30, false),
+            );
+        }
+        let (s, _) = drain(&mut r, now);
+        assert!(s.iter().all(|t| !(t.0.code == code::DAO && t.0.dst == RLL)));
+        assert_eq!(s.iter().filter(|t| t.0.code == code::DAO_ACK).count(), 4);
+        // After the delay (at most 1.5 × forward_dao_delay): one DAO with the three targets,
+        // g(9) at its newer path sequence.
+        let sent = advance(&mut r, now + Duration::from_millis(1500));
+        let ups: Vec<_> = sent
+            .iter()
+            .filter(|t| t.0.code == code::DAO && t.0.dst == RLL)
+            .filter(|t| t.1.windows(16).any(|w| w == g(10).octets()))
+            .collect();
+        assert_eq!(ups.len(), 1);
+        let MessageRepr::Dao(d) = parse(ups[0]) else {
+            panic!()
+        };
+        assert!(d.expect_ack);
+        // Each Transit Information option covers the targets before it (§9.4).
+        let mut seq_of = Vec::new();
+        let mut waiting = Vec::new();
+        for o in d.options.iter().flatten() {
+            if let Some(a) = o.target_address() {
+                waiting.push(a);
+            }
+            if let OptionRepr::TransitInformation(t) = o {
+                seq_of.extend(waiting.drain(..).map(|a| (a, t.path_sequence)));
+            }
+        }
+        seq_of.sort();
+        let mut want = vec![(g(9), 242), (g(10), 241), (g(11), 241)];
+        want.sort();
+        assert_eq!(seq_of, want);
+    }
+
+    #[test]
     fn forwarded_daos_are_acknowledged_or_sent_again() {
-        let (mut r, _, mut now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        let (mut r, _, mut now) = joined_router(Mop::StoringNoMulticast, |c| {
+            c.forward_dao_delay = Duration::ZERO;
+            c.forward_dao_ack = true;
+        });
         let _ = advance(&mut r, now + Duration::from_secs(30));
         now += Duration::from_secs(30);
         // Child 5 registers g(9): the DAO passed up asks for a DAO-ACK (K flag).

@@ -535,6 +535,8 @@ pub struct FieldTuning {
     /// [`SimConfig::address_filter`](crate::SimConfig::address_filter): radios drop frames
     /// addressed to other nodes.
     pub address_filter: bool,
+    /// [`MeterConfig::forward_dao_ack`] (`None`: the default, on).
+    pub forward_dao_ack: Option<bool>,
     /// The join's message options (PANA profile, DIS, DAO shapes).
     pub join: JoinOptions,
 }
@@ -544,9 +546,9 @@ impl FieldTuning {
     /// (the first right after the join), scans backed off up to 60 s with jitter, PREs heard
     /// at an LQI of at least 64 (8 dB above the sensitivity) preferred, PANA sessions that
     /// last a day (no re-authentication wave during the join), address filtering in the
-    /// radios. The relay's 5 min route lifetime stays: storing-mode DAOs forwarded towards the
-    /// root are not acknowledged, and a route lost on the way heals only at the next refresh
-    /// (with 15 or 60 min, 100- and 300-meter runs joined later). The PANA timers keep
+    /// radios, and DAOs passed up without asking for DAO-ACKs (near the root they cost more
+    /// airtime than they repair). The relay's 5 min route lifetime stays: a route lost on the
+    /// way heals at the next refresh (with 15 or 60 min, 100- and 300-meter runs joined later). The PANA timers keep
     /// the RFC values (RFC 5191 §9.1 REQ_IRT 1 s; 120 s to authenticate): in runs of 60 to 300
     /// meters a 4 s IRT and 600 s to authenticate made joins slower, because a session stuck
     /// behind a broken path is abandoned later and the meter rescans later.
@@ -564,6 +566,7 @@ impl FieldTuning {
             route_lifetime_min: None,
             pana_session_lifetime: Some(Duration::from_secs(24 * 3600)),
             address_filter: true,
+            forward_dao_ack: Some(false),
             join: JoinOptions::default(),
         }
     }
@@ -603,6 +606,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.pana_auth_timeout {
             c.pana_auth_timeout = v;
+        }
+        if let Some(v) = self.forward_dao_ack {
+            c.forward_dao_ack = v;
         }
     }
 }

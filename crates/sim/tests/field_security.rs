@@ -377,6 +377,10 @@ fn work_end_wipes_the_relay() {
         f.run_until_joined(&[1, 2], Instant::from_secs(300))
             .is_some()
     );
+    // Routes of meters below meter 1 reach the relay after the forwarding delay (≤ 1.5 s
+    // per hop, `amimesh_rpl::Config::forward_dao_delay`).
+    let t = f.sim.now() + Duration::from_secs(5);
+    f.sim.run_until(t).unwrap();
     let held = f.relay().secrets_held();
     assert_eq!(held.network_keys, 1);
     assert!(held.mle_keys && held.pana_session && held.routes >= 2);
