@@ -56,7 +56,10 @@ fn toml_scenario_joins_every_meter_on_its_channel() {
     let (x0, x4) = (layout.positions[0], layout.positions[4]);
     assert!((x4.x - x0.x - 280.0).abs() < 1e-9, "{x0:?} {x4:?}");
     // The relay's route table (Fig. 5) has the relay and the four meters, and the relay holds
-    // a downward route to every meter's global address.
+    // a downward route to every meter's global address (once the last DAO has been passed up:
+    // ≤ 1.5 s per hop, `amimesh_rpl::Config::forward_dao_delay`).
+    let t = sim.now() + Duration::from_secs(10);
+    sim.run_until(t).unwrap();
     let relay = sim.node(NodeId(0)).unwrap().relay().unwrap();
     let table = relay.route_table();
     assert_eq!(table.len(), 5, "{table:?}");
