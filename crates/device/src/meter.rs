@@ -88,7 +88,41 @@ pub struct MeterConfig {
     /// Time allowed for the PANA authentication before the meter gives up and starts over
     /// (RFC 5609 §7.3 FAILED_SESS_TIMEOUT).
     pub pana_auth_timeout: Duration,
+    /// How long a PRE through which authentication or the MLE link failed is passed over
+    /// in the PRE choice (P1). While it lasts, the scans choose among the other usable
+    /// beacons and fall back to that PRE only if it is the only one heard. A PRE whose own
+    /// route to the border router is broken (its DAO lost on the way up) passes the PaC's
+    /// messages up but never delivers the PAA's answers, so every attempt through it ends
+    /// in the authentication timeout; the PRE choice is left to the implementation (RFC 6345
+    /// §2 says only that the PaC picks a PRE among its neighbours). Zero (the default):
+    /// failures do not affect the choice.
+    pub failed_pre_holdoff: Duration,
+    /// Rescan soon when, waiting in the scan back-off, the meter overhears a sign of a
+    /// network nearby: a beacon, or a secured broadcast frame (such as an RPL DIO of a meter
+    /// that has just joined) that it cannot read yet. The wait is cut to a time drawn
+    /// uniformly from zero to this bound (jitter, so that the neighbours that heard the
+    /// same frame do not scan together), but never to less than `retry_delay` after the
+    /// previous scan. 802.15.4-2020 §6.3 leaves the scan schedule to the next higher layer.
+    /// Zero (the default): the back-off runs its course.
+    pub overheard_rescan: Duration,
+    /// PRE self-check. When the PRE has passed at least [`PRE_UNANSWERED_MIN`] PANA messages
+    /// up to the PAA and none of the PAA's came back for this long, the path to the PAA is
+    /// taken as broken (typically the meter's route is missing at the border router, its
+    /// DAO lost on the way up): the meter stops offering itself as PRE in its beacons
+    /// (`pre_available` clear, FACTS §6.6) for `pre_withdraw_time`, then offers itself again.
+    /// Meters that scan meanwhile choose another PRE instead of timing out behind this one
+    /// (RFC 6345 §2 leaves the PRE's availability to the implementation). Zero (the
+    /// default): the PRE always offers itself once operational.
+    pub pre_unanswered_limit: Duration,
+    /// How long a PRE that failed its self-check stays withdrawn (`pre_unanswered_limit`).
+    pub pre_withdraw_time: Duration,
 }
+
+/// PANA messages passed up without an answer before the PRE self-check may fail
+/// ([`MeterConfig::pre_unanswered_limit`]). The PaC's last message of a successful
+/// authentication (PANA-Answer to the PAR with the Complete flag, RFC 5191 §4.3) is never
+/// answered, so one unanswered message alone proves nothing.
+pub const PRE_UNANSWERED_MIN: u64 = 4;
 
 impl MeterConfig {
     /// Defaults: SUN FSK 100 kb/s on channel 1, 300 ms scan, 5 s retry without back-off,
@@ -125,6 +159,10 @@ impl MeterConfig {
             pana_pci_rtx: RtxParams::PCI,
             pana_req_rtx: RtxParams::REQ,
             pana_auth_timeout: Duration::from_secs(120),
+            failed_pre_holdoff: Duration::ZERO,
+            overheard_rescan: Duration::ZERO,
+            pre_unanswered_limit: Duration::ZERO,
+            pre_withdraw_time: Duration::from_secs(300),
         }
     }
 }
@@ -228,7 +266,22 @@ pub struct Meter<R> {
     scan_backoff: Duration,
     /// Jitter of the scan back-off.
     jitter: Rng,
+    /// PREs through which the join failed lately, and until when they are passed over
+    /// (`MeterConfig::failed_pre_holdoff`; bounded by [`FAILED_PRE_CAPACITY`]).
+    failed_pres: Vec<(ExtAddr, Instant)>,
+    /// When the last scan started.
+    last_scan_at: Option<Instant>,
+    /// PRE self-check: relay counters (to the PAA, to PaCs) last seen.
+    pre_seen: (u64, u64),
+    /// PRE self-check: the first message passed up since the PAA last answered, and how
+    /// many have gone up since.
+    pre_unanswered: Option<(Instant, u64)>,
+    /// PRE self-check: withdrawn until then.
+    pre_withdrawn_until: Option<Instant>,
 }
+
+/// How many failed PREs a meter remembers (the oldest is forgotten first).
+pub const FAILED_PRE_CAPACITY: usize = 4;
 
 impl<R: RngCore + CryptoRng> Meter<R> {
     /// A meter that has not started; `rng` is its cryptographic random source.
@@ -260,6 +313,11 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             rpl_starts: 0,
             scan_backoff,
             jitter,
+            failed_pres: Vec::new(),
+            last_scan_at: None,
+            pre_seen: (0, 0),
+            pre_unanswered: None,
+            pre_withdrawn_until: None,
         }
     }
 
@@ -356,6 +414,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
     fn scan(&mut self, now: Instant) -> Result<()> {
         self.phase = Phase::Scanning;
+        self.last_scan_at = Some(now);
         let ch = [self.cfg.channel];
         self.stack.mac.start_scan(
             now,
@@ -365,6 +424,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             },
         )?;
         Ok(())
+    }
+
+    /// Remembers the current PRE as failed (`MeterConfig::failed_pre_holdoff`).
+    fn pre_failed(&mut self, now: Instant) {
+        let hold = self.cfg.failed_pre_holdoff;
+        let Some(pre) = self.parent else {
+            return;
+        };
+        if hold == Duration::ZERO {
+            return;
+        }
+        self.failed_pres
+            .retain(|(a, until)| *a != pre && *until > now);
+        if self.failed_pres.len() >= FAILED_PRE_CAPACITY {
+            self.failed_pres.remove(0);
+        }
+        self.failed_pres.push((pre, now + hold));
     }
 
     fn restart_later(&mut self, now: Instant) {
@@ -397,7 +473,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             .filter(|d| d.lqi >= self.cfg.min_beacon_lqi)
             .copied()
             .collect();
-        let candidates = if strong.is_empty() { &usable } else { &strong };
+        let candidates = if strong.is_empty() { usable } else { strong };
+        // Pass over the PREs that failed lately, unless no other is heard.
+        let fresh: Vec<PanDescriptor> = candidates
+            .iter()
+            .filter(|d| {
+                !self
+                    .failed_pres
+                    .iter()
+                    .any(|(a, until)| *until > now && LinkAddr::Extended(*a) == d.coord_addr)
+            })
+            .copied()
+            .collect();
+        let candidates = if fresh.is_empty() {
+            &candidates
+        } else {
+            &fresh
+        };
         let selector = LinkAwareSelector {
             links: self.cfg.links,
         };
@@ -484,6 +576,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             ClientEvent::Failed { reason } => {
                 self.events
                     .push_back(MeterEvent::AuthenticationFailed(reason));
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             ClientEvent::Terminated { .. } => self.restart_later(now),
@@ -505,12 +598,14 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 if self.phase == Phase::Linking && peer_is(peer, self.parent) =>
             {
                 self.events.push_back(MeterEvent::LinkFailed);
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             StackEvent::Mle(amimesh_mle::Event::LinkRejected { ext_addr })
                 if self.phase == Phase::Linking && Some(ext_addr) == self.parent =>
             {
                 self.events.push_back(MeterEvent::LinkFailed);
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             StackEvent::Rpl(amimesh_rpl::Event::Joined { rank, .. }) => {
@@ -580,14 +675,68 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
         };
         let network_id = self.network_id;
+        let pre_available = self.pre_withdrawn_until.is_none();
         self.stack
             .mac
             .set_beacon_payload(Some(BeaconPayloadRepr::new(
                 FLAG_ALLOW_JOIN,
                 network_id,
-                true,
+                pre_available,
                 Some(hint),
             )));
+    }
+
+    /// Whether the meter offers itself as PRE in its beacons (after P4, unless the PRE
+    /// self-check of [`MeterConfig::pre_unanswered_limit`] withdrew it).
+    pub fn pre_offered(&self) -> bool {
+        self.phase == Phase::Operational && self.pre_withdrawn_until.is_none()
+    }
+
+    /// When the PRE self-check fails if the PAA stays silent.
+    fn pre_check_due(&self) -> Option<Instant> {
+        let limit = self.cfg.pre_unanswered_limit;
+        if limit == Duration::ZERO || self.pre_withdrawn_until.is_some() {
+            return None;
+        }
+        self.pre_unanswered
+            .filter(|(_, n)| *n >= PRE_UNANSWERED_MIN)
+            .map(|(since, _)| since + limit)
+    }
+
+    /// The PRE self-check ([`MeterConfig::pre_unanswered_limit`]).
+    fn check_pre(&mut self, now: Instant) {
+        let limit = self.cfg.pre_unanswered_limit;
+        if limit == Duration::ZERO {
+            return;
+        }
+        if self.pre_withdrawn_until.is_some_and(|t| t <= now) {
+            self.pre_withdrawn_until = None;
+            self.pre_unanswered = None;
+            self.update_beacon();
+        }
+        let Some(st) = self.stack.pre.as_ref().map(PanaRelay::stats) else {
+            return;
+        };
+        let (up, down) = (st.relayed_to_paa, st.relayed_to_pac);
+        let (seen_up, seen_down) = self.pre_seen;
+        self.pre_seen = (up, down);
+        if down != seen_down || self.pre_withdrawn_until.is_some() {
+            self.pre_unanswered = None;
+        } else if up != seen_up {
+            let added = up.saturating_sub(seen_up);
+            self.pre_unanswered = Some(match self.pre_unanswered {
+                Some((since, n)) => (since, n.saturating_add(added)),
+                None => (now, added),
+            });
+        }
+        if let Some((since, n)) = self.pre_unanswered {
+            if self.pre_withdrawn_until.is_none() && n >= PRE_UNANSWERED_MIN && now >= since + limit
+            {
+                self.pre_withdrawn_until = Some(now + self.cfg.pre_withdraw_time);
+                self.pre_unanswered = None;
+                self.update_beacon();
+            }
+        }
     }
 
     fn on_local(&mut self, now: Instant, d: crate::stack::LocalDatagram) {
@@ -655,6 +804,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 break;
             }
         }
+        self.check_pre(now);
     }
 
     /// Radio seam: the transmission finished.
@@ -665,8 +815,46 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
     /// Radio seam: a frame arrived.
     pub fn handle_frame(&mut self, now: Instant, meta: amimesh_mac::mac::RxMeta, psdu: &[u8]) {
+        self.overheard(now, psdu);
         self.stack.mac.handle_frame(now, meta, psdu);
         self.pump(now);
+    }
+
+    /// `MeterConfig::overheard_rescan`: a beacon or a secured broadcast heard while waiting
+    /// in the scan back-off brings the next scan forward.
+    fn overheard(&mut self, now: Instant, psdu: &[u8]) {
+        use amimesh_mac::wire::frame::{Frame, FrameType};
+        let window = self.cfg.overheard_rescan;
+        if window == Duration::ZERO || self.phase != Phase::Idle {
+            return;
+        }
+        let Some(at) = self.retry_at else {
+            return;
+        };
+        let Ok(f) = Frame::new_checked(psdu) else {
+            return;
+        };
+        let sign = match f.frame_type() {
+            FrameType::Beacon => true,
+            FrameType::Data => {
+                f.security_enabled()
+                    && f.dst_addr() == LinkAddr::Short(amimesh_core::ShortAddr::BROADCAST)
+            }
+            _ => false,
+        };
+        if !sign {
+            return;
+        }
+        let earliest = self
+            .last_scan_at
+            .map_or(now, |t| t + self.cfg.retry_delay)
+            .max(now);
+        let w = window.total_micros();
+        let soon = now + Duration::from_micros(self.jitter.range_inclusive(0, w));
+        let t = soon.max(earliest);
+        if t < at {
+            self.retry_at = Some(t);
+        }
     }
 
     /// A deadline passed.
@@ -728,6 +916,8 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.pac.as_ref().and_then(PanaClient::poll_timeout),
             self.retry_at,
             self.reading_at,
+            self.pre_withdrawn_until,
+            self.pre_check_due(),
         ]
         .into_iter()
         .flatten()
