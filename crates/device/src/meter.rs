@@ -933,3 +933,240 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 fn peer_is(peer: Option<ExtAddr>, parent: Option<ExtAddr>) -> bool {
     peer.is_none() || peer == parent
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amimesh_mac::mac::{RxMeta, TxResult};
+    use amimesh_mac::wire::frame::Frame;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn meter(overheard: Duration) -> Meter<ChaCha20Rng> {
+        let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+        let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+        let mut cfg = MeterConfig::new(
+            ExtAddr::from_u64(7),
+            b"meter-7",
+            Key128::new([1; 16]),
+            paa,
+            amr,
+        );
+        cfg.scan_backoff_max = Duration::from_secs(60);
+        cfg.overheard_rescan = overheard;
+        Meter::new(cfg, ChaCha20Rng::seed_from_u64(7))
+    }
+
+    /// Runs scans that hear nothing until the back-off has grown to its bound; returns the
+    /// time of the last empty scan's result.
+    fn back_off(m: &mut Meter<ChaCha20Rng>) -> Instant {
+        let mut now = Instant::ZERO;
+        m.start(now).unwrap();
+        let mut buf = [0u8; 2047];
+        let mut empty = 0;
+        let mut last = now;
+        while empty < 6 {
+            while let Some(op) = m.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(_) = op {
+                    m.handle_tx_done(
+                        now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                }
+            }
+            while let Some(e) = m.poll_event() {
+                if e == MeterEvent::NoBeacon {
+                    empty += 1;
+                    last = now;
+                }
+            }
+            now = m.poll_timeout().unwrap();
+            if empty == 6 {
+                break;
+            }
+            m.handle_timeout(now);
+        }
+        last
+    }
+
+    /// A data frame to the broadcast address of PAN 0xabcd from another meter, with or
+    /// without security (ENC-MIC-32, key index 1; the payload is not a valid CCM* output,
+    /// which the MAC discards after the meter has taken note of the frame).
+    fn broadcast_data(secured: bool) -> Vec<u8> {
+        let mut fc: u16 = 0x0001 | 0x0040 | (2 << 10) | (1 << 12) | (3 << 14);
+        if secured {
+            fc |= 0x0008;
+        }
+        let mut f = Vec::new();
+        f.extend_from_slice(&fc.to_le_bytes());
+        f.push(9); // sequence number
+        f.extend_from_slice(&[0xcd, 0xab, 0xff, 0xff]);
+        f.extend_from_slice(&[1, 0, 0, 0, 0, 0x4b, 0x12, 0x02]);
+        if secured {
+            f.extend_from_slice(&[0x0d, 5, 0, 0, 0, 1]);
+        }
+        f.extend_from_slice(&[0x7e; 20]);
+        f.extend_from_slice(&[0; 4]); // FCS (not checked here)
+        assert!(Frame::new_checked(&f[..]).is_ok());
+        f
+    }
+
+    fn meta(at: Instant) -> RxMeta {
+        RxMeta {
+            at,
+            lqi: 200,
+            rssi: -60,
+            channel: 1,
+        }
+    }
+
+    #[test]
+    fn an_overheard_secured_broadcast_brings_the_next_scan_forward() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        // Six empty scans: the back-off is at its 60 s bound, the wait at least 30 s.
+        assert!(planned >= last + Duration::from_secs(30), "{planned:?}");
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(true));
+        let next = m.poll_timeout().unwrap();
+        assert!(
+            next >= heard && next <= heard + Duration::from_secs(3),
+            "{next:?}"
+        );
+        // The scan starts then.
+        assert_eq!(m.phase(), Phase::Idle);
+        m.handle_timeout(next);
+        assert_eq!(m.phase(), Phase::Scanning);
+    }
+
+    #[test]
+    fn unsecured_frames_and_a_disabled_knob_leave_the_back_off_alone() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(false));
+        assert_eq!(m.poll_timeout(), Some(planned));
+
+        let mut m = meter(Duration::ZERO);
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(true));
+        assert_eq!(m.poll_timeout(), Some(planned));
+    }
+
+    #[test]
+    fn an_overheard_frame_never_brings_the_scan_closer_than_retry_delay() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        // Heard right after the empty scan: the next one waits for `retry_delay` (5 s)
+        // after the previous scan started.
+        m.handle_frame(last, meta(last), &broadcast_data(true));
+        let next = m.poll_timeout().unwrap();
+        assert!(
+            next >= last + Duration::from_secs(4),
+            "{next:?} vs {last:?}"
+        );
+        assert!(
+            next <= last + Duration::from_secs(6),
+            "{next:?} vs {last:?}"
+        );
+    }
+
+    /// A beacon of PAN 0xabcd from `from`, offering a PRE (FACTS §6.6 payload).
+    fn beacon(from: u8) -> Vec<u8> {
+        let fc: u16 = (1 << 12) | (3 << 14);
+        let mut f = Vec::new();
+        f.extend_from_slice(&fc.to_le_bytes());
+        f.push(from);
+        f.extend_from_slice(&[0xcd, 0xab]);
+        f.extend_from_slice(&[from, 0, 0, 0, 0, 0x4b, 0x12, 0x02]);
+        f.extend_from_slice(&[0xff, 0x0f, 0, 0]); // superframe, GTS, pending addresses
+        let hint = RoutingHint {
+            rank: 512,
+            hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
+        };
+        let p = BeaconPayloadRepr::new(FLAG_ALLOW_JOIN, [3; 16], true, Some(hint));
+        let mut buf = [0u8; 64];
+        let n = p.emit(&mut buf).unwrap();
+        f.extend_from_slice(&buf[..n]);
+        f.extend_from_slice(&[0; 4]); // FCS (not checked here)
+        f
+    }
+
+    /// Two PREs answer every scan, the first one heard much better; no PAA ever answers.
+    /// Returns the PREs chosen by the first two join attempts.
+    fn two_attempts(holdoff: Duration) -> (ExtAddr, ExtAddr) {
+        let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+        let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+        let mut cfg = MeterConfig::new(
+            ExtAddr::from_u64(7),
+            b"meter-7",
+            Key128::new([1; 16]),
+            paa,
+            amr,
+        );
+        cfg.pana_auth_timeout = Duration::from_secs(3);
+        cfg.failed_pre_holdoff = holdoff;
+        let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
+        let mut now = Instant::ZERO;
+        m.start(now).unwrap();
+        let mut buf = [0u8; 2047];
+        let mut chosen = Vec::new();
+        let mut failed = 0;
+        for _ in 0..10_000 {
+            while let Some(op) = m.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(_) = op {
+                    let scanning = m.phase() == Phase::Scanning;
+                    m.handle_tx_done(
+                        now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                    if scanning {
+                        let mut at = now + Duration::from_millis(20);
+                        for (from, lqi) in [(1u8, 250u8), (2, 120)] {
+                            let mut rx = meta(at);
+                            rx.lqi = lqi;
+                            m.handle_frame(at, rx, &beacon(from));
+                            now = at;
+                            at += Duration::from_millis(20);
+                        }
+                    }
+                }
+            }
+            while let Some(e) = m.poll_event() {
+                match e {
+                    MeterEvent::PreSelected { pre, .. } => chosen.push(pre),
+                    MeterEvent::AuthenticationFailed(_) => failed += 1,
+                    _ => {}
+                }
+            }
+            if chosen.len() == 2 {
+                break;
+            }
+            now = m.poll_timeout().unwrap().max(now);
+            m.handle_timeout(now);
+        }
+        assert_eq!(failed, 1);
+        assert_eq!(chosen.len(), 2);
+        (chosen[0], chosen[1])
+    }
+
+    #[test]
+    fn a_pre_that_failed_is_passed_over_while_another_is_heard() {
+        let (first, second) = two_attempts(Duration::ZERO);
+        assert_eq!(
+            first, second,
+            "without the hold-off the better link wins again"
+        );
+        let (first2, second2) = two_attempts(Duration::from_secs(600));
+        assert_eq!(first2, first);
+        assert_ne!(second2, first2, "the failed PRE is passed over");
+    }
+}
