@@ -451,6 +451,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         self.stack.rpl = None;
         self.stack.links.clear();
         self.stack.pre = None;
+        self.pre_seen = (0, 0);
+        self.pre_unanswered = None;
+        self.pre_withdrawn_until = None;
         self.stack.wipe_keys();
         self.stack.mac.set_beacon_payload(None);
         self.retry_at = Some(now + self.cfg.retry_delay);
