@@ -83,6 +83,10 @@ struct Args {
     /// PRE, day-long PANA sessions, address filtering in the radios).
     #[arg(long)]
     defaults: bool,
+    /// With `--scale`: write every meter's join progress (scan results, PANA, MLE, RPL
+    /// events) to this CSV (`seconds,meter,event`).
+    #[arg(long)]
+    phases: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -204,6 +208,13 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     )?;
     let after = sweep::rss_kb().unwrap_or(0);
     std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
+    if let Some(p) = &a.phases {
+        let mut out = String::from("seconds,meter,event\n");
+        for (t, i, e) in &r.phases {
+            out.push_str(&format!("{t:.3},{i},{e}\n"));
+        }
+        std::fs::write(p, out)?;
+    }
     println!(
         "{n} meters, {} hops: {}/{n} joined, all at {:?} s simulated, {}/{n} reported; \
          {:.1} s wall; {} bytes / {} frames on air ({} bytes per meter); \
@@ -219,6 +230,11 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         before,
         after,
         after.saturating_sub(before) as f64 / n.max(1) as f64
+    );
+    println!(
+        "join time p50 {:?} s, p90 {:?} s",
+        r.percentile(0.5),
+        r.percentile(0.9)
     );
     println!(
         "{:.0} s simulated in {:.1} s wall (simulation alone {:.1} s): {} events, {:.0} events/s",

@@ -135,6 +135,8 @@ pub struct RunResult {
     pub simulated_s: f64,
     /// Wall time of the simulation alone (after the build), seconds.
     pub sim_wall_s: f64,
+    /// Every meter's join progress: (seconds, meter index, event), in time order.
+    pub phases: Vec<(f64, usize, &'static str)>,
 }
 
 impl RunResult {
@@ -186,10 +188,16 @@ pub fn run_with(
     let mut reported_count = 0usize;
     let mut seen_readings = 0usize;
     let mut addr_index = BTreeMap::new();
+    let mut phases = Vec::new();
     loop {
         let t = sim.now() + step;
         sim.run_until(t)?;
         while let Some((at, id, e)) = sim.poll_event() {
+            if let DeviceEvent::Meter(m) = &e {
+                if let Some(name) = phase_name(m) {
+                    phases.push((at.total_micros() as f64 / 1e6, id.index(), name));
+                }
+            }
             if let DeviceEvent::Meter(MeterEvent::Operational { address }) = e {
                 let i = id.index();
                 if let Some(slot) = joined_at.get_mut(i) {
@@ -273,6 +281,22 @@ pub fn run_with(
         steps: sim.steps(),
         simulated_s: sim.now().total_micros() as f64 / 1e6,
         sim_wall_s: sim_wall.elapsed().as_secs_f64(),
+        phases,
+    })
+}
+
+/// The name of a join-progress event, `None` for the others.
+fn phase_name(e: &MeterEvent) -> Option<&'static str> {
+    Some(match e {
+        MeterEvent::PreSelected { .. } => "pre_selected",
+        MeterEvent::NoBeacon => "no_beacon",
+        MeterEvent::Authenticated { .. } => "authenticated",
+        MeterEvent::AuthenticationFailed(_) => "auth_failed",
+        MeterEvent::Linked { .. } => "linked",
+        MeterEvent::LinkFailed => "link_failed",
+        MeterEvent::RplJoined { .. } => "rpl_joined",
+        MeterEvent::Operational { .. } => "operational",
+        _ => return None,
     })
 }
 

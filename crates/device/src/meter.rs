@@ -88,7 +88,41 @@ pub struct MeterConfig {
     /// Time allowed for the PANA authentication before the meter gives up and starts over
     /// (RFC 5609 §7.3 FAILED_SESS_TIMEOUT).
     pub pana_auth_timeout: Duration,
+    /// How long a PRE through which authentication or the MLE link failed is passed over
+    /// in the PRE choice (P1). While it lasts, the scans choose among the other usable
+    /// beacons and fall back to that PRE only if it is the only one heard. A PRE whose own
+    /// route to the border router is broken (its DAO lost on the way up) passes the PaC's
+    /// messages up but never delivers the PAA's answers, so every attempt through it ends
+    /// in the authentication timeout; the PRE choice is left to the implementation (RFC 6345
+    /// §2 says only that the PaC picks a PRE among its neighbours). Zero (the default):
+    /// failures do not affect the choice.
+    pub failed_pre_holdoff: Duration,
+    /// Rescan soon when, waiting in the scan back-off, the meter overhears a sign of a
+    /// network nearby: a beacon, or a secured broadcast frame (such as an RPL DIO of a meter
+    /// that has just joined) that it cannot read yet. The wait is cut to a time drawn
+    /// uniformly from zero to this bound (jitter, so that the neighbours that heard the
+    /// same frame do not scan together), but never to less than `retry_delay` after the
+    /// previous scan. 802.15.4-2020 §6.3 leaves the scan schedule to the next higher layer.
+    /// Zero (the default): the back-off runs its course.
+    pub overheard_rescan: Duration,
+    /// PRE self-check. When the PRE has passed at least [`PRE_UNANSWERED_MIN`] PANA messages
+    /// up to the PAA and none of the PAA's came back for this long, the path to the PAA is
+    /// taken as broken (typically the meter's route is missing at the border router, its
+    /// DAO lost on the way up): the meter stops offering itself as PRE in its beacons
+    /// (`pre_available` clear, FACTS §6.6) for `pre_withdraw_time`, then offers itself again.
+    /// Meters that scan meanwhile choose another PRE instead of timing out behind this one
+    /// (RFC 6345 §2 leaves the PRE's availability to the implementation). Zero (the
+    /// default): the PRE always offers itself once operational.
+    pub pre_unanswered_limit: Duration,
+    /// How long a PRE that failed its self-check stays withdrawn (`pre_unanswered_limit`).
+    pub pre_withdraw_time: Duration,
 }
+
+/// PANA messages passed up without an answer before the PRE self-check may fail
+/// ([`MeterConfig::pre_unanswered_limit`]). The PaC's last message of a successful
+/// authentication (PANA-Answer to the PAR with the Complete flag, RFC 5191 §4.3) is never
+/// answered, so one unanswered message alone proves nothing.
+pub const PRE_UNANSWERED_MIN: u64 = 4;
 
 impl MeterConfig {
     /// Defaults: SUN FSK 100 kb/s on channel 1, 300 ms scan, 5 s retry without back-off,
@@ -125,6 +159,10 @@ impl MeterConfig {
             pana_pci_rtx: RtxParams::PCI,
             pana_req_rtx: RtxParams::REQ,
             pana_auth_timeout: Duration::from_secs(120),
+            failed_pre_holdoff: Duration::ZERO,
+            overheard_rescan: Duration::ZERO,
+            pre_unanswered_limit: Duration::ZERO,
+            pre_withdraw_time: Duration::from_secs(300),
         }
     }
 }
@@ -228,7 +266,22 @@ pub struct Meter<R> {
     scan_backoff: Duration,
     /// Jitter of the scan back-off.
     jitter: Rng,
+    /// PREs through which the join failed lately, and until when they are passed over
+    /// (`MeterConfig::failed_pre_holdoff`; bounded by [`FAILED_PRE_CAPACITY`]).
+    failed_pres: Vec<(ExtAddr, Instant)>,
+    /// When the last scan started.
+    last_scan_at: Option<Instant>,
+    /// PRE self-check: relay counters (to the PAA, to PaCs) last seen.
+    pre_seen: (u64, u64),
+    /// PRE self-check: the first message passed up since the PAA last answered, and how
+    /// many have gone up since.
+    pre_unanswered: Option<(Instant, u64)>,
+    /// PRE self-check: withdrawn until then.
+    pre_withdrawn_until: Option<Instant>,
 }
+
+/// How many failed PREs a meter remembers (the oldest is forgotten first).
+pub const FAILED_PRE_CAPACITY: usize = 4;
 
 impl<R: RngCore + CryptoRng> Meter<R> {
     /// A meter that has not started; `rng` is its cryptographic random source.
@@ -260,6 +313,11 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             rpl_starts: 0,
             scan_backoff,
             jitter,
+            failed_pres: Vec::new(),
+            last_scan_at: None,
+            pre_seen: (0, 0),
+            pre_unanswered: None,
+            pre_withdrawn_until: None,
         }
     }
 
@@ -356,6 +414,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
     fn scan(&mut self, now: Instant) -> Result<()> {
         self.phase = Phase::Scanning;
+        self.last_scan_at = Some(now);
         let ch = [self.cfg.channel];
         self.stack.mac.start_scan(
             now,
@@ -367,6 +426,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         Ok(())
     }
 
+    /// Remembers the current PRE as failed (`MeterConfig::failed_pre_holdoff`).
+    fn pre_failed(&mut self, now: Instant) {
+        let hold = self.cfg.failed_pre_holdoff;
+        let Some(pre) = self.parent else {
+            return;
+        };
+        if hold == Duration::ZERO {
+            return;
+        }
+        self.failed_pres
+            .retain(|(a, until)| *a != pre && *until > now);
+        if self.failed_pres.len() >= FAILED_PRE_CAPACITY {
+            self.failed_pres.remove(0);
+        }
+        self.failed_pres.push((pre, now + hold));
+    }
+
     fn restart_later(&mut self, now: Instant) {
         self.phase = Phase::Idle;
         self.pac = None;
@@ -375,6 +451,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         self.stack.rpl = None;
         self.stack.links.clear();
         self.stack.pre = None;
+        self.pre_seen = (0, 0);
+        self.pre_unanswered = None;
+        self.pre_withdrawn_until = None;
         self.stack.wipe_keys();
         self.stack.mac.set_beacon_payload(None);
         self.retry_at = Some(now + self.cfg.retry_delay);
@@ -397,7 +476,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             .filter(|d| d.lqi >= self.cfg.min_beacon_lqi)
             .copied()
             .collect();
-        let candidates = if strong.is_empty() { &usable } else { &strong };
+        let candidates = if strong.is_empty() { usable } else { strong };
+        // Pass over the PREs that failed lately, unless no other is heard.
+        let fresh: Vec<PanDescriptor> = candidates
+            .iter()
+            .filter(|d| {
+                !self
+                    .failed_pres
+                    .iter()
+                    .any(|(a, until)| *until > now && LinkAddr::Extended(*a) == d.coord_addr)
+            })
+            .copied()
+            .collect();
+        let candidates = if fresh.is_empty() {
+            &candidates
+        } else {
+            &fresh
+        };
         let selector = LinkAwareSelector {
             links: self.cfg.links,
         };
@@ -484,6 +579,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             ClientEvent::Failed { reason } => {
                 self.events
                     .push_back(MeterEvent::AuthenticationFailed(reason));
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             ClientEvent::Terminated { .. } => self.restart_later(now),
@@ -505,12 +601,14 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 if self.phase == Phase::Linking && peer_is(peer, self.parent) =>
             {
                 self.events.push_back(MeterEvent::LinkFailed);
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             StackEvent::Mle(amimesh_mle::Event::LinkRejected { ext_addr })
                 if self.phase == Phase::Linking && Some(ext_addr) == self.parent =>
             {
                 self.events.push_back(MeterEvent::LinkFailed);
+                self.pre_failed(now);
                 self.restart_later(now);
             }
             StackEvent::Rpl(amimesh_rpl::Event::Joined { rank, .. }) => {
@@ -580,14 +678,68 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
         };
         let network_id = self.network_id;
+        let pre_available = self.pre_withdrawn_until.is_none();
         self.stack
             .mac
             .set_beacon_payload(Some(BeaconPayloadRepr::new(
                 FLAG_ALLOW_JOIN,
                 network_id,
-                true,
+                pre_available,
                 Some(hint),
             )));
+    }
+
+    /// Whether the meter offers itself as PRE in its beacons (after P4, unless the PRE
+    /// self-check of [`MeterConfig::pre_unanswered_limit`] withdrew it).
+    pub fn pre_offered(&self) -> bool {
+        self.phase == Phase::Operational && self.pre_withdrawn_until.is_none()
+    }
+
+    /// When the PRE self-check fails if the PAA stays silent.
+    fn pre_check_due(&self) -> Option<Instant> {
+        let limit = self.cfg.pre_unanswered_limit;
+        if limit == Duration::ZERO || self.pre_withdrawn_until.is_some() {
+            return None;
+        }
+        self.pre_unanswered
+            .filter(|(_, n)| *n >= PRE_UNANSWERED_MIN)
+            .map(|(since, _)| since + limit)
+    }
+
+    /// The PRE self-check ([`MeterConfig::pre_unanswered_limit`]).
+    fn check_pre(&mut self, now: Instant) {
+        let limit = self.cfg.pre_unanswered_limit;
+        if limit == Duration::ZERO {
+            return;
+        }
+        if self.pre_withdrawn_until.is_some_and(|t| t <= now) {
+            self.pre_withdrawn_until = None;
+            self.pre_unanswered = None;
+            self.update_beacon();
+        }
+        let Some(st) = self.stack.pre.as_ref().map(PanaRelay::stats) else {
+            return;
+        };
+        let (up, down) = (st.relayed_to_paa, st.relayed_to_pac);
+        let (seen_up, seen_down) = self.pre_seen;
+        self.pre_seen = (up, down);
+        if down != seen_down || self.pre_withdrawn_until.is_some() {
+            self.pre_unanswered = None;
+        } else if up != seen_up {
+            let added = up.saturating_sub(seen_up);
+            self.pre_unanswered = Some(match self.pre_unanswered {
+                Some((since, n)) => (since, n.saturating_add(added)),
+                None => (now, added),
+            });
+        }
+        if let Some((since, n)) = self.pre_unanswered {
+            if self.pre_withdrawn_until.is_none() && n >= PRE_UNANSWERED_MIN && now >= since + limit
+            {
+                self.pre_withdrawn_until = Some(now + self.cfg.pre_withdraw_time);
+                self.pre_unanswered = None;
+                self.update_beacon();
+            }
+        }
     }
 
     fn on_local(&mut self, now: Instant, d: crate::stack::LocalDatagram) {
@@ -655,6 +807,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 break;
             }
         }
+        self.check_pre(now);
     }
 
     /// Radio seam: the transmission finished.
@@ -665,8 +818,46 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
     /// Radio seam: a frame arrived.
     pub fn handle_frame(&mut self, now: Instant, meta: amimesh_mac::mac::RxMeta, psdu: &[u8]) {
+        self.overheard(now, psdu);
         self.stack.mac.handle_frame(now, meta, psdu);
         self.pump(now);
+    }
+
+    /// `MeterConfig::overheard_rescan`: a beacon or a secured broadcast heard while waiting
+    /// in the scan back-off brings the next scan forward.
+    fn overheard(&mut self, now: Instant, psdu: &[u8]) {
+        use amimesh_mac::wire::frame::{Frame, FrameType};
+        let window = self.cfg.overheard_rescan;
+        if window == Duration::ZERO || self.phase != Phase::Idle {
+            return;
+        }
+        let Some(at) = self.retry_at else {
+            return;
+        };
+        let Ok(f) = Frame::new_checked(psdu) else {
+            return;
+        };
+        let sign = match f.frame_type() {
+            FrameType::Beacon => true,
+            FrameType::Data => {
+                f.security_enabled()
+                    && f.dst_addr() == LinkAddr::Short(amimesh_core::ShortAddr::BROADCAST)
+            }
+            _ => false,
+        };
+        if !sign {
+            return;
+        }
+        let earliest = self
+            .last_scan_at
+            .map_or(now, |t| t + self.cfg.retry_delay)
+            .max(now);
+        let w = window.total_micros();
+        let soon = now + Duration::from_micros(self.jitter.range_inclusive(0, w));
+        let t = soon.max(earliest);
+        if t < at {
+            self.retry_at = Some(t);
+        }
     }
 
     /// A deadline passed.
@@ -728,6 +919,8 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.pac.as_ref().and_then(PanaClient::poll_timeout),
             self.retry_at,
             self.reading_at,
+            self.pre_withdrawn_until,
+            self.pre_check_due(),
         ]
         .into_iter()
         .flatten()
@@ -742,4 +935,241 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
 fn peer_is(peer: Option<ExtAddr>, parent: Option<ExtAddr>) -> bool {
     peer.is_none() || peer == parent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amimesh_mac::mac::{RxMeta, TxResult};
+    use amimesh_mac::wire::frame::Frame;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn meter(overheard: Duration) -> Meter<ChaCha20Rng> {
+        let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+        let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+        let mut cfg = MeterConfig::new(
+            ExtAddr::from_u64(7),
+            b"meter-7",
+            Key128::new([1; 16]),
+            paa,
+            amr,
+        );
+        cfg.scan_backoff_max = Duration::from_secs(60);
+        cfg.overheard_rescan = overheard;
+        Meter::new(cfg, ChaCha20Rng::seed_from_u64(7))
+    }
+
+    /// Runs scans that hear nothing until the back-off has grown to its bound; returns the
+    /// time of the last empty scan's result.
+    fn back_off(m: &mut Meter<ChaCha20Rng>) -> Instant {
+        let mut now = Instant::ZERO;
+        m.start(now).unwrap();
+        let mut buf = [0u8; 2047];
+        let mut empty = 0;
+        let mut last = now;
+        while empty < 6 {
+            while let Some(op) = m.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(_) = op {
+                    m.handle_tx_done(
+                        now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                }
+            }
+            while let Some(e) = m.poll_event() {
+                if e == MeterEvent::NoBeacon {
+                    empty += 1;
+                    last = now;
+                }
+            }
+            now = m.poll_timeout().unwrap();
+            if empty == 6 {
+                break;
+            }
+            m.handle_timeout(now);
+        }
+        last
+    }
+
+    /// A data frame to the broadcast address of PAN 0xabcd from another meter, with or
+    /// without security (ENC-MIC-32, key index 1; the payload is not a valid CCM* output,
+    /// which the MAC discards after the meter has taken note of the frame).
+    fn broadcast_data(secured: bool) -> Vec<u8> {
+        let mut fc: u16 = 0x0001 | 0x0040 | (2 << 10) | (1 << 12) | (3 << 14);
+        if secured {
+            fc |= 0x0008;
+        }
+        let mut f = Vec::new();
+        f.extend_from_slice(&fc.to_le_bytes());
+        f.push(9); // sequence number
+        f.extend_from_slice(&[0xcd, 0xab, 0xff, 0xff]);
+        f.extend_from_slice(&[1, 0, 0, 0, 0, 0x4b, 0x12, 0x02]);
+        if secured {
+            f.extend_from_slice(&[0x0d, 5, 0, 0, 0, 1]);
+        }
+        f.extend_from_slice(&[0x7e; 20]);
+        f.extend_from_slice(&[0; 4]); // FCS (not checked here)
+        assert!(Frame::new_checked(&f[..]).is_ok());
+        f
+    }
+
+    fn meta(at: Instant) -> RxMeta {
+        RxMeta {
+            at,
+            lqi: 200,
+            rssi: -60,
+            channel: 1,
+        }
+    }
+
+    #[test]
+    fn an_overheard_secured_broadcast_brings_the_next_scan_forward() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        // Six empty scans: the back-off is at its 60 s bound, the wait at least 30 s.
+        assert!(planned >= last + Duration::from_secs(30), "{planned:?}");
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(true));
+        let next = m.poll_timeout().unwrap();
+        assert!(
+            next >= heard && next <= heard + Duration::from_secs(3),
+            "{next:?}"
+        );
+        // The scan starts then.
+        assert_eq!(m.phase(), Phase::Idle);
+        m.handle_timeout(next);
+        assert_eq!(m.phase(), Phase::Scanning);
+    }
+
+    #[test]
+    fn unsecured_frames_and_a_disabled_knob_leave_the_back_off_alone() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(false));
+        assert_eq!(m.poll_timeout(), Some(planned));
+
+        let mut m = meter(Duration::ZERO);
+        let last = back_off(&mut m);
+        let planned = m.poll_timeout().unwrap();
+        let heard = last + Duration::from_secs(10);
+        m.handle_frame(heard, meta(heard), &broadcast_data(true));
+        assert_eq!(m.poll_timeout(), Some(planned));
+    }
+
+    #[test]
+    fn an_overheard_frame_never_brings_the_scan_closer_than_retry_delay() {
+        let mut m = meter(Duration::from_secs(3));
+        let last = back_off(&mut m);
+        // Heard right after the empty scan: the next one waits for `retry_delay` (5 s)
+        // after the previous scan started.
+        m.handle_frame(last, meta(last), &broadcast_data(true));
+        let next = m.poll_timeout().unwrap();
+        assert!(
+            next >= last + Duration::from_secs(4),
+            "{next:?} vs {last:?}"
+        );
+        assert!(
+            next <= last + Duration::from_secs(6),
+            "{next:?} vs {last:?}"
+        );
+    }
+
+    /// A beacon of PAN 0xabcd from `from`, offering a PRE (FACTS §6.6 payload).
+    fn beacon(from: u8) -> Vec<u8> {
+        let fc: u16 = (1 << 12) | (3 << 14);
+        let mut f = Vec::new();
+        f.extend_from_slice(&fc.to_le_bytes());
+        f.push(from);
+        f.extend_from_slice(&[0xcd, 0xab]);
+        f.extend_from_slice(&[from, 0, 0, 0, 0, 0x4b, 0x12, 0x02]);
+        f.extend_from_slice(&[0xff, 0x0f, 0, 0]); // superframe, GTS, pending addresses
+        let hint = RoutingHint {
+            rank: 512,
+            hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
+        };
+        let p = BeaconPayloadRepr::new(FLAG_ALLOW_JOIN, [3; 16], true, Some(hint));
+        let mut buf = [0u8; 64];
+        let n = p.emit(&mut buf).unwrap();
+        f.extend_from_slice(&buf[..n]);
+        f.extend_from_slice(&[0; 4]); // FCS (not checked here)
+        f
+    }
+
+    /// Two PREs answer every scan, the first one heard much better; no PAA ever answers.
+    /// Returns the PREs chosen by the first two join attempts.
+    fn two_attempts(holdoff: Duration) -> (ExtAddr, ExtAddr) {
+        let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+        let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+        let mut cfg = MeterConfig::new(
+            ExtAddr::from_u64(7),
+            b"meter-7",
+            Key128::new([1; 16]),
+            paa,
+            amr,
+        );
+        cfg.pana_auth_timeout = Duration::from_secs(3);
+        cfg.failed_pre_holdoff = holdoff;
+        let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
+        let mut now = Instant::ZERO;
+        m.start(now).unwrap();
+        let mut buf = [0u8; 2047];
+        let mut chosen = Vec::new();
+        let mut failed = 0;
+        for _ in 0..10_000 {
+            while let Some(op) = m.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(_) = op {
+                    let scanning = m.phase() == Phase::Scanning;
+                    m.handle_tx_done(
+                        now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                    if scanning {
+                        let mut at = now + Duration::from_millis(20);
+                        for (from, lqi) in [(1u8, 250u8), (2, 120)] {
+                            let mut rx = meta(at);
+                            rx.lqi = lqi;
+                            m.handle_frame(at, rx, &beacon(from));
+                            now = at;
+                            at += Duration::from_millis(20);
+                        }
+                    }
+                }
+            }
+            while let Some(e) = m.poll_event() {
+                match e {
+                    MeterEvent::PreSelected { pre, .. } => chosen.push(pre),
+                    MeterEvent::AuthenticationFailed(_) => failed += 1,
+                    _ => {}
+                }
+            }
+            if chosen.len() == 2 {
+                break;
+            }
+            now = m.poll_timeout().unwrap().max(now);
+            m.handle_timeout(now);
+        }
+        assert_eq!(failed, 1);
+        assert_eq!(chosen.len(), 2);
+        (chosen[0], chosen[1])
+    }
+
+    #[test]
+    fn a_pre_that_failed_is_passed_over_while_another_is_heard() {
+        let (first, second) = two_attempts(Duration::ZERO);
+        assert_eq!(
+            first, second,
+            "without the hold-off the better link wins again"
+        );
+        let (first2, second2) = two_attempts(Duration::from_secs(600));
+        assert_eq!(first2, first);
+        assert_ne!(second2, first2, "the failed PRE is passed over");
+    }
 }
