@@ -104,7 +104,8 @@ pub struct Stats {
     pub dao_retransmissions: u32,
     /// Forwarded (storing-mode) DAOs sent again for want of a DAO-ACK.
     pub dao_forward_retransmissions: u32,
-    /// Forwarded DAOs given up: retries used up, or pushed out of a full queue.
+    /// Forwarded DAOs given up: no parent to send to, retries used up, or pushed out of a full
+    /// queue.
     pub dao_forward_failed: u32,
     /// Parent changes.
     pub parent_changes: u32,
@@ -1618,12 +1619,6 @@ impl RplNode {
     /// Gathers targets to pass up (`Config::forward_dao_delay`); a newer entry for a target
     /// replaces the one waiting.
     fn queue_forward(&mut self, now: Instant, targets: Vec<Target>) {
-        if self.cfg.forward_dao_delay == Duration::ZERO {
-            for chunk in targets.chunks(FORWARD_TARGETS_PER_DAO) {
-                self.forward_dao(now, chunk.to_vec(), 0);
-            }
-            return;
-        }
         for t in targets {
             if let Some(w) = self.forward_buffer.iter_mut().find(|w| w.addr == t.addr) {
                 *w = t;
@@ -1633,7 +1628,9 @@ impl RplNode {
                 self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
             }
         }
-        if self.timer(Timer::ForwardSend).is_none() {
+        if self.cfg.forward_dao_delay == Duration::ZERO {
+            self.flush_forward(now);
+        } else if self.timer(Timer::ForwardSend).is_none() {
             let j = self.jitter(self.cfg.forward_dao_delay);
             self.set_timer(Timer::ForwardSend, Some(now + j));
         }
@@ -1651,44 +1648,33 @@ impl RplNode {
     /// `Config::forward_dao_ack` it asks for a DAO-ACK and keeps the targets until one comes.
     fn forward_dao(&mut self, now: Instant, targets: Vec<Target>, retries: u8) {
         let Some(p) = self.preferred else {
-            if retries > 0 {
-                self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
-            }
+            self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
             return;
         };
         self.dao_seq.increment();
         let seq = self.dao_seq.value();
         let ack = self.cfg.forward_dao_ack && self.cfg.forward_dao_capacity > 0;
-        let src = self.cfg.link_local;
-        if !ack {
-            self.push_out(Out::Dao {
-                src,
-                dst: p,
+        if ack {
+            if self.forward_pending.len() >= self.cfg.forward_dao_capacity {
+                self.forward_pending.remove(0);
+                self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
+            }
+            self.forward_pending.push(PendingForward {
                 seq,
-                ack,
-                targets,
+                retries,
+                due: now + self.cfg.dao_ack_timeout,
+                targets: targets.clone(),
             });
-            return;
+            self.arm_forward_timer();
         }
+        let src = self.cfg.link_local;
         self.push_out(Out::Dao {
             src,
             dst: p,
             seq,
             ack,
-            targets: targets.clone(),
-        });
-        if self.forward_pending.len() >= self.cfg.forward_dao_capacity {
-            self.forward_pending.remove(0);
-            self.stats.dao_forward_failed = self.stats.dao_forward_failed.saturating_add(1);
-        }
-        let due = now + self.cfg.dao_ack_timeout;
-        self.forward_pending.push(PendingForward {
-            seq,
-            retries,
-            due,
             targets,
         });
-        self.arm_forward_timer();
     }
 
     fn arm_forward_timer(&mut self) {
