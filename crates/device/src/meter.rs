@@ -945,16 +945,21 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_chacha::rand_core::SeedableRng;
 
-    fn meter(overheard: Duration) -> Meter<ChaCha20Rng> {
+    /// Meter 7's configuration with the servers at 2001:db8:ffff::1 and ::2.
+    fn config() -> MeterConfig {
         let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
         let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
-        let mut cfg = MeterConfig::new(
+        MeterConfig::new(
             ExtAddr::from_u64(7),
             b"meter-7",
             Key128::new([1; 16]),
             paa,
             amr,
-        );
+        )
+    }
+
+    fn meter(overheard: Duration) -> Meter<ChaCha20Rng> {
+        let mut cfg = config();
         cfg.scan_backoff_max = Duration::from_secs(60);
         cfg.overheard_rescan = overheard;
         Meter::new(cfg, ChaCha20Rng::seed_from_u64(7))
@@ -1104,15 +1109,7 @@ mod tests {
     /// Two PREs answer every scan, the first one heard much better; no PAA ever answers.
     /// Returns the PREs chosen by the first two join attempts.
     fn two_attempts(holdoff: Duration) -> (ExtAddr, ExtAddr) {
-        let paa = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
-        let amr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
-        let mut cfg = MeterConfig::new(
-            ExtAddr::from_u64(7),
-            b"meter-7",
-            Key128::new([1; 16]),
-            paa,
-            amr,
-        );
+        let mut cfg = config();
         cfg.pana_auth_timeout = Duration::from_secs(3);
         cfg.failed_pre_holdoff = holdoff;
         let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
