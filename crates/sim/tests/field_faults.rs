@@ -11,9 +11,9 @@
 mod fieldsim;
 
 use amimesh_core::{Duration, Instant};
-use amimesh_device::{Meter, MeterEvent, Phase, RelayEvent};
+use amimesh_device::{Phase, RelayEvent};
 use amimesh_sim::NodeId;
-use amimesh_sim::device::{Device, DeviceEvent, ext_addr, meter_config, node_rng};
+use amimesh_sim::device::{Device, DeviceEvent, ext_addr, node_rng};
 use fieldsim::*;
 
 #[test]
@@ -82,32 +82,10 @@ fn meter_reboot_jumps_counters_ahead_and_rejoins() {
     let t = f.sim.now() + Duration::from_secs(100);
     f.sim.run_until(t).unwrap();
     f.drain();
-    // The last reservation meter 3 asked to persist.
-    let limit = f
-        .meter_events(3)
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            MeterEvent::FrameCounterReserved { limit } => Some(*limit),
-            _ => None,
-        })
-        .unwrap();
     let used = f.meter(3).frame_counter();
+    // Power off for 10 s; the new meter starts at the last reservation meter 3 asked to persist.
+    let (limit, off, on) = f.reboot_meter(3, seed);
     assert!(used > 0 && used <= limit);
-    let off = f.sim.now();
-    f.sim.power_off(NodeId(3)).unwrap();
-    let t = off + Duration::from_secs(10);
-    f.sim.run_until(t).unwrap();
-    let on = f.sim.now();
-    let mut cfg = meter_config(3, seed);
-    cfg.frame_counter_start = limit;
-    let m = Meter::new(cfg, node_rng(seed ^ 0xb007, 3));
-    f.sim.restart(NodeId(3), Device::Meter(m)).unwrap();
-    f.sim
-        .with_node(NodeId(3), |n, now| {
-            n.meter_mut().unwrap().start(now).unwrap()
-        })
-        .unwrap();
     let readings_before = f.sim.server().readings.len();
     let t = on + Duration::from_secs(200);
     f.sim.run_until(t).unwrap();

@@ -13,9 +13,8 @@
 mod fieldsim;
 
 use amimesh_core::{Duration, Instant};
-use amimesh_device::{Meter, MeterEvent, Phase, RelayEvent};
-use amimesh_sim::NodeId;
-use amimesh_sim::device::{Device, DeviceEvent, ext_addr, meter_config, node_rng};
+use amimesh_device::{Phase, RelayEvent};
+use amimesh_sim::device::{DeviceEvent, ext_addr};
 use fieldsim::*;
 
 const SEED: u64 = 21;
@@ -32,9 +31,11 @@ fn joined_field(capture: Option<&Capture>) -> Field {
     f
 }
 
-/// Meters without a reading at the AMR/DR server after `t`.
-fn silent_since(f: &Field, t: Instant) -> Vec<usize> {
-    f.all()
+/// Asserts that every meter has a reading at the AMR/DR server after `t`; names the silent
+/// ones with their upward routes otherwise.
+fn assert_all_report_since(f: &Field, t: Instant) {
+    let silent: Vec<(usize, Vec<usize>)> = f
+        .all()
         .into_iter()
         .filter(|&i| {
             let a = f.meter(i).global_address().unwrap();
@@ -44,7 +45,12 @@ fn silent_since(f: &Field, t: Instant) -> Vec<usize> {
                 .iter()
                 .any(|r| r.meter == a && r.at > t)
         })
-        .collect()
+        .map(|i| (i, f.upward_route(i)))
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "silent meters and their routes: {silent:?}"
+    );
 }
 
 #[test]
@@ -77,14 +83,7 @@ fn fifty_meters_survive_an_uplink_cut() {
     f.sim.run_until(t).unwrap();
     f.drain();
     assert!(f.sim.uplink_is_up());
-    let silent: Vec<_> = silent_since(&f, back)
-        .into_iter()
-        .map(|i| (i, f.upward_route(i)))
-        .collect();
-    assert!(
-        silent.is_empty(),
-        "silent meters and their routes: {silent:?}"
-    );
+    assert_all_report_since(&f, back);
     assert!(
         f.events
             .iter()
@@ -109,28 +108,7 @@ fn farthest_meter_reboots_in_the_fifty_meter_field() {
     let hops = f.hop_count(far);
     assert!(hops >= 4, "farthest meter {far} at {hops} hops");
     // The reservation the meter last asked its host to persist survives the reboot.
-    let limit = f
-        .meter_events(far)
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            MeterEvent::FrameCounterReserved { limit } => Some(*limit),
-            _ => None,
-        })
-        .unwrap();
-    let off = f.sim.now();
-    f.sim.power_off(NodeId(far as u32)).unwrap();
-    f.sim.run_until(off + Duration::from_secs(10)).unwrap();
-    let on = f.sim.now();
-    let mut cfg = meter_config(far, SEED);
-    cfg.frame_counter_start = limit;
-    let m = Meter::new(cfg, node_rng(SEED ^ 0xb007, far));
-    f.sim.restart(NodeId(far as u32), Device::Meter(m)).unwrap();
-    f.sim
-        .with_node(NodeId(far as u32), |n, now| {
-            n.meter_mut().unwrap().start(now).unwrap()
-        })
-        .unwrap();
+    let (limit, off, on) = f.reboot_meter(far, SEED);
     let back = f
         .run_until_joined(&[far], on + Duration::from_secs(600))
         .expect("the rebooted meter joins again");
@@ -146,13 +124,6 @@ fn farthest_meter_reboots_in_the_fifty_meter_field() {
     assert!(after.iter().min().unwrap() > before.iter().max().unwrap());
     assert!(*after.iter().min().unwrap() >= limit);
     // Every meter — the rebooted one and any that routed through it — reports afterwards.
-    let silent: Vec<_> = silent_since(&f, back)
-        .into_iter()
-        .map(|i| (i, f.upward_route(i)))
-        .collect();
-    assert!(
-        silent.is_empty(),
-        "silent meters and their routes: {silent:?}"
-    );
+    assert_all_report_since(&f, back);
     f.check_all_report_and_dr(5);
 }

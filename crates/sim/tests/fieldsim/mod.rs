@@ -227,6 +227,35 @@ impl Field {
         );
     }
 
+    /// Reboots meter `i` (scenario seed `seed`): power off for 10 s, then a fresh `Meter`
+    /// whose frame counter starts at the last reservation the meter asked its host to persist,
+    /// started at once. Returns (that reservation, power-off time, power-on time).
+    pub fn reboot_meter(&mut self, i: usize, seed: u64) -> (u32, Instant, Instant) {
+        use amimesh_sim::device::{meter_config, node_rng};
+        let limit = self
+            .meter_events(i)
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                MeterEvent::FrameCounterReserved { limit } => Some(*limit),
+                _ => None,
+            })
+            .expect("a frame-counter reservation before the reboot");
+        let id = NodeId(i as u32);
+        let off = self.sim.now();
+        self.sim.power_off(id).unwrap();
+        self.sim.run_until(off + Duration::from_secs(10)).unwrap();
+        let on = self.sim.now();
+        let mut cfg = meter_config(i, seed);
+        cfg.frame_counter_start = limit;
+        let m = amimesh_device::Meter::new(cfg, node_rng(seed ^ 0xb007, i));
+        self.sim.restart(id, Device::Meter(m)).unwrap();
+        self.sim
+            .with_node(id, |n, now| n.meter_mut().unwrap().start(now).unwrap())
+            .unwrap();
+        (limit, off, on)
+    }
+
     /// The RPL parent chain of meter `i` up to the relay (node 0), as node indices.
     pub fn upward_route(&self, i: usize) -> Vec<usize> {
         let mut route = Vec::new();
