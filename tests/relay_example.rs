@@ -16,6 +16,15 @@ mod run;
 use amimesh_sim::Scenario;
 use run::{RunOptions, topology};
 
+/// Runs the exact tshark command the example prints for `pcap`, with `args` appended;
+/// returns its output (fails if tshark is missing or fails).
+fn printed_tshark(pcap: &std::path::Path, args: &str) -> String {
+    amimesh_testkit::oracle::require("tshark");
+    let cmd = format!("{} {args}", run::tshark_command(pcap));
+    let out = amimesh_testkit::oracle::run(std::process::Command::new("sh").arg("-c").arg(cmd));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn scenario(kind: &str, meters: usize, seed: u64) -> Scenario {
     let mut s = Scenario::new(
         seed,
@@ -151,19 +160,7 @@ fn outputs_parse_and_hold_every_meter() {
     assert_eq!(j["per_meter"].as_array().unwrap().len(), 6);
     assert_eq!(j["meters"], 6);
     // The pcap decodes and decrypts in tshark with the keys the example prints.
-    let cmd = run::tshark_command(&pcap);
-    amimesh_testkit::oracle::require("tshark");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{cmd} -T fields -e ipv6.src -e udp.dstport"))
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = printed_tshark(&pcap, "-T fields -e ipv6.src -e udp.dstport");
     // Decrypted frames show IPv6 sources of the mesh.
     assert!(
         text.lines().filter(|l| l.contains("2001:db8")).count() > 6,
@@ -171,15 +168,10 @@ fn outputs_parse_and_hold_every_meter() {
     );
     // MLE (key id mode 2, keyed with the derived MLE key) decrypts too: every meter's Link
     // Request and the Link Accept(-and-Request) answers decode, none fails its MIC.
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{cmd} -Y mle -T fields -e mle.sec_suite -e mle.cmd -e _ws.expert.message"
-        ))
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = printed_tshark(
+        &pcap,
+        "-Y mle -T fields -e mle.sec_suite -e mle.cmd -e _ws.expert.message",
+    );
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     assert!(rows.len() >= 12, "{text}");
     for r in &rows {
@@ -216,21 +208,10 @@ fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
     );
     // Every frame sits on page 0, channel 11, with a good 2-octet FCS, and the secured ones
     // decrypt with the printed key.
-    amimesh_testkit::oracle::require("tshark");
-    let cmd = run::tshark_command(&pcap);
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{cmd} -T fields -e wpan-tap.ch_page -e wpan-tap.ch_num -e wpan.fcs_ok -e wpan.key_number -e ipv6.src"
-        ))
-        .output()
-        .expect("tshark must be installed (tools/setup-oracles.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = printed_tshark(
+        &pcap,
+        "-T fields -e wpan-tap.ch_page -e wpan-tap.ch_num -e wpan.fcs_ok -e wpan.key_number -e ipv6.src",
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     assert!(rows.len() > 50, "{text}");
     for r in &rows {
