@@ -70,17 +70,10 @@ fn bench(c: &mut Criterion) {
 
 /// The `--scale` layout: 2,200 m² per meter, 2.27 : 1, relay at the middle of the west edge.
 fn field(meters: usize) -> Sim<Device, UtilityServers> {
-    let area = 2200.0 * (meters + 1) as f64;
-    let width = (area * 2.27f64).sqrt();
     let mut s = Scenario::new(
         1,
         meters,
-        TopologySpec::Random {
-            width_m: width,
-            height_m: area / width,
-            min_hops: 0,
-            attempts: 200,
-        },
+        TopologySpec::random_area(meters, 2200.0, 2.27, 0),
     );
     s.phy = PhyName::SunFsk920_100k;
     let mut t = FieldTuning::large_network();

@@ -76,18 +76,10 @@ impl Grid {
 
     /// The scenario of one grid point.
     pub fn scenario(&self, p: &Point) -> Scenario {
-        let area = self.area_per_meter_m2 * (p.meters + 1) as f64;
-        let width = (area * self.aspect).sqrt();
-        let height = area / width;
         let mut s = Scenario::new(
             p.seed,
             p.meters,
-            TopologySpec::Random {
-                width_m: width,
-                height_m: height,
-                min_hops: self.min_hops,
-                attempts: 200,
-            },
+            TopologySpec::random_area(p.meters, self.area_per_meter_m2, self.aspect, self.min_hops),
         );
         s.loss = p.loss;
         s.phy = PhyName::SunFsk920_100k;

@@ -128,6 +128,21 @@ pub enum TopologySpec {
     },
 }
 
+impl TopologySpec {
+    /// A random layout whose area grows with the meter count: `area_per_meter_m2` for each
+    /// node (relay included), `aspect` = width / height, 200 layouts tried.
+    pub fn random_area(meters: usize, area_per_meter_m2: f64, aspect: f64, min_hops: u32) -> Self {
+        let area = area_per_meter_m2 * (meters as f64 + 1.0);
+        let width = (area * aspect).sqrt();
+        TopologySpec::Random {
+            width_m: width,
+            height_m: area / width,
+            min_hops,
+            attempts: 200,
+        }
+    }
+}
+
 fn default_attempts() -> u32 {
     100
 }

@@ -114,17 +114,10 @@ fn a_hundred_meters_with_large_network_settings_all_join_and_report() {
     use amimesh_sim::scenario::{PhyName, Scenario, TopologySpec};
 
     let meters = 100usize;
-    let area = 2200.0 * (meters + 1) as f64;
-    let width = (area * 2.27f64).sqrt();
     let mut s = Scenario::new(
         1,
         meters,
-        TopologySpec::Random {
-            width_m: width,
-            height_m: area / width,
-            min_hops: 0,
-            attempts: 200,
-        },
+        TopologySpec::random_area(meters, 2200.0, 2.27, 0),
     );
     s.phy = PhyName::SunFsk920_100k;
     let tuning = FieldTuning::large_network();
