@@ -732,13 +732,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 None => (now, added),
             });
         }
-        if let Some((since, n)) = self.pre_unanswered {
-            if self.pre_withdrawn_until.is_none() && n >= PRE_UNANSWERED_MIN && now >= since + limit
-            {
-                self.pre_withdrawn_until = Some(now + self.cfg.pre_withdraw_time);
-                self.pre_unanswered = None;
-                self.update_beacon();
-            }
+        if self.pre_check_due().is_some_and(|due| now >= due) {
+            self.pre_withdrawn_until = Some(now + self.cfg.pre_withdraw_time);
+            self.pre_unanswered = None;
+            self.update_beacon();
         }
     }
 
