@@ -155,6 +155,22 @@ struct Args {
     /// With `--scale`: time to authenticate at the PAA only, seconds.
     #[arg(long)]
     paa_auth_timeout_s: Option<u64>,
+    /// With `--scale`: the MinHopRankIncrease the relay advertises (RFC 6550 §6.7.6; default
+    /// 128, one ETX unit).
+    #[arg(long)]
+    min_hop_rank_increase: Option<u16>,
+    /// With `--scale`: `macMaxFrameRetries` of every device (0–7; default 3).
+    #[arg(long)]
+    mac_retries: Option<u8>,
+    /// With `--scale`: `macMaxCSMABackoffs` of every device (0–5; default 4).
+    #[arg(long)]
+    mac_backoffs: Option<u8>,
+    /// With `--scale`: the meters' `macMinBE,macMaxBE` (default 3,5).
+    #[arg(long, value_delimiter = ',')]
+    mac_be: Option<Vec<u8>>,
+    /// With `--scale`: the relay's `macMinBE,macMaxBE` (default 3,5).
+    #[arg(long, value_delimiter = ',')]
+    relay_mac_be: Option<Vec<u8>>,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -325,6 +341,33 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     if let Some(v) = a.meter_routes {
         tuning.meter_route_capacity = Some(v);
     }
+    for be in [&a.mac_be, &a.relay_mac_be].into_iter().flatten() {
+        if be.len() != 2 {
+            bail!("--mac-be and --relay-mac-be take two values: MIN,MAX");
+        }
+    }
+    let mac = |be: &Option<Vec<u8>>, base: Option<amimesh_device::MacParams>| {
+        if a.mac_retries.is_none() && a.mac_backoffs.is_none() && be.is_none() {
+            return base;
+        }
+        let mut p = base.unwrap_or_default();
+        if let Some(v) = a.mac_retries {
+            p.max_frame_retries = v;
+        }
+        if let Some(v) = a.mac_backoffs {
+            p.csma.max_csma_backoffs = v;
+        }
+        if let Some([min, max]) = be.as_deref() {
+            p.csma.min_be = *min;
+            p.csma.max_be = *max;
+        }
+        Some(p)
+    };
+    if let Some(v) = a.min_hop_rank_increase {
+        tuning.min_hop_rank_increase = Some(v);
+    }
+    tuning.meter_mac = mac(&a.mac_be, tuning.meter_mac);
+    tuning.relay_mac = mac(&a.relay_mac_be, tuning.relay_mac);
     if let Some(v) = a.meter_auth_timeout_s {
         let paa = tuning
             .pana_auth_timeout

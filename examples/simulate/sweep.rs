@@ -472,6 +472,84 @@ pub fn rss_kb() -> Option<u64> {
         .ok()
 }
 
+/// For each operational meter whose route the relay lacks, walks up its chain of RPL
+/// parents and names the first place the route is missing: at the parent, further up, only
+/// at the relay (every meter on the way has it), or nowhere to look (the chain reaches a
+/// meter that is not joined, or loops back on itself).
+fn missing_routes(
+    sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
+    n: usize,
+    known: &std::collections::BTreeSet<std::net::Ipv6Addr>,
+) -> String {
+    use std::collections::{BTreeMap as Map, BTreeSet as Set};
+    // Link-local address → the meter's route view (storing-mode routes, preferred parent).
+    let mut views: Map<std::net::Ipv6Addr, (Set<std::net::Ipv6Addr>, Option<std::net::Ipv6Addr>)> =
+        Map::new();
+    let mut targets = Vec::new();
+    let mut capacity = 0;
+    for i in 1..=n {
+        let Some(m) = sim.node(NodeId::from(i)).and_then(|d| d.meter()) else {
+            continue;
+        };
+        capacity = m.config().route_capacity;
+        let ll = amimesh_device::ip::link_local(m.config().ext_addr);
+        if let Some(v) = m.route_view() {
+            let routes = v.routes.iter().map(|(d, _)| *d).collect();
+            views.insert(ll, (routes, m.rpl_parent()));
+        }
+        if m.phase() == Phase::Operational {
+            if let Some(a) = m.global_address().filter(|a| !known.contains(a)) {
+                targets.push((a, m.rpl_parent()));
+            }
+        }
+    }
+    let relay_ll = sim
+        .node(NodeId(0))
+        .and_then(|d| d.relay())
+        .map(|r| amimesh_device::ip::link_local(r.config().ext_addr));
+    let mut why: Map<String, u64> = Map::new();
+    for (target, parent) in targets {
+        let mut at = parent;
+        let mut hop = 1;
+        let mut seen = Set::new();
+        let reason = loop {
+            let Some(p) = at else {
+                break "the chain ends at a meter without a parent".to_string();
+            };
+            if !seen.insert(p) {
+                break "the chain of parents loops".to_string();
+            }
+            let Some((routes, up)) = views.get(&p) else {
+                break if Some(p) == relay_ll {
+                    "only at the relay".to_string()
+                } else {
+                    "the chain reaches a meter that left the DODAG".to_string()
+                };
+            };
+            if !routes.contains(&target) {
+                let place = if hop == 1 {
+                    "at the parent"
+                } else {
+                    "further up"
+                };
+                let full = if routes.len() >= capacity {
+                    " (table full)"
+                } else {
+                    ""
+                };
+                break format!("{place}{full}");
+            }
+            at = *up;
+            hop += 1;
+        };
+        *why.entry(reason).or_default() += 1;
+    }
+    why.iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Prints the counters of the medium, the PAA, the relay and the sum over every meter (MAC,
 /// forwarding policy, RPL, PANA relay), non-zero ones only.
 fn print_counters(
@@ -540,6 +618,9 @@ fn print_counters(
             "relay routes: {} known; {missing} of {op} operational meters missing",
             known.len()
         );
+        if missing > 0 {
+            println!("  where they are lost: {}", missing_routes(sim, n, &known));
+        }
     }
     let mut acc: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for i in 1..=n {

@@ -94,7 +94,7 @@ pub use meter::{Meter, MeterConfig, MeterEvent, Phase};
 pub use relay::{
     AbortReason, FailurePolicy, FieldRelay, RelayConfigDevice, RelayEvent, SessionState, UplinkOp,
 };
-pub use stack::{LocalDatagram, MLE_PORT, PANA_PORT, PolicyStats};
+pub use stack::{LocalDatagram, MLE_PORT, MacParams, PANA_PORT, PolicyStats};
 
 /// UDP port of the AMR/DR application (readings, commands, work information).
 pub const AMR_PORT: u16 = 0xf0b1;

@@ -73,6 +73,8 @@ pub struct MeterConfig {
     pub dao_dodag_id: bool,
     /// How link quality becomes ETX, for the PRE choice in P1 and RPL parent selection.
     pub links: LinkMetricConfig,
+    /// Channel access and retries of the MAC (802.15.4 defaults).
+    pub mac: crate::MacParams,
     /// Storing mode: DAOs passed up for the meters below ask the parent for a DAO-ACK and
     /// are sent again until acknowledged (`amimesh_rpl::Config::forward_dao_ack`, RFC 6550
     /// §9.3). On by default: in a field of tens of meters a lost forwarded DAO otherwise
@@ -177,6 +179,7 @@ impl MeterConfig {
             advertise_after_dao_ack: true,
             dao_dodag_id: false,
             links: LinkMetricConfig::default(),
+            mac: crate::MacParams::default(),
             forward_dao_ack: true,
             scan_backoff_max: Duration::from_secs(5),
             min_beacon_lqi: 0,
@@ -339,6 +342,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             frame_counter_start: cfg.frame_counter_start,
             key_switch_window: cfg.key_switch_window,
             links: cfg.links,
+            mac: cfg.mac,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);
@@ -396,6 +400,15 @@ impl<R: RngCore + CryptoRng> Meter<R> {
     /// RPL preferred parent (link-local), after P4.
     pub fn rpl_parent(&self) -> Option<Ipv6Addr> {
         self.stack.rpl.as_ref().and_then(RplNode::preferred_parent)
+    }
+    /// This meter's RPL state as a route view: its address, default routers and, in storing
+    /// mode, its downward routes (after P4).
+    pub fn route_view(&self) -> Option<amimesh_rpl::routes::RouteView> {
+        self.stack
+            .rpl
+            .as_ref()
+            .filter(|r| r.is_joined())
+            .map(RplNode::local_route_view)
     }
     /// RPL counters (after P3).
     pub fn rpl_stats(&self) -> Option<amimesh_rpl::Stats> {

@@ -89,6 +89,8 @@ pub struct RelayConfigDevice {
     /// of one DAO per node every 100 s, each carried up to the root; a network of thousands
     /// of meters sets tens of minutes.
     pub route_lifetime_min: u8,
+    /// Channel access and retries of the relay's MAC (802.15.4 defaults).
+    pub mac: crate::MacParams,
 }
 
 impl RelayConfigDevice {
@@ -127,6 +129,7 @@ impl RelayConfigDevice {
             min_hop_rank_increase: 128,
             route_capacity: 1024,
             route_lifetime_min: 5,
+            mac: crate::MacParams::default(),
         }
     }
 }
@@ -245,6 +248,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             frame_counter_start: 0,
             key_switch_window: cfg.key_switch_window,
             links: crate::link::LinkMetricConfig::default(),
+            mac: cfg.mac,
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);

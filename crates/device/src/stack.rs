@@ -107,6 +107,31 @@ pub struct StackConfig {
     pub key_switch_window: Duration,
     /// How link quality becomes the ETX that parent selection uses.
     pub links: LinkMetricConfig,
+    /// Channel access and retries of the MAC.
+    pub mac: MacParams,
+}
+
+/// The MAC's channel-access and retry parameters: the PIB attributes of 802.15.4-2020
+/// §8.4.3.1 (Table 8-94) a vendor tunes for a dense network. The defaults are the standard's.
+///
+/// A border router that carries every meter's traffic can be given a smaller backoff window
+/// than the meters around it, so that it wins more of the channel it shares with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacParams {
+    /// `macMinBE`, `macMaxBE` and `macMaxCSMABackoffs` (clamped into their ranges by the MAC).
+    pub csma: macsm::CsmaParams,
+    /// `macMaxFrameRetries`, 0–7.
+    pub max_frame_retries: u8,
+}
+
+impl Default for MacParams {
+    /// `macMinBE` 3, `macMaxBE` 5, `macMaxCSMABackoffs` 4, `macMaxFrameRetries` 3.
+    fn default() -> Self {
+        MacParams {
+            csma: macsm::CsmaParams::default(),
+            max_frame_retries: 3,
+        }
+    }
 }
 
 /// Capacity of the stack's own queues (local datagrams, uplink datagrams).
@@ -156,6 +181,8 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         mc.frame_counter_start = cfg.frame_counter_start;
         mc.key_switch_window = cfg.key_switch_window;
         mc.tx_queue_capacity = 32;
+        mc.csma = cfg.mac.csma;
+        mc.max_frame_retries = cfg.mac.max_frame_retries.min(7);
         mc.neighbour_capacity = 64;
         mc.event_capacity = 64;
         let mut mac = Mac::new(mc);
@@ -784,6 +811,7 @@ mod tests {
             frame_counter_start: 0,
             key_switch_window: Duration::from_secs(60),
             links: LinkMetricConfig::default(),
+            mac: MacParams::default(),
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }

@@ -595,6 +595,12 @@ pub struct FieldTuning {
     pub paa_auth_timeout: Option<Duration>,
     /// The PAA's `AgentConfig::pci_takeover_after`.
     pub paa_pci_takeover_after: Option<Duration>,
+    /// The relay's [`RelayConfigDevice::min_hop_rank_increase`].
+    pub min_hop_rank_increase: Option<u16>,
+    /// [`MeterConfig::mac`]: the meters' channel access and retries.
+    pub meter_mac: Option<amimesh_device::MacParams>,
+    /// [`RelayConfigDevice::mac`]: the relay's channel access and retries.
+    pub relay_mac: Option<amimesh_device::MacParams>,
     /// The join's message options (PANA profile, DIS, DAO shapes).
     pub join: JoinOptions,
 }
@@ -668,6 +674,9 @@ impl FieldTuning {
             paa_max_handshakes: Some(64),
             paa_auth_timeout: None,
             paa_pci_takeover_after: Some(Duration::from_secs(10)),
+            min_hop_rank_increase: None,
+            meter_mac: None,
+            relay_mac: None,
             join: JoinOptions::default(),
         }
     }
@@ -682,6 +691,12 @@ impl FieldTuning {
         }
         if let Some(v) = self.route_lifetime_min {
             c.route_lifetime_min = v;
+        }
+        if let Some(v) = self.relay_mac {
+            c.mac = v;
+        }
+        if let Some(v) = self.min_hop_rank_increase {
+            c.min_hop_rank_increase = v;
         }
     }
 
@@ -734,6 +749,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.meter_route_capacity {
             c.route_capacity = v;
+        }
+        if let Some(v) = self.meter_mac {
+            c.mac = v;
         }
     }
 
