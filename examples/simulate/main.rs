@@ -155,6 +155,10 @@ struct Args {
     /// With `--scale`: time to authenticate at the PAA only, seconds.
     #[arg(long)]
     paa_auth_timeout_s: Option<u64>,
+    /// With `--scale`: a meter sends a fresh DAO with each retransmission of an
+    /// unacknowledged reading.
+    #[arg(long)]
+    dao_on_reading_timeout: Option<OnOff>,
     /// With `--scale`: the MinHopRankIncrease the relay advertises (RFC 6550 §6.7.6; default
     /// 128, one ETX unit).
     #[arg(long)]
@@ -363,6 +367,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         }
         Some(p)
     };
+    if let Some(v) = a.dao_on_reading_timeout {
+        tuning.dao_on_reading_timeout = Some(v == OnOff::On);
+    }
     if let Some(v) = a.min_hop_rank_increase {
         tuning.min_hop_rank_increase = Some(v);
     }

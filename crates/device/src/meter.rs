@@ -55,6 +55,13 @@ pub struct MeterConfig {
     /// meter (needs [`MeterConfig::reading_ack_timeout`]): proof that the path from the border
     /// router down to this meter works, which PaCs relayed through it will need. Default off.
     pub pre_after_reading_ack: bool,
+    /// Send a fresh DAO with every retransmission of an unacknowledged reading (needs
+    /// [`MeterConfig::reading_ack_timeout`]). A reading whose acknowledgement does not come
+    /// back suggests that the downward route to this meter is missing somewhere on the way:
+    /// in storing mode DAOs are passed up without DAO-ACKs beyond the first hop, and a lost
+    /// one is otherwise repaired only at the next refresh, a third of the route lifetime
+    /// later. RFC 6550 §9.5 lets a node send a DAO whenever it needs to. Default off.
+    pub dao_on_reading_timeout: bool,
     /// First outgoing MAC frame counter (the persisted reservation after a reboot).
     pub frame_counter_start: u32,
     /// How long frames under a replaced network key stay acceptable.
@@ -172,6 +179,7 @@ impl MeterConfig {
             reading_period: Duration::from_secs(60),
             reading_ack_timeout: Duration::ZERO,
             reading_retries: 4,
+            dao_on_reading_timeout: false,
             pre_after_reading_ack: false,
             frame_counter_start: 0,
             key_switch_window: Duration::from_secs(60),
@@ -966,6 +974,11 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                     wait,
                     ..u
                 });
+                if self.cfg.dao_on_reading_timeout {
+                    if let Some(r) = self.stack.rpl.as_mut() {
+                        let _ = r.resend_dao(now);
+                    }
+                }
                 self.transmit_reading(now, u.seq, u.value);
             }
         }

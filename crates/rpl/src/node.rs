@@ -667,6 +667,22 @@ impl RplNode {
         Ok(())
     }
 
+    /// Not the root: sends this node's own DAO again after the usual short random delay
+    /// (`Config::dao_delay`), before its refresh is due. For a node with reason to think its
+    /// downward route is missing on the way to the root: in storing mode a DAO-ACK covers only
+    /// the first hop (RFC 6550 §9.3), and §9.5 lets a node send a DAO when it needs to.
+    pub fn resend_dao(&mut self, now: Instant) -> Result<()> {
+        self.touch(now);
+        if self.cfg.role == Role::Root {
+            return Err(Error::WrongState);
+        }
+        if !self.is_joined() {
+            return Err(Error::NotJoined);
+        }
+        self.schedule_dao(now);
+        Ok(())
+    }
+
     /// The link layer's ETX estimate (×128) for a neighbour.
     pub fn set_link_etx(&mut self, now: Instant, neighbour: Ipv6Addr, etx: u16) {
         self.touch(now);
@@ -2297,6 +2313,55 @@ mod tests {
         assert!(quiet.iter().all(|t| t.0.code != code::DAO));
         let refresh = advance(&mut r, now + Duration::from_secs(1000));
         assert!(refresh.iter().any(|t| t.0.code == code::DAO));
+    }
+
+    #[test]
+    fn resend_dao_sends_the_own_dao_before_the_refresh_is_due() {
+        let (mut root_node, _) = root(Mop::NonStoring);
+        assert_eq!(
+            root_node.resend_dao(Instant::from_secs(1)),
+            Err(Error::WrongState)
+        );
+        let mut lone = RplNode::new(Config::router(4, n(4)));
+        lone.start(Instant::ZERO);
+        assert_eq!(lone.resend_dao(Instant::ZERO), Err(Error::NotJoined));
+
+        let (mut r, _, _) = joined_router(Mop::NonStoring, |_| {});
+        // The first DAO, acknowledged by the root.
+        let (dao, now) = loop {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let (s, _) = drain(&mut r, now);
+            if let Some(d) = s.into_iter().find(|t| t.0.code == code::DAO) {
+                break (d, now);
+            }
+        };
+        root_node.handle_message(now, g(2), RG, code::DAO, &dao.1);
+        let (acks, _) = drain(&mut root_node, now);
+        r.handle_message(now, RG, g(2), code::DAO_ACK, &acks[0].1);
+        let _ = drain(&mut r, now);
+        // Nothing until the refresh, a third of the 30 min lifetime later...
+        let t = now + Duration::from_secs(60);
+        assert!(advance(&mut r, t).iter().all(|x| x.0.code != code::DAO));
+        // ...unless asked: then a new DAO within the DAO delay.
+        r.resend_dao(t).unwrap();
+        let delay = r.config().dao_delay;
+        let again = advance(&mut r, t + delay + delay);
+        let d = again.iter().find(|x| x.0.code == code::DAO).unwrap();
+        let (MessageRepr::Dao(first), MessageRepr::Dao(second)) = (parse(&dao), parse(d)) else {
+            panic!()
+        };
+        assert_ne!(first.sequence, second.sequence);
+        assert_eq!(
+            second
+                .options
+                .iter()
+                .next()
+                .unwrap()
+                .unwrap()
+                .target_address(),
+            Some(g(2))
+        );
     }
 
     #[test]

@@ -584,6 +584,8 @@ pub struct FieldTuning {
     pub reading_retries: Option<u8>,
     /// [`MeterConfig::pre_after_reading_ack`].
     pub pre_after_reading_ack: Option<bool>,
+    /// [`MeterConfig::dao_on_reading_timeout`].
+    pub dao_on_reading_timeout: Option<bool>,
     /// RTT-based PANA retransmission timers on both sides: [`MeterConfig::pana_adaptive_rtx`]
     /// and the PAA's `adaptive_rtx`.
     pub pana_adaptive_rtx: Option<bool>,
@@ -669,6 +671,7 @@ impl FieldTuning {
             reading_ack_timeout: Some(Duration::from_secs(60)),
             reading_retries: Some(2),
             pre_after_reading_ack: Some(true),
+            dao_on_reading_timeout: None,
             pana_adaptive_rtx: Some(true),
             meter_route_capacity: None,
             paa_max_handshakes: Some(64),
@@ -743,6 +746,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.pre_after_reading_ack {
             c.pre_after_reading_ack = v;
+        }
+        if let Some(v) = self.dao_on_reading_timeout {
+            c.dao_on_reading_timeout = v;
         }
         if let Some(v) = self.pana_adaptive_rtx {
             c.pana_adaptive_rtx = v;
