@@ -595,11 +595,17 @@ fn print_counters(
         println!("relay pre {:?}", r.relay_stats());
         println!("relay rpl {:?}", r.rpl_stats());
         // Operational meters (PREs) whose route the border router lacks at the end.
-        let own = r.route_table();
-        let known: std::collections::BTreeSet<_> = own
-            .first()
-            .map(|v| v.routes.iter().map(|(d, _)| *d).collect())
-            .unwrap_or_default();
+        // Storing mode: the relay's own downward routes; non-storing: the nodes of its
+        // source-route topology.
+        let views = r.route_table();
+        let known: std::collections::BTreeSet<_> = if r.config().mop.is_storing() {
+            views
+                .first()
+                .map(|v| v.routes.iter().map(|(d, _)| *d).collect())
+                .unwrap_or_default()
+        } else {
+            views.iter().skip(1).map(|v| v.device).collect()
+        };
         let (mut op, mut missing) = (0, 0);
         for i in 1..=n {
             if let Some(a) = sim
@@ -618,7 +624,7 @@ fn print_counters(
             "relay routes: {} known; {missing} of {op} operational meters missing",
             known.len()
         );
-        if missing > 0 {
+        if missing > 0 && r.config().mop.is_storing() {
             println!("  where they are lost: {}", missing_routes(sim, n, &known));
         }
     }
