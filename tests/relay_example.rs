@@ -233,7 +233,7 @@ fn large_network_settings_join_and_report() {
         large_network: true,
         ..RunOptions::default()
     };
-    // Readings every 10 min: room for two periods, as a meter offers PRE service only after
+    // The first reading goes out right after the join; a meter offers PRE service only after
     // its first acknowledged reading.
     let mut s = scenario("random", 30, 2);
     s.duration_s = 1500.0;

@@ -32,7 +32,7 @@ enum Tuning {
     /// The device defaults.
     Default,
     /// `FieldTuning::large_network()`: scan back-off, LQI floor for the PRE, day-long PANA
-    /// sessions, 10 min readings, radio address filtering, PRE self-check.
+    /// sessions, 30 min readings, 60 min routes, radio address filtering, PRE self-check.
     LargeNetwork,
 }
 

@@ -83,7 +83,7 @@ struct Args {
     #[arg(long)]
     max_hops: Option<u32>,
     /// With `--scale`: the device defaults instead of the large-network settings
-    /// (`FieldTuning::large_network`: readings every 10 min, scan back-off, LQI floor for the
+    /// (`FieldTuning::large_network`: readings every 30 min, scan back-off, LQI floor for the
     /// PRE, day-long PANA sessions, address filtering in the radios).
     #[arg(long)]
     defaults: bool,

@@ -104,7 +104,7 @@ fn per_node_air_lists_keep_the_trace_of_the_network_wide_search() {
 }
 
 /// A hundred meters with the large-network settings (scan back-off, LQI floor for the PRE,
-/// readings every 10 min) on the default random area (2,200 m² per meter, relay at the west
+/// readings every 30 min) on the default random area (2,200 m² per meter, relay at the west
 /// edge, several hops): every meter joins and every meter's reading reaches the AMR server.
 #[test]
 fn a_hundred_meters_with_large_network_settings_all_join_and_report() {
