@@ -169,6 +169,12 @@ struct Args {
     /// With `--scale`: `macMaxCSMABackoffs` of every device (0–5; default 4).
     #[arg(long)]
     mac_backoffs: Option<u8>,
+    /// With `--scale`: the meters' CSMA-CA restarts after a channel access failure (default 0).
+    #[arg(long)]
+    mac_access_retries: Option<u8>,
+    /// With `--scale`: the relay's CSMA-CA restarts after a channel access failure (default 0).
+    #[arg(long)]
+    relay_access_retries: Option<u8>,
     /// With `--scale`: the meters' `macMinBE,macMaxBE` (default 3,5).
     #[arg(long, value_delimiter = ',')]
     mac_be: Option<Vec<u8>>,
@@ -350,11 +356,16 @@ fn scale(n: usize, a: &Args) -> Result<()> {
             bail!("--mac-be and --relay-mac-be take two values: MIN,MAX");
         }
     }
-    let mac = |be: &Option<Vec<u8>>, base: Option<amimesh_device::MacParams>| {
-        if a.mac_retries.is_none() && a.mac_backoffs.is_none() && be.is_none() {
+    let mac = |be: &Option<Vec<u8>>,
+               access: Option<u8>,
+               base: Option<amimesh_device::MacParams>| {
+        if a.mac_retries.is_none() && a.mac_backoffs.is_none() && be.is_none() && access.is_none() {
             return base;
         }
         let mut p = base.unwrap_or_default();
+        if let Some(v) = access {
+            p.channel_access_retries = v;
+        }
         if let Some(v) = a.mac_retries {
             p.max_frame_retries = v;
         }
@@ -373,8 +384,8 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     if let Some(v) = a.min_hop_rank_increase {
         tuning.min_hop_rank_increase = Some(v);
     }
-    tuning.meter_mac = mac(&a.mac_be, tuning.meter_mac);
-    tuning.relay_mac = mac(&a.relay_mac_be, tuning.relay_mac);
+    tuning.meter_mac = mac(&a.mac_be, a.mac_access_retries, tuning.meter_mac);
+    tuning.relay_mac = mac(&a.relay_mac_be, a.relay_access_retries, tuning.relay_mac);
     if let Some(v) = a.meter_auth_timeout_s {
         let paa = tuning
             .pana_auth_timeout

@@ -122,14 +122,19 @@ pub struct MacParams {
     pub csma: macsm::CsmaParams,
     /// `macMaxFrameRetries`, 0–7.
     pub max_frame_retries: u8,
+    /// CSMA-CA restarts after a channel access failure before the frame is given up
+    /// (`amimesh_mac::mac::Config::channel_access_retries`).
+    pub channel_access_retries: u8,
 }
 
 impl Default for MacParams {
-    /// `macMinBE` 3, `macMaxBE` 5, `macMaxCSMABackoffs` 4, `macMaxFrameRetries` 3.
+    /// `macMinBE` 3, `macMaxBE` 5, `macMaxCSMABackoffs` 4, `macMaxFrameRetries` 3, no
+    /// channel-access restarts.
     fn default() -> Self {
         MacParams {
             csma: macsm::CsmaParams::default(),
             max_frame_retries: 3,
+            channel_access_retries: 0,
         }
     }
 }
@@ -183,6 +188,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         mc.tx_queue_capacity = 32;
         mc.csma = cfg.mac.csma;
         mc.max_frame_retries = cfg.mac.max_frame_retries.min(7);
+        mc.channel_access_retries = cfg.mac.channel_access_retries;
         mc.neighbour_capacity = 64;
         mc.event_capacity = 64;
         let mut mac = Mac::new(mc);

@@ -152,6 +152,71 @@ fn channel_access_failure_after_max_backoffs() {
 }
 
 #[test]
+fn channel_access_retries_start_csma_over_before_the_failure_is_reported() {
+    let mut c = cfg(false);
+    c.channel_access_retries = 2;
+    let mut mac = Mac::new(c);
+    let mut buf = [0u8; 127];
+    let mut now = Instant::ZERO;
+    mac.send(
+        now,
+        DataRequest::new(1, LinkAddr::Short(ShortAddr(2)), b"x"),
+    )
+    .unwrap();
+    // Three CSMA-CA attempts of five busy CCAs each; BE starts over at macMinBE each time.
+    let mut gaps = Vec::new();
+    for attempt in 0..3 {
+        for _ in 0..5 {
+            let before = now;
+            let tx = next_tx(&mut mac, &mut now, &mut buf);
+            gaps.push(tx.at - before);
+            now += Duration::from_micros(128);
+            mac.handle_tx_done(now, TxResult::ChannelBusy);
+        }
+        if attempt < 2 {
+            assert!(events(&mut mac).is_empty(), "attempt {attempt}");
+            assert_eq!(mac.stats().tx_access_retries, attempt + 1);
+        }
+    }
+    assert_eq!(
+        events(&mut mac),
+        vec![Event::TxDone {
+            handle: 1,
+            status: TxStatus::ChannelAccessFailure,
+            transmissions: 0
+        }]
+    );
+    assert_eq!(mac.stats().tx_cca_busy, 15);
+    assert_eq!(mac.stats().tx_channel_access_failure, 1);
+    assert_eq!(mac.stats().tx_access_retries, 2);
+    for (i, g) in gaps.iter().enumerate() {
+        let be = (3 + (i % 5) as u32).min(5);
+        assert!(g.total_micros() <= 320 * ((1 << be) - 1), "{i}: {g}");
+    }
+    // A frame that gets the channel on a restarted attempt is sent and succeeds.
+    mac.send(
+        now,
+        DataRequest::new(2, LinkAddr::Short(ShortAddr(2)), b"y"),
+    )
+    .unwrap();
+    for _ in 0..6 {
+        let _ = next_tx(&mut mac, &mut now, &mut buf);
+        now += Duration::from_micros(128);
+        mac.handle_tx_done(now, TxResult::ChannelBusy);
+    }
+    let _ = next_tx(&mut mac, &mut now, &mut buf);
+    now += Duration::from_millis(1);
+    mac.handle_tx_done(
+        now,
+        TxResult::Ok {
+            frame_pending: false,
+        },
+    );
+    assert!(events(&mut mac).is_empty(), "waiting for the ACK");
+    assert_eq!(mac.stats().tx_access_retries, 3);
+}
+
+#[test]
 fn radio_that_never_answers_times_out_and_spurious_results_are_counted() {
     let mut mac = Mac::new(cfg(false));
     let mut buf = [0u8; 127];

@@ -35,6 +35,7 @@ fn lossy_line(tuning: &FieldTuning) -> Field {
 fn without_frame_retries_a_lost_frame_is_not_sent_again() {
     let none = MacParams {
         max_frame_retries: 0,
+        channel_access_retries: 0,
         csma: CsmaParams {
             min_be: 2,
             max_be: 6,
@@ -65,6 +66,7 @@ fn without_frame_retries_a_lost_frame_is_not_sent_again() {
 fn the_standard_defaults_retry_lost_frames_and_the_relay_can_differ_from_the_meters() {
     let relay = MacParams {
         max_frame_retries: 5,
+        channel_access_retries: 2,
         csma: CsmaParams {
             min_be: 1,
             max_be: 4,
