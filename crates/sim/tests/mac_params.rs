@@ -91,6 +91,7 @@ fn the_standard_defaults_retry_lost_frames_and_the_relay_can_differ_from_the_met
         .sum();
     assert!(retries > 0);
     assert_eq!(f.relay().mac_config().max_frame_retries, 5);
+    assert_eq!(f.relay().mac_config().channel_access_retries, 2);
     assert_eq!(f.relay().mac_config().csma, relay.csma);
     assert!((1..=METERS).all(|i| f.operational(i)));
 }
