@@ -65,8 +65,7 @@ pub struct Config {
     pub dis_interval: Duration,
     /// DAO delay after a change (DEFAULT_DAO_DELAY; jittered 50–150 %).
     pub dao_delay: Duration,
-    /// Time to wait for a DAO-ACK before the first retransmission; each further wait is
-    /// twice the one before (at most 16 times this).
+    /// Time to wait for a DAO-ACK before retransmitting.
     pub dao_ack_timeout: Duration,
     /// DAO retransmissions before giving up until the next refresh.
     pub dao_max_retries: u8,

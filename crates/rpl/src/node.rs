@@ -919,14 +919,7 @@ impl RplNode {
             0
         };
         self.pending_dao = Some(PendingDao { seq, retries });
-        // Each retransmission waits twice as long as the one before (binary exponential
-        // back-off, RFC 8085 §3.1.3): a DAO-ACK from a root many hops away in a busy mesh
-        // takes longer than the first wait, and retransmitting at a fixed interval would add
-        // to that load.
-        let t = self
-            .cfg
-            .dao_ack_timeout
-            .saturating_mul(1u64 << retries.min(4));
+        let t = self.cfg.dao_ack_timeout;
         self.set_timer(Timer::DaoAck, Some(now + t));
         self.set_timer(Timer::Dao, None);
     }
@@ -2369,26 +2362,6 @@ mod tests {
                 .target_address(),
             Some(g(2))
         );
-    }
-
-    #[test]
-    fn dao_retransmissions_back_off_exponentially() {
-        let (mut r, _, _) = joined_router(Mop::NonStoring, |c| c.dao_max_retries = 4);
-        let t0 = r.config().dao_ack_timeout;
-        let mut sent = Vec::new();
-        while sent.len() < 5 {
-            let now = r.poll_timeout().unwrap();
-            r.handle_timeout(now);
-            let (s, _) = drain(&mut r, now);
-            sent.extend(s.iter().filter(|t| t.0.code == code::DAO).map(|_| now));
-        }
-        let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(
-            gaps,
-            [1, 2, 4, 8].map(|k| t0.saturating_mul(k)).to_vec(),
-            "{sent:?}"
-        );
-        assert_eq!(r.stats().dao_retransmissions, 4);
     }
 
     #[test]
