@@ -879,6 +879,25 @@ impl RplNode {
         })
     }
 
+    /// How long our own DAO waits for its DAO-ACK: `Config::dao_ack_timeout` for the parent
+    /// one hop away (storing mode), that much per hop to the root in non-storing mode, where
+    /// the DAO and its DAO-ACK cross the whole path (RFC 6550 §9.7, §9.3). The hops are
+    /// estimated from our DAGRank (RFC 6550 §3.5.1; the root's is 1, each hop adds at least
+    /// one). A fixed wait shorter than the round trip through a busy mesh would send every
+    /// DAO of a deep node several times over that path.
+    fn dao_ack_wait(&self) -> Duration {
+        let base = self.cfg.dao_ack_timeout;
+        match self.dodag {
+            Some(d) if !d.mop.is_storing() => {
+                let hops = crate::of::dag_rank(self.rank(), d.config.min_hop_rank_increase)
+                    .saturating_sub(1)
+                    .clamp(1, 16);
+                base.saturating_mul(u64::from(hops))
+            }
+            _ => base,
+        }
+    }
+
     /// Sends our own DAO (to the parent in storing mode, to the root in non-storing mode).
     fn send_dao(&mut self, now: Instant, retransmit: bool) {
         if !self.is_joined() || self.cfg.role == Role::Root {
@@ -919,7 +938,7 @@ impl RplNode {
             0
         };
         self.pending_dao = Some(PendingDao { seq, retries });
-        let t = self.cfg.dao_ack_timeout;
+        let t = self.dao_ack_wait();
         self.set_timer(Timer::DaoAck, Some(now + t));
         self.set_timer(Timer::Dao, None);
     }
@@ -2362,6 +2381,35 @@ mod tests {
                 .target_address(),
             Some(g(2))
         );
+    }
+
+    #[test]
+    fn non_storing_dao_waits_for_its_ack_one_timeout_per_hop() {
+        let (_, root_dio) = root(Mop::NonStoring);
+        // A parent three DAGRank steps below the root.
+        let mhri = 256u16;
+        let dio = dio_with(&root_dio, 4 * mhri, 240, 240);
+        let mut r = RplNode::new(Config::router(2, n(2)));
+        let t0 = Instant::from_secs(1);
+        r.start(t0);
+        r.handle_message(t0, n(3), ALL, code::DIO, &dio);
+        let _ = drain(&mut r, t0);
+        assert!(r.is_joined());
+        let hops = u64::from(r.rank() / mhri - 1);
+        assert!(hops >= 4, "rank {}", r.rank());
+        let dao_at = loop {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            if drain(&mut r, now).0.iter().any(|t| t.0.code == code::DAO) {
+                break now;
+            }
+        };
+        let wait = r.config().dao_ack_timeout.saturating_mul(hops);
+        let early = advance(&mut r, dao_at + wait - Duration::from_millis(1));
+        assert!(early.iter().all(|t| t.0.code != code::DAO));
+        let due = advance(&mut r, dao_at + wait);
+        assert!(due.iter().any(|t| t.0.code == code::DAO));
+        assert_eq!(r.stats().dao_retransmissions, 1);
     }
 
     #[test]
