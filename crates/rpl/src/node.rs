@@ -160,6 +160,8 @@ struct Neighbour {
     etx: Option<u16>,
     heard: Instant,
     failures: u8,
+    /// Passed over by parent selection until then ([`RplNode::reject_parent`]).
+    rejected_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -728,6 +730,28 @@ impl RplNode {
         }
     }
 
+    /// The link layer could not set up a secured link with `neighbour` (e.g. no MLE Link
+    /// Accept after every attempt): parent selection passes it over for `hold`. If it is the
+    /// preferred parent, another is selected at once (RFC 6550 §8.2.1: a neighbour without a
+    /// usable link is no candidate). When no other neighbour qualifies, it stays the parent,
+    /// as a link above MAX_LINK_METRIC does (RFC 6719 §3.1): traffic through it is still
+    /// possible and a detached node sends none. Returns whether the preferred parent is now
+    /// another node.
+    pub fn reject_parent(&mut self, now: Instant, neighbour: Ipv6Addr, hold: Duration) -> bool {
+        self.touch(now);
+        let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == neighbour) else {
+            return false;
+        };
+        n.rejected_until = Some(now + hold);
+        if self.cfg.role == Role::Root || self.preferred != Some(neighbour) {
+            return false;
+        }
+        if self.detached_at.is_none() {
+            self.select_parent(now);
+        }
+        self.preferred.is_some_and(|p| p != neighbour)
+    }
+
     // ------------------------------------------------------------------ timeouts
 
     /// Fires every timer that is due. Calling it early does nothing.
@@ -1105,6 +1129,11 @@ impl RplNode {
             }),
             heard: now,
             failures: 0,
+            rejected_until: self
+                .neighbours
+                .iter()
+                .find(|n| n.ll == src)
+                .and_then(|n| n.rejected_until),
         };
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.ll == src) {
             *n = entry;
@@ -1242,7 +1271,8 @@ impl RplNode {
     /// they avoid; such a sibling is no descendant by either bound above.
     ///
     /// `last_resort`: a link above MAX_LINK_METRIC counts as MAX_LINK_METRIC instead of
-    /// excluding the neighbour (used only when no neighbour qualifies otherwise).
+    /// excluding the neighbour, and a neighbour passed over by [`Self::reject_parent`] counts
+    /// again (used only when no neighbour qualifies otherwise).
     fn candidate(&self, n: &Neighbour, strict: bool, last_resort: bool) -> Result<u16, Skip> {
         let d = self.dodag.as_ref().ok_or(Skip::Unusable)?;
         if n.dodag_id != d.dodag_id || n.version != d.version.value() || n.rank == INFINITE_RANK {
@@ -1254,6 +1284,9 @@ impl RplNode {
             if n.heard <= t || (self.rejoin_attempts == 0 && n.rank > self.detach_rank) {
                 return Err(Skip::Unusable);
             }
+        }
+        if !last_resort && n.rejected_until.is_some_and(|t| self.last_now < t) {
+            return Err(Skip::Unusable);
         }
         let etx = if last_resort {
             n.etx.map(|e| e.min(crate::of::MAX_LINK_METRIC))
@@ -2539,6 +2572,42 @@ mod tests {
         r.set_link_etx(t2, n(3), 128);
         r.set_link_etx(t2, RLL, 480);
         assert_eq!(r.preferred_parent(), Some(n(3)));
+    }
+
+    #[test]
+    fn a_rejected_parent_is_left_for_the_next_best_unless_it_is_the_only_one() {
+        let (mut r, dio, now) = joined_router(Mop::NonStoring, |_| {});
+        let _ = drain(&mut r, now);
+        // A second neighbour at root level over a poorer link: 256 + 400, no switch.
+        let dio3 = dio_with(&dio, 256, 240, 240);
+        r.handle_message_with_link(now, n(3), ALL, code::DIO, &dio3, Some(400));
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        let hold = Duration::from_secs(60);
+        assert!(r.reject_parent(now, RLL, hold));
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+        assert_eq!(r.rank(), 656);
+        let (_, ev) = drain(&mut r, now);
+        assert!(ev.contains(&Event::ParentChanged {
+            old: RLL,
+            new: n(3)
+        }));
+        // The root's next DIO does not bring it back while the hold lasts.
+        r.set_link_etx(now, n(3), 500);
+        r.handle_message(now, RLL, ALL, code::DIO, &dio);
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+        // Rejecting the only other one keeps it: no neighbour qualifies otherwise.
+        assert!(!r.reject_parent(now, n(3), hold));
+        assert_eq!(r.preferred_parent(), Some(n(3)));
+        assert!(r.is_joined());
+        // Once the hold (and the voluntary-switch hold-off) is over the root is a candidate
+        // again, and better by far.
+        let later = now + r.config().parent_switch_holdoff.max(hold) + Duration::from_secs(1);
+        r.handle_message(later, RLL, ALL, code::DIO, &dio);
+        assert_eq!(r.preferred_parent(), Some(RLL));
+        // Unknown neighbours and non-parents change nothing.
+        assert!(!r.reject_parent(later, n(9), hold));
+        assert!(!r.reject_parent(later, n(3), hold));
+        assert_eq!(r.preferred_parent(), Some(RLL));
     }
 
     #[test]
