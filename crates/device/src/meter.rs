@@ -146,7 +146,8 @@ pub struct MeterConfig {
     /// for a Link Accept. Default 3; 1 gives a parent up after its first failed request.
     pub parent_link_attempts: u8,
     /// Wait before the second attempt at a new parent's MLE link; doubled for each further
-    /// one and drawn from the upper half of its value (jitter). Default 2 s.
+    /// one (up to [`MeterConfig::parent_link_holdoff`]) and drawn from the upper half of its
+    /// value (jitter). Default 2 s.
     pub parent_link_backoff: Duration,
     /// When every attempt at a new parent's MLE link failed, have RPL parent selection pass
     /// that parent over for [`MeterConfig::parent_link_holdoff`]
@@ -836,7 +837,8 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         let b = l.backoff.total_micros();
         let wait = b / 2 + self.parent_link_jitter.range_inclusive(0, b - b / 2);
         l.retry_at = Some(now + Duration::from_micros(wait));
-        l.backoff = Duration::from_micros(b.saturating_mul(2));
+        let cap = self.cfg.parent_link_holdoff.total_micros().max(b);
+        l.backoff = Duration::from_micros(b.saturating_mul(2).min(cap));
         self.parent_link = Some(l);
     }
 
