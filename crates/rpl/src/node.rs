@@ -361,6 +361,12 @@ pub struct RplNode {
     /// derive their ranks from it, so it anchors both the rank-change announcements
     /// ([`Self::rank_moved`]) and the loop-avoidance bound of parent selection.
     advertised_rank: u16,
+    /// The lowest rank advertised since our rank last rose ([`Self::advertised`]): a child
+    /// whose DIO left before our higher rank reached it still ranks from this one.
+    advertised_floor: u16,
+    /// When `advertised_floor` stops counting: `repair_holdoff` after the last DIO that
+    /// carried a rise (the time given to the news to spread, as to a poisoning).
+    floor_expires: Option<Instant>,
     detach_rank: u16,
     rejoin_attempts: u8,
     poison_left: u8,
@@ -433,6 +439,8 @@ impl RplNode {
             detached_at: None,
             last_switch: None,
             advertised_rank: INFINITE_RANK,
+            advertised_floor: INFINITE_RANK,
+            floor_expires: None,
             detach_rank: INFINITE_RANK,
             rejoin_attempts: 0,
             poison_left: 0,
@@ -568,7 +576,7 @@ impl RplNode {
                     self.stats.tx = self.stats.tx.saturating_add(1);
                     if let Out::Dio { rank, .. } = o {
                         if rank != INFINITE_RANK {
-                            self.advertised_rank = rank;
+                            self.record_advertised(now, rank);
                         }
                     }
                     return Some(t);
@@ -592,6 +600,38 @@ impl RplNode {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// A DIO carrying `rank` is sent: updates the advertised rank and its floor.
+    fn record_advertised(&mut self, now: Instant, rank: u16) {
+        if self.floor_expires.is_some_and(|t| now >= t) {
+            self.advertised_floor = self.advertised_rank;
+            self.floor_expires = None;
+        }
+        if self.advertised_floor == INFINITE_RANK || rank <= self.advertised_floor {
+            self.advertised_floor = rank;
+            self.floor_expires = None;
+        } else if rank > self.advertised_rank || self.floor_expires.is_none() {
+            self.floor_expires = Some(now + self.cfg.repair_holdoff);
+        }
+        self.advertised_rank = rank;
+    }
+
+    /// The rank our children may still derive theirs from: the lowest rank advertised until
+    /// `repair_holdoff` after our last rise was announced, then the last one advertised
+    /// (INFINITE_RANK: none).
+    fn advertised(&self) -> u16 {
+        if self.floor_expires.is_some_and(|t| self.last_now >= t) {
+            self.advertised_rank
+        } else {
+            self.advertised_floor.min(self.advertised_rank)
+        }
+    }
+
+    fn forget_advertised(&mut self) {
+        self.advertised_rank = INFINITE_RANK;
+        self.advertised_floor = INFINITE_RANK;
+        self.floor_expires = None;
     }
 
     fn touch(&mut self, now: Instant) {
@@ -1227,7 +1267,7 @@ impl RplNode {
         }
         // Parents from the old version are no longer valid (§8.2.2.1).
         self.preferred = None;
-        self.advertised_rank = INFINITE_RANK;
+        self.forget_advertised();
         self.detached_at = None;
         self.poison_left = 0;
         self.set_timer(Timer::Poison, None);
@@ -1258,11 +1298,12 @@ impl RplNode {
     /// `strict` applies the loop-avoidance rules to every neighbour but the preferred parent:
     /// - (storing mode) a neighbour of our own sub-DODAG is never taken ([`Self::in_sub_dodag`]);
     /// - a neighbour ranked above us may be our descendant (RFC 6550 §3.5.1), and so may one
-    ///   ranked MinHopRankIncrease or more above the rank of our last DIO: a child derives its
-    ///   rank from the one we advertised, at least MinHopRankIncrease above it (§3.5.1,
-    ///   §8.2.1), and keeps it until our next DIO reaches it. After our rank rose, the first
-    ///   bound alone would let such a child through ([`Self::rank_moved`] shortens that
-    ///   window; this closes it).
+    ///   ranked MinHopRankIncrease or more above the rank we advertised ([`Self::advertised`]):
+    ///   a child derives its rank from the one we advertised, at least MinHopRankIncrease
+    ///   above it (§3.5.1, §8.2.1), and keeps it until our next DIO reaches it — a DIO it
+    ///   sent before then may reach us even after we announced the rise. After our rank
+    ///   rose, the first bound alone would let such a child through ([`Self::rank_moved`]
+    ///   shortens that window; this closes it).
     ///
     /// Ranks are compared as they are, not by DAGRank: excluding equal-DAGRank siblings as
     /// well (§3.5.1 calls them unsafe too) leaves a node whose parent fails with no
@@ -1306,8 +1347,8 @@ impl RplNode {
                 return Err(Skip::SubDodag(r));
             }
             let below_us = d.rank == INFINITE_RANK || n.rank <= d.rank;
-            let below_children = self.advertised_rank == INFINITE_RANK
-                || n.rank < self.advertised_rank.saturating_add(mhri.max(1));
+            let adv = self.advertised();
+            let below_children = adv == INFINITE_RANK || n.rank < adv.saturating_add(mhri.max(1));
             if !(below_us && below_children) {
                 return Err(Skip::NotLower(r));
             }
@@ -1570,7 +1611,7 @@ impl RplNode {
             }
             self.rejoin_attempts = 0;
             // The poison replaces what we advertised: neighbours that hear it drop us.
-            self.advertised_rank = INFINITE_RANK;
+            self.forget_advertised();
             // Solicit fresh DIOs so the choice after the hold-off sees every neighbour.
             self.push_out(Out::Dis { dst: ALL_RPL_NODES });
         }

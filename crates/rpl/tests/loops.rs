@@ -13,6 +13,8 @@
     clippy::panic
 )]
 
+mod common;
+
 use amimesh_core::{Duration, Instant};
 use amimesh_rpl::consts::ALL_RPL_NODES;
 use amimesh_rpl::wire::{Mop, code};
@@ -177,6 +179,27 @@ fn non_storing_node_never_takes_a_neighbour_ranked_at_or_below_its_advertised_ra
     );
 }
 
+/// C's DIO left before A's announcement reached C but arrives after A sent it: C still ranks
+/// from A's old rank, and A must not take it (the advertised floor lasts `repair_holdoff`
+/// after the rise was announced, RFC 6550 §3.5.1).
+#[test]
+fn a_childs_dio_overtaken_by_the_announcement_is_still_not_a_parent() {
+    let (mut a, c, cdio, now) = chain(Mop::NonStoring);
+    let mut t = now + Duration::from_millis(10);
+    a.set_link_etx(t, R_LL, 600);
+    let _ = drain(&mut a, t);
+    assert_eq!(a.rank(), 768);
+    // A announces 768 at once (Trickle reset).
+    let sent = until_dio(&mut a, &mut t);
+    assert_eq!(dio_rank(&last_dio(&sent)), 768);
+    // C's stale DIO (768) arrives after that.
+    a.handle_message_with_link(t, C_LL, ALL_RPL_NODES, code::DIO, &cdio, Some(128));
+    let _ = drain(&mut a, t);
+    assert_eq!(c.preferred_parent(), Some(A_LL));
+    assert_ne!(a.preferred_parent(), Some(C_LL), "two-node loop");
+    assert!(a.stats().parent_rank_not_lower_skipped >= 1);
+}
+
 /// A rise of MinHopRankIncrease or more over the rank of the node's last DIO is announced at
 /// once (Trickle reset): a child of that rank may now rank at or below the node (RFC 6550
 /// §3.5.1, §8.3). The rise counts from the rank last advertised, also when that was a smaller
@@ -219,5 +242,47 @@ fn a_rise_over_the_advertised_rank_resets_trickle() {
         a.trickle().interval(),
         a.trickle().i_min(),
         "a rise of MinHopRankIncrease over the advertised rank is announced at once"
+    );
+}
+
+/// The same race in the multi-node simulator: R — A — C in a line (C hears only A), all
+/// converged; A's link to R degrades past MAX_LINK_METRIC, and C, solicited by a multicast DIS
+/// at that moment, sends a DIO with its old rank that races A's announcement. Over a few
+/// seeds, in both modes, no two nodes are ever each other's parent, and the tree is sound
+/// again afterwards.
+#[test]
+fn simulated_rank_rise_never_makes_a_node_and_its_child_each_others_parent() {
+    use common::sim::{Sim, line};
+    let mut skipped = 0;
+    for mop in [Mop::NonStoring, Mop::StoringNoMulticast] {
+        for seed in 1..=8 {
+            let mut sim = Sim::new(seed, line(3), mop, 0.0);
+            assert!(
+                sim.run_until_cond(Duration::from_secs(60), 1_000_000, |s| s.converged()),
+                "{mop:?} seed {seed}: {:?}",
+                sim.check_tree()
+            );
+            sim.run_for(Duration::from_secs(30), 1_000_000);
+            sim.set_etx(1, 0, 600);
+            sim.solicit(2);
+            let end = sim.now + Duration::from_secs(5);
+            while sim.now < end {
+                let next = sim.now + Duration::from_millis(5);
+                sim.run_until(next, 1_000_000);
+                assert_eq!(
+                    sim.mutual_parents(),
+                    None,
+                    "{mop:?} seed {seed} at {:?}",
+                    sim.now
+                );
+            }
+            assert_eq!(sim.nodes[1].preferred_parent(), Some(common::sim::ll(0)));
+            let st = sim.nodes[1].stats();
+            skipped += st.parent_in_subdodag_skipped + st.parent_rank_not_lower_skipped;
+        }
+    }
+    assert!(
+        skipped > 0,
+        "the rules never had to act: the race was not run"
     );
 }
