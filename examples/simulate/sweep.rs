@@ -647,6 +647,14 @@ fn print_counters(
                 acc.entry("pre".into()).or_default(),
                 &format!("{:?}", m.relay_stats()),
             );
+            add(
+                acc.entry("mle".into()).or_default(),
+                &format!("{:?}", m.mle_stats()),
+            );
+            add(
+                acc.entry("parent_link".into()).or_default(),
+                &format!("{:?}", m.parent_link_stats()),
+            );
         }
     }
     for (k, v) in acc {

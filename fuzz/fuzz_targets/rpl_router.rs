@@ -1,6 +1,7 @@
 //! A router node with a fixed seed, joined to a DODAG through a valid DIO, then fed an
 //! arbitrary sequence of RPL messages from a few neighbours, timeouts, link failures, ETX
-//! updates and data-path checks. Everything it sends must parse; nothing may panic.
+//! updates, parents refused by the link layer and data-path checks. Everything it sends must
+//! parse; nothing may panic.
 #![no_main]
 
 use amimesh_core::{Duration, Instant};
@@ -22,6 +23,7 @@ enum Step {
     Etx { who: u8, etx: u16 },
     Hbh { down: bool, r: bool, f: bool, rank: u16, dst: u8 },
     GlobalRepair,
+    Reject { who: u8, secs: u8 },
 }
 
 fn ll(i: u8) -> Ipv6Addr {
@@ -70,6 +72,9 @@ fuzz_target!(|steps: Vec<Step>| {
             }
             Step::LinkFailure { who } => node.handle_link_failure(now, ll(who)),
             Step::Etx { who, etx } => node.set_link_etx(now, ll(who), etx),
+            Step::Reject { who, secs } => {
+                let _ = node.reject_parent(now, ll(who), Duration::from_secs(u64::from(secs)));
+            }
             Step::Hbh { down, r, f, rank, dst } => {
                 let mut h = HbhRepr {
                     option_type: 0x63,

@@ -90,7 +90,7 @@ mod stack;
 
 pub use error::{Error, Result};
 pub use link::{LinkAwareSelector, LinkMetricConfig};
-pub use meter::{Meter, MeterConfig, MeterEvent, Phase};
+pub use meter::{Meter, MeterConfig, MeterEvent, ParentLinkStats, Phase};
 pub use relay::{
     AbortReason, FailurePolicy, FieldRelay, RelayConfigDevice, RelayEvent, SessionState, UplinkOp,
 };

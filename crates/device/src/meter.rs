@@ -146,6 +146,28 @@ pub struct MeterConfig {
     pub pana_adaptive_rtx: bool,
     /// Downward routes the meter keeps in storing mode (one per meter below it). Default 256.
     pub route_capacity: usize,
+    /// Attempts at the MLE link with a new RPL parent before it is given up. Each attempt is
+    /// one Link Request with the MLE node's own retransmissions (1 s apart, 3 of them,
+    /// `amimesh_mle::Config`); a further attempt starts after
+    /// [`MeterConfig::parent_link_backoff`]. The MLE draft
+    /// (draft-ietf-6lo-mesh-link-establishment) leaves the retry policy to the node;
+    /// OpenThread sends an MLE message at most 3 times (6 for critical ones) and waits 2 s
+    /// for a Link Accept. Default 3; 1 gives a parent up after its first failed request.
+    pub parent_link_attempts: u8,
+    /// Wait before the second attempt at a new parent's MLE link; doubled for each further
+    /// one (up to [`MeterConfig::parent_link_holdoff`]) and drawn from the upper half of its
+    /// value (jitter). Default 2 s.
+    pub parent_link_backoff: Duration,
+    /// When every attempt at a new parent's MLE link failed, have RPL parent selection pass
+    /// that parent over for [`MeterConfig::parent_link_holdoff`]
+    /// (`amimesh_rpl::RplNode::reject_parent`) and move to the next-best parent. Off: the
+    /// parent is kept (its frames are still accepted at the MAC, only their counters are
+    /// unsynchronised) and the attempts start again after the hold-off. Default on.
+    pub parent_link_fallback: bool,
+    /// How long a parent whose MLE link failed every attempt is passed over (with
+    /// [`MeterConfig::parent_link_fallback`]), or, when it is kept, how long before the
+    /// attempts start again. Default 300 s.
+    pub parent_link_holdoff: Duration,
 }
 
 /// PANA messages passed up without an answer before the PRE self-check may fail
@@ -200,8 +222,44 @@ impl MeterConfig {
             pre_withdraw_time: Duration::from_secs(300),
             pana_adaptive_rtx: false,
             route_capacity: 256,
+            parent_link_attempts: 3,
+            parent_link_backoff: Duration::from_secs(2),
+            parent_link_fallback: true,
+            parent_link_holdoff: Duration::from_secs(300),
         }
     }
+}
+
+/// Counters of the MLE links with new RPL parents ([`MeterConfig::parent_link_attempts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParentLinkStats {
+    /// Links with a new RPL parent started.
+    pub started: u32,
+    /// Attempts that failed: no valid answer after the MLE retransmissions, a Link Reject,
+    /// or a Link Request that could not be queued.
+    pub failed_attempts: u32,
+    /// Attempts started again after a failed one.
+    pub retries: u32,
+    /// Links that came up.
+    pub linked: u32,
+    /// Parents given up after every attempt, RPL moving to the next-best one.
+    pub fallbacks: u32,
+    /// Parents kept after every attempt failed (no fallback configured, or no other parent):
+    /// tried again after the hold-off.
+    pub no_alternative: u32,
+}
+
+/// The MLE link being set up with a new RPL parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ParentLink {
+    peer: ExtAddr,
+    ll: Ipv6Addr,
+    /// Attempts made so far.
+    attempts: u8,
+    /// When the next attempt starts, after a failed one.
+    retry_at: Option<Instant>,
+    /// Wait before the next attempt (doubled after each).
+    backoff: Duration,
 }
 
 /// Where the meter is in its join.
@@ -334,6 +392,12 @@ pub struct Meter<R> {
     /// The PaC's round-trip estimate, kept from one join attempt to the next
     /// (`MeterConfig::pana_adaptive_rtx`).
     pana_rtt: amimesh_pana::RttEstimator,
+    /// The MLE link under way with a new RPL parent.
+    parent_link: Option<ParentLink>,
+    parent_link_stats: ParentLinkStats,
+    /// Jitter of the parent-link back-off (its own stream, so that retries leave the scan
+    /// and reading timings alone).
+    parent_link_jitter: Rng,
 }
 
 /// How many failed PREs a meter remembers (the oldest is forgotten first).
@@ -354,6 +418,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);
+        let parent_link_jitter = Rng::new(cfg.seed ^ 0x4d4c_4552);
         Meter {
             stack: Stack::new(sc, false, rng),
             reserved_reported: cfg.frame_counter_start,
@@ -378,6 +443,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             pre_unanswered: None,
             pre_withdrawn_until: None,
             pana_rtt: amimesh_pana::RttEstimator::new(),
+            parent_link: None,
+            parent_link_stats: ParentLinkStats::default(),
+            parent_link_jitter,
         }
     }
 
@@ -417,6 +485,14 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             .as_ref()
             .filter(|r| r.is_joined())
             .map(RplNode::local_route_view)
+    }
+    /// MLE counters.
+    pub fn mle_stats(&self) -> &amimesh_mle::Stats {
+        self.stack.mle.stats()
+    }
+    /// Counters of the MLE links with new RPL parents.
+    pub fn parent_link_stats(&self) -> &ParentLinkStats {
+        &self.parent_link_stats
     }
     /// RPL counters (after P3).
     pub fn rpl_stats(&self) -> Option<amimesh_rpl::Stats> {
@@ -519,6 +595,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.pana_rtt = p.rtt().without_backoff();
         }
         self.parent = None;
+        self.parent_link = None;
         self.stack.pac_peer = None;
         self.stack.rpl = None;
         self.stack.links.clear();
@@ -686,6 +763,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 self.pre_failed(now);
                 self.restart_later(now);
             }
+            StackEvent::Mle(amimesh_mle::Event::NeighbourLinked { ext_addr, .. })
+                if self.parent_link.is_some_and(|p| p.peer == ext_addr) =>
+            {
+                self.parent_link = None;
+                self.parent_link_stats.linked = self.parent_link_stats.linked.saturating_add(1);
+            }
+            StackEvent::Mle(amimesh_mle::Event::LinkFailed { peer: Some(p) })
+                if self.parent_link.is_some_and(|l| l.peer == p) =>
+            {
+                self.parent_link_failed(now, false);
+            }
+            StackEvent::Mle(amimesh_mle::Event::LinkRejected { ext_addr })
+                if self.parent_link.is_some_and(|l| l.peer == ext_addr) =>
+            {
+                // No room at the parent: asking again soon will not help.
+                self.parent_link_failed(now, true);
+            }
             StackEvent::Rpl(amimesh_rpl::Event::Joined { rank, .. }) => {
                 self.events.push_back(MeterEvent::RplJoined { rank });
                 self.update_beacon();
@@ -712,15 +806,105 @@ impl<R: RngCore + CryptoRng> Meter<R> {
     /// MLE link with a new RPL parent we have no link with yet (frame counters exchanged
     /// both ways, DESIGN "Keys and counters"). The route itself is refreshed by RPL: a DAO to
     /// the new parent and, in storing mode, a No-Path DAO to the old one (RFC 6550 §9.8).
+    /// A failed attempt is made again after a back-off, up to
+    /// [`MeterConfig::parent_link_attempts`]; then the parent is given up
+    /// ([`Meter::give_up_parent`]).
     fn link_with(&mut self, now: Instant, parent_ll: Ipv6Addr) {
         let ext = ip::ext_of(&parent_ll);
         if self.stack.mle.neighbour(&ext).is_some() {
+            self.parent_link = None;
             return;
         }
-        let _ = self
+        self.parent_link_stats.started = self.parent_link_stats.started.saturating_add(1);
+        self.parent_link = Some(ParentLink {
+            peer: ext,
+            ll: parent_ll,
+            attempts: 0,
+            retry_at: None,
+            backoff: self.cfg.parent_link_backoff,
+        });
+        self.attempt_parent_link(now);
+    }
+
+    /// One attempt: a Link Request (the MLE node retransmits it, then reports the outcome).
+    fn attempt_parent_link(&mut self, now: Instant) {
+        let Some(mut l) = self.parent_link else {
+            return;
+        };
+        l.attempts = l.attempts.saturating_add(1);
+        l.retry_at = None;
+        self.parent_link = Some(l);
+        if self
             .stack
             .mle
-            .link_request(now, Some(ext), &mut self.stack.rng);
+            .link_request(now, Some(l.peer), &mut self.stack.rng)
+            .is_err()
+        {
+            self.parent_link_failed(now, false);
+        }
+    }
+
+    /// An attempt failed: try again after the back-off, or give the parent up.
+    fn parent_link_failed(&mut self, now: Instant, rejected: bool) {
+        let Some(mut l) = self.parent_link else {
+            return;
+        };
+        self.parent_link_stats.failed_attempts =
+            self.parent_link_stats.failed_attempts.saturating_add(1);
+        if rejected || l.attempts >= self.cfg.parent_link_attempts.max(1) {
+            self.give_up_parent(now, l);
+            return;
+        }
+        let b = l.backoff.total_micros();
+        let wait = b / 2 + self.parent_link_jitter.range_inclusive(0, b - b / 2);
+        l.retry_at = Some(now + Duration::from_micros(wait));
+        let cap = self.cfg.parent_link_holdoff.total_micros().max(b);
+        l.backoff = Duration::from_micros(b.saturating_mul(2).min(cap));
+        self.parent_link = Some(l);
+    }
+
+    /// Every attempt failed. With `parent_link_fallback`, RPL passes the parent over for
+    /// `parent_link_holdoff` and moves to the next-best one (its `ParentChanged` starts a
+    /// link with that one). Without it, or with no other parent, the current one is kept
+    /// and the attempts start again after the hold-off.
+    fn give_up_parent(&mut self, now: Instant, l: ParentLink) {
+        self.parent_link = None;
+        let hold = self.cfg.parent_link_holdoff;
+        let moved = self.cfg.parent_link_fallback
+            && self
+                .stack
+                .rpl
+                .as_mut()
+                .is_some_and(|r| r.reject_parent(now, l.ll, hold));
+        if moved {
+            self.parent_link_stats.fallbacks = self.parent_link_stats.fallbacks.saturating_add(1);
+        } else if self.rpl_parent() == Some(l.ll) {
+            self.parent_link_stats.no_alternative =
+                self.parent_link_stats.no_alternative.saturating_add(1);
+            self.parent_link = Some(ParentLink {
+                attempts: 0,
+                retry_at: Some(now + hold),
+                backoff: self.cfg.parent_link_backoff,
+                ..l
+            });
+        }
+    }
+
+    /// A back-off after a failed attempt ended: the next attempt, if that node is still the
+    /// parent.
+    fn retry_parent_link(&mut self, now: Instant) {
+        let Some(l) = self
+            .parent_link
+            .filter(|l| l.retry_at.is_some_and(|t| t <= now))
+        else {
+            return;
+        };
+        if self.rpl_parent() != Some(l.ll) || self.stack.mle.neighbour(&l.peer).is_some() {
+            self.parent_link = None;
+            return;
+        }
+        self.parent_link_stats.retries = self.parent_link_stats.retries.saturating_add(1);
+        self.attempt_parent_link(now);
     }
 
     /// P4: an RPL router; DIS goes out at once.
@@ -957,6 +1141,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
                 let _ = self.scan(now);
             }
         }
+        self.retry_parent_link(now);
         if self.reading_at.is_some_and(|t| t <= now) {
             self.reading_at = Some(now + self.cfg.reading_period);
             self.send_reading(now);
@@ -1044,6 +1229,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.unacked.map(|u| u.due),
             self.pre_withdrawn_until,
             self.pre_check_due(),
+            self.parent_link.and_then(|l| l.retry_at),
         ]
         .into_iter()
         .flatten()
@@ -1307,5 +1493,274 @@ mod tests {
         let (first2, second2) = two_attempts(Duration::from_secs(600));
         assert_eq!(first2, first);
         assert_ne!(second2, first2, "the failed PRE is passed over");
+    }
+
+    // ---------------------------------------------------------------- parent MLE link
+
+    const NETWORK_KEY: [u8; 16] = [9; 16];
+
+    fn ext(i: u64) -> ExtAddr {
+        ExtAddr::from_u64(i)
+    }
+
+    /// The first DIO of a non-storing root whose link-local address is `ll`.
+    fn root_dio(ll: Ipv6Addr) -> Vec<u8> {
+        use amimesh_rpl::wire::{Mop, code};
+        let id = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+        let mut r = RplNode::new(amimesh_rpl::Config::root(1, ll, id, Mop::NonStoring));
+        r.start(Instant::ZERO);
+        let mut buf = [0u8; 1280];
+        loop {
+            let now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            while let Some(t) = r.poll_transmit(now, &mut buf) {
+                if t.code == code::DIO {
+                    return buf[..t.len].to_vec();
+                }
+            }
+        }
+    }
+
+    /// A meter (7) that holds the network key and has joined the DODAG through A (node 1,
+    /// root level, link ETX 4, never linked by MLE), and a neighbour B (node 2, a meter with
+    /// the network key) on the same PAN. B's DIO is not delivered yet.
+    fn routed_meter(cfg: MeterConfig) -> (Meter<ChaCha20Rng>, Meter<ChaCha20Rng>, Vec<u8>) {
+        let now = Instant::from_secs(1);
+        let key = Key128::new(NETWORK_KEY);
+        let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
+        let mut bcfg = config();
+        bcfg.ext_addr = ext(2);
+        bcfg.seed = 2;
+        let mut b = Meter::new(bcfg, ChaCha20Rng::seed_from_u64(2));
+        for x in [&mut m, &mut b] {
+            x.stack.mac.set_pan(amimesh_core::PanId(0xabcd), 1);
+            x.stack.install_network_key(now, &key, 1);
+        }
+        m.start_rpl(now);
+        let dio = root_dio(ip::link_local(ext(1)));
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(1)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            &dio,
+            Some(512),
+        );
+        m.pump(now);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
+        assert_eq!(m.rank(), Some(768));
+        (m, b, dio)
+    }
+
+    /// B's DIO reaches the meter over a clean link: B (rank 256 over ETX 1, 512) is better
+    /// than A (768) by more than PARENT_SWITCH_THRESHOLD, so B becomes the RPL parent and
+    /// the MLE link with it starts.
+    fn hear_b(m: &mut Meter<ChaCha20Rng>, dio: &[u8], now: Instant) {
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(2)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            dio,
+            Some(128),
+        );
+        m.pump(now);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(2))));
+        assert_eq!(m.parent_link_stats().started, 1);
+    }
+
+    /// Hands every frame one of the two sends to the other (ACKs included), firing timers
+    /// in order, until `done` holds or `limit` passes. Returns whether `done` held.
+    fn exchange(
+        m: &mut Meter<ChaCha20Rng>,
+        b: &mut Meter<ChaCha20Rng>,
+        now: &mut Instant,
+        limit: Instant,
+        done: impl Fn(&Meter<ChaCha20Rng>, &Meter<ChaCha20Rng>) -> bool,
+    ) -> bool {
+        fn send(
+            from: &mut Meter<ChaCha20Rng>,
+            to: &mut Meter<ChaCha20Rng>,
+            now: &mut Instant,
+        ) -> bool {
+            let mut buf = [0u8; 2047];
+            let mut sent = false;
+            while let Some(op) = from.poll_radio(*now, &mut buf) {
+                if let RadioOp::Transmit(t) = op {
+                    *now = (*now).max(t.at);
+                    let psdu = buf[..t.len].to_vec();
+                    from.handle_tx_done(
+                        *now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                    to.handle_frame(*now, meta(*now), &psdu);
+                    sent = true;
+                }
+            }
+            sent
+        }
+        for _ in 0..100_000 {
+            while send(m, b, now) | send(b, m, now) {}
+            while m.poll_event().is_some() {}
+            while b.poll_event().is_some() {}
+            if done(m, b) {
+                return true;
+            }
+            let next = [m.poll_timeout(), b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= limit => {
+                    *now = (*now).max(t);
+                    m.handle_timeout(*now);
+                    b.handle_timeout(*now);
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    fn linked(m: &Meter<ChaCha20Rng>, b: &Meter<ChaCha20Rng>) -> bool {
+        m.stack.mle.neighbour(&ext(2)).is_some() && b.stack.mle.neighbour(&ext(7)).is_some()
+    }
+
+    fn restore_mle_key(b: &mut Meter<ChaCha20Rng>, now: Instant) {
+        let key = Key128::new(NETWORK_KEY);
+        b.stack.mle.set_key(
+            now,
+            amimesh_mle::security::MleKey::from_network_key(&key, 1, 0),
+        );
+    }
+
+    #[test]
+    fn a_lost_first_link_request_to_a_new_parent_is_sent_again() {
+        let (mut m, mut b, dio) = routed_meter(config());
+        let mut now = Instant::from_secs(2);
+        // B cannot read MLE until it has dropped the first Link Request.
+        b.stack.mle.clear_keys();
+        hear_b(&mut m, &dio, now);
+        let limit = now + Duration::from_secs(30);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, |_, b| {
+            b.stack.mle.stats().rx_no_key >= 1
+        }));
+        restore_mle_key(&mut b, now);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, linked));
+        let st = *m.parent_link_stats();
+        assert_eq!(st.linked, 1, "{st:?}");
+        // The MLE node's own retransmission carried it: no further attempt was needed.
+        assert_eq!((st.failed_attempts, st.retries, st.fallbacks), (0, 0, 0));
+        assert!(m.stack.mle.stats().tx_messages >= 2);
+    }
+
+    #[test]
+    fn a_failed_first_attempt_at_a_new_parent_link_is_made_again_after_a_back_off() {
+        let (mut m, mut b, dio) = routed_meter(config());
+        let mut now = Instant::from_secs(2);
+        // B cannot read MLE during the whole first attempt (every retransmission).
+        b.stack.mle.clear_keys();
+        hear_b(&mut m, &dio, now);
+        let start = now;
+        let limit = now + Duration::from_secs(60);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, |m, _| {
+            m.parent_link_stats().failed_attempts == 1
+        }));
+        let failed_at = now;
+        assert!(
+            b.stack.mle.stats().rx_no_key >= 4,
+            "request and 3 retransmissions"
+        );
+        assert!(failed_at >= start + Duration::from_secs(4));
+        restore_mle_key(&mut b, now);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, linked));
+        let st = *m.parent_link_stats();
+        assert_eq!(
+            (
+                st.started,
+                st.failed_attempts,
+                st.retries,
+                st.linked,
+                st.fallbacks
+            ),
+            (1, 1, 1, 1, 0),
+            "{st:?}"
+        );
+        // The second attempt waited out the back-off: 1 to 2 s (upper half of 2 s).
+        assert!(
+            now >= failed_at + Duration::from_secs(1),
+            "{now:?} {failed_at:?}"
+        );
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(2))));
+    }
+
+    #[test]
+    fn a_new_parent_that_never_answers_is_given_up_for_the_next_best() {
+        let mut cfg = config();
+        cfg.parent_link_fallback = true;
+        let (mut m, mut b, dio) = routed_meter(cfg);
+        let mut now = Instant::from_secs(2);
+        b.stack.mle.clear_keys();
+        hear_b(&mut m, &dio, now);
+        let limit = now + Duration::from_secs(120);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, |m, _| {
+            m.parent_link_stats().fallbacks == 1
+        }));
+        let st = *m.parent_link_stats();
+        // Three attempts of four Link Requests each, two back-offs, then A again, and a link
+        // with A under way.
+        assert_eq!(
+            (st.failed_attempts, st.retries, st.linked, st.no_alternative),
+            (3, 2, 0, 0),
+            "{st:?}"
+        );
+        assert!(b.stack.mle.stats().rx_no_key >= 12);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
+        assert_eq!(st.started, 2, "the link with A starts");
+        // B's DIOs keep coming, but B is passed over while the hold-off lasts.
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(2)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            &dio,
+            Some(128),
+        );
+        m.pump(now);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
+    }
+
+    #[test]
+    fn with_no_other_parent_the_unlinked_one_is_kept_and_tried_again_later() {
+        let mut cfg = config();
+        cfg.parent_link_attempts = 1;
+        cfg.parent_link_fallback = true;
+        let (mut m, mut b, dio) = routed_meter(cfg);
+        let mut now = Instant::from_secs(2);
+        b.stack.mle.clear_keys();
+        hear_b(&mut m, &dio, now);
+        // A disappears (link failures), so B is the only parent left.
+        for _ in 0..2 {
+            m.stack
+                .rpl
+                .as_mut()
+                .unwrap()
+                .handle_link_failure(now, ip::link_local(ext(1)));
+        }
+        let limit = now + Duration::from_secs(60);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, |m, _| {
+            m.parent_link_stats().no_alternative == 1
+        }));
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(2))));
+        assert_eq!(m.parent_link_stats().fallbacks, 0);
+        // The attempts start again after the hold-off, and this time B answers.
+        restore_mle_key(&mut b, now);
+        let given_up = now;
+        let limit = now + Duration::from_secs(600);
+        assert!(exchange(&mut m, &mut b, &mut now, limit, linked));
+        assert!(now >= given_up + m.config().parent_link_holdoff);
+        assert_eq!(m.parent_link_stats().linked, 1);
     }
 }

@@ -43,7 +43,11 @@
 //!   link ETX from the link layer per DIO ([`RplNode::handle_message_with_link`]) or at any
 //!   time ([`RplNode::set_link_etx`]), links above MAX_LINK_METRIC used only when no other
 //!   parent qualifies, rank rules and MaxRankIncrease (§8.2.2.4), DAO with path sequence and lifetime, DAO-ACK wait and
-//!   retry, local repair with INFINITE_RANK poisoning (§8.2.2.5), data-path validation with the
+//!   retry, loop avoidance in parent selection (never a neighbour of our own sub-DODAG in
+//!   storing mode, never one ranked where a child of our advertised rank is, §3.5.1, §8.2.1;
+//!   counted in [`Stats`]), rank rises of MinHopRankIncrease announced at once (Trickle
+//!   reset, §8.3), parents refused by the link layer passed over
+//!   ([`RplNode::reject_parent`]), local repair with INFINITE_RANK poisoning (§8.2.2.5), data-path validation with the
 //!   O/R/F flags (§11.2), next-hop lookup;
 //! - [x] route lifetimes expire; tables, queues and neighbour sets are bounded; DIS and DAO
 //!   floods are rate-limited; malformed input is counted in [`Stats`];

@@ -501,6 +501,10 @@ impl StoringTable {
             .position(|r| r.target == *target && via.is_none_or(|v| r.next_hop == *v))?;
         Some(self.routes.swap_remove(pos))
     }
+    /// Whether some route goes through `next_hop` (a neighbour of our sub-DODAG).
+    pub fn has_next_hop(&self, next_hop: &Ipv6Addr) -> bool {
+        self.routes.iter().any(|r| r.next_hop == *next_hop)
+    }
     /// Removes every route through `next_hop`.
     pub fn remove_via(&mut self, next_hop: &Ipv6Addr) -> usize {
         let before = self.routes.len();

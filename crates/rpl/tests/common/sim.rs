@@ -405,6 +405,36 @@ impl Sim {
         false
     }
 
+    /// The link layer of node `i` now rates its link to node `j` at `etx` (×128).
+    pub fn set_etx(&mut self, i: usize, j: usize, etx: u16) {
+        let to = self.ll[j];
+        self.nodes[i].set_link_etx(self.now, to, etx);
+        self.trace
+            .push(format!("{} n{i} etx n{j} {etx}", self.now.total_micros()));
+        self.drain(i);
+    }
+
+    /// Hands node `i` a multicast DIS from an outside node (its Trickle timer resets).
+    pub fn solicit(&mut self, i: usize) {
+        let from = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xdead);
+        let all = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a);
+        self.nodes[i].handle_message(self.now, from, all, amimesh_rpl::wire::code::DIS, &[0, 0]);
+        self.drain(i);
+    }
+
+    /// Two nodes that are each other's preferred parent, if any.
+    pub fn mutual_parents(&self) -> Option<(usize, usize)> {
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(&j) = n.preferred_parent().and_then(|p| self.by_ll.get(&p)) else {
+                continue;
+            };
+            if self.nodes[j].preferred_parent() == Some(self.ll[i]) {
+                return Some((i, j));
+            }
+        }
+        None
+    }
+
     pub fn kill(&mut self, i: usize) {
         self.alive[i] = false;
         self.trace
