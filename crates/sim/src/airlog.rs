@@ -359,13 +359,19 @@ impl AirLog {
     }
 
     fn classify_ip(&self, f: &mut AirFrame, lowpan: &[u8], src: LinkAddr, dst: LinkAddr) {
+        // Packets are named by their upper layer: the RPL option's Hop-by-Hop header and a
+        // source route count in the frame's size but not in its name.
         let mut out = vec![0u8; 2048];
         let Ok(n) = amimesh_sixlowpan::decompress(lowpan, src, dst, &ContextTable::new(), &mut out)
         else {
             f.message = "6LoWPAN (not decompressed)".into();
             return;
         };
-        let pkt = out.get(..n).unwrap_or(&[]);
+        let mut pkt = out.get(..n).unwrap_or(&[]);
+        let inner = upper_layer(pkt);
+        if let Some(p) = inner.as_deref() {
+            pkt = p;
+        }
         let Some(h) = ip::parse(pkt) else {
             f.message = "not IPv6".into();
             return;
@@ -604,4 +610,47 @@ pub fn one_meter_join(
 /// The extended address of meter `i` (re-exported for callers of [`one_meter_join`]).
 pub fn meter_ext_addr(i: usize) -> ExtAddr {
     crate::device::ext_addr(i)
+}
+
+/// `pkt` without its extension headers (Hop-by-Hop, Routing, Destination Options; RFC 8200
+/// §4), with the Destination Address of a source-routed packet set to the route's last
+/// address (RFC 6554 §4.2) so that the upper layer's checksum verifies. `None` if the packet
+/// has no extension header or does not parse.
+fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
+    const HBH: u8 = 0;
+    const ROUTING: u8 = 43;
+    const DEST_OPTS: u8 = 60;
+    let h = ip::parse(pkt)?;
+    let end = ip::IPV6_HEADER_LEN.checked_add(h.payload_len)?;
+    let (mut nh, mut off, mut dst) = (h.next_header, ip::IPV6_HEADER_LEN, h.dst);
+    while matches!(nh, HBH | ROUTING | DEST_OPTS) {
+        let ext = pkt.get(off..end)?;
+        let len = 8 * (usize::from(*ext.get(1)?) + 1);
+        if nh == ROUTING {
+            let mut copy = ext.to_vec();
+            if let Ok(mut srh) = amimesh_rpl::wire::Srh::new_checked(&mut copy[..]) {
+                // Every remaining segment in turn; bounded by the 8-bit Segments Left.
+                for _ in 0..=u8::MAX {
+                    if !matches!(srh.process(&mut dst), Ok(true)) {
+                        break;
+                    }
+                }
+            }
+        }
+        nh = *ext.first()?;
+        off = off.checked_add(len)?;
+    }
+    if off == ip::IPV6_HEADER_LEN {
+        return None;
+    }
+    let body = pkt.get(off..end)?;
+    let mut out = Vec::with_capacity(ip::IPV6_HEADER_LEN + body.len());
+    out.extend_from_slice(pkt.get(..4)?);
+    out.extend_from_slice(&u16::try_from(body.len()).ok()?.to_be_bytes());
+    out.push(nh);
+    out.push(h.hop_limit);
+    out.extend_from_slice(&h.src.octets());
+    out.extend_from_slice(&dst.octets());
+    out.extend_from_slice(body);
+    Some(out)
 }
