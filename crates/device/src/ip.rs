@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
+use amimesh_rpl::wire::HbhRepr;
 use amimesh_sixlowpan::wire::{icmpv6, udp};
 use core::net::Ipv6Addr;
 
@@ -152,6 +153,95 @@ pub fn decrement_hop_limit(packet: &mut [u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Next Header value of the Hop-by-Hop Options header (RFC 8200 §4.3).
+pub const PROTO_HOP_BY_HOP: u8 = 0;
+
+/// Length of the Hop-by-Hop Options header right after the IPv6 header, if there is one
+/// (`Some(0)` if there is none). `None`: the header is cut short.
+pub fn hbh_len(packet: &[u8], h: &Header) -> Option<usize> {
+    if h.next_header != PROTO_HOP_BY_HOP {
+        return Some(0);
+    }
+    let l = payload(packet, h).get(1)?;
+    let len = (usize::from(*l) + 1) * 8;
+    (len <= h.payload_len).then_some(len)
+}
+
+/// The Next Header of the Hop-by-Hop Options header (RFC 8200 §4.3), or of the IPv6
+/// header when there is none.
+pub fn after_hbh(packet: &[u8], h: &Header) -> u8 {
+    if h.next_header == PROTO_HOP_BY_HOP {
+        payload(packet, h)
+            .first()
+            .copied()
+            .unwrap_or(PROTO_HOP_BY_HOP)
+    } else {
+        h.next_header
+    }
+}
+
+/// The RPL Packet Information (RFC 6553 §3; type 0x23 of RFC 9008 §11.1 or 0x63) in the
+/// packet's Hop-by-Hop Options header, with its offset in the packet. `Ok(None)`: no
+/// Hop-by-Hop header or no RPL option in it; `Err(())`: the header or option is malformed.
+#[allow(clippy::result_unit_err)]
+pub fn rpi(packet: &[u8], h: &Header) -> Result<Option<(HbhRepr, usize)>, ()> {
+    if h.next_header != PROTO_HOP_BY_HOP {
+        return Ok(None);
+    }
+    match HbhRepr::find_in_header(payload(packet, h)) {
+        Ok(Some((r, at))) => Ok(Some((r, at.saturating_add(IPV6_HEADER_LEN)))),
+        Ok(None) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// Rewrites the RPL option found by [`rpi`] at `at` (same length, RFC 6553 §3: it is
+/// mutable en route).
+pub fn set_rpi(packet: &mut [u8], at: usize, r: &HbhRepr) {
+    if let Some(b) = packet.get_mut(at..) {
+        let _ = r.emit(b);
+    }
+}
+
+/// The packet with a Hop-by-Hop Options header holding only the RPL option `r` inserted
+/// after the IPv6 header: 8 octets, Hdr Ext Len 0, no padding needed (RFC 8200 §4.3; the
+/// 6-octet option fills the header). Only the packet's source inserts it (RFC 8200 §4,
+/// RFC 9008 §5). `None` if the packet already has a Hop-by-Hop header or grows too long.
+pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
+    if h.next_header == PROTO_HOP_BY_HOP {
+        return None;
+    }
+    let plen = u16::try_from(h.payload_len.checked_add(8)?).ok()?;
+    let mut hdr = [0u8; 8];
+    r.emit_header(h.next_header, &mut hdr).ok()?;
+    let mut out = Vec::with_capacity(packet.len().saturating_add(8));
+    out.extend_from_slice(packet.get(..IPV6_HEADER_LEN)?);
+    out.extend_from_slice(&hdr);
+    out.extend_from_slice(packet.get(IPV6_HEADER_LEN..)?);
+    out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    *out.get_mut(6)? = PROTO_HOP_BY_HOP;
+    Some(out)
+}
+
+/// The packet without its Hop-by-Hop Options header (unchanged if it has none). `None` if
+/// the header is cut short.
+pub fn strip_hbh(mut packet: Vec<u8>, h: &Header) -> Option<Vec<u8>> {
+    let len = hbh_len(&packet, h)?;
+    if len == 0 {
+        return Some(packet);
+    }
+    let nh = after_hbh(&packet, h);
+    let plen = u16::try_from(h.payload_len.checked_sub(len)?).ok()?;
+    let end = IPV6_HEADER_LEN.checked_add(len)?;
+    if end > packet.len() {
+        return None;
+    }
+    packet.drain(IPV6_HEADER_LEN..end);
+    packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    *packet.get_mut(6)? = nh;
+    Some(packet)
 }
 
 /// The link-local address of an extended address (fe80::/64 + IID, RFC 4944 §7).

@@ -137,6 +137,12 @@ pub struct MeterConfig {
     pub pana_adaptive_rtx: bool,
     /// Downward routes the meter keeps in storing mode (one per meter below it). Default 256.
     pub route_capacity: usize,
+    /// Put the RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1) in the
+    /// packets the meter originates through the DODAG (readings, relayed PANA to the PAA)
+    /// and validate it in the packets it forwards (RFC 6550 §11.2): a routing loop then
+    /// ends at the second rank inconsistency instead of at the hop limit. 8 octets per
+    /// packet before compression, 7 after (RFC 6282 §4.2). Default on.
+    pub rpl_option: bool,
 }
 
 /// PANA messages passed up without an answer before the PRE self-check may fail
@@ -189,6 +195,7 @@ impl MeterConfig {
             pre_withdraw_time: Duration::from_secs(300),
             pana_adaptive_rtx: false,
             route_capacity: 256,
+            rpl_option: true,
         }
     }
 }
@@ -339,6 +346,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             frame_counter_start: cfg.frame_counter_start,
             key_switch_window: cfg.key_switch_window,
             links: cfg.links,
+            rpl_option: cfg.rpl_option,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);

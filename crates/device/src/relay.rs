@@ -89,6 +89,15 @@ pub struct RelayConfigDevice {
     /// of one DAO per node every 100 s, each carried up to the root; a network of thousands
     /// of meters sets tens of minutes.
     pub route_lifetime_min: u8,
+    /// Put the RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1) in the
+    /// packets the relay originates into the DODAG, as their source (RFC 9008 §7.1.3).
+    /// Packets from the uplink are forwarded into the mesh without it: adding it on the way
+    /// would need IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2, RFC 8200
+    /// §4 forbids inserting headers on the path), 40 more octets before compression, for
+    /// traffic that only goes Down a tree the relay itself built. Forwarded packets that
+    /// carry the option are validated whatever this says (RFC 6550 §11.2.2), and the
+    /// option is taken out of packets leaving for the uplink. Default on.
+    pub rpl_option: bool,
 }
 
 impl RelayConfigDevice {
@@ -127,6 +136,7 @@ impl RelayConfigDevice {
             min_hop_rank_increase: 128,
             route_capacity: 1024,
             route_lifetime_min: 5,
+            rpl_option: true,
         }
     }
 }
@@ -245,6 +255,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             frame_counter_start: 0,
             key_switch_window: cfg.key_switch_window,
             links: crate::link::LinkMetricConfig::default(),
+            rpl_option: cfg.rpl_option,
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);

@@ -14,7 +14,7 @@ use amimesh_mac::security::keys::derive_link_keys;
 use amimesh_mle::security::MleKey;
 use amimesh_mle::{self as mle, MleNode};
 use amimesh_pana_relay::PanaRelay;
-use amimesh_rpl::{NextHop, RplNode};
+use amimesh_rpl::{HbhVerdict, NextHop, RplNode};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, Fragmenter, Reassembler, ReassemblyConfig};
 use core::net::Ipv6Addr;
 use rand_core::{CryptoRng, RngCore};
@@ -63,6 +63,23 @@ pub struct PolicyStats {
     pub tx_bytes: u64,
     /// Datagrams for a local port nobody listens on.
     pub no_listener: u64,
+    /// Packets this device originated with the RPL option in a Hop-by-Hop header
+    /// ([`StackConfig::rpl_option`], RFC 6553 §3).
+    pub rpl_option_added: u64,
+    /// Rank inconsistencies found in forwarded packets' RPL option (RFC 6550 §11.2.2.2):
+    /// the first one of a packet sets its R flag, a second one drops it.
+    pub rpl_rank_errors: u64,
+    /// Forwarded packets dropped on a second rank inconsistency: a loop (RFC 6550 §11.2.2.2).
+    pub rpl_loop_drops: u64,
+    /// Packets going Down that found no downward route here (storing mode) and were sent
+    /// back to the parent that passed them with F set (RFC 6550 §11.2.2.3).
+    pub rpl_forwarding_errors: u64,
+    /// Packets that came back from a child with F set: the route through that child was
+    /// removed (RFC 6550 §11.2.2.3).
+    pub rpl_forwarding_errors_received: u64,
+    /// Forwarded packets dropped because their RPL option names another RPLInstance
+    /// (RFC 6550 §11.2.2.1).
+    pub rpl_instance_mismatch: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -107,6 +124,13 @@ pub struct StackConfig {
     pub key_switch_window: Duration,
     /// How link quality becomes the ETX that parent selection uses.
     pub links: LinkMetricConfig,
+    /// Carry the RPL Packet Information (RFC 6553 §3, option type 0x23 of RFC 9008 §11.1,
+    /// in a Hop-by-Hop Options header) in the packets this device originates that are
+    /// routed through the DODAG, and validate it in the packets it forwards
+    /// (RFC 6550 §11.2). A forwarded packet that carries the option is validated whatever
+    /// this switch says; one without it is forwarded as it is (RFC 8200 §4: only the source
+    /// adds extension headers; RFC 9008 §5).
+    pub rpl_option: bool,
 }
 
 /// Capacity of the stack's own queues (local datagrams, uplink datagrams).
@@ -257,8 +281,128 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         self.route(now, p);
     }
 
-    /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
+    /// Routes an IPv6 packet this device originates; with [`StackConfig::rpl_option`] a
+    /// packet that travels through the DODAG gets the RPL option first.
     pub(crate) fn route(&mut self, now: Instant, packet: Vec<u8>) {
+        let packet = self.add_rpi(packet);
+        self.route_packet(now, packet);
+    }
+
+    /// The RPL Packet Information for a packet we originate (RFC 6550 §11.2; RFC 6553 §3;
+    /// RFC 9008 §11.1 type 0x23), inserted in a Hop-by-Hop Options header by us as its
+    /// source (RFC 8200 §4 lets only the source add extension headers; RFC 9008 §5 lets a
+    /// RPL-aware node add the RPI to its own packets without encapsulation).
+    ///
+    /// Packets that stay on the link (link-local or multicast destinations: MLE, RPL
+    /// control, PANA between PaC and PRE) carry none (RFC 9008 §5, RFC 6550 §11.2 is about
+    /// forwarding inside the DODAG), nor do RPL control messages sent to a global address
+    /// (non-storing DAOs), nor packets the border router sends to the uplink (they leave
+    /// the RPL domain at once). The DODAG root sends its own packets Down with O set and its
+    /// DAGRank as SenderRank (RFC 9008 §7.1.3: the root, being the source, adds the RPI
+    /// itself).
+    fn add_rpi(&mut self, packet: Vec<u8>) -> Vec<u8> {
+        if !self.cfg.rpl_option {
+            return packet;
+        }
+        let Some(h) = ip::parse(&packet) else {
+            return packet;
+        };
+        let dst = h.dst;
+        if dst.is_multicast()
+            || dst.is_unicast_link_local()
+            || dst.is_unspecified()
+            || self.is_mine(&dst)
+            || self
+                .border_prefix
+                .is_some_and(|p| !ip::same_prefix(&p, &dst))
+            || (h.next_header == ip::PROTO_ICMPV6
+                && ip::payload(&packet, &h).first() == Some(&ip::ICMPV6_RPL))
+        {
+            return packet;
+        }
+        let Some(r) = self.rpl.as_ref().filter(|r| r.is_joined()) else {
+            return packet;
+        };
+        let opt = r.hbh_option(&dst);
+        match ip::insert_rpi(&packet, &h, &opt) {
+            Some(p) => {
+                self.stats.rpl_option_added += 1;
+                p
+            }
+            None => packet,
+        }
+    }
+
+    /// Data-path validation of a packet to forward (RFC 6550 §11.2.2) when it carries the
+    /// RPL option: [`RplNode::check_hbh`] updates SenderRank and O, sets R on a first rank
+    /// inconsistency and rejects a second one (a loop: dropped and counted, Trickle reset).
+    /// In storing mode a packet going Down with no downward route here is sent back to the
+    /// parent that passed it (`from`) with F set, O untouched (RFC 6550 §11.2.2.3, DAO
+    /// inconsistency loop recovery); the parent removes the stale route. Returns the packet
+    /// to route on, or `None` if it was consumed.
+    fn validate_rpi(
+        &mut self,
+        now: Instant,
+        mut packet: Vec<u8>,
+        from: Option<ExtAddr>,
+    ) -> Option<Vec<u8>> {
+        let h = ip::parse(&packet)?;
+        let (mut opt, at) = match ip::rpi(&packet, &h) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Some(packet),
+            Err(()) => {
+                self.stats.malformed += 1;
+                return None;
+            }
+        };
+        let Some(r) = self.rpl.as_mut().filter(|r| r.is_joined()) else {
+            // Not in a DODAG: nothing to check against; routing decides.
+            return Some(packet);
+        };
+        if opt.instance_id != r.instance_id() {
+            self.stats.rpl_instance_mismatch += 1;
+            return None;
+        }
+        let f_in = opt.forwarding_error;
+        let errors_before = r.stats().rank_errors;
+        let verdict = r.check_hbh(now, &h.dst, &mut opt);
+        let found = r.stats().rank_errors.saturating_sub(errors_before);
+        self.stats.rpl_rank_errors += u64::from(found);
+        if f_in {
+            self.stats.rpl_forwarding_errors_received += 1;
+        }
+        match verdict {
+            HbhVerdict::Forward => {
+                ip::set_rpi(&mut packet, at, &opt);
+                Some(packet)
+            }
+            HbhVerdict::Drop => {
+                if found > 0 {
+                    self.stats.rpl_loop_drops += 1;
+                } else {
+                    // Back with F and no other downward route (RFC 6550 §11.2.2.3).
+                    self.stats.no_route += 1;
+                }
+                None
+            }
+            HbhVerdict::ForwardingError => {
+                ip::set_rpi(&mut packet, at, &opt);
+                match from {
+                    Some(parent) => {
+                        self.stats.rpl_forwarding_errors += 1;
+                        if let Some(ph) = ip::parse(&packet) {
+                            self.transmit(now, &packet, &ph, LinkAddr::Extended(parent));
+                        }
+                    }
+                    None => self.stats.no_route += 1,
+                }
+                None
+            }
+        }
+    }
+
+    /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
+    fn route_packet(&mut self, now: Instant, packet: Vec<u8>) {
         let Some(h) = ip::parse(&packet) else {
             self.stats.malformed += 1;
             return;
@@ -274,6 +418,16 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if let Some(prefix) = self.border_prefix {
             if !ip::same_prefix(&prefix, &dst) {
+                // The packet leaves the RPL domain: the border router takes the RPL option
+                // out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance). RFC
+                // 9008 §7.2.1 would let a type-0x23 option travel on (routers outside skip
+                // it), but a 0x63 one would make RPL-unaware routers discard the packet
+                // (RFC 6553 §3 act bits 01, RFC 9008 §4.2), and the servers behind the
+                // uplink have no use for it.
+                let Some(packet) = ip::strip_hbh(packet, &h) else {
+                    self.stats.malformed += 1;
+                    return;
+                };
                 if self.uplink_out.len() < QUEUE_CAP {
                     self.uplink_out.push_back(packet);
                 } else {
@@ -300,28 +454,43 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
     /// 6550 §9.8) and puts the first hop in the Destination Address. Returns the first hop and
     /// the new packet.
+    ///
+    /// A Hop-by-Hop Options header (the RPL option) stays first: the SRH goes after it
+    /// (RFC 8200 §4.1 header order) and takes over its Next Header.
     fn insert_srh(&self, packet: &[u8], h: &ip::Header) -> Option<(Ipv6Addr, Vec<u8>)> {
         let rpl = self.rpl.as_ref()?;
         let mut srh = [0u8; 512];
-        let (first, len) = rpl.build_srh(&h.dst, h.next_header, &mut srh).ok()?;
+        let (first, len) = rpl
+            .build_srh(&h.dst, ip::after_hbh(packet, h), &mut srh)
+            .ok()?;
         if len == 0 {
             return Some((first, packet.to_vec()));
         }
-        let head = packet.get(..ip::IPV6_HEADER_LEN)?;
-        let rest = packet.get(ip::IPV6_HEADER_LEN..)?;
+        let at = ip::IPV6_HEADER_LEN.checked_add(ip::hbh_len(packet, h)?)?;
+        let head = packet.get(..at)?;
+        let rest = packet.get(at..)?;
         let mut out = Vec::with_capacity(packet.len().saturating_add(len));
         out.extend_from_slice(head);
         out.extend_from_slice(srh.get(..len)?);
         out.extend_from_slice(rest);
         let plen = u16::try_from(h.payload_len.checked_add(len)?).ok()?;
         out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
-        *out.get_mut(6)? = amimesh_rpl::wire::srh::IPV6_ROUTING;
+        // The Next Header that named the upper layer now names the SRH.
+        let nh_at = if at == ip::IPV6_HEADER_LEN {
+            6
+        } else {
+            ip::IPV6_HEADER_LEN
+        };
+        *out.get_mut(nh_at)? = amimesh_rpl::wire::srh::IPV6_ROUTING;
         out.get_mut(24..40)?.copy_from_slice(&first.octets());
         Some((first, out))
     }
 
     /// RFC 6554 §4.2 at a router named in the Destination Address: forwards to the next
-    /// address, or (Segments Left 0) removes the header and delivers.
+    /// address, or (Segments Left 0) removes the header and delivers. The SRH follows the
+    /// Hop-by-Hop Options header if there is one; a packet forwarded on has its RPL option
+    /// validated like any other (RFC 6550 §11.2.2; in non-storing mode no DAO
+    /// inconsistency is repaired on the way, §11.2.2.3).
     fn handle_srh(
         &mut self,
         now: Instant,
@@ -330,8 +499,13 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         secured: bool,
         from: Option<(ExtAddr, u8)>,
     ) {
+        let Some(hbh) = ip::hbh_len(&packet, h) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let start = ip::IPV6_HEADER_LEN.saturating_add(hbh);
         let end = ip::IPV6_HEADER_LEN.saturating_add(h.payload_len);
-        let Some(ext) = packet.get_mut(ip::IPV6_HEADER_LEN..end) else {
+        let Some(ext) = packet.get_mut(start..end) else {
             self.stats.malformed += 1;
             return;
         };
@@ -349,6 +523,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                     self.stats.hop_limit_exceeded += 1;
                     return;
                 }
+                let Some(packet) = self.validate_rpi(now, packet, from.map(|f| f.0)) else {
+                    return;
+                };
                 self.stats.forwarded += 1;
                 if let Some(ph) = ip::parse(&packet) {
                     // The next address is on-link (RFC 6554 §4.2): its IID names the neighbour.
@@ -358,10 +535,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             Ok(false) => {
                 let nh = srh.next_header();
                 let hl = srh.header_len();
-                let (Some(head), Some(rest)) = (
-                    packet.get(..ip::IPV6_HEADER_LEN),
-                    packet.get(ip::IPV6_HEADER_LEN.saturating_add(hl)..),
-                ) else {
+                let (Some(head), Some(rest)) =
+                    (packet.get(..start), packet.get(start.saturating_add(hl)..))
+                else {
                     self.stats.malformed += 1;
                     return;
                 };
@@ -372,7 +548,8 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 if let Some(b) = out.get_mut(4..6) {
                     b.copy_from_slice(&plen.to_be_bytes());
                 }
-                if let Some(b) = out.get_mut(6) {
+                let nh_at = if hbh == 0 { 6 } else { ip::IPV6_HEADER_LEN };
+                if let Some(b) = out.get_mut(nh_at) {
                     *b = nh;
                 }
                 self.deliver(now, out, secured, from);
@@ -495,7 +672,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.stats.unsecured_pana_accepted += 1;
         }
         if self.is_mine(&h.dst) {
-            if h.next_header == amimesh_rpl::wire::srh::IPV6_ROUTING {
+            if ip::after_hbh(&packet, &h) == amimesh_rpl::wire::srh::IPV6_ROUTING {
                 self.handle_srh(now, packet, &h, secured, from.map(|e| (e, lqi)));
             } else {
                 self.deliver(now, packet, secured, from.map(|e| (e, lqi)));
@@ -509,8 +686,11 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.stats.hop_limit_exceeded += 1;
             return;
         }
+        let Some(packet) = self.validate_rpi(now, packet, from) else {
+            return;
+        };
         self.stats.forwarded += 1;
-        self.route(now, packet);
+        self.route_packet(now, packet);
     }
 
     fn deliver(
@@ -520,6 +700,12 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         secured: bool,
         from: Option<(ExtAddr, u8)>,
     ) {
+        // The RPL option ends its use at the destination (RFC 6550 §11.2): the layers above
+        // see the packet without its Hop-by-Hop header.
+        let Some(packet) = ip::parse(&packet).and_then(|h| ip::strip_hbh(packet, &h)) else {
+            self.stats.malformed += 1;
+            return;
+        };
         let Some(h) = ip::parse(&packet) else {
             self.stats.malformed += 1;
             return;
@@ -784,6 +970,7 @@ mod tests {
             frame_counter_start: 0,
             key_switch_window: Duration::from_secs(60),
             links: LinkMetricConfig::default(),
+            rpl_option: true,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -843,4 +1030,271 @@ mod tests {
     }
 
     const AMR_TEST_PORT: u16 = 5000;
+
+    // ---- RPL Packet Information in the data path (RFC 6550 §11.2, RFC 6553, RFC 9008)
+
+    use amimesh_rpl::wire::{
+        DaoRepr, MessageRepr, Mop, OptionRepr, Options, TransitInformation, code,
+    };
+
+    const PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0);
+    const SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+
+    fn root_ext() -> ExtAddr {
+        ExtAddr::from_u64(0x0212_4b00_0000_0100)
+    }
+
+    /// A keyed stack whose RPL router has joined a DODAG (mode `mop`) under a root one hop
+    /// up: rank 512, DAGRank 2.
+    fn joined(mop: Mop) -> Stack<ChaCha20Rng> {
+        let mut s = stack();
+        let now = Instant::from_secs(1);
+        s.install_network_key(now, &Key128::new([7; 16]), 1);
+        let rll = ip::link_local(root_ext());
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, rll, dodag, mop));
+        root.start(Instant::ZERO);
+        let mut buf = [0u8; 1280];
+        let dio = loop {
+            let t = root.poll_timeout().unwrap();
+            root.handle_timeout(t);
+            if let Some(tx) = core::iter::from_fn(|| root.poll_transmit(t, &mut buf))
+                .find(|x| x.code == code::DIO)
+            {
+                break buf[..tx.len].to_vec();
+            }
+        };
+        let mut r = RplNode::new(amimesh_rpl::Config::router(2, s.ll));
+        r.start(now);
+        r.handle_message(now, rll, ALL_RPL_NODES, code::DIO, &dio);
+        assert!(r.is_joined());
+        assert_eq!(r.dag_rank(), 2);
+        s.rpl = Some(r);
+        s
+    }
+
+    fn child(i: u64) -> ExtAddr {
+        ExtAddr::from_u64(0x0212_4b00_0000_0200 + i)
+    }
+
+    fn reading(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+        ip::build_udp(&src, &dst, AMR_TEST_PORT, AMR_TEST_PORT, 64, b"reading")
+    }
+
+    fn with_rpi(p: &[u8], down: bool, r: bool, f: bool, rank: u16) -> Vec<u8> {
+        let h = ip::parse(p).unwrap();
+        let o = amimesh_rpl::wire::HbhRepr {
+            option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            down,
+            rank_error: r,
+            forwarding_error: f,
+            instance_id: 0,
+            sender_rank: rank,
+        };
+        ip::insert_rpi(p, &h, &o).unwrap()
+    }
+
+    fn rpi_of(p: &[u8]) -> amimesh_rpl::wire::HbhRepr {
+        ip::rpi(p, &ip::parse(p).unwrap()).unwrap().unwrap().0
+    }
+
+    /// A DAO from `child` registering `target` (storing mode, RFC 6550 §9.2).
+    fn install_route(s: &mut Stack<ChaCha20Rng>, now: Instant, child: ExtAddr, target: Ipv6Addr) {
+        let t = target.octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate: false,
+                path_control: 0,
+                path_sequence: 241,
+                path_lifetime: 30,
+                parent_address: None,
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: false,
+            flags: 0,
+            sequence: 1,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = alloc::vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        let (cll, me) = (ip::link_local(child), s.ll);
+        s.rpl
+            .as_mut()
+            .unwrap()
+            .handle_message(now, cll, me, code::DAO, &b);
+        assert!(
+            s.rpl
+                .as_ref()
+                .unwrap()
+                .storing_routes()
+                .get(&target)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn originated_packets_through_the_dodag_carry_the_rpl_option() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let me = s.global_address().unwrap();
+        let p = s.add_rpi(reading(me, SERVER));
+        assert_eq!(s.stats.rpl_option_added, 1);
+        let h = ip::parse(&p).unwrap();
+        assert_eq!(h.next_header, ip::PROTO_HOP_BY_HOP);
+        assert_eq!(ip::hbh_len(&p, &h), Some(8));
+        assert_eq!(ip::after_hbh(&p, &h), ip::PROTO_UDP);
+        let o = rpi_of(&p);
+        // Up (O clear), SenderRank = our DAGRank, RFC 9008 type, instance 0.
+        assert_eq!((o.option_type, o.down, o.sender_rank), (0x23, false, 2));
+        assert!(!o.rank_error && !o.forwarding_error);
+        // Stripped at the destination, the UDP datagram is intact.
+        let back = ip::strip_hbh(p, &h).unwrap();
+        assert_eq!(back, reading(me, SERVER));
+        // Link-local traffic (PaC↔PRE PANA, MLE) and RPL control messages carry none.
+        let peer = ip::link_local(child(1));
+        let ll = ip::build_udp(&s.ll, &peer, 716, 716, 255, &[0; 16]);
+        assert_eq!(s.add_rpi(ll.clone()), ll);
+        let root = ip::with_iid(&PREFIX, root_ext());
+        let dao = ip::build_icmp(&me, &root, ip::ICMPV6_RPL, code::DAO, 64, &[0; 4]);
+        assert_eq!(s.add_rpi(dao.clone()), dao);
+        assert_eq!(s.stats.rpl_option_added, 1);
+        // Switched off: nothing is added.
+        s.cfg.rpl_option = false;
+        let plain = reading(me, SERVER);
+        assert_eq!(s.add_rpi(plain.clone()), plain);
+        // Through `route` the packet leaves as one secured frame to the parent.
+        s.cfg.rpl_option = true;
+        s.send_udp(Instant::from_secs(3), me, SERVER, (1, 1), 64, b"x");
+        assert_eq!((s.stats.rpl_option_added, s.stats.tx_frames), (2, 1));
+    }
+
+    #[test]
+    fn forwarding_updates_sender_rank_and_forwards_unmarked_packets_unchanged() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let src = ip::with_iid(&PREFIX, child(1));
+        // Up from a deeper node (DAGRank 3): consistent; SenderRank becomes ours.
+        let p = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let o = rpi_of(&out);
+        assert_eq!((o.sender_rank, o.rank_error, o.down), (2, false, false));
+        // A packet without the option is forwarded as it came (RFC 8200 §4: only its
+        // source may add headers).
+        let plain = reading(src, SERVER);
+        assert_eq!(
+            s.validate_rpi(now, plain.clone(), None),
+            Some(plain.clone())
+        );
+        s.deliver_or_forward(now, plain, true, Some(child(1)), 100);
+        assert_eq!((s.stats.forwarded, s.stats.rpl_rank_errors), (1, 0));
+        // A malformed Hop-by-Hop header is dropped and counted.
+        let mut bad = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        bad[43] = 9; // option length beyond the header
+        s.deliver_or_forward(now, bad, true, Some(child(1)), 100);
+        assert_eq!((s.stats.malformed, s.stats.forwarded), (1, 1));
+        // Another RPLInstance: dropped (RFC 6550 §11.2.2.1).
+        let mut other = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        other[45] = 7;
+        s.deliver_or_forward(now, other, true, Some(child(1)), 100);
+        assert_eq!((s.stats.rpl_instance_mismatch, s.stats.forwarded), (1, 1));
+    }
+
+    #[test]
+    fn a_looping_packet_is_marked_then_dropped_at_the_second_rank_error() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let src = ip::with_iid(&PREFIX, child(1));
+        // Going Up from a node ranked above us (DAGRank 1): first inconsistency, R set and
+        // the packet still forwarded (RFC 6550 §11.2.2.2).
+        let p = with_rpi(&reading(src, SERVER), false, false, false, 1);
+        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let o = rpi_of(&out);
+        assert!(o.rank_error);
+        assert_eq!(s.stats.rpl_rank_errors, 1);
+        // The same packet back again, R set: a loop; dropped and counted, not forwarded.
+        let mut again = out;
+        let h = ip::parse(&again).unwrap();
+        let (mut o, at) = ip::rpi(&again, &h).unwrap().unwrap();
+        o.sender_rank = 1;
+        ip::set_rpi(&mut again, at, &o);
+        // Let the DIO interval grow past Imin first.
+        let mut now = now;
+        {
+            let r = s.rpl.as_mut().unwrap();
+            while r.trickle().interval() == r.trickle().i_min() {
+                now = r.poll_timeout().unwrap().max(now);
+                r.handle_timeout(now);
+            }
+        }
+        s.deliver_or_forward(now, again, true, Some(child(1)), 100);
+        assert_eq!(
+            (
+                s.stats.rpl_rank_errors,
+                s.stats.rpl_loop_drops,
+                s.stats.forwarded
+            ),
+            (2, 1, 0)
+        );
+        assert_eq!(s.stats.tx_frames, 0);
+        // The DIO Trickle timer was reset to Imin (RFC 6550 §11.2.2.2).
+        let t = s.rpl.as_ref().unwrap().trickle();
+        assert_eq!(t.interval(), t.i_min());
+        // Going Down from a node ranked below us is just as inconsistent.
+        let down = with_rpi(&reading(SERVER, src), true, true, false, 5);
+        install_route(&mut s, now, child(1), src);
+        s.deliver_or_forward(now, down, true, Some(root_ext()), 100);
+        assert_eq!((s.stats.rpl_loop_drops, s.stats.forwarded), (2, 0));
+    }
+
+    #[test]
+    fn storing_mode_forwarding_error_goes_back_to_the_parent_which_drops_the_route() {
+        // The child side: a packet going Down for a target it has no route to.
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let target = ip::with_iid(&PREFIX, child(9));
+        let down = with_rpi(&reading(SERVER, target), true, false, false, 1);
+        s.deliver_or_forward(now, down, true, Some(root_ext()), 100);
+        assert_eq!(s.stats.rpl_forwarding_errors, 1);
+        assert_eq!(s.stats.forwarded, 0);
+        // It went back as one frame to the parent that passed it, with F set, O untouched.
+        assert_eq!(s.stats.tx_frames, 1);
+        let mut buf = [0u8; 256];
+        let sent = loop {
+            match s.poll_radio(now, &mut buf) {
+                Some(RadioOp::Transmit(t)) => break buf[..t.len].to_vec(),
+                Some(_) => continue,
+                None => panic!("nothing sent"),
+            }
+        };
+        let f = amimesh_mac::wire::Frame::new_checked(&sent[..]).unwrap();
+        assert_eq!(
+            f.dst_addr(),
+            LinkAddr::Extended(root_ext()),
+            "sent back to the parent"
+        );
+        // The parent side: a route to the target through a child that no longer has it.
+        let mut p = joined(Mop::StoringNoMulticast);
+        install_route(&mut p, now, child(1), target);
+        let back = with_rpi(&reading(SERVER, target), true, false, true, 3);
+        p.deliver_or_forward(now, back, true, Some(child(1)), 100);
+        assert_eq!(p.stats.rpl_forwarding_errors_received, 1);
+        // Route removed; no other downward route, and a Down packet never goes Up: dropped.
+        assert!(
+            p.rpl
+                .as_ref()
+                .unwrap()
+                .storing_routes()
+                .get(&target)
+                .is_none()
+        );
+        assert_eq!((p.stats.no_route, p.stats.forwarded), (1, 0));
+    }
 }
