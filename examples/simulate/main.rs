@@ -155,6 +155,10 @@ struct Args {
     /// With `--scale`: time to authenticate at the PAA only, seconds.
     #[arg(long)]
     paa_auth_timeout_s: Option<u64>,
+    /// With `--scale`: no RPL Packet Information (RFC 6553, RFC 9008) in the data path, so
+    /// routing loops end only at the hop limit (`FieldTuning::rpl_option`; for comparison).
+    #[arg(long)]
+    no_rpl_option: bool,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -312,6 +316,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     };
     if a.non_storing {
         tuning.mop = Some(amimesh_rpl::wire::Mop::NonStoring);
+    }
+    if a.no_rpl_option {
+        tuning.rpl_option = Some(false);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

@@ -597,6 +597,10 @@ pub struct FieldTuning {
     pub paa_pci_takeover_after: Option<Duration>,
     /// The join's message options (PANA profile, DIS, DAO shapes).
     pub join: JoinOptions,
+    /// [`MeterConfig::rpl_option`] and [`RelayConfigDevice::rpl_option`]: the RPL Packet
+    /// Information (RFC 6553, RFC 9008) in the data path (`None`: the default, on). Off
+    /// gives the behaviour without data-path loop detection, for comparison.
+    pub rpl_option: Option<bool>,
 }
 
 impl FieldTuning {
@@ -669,11 +673,15 @@ impl FieldTuning {
             paa_auth_timeout: None,
             paa_pci_takeover_after: Some(Duration::from_secs(10)),
             join: JoinOptions::default(),
+            rpl_option: None,
         }
     }
 
     /// Applies the relay settings.
     pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
+        if let Some(v) = self.rpl_option {
+            c.rpl_option = v;
+        }
         if let Some(v) = self.mop {
             c.mop = v;
         }
@@ -734,6 +742,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.meter_route_capacity {
             c.route_capacity = v;
+        }
+        if let Some(v) = self.rpl_option {
+            c.rpl_option = v;
         }
     }
 
