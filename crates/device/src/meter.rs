@@ -143,6 +143,9 @@ pub struct MeterConfig {
     /// ends at the second rank inconsistency instead of at the hop limit. 8 octets per
     /// packet before compression, 7 after (RFC 6282 §4.2). Default on.
     pub rpl_option: bool,
+    /// The RPL option's type: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3, for
+    /// DODAGs of nodes that predate RFC 9008).
+    pub rpl_option_type: u8,
 }
 
 /// PANA messages passed up without an answer before the PRE self-check may fail
@@ -196,6 +199,7 @@ impl MeterConfig {
             pana_adaptive_rtx: false,
             route_capacity: 256,
             rpl_option: true,
+            rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
         }
     }
 }
@@ -347,6 +351,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             key_switch_window: cfg.key_switch_window,
             links: cfg.links,
             rpl_option: cfg.rpl_option,
+            rpl_option_type: cfg.rpl_option_type,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);

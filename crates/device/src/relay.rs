@@ -98,6 +98,9 @@ pub struct RelayConfigDevice {
     /// carry the option are validated whatever this says (RFC 6550 §11.2.2), and the
     /// option is taken out of packets leaving for the uplink. Default on.
     pub rpl_option: bool,
+    /// The RPL option's type: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3, for
+    /// DODAGs of nodes that predate RFC 9008).
+    pub rpl_option_type: u8,
 }
 
 impl RelayConfigDevice {
@@ -137,6 +140,7 @@ impl RelayConfigDevice {
             route_capacity: 1024,
             route_lifetime_min: 5,
             rpl_option: true,
+            rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
         }
     }
 }
@@ -256,6 +260,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             key_switch_window: cfg.key_switch_window,
             links: crate::link::LinkMetricConfig::default(),
             rpl_option: cfg.rpl_option,
+            rpl_option_type: cfg.rpl_option_type,
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);

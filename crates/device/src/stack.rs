@@ -131,6 +131,10 @@ pub struct StackConfig {
     /// this switch says; one without it is forwarded as it is (RFC 8200 §4: only the source
     /// adds extension headers; RFC 9008 §5).
     pub rpl_option: bool,
+    /// The option type put in: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3,
+    /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
+    /// one its DODAG uses). Both are accepted on receipt.
+    pub rpl_option_type: u8,
 }
 
 /// Capacity of the stack's own queues (local datagrams, uplink datagrams).
@@ -323,7 +327,8 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         let Some(r) = self.rpl.as_ref().filter(|r| r.is_joined()) else {
             return packet;
         };
-        let opt = r.hbh_option(&dst);
+        let mut opt = r.hbh_option(&dst);
+        opt.option_type = self.cfg.rpl_option_type;
         match ip::insert_rpi(&packet, &h, &opt) {
             Some(p) => {
                 self.stats.rpl_option_added += 1;
@@ -971,6 +976,7 @@ mod tests {
             key_switch_window: Duration::from_secs(60),
             links: LinkMetricConfig::default(),
             rpl_option: true,
+            rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }

@@ -601,6 +601,8 @@ pub struct FieldTuning {
     /// Information (RFC 6553, RFC 9008) in the data path (`None`: the default, on). Off
     /// gives the behaviour without data-path loop detection, for comparison.
     pub rpl_option: Option<bool>,
+    /// [`MeterConfig::rpl_option_type`] and [`RelayConfigDevice::rpl_option_type`].
+    pub rpl_option_type: Option<u8>,
 }
 
 impl FieldTuning {
@@ -674,6 +676,7 @@ impl FieldTuning {
             paa_pci_takeover_after: Some(Duration::from_secs(10)),
             join: JoinOptions::default(),
             rpl_option: None,
+            rpl_option_type: None,
         }
     }
 
@@ -681,6 +684,9 @@ impl FieldTuning {
     pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
         if let Some(v) = self.rpl_option {
             c.rpl_option = v;
+        }
+        if let Some(v) = self.rpl_option_type {
+            c.rpl_option_type = v;
         }
         if let Some(v) = self.mop {
             c.mop = v;
@@ -745,6 +751,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option {
             c.rpl_option = v;
+        }
+        if let Some(v) = self.rpl_option_type {
+            c.rpl_option_type = v;
         }
     }
 
