@@ -967,8 +967,12 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     fn stack() -> Stack<ChaCha20Rng> {
+        stack_at(ExtAddr::from_u64(0x0212_4b00_0000_0001))
+    }
+
+    fn stack_at(ext_addr: ExtAddr) -> Stack<ChaCha20Rng> {
         let cfg = StackConfig {
-            ext_addr: ExtAddr::from_u64(0x0212_4b00_0000_0001),
+            ext_addr,
             phy: PhyProfile::SUN_FSK_920_100K,
             channel: 1,
             seed: 1,
@@ -1053,7 +1057,11 @@ mod tests {
     /// A keyed stack whose RPL router has joined a DODAG (mode `mop`) under a root one hop
     /// up: rank 512, DAGRank 2.
     fn joined(mop: Mop) -> Stack<ChaCha20Rng> {
-        let mut s = stack();
+        joined_at(mop, ExtAddr::from_u64(0x0212_4b00_0000_0001))
+    }
+
+    fn joined_at(mop: Mop, ext: ExtAddr) -> Stack<ChaCha20Rng> {
+        let mut s = stack_at(ext);
         let now = Instant::from_secs(1);
         s.install_network_key(now, &Key128::new([7; 16]), 1);
         let rll = ip::link_local(root_ext());
@@ -1104,8 +1112,9 @@ mod tests {
         ip::rpi(p, &ip::parse(p).unwrap()).unwrap().unwrap().0
     }
 
-    /// A DAO from `child` registering `target` (storing mode, RFC 6550 §9.2).
-    fn install_route(s: &mut Stack<ChaCha20Rng>, now: Instant, child: ExtAddr, target: Ipv6Addr) {
+    /// A DAO for `target`: storing mode (no parent address, RFC 6550 §9.7) or non-storing
+    /// with the target's parent (§9.8).
+    fn dao(target: Ipv6Addr, parent: Option<Ipv6Addr>) -> Vec<u8> {
         let t = target.octets();
         let opts = [
             OptionRepr::RplTarget {
@@ -1119,7 +1128,7 @@ mod tests {
                 path_control: 0,
                 path_sequence: 241,
                 path_lifetime: 30,
-                parent_address: None,
+                parent_address: parent,
             }),
         ];
         let m = MessageRepr::Dao(DaoRepr {
@@ -1132,6 +1141,12 @@ mod tests {
         });
         let mut b = alloc::vec![0u8; m.buffer_len()];
         m.emit(&mut b).unwrap();
+        b
+    }
+
+    /// A DAO from `child` registering `target` (storing mode, RFC 6550 §9.2).
+    fn install_route(s: &mut Stack<ChaCha20Rng>, now: Instant, child: ExtAddr, target: Ipv6Addr) {
+        let b = dao(target, None);
         let (cll, me) = (ip::link_local(child), s.ll);
         s.rpl
             .as_mut()
@@ -1258,6 +1273,108 @@ mod tests {
         install_route(&mut s, now, child(1), src);
         s.deliver_or_forward(now, down, true, Some(root_ext()), 100);
         assert_eq!((s.stats.rpl_loop_drops, s.stats.forwarded), (2, 0));
+    }
+
+    /// The IPv6 packets `s` put on the air (decrypted with the test network key and
+    /// decompressed), with their link-layer destination.
+    fn sent(s: &mut Stack<ChaCha20Rng>, now: Instant) -> Vec<(LinkAddr, Vec<u8>)> {
+        use amimesh_mac::security::ccm_star::CcmKey;
+        use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
+        let mut keys: KeyTable<1, 1> = KeyTable::new();
+        keys.add_key(
+            Some(1),
+            CcmKey::new(&derive_link_keys(&Key128::new([7; 16])).1),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Some(op) = s.poll_radio(now, &mut buf) {
+            let RadioOp::Transmit(t) = op else { continue };
+            let mut f = buf[..t.len].to_vec();
+            let v = amimesh_mac::wire::Frame::new_checked(&f[..]).unwrap();
+            let (src, dst) = (v.src_addr(), v.dst_addr());
+            let u = unsecure_frame(&mut f, &keys).unwrap();
+            let mut p = [0u8; 1280];
+            let n = amimesh_sixlowpan::decompress(
+                &f[u.header_len..u.len],
+                src,
+                dst,
+                &ContextTable::new(),
+                &mut p,
+            )
+            .unwrap();
+            out.push((dst, p[..n].to_vec()));
+            s.mac.handle_tx_done(
+                now,
+                macsm::TxResult::Ok {
+                    frame_pending: false,
+                },
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn non_storing_source_route_follows_the_hop_by_hop_header() {
+        let now = Instant::from_secs(3);
+        // Root with the whole tree: A below the root, B below A.
+        let (a_ext, b_ext) = (child(1), child(2));
+        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+        root.start(Instant::ZERO);
+        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+        r.rpl = Some(root);
+        // The root originates a packet for B: RPL option (Down, DAGRank 1) first, the SRH
+        // after it (RFC 8200 §4.1 order), the first hop A in the destination.
+        let p = r.add_rpi(reading(dodag, gb));
+        let h = ip::parse(&p).unwrap();
+        let o = rpi_of(&p);
+        assert!(o.down);
+        assert_eq!(o.sender_rank, 1);
+        let (first, with_srh) = r.insert_srh(&p, &h).unwrap();
+        assert_eq!(first, ga);
+        let hs = ip::parse(&with_srh).unwrap();
+        assert_eq!(hs.dst, ga);
+        assert_eq!(hs.next_header, ip::PROTO_HOP_BY_HOP);
+        assert_eq!(
+            ip::after_hbh(&with_srh, &hs),
+            amimesh_rpl::wire::srh::IPV6_ROUTING
+        );
+        assert_eq!(rpi_of(&with_srh), o);
+        // Through the real path: compressed (IPHC + NHC EID 0 and 3), sent to A.
+        r.route(now, reading(dodag, gb));
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        assert_eq!(
+            out[0].1, with_srh,
+            "the packet survives 6LoWPAN compression"
+        );
+        // A processes the SRH (RFC 6554 §4.2) and validates the option on the way.
+        let mut a = joined_at(Mop::NonStoring, a_ext);
+        assert_eq!(a.global_address(), Some(ga));
+        a.deliver_or_forward(now, out[0].1.clone(), true, Some(root_ext()), 100);
+        assert_eq!((a.stats.forwarded, a.stats.rpl_rank_errors), (1, 0));
+        let out = sent(&mut a, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        let fwd = &out[0].1;
+        let hf = ip::parse(fwd).unwrap();
+        assert_eq!(hf.dst, gb);
+        let of = rpi_of(fwd);
+        // SenderRank is now A's DAGRank; O stays set along the source route.
+        assert_eq!((of.sender_rank, of.down, of.rank_error), (2, true, false));
+        // B, the destination: the SRH (Segments Left 0) and the option are removed and the
+        // datagram delivered.
+        let mut b = joined_at(Mop::NonStoring, b_ext);
+        assert_eq!(b.global_address(), Some(gb));
+        b.deliver_or_forward(now, fwd.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gb, &b"reading"[..]));
     }
 
     #[test]
