@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
-use amimesh_rpl::wire::HbhRepr;
+use amimesh_rpl::wire::{HbhOption, HbhRepr};
 use amimesh_sixlowpan::wire::{icmpv6, udp};
 use core::net::Ipv6Addr;
 
@@ -197,12 +197,22 @@ pub fn rpi(packet: &[u8], h: &Header) -> Result<Option<(HbhRepr, usize)>, ()> {
     }
 }
 
-/// Rewrites the RPL option found by [`rpi`] at `at` (same length, RFC 6553 §3: it is
-/// mutable en route).
+/// Rewrites the flags, RPLInstanceID and SenderRank of the RPL option found by [`rpi`] at
+/// `at` (RFC 6553 §3: the option may change en route). Its type, length and any sub-TLVs
+/// after the four data octets stay as they are.
 pub fn set_rpi(packet: &mut [u8], at: usize, r: &HbhRepr) {
-    if let Some(b) = packet.get_mut(at..) {
-        let _ = r.emit(b);
-    }
+    let Some(b) = at
+        .checked_add(HbhRepr::LEN)
+        .and_then(|e| packet.get_mut(at..e))
+    else {
+        return;
+    };
+    let mut o = HbhOption::new_unchecked(b);
+    o.set_down(r.down);
+    o.set_rank_error(r.rank_error);
+    o.set_forwarding_error(r.forwarding_error);
+    o.set_instance_id(r.instance_id);
+    o.set_sender_rank(r.sender_rank);
 }
 
 /// The packet with a Hop-by-Hop Options header holding only the RPL option `r` inserted
@@ -321,6 +331,73 @@ mod tests {
         assert!(decrement_hop_limit(&mut p));
         assert!(!decrement_hop_limit(&mut p));
         assert_eq!(parse(&p[..39]), None);
+    }
+
+    #[test]
+    fn rpl_option_in_a_hop_by_hop_header() {
+        let s: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let d: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let plain = build_udp(&s, &d, 1, 2, 64, b"abc");
+        let h = parse(&plain).unwrap();
+        assert_eq!((hbh_len(&plain, &h), rpi(&plain, &h)), (Some(0), Ok(None)));
+        let r = HbhRepr {
+            option_type: 0x23,
+            down: true,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: 0,
+            sender_rank: 3,
+        };
+        let p = insert_rpi(&plain, &h, &r).unwrap();
+        // IPv6 | 00 00 NH=UDP len 0 | 23 04 80 00 00 03 | UDP
+        let ph = parse(&p).unwrap();
+        assert_eq!((ph.next_header, ph.payload_len), (0, h.payload_len + 8));
+        assert_eq!(&p[40..48], &[17, 0, 0x23, 4, 0x80, 0, 0, 3]);
+        assert_eq!(rpi(&p, &ph), Ok(Some((r, 42))));
+        assert_eq!(
+            udp(&strip_hbh(p.clone(), &ph).unwrap(), &h),
+            udp(&plain, &h)
+        );
+        assert_eq!(insert_rpi(&p, &ph, &r), None, "only one Hop-by-Hop header");
+        // Rewritten in place; a longer option keeps its length and sub-TLV bytes.
+        let mut q = p.clone();
+        let r2 = HbhRepr {
+            rank_error: true,
+            sender_rank: 0x0102,
+            ..r
+        };
+        set_rpi(&mut q, 42, &r2);
+        assert_eq!(rpi(&q, &ph), Ok(Some((r2, 42))));
+        let mut long = plain[..40].to_vec();
+        long[6] = 0;
+        long[5] += 16;
+        long.extend_from_slice(&[17, 1, 0x63, 8, 0, 0, 1, 0, 0xaa, 0xbb, 0xcc, 0xdd]);
+        long.extend_from_slice(&[1, 2, 0, 0]); // PadN to 16 octets
+        long.extend_from_slice(&plain[40..]);
+        let lh = parse(&long).unwrap();
+        assert_eq!(hbh_len(&long, &lh), Some(16));
+        let (lr, at) = rpi(&long, &lh).unwrap().unwrap();
+        set_rpi(
+            &mut long,
+            at,
+            &HbhRepr {
+                sender_rank: 9,
+                ..lr
+            },
+        );
+        assert_eq!(
+            &long[42..56],
+            &[0x63, 8, 0, 0, 0, 9, 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 0, 0]
+        );
+        assert_eq!(strip_hbh(long, &lh).unwrap(), plain);
+        // Malformed: an option running past the header, or a header past the packet.
+        let mut bad = p.clone();
+        bad[43] = 9;
+        assert_eq!(rpi(&bad, &ph), Err(()));
+        let mut cut = p;
+        cut[41] = 5;
+        assert_eq!(hbh_len(&cut, &ph), None);
+        assert_eq!(strip_hbh(cut, &ph), None);
     }
 
     #[test]
