@@ -83,8 +83,8 @@ fn ours(mpdu: &[u8]) -> Option<Option<Ours>> {
 
 /// Runs the line with meters putting the option of `option_type` in, captures every frame
 /// on air from the moment all have joined for `secs`, and returns the frames (MPDUs) and the
-/// meters' DAGRanks.
-fn capture(option_type: u8, secs: u64) -> (Vec<Vec<u8>>, Vec<u16>) {
+/// DODAG's MinHopRankIncrease.
+fn capture(option_type: u8, secs: u64) -> (Vec<Vec<u8>>, u16) {
     let mut f = line(3, 5, |nodes, servers| {
         let tuning = FieldTuning {
             rpl_option_type: Some(option_type),
@@ -101,19 +101,9 @@ fn capture(option_type: u8, secs: u64) -> (Vec<Vec<u8>>, Vec<u16>) {
     f.sim.set_frame_sink(Box::new(cap.clone()));
     let t = f.sim.now() + Duration::from_secs(secs);
     f.sim.run_until(t).unwrap();
-    // MinHopRankIncrease of the relay's DODAG (RelayConfigDevice default).
     let mhri = f.relay().config().min_hop_rank_increase;
-    let dag_ranks = (0..=3)
-        .map(|i| {
-            if i == 0 {
-                1
-            } else {
-                f.meter(i).rank().unwrap() / mhri
-            }
-        })
-        .collect();
     let frames = cap.0.borrow().iter().map(|(_, m)| m.clone()).collect();
-    (frames, dag_ranks)
+    (frames, mhri)
 }
 
 fn tshark(frames: &[Vec<u8>], name: &str, fields: &[&str]) -> Vec<Vec<String>> {
@@ -133,7 +123,8 @@ fn node(ext: u64) -> usize {
 
 #[test]
 fn tshark_decodes_the_rfc6553_option_fields_of_forwarded_packets() {
-    let (frames, dag) = capture(OPTION_TYPE_RFC6553, 200);
+    let (frames, mhri) = capture(OPTION_TYPE_RFC6553, 200);
+    let mut by_sender = [(u16::MAX, 0u16); 4];
     let rows = tshark(
         &frames,
         "rpi6553",
@@ -171,10 +162,14 @@ fn tshark_decodes_the_rfc6553_option_fields_of_forwarded_packets() {
         // Carried compressed: LOWPAN_NHC extension header EID 0 (Hop-by-Hop).
         assert!(r[6].split(',').any(|e| num(e) == 0), "NHC EID 0: {r:?}");
         assert_eq!(r[7], o.ip_src.to_string(), "{r:?}");
-        // The sender's DAGRank, whoever originated the packet (RFC 6550 §11.2), and no
-        // inconsistency on a loop-free line.
+        // SenderRank is the sender's own Rank (the devices' default `rpl_option_rank`),
+        // whoever originated the packet (RFC 6550 §11.2): meter k is k hops out, at least
+        // (k + 1) × MinHopRankIncrease (RFC 6550 §3.5.1, the root at MinHopRankIncrease).
+        // No inconsistency on a loop-free line.
         let sender = node(o.from);
-        assert_eq!(o.rpi.sender_rank, dag[sender], "{r:?}");
+        assert!(o.rpi.sender_rank >= (sender as u16 + 1) * mhri, "{r:?}");
+        let e = &mut by_sender[sender];
+        *e = (e.0.min(o.rpi.sender_rank), e.1.max(o.rpi.sender_rank));
         assert!(!o.rpi.rank_error && !o.rpi.forwarding_error);
         let origin = ip::ext_of(&o.ip_src).to_u64();
         if origin != o.from {
@@ -186,11 +181,15 @@ fn tshark_decodes_the_rfc6553_option_fields_of_forwarded_packets() {
         forwarded >= 3,
         "{forwarded} forwarded frames with the option"
     );
+    // Rewritten hop by hop: every meter's SenderRank is below that of the one beyond it.
+    for k in 1..3 {
+        assert!(by_sender[k].1 < by_sender[k + 1].0, "{by_sender:?}");
+    }
 }
 
 #[test]
 fn tshark_sees_the_rfc9008_option_as_a_skippable_changing_option() {
-    let (frames, dag) = capture(OPTION_TYPE_RFC9008, 200);
+    let (frames, mhri) = capture(OPTION_TYPE_RFC9008, 200);
     let rows = tshark(
         &frames,
         "rpi9008",
@@ -219,7 +218,8 @@ fn tshark_sees_the_rfc9008_option_as_a_skippable_changing_option() {
         let mut expect = [0u8; 6];
         o.rpi.emit(&mut expect).unwrap();
         assert_eq!(data, expect[2..], "{r:?}");
-        assert_eq!(u16::from_be_bytes([data[2], data[3]]), dag[node(o.from)]);
+        let sender = node(o.from) as u16;
+        assert!(u16::from_be_bytes([data[2], data[3]]) >= (sender + 1) * mhri);
         assert!(r[5].split(',').any(|e| num(e) == 0), "NHC EID 0: {r:?}");
         if ip::ext_of(&o.ip_src).to_u64() != o.from {
             forwarded += 1;

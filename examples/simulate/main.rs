@@ -159,6 +159,10 @@ struct Args {
     /// routing loops end only at the hop limit (`FieldTuning::rpl_option`; for comparison).
     #[arg(long)]
     no_rpl_option: bool,
+    /// With `--scale`: the RPL option's SenderRank in DAGRank units (RFC 6550 §11.2) instead
+    /// of the full Rank (`FieldTuning::rpl_option_rank`).
+    #[arg(long)]
+    rpl_option_dag_rank: bool,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -319,6 +323,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if a.no_rpl_option {
         tuning.rpl_option = Some(false);
+    }
+    if a.rpl_option_dag_rank {
+        tuning.rpl_option_rank = Some(amimesh_rpl::RpiRank::DagRank);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

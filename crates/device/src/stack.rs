@@ -80,6 +80,9 @@ pub struct PolicyStats {
     /// Forwarded packets dropped because their RPL option names another RPLInstance
     /// (RFC 6550 §11.2.2.1).
     pub rpl_instance_mismatch: u64,
+    /// Of `hop_limit_exceeded`, the packets that carried the RPL option: loops the rank
+    /// check did not catch (the others had no option to check).
+    pub rpl_option_hop_limit: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -689,6 +692,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if !ip::decrement_hop_limit(&mut packet) {
             self.stats.hop_limit_exceeded += 1;
+            if matches!(ip::rpi(&packet, &h), Ok(Some(_))) {
+                self.stats.rpl_option_hop_limit += 1;
+            }
             return;
         }
         let Some(packet) = self.validate_rpi(now, packet, from) else {

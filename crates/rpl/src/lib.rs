@@ -88,7 +88,7 @@ pub mod wire;
 mod test_gens;
 
 #[cfg(feature = "alloc")]
-pub use config::{Config, Role};
+pub use config::{Config, Role, RpiRank};
 pub use error::{Error, Result};
 pub use lollipop::SequenceCounter;
 #[cfg(feature = "alloc")]

@@ -1870,7 +1870,7 @@ impl RplNode {
     /// The RPL Packet Information (RFC 6553 §3) for a packet this node originates toward
     /// `dst`: option type 0x23 (RFC 9008 §4.2, §11.1), O set when the packet goes Down (the
     /// root, or a storing-mode route to `dst`; RFC 6550 §11.2), SenderRank = DAGRank(our
-    /// rank) (RFC 6550 §11.2).
+    /// rank) (RFC 6550 §11.2) or our Rank ([`Config::rpi_rank`]).
     ///
     /// RFC 6550 §11.2 lets a source put 0 in SenderRank; a router that is also the source
     /// puts its own DAGRank there, so its parent can check the first hop too (a 0 is accepted
@@ -1882,7 +1882,15 @@ impl RplNode {
             rank_error: false,
             forwarding_error: false,
             instance_id: self.cfg.instance_id,
-            sender_rank: self.dag_rank(),
+            sender_rank: self.rpi_rank(),
+        }
+    }
+
+    /// Our rank in the unit of the RPL option's SenderRank ([`Config::rpi_rank`]).
+    pub fn rpi_rank(&self) -> u16 {
+        match self.cfg.rpi_rank {
+            crate::config::RpiRank::DagRank => self.dag_rank(),
+            crate::config::RpiRank::Rank => self.rank(),
         }
     }
 
@@ -1914,17 +1922,18 @@ impl RplNode {
     /// - §11.2.2.3, F set (a child had no route for a packet we sent Down): the route that
     ///   sent it there is removed, F is cleared and the packet is tried again; with no other
     ///   downward route left, `Drop` (a packet that went Down never goes Up again).
-    /// - §11.2.2.2: SenderRank is compared with our DAGRank: a packet going Down from a
-    ///   higher DAGRank, or Up from a lower one, is inconsistent. The first inconsistency
-    ///   sets R and the packet goes on; a second one (R already set) is a loop: `Drop`, and
-    ///   the DIO Trickle timer is reset. A SenderRank of 0 going Up is the source's
-    ///   (RFC 6550 §11.2) and is not compared.
+    /// - §11.2.2.2: SenderRank is compared with our DAGRank (or Rank, [`Config::rpi_rank`]):
+    ///   a packet going Down from a higher rank, or Up from a lower one, is inconsistent.
+    ///   The first inconsistency sets R and the packet goes on; a second one (R already set)
+    ///   is a loop: `Drop`, and the DIO Trickle timer is reset. A SenderRank of 0 going Up
+    ///   is the source's (RFC 6550 §11.2) and is not compared.
     /// - §11.2.2.3: storing mode, a packet going Down with no downward route here:
     ///   `ForwardingError` with F set and O untouched; the caller sends it back to the
     ///   parent that passed it.
-    /// - otherwise `Forward`, with SenderRank = our DAGRank and O set for the way it now
-    ///   goes (Down along a storing-mode route or from the root, else Up; RFC 6550 §11.2). In
-    ///   non-storing mode a router leaves O alone: Down is the source route's business.
+    /// - otherwise `Forward`, with SenderRank = our rank (as above) and O set for the way it
+    ///   now goes (Down along a storing-mode route or from the root, else Up; RFC 6550
+    ///   §11.2). In non-storing mode a router leaves O alone: Down is the source route's
+    ///   business.
     pub fn check_hbh(&mut self, now: Instant, dst: &Ipv6Addr, opt: &mut HbhRepr) -> HbhVerdict {
         self.touch(now);
         let Some(d) = self.dodag else {
@@ -1943,7 +1952,7 @@ impl RplNode {
                 return HbhVerdict::Drop;
             }
         }
-        let mine = self.dag_rank();
+        let mine = self.rpi_rank();
         let sender = opt.sender_rank;
         let inconsistent = if opt.down {
             sender > mine
@@ -2126,6 +2135,7 @@ impl RplNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RpiRank;
     use alloc::vec;
 
     const RLL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
@@ -2740,6 +2750,47 @@ mod tests {
         assert!(!r.hbh_option(&g(1)).down);
         assert_eq!(r.next_hop(&g(1)), Some(NextHop::Neighbour(RLL)));
         assert_eq!(r.next_hop(&n(2)), Some(NextHop::Local));
+    }
+
+    #[test]
+    fn full_rank_sender_rank_sees_what_dag_rank_hides() {
+        let down_from_sibling = |rr: RpiRank| {
+            let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |c| c.rpi_rank = rr);
+            // A Down packet from a node ranked 600: the same DAGRank (2) as our 512.
+            let mut h = HbhRepr {
+                option_type: hbh::OPTION_TYPE_RFC9008,
+                down: true,
+                rank_error: false,
+                forwarding_error: false,
+                instance_id: 0,
+                sender_rank: 600,
+            };
+            if rr == RpiRank::DagRank {
+                h.sender_rank = 2;
+            }
+            r.handle_message(
+                now,
+                n(5),
+                n(2),
+                code::DAO,
+                &storing_dao(g(50), 241, 30, false),
+            );
+            let v = r.check_hbh(now, &g(50), &mut h);
+            (
+                v,
+                h.rank_error,
+                h.sender_rank,
+                r.hbh_option(&g(1)).sender_rank,
+            )
+        };
+        assert_eq!(
+            down_from_sibling(RpiRank::DagRank),
+            (HbhVerdict::Forward, false, 2, 2)
+        );
+        assert_eq!(
+            down_from_sibling(RpiRank::Rank),
+            (HbhVerdict::Forward, true, 512, 512)
+        );
     }
 
     #[test]

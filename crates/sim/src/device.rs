@@ -603,6 +603,8 @@ pub struct FieldTuning {
     pub rpl_option: Option<bool>,
     /// [`MeterConfig::rpl_option_type`] and [`RelayConfigDevice::rpl_option_type`].
     pub rpl_option_type: Option<u8>,
+    /// [`MeterConfig::rpl_option_rank`] and [`RelayConfigDevice::rpl_option_rank`].
+    pub rpl_option_rank: Option<amimesh_rpl::RpiRank>,
 }
 
 impl FieldTuning {
@@ -677,6 +679,7 @@ impl FieldTuning {
             join: JoinOptions::default(),
             rpl_option: None,
             rpl_option_type: None,
+            rpl_option_rank: None,
         }
     }
 
@@ -687,6 +690,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option_type {
             c.rpl_option_type = v;
+        }
+        if let Some(v) = self.rpl_option_rank {
+            c.rpl_option_rank = v;
         }
         if let Some(v) = self.mop {
             c.mop = v;
@@ -754,6 +760,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option_type {
             c.rpl_option_type = v;
+        }
+        if let Some(v) = self.rpl_option_rank {
+            c.rpl_option_rank = v;
         }
     }
 
