@@ -64,7 +64,7 @@ pub struct PolicyStats {
     /// Datagrams for a local port nobody listens on.
     pub no_listener: u64,
     /// Packets this device originated with the RPL option in a Hop-by-Hop header
-    /// ([`StackConfig::rpl_option`], RFC 6553 §3).
+    /// ([`MeterConfig::rpl_option`](crate::MeterConfig::rpl_option), RFC 6553 §3).
     pub rpl_option_added: u64,
     /// Rank inconsistencies found in forwarded packets' RPL option (RFC 6550 §11.2.2.2):
     /// the first one of a packet sets its R flag, a second one drops it.
