@@ -163,6 +163,10 @@ struct Args {
     /// of the full Rank (`FieldTuning::rpl_option_rank`).
     #[arg(long)]
     rpl_option_dag_rank: bool,
+    /// With `--scale`: the relay carries the RPL option on uplink traffic into the mesh too,
+    /// by IPv6-in-IPv6 (`FieldTuning::rpl_option_from_uplink`, RFC 9008 §7.2.2).
+    #[arg(long)]
+    rpl_option_from_uplink: bool,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -326,6 +330,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if a.rpl_option_dag_rank {
         tuning.rpl_option_rank = Some(amimesh_rpl::RpiRank::DagRank);
+    }
+    if a.rpl_option_from_uplink {
+        tuning.rpl_option_from_uplink = Some(true);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

@@ -235,6 +235,30 @@ pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Next Header value of an encapsulated IPv6 packet (RFC 2473 §3).
+pub const PROTO_IPV6: u8 = 41;
+
+/// `inner` wrapped in an outer IPv6 header from `src` to `dst` whose Hop-by-Hop Options
+/// header carries the RPL option `r` (IPv6-in-IPv6, RFC 2473 §3; RFC 9008 §7.2.2). `None`
+/// if the result would be too long.
+pub fn encapsulate(
+    inner: &[u8],
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    hop_limit: u8,
+    r: &HbhRepr,
+) -> Option<Vec<u8>> {
+    let len = inner.len().checked_add(8)?;
+    u16::try_from(len).ok()?;
+    let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(len));
+    header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
+    let mut hdr = [0u8; 8];
+    r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
+    out.extend_from_slice(&hdr);
+    out.extend_from_slice(inner);
+    Some(out)
+}
+
 /// The packet without its Hop-by-Hop Options header (unchanged if it has none). `None` if
 /// the header is cut short.
 pub fn strip_hbh(mut packet: Vec<u8>, h: &Header) -> Option<Vec<u8>> {

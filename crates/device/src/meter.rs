@@ -361,6 +361,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             links: cfg.links,
             rpl_option: cfg.rpl_option,
             rpl_option_type: cfg.rpl_option_type,
+            rpl_tunnel_from_uplink: false,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);

@@ -91,12 +91,12 @@ pub struct RelayConfigDevice {
     pub route_lifetime_min: u8,
     /// Put the RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1) in the
     /// packets the relay originates into the DODAG, as their source (RFC 9008 §7.1.3).
-    /// Packets from the uplink are forwarded into the mesh without it: adding it on the way
-    /// would need IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2, RFC 8200
-    /// §4 forbids inserting headers on the path), 40 more octets before compression, for
-    /// traffic that only goes Down a tree the relay itself built. Forwarded packets that
-    /// carry the option are validated whatever this says (RFC 6550 §11.2.2), and the
-    /// option is taken out of packets leaving for the uplink. Default on.
+    /// Packets from the uplink are forwarded into the mesh without it unless
+    /// [`rpl_option_from_uplink`](Self::rpl_option_from_uplink) is set: adding it on the
+    /// way needs IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200
+    /// §4 forbids inserting headers on the path). Forwarded packets that carry the option
+    /// are validated whatever this says (RFC 6550 §11.2.2), and the option is taken out of
+    /// packets leaving for the uplink. Default on.
     pub rpl_option: bool,
     /// The RPL option's type: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3, for
     /// DODAGs of nodes that predate RFC 9008).
@@ -109,6 +109,13 @@ pub struct RelayConfigDevice {
     /// the loop goes unseen. 2,000 meters around a central relay (seed 2): with DAGRank 392
     /// packets carrying the option still looped until their hop limit, with Rank none did.
     pub rpl_option_rank: amimesh_rpl::RpiRank,
+    /// Carry the RPL option on packets from the uplink into the DODAG as well, by
+    /// IPv6-in-IPv6 encapsulation to their destination (RFC 9008 §7.2.2): the meters on the
+    /// way can then detect loops and stale downward routes (RFC 6550 §11.2.2.3) in that
+    /// traffic too. The outer header and the option add about 43 octets per packet after
+    /// compression (no 6LoWPAN context for the mesh prefix: both outer addresses inline).
+    /// Default off.
+    pub rpl_option_from_uplink: bool,
 }
 
 impl RelayConfigDevice {
@@ -150,6 +157,7 @@ impl RelayConfigDevice {
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rpl_option_rank: amimesh_rpl::RpiRank::Rank,
+            rpl_option_from_uplink: false,
         }
     }
 }
@@ -270,6 +278,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             links: crate::link::LinkMetricConfig::default(),
             rpl_option: cfg.rpl_option,
             rpl_option_type: cfg.rpl_option_type,
+            rpl_tunnel_from_uplink: cfg.rpl_option_from_uplink,
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);
@@ -423,8 +432,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
         if matches!(self.state, SessionState::Idle | SessionState::Ended) {
             return;
         }
-        self.stack
-            .deliver_or_forward(now, datagram.to_vec(), true, None, 255);
+        self.stack.handle_uplink_packet(now, datagram.to_vec());
         self.pump(now);
     }
 

@@ -138,6 +138,10 @@ pub struct StackConfig {
     /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
     /// one its DODAG uses). Both are accepted on receipt.
     pub rpl_option_type: u8,
+    /// Border router: carry the RPL option on packets from the uplink into the DODAG too,
+    /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
+    /// no router insert the header itself). Meters take the inner packet out.
+    pub rpl_tunnel_from_uplink: bool,
 }
 
 /// Capacity of the stack's own queues (local datagrams, uplink datagrams).
@@ -406,6 +410,52 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 }
                 None
             }
+        }
+    }
+
+    /// A datagram from the uplink (border router). With
+    /// [`StackConfig::rpl_tunnel_from_uplink`] one for a node of the DODAG is forwarded
+    /// inside an outer IPv6 header from our address to its destination, with the RPL option
+    /// (Down, our rank) in its Hop-by-Hop header (RFC 9008 §7.2.2): the nodes on the way
+    /// validate it (RFC 6550 §11.2.2) and the destination takes the inner packet out.
+    /// Anything else takes the usual way in.
+    pub(crate) fn handle_uplink_packet(&mut self, now: Instant, mut packet: Vec<u8>) {
+        let tunnel = self.cfg.rpl_option
+            && self.cfg.rpl_tunnel_from_uplink
+            && ip::parse(&packet).is_some_and(|h| {
+                h.next_header != ip::PROTO_HOP_BY_HOP
+                    && !h.dst.is_multicast()
+                    && !h.dst.is_unicast_link_local()
+                    && !self.is_mine(&h.dst)
+                    && self
+                        .border_prefix
+                        .is_some_and(|p| ip::same_prefix(&p, &h.dst))
+            });
+        let Some((global, opt, dst)) = tunnel
+            .then(|| {
+                let h = ip::parse(&packet)?;
+                let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
+                let mut opt = r.hbh_option(&h.dst);
+                opt.option_type = self.cfg.rpl_option_type;
+                Some((self.global_address()?, opt, h.dst))
+            })
+            .flatten()
+        else {
+            self.deliver_or_forward(now, packet, true, None, 255);
+            return;
+        };
+        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3).
+        if !ip::decrement_hop_limit(&mut packet) {
+            self.stats.hop_limit_exceeded += 1;
+            return;
+        }
+        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, &opt) {
+            Some(outer) => {
+                self.stats.forwarded += 1;
+                self.stats.rpl_option_added += 1;
+                self.route_packet(now, outer);
+            }
+            None => self.stats.tx_refused += 1,
         }
     }
 
@@ -721,6 +771,19 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.stats.malformed += 1;
             return;
         };
+        if h.next_header == ip::PROTO_IPV6 {
+            // The end of an IPv6-in-IPv6 tunnel from the border router (RFC 9008 §7.2.2,
+            // RFC 2473 §3.2): the inner packet is delivered if it is ours. No tunnel inside.
+            let inner = ip::payload(&packet, &h);
+            match ip::parse(inner) {
+                Some(ih) if self.is_mine(&ih.dst) && ih.next_header != ip::PROTO_IPV6 => {
+                    let inner = inner.to_vec();
+                    self.deliver(now, inner, secured, from);
+                }
+                _ => self.stats.malformed += 1,
+            }
+            return;
+        }
         if let Some((ty, code, body)) = ip::icmp(&packet, &h) {
             if ty == ip::ICMPV6_RPL {
                 // A DIO's sender enters RPL's neighbour table with the link's ETX estimate.
@@ -987,6 +1050,7 @@ mod tests {
             links: LinkMetricConfig::default(),
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            rpl_tunnel_from_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -1381,6 +1445,72 @@ mod tests {
         b.deliver_or_forward(now, fwd.clone(), true, Some(a_ext), 100);
         let d = b.local.pop_front().expect("delivered");
         assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gb, &b"reading"[..]));
+    }
+
+    #[test]
+    fn border_router_tunnels_uplink_traffic_with_the_rpl_option() {
+        let now = Instant::from_secs(3);
+        let (a_ext, b_ext) = (child(1), child(2));
+        let gb = ip::with_iid(&PREFIX, b_ext);
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        // The border router: storing-mode root with a route to B through A.
+        let border = |tunnel: bool| {
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut root = RplNode::new(amimesh_rpl::Config::root(
+                9,
+                r.ll,
+                dodag,
+                Mop::StoringNoMulticast,
+            ));
+            root.start(Instant::ZERO);
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            r.cfg.rpl_tunnel_from_uplink = tunnel;
+            install_route(&mut r, now, a_ext, gb);
+            r
+        };
+        let from_server = reading(SERVER, gb);
+        // Off: forwarded as it came (one hop of hop limit less), no option.
+        let mut r = border(false);
+        r.handle_uplink_packet(now, from_server.clone());
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(ip::parse(&out[0].1).unwrap().next_header, ip::PROTO_UDP);
+        // On: IPv6-in-IPv6 to B, the RPL option (Down, the root's DAGRank) outside.
+        let mut r = border(true);
+        r.handle_uplink_packet(now, from_server.clone());
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        let outer = out[0].1.clone();
+        let oh = ip::parse(&outer).unwrap();
+        assert_eq!((oh.src, oh.dst, oh.next_header), (dodag, gb, 0));
+        assert_eq!(ip::after_hbh(&outer, &oh), ip::PROTO_IPV6);
+        let o = rpi_of(&outer);
+        assert!(o.down && o.sender_rank == 1);
+        let mut inner = from_server.clone();
+        inner[7] -= 1;
+        assert_eq!(&outer[48..], &inner[..], "the inner packet, one hop on");
+        // A forwards it Down along its route, checking the option.
+        let mut a = joined_at(Mop::StoringNoMulticast, a_ext);
+        install_route(&mut a, now, b_ext, gb);
+        a.deliver_or_forward(now, outer, true, Some(root_ext()), 100);
+        assert_eq!((a.stats.forwarded, a.stats.rpl_rank_errors), (1, 0));
+        let out = sent(&mut a, now);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        assert_eq!(rpi_of(&out[0].1).sender_rank, 2);
+        // B takes the inner packet out and delivers the server's datagram.
+        let mut b = joined_at(Mop::StoringNoMulticast, b_ext);
+        b.deliver_or_forward(now, out[0].1.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gb, &b"reading"[..]));
+        // A tunnel whose inner packet is not for B is dropped.
+        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, &o).unwrap();
+        b.deliver_or_forward(now, stray, true, Some(a_ext), 100);
+        assert!(b.local.is_empty());
+        assert_eq!(b.stats.malformed, 1);
     }
 
     #[test]

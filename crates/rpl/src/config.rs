@@ -29,10 +29,10 @@ pub enum RpiRank {
     #[default]
     DagRank,
     /// The 16-bit Rank itself, as Contiki-NG and RIOT put it in SenderRank: every rank
-    /// difference counts, so a loop is caught whatever the rank spacing; all nodes of the
-    /// DODAG must agree on it. On a tree ranks always grow by at least MinHopRankIncrease
-    /// from parent to child (RFC 6550 §3.5.1), so a loop-free path raises no more errors
-    /// than with DAGRank.
+    /// difference counts, and an equal Rank on the way Up or Down is an inconsistency too
+    /// (on a tree Rank grows by at least MinHopRankIncrease from parent to child, RFC 6550
+    /// §3.5.1), so a loop is caught whatever the rank spacing, also between two nodes that
+    /// took each other as parent at one Rank. All nodes of the DODAG must agree on it.
     Rank,
 }
 

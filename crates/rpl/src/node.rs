@@ -1923,7 +1923,8 @@ impl RplNode {
     ///   sent it there is removed, F is cleared and the packet is tried again; with no other
     ///   downward route left, `Drop` (a packet that went Down never goes Up again).
     /// - §11.2.2.2: SenderRank is compared with our DAGRank (or Rank, [`Config::rpi_rank`]):
-    ///   a packet going Down from a higher rank, or Up from a lower one, is inconsistent.
+    ///   a packet going Down from a higher rank, or Up from a lower one, is inconsistent
+    ///   (with [`RpiRank::Rank`](crate::RpiRank::Rank) an equal Rank too).
     ///   The first inconsistency sets R and the packet goes on; a second one (R already set)
     ///   is a loop: `Drop`, and the DIO Trickle timer is reset. A SenderRank of 0 going Up
     ///   is the source's (RFC 6550 §11.2) and is not compared.
@@ -1954,10 +1955,15 @@ impl RplNode {
         }
         let mine = self.rpi_rank();
         let sender = opt.sender_rank;
+        // With the full Rank a parent is always strictly below its child (RFC 6550 §3.5.1:
+        // Rank grows by at least MinHopRankIncrease per hop), so an equal Rank is as
+        // inconsistent as a wrong-way one: two nodes that chose each other from each
+        // other's stale DIOs sit at the same Rank.
+        let full = self.cfg.rpi_rank == crate::config::RpiRank::Rank;
         let inconsistent = if opt.down {
-            sender > mine
+            sender > mine || (full && sender == mine)
         } else {
-            sender != 0 && sender < mine
+            sender != 0 && (sender < mine || (full && sender == mine))
         };
         if inconsistent {
             self.stats.rank_errors = self.stats.rank_errors.saturating_add(1);
@@ -2791,6 +2797,24 @@ mod tests {
             down_from_sibling(RpiRank::Rank),
             (HbhVerdict::Forward, true, 512, 512)
         );
+        // Up from a node at our own Rank: a parent is never at its child's Rank.
+        for (rr, sender, flagged) in [
+            (RpiRank::Rank, 512, true),
+            (RpiRank::Rank, 640, false),
+            (RpiRank::DagRank, 2, false),
+        ] {
+            let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |c| c.rpi_rank = rr);
+            let mut h = HbhRepr {
+                option_type: hbh::OPTION_TYPE_RFC9008,
+                down: false,
+                rank_error: false,
+                forwarding_error: false,
+                instance_id: 0,
+                sender_rank: sender,
+            };
+            assert_eq!(r.check_hbh(now, &g(1), &mut h), HbhVerdict::Forward);
+            assert_eq!(h.rank_error, flagged, "{rr:?} {sender}");
+        }
     }
 
     #[test]

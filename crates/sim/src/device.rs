@@ -605,6 +605,8 @@ pub struct FieldTuning {
     pub rpl_option_type: Option<u8>,
     /// [`MeterConfig::rpl_option_rank`] and [`RelayConfigDevice::rpl_option_rank`].
     pub rpl_option_rank: Option<amimesh_rpl::RpiRank>,
+    /// [`RelayConfigDevice::rpl_option_from_uplink`].
+    pub rpl_option_from_uplink: Option<bool>,
 }
 
 impl FieldTuning {
@@ -680,6 +682,7 @@ impl FieldTuning {
             rpl_option: None,
             rpl_option_type: None,
             rpl_option_rank: None,
+            rpl_option_from_uplink: None,
         }
     }
 
@@ -693,6 +696,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option_rank {
             c.rpl_option_rank = v;
+        }
+        if let Some(v) = self.rpl_option_from_uplink {
+            c.rpl_option_from_uplink = v;
         }
         if let Some(v) = self.mop {
             c.mop = v;
