@@ -203,3 +203,46 @@ fn a_two_meter_loop_ends_at_the_second_rank_error_not_at_the_hop_limit() {
     let fwd = p1.forwarded + p2.forwarded - base[0].forwarded - base[1].forwarded;
     assert!(fwd >= 60, "went round the loop: {fwd} forwards");
 }
+
+/// With the relay carrying the option on uplink traffic too (IPv6-in-IPv6, RFC 9008
+/// §7.2.2), a DR command from the AMR/DR server reaches the far end of the line in either
+/// mode of operation (storing routes, or the relay's source route after the Hop-by-Hop
+/// header), and the meters on the way check the option.
+#[test]
+fn uplink_traffic_tunnelled_with_the_option_reaches_the_far_meter() {
+    for mop in [Mop::StoringNoMulticast, Mop::NonStoring] {
+        let mut f = line(3, SEED, |nodes, servers| {
+            let tuning = FieldTuning {
+                rpl_option_from_uplink: Some(true),
+                mop: Some(mop),
+                ..FieldTuning::default()
+            };
+            (*nodes, *servers) = field_nodes_tuned(3, SEED, |_, _| {}, &tuning);
+        });
+        assert!(
+            f.run_until_joined(&[1, 2, 3], Instant::from_secs(600))
+                .is_some(),
+            "{mop:?}"
+        );
+        // Let the last DAOs reach the relay.
+        let t = f.sim.now() + Duration::from_secs(30);
+        f.sim.run_until(t).unwrap();
+        let added = f.relay().policy_stats().rpl_option_added;
+        let far = f.meter(3).global_address().unwrap();
+        f.sim.with_server(|s, _| s.send_command(far, 4));
+        f.sim.poke(NodeId(0));
+        let t = f.sim.now() + Duration::from_secs(5);
+        f.sim.run_until(t).unwrap();
+        f.drain();
+        assert_eq!(f.meter(3).load_level(), 4, "{mop:?}");
+        assert!(f.relay().policy_stats().rpl_option_added > added, "{mop:?}");
+        for i in 1..=3 {
+            let p = f.meter(i).policy_stats();
+            assert_eq!(
+                (p.rpl_rank_errors, p.malformed),
+                (0, 0),
+                "{mop:?} meter {i}"
+            );
+        }
+    }
+}
