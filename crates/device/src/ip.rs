@@ -218,7 +218,7 @@ pub fn set_rpi(packet: &mut [u8], at: usize, r: &HbhRepr) {
 /// The packet with a Hop-by-Hop Options header holding only the RPL option `r` inserted
 /// after the IPv6 header: 8 octets, Hdr Ext Len 0, no padding needed (RFC 8200 §4.3; the
 /// 6-octet option fills the header). Only the packet's source inserts it (RFC 8200 §4,
-/// RFC 9008 §5). `None` if the packet already has a Hop-by-Hop header or grows too long.
+/// RFC 9008 §7.1.1). `None` if the packet already has a Hop-by-Hop header or grows too long.
 pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
     if h.next_header == PROTO_HOP_BY_HOP {
         return None;

@@ -76,8 +76,9 @@
 //!   first rank error, drop on a second, F back to the parent in storing mode); taken out
 //!   toward the uplink. Counters in [`PolicyStats`] (`rpl_*`); switch
 //!   [`MeterConfig::rpl_option`] / [`RelayConfigDevice::rpl_option`].
-//! - [ ] RPL option on packets from the uplink into the mesh (would need IPv6-in-IPv6
-//!   encapsulation at the relay, RFC 9008 §7.2.2)
+//! - [x] RPL option on packets from the uplink into the mesh by IPv6-in-IPv6 encapsulation at
+//!   the relay (RFC 9008 §7.2.2), off by default
+//!   ([`RelayConfigDevice::rpl_option_from_uplink`])
 //! - [ ] standalone mode (PAA and AMR/DR inside the relay)
 
 #![no_std]

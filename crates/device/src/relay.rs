@@ -90,7 +90,7 @@ pub struct RelayConfigDevice {
     /// of meters sets tens of minutes.
     pub route_lifetime_min: u8,
     /// Put the RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1) in the
-    /// packets the relay originates into the DODAG, as their source (RFC 9008 §7.1.3).
+    /// packets the relay originates into the DODAG, as their source (RFC 9008 §7.1.2).
     /// Packets from the uplink are forwarded into the mesh without it unless
     /// [`rpl_option_from_uplink`](Self::rpl_option_from_uplink) is set: adding it on the
     /// way needs IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200

@@ -132,7 +132,7 @@ pub struct StackConfig {
     /// routed through the DODAG, and validate it in the packets it forwards
     /// (RFC 6550 §11.2). A forwarded packet that carries the option is validated whatever
     /// this switch says; one without it is forwarded as it is (RFC 8200 §4: only the source
-    /// adds extension headers; RFC 9008 §5).
+    /// adds extension headers; RFC 9008 §7).
     pub rpl_option: bool,
     /// The option type put in: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3,
     /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
@@ -301,15 +301,15 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// The RPL Packet Information for a packet we originate (RFC 6550 §11.2; RFC 6553 §3;
     /// RFC 9008 §11.1 type 0x23), inserted in a Hop-by-Hop Options header by us as its
-    /// source (RFC 8200 §4 lets only the source add extension headers; RFC 9008 §5 lets a
+    /// source (RFC 8200 §4 lets only the source add extension headers; RFC 9008 §7.1.1 lets a
     /// RPL-aware node add the RPI to its own packets without encapsulation).
     ///
     /// Packets that stay on the link (link-local or multicast destinations: MLE, RPL
-    /// control, PANA between PaC and PRE) carry none (RFC 9008 §5, RFC 6550 §11.2 is about
+    /// control, PANA between PaC and PRE) carry none (RFC 6550 §11.2 is about
     /// forwarding inside the DODAG), nor do RPL control messages sent to a global address
     /// (non-storing DAOs), nor packets the border router sends to the uplink (they leave
     /// the RPL domain at once). The DODAG root sends its own packets Down with O set and its
-    /// DAGRank as SenderRank (RFC 9008 §7.1.3: the root, being the source, adds the RPI
+    /// rank as SenderRank (RFC 9008 §7.1.2: the root, being the source, adds the RPI
     /// itself).
     fn add_rpi(&mut self, packet: Vec<u8>) -> Vec<u8> {
         if !self.cfg.rpl_option {
