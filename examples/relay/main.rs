@@ -89,6 +89,10 @@ struct Cli {
     /// network key and revokes the relay.
     #[arg(long, value_name = "T")]
     revoke_relay_at: Option<f64>,
+    /// No RPL Packet Information (RFC 6553, RFC 9008) in the data path, for comparison:
+    /// routing loops then end only at the hop limit.
+    #[arg(long)]
+    no_rpl_option: bool,
     /// The uplink is down between T1 and T2 (simulated seconds), e.g. 60..90.
     #[arg(long, value_name = "T1..T2", value_parser = parse_range)]
     uplink_down: Option<(f64, f64)>,
@@ -146,6 +150,7 @@ fn main() -> Result<()> {
         revoke_relay_at: cli.revoke_relay_at,
         uplink_down: cli.uplink_down,
         verbose: !cli.json,
+        no_rpl_option: cli.no_rpl_option,
     };
     if !cli.json {
         println!(

@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub uplink_down: Option<(f64, f64)>,
     /// Print the session as it happens.
     pub verbose: bool,
+    /// No RPL Packet Information (RFC 6553, RFC 9008) in the data path
+    /// (`FieldTuning::rpl_option`): routing loops then end only at the hop limit.
+    pub no_rpl_option: bool,
 }
 
 /// Per-meter join timings (simulated seconds; first occurrence of each phase).
@@ -157,11 +160,14 @@ fn index_of(a: amimesh_core::ExtAddr) -> usize {
 fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>, Layout)> {
     s.validate()?;
     let layout = s.layout()?;
-    let tuning = if opts.large_network {
+    let mut tuning = if opts.large_network {
         FieldTuning::large_network()
     } else {
         FieldTuning::default()
     };
+    if opts.no_rpl_option {
+        tuning.rpl_option = Some(false);
+    }
     let (mut nodes, mut servers) = field_nodes_tuned(
         s.meters,
         s.seed,
@@ -544,6 +550,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
             policy.malformed += p.malformed;
             policy.no_route += p.no_route;
             policy.hop_limit_exceeded += p.hop_limit_exceeded;
+            policy.rpl_loop_drops += p.rpl_loop_drops;
+            policy.rpl_instance_mismatch += p.rpl_instance_mismatch;
             policy.tx_no_key += p.tx_no_key;
             policy.tx_refused += p.tx_refused;
         }
@@ -559,6 +567,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Report> {
         ("malformed", policy.malformed),
         ("no route", policy.no_route),
         ("hop limit exceeded", policy.hop_limit_exceeded),
+        ("routing loop (RPL rank error)", policy.rpl_loop_drops),
+        ("other RPL instance", policy.rpl_instance_mismatch),
         ("no key to send", policy.tx_no_key),
         ("send refused", policy.tx_refused),
         ("server dropped", sim.server().dropped),

@@ -181,6 +181,18 @@ struct Args {
     /// With `--scale`: the relay's `macMinBE,macMaxBE` (default 3,5).
     #[arg(long, value_delimiter = ',')]
     relay_mac_be: Option<Vec<u8>>,
+    /// With `--scale`: no RPL Packet Information (RFC 6553, RFC 9008) in the data path, so
+    /// routing loops end only at the hop limit (`FieldTuning::rpl_option`; for comparison).
+    #[arg(long)]
+    no_rpl_option: bool,
+    /// With `--scale`: the RPL option's SenderRank in DAGRank units (RFC 6550 §11.2) instead
+    /// of the full Rank (`FieldTuning::rpl_option_rank`).
+    #[arg(long)]
+    rpl_option_dag_rank: bool,
+    /// With `--scale`: the relay carries the RPL option on uplink traffic into the mesh too,
+    /// by IPv6-in-IPv6 (`FieldTuning::rpl_option_from_uplink`, RFC 9008 §7.2.2).
+    #[arg(long)]
+    rpl_option_from_uplink: bool,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -338,6 +350,15 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     };
     if a.non_storing {
         tuning.mop = Some(amimesh_rpl::wire::Mop::NonStoring);
+    }
+    if a.no_rpl_option {
+        tuning.rpl_option = Some(false);
+    }
+    if a.rpl_option_dag_rank {
+        tuning.rpl_option_rank = Some(amimesh_rpl::RpiRank::DagRank);
+    }
+    if a.rpl_option_from_uplink {
+        tuning.rpl_option_from_uplink = Some(true);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

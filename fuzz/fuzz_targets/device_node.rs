@@ -51,6 +51,24 @@ fuzz_target!(|ops: Vec<Op>| {
                 if let Some(h) = ip::parse(&psdu) {
                     let _ = ip::udp(&psdu, &h);
                     let _ = ip::icmp(&psdu, &h);
+                    // The RPL option helpers of the forwarding path (RFC 6553).
+                    let _ = ip::hbh_len(&psdu, &h);
+                    let _ = ip::after_hbh(&psdu, &h);
+                    if let Ok(Some((r, at))) = ip::rpi(&psdu, &h) {
+                        let mut q = psdu.clone();
+                        ip::set_rpi(&mut q, at, &r);
+                        assert_eq!(ip::rpi(&q, &h), Ok(Some((r, at))));
+                    }
+                    if let Some(s) = ip::strip_hbh(psdu.clone(), &h) {
+                        let sh = ip::parse(&s).expect("stripped packet parses");
+                        let l = ip::hbh_len(&psdu, &h).expect("length known");
+                        assert_eq!(sh.payload_len + l, h.payload_len);
+                    }
+                    if let Ok(Some((r, _))) = ip::rpi(&psdu, &h) {
+                        let _ = ip::insert_rpi(&psdu, &h, &r);
+                    }
+                    // Uplink datagrams reach the relay's forwarding path too.
+                    relay.handle_uplink_datagram(now, &psdu);
                 }
                 let _ = app::parse_reading(&psdu);
                 let _ = app::parse_command(&psdu);

@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
+use amimesh_rpl::wire::{HbhOption, HbhRepr};
 use amimesh_sixlowpan::wire::{icmpv6, udp};
 use core::net::Ipv6Addr;
 
@@ -154,6 +155,129 @@ pub fn decrement_hop_limit(packet: &mut [u8]) -> bool {
     }
 }
 
+/// Next Header value of the Hop-by-Hop Options header (RFC 8200 §4.3).
+pub const PROTO_HOP_BY_HOP: u8 = 0;
+
+/// Length of the Hop-by-Hop Options header right after the IPv6 header, if there is one
+/// (`Some(0)` if there is none). `None`: the header is cut short.
+pub fn hbh_len(packet: &[u8], h: &Header) -> Option<usize> {
+    if h.next_header != PROTO_HOP_BY_HOP {
+        return Some(0);
+    }
+    let l = payload(packet, h).get(1)?;
+    let len = (usize::from(*l) + 1) * 8;
+    (len <= h.payload_len).then_some(len)
+}
+
+/// The Next Header of the Hop-by-Hop Options header (RFC 8200 §4.3), or of the IPv6
+/// header when there is none.
+pub fn after_hbh(packet: &[u8], h: &Header) -> u8 {
+    if h.next_header == PROTO_HOP_BY_HOP {
+        payload(packet, h)
+            .first()
+            .copied()
+            .unwrap_or(PROTO_HOP_BY_HOP)
+    } else {
+        h.next_header
+    }
+}
+
+/// The RPL Packet Information (RFC 6553 §3; type 0x23 of RFC 9008 §11.1 or 0x63) in the
+/// packet's Hop-by-Hop Options header, with its offset in the packet. `Ok(None)`: no
+/// Hop-by-Hop header or no RPL option in it; `Err(())`: the header or option is malformed.
+#[allow(clippy::result_unit_err)]
+pub fn rpi(packet: &[u8], h: &Header) -> Result<Option<(HbhRepr, usize)>, ()> {
+    if h.next_header != PROTO_HOP_BY_HOP {
+        return Ok(None);
+    }
+    match HbhRepr::find_in_header(payload(packet, h)) {
+        Ok(Some((r, at))) => Ok(Some((r, at.saturating_add(IPV6_HEADER_LEN)))),
+        Ok(None) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// Rewrites the flags, RPLInstanceID and SenderRank of the RPL option found by [`rpi`] at
+/// `at` (RFC 6553 §3: the option may change en route). Its type, length and any sub-TLVs
+/// after the four data octets stay as they are.
+pub fn set_rpi(packet: &mut [u8], at: usize, r: &HbhRepr) {
+    let Some(b) = at
+        .checked_add(HbhRepr::LEN)
+        .and_then(|e| packet.get_mut(at..e))
+    else {
+        return;
+    };
+    let mut o = HbhOption::new_unchecked(b);
+    o.set_down(r.down);
+    o.set_rank_error(r.rank_error);
+    o.set_forwarding_error(r.forwarding_error);
+    o.set_instance_id(r.instance_id);
+    o.set_sender_rank(r.sender_rank);
+}
+
+/// The packet with a Hop-by-Hop Options header holding only the RPL option `r` inserted
+/// after the IPv6 header: 8 octets, Hdr Ext Len 0, no padding needed (RFC 8200 §4.3; the
+/// 6-octet option fills the header). Only the packet's source inserts it (RFC 8200 §4,
+/// RFC 9008 §7.1.1). `None` if the packet already has a Hop-by-Hop header or grows too long.
+pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
+    if h.next_header == PROTO_HOP_BY_HOP {
+        return None;
+    }
+    let plen = u16::try_from(h.payload_len.checked_add(8)?).ok()?;
+    let mut hdr = [0u8; 8];
+    r.emit_header(h.next_header, &mut hdr).ok()?;
+    let mut out = Vec::with_capacity(packet.len().saturating_add(8));
+    out.extend_from_slice(packet.get(..IPV6_HEADER_LEN)?);
+    out.extend_from_slice(&hdr);
+    out.extend_from_slice(packet.get(IPV6_HEADER_LEN..)?);
+    out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    *out.get_mut(6)? = PROTO_HOP_BY_HOP;
+    Some(out)
+}
+
+/// Next Header value of an encapsulated IPv6 packet (RFC 2473 §3).
+pub const PROTO_IPV6: u8 = 41;
+
+/// `inner` wrapped in an outer IPv6 header from `src` to `dst` whose Hop-by-Hop Options
+/// header carries the RPL option `r` (IPv6-in-IPv6, RFC 2473 §3; RFC 9008 §7.2.2). `None`
+/// if the result would be too long.
+pub fn encapsulate(
+    inner: &[u8],
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    hop_limit: u8,
+    r: &HbhRepr,
+) -> Option<Vec<u8>> {
+    let len = inner.len().checked_add(8)?;
+    u16::try_from(len).ok()?;
+    let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(len));
+    header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
+    let mut hdr = [0u8; 8];
+    r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
+    out.extend_from_slice(&hdr);
+    out.extend_from_slice(inner);
+    Some(out)
+}
+
+/// The packet without its Hop-by-Hop Options header (unchanged if it has none). `None` if
+/// the header is cut short.
+pub fn strip_hbh(mut packet: Vec<u8>, h: &Header) -> Option<Vec<u8>> {
+    let len = hbh_len(&packet, h)?;
+    if len == 0 {
+        return Some(packet);
+    }
+    let nh = after_hbh(&packet, h);
+    let plen = u16::try_from(h.payload_len.checked_sub(len)?).ok()?;
+    let end = IPV6_HEADER_LEN.checked_add(len)?;
+    if end > packet.len() {
+        return None;
+    }
+    packet.drain(IPV6_HEADER_LEN..end);
+    packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    *packet.get_mut(6)? = nh;
+    Some(packet)
+}
+
 /// The link-local address of an extended address (fe80::/64 + IID, RFC 4944 §7).
 pub fn link_local(ext: ExtAddr) -> Ipv6Addr {
     let mut a = [0u8; 16];
@@ -231,6 +355,73 @@ mod tests {
         assert!(decrement_hop_limit(&mut p));
         assert!(!decrement_hop_limit(&mut p));
         assert_eq!(parse(&p[..39]), None);
+    }
+
+    #[test]
+    fn rpl_option_in_a_hop_by_hop_header() {
+        let s: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let d: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let plain = build_udp(&s, &d, 1, 2, 64, b"abc");
+        let h = parse(&plain).unwrap();
+        assert_eq!((hbh_len(&plain, &h), rpi(&plain, &h)), (Some(0), Ok(None)));
+        let r = HbhRepr {
+            option_type: 0x23,
+            down: true,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: 0,
+            sender_rank: 3,
+        };
+        let p = insert_rpi(&plain, &h, &r).unwrap();
+        // IPv6 | 00 00 NH=UDP len 0 | 23 04 80 00 00 03 | UDP
+        let ph = parse(&p).unwrap();
+        assert_eq!((ph.next_header, ph.payload_len), (0, h.payload_len + 8));
+        assert_eq!(&p[40..48], &[17, 0, 0x23, 4, 0x80, 0, 0, 3]);
+        assert_eq!(rpi(&p, &ph), Ok(Some((r, 42))));
+        assert_eq!(
+            udp(&strip_hbh(p.clone(), &ph).unwrap(), &h),
+            udp(&plain, &h)
+        );
+        assert_eq!(insert_rpi(&p, &ph, &r), None, "only one Hop-by-Hop header");
+        // Rewritten in place; a longer option keeps its length and sub-TLV bytes.
+        let mut q = p.clone();
+        let r2 = HbhRepr {
+            rank_error: true,
+            sender_rank: 0x0102,
+            ..r
+        };
+        set_rpi(&mut q, 42, &r2);
+        assert_eq!(rpi(&q, &ph), Ok(Some((r2, 42))));
+        let mut long = plain[..40].to_vec();
+        long[6] = 0;
+        long[5] += 16;
+        long.extend_from_slice(&[17, 1, 0x63, 8, 0, 0, 1, 0, 0xaa, 0xbb, 0xcc, 0xdd]);
+        long.extend_from_slice(&[1, 2, 0, 0]); // PadN to 16 octets
+        long.extend_from_slice(&plain[40..]);
+        let lh = parse(&long).unwrap();
+        assert_eq!(hbh_len(&long, &lh), Some(16));
+        let (lr, at) = rpi(&long, &lh).unwrap().unwrap();
+        set_rpi(
+            &mut long,
+            at,
+            &HbhRepr {
+                sender_rank: 9,
+                ..lr
+            },
+        );
+        assert_eq!(
+            &long[42..56],
+            &[0x63, 8, 0, 0, 0, 9, 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 0, 0]
+        );
+        assert_eq!(strip_hbh(long, &lh).unwrap(), plain);
+        // Malformed: an option running past the header, or a header past the packet.
+        let mut bad = p.clone();
+        bad[43] = 9;
+        assert_eq!(rpi(&bad, &ph), Err(()));
+        let mut cut = p;
+        cut[41] = 5;
+        assert_eq!(hbh_len(&cut, &ph), None);
+        assert_eq!(strip_hbh(cut, &ph), None);
     }
 
     #[test]

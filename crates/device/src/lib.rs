@@ -69,7 +69,16 @@
 //! # Supported
 //! - [x] storing-mode RPL downward routes (DR commands reach any meter)
 //! - [x] non-storing mode: SRH inserted at the relay, processed at routers (RFC 6554 §4.2)
-//! - [ ] RFC 6553 RPL option in forwarded data packets
+//! - [x] RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1; 0x63 accepted)
+//!   in a Hop-by-Hop header, compressed as LOWPAN_NHC EID 0 (RFC 6282 §4.2): added by meters
+//!   to what they originate through the DODAG and by the relay to what it originates into
+//!   it; validated on every forwarded packet that carries it (RFC 6550 §11.2.2: R on a
+//!   first rank error, drop on a second, F back to the parent in storing mode); taken out
+//!   toward the uplink. Counters in [`PolicyStats`] (`rpl_*`); switch
+//!   [`MeterConfig::rpl_option`] / [`RelayConfigDevice::rpl_option`].
+//! - [x] RPL option on packets from the uplink into the mesh by IPv6-in-IPv6 encapsulation at
+//!   the relay (RFC 9008 §7.2.2), off by default
+//!   ([`RelayConfigDevice::rpl_option_from_uplink`])
 //! - [ ] standalone mode (PAA and AMR/DR inside the relay)
 
 #![no_std]

@@ -14,7 +14,7 @@ use amimesh_mac::security::keys::derive_link_keys;
 use amimesh_mle::security::MleKey;
 use amimesh_mle::{self as mle, MleNode};
 use amimesh_pana_relay::PanaRelay;
-use amimesh_rpl::{NextHop, RplNode};
+use amimesh_rpl::{HbhVerdict, NextHop, RplNode};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, Fragmenter, Reassembler, ReassemblyConfig};
 use core::net::Ipv6Addr;
 use rand_core::{CryptoRng, RngCore};
@@ -63,6 +63,26 @@ pub struct PolicyStats {
     pub tx_bytes: u64,
     /// Datagrams for a local port nobody listens on.
     pub no_listener: u64,
+    /// Packets this device originated with the RPL option in a Hop-by-Hop header
+    /// ([`MeterConfig::rpl_option`](crate::MeterConfig::rpl_option), RFC 6553 §3).
+    pub rpl_option_added: u64,
+    /// Rank inconsistencies found in forwarded packets' RPL option (RFC 6550 §11.2.2.2):
+    /// the first one of a packet sets its R flag, a second one drops it.
+    pub rpl_rank_errors: u64,
+    /// Forwarded packets dropped on a second rank inconsistency: a loop (RFC 6550 §11.2.2.2).
+    pub rpl_loop_drops: u64,
+    /// Packets going Down that found no downward route here (storing mode) and were sent
+    /// back to the parent that passed them with F set (RFC 6550 §11.2.2.3).
+    pub rpl_forwarding_errors: u64,
+    /// Packets that came back from a child with F set: the route through that child was
+    /// removed (RFC 6550 §11.2.2.3).
+    pub rpl_forwarding_errors_received: u64,
+    /// Forwarded packets dropped because their RPL option names another RPLInstance
+    /// (RFC 6550 §11.2.2.1).
+    pub rpl_instance_mismatch: u64,
+    /// Of `hop_limit_exceeded`, the packets that carried the RPL option: loops the rank
+    /// check did not catch (the others had no option to check).
+    pub rpl_option_hop_limit: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -109,6 +129,21 @@ pub struct StackConfig {
     pub links: LinkMetricConfig,
     /// Channel access and retries of the MAC.
     pub mac: MacParams,
+    /// Carry the RPL Packet Information (RFC 6553 §3, option type 0x23 of RFC 9008 §11.1,
+    /// in a Hop-by-Hop Options header) in the packets this device originates that are
+    /// routed through the DODAG, and validate it in the packets it forwards
+    /// (RFC 6550 §11.2). A forwarded packet that carries the option is validated whatever
+    /// this switch says; one without it is forwarded as it is (RFC 8200 §4: only the source
+    /// adds extension headers; RFC 9008 §7).
+    pub rpl_option: bool,
+    /// The option type put in: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3,
+    /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
+    /// one its DODAG uses). Both are accepted on receipt.
+    pub rpl_option_type: u8,
+    /// Border router: carry the RPL option on packets from the uplink into the DODAG too,
+    /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
+    /// no router insert the header itself). Meters take the inner packet out.
+    pub rpl_tunnel_from_uplink: bool,
 }
 
 /// The MAC's channel-access and retry parameters: the PIB attributes of 802.15.4-2020
@@ -290,8 +325,175 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         self.route(now, p);
     }
 
-    /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
+    /// Routes an IPv6 packet this device originates; with [`StackConfig::rpl_option`] a
+    /// packet that travels through the DODAG gets the RPL option first.
     pub(crate) fn route(&mut self, now: Instant, packet: Vec<u8>) {
+        let packet = self.add_rpi(packet);
+        self.route_packet(now, packet);
+    }
+
+    /// The RPL Packet Information for a packet we originate (RFC 6550 §11.2; RFC 6553 §3;
+    /// RFC 9008 §11.1 type 0x23), inserted in a Hop-by-Hop Options header by us as its
+    /// source (RFC 8200 §4 lets only the source add extension headers; RFC 9008 §7.1.1 lets a
+    /// RPL-aware node add the RPI to its own packets without encapsulation).
+    ///
+    /// Packets that stay on the link (link-local or multicast destinations: MLE, RPL
+    /// control, PANA between PaC and PRE) carry none (RFC 6550 §11.2 is about
+    /// forwarding inside the DODAG), nor do RPL control messages sent to a global address
+    /// (non-storing DAOs), nor packets the border router sends to the uplink (they leave
+    /// the RPL domain at once). The DODAG root sends its own packets Down with O set and its
+    /// rank as SenderRank (RFC 9008 §7.1.2: the root, being the source, adds the RPI
+    /// itself).
+    fn add_rpi(&mut self, packet: Vec<u8>) -> Vec<u8> {
+        if !self.cfg.rpl_option {
+            return packet;
+        }
+        let Some(h) = ip::parse(&packet) else {
+            return packet;
+        };
+        let dst = h.dst;
+        if dst.is_multicast()
+            || dst.is_unicast_link_local()
+            || dst.is_unspecified()
+            || self.is_mine(&dst)
+            || self
+                .border_prefix
+                .is_some_and(|p| !ip::same_prefix(&p, &dst))
+            || (h.next_header == ip::PROTO_ICMPV6
+                && ip::payload(&packet, &h).first() == Some(&ip::ICMPV6_RPL))
+        {
+            return packet;
+        }
+        let Some(r) = self.rpl.as_ref().filter(|r| r.is_joined()) else {
+            return packet;
+        };
+        let mut opt = r.hbh_option(&dst);
+        opt.option_type = self.cfg.rpl_option_type;
+        match ip::insert_rpi(&packet, &h, &opt) {
+            Some(p) => {
+                self.stats.rpl_option_added += 1;
+                p
+            }
+            None => packet,
+        }
+    }
+
+    /// Data-path validation of a packet to forward (RFC 6550 §11.2.2) when it carries the
+    /// RPL option: [`RplNode::check_hbh`] updates SenderRank and O, sets R on a first rank
+    /// inconsistency and rejects a second one (a loop: dropped and counted, Trickle reset).
+    /// In storing mode a packet going Down with no downward route here is sent back to the
+    /// parent that passed it (`from`) with F set, O untouched (RFC 6550 §11.2.2.3, DAO
+    /// inconsistency loop recovery); the parent removes the stale route. Returns the packet
+    /// to route on, or `None` if it was consumed.
+    fn validate_rpi(
+        &mut self,
+        now: Instant,
+        mut packet: Vec<u8>,
+        from: Option<ExtAddr>,
+    ) -> Option<Vec<u8>> {
+        let h = ip::parse(&packet)?;
+        let (mut opt, at) = match ip::rpi(&packet, &h) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Some(packet),
+            Err(()) => {
+                self.stats.malformed += 1;
+                return None;
+            }
+        };
+        let Some(r) = self.rpl.as_mut().filter(|r| r.is_joined()) else {
+            // Not in a DODAG: nothing to check against; routing decides.
+            return Some(packet);
+        };
+        if opt.instance_id != r.instance_id() {
+            self.stats.rpl_instance_mismatch += 1;
+            return None;
+        }
+        let f_in = opt.forwarding_error;
+        let errors_before = r.stats().rank_errors;
+        let verdict = r.check_hbh(now, &h.dst, &mut opt);
+        let found = r.stats().rank_errors.saturating_sub(errors_before);
+        self.stats.rpl_rank_errors += u64::from(found);
+        if f_in {
+            self.stats.rpl_forwarding_errors_received += 1;
+        }
+        match verdict {
+            HbhVerdict::Forward => {
+                ip::set_rpi(&mut packet, at, &opt);
+                Some(packet)
+            }
+            HbhVerdict::Drop => {
+                if found > 0 {
+                    self.stats.rpl_loop_drops += 1;
+                } else {
+                    // Back with F and no other downward route (RFC 6550 §11.2.2.3).
+                    self.stats.no_route += 1;
+                }
+                None
+            }
+            HbhVerdict::ForwardingError => {
+                ip::set_rpi(&mut packet, at, &opt);
+                match from {
+                    Some(parent) => {
+                        self.stats.rpl_forwarding_errors += 1;
+                        if let Some(ph) = ip::parse(&packet) {
+                            self.transmit(now, &packet, &ph, LinkAddr::Extended(parent));
+                        }
+                    }
+                    None => self.stats.no_route += 1,
+                }
+                None
+            }
+        }
+    }
+
+    /// A datagram from the uplink (border router). With
+    /// [`StackConfig::rpl_tunnel_from_uplink`] one for a node of the DODAG is forwarded
+    /// inside an outer IPv6 header from our address to its destination, with the RPL option
+    /// (Down, our rank) in its Hop-by-Hop header (RFC 9008 §7.2.2): the nodes on the way
+    /// validate it (RFC 6550 §11.2.2) and the destination takes the inner packet out.
+    /// Anything else takes the usual way in.
+    pub(crate) fn handle_uplink_packet(&mut self, now: Instant, mut packet: Vec<u8>) {
+        let tunnel = self.cfg.rpl_option
+            && self.cfg.rpl_tunnel_from_uplink
+            && ip::parse(&packet).is_some_and(|h| {
+                h.next_header != ip::PROTO_HOP_BY_HOP
+                    && !h.dst.is_multicast()
+                    && !h.dst.is_unicast_link_local()
+                    && !self.is_mine(&h.dst)
+                    && self
+                        .border_prefix
+                        .is_some_and(|p| ip::same_prefix(&p, &h.dst))
+            });
+        let Some((global, opt, dst)) = tunnel
+            .then(|| {
+                let h = ip::parse(&packet)?;
+                let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
+                let mut opt = r.hbh_option(&h.dst);
+                opt.option_type = self.cfg.rpl_option_type;
+                Some((self.global_address()?, opt, h.dst))
+            })
+            .flatten()
+        else {
+            self.deliver_or_forward(now, packet, true, None, 255);
+            return;
+        };
+        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3).
+        if !ip::decrement_hop_limit(&mut packet) {
+            self.stats.hop_limit_exceeded += 1;
+            return;
+        }
+        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, &opt) {
+            Some(outer) => {
+                self.stats.forwarded += 1;
+                self.stats.rpl_option_added += 1;
+                self.route_packet(now, outer);
+            }
+            None => self.stats.tx_refused += 1,
+        }
+    }
+
+    /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
+    fn route_packet(&mut self, now: Instant, packet: Vec<u8>) {
         let Some(h) = ip::parse(&packet) else {
             self.stats.malformed += 1;
             return;
@@ -307,6 +509,16 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if let Some(prefix) = self.border_prefix {
             if !ip::same_prefix(&prefix, &dst) {
+                // The packet leaves the RPL domain: the border router takes the RPL option
+                // out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance). RFC
+                // 9008 §7.2.1 would let a type-0x23 option travel on (routers outside skip
+                // it), but a 0x63 one would make RPL-unaware routers discard the packet
+                // (RFC 6553 §3 act bits 01, RFC 9008 §4.2), and the servers behind the
+                // uplink have no use for it.
+                let Some(packet) = ip::strip_hbh(packet, &h) else {
+                    self.stats.malformed += 1;
+                    return;
+                };
                 if self.uplink_out.len() < QUEUE_CAP {
                     self.uplink_out.push_back(packet);
                 } else {
@@ -333,28 +545,43 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
     /// 6550 §9.8) and puts the first hop in the Destination Address. Returns the first hop and
     /// the new packet.
+    ///
+    /// A Hop-by-Hop Options header (the RPL option) stays first: the SRH goes after it
+    /// (RFC 8200 §4.1 header order) and takes over its Next Header.
     fn insert_srh(&self, packet: &[u8], h: &ip::Header) -> Option<(Ipv6Addr, Vec<u8>)> {
         let rpl = self.rpl.as_ref()?;
         let mut srh = [0u8; 512];
-        let (first, len) = rpl.build_srh(&h.dst, h.next_header, &mut srh).ok()?;
+        let (first, len) = rpl
+            .build_srh(&h.dst, ip::after_hbh(packet, h), &mut srh)
+            .ok()?;
         if len == 0 {
             return Some((first, packet.to_vec()));
         }
-        let head = packet.get(..ip::IPV6_HEADER_LEN)?;
-        let rest = packet.get(ip::IPV6_HEADER_LEN..)?;
+        let at = ip::IPV6_HEADER_LEN.checked_add(ip::hbh_len(packet, h)?)?;
+        let head = packet.get(..at)?;
+        let rest = packet.get(at..)?;
         let mut out = Vec::with_capacity(packet.len().saturating_add(len));
         out.extend_from_slice(head);
         out.extend_from_slice(srh.get(..len)?);
         out.extend_from_slice(rest);
         let plen = u16::try_from(h.payload_len.checked_add(len)?).ok()?;
         out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
-        *out.get_mut(6)? = amimesh_rpl::wire::srh::IPV6_ROUTING;
+        // The Next Header that named the upper layer now names the SRH.
+        let nh_at = if at == ip::IPV6_HEADER_LEN {
+            6
+        } else {
+            ip::IPV6_HEADER_LEN
+        };
+        *out.get_mut(nh_at)? = amimesh_rpl::wire::srh::IPV6_ROUTING;
         out.get_mut(24..40)?.copy_from_slice(&first.octets());
         Some((first, out))
     }
 
     /// RFC 6554 §4.2 at a router named in the Destination Address: forwards to the next
-    /// address, or (Segments Left 0) removes the header and delivers.
+    /// address, or (Segments Left 0) removes the header and delivers. The SRH follows the
+    /// Hop-by-Hop Options header if there is one; a packet forwarded on has its RPL option
+    /// validated like any other (RFC 6550 §11.2.2; in non-storing mode no DAO
+    /// inconsistency is repaired on the way, §11.2.2.3).
     fn handle_srh(
         &mut self,
         now: Instant,
@@ -363,8 +590,13 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         secured: bool,
         from: Option<(ExtAddr, u8)>,
     ) {
+        let Some(hbh) = ip::hbh_len(&packet, h) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let start = ip::IPV6_HEADER_LEN.saturating_add(hbh);
         let end = ip::IPV6_HEADER_LEN.saturating_add(h.payload_len);
-        let Some(ext) = packet.get_mut(ip::IPV6_HEADER_LEN..end) else {
+        let Some(ext) = packet.get_mut(start..end) else {
             self.stats.malformed += 1;
             return;
         };
@@ -382,6 +614,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                     self.stats.hop_limit_exceeded += 1;
                     return;
                 }
+                let Some(packet) = self.validate_rpi(now, packet, from.map(|f| f.0)) else {
+                    return;
+                };
                 self.stats.forwarded += 1;
                 if let Some(ph) = ip::parse(&packet) {
                     // The next address is on-link (RFC 6554 §4.2): its IID names the neighbour.
@@ -391,10 +626,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             Ok(false) => {
                 let nh = srh.next_header();
                 let hl = srh.header_len();
-                let (Some(head), Some(rest)) = (
-                    packet.get(..ip::IPV6_HEADER_LEN),
-                    packet.get(ip::IPV6_HEADER_LEN.saturating_add(hl)..),
-                ) else {
+                let (Some(head), Some(rest)) =
+                    (packet.get(..start), packet.get(start.saturating_add(hl)..))
+                else {
                     self.stats.malformed += 1;
                     return;
                 };
@@ -405,7 +639,8 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 if let Some(b) = out.get_mut(4..6) {
                     b.copy_from_slice(&plen.to_be_bytes());
                 }
-                if let Some(b) = out.get_mut(6) {
+                let nh_at = if hbh == 0 { 6 } else { ip::IPV6_HEADER_LEN };
+                if let Some(b) = out.get_mut(nh_at) {
                     *b = nh;
                 }
                 self.deliver(now, out, secured, from);
@@ -528,7 +763,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.stats.unsecured_pana_accepted += 1;
         }
         if self.is_mine(&h.dst) {
-            if h.next_header == amimesh_rpl::wire::srh::IPV6_ROUTING {
+            if ip::after_hbh(&packet, &h) == amimesh_rpl::wire::srh::IPV6_ROUTING {
                 self.handle_srh(now, packet, &h, secured, from.map(|e| (e, lqi)));
             } else {
                 self.deliver(now, packet, secured, from.map(|e| (e, lqi)));
@@ -540,10 +775,16 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if !ip::decrement_hop_limit(&mut packet) {
             self.stats.hop_limit_exceeded += 1;
+            if matches!(ip::rpi(&packet, &h), Ok(Some(_))) {
+                self.stats.rpl_option_hop_limit += 1;
+            }
             return;
         }
+        let Some(packet) = self.validate_rpi(now, packet, from) else {
+            return;
+        };
         self.stats.forwarded += 1;
-        self.route(now, packet);
+        self.route_packet(now, packet);
     }
 
     fn deliver(
@@ -553,10 +794,29 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         secured: bool,
         from: Option<(ExtAddr, u8)>,
     ) {
+        // The RPL option ends its use at the destination (RFC 6550 §11.2): the layers above
+        // see the packet without its Hop-by-Hop header.
+        let Some(packet) = ip::parse(&packet).and_then(|h| ip::strip_hbh(packet, &h)) else {
+            self.stats.malformed += 1;
+            return;
+        };
         let Some(h) = ip::parse(&packet) else {
             self.stats.malformed += 1;
             return;
         };
+        if h.next_header == ip::PROTO_IPV6 {
+            // The end of an IPv6-in-IPv6 tunnel from the border router (RFC 9008 §7.2.2,
+            // RFC 2473 §3.2): the inner packet is delivered if it is ours. No tunnel inside.
+            let inner = ip::payload(&packet, &h);
+            match ip::parse(inner) {
+                Some(ih) if self.is_mine(&ih.dst) && ih.next_header != ip::PROTO_IPV6 => {
+                    let inner = inner.to_vec();
+                    self.deliver(now, inner, secured, from);
+                }
+                _ => self.stats.malformed += 1,
+            }
+            return;
+        }
         if let Some((ty, code, body)) = ip::icmp(&packet, &h) {
             if ty == ip::ICMPV6_RPL {
                 // A DIO's sender enters RPL's neighbour table with the link's ETX estimate.
@@ -809,8 +1069,12 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     fn stack() -> Stack<ChaCha20Rng> {
+        stack_at(ExtAddr::from_u64(0x0212_4b00_0000_0001))
+    }
+
+    fn stack_at(ext_addr: ExtAddr) -> Stack<ChaCha20Rng> {
         let cfg = StackConfig {
-            ext_addr: ExtAddr::from_u64(0x0212_4b00_0000_0001),
+            ext_addr,
             phy: PhyProfile::SUN_FSK_920_100K,
             channel: 1,
             seed: 1,
@@ -818,6 +1082,9 @@ mod tests {
             key_switch_window: Duration::from_secs(60),
             links: LinkMetricConfig::default(),
             mac: MacParams::default(),
+            rpl_option: true,
+            rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            rpl_tunnel_from_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -877,4 +1144,450 @@ mod tests {
     }
 
     const AMR_TEST_PORT: u16 = 5000;
+
+    // ---- RPL Packet Information in the data path (RFC 6550 §11.2, RFC 6553, RFC 9008)
+
+    use amimesh_rpl::wire::{
+        DaoRepr, MessageRepr, Mop, OptionRepr, Options, TransitInformation, code,
+    };
+
+    const PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0);
+    const SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 2);
+
+    fn root_ext() -> ExtAddr {
+        ExtAddr::from_u64(0x0212_4b00_0000_0100)
+    }
+
+    /// A keyed stack whose RPL router has joined a DODAG (mode `mop`) under a root one hop
+    /// up: rank 512, DAGRank 2.
+    fn joined(mop: Mop) -> Stack<ChaCha20Rng> {
+        joined_at(mop, ExtAddr::from_u64(0x0212_4b00_0000_0001))
+    }
+
+    fn joined_at(mop: Mop, ext: ExtAddr) -> Stack<ChaCha20Rng> {
+        let mut s = stack_at(ext);
+        let now = Instant::from_secs(1);
+        s.install_network_key(now, &Key128::new([7; 16]), 1);
+        let rll = ip::link_local(root_ext());
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, rll, dodag, mop));
+        root.start(Instant::ZERO);
+        let mut buf = [0u8; 1280];
+        let dio = loop {
+            let t = root.poll_timeout().unwrap();
+            root.handle_timeout(t);
+            if let Some(tx) = core::iter::from_fn(|| root.poll_transmit(t, &mut buf))
+                .find(|x| x.code == code::DIO)
+            {
+                break buf[..tx.len].to_vec();
+            }
+        };
+        let mut r = RplNode::new(amimesh_rpl::Config::router(2, s.ll));
+        r.start(now);
+        r.handle_message(now, rll, ALL_RPL_NODES, code::DIO, &dio);
+        assert!(r.is_joined());
+        assert_eq!(r.dag_rank(), 2);
+        s.rpl = Some(r);
+        s
+    }
+
+    fn child(i: u64) -> ExtAddr {
+        ExtAddr::from_u64(0x0212_4b00_0000_0200 + i)
+    }
+
+    fn reading(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+        ip::build_udp(&src, &dst, AMR_TEST_PORT, AMR_TEST_PORT, 64, b"reading")
+    }
+
+    fn with_rpi(p: &[u8], down: bool, r: bool, f: bool, rank: u16) -> Vec<u8> {
+        let h = ip::parse(p).unwrap();
+        let o = amimesh_rpl::wire::HbhRepr {
+            option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            down,
+            rank_error: r,
+            forwarding_error: f,
+            instance_id: 0,
+            sender_rank: rank,
+        };
+        ip::insert_rpi(p, &h, &o).unwrap()
+    }
+
+    fn rpi_of(p: &[u8]) -> amimesh_rpl::wire::HbhRepr {
+        ip::rpi(p, &ip::parse(p).unwrap()).unwrap().unwrap().0
+    }
+
+    /// A DAO for `target`: storing mode (no parent address, RFC 6550 §9.7) or non-storing
+    /// with the target's parent (§9.8).
+    fn dao(target: Ipv6Addr, parent: Option<Ipv6Addr>) -> Vec<u8> {
+        let t = target.octets();
+        let opts = [
+            OptionRepr::RplTarget {
+                flags: 0,
+                prefix_length: 128,
+                prefix: &t,
+            },
+            OptionRepr::TransitInformation(TransitInformation {
+                external: false,
+                invalidate: false,
+                path_control: 0,
+                path_sequence: 241,
+                path_lifetime: 30,
+                parent_address: parent,
+            }),
+        ];
+        let m = MessageRepr::Dao(DaoRepr {
+            instance_id: 0,
+            expect_ack: false,
+            flags: 0,
+            sequence: 1,
+            dodag_id: None,
+            options: Options::List(&opts),
+        });
+        let mut b = alloc::vec![0u8; m.buffer_len()];
+        m.emit(&mut b).unwrap();
+        b
+    }
+
+    /// A DAO from `child` registering `target` (storing mode, RFC 6550 §9.2).
+    fn install_route(s: &mut Stack<ChaCha20Rng>, now: Instant, child: ExtAddr, target: Ipv6Addr) {
+        let b = dao(target, None);
+        let (cll, me) = (ip::link_local(child), s.ll);
+        s.rpl
+            .as_mut()
+            .unwrap()
+            .handle_message(now, cll, me, code::DAO, &b);
+        assert!(
+            s.rpl
+                .as_ref()
+                .unwrap()
+                .storing_routes()
+                .get(&target)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn originated_packets_through_the_dodag_carry_the_rpl_option() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let me = s.global_address().unwrap();
+        let p = s.add_rpi(reading(me, SERVER));
+        assert_eq!(s.stats.rpl_option_added, 1);
+        let h = ip::parse(&p).unwrap();
+        assert_eq!(h.next_header, ip::PROTO_HOP_BY_HOP);
+        assert_eq!(ip::hbh_len(&p, &h), Some(8));
+        assert_eq!(ip::after_hbh(&p, &h), ip::PROTO_UDP);
+        let o = rpi_of(&p);
+        // Up (O clear), SenderRank = our DAGRank, RFC 9008 type, instance 0.
+        assert_eq!((o.option_type, o.down, o.sender_rank), (0x23, false, 2));
+        assert!(!o.rank_error && !o.forwarding_error);
+        // Stripped at the destination, the UDP datagram is intact.
+        let back = ip::strip_hbh(p, &h).unwrap();
+        assert_eq!(back, reading(me, SERVER));
+        // Link-local traffic (PaC↔PRE PANA, MLE) and RPL control messages carry none.
+        let peer = ip::link_local(child(1));
+        let ll = ip::build_udp(&s.ll, &peer, 716, 716, 255, &[0; 16]);
+        assert_eq!(s.add_rpi(ll.clone()), ll);
+        let root = ip::with_iid(&PREFIX, root_ext());
+        let dao = ip::build_icmp(&me, &root, ip::ICMPV6_RPL, code::DAO, 64, &[0; 4]);
+        assert_eq!(s.add_rpi(dao.clone()), dao);
+        assert_eq!(s.stats.rpl_option_added, 1);
+        // Switched off: nothing is added.
+        s.cfg.rpl_option = false;
+        let plain = reading(me, SERVER);
+        assert_eq!(s.add_rpi(plain.clone()), plain);
+        // Through `route` the packet leaves as one secured frame to the parent.
+        s.cfg.rpl_option = true;
+        s.send_udp(Instant::from_secs(3), me, SERVER, (1, 1), 64, b"x");
+        assert_eq!((s.stats.rpl_option_added, s.stats.tx_frames), (2, 1));
+    }
+
+    #[test]
+    fn forwarding_updates_sender_rank_and_forwards_unmarked_packets_unchanged() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let src = ip::with_iid(&PREFIX, child(1));
+        // Up from a deeper node (DAGRank 3): consistent; SenderRank becomes ours.
+        let p = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let o = rpi_of(&out);
+        assert_eq!((o.sender_rank, o.rank_error, o.down), (2, false, false));
+        // A packet without the option is forwarded as it came (RFC 8200 §4: only its
+        // source may add headers).
+        let plain = reading(src, SERVER);
+        assert_eq!(
+            s.validate_rpi(now, plain.clone(), None),
+            Some(plain.clone())
+        );
+        s.deliver_or_forward(now, plain, true, Some(child(1)), 100);
+        assert_eq!((s.stats.forwarded, s.stats.rpl_rank_errors), (1, 0));
+        // A malformed Hop-by-Hop header is dropped and counted.
+        let mut bad = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        bad[43] = 9; // option length beyond the header
+        s.deliver_or_forward(now, bad, true, Some(child(1)), 100);
+        assert_eq!((s.stats.malformed, s.stats.forwarded), (1, 1));
+        // Another RPLInstance: dropped (RFC 6550 §11.2.2.1).
+        let mut other = with_rpi(&reading(src, SERVER), false, false, false, 3);
+        other[45] = 7;
+        s.deliver_or_forward(now, other, true, Some(child(1)), 100);
+        assert_eq!((s.stats.rpl_instance_mismatch, s.stats.forwarded), (1, 1));
+    }
+
+    #[test]
+    fn a_looping_packet_is_marked_then_dropped_at_the_second_rank_error() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let src = ip::with_iid(&PREFIX, child(1));
+        // Going Up from a node ranked above us (DAGRank 1): first inconsistency, R set and
+        // the packet still forwarded (RFC 6550 §11.2.2.2).
+        let p = with_rpi(&reading(src, SERVER), false, false, false, 1);
+        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let o = rpi_of(&out);
+        assert!(o.rank_error);
+        assert_eq!(s.stats.rpl_rank_errors, 1);
+        // The same packet back again, R set: a loop; dropped and counted, not forwarded.
+        let mut again = out;
+        let h = ip::parse(&again).unwrap();
+        let (mut o, at) = ip::rpi(&again, &h).unwrap().unwrap();
+        o.sender_rank = 1;
+        ip::set_rpi(&mut again, at, &o);
+        // Let the DIO interval grow past Imin first.
+        let mut now = now;
+        {
+            let r = s.rpl.as_mut().unwrap();
+            while r.trickle().interval() == r.trickle().i_min() {
+                now = r.poll_timeout().unwrap().max(now);
+                r.handle_timeout(now);
+            }
+        }
+        s.deliver_or_forward(now, again, true, Some(child(1)), 100);
+        assert_eq!(
+            (
+                s.stats.rpl_rank_errors,
+                s.stats.rpl_loop_drops,
+                s.stats.forwarded
+            ),
+            (2, 1, 0)
+        );
+        assert_eq!(s.stats.tx_frames, 0);
+        // The DIO Trickle timer was reset to Imin (RFC 6550 §11.2.2.2).
+        let t = s.rpl.as_ref().unwrap().trickle();
+        assert_eq!(t.interval(), t.i_min());
+        // Going Down from a node ranked below us is just as inconsistent.
+        let down = with_rpi(&reading(SERVER, src), true, true, false, 5);
+        install_route(&mut s, now, child(1), src);
+        s.deliver_or_forward(now, down, true, Some(root_ext()), 100);
+        assert_eq!((s.stats.rpl_loop_drops, s.stats.forwarded), (2, 0));
+    }
+
+    /// The IPv6 packets `s` put on the air (decrypted with the test network key and
+    /// decompressed), with their link-layer destination.
+    fn sent(s: &mut Stack<ChaCha20Rng>, now: Instant) -> Vec<(LinkAddr, Vec<u8>)> {
+        use amimesh_mac::security::ccm_star::CcmKey;
+        use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
+        let mut keys: KeyTable<1, 1> = KeyTable::new();
+        keys.add_key(
+            Some(1),
+            CcmKey::new(&derive_link_keys(&Key128::new([7; 16])).1),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Some(op) = s.poll_radio(now, &mut buf) {
+            let RadioOp::Transmit(t) = op else { continue };
+            let mut f = buf[..t.len].to_vec();
+            let v = amimesh_mac::wire::Frame::new_checked(&f[..]).unwrap();
+            let (src, dst) = (v.src_addr(), v.dst_addr());
+            let u = unsecure_frame(&mut f, &keys).unwrap();
+            let mut p = [0u8; 1280];
+            let n = amimesh_sixlowpan::decompress(
+                &f[u.header_len..u.len],
+                src,
+                dst,
+                &ContextTable::new(),
+                &mut p,
+            )
+            .unwrap();
+            out.push((dst, p[..n].to_vec()));
+            s.mac.handle_tx_done(
+                now,
+                macsm::TxResult::Ok {
+                    frame_pending: false,
+                },
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn non_storing_source_route_follows_the_hop_by_hop_header() {
+        let now = Instant::from_secs(3);
+        // Root with the whole tree: A below the root, B below A.
+        let (a_ext, b_ext) = (child(1), child(2));
+        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+        root.start(Instant::ZERO);
+        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+        r.rpl = Some(root);
+        // The root originates a packet for B: RPL option (Down, DAGRank 1) first, the SRH
+        // after it (RFC 8200 §4.1 order), the first hop A in the destination.
+        let p = r.add_rpi(reading(dodag, gb));
+        let h = ip::parse(&p).unwrap();
+        let o = rpi_of(&p);
+        assert!(o.down);
+        assert_eq!(o.sender_rank, 1);
+        let (first, with_srh) = r.insert_srh(&p, &h).unwrap();
+        assert_eq!(first, ga);
+        let hs = ip::parse(&with_srh).unwrap();
+        assert_eq!(hs.dst, ga);
+        assert_eq!(hs.next_header, ip::PROTO_HOP_BY_HOP);
+        assert_eq!(
+            ip::after_hbh(&with_srh, &hs),
+            amimesh_rpl::wire::srh::IPV6_ROUTING
+        );
+        assert_eq!(rpi_of(&with_srh), o);
+        // Through the real path: compressed (IPHC + NHC EID 0 and 3), sent to A.
+        r.route(now, reading(dodag, gb));
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        assert_eq!(
+            out[0].1, with_srh,
+            "the packet survives 6LoWPAN compression"
+        );
+        // A processes the SRH (RFC 6554 §4.2) and validates the option on the way.
+        let mut a = joined_at(Mop::NonStoring, a_ext);
+        assert_eq!(a.global_address(), Some(ga));
+        a.deliver_or_forward(now, out[0].1.clone(), true, Some(root_ext()), 100);
+        assert_eq!((a.stats.forwarded, a.stats.rpl_rank_errors), (1, 0));
+        let out = sent(&mut a, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        let fwd = &out[0].1;
+        let hf = ip::parse(fwd).unwrap();
+        assert_eq!(hf.dst, gb);
+        let of = rpi_of(fwd);
+        // SenderRank is now A's DAGRank; O stays set along the source route.
+        assert_eq!((of.sender_rank, of.down, of.rank_error), (2, true, false));
+        // B, the destination: the SRH (Segments Left 0) and the option are removed and the
+        // datagram delivered.
+        let mut b = joined_at(Mop::NonStoring, b_ext);
+        assert_eq!(b.global_address(), Some(gb));
+        b.deliver_or_forward(now, fwd.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gb, &b"reading"[..]));
+    }
+
+    #[test]
+    fn border_router_tunnels_uplink_traffic_with_the_rpl_option() {
+        let now = Instant::from_secs(3);
+        let (a_ext, b_ext) = (child(1), child(2));
+        let gb = ip::with_iid(&PREFIX, b_ext);
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        // The border router: storing-mode root with a route to B through A.
+        let border = |tunnel: bool| {
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut root = RplNode::new(amimesh_rpl::Config::root(
+                9,
+                r.ll,
+                dodag,
+                Mop::StoringNoMulticast,
+            ));
+            root.start(Instant::ZERO);
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            r.cfg.rpl_tunnel_from_uplink = tunnel;
+            install_route(&mut r, now, a_ext, gb);
+            r
+        };
+        let from_server = reading(SERVER, gb);
+        // Off: forwarded as it came (one hop of hop limit less), no option.
+        let mut r = border(false);
+        r.handle_uplink_packet(now, from_server.clone());
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(ip::parse(&out[0].1).unwrap().next_header, ip::PROTO_UDP);
+        // On: IPv6-in-IPv6 to B, the RPL option (Down, the root's DAGRank) outside.
+        let mut r = border(true);
+        r.handle_uplink_packet(now, from_server.clone());
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        let outer = out[0].1.clone();
+        let oh = ip::parse(&outer).unwrap();
+        assert_eq!((oh.src, oh.dst, oh.next_header), (dodag, gb, 0));
+        assert_eq!(ip::after_hbh(&outer, &oh), ip::PROTO_IPV6);
+        let o = rpi_of(&outer);
+        assert!(o.down && o.sender_rank == 1);
+        let mut inner = from_server.clone();
+        inner[7] -= 1;
+        assert_eq!(&outer[48..], &inner[..], "the inner packet, one hop on");
+        // A forwards it Down along its route, checking the option.
+        let mut a = joined_at(Mop::StoringNoMulticast, a_ext);
+        install_route(&mut a, now, b_ext, gb);
+        a.deliver_or_forward(now, outer, true, Some(root_ext()), 100);
+        assert_eq!((a.stats.forwarded, a.stats.rpl_rank_errors), (1, 0));
+        let out = sent(&mut a, now);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        assert_eq!(rpi_of(&out[0].1).sender_rank, 2);
+        // B takes the inner packet out and delivers the server's datagram.
+        let mut b = joined_at(Mop::StoringNoMulticast, b_ext);
+        b.deliver_or_forward(now, out[0].1.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gb, &b"reading"[..]));
+        // A tunnel whose inner packet is not for B is dropped.
+        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, &o).unwrap();
+        b.deliver_or_forward(now, stray, true, Some(a_ext), 100);
+        assert!(b.local.is_empty());
+        assert_eq!(b.stats.malformed, 1);
+    }
+
+    #[test]
+    fn storing_mode_forwarding_error_goes_back_to_the_parent_which_drops_the_route() {
+        // The child side: a packet going Down for a target it has no route to.
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        let target = ip::with_iid(&PREFIX, child(9));
+        let down = with_rpi(&reading(SERVER, target), true, false, false, 1);
+        s.deliver_or_forward(now, down, true, Some(root_ext()), 100);
+        assert_eq!(s.stats.rpl_forwarding_errors, 1);
+        assert_eq!(s.stats.forwarded, 0);
+        // It went back as one frame to the parent that passed it, with F set, O untouched.
+        assert_eq!(s.stats.tx_frames, 1);
+        let mut buf = [0u8; 256];
+        let sent = loop {
+            match s.poll_radio(now, &mut buf) {
+                Some(RadioOp::Transmit(t)) => break buf[..t.len].to_vec(),
+                Some(_) => continue,
+                None => panic!("nothing sent"),
+            }
+        };
+        let f = amimesh_mac::wire::Frame::new_checked(&sent[..]).unwrap();
+        assert_eq!(
+            f.dst_addr(),
+            LinkAddr::Extended(root_ext()),
+            "sent back to the parent"
+        );
+        // The parent side: a route to the target through a child that no longer has it.
+        let mut p = joined(Mop::StoringNoMulticast);
+        install_route(&mut p, now, child(1), target);
+        let back = with_rpi(&reading(SERVER, target), true, false, true, 3);
+        p.deliver_or_forward(now, back, true, Some(child(1)), 100);
+        assert_eq!(p.stats.rpl_forwarding_errors_received, 1);
+        // Route removed; no other downward route, and a Down packet never goes Up: dropped.
+        assert!(
+            p.rpl
+                .as_ref()
+                .unwrap()
+                .storing_routes()
+                .get(&target)
+                .is_none()
+        );
+        assert_eq!((p.stats.no_route, p.stats.forwarded), (1, 0));
+    }
 }

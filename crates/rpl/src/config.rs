@@ -19,6 +19,23 @@ pub enum Role {
     Leaf,
 }
 
+/// The unit of the RPL option's SenderRank (RFC 6553 §3) and of the rank comparison of
+/// data-path validation (RFC 6550 §11.2.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RpiRank {
+    /// DAGRank(rank) = floor(Rank / MinHopRankIncrease), as RFC 6550 §11.2 defines
+    /// SenderRank. Nodes whose ranks fall in one MinHopRankIncrease step compare equal, so
+    /// a loop among them goes undetected.
+    #[default]
+    DagRank,
+    /// The 16-bit Rank itself, as Contiki-NG and RIOT put it in SenderRank: every rank
+    /// difference counts, and an equal Rank on the way Up or Down is an inconsistency too
+    /// (on a tree Rank grows by at least MinHopRankIncrease from parent to child, RFC 6550
+    /// §3.5.1), so a loop is caught whatever the rank spacing, also between two nodes that
+    /// took each other as parent at one Rank. All nodes of the DODAG must agree on it.
+    Rank,
+}
+
 /// Configuration of an [`RplNode`](crate::RplNode).
 ///
 /// DODAG parameters (`dio_*`, rank increases, OCP, lifetimes, MOP, prefix) are used by the root
@@ -27,6 +44,9 @@ pub enum Role {
 /// every role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// What the RPL option's SenderRank carries and what it is compared with in data-path
+    /// validation (RFC 6550 §11.2). Default [`RpiRank::DagRank`].
+    pub rpi_rank: RpiRank,
     /// Seed of the node's PRNG (Trickle, jitter).
     pub seed: u64,
     /// Role.
@@ -148,6 +168,7 @@ impl Config {
             s.fill(0);
         }
         Config {
+            rpi_rank: RpiRank::DagRank,
             seed,
             role: Role::Root,
             link_local,

@@ -18,8 +18,11 @@
 //!   I flag), Solicited Information, Prefix Information, RPL Target Descriptor; unknown types
 //!   round-trip. View [`wire::RplOption`], value [`wire::OptionRepr`], iterator
 //!   [`wire::OptionsIter`].
-//! - [x] RPL Option for the Hop-by-Hop header (RFC 6553, type 0x63; RFC 9008 type 0x23 accepted
-//!   and emitted on request), with a whole-header emitter and finder ([`wire::HbhRepr`]).
+//! - [x] RPL Option for the Hop-by-Hop header (RFC 6553 type 0x63 and RFC 9008 type 0x23, both
+//!   accepted; [`RplNode::hbh_option`] gives 0x23), with a whole-header emitter and finder
+//!   ([`wire::HbhRepr`]); data-path validation (RFC 6550 §11.2.2: instance, rank errors with
+//!   R, loop drop and Trickle reset, forwarding errors with F) in [`RplNode::check_hbh`],
+//!   SenderRank in DAGRank or Rank units ([`RpiRank`]).
 //! - [x] Source Routing Header (RFC 6554) with CmprI/CmprE/Pad compression, route emitter and
 //!   §4.2 processing ([`wire::Srh`], [`wire::SrhRepr`]).
 //! - [ ] Message security (MAC/signature verification, encryption): not implemented; secure
@@ -63,8 +66,8 @@
 //! See [`RplNode`]: after each `handle_*` input or command, drain `poll_transmit`, then
 //! `poll_event`, then read `poll_timeout`. Send each `Transmit` as ICMPv6 type 155 with its
 //! code; route global destinations with [`RplNode::next_hop`] (and, at a non-storing root,
-//! [`RplNode::build_srh`]); put [`RplNode::hbh_option`] in forwarded packets and check received
-//! ones with [`RplNode::check_hbh`].
+//! [`RplNode::build_srh`]); put [`RplNode::hbh_option`] in the packets the node originates and
+//! check the option of every packet it forwards with [`RplNode::check_hbh`].
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -92,7 +95,7 @@ pub mod wire;
 mod test_gens;
 
 #[cfg(feature = "alloc")]
-pub use config::{Config, Role};
+pub use config::{Config, Role, RpiRank};
 pub use error::{Error, Result};
 pub use lollipop::SequenceCounter;
 #[cfg(feature = "alloc")]

@@ -2077,42 +2077,103 @@ impl RplNode {
         Ok((*first, len))
     }
 
-    /// The RPL option to put in a packet this node originates or forwards toward `dst`
-    /// (RFC 6553): O set when going down, SenderRank = our rank.
+    /// The RPL Packet Information (RFC 6553 §3) for a packet this node originates toward
+    /// `dst`: option type 0x23 (RFC 9008 §4.2, §11.1), O set when the packet goes Down (the
+    /// root, or a storing-mode route to `dst`; RFC 6550 §11.2), SenderRank = DAGRank(our
+    /// rank) (RFC 6550 §11.2) or our Rank ([`Config::rpi_rank`]).
+    ///
+    /// RFC 6550 §11.2 lets a source put 0 in SenderRank; a router that is also the source
+    /// puts its own DAGRank there, so its parent can check the first hop too (a 0 is accepted
+    /// by [`check_hbh`](Self::check_hbh) as "not yet set").
     pub fn hbh_option(&self, dst: &Ipv6Addr) -> HbhRepr {
-        let down = self.cfg.role == Role::Root || self.storing.get(dst).is_some();
         HbhRepr {
-            option_type: hbh::OPTION_TYPE_RFC6553,
-            down,
+            option_type: hbh::OPTION_TYPE_RFC9008,
+            down: self.goes_down(dst),
             rank_error: false,
             forwarding_error: false,
             instance_id: self.cfg.instance_id,
-            sender_rank: self.rank(),
+            sender_rank: self.rpi_rank(),
         }
     }
 
-    /// Data-path validation of a packet to forward (RFC 6550 §11.2.2.2–11.2.2.3): checks the
-    /// direction against SenderRank, sets R on a first inconsistency and drops on a second
-    /// (resetting Trickle), handles F (removes the route), and updates SenderRank.
+    /// Our rank in the unit of the RPL option's SenderRank ([`Config::rpi_rank`]).
+    pub fn rpi_rank(&self) -> u16 {
+        match self.cfg.rpi_rank {
+            crate::config::RpiRank::DagRank => self.dag_rank(),
+            crate::config::RpiRank::Rank => self.rank(),
+        }
+    }
+
+    /// The RPLInstanceID this node forwards along (RFC 6550 §11.2.2.1).
+    pub fn instance_id(&self) -> u8 {
+        self.cfg.instance_id
+    }
+
+    /// DAGRank(our rank) with the DODAG's MinHopRankIncrease (RFC 6550 §3.5.1); the
+    /// infinite DAGRank when not joined.
+    pub fn dag_rank(&self) -> u16 {
+        match self.dodag {
+            Some(d) if self.is_joined() => {
+                crate::of::dag_rank(d.rank, d.config.min_hop_rank_increase)
+            }
+            _ => INFINITE_RANK,
+        }
+    }
+
+    /// Whether a packet forwarded to `dst` goes Down: the root, or a storing-mode route.
+    fn goes_down(&self, dst: &Ipv6Addr) -> bool {
+        self.cfg.role == Role::Root || self.storing.get(dst).is_some()
+    }
+
+    /// Data-path validation of a packet to forward, carrying the RPL option `opt`
+    /// (RFC 6550 §11.2.2):
+    ///
+    /// - §11.2.2.1: an option of another RPLInstance cannot be forwarded along ours: `Drop`.
+    /// - §11.2.2.3, F set (a child had no route for a packet we sent Down): the route that
+    ///   sent it there is removed, F is cleared and the packet is tried again; with no other
+    ///   downward route left, `Drop` (a packet that went Down never goes Up again).
+    /// - §11.2.2.2: SenderRank is compared with our DAGRank (or Rank, [`Config::rpi_rank`]):
+    ///   a packet going Down from a higher rank, or Up from a lower one, is inconsistent
+    ///   (with [`RpiRank::Rank`](crate::RpiRank::Rank) an equal Rank too).
+    ///   The first inconsistency sets R and the packet goes on; a second one (R already set)
+    ///   is a loop: `Drop`, and the DIO Trickle timer is reset. A SenderRank of 0 going Up
+    ///   is the source's (RFC 6550 §11.2) and is not compared.
+    /// - §11.2.2.3: storing mode, a packet going Down with no downward route here:
+    ///   `ForwardingError` with F set and O untouched; the caller sends it back to the
+    ///   parent that passed it.
+    /// - otherwise `Forward`, with SenderRank = our rank (as above) and O set for the way it
+    ///   now goes (Down along a storing-mode route or from the root, else Up; RFC 6550
+    ///   §11.2). In non-storing mode a router leaves O alone: Down is the source route's
+    ///   business.
     pub fn check_hbh(&mut self, now: Instant, dst: &Ipv6Addr, opt: &mut HbhRepr) -> HbhVerdict {
         self.touch(now);
         let Some(d) = self.dodag else {
             return HbhVerdict::Drop;
         };
-        let mhri = d.config.min_hop_rank_increase;
+        if opt.instance_id != self.cfg.instance_id {
+            return HbhVerdict::Drop;
+        }
         if opt.forwarding_error {
             self.stats.forwarding_errors = self.stats.forwarding_errors.saturating_add(1);
             if self.storing.remove(dst, None).is_some() {
                 self.push_event(Event::RouteRemoved { target: *dst });
             }
-            return HbhVerdict::Drop;
+            opt.forwarding_error = false;
+            if self.storing.get(dst).is_none() {
+                return HbhVerdict::Drop;
+            }
         }
-        let mine = crate::of::dag_rank(self.rank(), mhri);
-        let sender = crate::of::dag_rank(opt.sender_rank, mhri);
+        let mine = self.rpi_rank();
+        let sender = opt.sender_rank;
+        // With the full Rank a parent is always strictly below its child (RFC 6550 §3.5.1:
+        // Rank grows by at least MinHopRankIncrease per hop), so an equal Rank is as
+        // inconsistent as a wrong-way one: two nodes that chose each other from each
+        // other's stale DIOs sit at the same Rank.
+        let full = self.cfg.rpi_rank == crate::config::RpiRank::Rank;
         let inconsistent = if opt.down {
-            sender > mine
+            sender > mine || (full && sender == mine)
         } else {
-            sender < mine
+            sender != 0 && (sender < mine || (full && sender == mine))
         };
         if inconsistent {
             self.stats.rank_errors = self.stats.rank_errors.saturating_add(1);
@@ -2130,7 +2191,10 @@ impl RplNode {
             opt.forwarding_error = true;
             return HbhVerdict::ForwardingError;
         }
-        opt.sender_rank = self.rank();
+        opt.sender_rank = mine;
+        if d.mop.is_storing() || self.cfg.role == Role::Root {
+            opt.down = self.goes_down(dst);
+        }
         HbhVerdict::Forward
     }
 
@@ -2287,6 +2351,7 @@ impl RplNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RpiRank;
     use alloc::vec;
 
     const RLL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
@@ -2939,6 +3004,11 @@ mod tests {
     fn data_path_validation() {
         let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |_| {});
         let dst = g(1);
+        // Rank 512 with MinHopRankIncrease 256: DAGRank 2 (RFC 6550 §3.5.1).
+        assert_eq!(r.dag_rank(), 2);
+        let own = r.hbh_option(&dst);
+        assert_eq!(own.option_type, hbh::OPTION_TYPE_RFC9008);
+        assert_eq!((own.down, own.sender_rank, own.instance_id), (false, 2, 0));
         // Going up from a deeper node: consistent, SenderRank rewritten.
         let mut h = HbhRepr {
             option_type: 0x63,
@@ -2946,30 +3016,42 @@ mod tests {
             rank_error: false,
             forwarding_error: false,
             instance_id: 0,
-            sender_rank: 1024,
+            sender_rank: 4,
         };
         assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
-        assert_eq!(h.sender_rank, 512);
+        assert_eq!((h.sender_rank, h.rank_error, h.down), (2, false, false));
+        // A source's SenderRank of 0 is not compared (RFC 6550 §11.2).
+        h.sender_rank = 0;
+        assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
+        assert!(!h.rank_error);
+        // Another RPLInstance cannot be forwarded along ours (§11.2.2.1).
+        let mut other = HbhRepr {
+            instance_id: 5,
+            sender_rank: 4,
+            ..h
+        };
+        assert_eq!(r.check_hbh(now, &dst, &mut other), HbhVerdict::Drop);
+        assert_eq!(r.stats().rank_errors, 0);
         // Going up from a node ranked above us: first error sets R, second drops.
-        h.sender_rank = 256;
+        h.sender_rank = 1;
         assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Forward);
         assert!(h.rank_error);
-        h.sender_rank = 256;
+        h.sender_rank = 1;
         assert_eq!(r.check_hbh(now, &dst, &mut h), HbhVerdict::Drop);
         assert_eq!(r.stats().rank_errors, 2);
-        // Going down with no route in storing mode: forwarding error.
+        // Going down with no route in storing mode: forwarding error, O untouched.
         let mut d = HbhRepr {
             down: true,
             rank_error: false,
-            sender_rank: 256,
+            sender_rank: 1,
             ..h
         };
         assert_eq!(
             r.check_hbh(now, &g(50), &mut d),
             HbhVerdict::ForwardingError
         );
-        assert!(d.forwarding_error);
-        // A packet coming back with F removes the route.
+        assert!(d.forwarding_error && d.down);
+        // With a route, a packet going up turns down here (O set), SenderRank ours.
         r.handle_message(
             now,
             n(5),
@@ -2978,11 +3060,85 @@ mod tests {
             &storing_dao(g(50), 241, 30, false),
         );
         assert!(r.storing_routes().get(&g(50)).is_some());
+        let mut up = HbhRepr {
+            down: false,
+            rank_error: false,
+            forwarding_error: false,
+            sender_rank: 3,
+            ..h
+        };
+        assert_eq!(r.check_hbh(now, &g(50), &mut up), HbhVerdict::Forward);
+        assert!(up.down);
+        assert_eq!(up.sender_rank, 2);
+        assert!(r.hbh_option(&g(50)).down);
+        // A packet coming back with F removes the route, clears F, and with no other
+        // downward route is dropped.
         assert_eq!(r.check_hbh(now, &g(50), &mut d), HbhVerdict::Drop);
+        assert!(!d.forwarding_error);
         assert!(r.storing_routes().get(&g(50)).is_none());
+        assert_eq!(r.stats().forwarding_errors, 1);
         assert!(!r.hbh_option(&g(1)).down);
         assert_eq!(r.next_hop(&g(1)), Some(NextHop::Neighbour(RLL)));
         assert_eq!(r.next_hop(&n(2)), Some(NextHop::Local));
+    }
+
+    #[test]
+    fn full_rank_sender_rank_sees_what_dag_rank_hides() {
+        let down_from_sibling = |rr: RpiRank| {
+            let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |c| c.rpi_rank = rr);
+            // A Down packet from a node ranked 600: the same DAGRank (2) as our 512.
+            let mut h = HbhRepr {
+                option_type: hbh::OPTION_TYPE_RFC9008,
+                down: true,
+                rank_error: false,
+                forwarding_error: false,
+                instance_id: 0,
+                sender_rank: 600,
+            };
+            if rr == RpiRank::DagRank {
+                h.sender_rank = 2;
+            }
+            r.handle_message(
+                now,
+                n(5),
+                n(2),
+                code::DAO,
+                &storing_dao(g(50), 241, 30, false),
+            );
+            let v = r.check_hbh(now, &g(50), &mut h);
+            (
+                v,
+                h.rank_error,
+                h.sender_rank,
+                r.hbh_option(&g(1)).sender_rank,
+            )
+        };
+        assert_eq!(
+            down_from_sibling(RpiRank::DagRank),
+            (HbhVerdict::Forward, false, 2, 2)
+        );
+        assert_eq!(
+            down_from_sibling(RpiRank::Rank),
+            (HbhVerdict::Forward, true, 512, 512)
+        );
+        // Up from a node at our own Rank: a parent is never at its child's Rank.
+        for (rr, sender, flagged) in [
+            (RpiRank::Rank, 512, true),
+            (RpiRank::Rank, 640, false),
+            (RpiRank::DagRank, 2, false),
+        ] {
+            let (mut r, _, now) = joined_router(Mop::StoringNoMulticast, |c| c.rpi_rank = rr);
+            let mut h = HbhRepr {
+                option_type: hbh::OPTION_TYPE_RFC9008,
+                down: false,
+                rank_error: false,
+                forwarding_error: false,
+                instance_id: 0,
+                sender_rank: sender,
+            };
+            assert_eq!(r.check_hbh(now, &g(1), &mut h), HbhVerdict::Forward);
+            assert_eq!(h.rank_error, flagged, "{rr:?} {sender}");
+        }
     }
 
     #[test]

@@ -605,6 +605,16 @@ pub struct FieldTuning {
     pub relay_mac: Option<amimesh_device::MacParams>,
     /// The join's message options (PANA profile, DIS, DAO shapes).
     pub join: JoinOptions,
+    /// [`MeterConfig::rpl_option`] and [`RelayConfigDevice::rpl_option`]: the RPL Packet
+    /// Information (RFC 6553, RFC 9008) in the data path (`None`: the default, on). Off
+    /// gives the behaviour without data-path loop detection, for comparison.
+    pub rpl_option: Option<bool>,
+    /// [`MeterConfig::rpl_option_type`] and [`RelayConfigDevice::rpl_option_type`].
+    pub rpl_option_type: Option<u8>,
+    /// [`MeterConfig::rpl_option_rank`] and [`RelayConfigDevice::rpl_option_rank`].
+    pub rpl_option_rank: Option<amimesh_rpl::RpiRank>,
+    /// [`RelayConfigDevice::rpl_option_from_uplink`].
+    pub rpl_option_from_uplink: Option<bool>,
 }
 
 impl FieldTuning {
@@ -703,11 +713,27 @@ impl FieldTuning {
                 ..amimesh_device::MacParams::default()
             }),
             join: JoinOptions::default(),
+            rpl_option: None,
+            rpl_option_type: None,
+            rpl_option_rank: None,
+            rpl_option_from_uplink: None,
         }
     }
 
     /// Applies the relay settings.
     pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
+        if let Some(v) = self.rpl_option {
+            c.rpl_option = v;
+        }
+        if let Some(v) = self.rpl_option_type {
+            c.rpl_option_type = v;
+        }
+        if let Some(v) = self.rpl_option_rank {
+            c.rpl_option_rank = v;
+        }
+        if let Some(v) = self.rpl_option_from_uplink {
+            c.rpl_option_from_uplink = v;
+        }
         if let Some(v) = self.mop {
             c.mop = v;
         }
@@ -780,6 +806,15 @@ impl FieldTuning {
         }
         if let Some(v) = self.meter_mac {
             c.mac = v;
+        }
+        if let Some(v) = self.rpl_option {
+            c.rpl_option = v;
+        }
+        if let Some(v) = self.rpl_option_type {
+            c.rpl_option_type = v;
+        }
+        if let Some(v) = self.rpl_option_rank {
+            c.rpl_option_rank = v;
         }
     }
 

@@ -10,94 +10,17 @@
 
 mod fieldsim;
 
-use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId};
+use amimesh_core::{Duration, Instant, Key128};
 use amimesh_device::{AMR_PORT, AbortReason, MeterEvent, Phase, RelayEvent, SessionState, app, ip};
-use amimesh_mac::mac::RxMeta;
 use amimesh_mac::security::ccm_star::CcmKey;
-use amimesh_mac::security::frame::{KeyTable, secure_frame, unsecure_frame};
+use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
 use amimesh_mac::security::keys::derive_link_keys;
-use amimesh_mac::security::{AuxSecurityHeaderRepr, KeyIdentifier, SecurityLevel};
-use amimesh_mac::wire::frame::{FrameRepr, FrameType, FrameVersion};
 use amimesh_pana::{AgentEvent, CredentialStatus};
 use amimesh_sim::NodeId;
 use amimesh_sim::device::{
     AMR_ADDR, DeviceEvent, RELAY_IDENTITY, ext_addr, meter_identity, network_key,
 };
 use fieldsim::*;
-
-const PAN: PanId = PanId(0x2a2a);
-
-/// A data frame from `src` to `dst` carrying `packet` compressed by 6LoWPAN, unsecured or
-/// secured under `key` (MAC half of that network key) with counter `fc`.
-fn data_frame(
-    src: ExtAddr,
-    dst: ExtAddr,
-    packet: &[u8],
-    secured: Option<(&Key128, u8, u32)>,
-) -> Vec<u8> {
-    let ctx = amimesh_sixlowpan::ContextTable::new();
-    let mut lowpan = vec![0u8; 1200];
-    let n = amimesh_sixlowpan::compress(
-        packet,
-        LinkAddr::Extended(src),
-        LinkAddr::Extended(dst),
-        &ctx,
-        &amimesh_sixlowpan::CompressOptions::default(),
-        &mut lowpan,
-    )
-    .unwrap();
-    let repr = FrameRepr {
-        frame_type: FrameType::Data,
-        frame_version: FrameVersion::Ieee2006,
-        security: secured.map(|(_, idx, fc)| AuxSecurityHeaderRepr {
-            security_level: SecurityLevel::EncMic32,
-            frame_counter: Some(fc),
-            key_id: KeyIdentifier::Index(idx),
-            asn_in_nonce: false,
-        }),
-        frame_pending: false,
-        ack_request: false,
-        pan_id_compression: true,
-        // Distinct per packet, so that the MAC's duplicate filter does not hide an injection.
-        sequence_number: Some(
-            packet.len() as u8 ^ 0x55 ^ secured.map_or(0, |(_, _, fc)| (fc >> 16) as u8),
-        ),
-        dst_pan_id: Some(PAN),
-        dst_addr: LinkAddr::Extended(dst),
-        src_pan_id: None,
-        src_addr: LinkAddr::Extended(src),
-        header_ies: &[],
-        content: &lowpan[..n],
-    };
-    let mut buf = vec![0u8; repr.buffer_len()];
-    repr.emit_into(&mut buf).unwrap();
-    if let Some((key, _, _)) = secured {
-        secure_frame(&mut buf, &CcmKey::new(&derive_link_keys(key).1), src).unwrap();
-    }
-    buf
-}
-
-fn inject(f: &mut Field, node: usize, frame: &[u8]) {
-    let frame = frame.to_vec();
-    f.sim
-        .with_node(NodeId(node as u32), move |n, now| {
-            use amimesh_sim::Node;
-            n.handle_frame(
-                now,
-                RxMeta {
-                    at: now,
-                    lqi: 200,
-                    rssi: -50,
-                    channel: 1,
-                },
-                &frame,
-            )
-        })
-        .unwrap();
-    let t = f.sim.now() + Duration::from_millis(100);
-    f.sim.run_until(t).unwrap();
-    f.drain();
-}
 
 fn demand_responses(f: &Field, i: usize) -> usize {
     f.meter_events(i)
