@@ -83,6 +83,9 @@ pub struct PolicyStats {
     /// Of `hop_limit_exceeded`, the packets that carried the RPL option: loops the rank
     /// check did not catch (the others had no option to check).
     pub rpl_option_hop_limit: u64,
+    /// Packets without the RPL option dropped because their next hop was the neighbour
+    /// they came from (split horizon).
+    pub returned_to_sender: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -780,9 +783,27 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             }
             return;
         }
+        let had_rpi = matches!(ip::rpi(&packet, &h), Ok(Some(_)));
         let Some(packet) = self.validate_rpi(now, packet, from) else {
             return;
         };
+        // Split horizon for packets without the RPL option: one is never sent back to the
+        // neighbour it came from. In storing mode a packet from the uplink going down that
+        // reaches a meter whose route for it is gone would otherwise climb back to the
+        // parent that passed it and bounce between the two until its hop limit runs out
+        // (with the option, the forwarding error of RFC 6550 §11.2.2.3 handles that case
+        // above). A meter has one upward next hop and its downward ones are its children, so
+        // no packet with a working route goes back where it came from.
+        if !had_rpi {
+            if let (Some(from), Some(NextHop::Neighbour(nh))) =
+                (from, self.rpl.as_ref().and_then(|r| r.next_hop(&h.dst)))
+            {
+                if ip::link_dst(&nh) == LinkAddr::Extended(from) {
+                    self.stats.returned_to_sender += 1;
+                    return;
+                }
+            }
+        }
         self.stats.forwarded += 1;
         self.route_packet(now, packet);
     }
@@ -1330,6 +1351,34 @@ mod tests {
         other[45] = 7;
         s.deliver_or_forward(now, other, true, Some(child(1)), 100);
         assert_eq!((s.stats.rpl_instance_mismatch, s.stats.forwarded), (1, 1));
+    }
+
+    #[test]
+    fn a_packet_without_the_option_never_goes_back_where_it_came_from() {
+        let mut s = joined(Mop::StoringNoMulticast);
+        let now = Instant::from_secs(3);
+        // From the uplink, Down through our parent, for a meter we hold no route to: the
+        // default route would send it back up to the parent.
+        let lost = ip::with_iid(&PREFIX, child(5));
+        s.deliver_or_forward(now, reading(SERVER, lost), true, Some(root_ext()), 100);
+        assert_eq!(
+            (
+                s.stats.returned_to_sender,
+                s.stats.forwarded,
+                s.stats.tx_frames
+            ),
+            (1, 0, 0)
+        );
+        // The same packet from a child goes up to the parent as usual.
+        s.deliver_or_forward(now, reading(SERVER, lost), true, Some(child(1)), 100);
+        assert_eq!(
+            (
+                s.stats.returned_to_sender,
+                s.stats.forwarded,
+                s.stats.tx_frames
+            ),
+            (1, 1, 1)
+        );
     }
 
     #[test]
