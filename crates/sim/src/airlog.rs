@@ -654,3 +654,50 @@ fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(body);
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use amimesh_rpl::wire::{HbhRepr, SrhRepr, hbh};
+
+    fn addr(i: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, i)
+    }
+
+    #[test]
+    fn the_upper_layer_behind_the_rpl_option_and_a_source_route() {
+        let (src, dst) = (addr(1), addr(9));
+        let plain = ip::build_udp(&src, &dst, 716, 716, 64, b"pana");
+        assert_eq!(upper_layer(&plain), None);
+        // The RPL option in a Hop-by-Hop header (RFC 6553).
+        let h = ip::parse(&plain).unwrap();
+        let opt = HbhRepr {
+            option_type: hbh::OPTION_TYPE_RFC9008,
+            down: true,
+            rank_error: false,
+            forwarding_error: false,
+            instance_id: 0,
+            sender_rank: 256,
+        };
+        let with_hbh = ip::insert_rpi(&plain, &h, &opt).unwrap();
+        assert_eq!(with_hbh[6], 0);
+        // Then a source route through two meters to the destination (RFC 6554), the first
+        // hop in the Destination Address as on the air.
+        let mut srh = [0u8; 64];
+        let n = SrhRepr::emit_route(17, &addr(2), &[addr(3), dst], &mut srh).unwrap();
+        let mut routed = with_hbh[..48].to_vec();
+        routed[40] = 43;
+        routed.extend_from_slice(&srh[..n]);
+        routed.extend_from_slice(&with_hbh[48..]);
+        let plen = u16::try_from(routed.len() - 40).unwrap();
+        routed[4..6].copy_from_slice(&plen.to_be_bytes());
+        routed[24..40].copy_from_slice(&addr(2).octets());
+        for pkt in [with_hbh, routed] {
+            let inner = upper_layer(&pkt).unwrap();
+            let ih = ip::parse(&inner).unwrap();
+            assert_eq!((ih.src, ih.dst, ih.next_header), (src, dst, 17));
+            assert_eq!(ip::udp(&inner, &ih), Some((716, 716, &b"pana"[..])));
+        }
+    }
+}
