@@ -905,6 +905,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// Moves values between the layers until nothing is left to move.
     pub(crate) fn pump(&mut self, now: Instant) {
         self.now = now;
+        // One scratch buffer for every layer's output; each message is copied out of it
+        // before the next is written.
+        let mut buf = [0u8; 1280];
         for _ in 0..64 {
             let mut progressed = false;
             let mut tx_done = false;
@@ -926,7 +929,6 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 self.feed_link_metrics(now);
             }
             self.mle.set_link_frame_counter(self.mac.frame_counter());
-            let mut buf = [0u8; 1280];
             while let Some(t) = self.mle.poll_transmit(now, &mut buf) {
                 progressed = true;
                 let data = buf.get(..t.len).unwrap_or(&[]).to_vec();
