@@ -39,6 +39,19 @@ fn next_tx(mac: &mut Mac, now: &mut Instant, buf: &mut [u8]) -> Transmit {
     panic!("no transmission");
 }
 
+/// Answers `n` CCAs in a row with a busy channel; returns the backoff before each.
+fn busy_ccas(mac: &mut Mac, now: &mut Instant, buf: &mut [u8], n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let before = *now;
+            let tx = next_tx(mac, now, buf);
+            *now += Duration::from_micros(128);
+            mac.handle_tx_done(*now, TxResult::ChannelBusy);
+            tx.at - before
+        })
+        .collect()
+}
+
 fn events(mac: &mut Mac) -> Vec<Event> {
     std::iter::from_fn(|| mac.poll_event()).collect()
 }
@@ -125,14 +138,7 @@ fn channel_access_failure_after_max_backoffs() {
         DataRequest::new(1, LinkAddr::Short(ShortAddr(2)), b"x"),
     )
     .unwrap();
-    let mut gaps = Vec::new();
-    for _ in 0..5 {
-        let before = now;
-        let tx = next_tx(&mut mac, &mut now, &mut buf);
-        gaps.push(tx.at - before);
-        now += Duration::from_micros(128);
-        mac.handle_tx_done(now, TxResult::ChannelBusy);
-    }
+    let gaps = busy_ccas(&mut mac, &mut now, &mut buf, 5);
     assert_eq!(
         events(&mut mac),
         vec![Event::TxDone {
@@ -166,13 +172,7 @@ fn channel_access_retries_start_csma_over_before_the_failure_is_reported() {
     // Three CSMA-CA attempts of five busy CCAs each; BE starts over at macMinBE each time.
     let mut gaps = Vec::new();
     for attempt in 0..3 {
-        for _ in 0..5 {
-            let before = now;
-            let tx = next_tx(&mut mac, &mut now, &mut buf);
-            gaps.push(tx.at - before);
-            now += Duration::from_micros(128);
-            mac.handle_tx_done(now, TxResult::ChannelBusy);
-        }
+        gaps.extend(busy_ccas(&mut mac, &mut now, &mut buf, 5));
         if attempt < 2 {
             assert!(events(&mut mac).is_empty(), "attempt {attempt}");
             assert_eq!(mac.stats().tx_access_retries, attempt + 1);
@@ -199,11 +199,7 @@ fn channel_access_retries_start_csma_over_before_the_failure_is_reported() {
         DataRequest::new(2, LinkAddr::Short(ShortAddr(2)), b"y"),
     )
     .unwrap();
-    for _ in 0..6 {
-        let _ = next_tx(&mut mac, &mut now, &mut buf);
-        now += Duration::from_micros(128);
-        mac.handle_tx_done(now, TxResult::ChannelBusy);
-    }
+    let _ = busy_ccas(&mut mac, &mut now, &mut buf, 6);
     let _ = next_tx(&mut mac, &mut now, &mut buf);
     now += Duration::from_millis(1);
     mac.handle_tx_done(
