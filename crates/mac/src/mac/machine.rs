@@ -317,6 +317,18 @@ struct Current {
     access_retries: u8,
 }
 
+impl Current {
+    /// Waits a random CSMA-CA backoff before the next CCA; with `restart`, CSMA-CA starts
+    /// over first (NB = 0, BE = `macMinBE`).
+    fn back_off(&mut self, now: Instant, cfg: &Config, rng: &mut Rng, restart: bool) {
+        if restart {
+            self.csma = Csma::new(&cfg.csma);
+        }
+        let d = self.csma.backoff(cfg.phy.unit_backoff_period(), rng);
+        self.phase = Phase::Backoff { until: now + d };
+    }
+}
+
 /// The MAC's timers (see [`Mac::poll_timeout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
@@ -1103,10 +1115,7 @@ impl Mac {
             TxResult::ChannelBusy => {
                 self.stats.tx_cca_busy = self.stats.tx_cca_busy.saturating_add(1);
                 if cur.csma.on_busy(&self.cfg.csma) {
-                    let d = cur
-                        .csma
-                        .backoff(self.cfg.phy.unit_backoff_period(), &mut self.rng);
-                    cur.phase = Phase::Backoff { until: now + d };
+                    cur.back_off(now, &self.cfg, &mut self.rng, false);
                 } else if cur.frame.kind == TxKind::Data
                     && cur.access_retries < self.cfg.channel_access_retries
                 {
@@ -1114,11 +1123,7 @@ impl Mac {
                     // `Config::channel_access_retries`).
                     cur.access_retries += 1;
                     self.stats.tx_access_retries = self.stats.tx_access_retries.saturating_add(1);
-                    cur.csma = Csma::new(&self.cfg.csma);
-                    let d = cur
-                        .csma
-                        .backoff(self.cfg.phy.unit_backoff_period(), &mut self.rng);
-                    cur.phase = Phase::Backoff { until: now + d };
+                    cur.back_off(now, &self.cfg, &mut self.rng, true);
                 } else {
                     self.stats.tx_channel_access_failure =
                         self.stats.tx_channel_access_failure.saturating_add(1);
@@ -1155,11 +1160,7 @@ impl Mac {
         };
         if cur.transmissions <= max_retries {
             self.stats.tx_retries = self.stats.tx_retries.saturating_add(1);
-            cur.csma = Csma::new(&self.cfg.csma);
-            let d = cur
-                .csma
-                .backoff(self.cfg.phy.unit_backoff_period(), &mut self.rng);
-            cur.phase = Phase::Backoff { until: now + d };
+            cur.back_off(now, &self.cfg, &mut self.rng, true);
         } else {
             self.stats.tx_noack = self.stats.tx_noack.saturating_add(1);
             self.finish_current(now, TxStatus::NoAck);
