@@ -656,26 +656,31 @@ impl FieldTuning {
     /// authenticate (300 s), a back-off after failed authentications, the PAA reclaiming
     /// silent handshakes when full, and acknowledged first DAOs did not help.
     ///
-    /// Downward routes (relay at the centre, seeds 1–3): routes last 60 min (refreshes every
-    /// 20 min instead of every 100 s), a meter whose reading goes unacknowledged sends a fresh
-    /// DAO with the retransmission (`dao_on_reading_timeout`: in storing mode only the first
-    /// hop acknowledges a DAO, and a route lost higher up otherwise waits for the refresh),
-    /// and each meter keeps up to 1,024 downward routes (with 256 the meters next to the relay
-    /// were full, and behind them three routes in four that the relay lacked were lost). With
-    /// 5 min routes and readings every 10 min, 10,000 meters stalled after the first hour
-    /// (1,172 joined at 3,600 s, 1,293 at 7,200 s: the relay had lost all but 233 routes,
-    /// their refreshes drowned in the traffic they caused). 60 min routes with 30 min readings
-    /// reached 1,735 at 7,200 s, 2,110 with the fresh DAO. At 2,000 meters after an hour:
-    /// 1,407 / 1,277 / 1,403 joined before, 1,577 / 1,370 / 1,618 with all three, and
-    /// routes missing at the relay 524 / … → 96 / 60 / 239.
+    /// Downward routes: routes last 60 min (refreshes every 20 min instead of every 100 s),
+    /// a meter whose reading goes unacknowledged sends a fresh DAO with the retransmission
+    /// (`dao_on_reading_timeout`: in storing mode only the first hop acknowledges a DAO, and a
+    /// route lost higher up otherwise waits for the refresh), and each meter keeps up to
+    /// 1,024 downward routes (with 256 the meters next to the relay were full, and behind them
+    /// were three in four of the routes the relay lacked). With 5 min routes and readings
+    /// every 10 min, 10,000 meters around a central relay stalled after the first hour
+    /// (1,172 joined at 3,600 s, 1,293 at 7,200 s): the relay had lost all but 233 routes,
+    /// their refreshes drowned in the traffic they caused. In runs made while these settings
+    /// were chosen (one seed each, 10,000 meters): 60 min routes with 30 min readings reached
+    /// 1,735 at 7,200 s, and 2,110 with the fresh DAO; at 2,000 meters (seeds 1–3) the routes
+    /// missing at the relay after an hour fell from 524 / 777 / 694 to 96 / 60 / 239.
     ///
     /// The relay starts CSMA-CA over up to three times when it finds the channel busy five
     /// times in a row (`MacParams::channel_access_retries`): around the relay the first-hop
     /// meters keep the channel busy, and about one frame in nine the relay sent was given up
-    /// before it was ever on air. At 2,000 meters after an hour: 1,577 / 1,370 / 1,618 →
-    /// 1,633 / 1,708 / 1,554 joined; six restarts 1,457 / 1,606 / 1,625; the same on the
-    /// meters too cost joins (1,248 with seed 1), as their extra patience is more contention
-    /// around everyone else.
+    /// before it was ever on air. At 2,000 meters (seeds 1–3, one run each) that raised the
+    /// meters joined after an hour from 4,565 to 4,895 in all; six restarts gave 4,688, and
+    /// restarts on the meters as well cost joins (their patience is more contention for
+    /// everyone around them).
+    ///
+    /// All of the above with the RPL option in the data path and the loop-avoidance rules:
+    /// 2,000 meters around a central relay (10–11 hops), one simulated hour, seeds 1–6: 1,301 /
+    /// 1,592 / 1,269 / 1,549 / 1,212 / 1,186 joined (8,109 in all), against 1,407 / 1,277 /
+    /// 1,403 / 1,033 / 1,178 / 1,071 (7,369) with the settings before them.
     pub fn large_network() -> Self {
         FieldTuning {
             reading_period: Some(Duration::from_secs(1800)),
