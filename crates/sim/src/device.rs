@@ -667,7 +667,7 @@ impl FieldTuning {
     /// their refreshes drowned in the traffic they caused. In runs made while these settings
     /// were chosen (one seed each, 10,000 meters): 60 min routes with 30 min readings reached
     /// 1,735 at 7,200 s, and 2,110 with the fresh DAO; at 2,000 meters (seeds 1–3) the routes
-    /// missing at the relay after an hour fell from 524 / 777 / 694 to 96 / 60 / 239.
+    /// missing at the relay after an hour fell from 524 / 477 / 594 to 96 / 60 / 239.
     ///
     /// The relay starts CSMA-CA over up to three times when it finds the channel busy five
     /// times in a row (`MacParams::channel_access_retries`): around the relay the first-hop
