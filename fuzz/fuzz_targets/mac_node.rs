@@ -40,6 +40,8 @@ fuzz_target!(|data: (bool, bool, Vec<Input>)| {
     cfg.event_capacity = 8;
     cfg.neighbour_capacity = 4;
     cfg.max_scan_results = 4;
+    // Channel access failures start CSMA-CA over twice (the device default is none).
+    cfg.channel_access_retries = 2;
     let mut mac = Mac::new(cfg);
     mac.install_key(1, &Key128::from([0x11; 16]));
     let _ = mac.set_tx_key(1);
