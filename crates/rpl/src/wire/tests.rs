@@ -23,6 +23,7 @@ const NODE: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 fn config() -> DodagConfiguration {
     DodagConfiguration {
+        rfc8138_compression: false,
         authentication: false,
         path_control_size: 0,
         dio_interval_doublings: 8,
