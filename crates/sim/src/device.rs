@@ -615,8 +615,9 @@ pub struct FieldTuning {
     pub rpl_option_rank: Option<amimesh_rpl::RpiRank>,
     /// [`RelayConfigDevice::rpl_option_from_uplink`].
     pub rpl_option_from_uplink: Option<bool>,
-    /// [`MeterConfig::rfc8138`] and [`RelayConfigDevice::rfc8138`]: the RPL option as an
-    /// RPI-6LoRH (RFC 8138 §6.3), announced by the relay with the T flag (RFC 9035 §3).
+    /// [`RelayConfigDevice::rfc8138`]: the RPL option as an RPI-6LoRH (RFC 8138 §6.3),
+    /// announced by the relay with the T flag (RFC 9035 §3). The meters keep their own
+    /// [`MeterConfig::rfc8138`] off and follow the flag (RFC 9035 §4).
     pub rfc8138: Option<bool>,
 }
 
@@ -822,9 +823,6 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option_rank {
             c.rpl_option_rank = v;
-        }
-        if let Some(v) = self.rfc8138 {
-            c.rfc8138 = v;
         }
     }
 
