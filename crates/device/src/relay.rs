@@ -105,7 +105,11 @@ pub struct RelayConfigDevice {
     pub rpl_option_type: u8,
     /// Send the RPL option as an RPI-6LoRH (RFC 8138 §6.3, page switch of RFC 8025 §3) and
     /// set the T flag in the DODAG Configuration option (RFC 9035 §3) so that the meters
-    /// do the same. RPI-6LoRH are always accepted. Default off.
+    /// do the same. RPI-6LoRH are always accepted. Default off: the relay example's 100
+    /// meters (seeds 1–10) used 27,224 bytes on air per join on average with it against
+    /// 30,192 without (fewer in 8 of 10 seeds) and were all joined after 275.9 s against
+    /// 281.9 s; 2,000 meters around a central relay (seeds 1–3, one hour) put 2–29 % fewer
+    /// bytes on air but 1,276/1,537/1,247 meters joined against 1,301/1,592/1,269.
     pub rfc8138: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default
