@@ -8,6 +8,7 @@
 use crate::{LinkInfo, cli::Options};
 use amimesh::core::{Instant, LinkAddr};
 use amimesh::sixlowpan::wire::iphc::IphcPacket;
+use amimesh::sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr};
 use amimesh::sixlowpan::wire::lowpan::{Bc0Repr, Dispatch, FragHeader, FragRepr, MeshRepr};
 use amimesh::sixlowpan::wire::nhc::{ExtHeaderId, ExtNhcPacket, NhcKind, UdpNhcPacket};
 use amimesh::sixlowpan::{Context, ContextTable, Reassembler, ReassemblyConfig, decompress};
@@ -162,6 +163,28 @@ pub fn dissect(
                 Ok(Some(buf))
             }
             Dispatch::Ipv6 => Ok(Some(p.get(1..).unwrap_or(&[]).to_vec())),
+            // Page 1 (RFC 8025 §3) with an RPI-6LoRH (RFC 8138 §6.3), then IPHC.
+            Dispatch::Other(PAGE_1_DISPATCH) => {
+                let v = Rpi6LoRh::new_checked(p.get(1..).unwrap_or(&[]))
+                    .map_err(|e| format!("6LoRH: {e}"))?;
+                let r = Rpi6LoRhRepr::parse(&v).map_err(|e| format!("6LoRH: {e}"))?;
+                out.insert(
+                    "rpi_6lorh".into(),
+                    json!({"o": r.down, "r": r.rank_error, "f": r.forwarding_error,
+                           "i": v.i_flag(), "k": v.k_flag(), "instance": r.instance_id,
+                           "sender_rank": r.sender_rank}),
+                );
+                describe_iphc(
+                    p.get(1 + v.header_len()..).unwrap_or(&[]),
+                    &mut iphc,
+                    &mut nhc,
+                );
+                let mut buf = vec![0u8; 4096];
+                let n =
+                    decompress(p, src, dst, &ctx, &mut buf).map_err(|e| format!("6LoRH: {e}"))?;
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
             _ => Err(format!("unsupported 6LoWPAN dispatch 0x{first:02x}")),
         };
         if !iphc.is_empty() {

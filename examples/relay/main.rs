@@ -93,6 +93,10 @@ struct Cli {
     /// routing loops then end only at the hop limit.
     #[arg(long)]
     no_rpl_option: bool,
+    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC; the relay
+    /// announces it with the T flag of its DODAG Configuration option (RFC 9035 §3).
+    #[arg(long)]
+    rfc8138: bool,
     /// The uplink is down between T1 and T2 (simulated seconds), e.g. 60..90.
     #[arg(long, value_name = "T1..T2", value_parser = parse_range)]
     uplink_down: Option<(f64, f64)>,
@@ -151,6 +155,7 @@ fn main() -> Result<()> {
         uplink_down: cli.uplink_down,
         verbose: !cli.json,
         no_rpl_option: cli.no_rpl_option,
+        rfc8138: cli.rfc8138,
     };
     if !cli.json {
         println!(

@@ -53,6 +53,8 @@ pub struct RunOptions {
     /// No RPL Packet Information (RFC 6553, RFC 9008) in the data path
     /// (`FieldTuning::rpl_option`): routing loops then end only at the hop limit.
     pub no_rpl_option: bool,
+    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3; `FieldTuning::rfc8138`).
+    pub rfc8138: bool,
 }
 
 /// Per-meter join timings (simulated seconds; first occurrence of each phase).
@@ -167,6 +169,9 @@ fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>
     };
     if opts.no_rpl_option {
         tuning.rpl_option = Some(false);
+    }
+    if opts.rfc8138 {
+        tuning.rfc8138 = Some(true);
     }
     let (mut nodes, mut servers) = field_nodes_tuned(
         s.meters,

@@ -193,6 +193,10 @@ struct Args {
     /// by IPv6-in-IPv6 (`FieldTuning::rpl_option_from_uplink`, RFC 9008 §7.2.2).
     #[arg(long)]
     rpl_option_from_uplink: bool,
+    /// With `--scale`: the RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC;
+    /// the relay announces it with the T flag (RFC 9035 §3) (`FieldTuning::rfc8138`).
+    #[arg(long)]
+    rfc8138: bool,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -359,6 +363,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if a.rpl_option_from_uplink {
         tuning.rpl_option_from_uplink = Some(true);
+    }
+    if a.rfc8138 {
+        tuning.rfc8138 = Some(true);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

@@ -1,7 +1,9 @@
 //! 6LoWPAN decompression and compression round trip.
 //!
-//! Input: one control byte (link-address shapes, contexts, compression options), then a
-//! 6LoWPAN payload. Whatever decompresses must compress and decompress back to the same
+//! Input: two control bytes (link-address shapes, contexts, compression options; RFC 8138
+//! RPI-6LoRH compression and the RPL option type it stands for), then a 6LoWPAN payload.
+//! Payloads that start with the page-1 switch `0xf1` (RFC 8025 §3) take the RPI-6LoRH
+//! path (RFC 8138 §6.3). Whatever decompresses must compress and decompress back to the same
 //! packet; the input read as an IPv6 packet must survive compress → decompress unchanged.
 #![no_main]
 
@@ -21,7 +23,10 @@ fn link(sel: u8, salt: u8) -> LinkAddr {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, frame)) = data.split_first() else {
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&ctl2, frame)) = rest.split_first() else {
         return;
     };
     let src = link(ctl, 1);
@@ -34,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     let opts = CompressOptions {
         elide_udp_checksum: ctl & 0x20 != 0,
         max_nhc: usize::from(ctl >> 6) * 3,
+        rfc8138: ctl2 & 1 != 0,
     };
+    if ctl2 & 2 != 0 {
+        ctx.set_rpi_option_type(0x63);
+    }
 
     let mut packet = vec![0u8; 4096];
     if let Ok(n) = decompress(frame, src, dst, &ctx, &mut packet) {

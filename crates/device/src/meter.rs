@@ -177,6 +177,11 @@ pub struct MeterConfig {
     /// The RPL option's type: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3, for
     /// DODAGs of nodes that predate RFC 9008).
     pub rpl_option_type: u8,
+    /// Send the RPL option as an RPI-6LoRH (RFC 8138 §6.3: 3 to 5 octets with the page
+    /// switch of RFC 8025 §3, against 8 as LOWPAN_NHC) until the meter joins a DODAG; from
+    /// then on the T flag of the DODAG's Configuration option decides (RFC 9035 §4).
+    /// RPI-6LoRH are always accepted. Default off.
+    pub rfc8138: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default
     /// [`RpiRank::Rank`](amimesh_rpl::RpiRank::Rank), the 16-bit Rank as Contiki-NG and RIOT
@@ -247,6 +252,7 @@ impl MeterConfig {
             parent_link_holdoff: Duration::from_secs(300),
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            rfc8138: false,
             rpl_option_rank: amimesh_rpl::RpiRank::Rank,
         }
     }
@@ -439,6 +445,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             mac: cfg.mac,
             rpl_option: cfg.rpl_option,
             rpl_option_type: cfg.rpl_option_type,
+            rfc8138: cfg.rfc8138,
             rpl_tunnel_from_uplink: false,
         };
         let scan_backoff = cfg.retry_delay;

@@ -143,6 +143,12 @@ pub struct StackConfig {
     /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
     /// one its DODAG uses). Both are accepted on receipt.
     pub rpl_option_type: u8,
+    /// Send the RPL option as an RPI-6LoRH on page 1 (RFC 8138 §6.3, RFC 8025 §3) instead of
+    /// LOWPAN_NHC (RFC 6282 §4.2) until a DODAG is joined; once joined, the T flag of its
+    /// DODAG Configuration option decides (RFC 9035 §4). Received RPI-6LoRH are always
+    /// decompressed, into an option of type [`rpl_option_type`](Self::rpl_option_type)
+    /// (RFC 9008 §4.1.3).
+    pub rfc8138: bool,
     /// Border router: carry the RPL option on packets from the uplink into the DODAG too,
     /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
     /// no router insert the header itself). Meters take the inner packet out.
@@ -236,12 +242,14 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         let ll = ip::link_local(cfg.ext_addr);
         let rcfg = ReassemblyConfig::default();
         let frag_tag = (cfg.seed & 0xffff) as u16;
+        let mut ctx = ContextTable::new();
+        ctx.set_rpi_option_type(cfg.rpl_option_type);
         Stack {
             frame_counter_reserved: cfg.frame_counter_start,
             links: LinkMetrics::new(cfg.links),
             cfg,
             mac,
-            ctx: ContextTable::new(),
+            ctx,
             frag: Fragmenter::new(frag_tag),
             rx_secured: Reassembler::new(rcfg),
             rx_unsecured: Reassembler::new(rcfg),
@@ -676,7 +684,10 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             src,
             dst,
             &self.ctx,
-            &CompressOptions::default(),
+            &CompressOptions {
+                rfc8138: self.rfc8138_active(),
+                ..CompressOptions::default()
+            },
             budget,
         ) else {
             self.stats.tx_refused += 1;
@@ -703,6 +714,15 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 }
             }
         }
+    }
+
+    /// Whether this node sources packets with RFC 8138 compression: the T flag of the joined
+    /// DODAG (RFC 9035 §4), [`StackConfig::rfc8138`] before.
+    pub fn rfc8138_active(&self) -> bool {
+        self.rpl
+            .as_ref()
+            .and_then(RplNode::rfc8138_compression)
+            .unwrap_or(self.cfg.rfc8138)
     }
 
     /// A frame the MAC delivered.
@@ -1107,6 +1127,7 @@ mod tests {
             mac: MacParams::default(),
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            rfc8138: false,
             rpl_tunnel_from_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))

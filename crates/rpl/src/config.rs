@@ -47,6 +47,9 @@ pub struct Config {
     /// What the RPL option's SenderRank carries and what it is compared with in data-path
     /// validation (RFC 6550 §11.2). Default [`RpiRank::DagRank`].
     pub rpi_rank: RpiRank,
+    /// Root: set the T flag in the DODAG Configuration option (RFC 9035 §3) to tell every
+    /// node to source packets with RFC 8138 compression. Default off.
+    pub rfc8138: bool,
     /// Seed of the node's PRNG (Trickle, jitter).
     pub seed: u64,
     /// Role.
@@ -169,6 +172,7 @@ impl Config {
         }
         Config {
             rpi_rank: RpiRank::DagRank,
+            rfc8138: false,
             seed,
             role: Role::Root,
             link_local,

@@ -484,6 +484,11 @@ impl RplNode {
     pub fn version(&self) -> Option<u8> {
         self.dodag.as_ref().map(|d| d.version.value())
     }
+    /// The DODAG Configuration option's T flag (RFC 9035 §3: source packets with RFC 8138
+    /// compression), once joined.
+    pub fn rfc8138_compression(&self) -> Option<bool> {
+        self.dodag.as_ref().map(|d| d.config.rfc8138_compression)
+    }
     /// The Mode of Operation, once joined.
     pub fn mop(&self) -> Option<Mop> {
         self.dodag.as_ref().map(|d| d.mop)
@@ -690,6 +695,7 @@ impl RplNode {
                 grounded: true,
                 preference: c.dodag_preference & 7,
                 config: DodagConfiguration {
+                    rfc8138_compression: c.rfc8138,
                     authentication: false,
                     path_control_size: DEFAULT_PATH_CONTROL_SIZE,
                     dio_interval_doublings: c.dio_interval_doublings,

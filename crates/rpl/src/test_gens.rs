@@ -24,14 +24,15 @@ fn bytes(max: usize) -> impl Strategy<Value = &'static [u8]> {
 
 pub fn dodag_configuration() -> impl Strategy<Value = DodagConfiguration> {
     (
-        any::<bool>(),
+        any::<[bool; 2]>(),
         0u8..8,
         any::<[u8; 3]>(),
         any::<[u16; 3]>(),
         any::<u8>(),
         any::<u16>(),
     )
-        .prop_map(|(a, pcs, b, w, dl, lu)| DodagConfiguration {
+        .prop_map(|([t, a], pcs, b, w, dl, lu)| DodagConfiguration {
+            rfc8138_compression: t,
             authentication: a,
             path_control_size: pcs,
             dio_interval_doublings: b[0],

@@ -454,6 +454,7 @@ out('dcoack', ICMPv6RPL(code=8)/r.RPLDCOACK(RPLInstanceID=30, D=1, dcoseq=12, st
                 assert_eq!(
                     o[0],
                     OptionRepr::DodagConfiguration(DodagConfiguration {
+                        rfc8138_compression: false,
                         authentication: true,
                         path_control_size: 2,
                         dio_interval_doublings: 8,

@@ -615,6 +615,10 @@ pub struct FieldTuning {
     pub rpl_option_rank: Option<amimesh_rpl::RpiRank>,
     /// [`RelayConfigDevice::rpl_option_from_uplink`].
     pub rpl_option_from_uplink: Option<bool>,
+    /// [`RelayConfigDevice::rfc8138`]: the RPL option as an RPI-6LoRH (RFC 8138 §6.3),
+    /// announced by the relay with the T flag (RFC 9035 §3). The meters keep their own
+    /// [`MeterConfig::rfc8138`] off and follow the flag (RFC 9035 §4).
+    pub rfc8138: Option<bool>,
 }
 
 impl FieldTuning {
@@ -722,6 +726,7 @@ impl FieldTuning {
             rpl_option_type: None,
             rpl_option_rank: None,
             rpl_option_from_uplink: None,
+            rfc8138: None,
         }
     }
 
@@ -735,6 +740,9 @@ impl FieldTuning {
         }
         if let Some(v) = self.rpl_option_rank {
             c.rpl_option_rank = v;
+        }
+        if let Some(v) = self.rfc8138 {
+            c.rfc8138 = v;
         }
         if let Some(v) = self.rpl_option_from_uplink {
             c.rpl_option_from_uplink = v;

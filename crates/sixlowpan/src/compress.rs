@@ -16,9 +16,11 @@ use crate::error::{Error, Result, need, room};
 use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header};
 use crate::wire::iphc::{HeaderFields, IphcRepr, SCRATCH_LEN, link_iid, split_addrs};
 use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::lorh::{PAGE_1_DISPATCH, RPI_MAX_LEN, Rpi6LoRh, Rpi6LoRhRepr};
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{
-    ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UDP_DISPATCH, UdpNhcPacket, UdpNhcRepr,
+    EXT_DISPATCH, ExtHeaderId, ExtNhcPacket, ExtNhcRepr, NhcKind, UDP_DISPATCH, UdpNhcPacket,
+    UdpNhcRepr,
 };
 use crate::wire::{IpProtocol, udp};
 use amimesh_core::LinkAddr;
@@ -40,6 +42,11 @@ pub struct CompressOptions {
     /// At most this many NHC headers; later headers stay inline. The fragmenter lowers it
     /// when the compressed headers would not fit the first fragment.
     pub max_nhc: usize,
+    /// Send a Hop-by-Hop header that holds only the RPL option (RFC 6553 §3, of the type
+    /// [`ContextTable::rpi_option_type`]) as an RPI-6LoRH on page 1 (RFC 8138 §6.3,
+    /// RFC 8025 §3) instead of LOWPAN_NHC EID 0. Only when every receiver decompresses
+    /// RFC 8138 (RFC 9035 §4: the root's "T" flag says so).
+    pub rfc8138: bool,
 }
 
 impl Default for CompressOptions {
@@ -47,6 +54,7 @@ impl Default for CompressOptions {
         CompressOptions {
             elide_udp_checksum: false,
             max_nhc: MAX_NHC,
+            rfc8138: false,
         }
     }
 }
@@ -247,6 +255,55 @@ fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
 /// `ll_src`/`ll_dst` are the link-layer (or mesh originator/final) addresses the receiver will
 /// see (RFC 6282 §3.2.2).
 pub fn compress_header(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    if !opts.rfc8138 || rpi_of(packet, ctx).is_none() {
+        return compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, out);
+    }
+    match compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, out) {
+        Ok(c) => Ok(Compressed {
+            header_len: rpi_to_6lorh(packet, ll_src, ll_dst, ctx, out, c),
+            ..c
+        }),
+        // The NHC form is longer than the RPI-6LoRH form: build it aside.
+        Err(Error::BufferTooSmall { .. }) => {
+            compress_6lorh_aside(packet, ll_src, ll_dst, ctx, opts, out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Compressed headers longer than this are not built aside for a small output buffer
+/// (then [`compress_header`] asks for their NHC size).
+const ASIDE_LEN: usize = 512;
+
+/// [`compress_header`] with RFC 8138 when `out` is too small for the NHC form.
+#[inline(never)]
+fn compress_6lorh_aside(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    let mut aside = [0u8; ASIDE_LEN];
+    let c = compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, &mut aside)?;
+    let header_len = rpi_to_6lorh(packet, ll_src, ll_dst, ctx, &mut aside, c);
+    room(out, header_len)?;
+    if let (Some(d), Some(s)) = (out.get_mut(..header_len), aside.get(..header_len)) {
+        d.copy_from_slice(s);
+    }
+    Ok(Compressed { header_len, ..c })
+}
+
+/// [`compress_header`] without RFC 8138.
+fn compress_header_iphc(
     packet: &[u8],
     ll_src: LinkAddr,
     ll_dst: LinkAddr,
@@ -513,7 +570,28 @@ fn peek_nhc(frame: &[u8], at: usize) -> Result<IpProtocol> {
 /// `datagram_size` is the uncompressed size from a FRAG1 header; `None` means the frame
 /// holds the whole datagram. The caller appends `frame[consumed..]` after `out[..header_len]`
 /// and, once the datagram is complete, applies [`Decompressed::checksum`].
+///
+/// A payload that starts with the page-1 switch (RFC 8025 §3) must hold one RPI-6LoRH
+/// (RFC 8138 §6.3) and then LOWPAN_IPHC; the RPI becomes a Hop-by-Hop header right after
+/// the IPv6 header, holding the RPL option of type [`ContextTable::rpi_option_type`]. Any
+/// other 6LoRH is [`Error::Reserved`].
 pub fn decompress_header(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    datagram_size: Option<usize>,
+    out: &mut [u8],
+) -> Result<Decompressed> {
+    need(frame, 1)?;
+    if frame.first() == Some(&PAGE_1_DISPATCH) {
+        return decompress_6lorh(frame, ll_src, ll_dst, ctx, datagram_size, out);
+    }
+    decompress_header_iphc(frame, ll_src, ll_dst, ctx, datagram_size, out)
+}
+
+/// [`decompress_header`] after the page-1 check.
+fn decompress_header_iphc(
     frame: &[u8],
     ll_src: LinkAddr,
     ll_dst: LinkAddr,
@@ -784,6 +862,166 @@ fn decompress_common(
         consumed,
         header_len,
         checksum: checksum_fixup,
+    })
+}
+
+/// Octets of a Hop-by-Hop header holding only the RPL option (RFC 6553 §3: 2 header octets,
+/// option type, option length 4, 4 data octets; no padding needed).
+const RPI_HBH_LEN: usize = 8;
+
+/// The RPI of `packet` if its first extension header is a Hop-by-Hop header holding exactly
+/// one RPL option of the type `ctx` names, with only the flags an RPI-6LoRH carries.
+fn rpi_of(packet: &[u8], ctx: &ContextTable) -> Option<Rpi6LoRhRepr> {
+    let h = packet.get(..ipv6::HEADER_LEN + RPI_HBH_LEN)?;
+    let (ip, hbh) = h.split_at(ipv6::HEADER_LEN);
+    match (ip.get(6), hbh) {
+        (Some(&HOP_BY_HOP), &[_, 0, t, 4, a, b, c, d]) if t == ctx.rpi_option_type() => {
+            Rpi6LoRhRepr::from_option_data([a, b, c, d])
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites the IPHC + NHC header `out[..c.header_len]` of `packet` into page 1 +
+/// RPI-6LoRH + IPHC (RFC 8138 §6.3, §7) when the packet's Hop-by-Hop header holds only the
+/// RPI and went out as LOWPAN_NHC EID 0 right after the IPHC. The Hop-by-Hop header is then
+/// elided: the IPHC's next header (inline, or the NHC that follows) is the one the
+/// Hop-by-Hop header named. Returns the new header length (the old one when nothing
+/// changes). The result is never longer.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+fn rpi_to_6lorh(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    out: &mut [u8],
+    c: Compressed,
+) -> usize {
+    let keep = c.header_len;
+    let Some(rpi) = rpi_of(packet, ctx) else {
+        return keep;
+    };
+    if c.consumed < ipv6::HEADER_LEN + RPI_HBH_LEN || keep > out.len() {
+        return keep;
+    }
+    let hdr = &out[..keep];
+    if hdr.first().is_none_or(|b| b & 0xe0 != 0x60) {
+        return keep;
+    }
+    let Ok((_, n)) = IphcRepr::parse_bytes(hdr, link_iid(ll_src), link_iid(ll_dst), ctx) else {
+        return keep;
+    };
+    // `1110 000 N`, the next header when N = 0, length 6, the option (RFC 6282 §4.2).
+    let Some(&nhc) = hdr.get(n) else {
+        return keep;
+    };
+    if nhc & 0xfe != EXT_DISPATCH {
+        return keep;
+    }
+    let k = usize::from(nhc & 1 == 0);
+    let nh = if k == 1 {
+        hdr.get(n + 1).copied()
+    } else {
+        None
+    };
+    if hdr.get(n + 1 + k) != Some(&6)
+        || hdr.get(n + 2 + k..n + 8 + k) != packet.get(ipv6::HEADER_LEN + 2..ipv6::HEADER_LEN + 8)
+    {
+        return keep;
+    }
+    let mut lorh = [0u8; RPI_MAX_LEN];
+    let Ok(l) = rpi.emit_bytes(&mut lorh) else {
+        return keep;
+    };
+    // Where an inline next header goes in the IPHC (RFC 6282 §3.1.1: after the CID octet
+    // and the traffic class / flow label fields).
+    let tf_len = match (hdr[0] >> 3) & 3 {
+        0 => 4,
+        1 => 3,
+        2 => 1,
+        _ => 0,
+    };
+    let p = 2 + usize::from(hdr[1] & 0x80 != 0) + tf_len;
+    let rest = n + 8 + k;
+    let base = 1 + l;
+    // Move the headers after the Hop-by-Hop NHC left, then the IPHC right around the
+    // inserted next-header octet (source and destination ranges never clobber data still
+    // to be moved: base + n + k <= rest).
+    out.copy_within(rest..keep, base + n + k);
+    out.copy_within(p..n, base + p + k);
+    out.copy_within(0..p, base);
+    if let Some(nh) = nh {
+        out[base + p] = nh;
+        // NH = 0: the next header is inline.
+        out[base] &= !0x04;
+    }
+    out[0] = PAGE_1_DISPATCH;
+    out[1..base].copy_from_slice(&lorh[..l]);
+    keep - rest + base + n + k
+}
+
+/// [`decompress_header`] for a payload that starts with the page-1 switch.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+fn decompress_6lorh(
+    frame: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    datagram_size: Option<usize>,
+    out: &mut [u8],
+) -> Result<Decompressed> {
+    let lorh = Rpi6LoRh::new_checked(sub(frame, 1))?;
+    let rpi = Rpi6LoRhRepr::parse(&lorh)?;
+    let at = 1 + lorh.header_len();
+    // RFC 8138 §6.3/§7: LOWPAN_IPHC follows (page 1 keeps its page-0 dispatch).
+    match frame.get(at) {
+        None => {
+            return Err(Error::Truncated {
+                needed: at + 1,
+                got: frame.len(),
+            });
+        }
+        Some(b) if b & 0xe0 != 0x60 => return Err(Error::UnknownDispatch(*b)),
+        Some(_) => {}
+    }
+    let inner_size = match datagram_size {
+        Some(s) => Some(s.checked_sub(RPI_HBH_LEN).ok_or(Error::BadLength)?),
+        None => None,
+    };
+    let d = decompress_header_iphc(sub(frame, at), ll_src, ll_dst, ctx, inner_size, out)?;
+    let end = d.header_len + RPI_HBH_LEN;
+    room(out, end)?;
+    if d.header_len < ipv6::HEADER_LEN {
+        return Err(Error::BadLength);
+    }
+    let payload_len = u16::from_be_bytes([out[4], out[5]])
+        .checked_add(RPI_HBH_LEN as u16)
+        .ok_or(Error::BadLength)?;
+    out.copy_within(
+        ipv6::HEADER_LEN..d.header_len,
+        ipv6::HEADER_LEN + RPI_HBH_LEN,
+    );
+    let [a, b, c, e] = rpi.option_data();
+    let next = out[6];
+    out[ipv6::HEADER_LEN..ipv6::HEADER_LEN + RPI_HBH_LEN].copy_from_slice(&[
+        next,
+        0,
+        ctx.rpi_option_type(),
+        4,
+        a,
+        b,
+        c,
+        e,
+    ]);
+    out[6] = HOP_BY_HOP;
+    out[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    Ok(Decompressed {
+        consumed: at + d.consumed,
+        header_len: end,
+        checksum: d.checksum.map(|f| ChecksumFixup {
+            udp_offset: f.udp_offset + RPI_HBH_LEN,
+            ..f
+        }),
     })
 }
 
@@ -1097,17 +1335,158 @@ mod tests {
         assert_eq!(&back[..m], &p[..]);
     }
 
+    /// `fe80::ff:fe00:1` → `fe80::ff:fe00:2`, hop limit 64, a Hop-by-Hop header with the
+    /// RPL option `opt` (type, O/R/F, instance, rank), then `next` and `body`.
+    fn rpi_packet(opt: [u8; 6], next: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&u16::try_from(8 + body.len()).unwrap().to_be_bytes());
+        p.extend_from_slice(&[0, 64]);
+        p.extend_from_slice(&"fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&"fe80::ff:fe00:2".parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&[next, 0]);
+        p.extend_from_slice(&opt);
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn rpi_6lorh_byte_exact() {
+        let ctx = ContextTable::new();
+        let on = CompressOptions {
+            rfc8138: true,
+            ..Default::default()
+        };
+        // ICMPv6 (inline next header) behind the RPI: instance 0, rank 0x0200 (K and I).
+        let p = rpi_packet(
+            [0x23, 4, 0x00, 0x00, 0x02, 0x00],
+            58,
+            &[0x80, 0, 0xaa, 0xbb],
+        );
+        let mut out = [0xa5u8; 64];
+        let n = compress(&p, short(1), short(2), &ctx, &on, &mut out).unwrap();
+        #[rustfmt::skip]
+        let want = [
+            0xf1,             // page 1 (RFC 8025 §3)
+            0x83, 0x05, 0x02, // RPI-6LoRH: Critical, I=1 K=1, type 5, rank 0x02(00)
+            0x7a, 0x33,       // IPHC TF=11 NH=0 HLIM=10 SAM=11 DAM=11
+            0x3a,             // next header inline: ICMPv6 (the Hop-by-Hop header's)
+            0x80, 0x00, 0xaa, 0xbb,
+        ];
+        assert_eq!(&out[..n], &want[..]);
+        let mut back = [0u8; 128];
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+        // Without the switch: LOWPAN_NHC EID 0 with next header inline (RFC 6282 §4.2).
+        let n0 = compress(&p, short(1), short(2), &ctx, &Default::default(), &mut out).unwrap();
+        assert_eq!(&out[..5], &[0x7e, 0x33, 0xe0, 0x3a, 0x06]);
+        assert_eq!(n0, n + 4);
+
+        // UDP (NHC) behind the RPI: O=1, instance 0x1e, rank 0x0301.
+        let udp = [0xf0, 0xb1, 0xf0, 0xb2, 0, 10, 0x12, 0x34, 0xde, 0xad];
+        let p = rpi_packet([0x23, 4, 0x80, 0x1e, 0x03, 0x01], 17, &udp);
+        let n = compress(&p, short(1), short(2), &ctx, &on, &mut out).unwrap();
+        #[rustfmt::skip]
+        let want = [
+            0xf1,
+            0x90, 0x05, 0x1e, 0x03, 0x01, // Critical, O=1 I=0 K=0, type 5, instance, rank
+            0x7e, 0x33,                   // IPHC NH=1
+            0xf3, 0x12, 0x12, 0x34,       // NHC UDP ports 0xf0b1/0xf0b2, checksum
+            0xde, 0xad,
+        ];
+        assert_eq!(&out[..n], &want[..]);
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+    }
+
+    #[test]
+    fn rpi_6lorh_only_for_the_configured_option_type() {
+        let mut ctx = ContextTable::new();
+        let on = CompressOptions {
+            rfc8138: true,
+            ..Default::default()
+        };
+        let p = rpi_packet([0x63, 4, 0x00, 0x00, 0x02, 0x00], 59, &[]);
+        let mut out = [0u8; 64];
+        let n = compress(&p, short(1), short(2), &ctx, &on, &mut out).unwrap();
+        assert_ne!(out[0], PAGE_1_DISPATCH);
+        let mut back = [0u8; 128];
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+        // A DODAG that uses 0x63 (RFC 9008 §4.1.3).
+        ctx.set_rpi_option_type(0x63);
+        let n = compress(&p, short(1), short(2), &ctx, &on, &mut out).unwrap();
+        assert_eq!(&out[..4], &[PAGE_1_DISPATCH, 0x83, 0x05, 0x02]);
+        let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+        assert_eq!(&back[..m], &p[..]);
+        // A flag bit outside O/R/F, or a second option: stays NHC.
+        ctx.set_rpi_option_type(0x23);
+        for p in [
+            rpi_packet([0x23, 4, 0x10, 0x00, 0x02, 0x00], 59, &[]),
+            rpi_packet([0x01, 4, 0x00, 0x00, 0x02, 0x00], 59, &[]),
+        ] {
+            let n = compress(&p, short(1), short(2), &ctx, &on, &mut out).unwrap();
+            assert_ne!(out[0], PAGE_1_DISPATCH);
+            let m = decompress(&out[..n], short(1), short(2), &ctx, &mut back).unwrap();
+            assert_eq!(&back[..m], &p[..]);
+        }
+    }
+
+    #[test]
+    fn rpi_6lorh_errors() {
+        let ctx = ContextTable::new();
+        let mut out = [0u8; 128];
+        let d = |f: &[u8], out: &mut [u8]| decompress(f, short(1), short(2), &ctx, out);
+        assert_eq!(
+            d(&[0xf1, 0x83], &mut out),
+            Err(Error::Truncated { needed: 2, got: 1 })
+        );
+        assert_eq!(
+            d(&[0xf1, 0x83, 0x05, 0x02], &mut out),
+            Err(Error::Truncated { needed: 5, got: 4 })
+        );
+        // Anything but IPHC after the 6LoRH; another 6LoRH type.
+        assert_eq!(
+            d(&[0xf1, 0x83, 0x05, 0x02, 0x41], &mut out),
+            Err(Error::UnknownDispatch(0x41))
+        );
+        assert!(matches!(
+            d(&[0xf1, 0xa3, 0x06, 0x02, 0x7a, 0x33, 0x3b], &mut out),
+            Err(Error::Reserved(_))
+        ));
+        // Room for the IPv6 header but not the Hop-by-Hop header.
+        assert_eq!(
+            d(&[0xf1, 0x83, 0x05, 0x02, 0x7a, 0x33, 0x3b], &mut out[..44]),
+            Err(Error::BufferTooSmall { required: 48 })
+        );
+        // A first fragment whose datagram cannot hold the Hop-by-Hop header.
+        assert_eq!(
+            decompress_header(
+                &[0xf1, 0x83, 0x05, 0x02, 0x7a, 0x33, 0x3b],
+                short(1),
+                short(2),
+                &ctx,
+                Some(7),
+                &mut out
+            ),
+            Err(Error::BadLength)
+        );
+    }
+
     proptest! {
         #[test]
         fn compress_then_decompress_is_identity(
-            packet in test_gens::packet(),
+            packet in prop_oneof![test_gens::packet().boxed(), test_gens::rpi_packet().boxed()],
             src in test_gens::link_addr(),
             dst in test_gens::link_addr(),
             ctx in test_gens::contexts(),
             elide in any::<bool>(),
             max_nhc in 0usize..=MAX_NHC,
+            rfc8138 in any::<bool>(),
+            rpi_type in prop_oneof![Just(0x23u8), Just(0x63)],
         ) {
-            let opts = CompressOptions { elide_udp_checksum: elide, max_nhc };
+            let mut ctx = ctx;
+            ctx.set_rpi_option_type(rpi_type);
+            let opts = CompressOptions { elide_udp_checksum: elide, max_nhc, rfc8138 };
             let mut out = vec![0u8; packet.len() + 64];
             let n = compress(&packet, src, dst, &ctx, &opts, &mut out).unwrap();
             let c = compress_header(&packet, src, dst, &ctx, &opts, &mut vec![0u8; 600]).unwrap();
@@ -1122,6 +1501,29 @@ mod tests {
             prop_assert_eq!(&exact[..], &out[..n]);
             let short = compress(&packet, src, dst, &ctx, &opts, &mut exact[..n - 1]);
             prop_assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{:?}", short);
+        }
+
+        #[test]
+        fn rpi_goes_as_6lorh_and_is_shorter(
+            packet in test_gens::rpi_packet(),
+            src in test_gens::link_addr(),
+            dst in test_gens::link_addr(),
+        ) {
+            let ctx = ContextTable::new();
+            let on = CompressOptions { rfc8138: true, ..CompressOptions::default() };
+            let mut a = vec![0u8; packet.len() + 64];
+            let mut b = vec![0u8; packet.len() + 64];
+            let n = compress(&packet, src, dst, &ctx, &CompressOptions::default(), &mut a).unwrap();
+            let m = compress(&packet, src, dst, &ctx, &on, &mut b).unwrap();
+            if rpi_of(&packet, &ctx).is_some() && a[0] != DISPATCH_IPV6 {
+                prop_assert_eq!(b[0], PAGE_1_DISPATCH);
+                prop_assert!(m + 2 <= n, "{} vs {}", m, n);
+            } else {
+                prop_assert_eq!(&a[..n], &b[..m]);
+            }
+            let mut back = vec![0u8; packet.len() + 64];
+            let k = decompress(&b[..m], src, dst, &ctx, &mut back).unwrap();
+            prop_assert_eq!(&back[..k], &packet[..]);
         }
 
         #[test]
@@ -1154,17 +1556,27 @@ mod tests {
         fn decompress_never_panics_and_is_a_fixed_point(
             frame in proptest::collection::vec(any::<u8>(), 0..80),
             head in prop_oneof![Just(0x7eu8), Just(0x7a), Just(0x60), Just(0x7f), any::<u8>()],
+            lorh in prop_oneof![Just(None), test_gens::rpi_6lorh_repr().prop_map(Some)],
             src in test_gens::link_addr(),
             dst in test_gens::link_addr(),
             ctx in test_gens::contexts(),
+            rfc8138 in any::<bool>(),
         ) {
-            let mut f = vec![head];
+            let mut f = vec![];
+            if let Some(r) = lorh {
+                let mut b = [0u8; RPI_MAX_LEN];
+                let l = r.emit_bytes(&mut b).unwrap();
+                f.push(PAGE_1_DISPATCH);
+                f.extend_from_slice(&b[..l]);
+            }
+            f.push(head);
             f.extend_from_slice(&frame);
             let mut out = vec![0u8; 2048];
             if let Ok(n) = decompress(&f, src, dst, &ctx, &mut out) {
                 let packet = out[..n].to_vec();
                 let mut c = vec![0u8; n + 64];
-                let k = compress(&packet, src, dst, &ctx, &CompressOptions::default(), &mut c).unwrap();
+                let opts = CompressOptions { rfc8138, ..CompressOptions::default() };
+                let k = compress(&packet, src, dst, &ctx, &opts, &mut c).unwrap();
                 let mut again = vec![0u8; 2048];
                 let m = decompress(&c[..k], src, dst, &ctx, &mut again).unwrap();
                 prop_assert_eq!(&again[..m], &packet[..]);

@@ -4,6 +4,9 @@
 use crate::error::{Error, Result};
 use core::net::Ipv6Addr;
 
+/// RPL option type of RFC 9008 §11.1 (the default of [`ContextTable::rpi_option_type`]).
+pub const RPI_OPTION_TYPE_RFC9008: u8 = 0x23;
+
 /// Number of context identifiers (4-bit SCI/DCI, RFC 6282 §3.1.2).
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -33,7 +36,7 @@ impl Context {
 
 /// The contexts in use on a link. Context 0 is also the one that applies when SAC/DAC = 1 and
 /// CID = 0 (RFC 6282 §3.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContextTable {
     entries: [Option<Context>; MAX_CONTEXTS],
     /// Bit `i` set when entry `i` may be used for compression.
@@ -43,6 +46,14 @@ pub struct ContextTable {
     /// The upper 64 bits of context 0 when it is a /64 usable for compression (the usual
     /// case, checked without 128-bit masks).
     context0_prefix64: Option<u64>,
+    /// The RPL option type an RPI-6LoRH stands for (RFC 9008 §4.1.3).
+    rpi_option_type: u8,
+}
+
+impl Default for ContextTable {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The first `len` bits of `prefix` and the mask that covers them.
@@ -63,7 +74,22 @@ impl ContextTable {
             compress_mask: 0,
             prefixes: [(0, 0); MAX_CONTEXTS],
             context0_prefix64: None,
+            rpi_option_type: RPI_OPTION_TYPE_RFC9008,
         }
+    }
+
+    /// The RPL option type (RFC 6553 §3) a decompressed RPI-6LoRH (RFC 8138 §6.3) becomes,
+    /// and the only one the compressor turns into an RPI-6LoRH: 0x23 by default
+    /// (RFC 9008 §11.1). RFC 9008 §4.1.3 has a decompressor use the type in force in its
+    /// DODAG, 0x23 or 0x63, which the root announces (RFC 9008 §4.1.2), so it is state
+    /// shared on the link like the contexts.
+    pub fn rpi_option_type(&self) -> u8 {
+        self.rpi_option_type
+    }
+
+    /// Sets [`rpi_option_type`](Self::rpi_option_type).
+    pub fn set_rpi_option_type(&mut self, option_type: u8) {
+        self.rpi_option_type = option_type;
     }
     /// Installs context `id`.
     pub fn set(&mut self, id: u8, ctx: Context) -> Result<()> {

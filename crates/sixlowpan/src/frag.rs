@@ -371,6 +371,30 @@ mod tests {
     }
 
     #[test]
+    fn rpi_6lorh_in_the_first_fragment() {
+        // Hop-by-Hop with the RPL option (0x23, instance 0, rank 0x0100), then 300 octets.
+        let p = packet(0, 300, &[59, 0, 0x23, 4, 0, 0, 1, 0]);
+        let on = CompressOptions {
+            rfc8138: true,
+            ..CompressOptions::default()
+        };
+        for budget in [40usize, 77, 100] {
+            let mut f = Fragmenter::new(3);
+            let mut it = f
+                .fragment(&p, s(1), s(2), &ContextTable::new(), &on, budget)
+                .unwrap();
+            let mut out = Vec::new();
+            let mut buf = [0u8; 256];
+            while let Some(n) = it.next_frame(&mut buf) {
+                out.push(buf[..n.unwrap()].to_vec());
+            }
+            // FRAG1 (4 octets), page 1, RPI-6LoRH (I and K: 3 octets), IPHC.
+            assert_eq!(&out[0][4..8], &[0xf1, 0x83, 0x05, 0x01]);
+            assert_eq!(reassemble(&out), p, "budget {budget}");
+        }
+    }
+
+    #[test]
     fn errors() {
         let mut f = Fragmenter::new(1);
         let p = packet(59, 300, &[]);

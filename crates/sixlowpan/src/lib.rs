@@ -7,7 +7,8 @@
 //!   headers and options, RFC 8200 §4), [`wire::udp`] (RFC 768 with the RFC 8200 §8.1
 //!   pseudo-header), [`wire::icmpv6`] (RFC 4443 §2.1), [`wire::lowpan`] (RFC 4944 §5.1 dispatch,
 //!   §5.2 mesh, §5.3 fragment, §11.1 BC0), [`wire::iphc`] (RFC 6282 §3), [`wire::nhc`]
-//!   (RFC 6282 §4).
+//!   (RFC 6282 §4), [`wire::lorh`] (RFC 8138 §6.3 RPI-6LoRH behind the RFC 8025 §3 page
+//!   switch).
 //! - [`compress`](mod@compress): whole-packet IPHC/NHC compression choosing the smallest encoding, and its
 //!   exact inverse.
 //! - [`frag`]: the [`Fragmenter`] (RFC 4944 §5.3) for a caller-given per-frame payload budget.
@@ -32,7 +33,13 @@
 //! - [x] Compressed headers that do not fit the first fragment: the compressor keeps fewer
 //!   headers compressed so the rest travel inline and may span fragments
 //! - [ ] LOWPAN_HC1 (0x42, obsoleted by RFC 6282)
-//! - [ ] RFC 8138 6LoRH (page 1), RFC 8025 paging dispatch, RFC 8931 RFRAG
+//! - [x] RFC 8138 RPI-6LoRH (§6.3) on page 1 (RFC 8025 §3 page switch 0xf1): a Hop-by-Hop
+//!   header holding only the RPL option is sent as 3 to 5 octets (I and K elide instance 0
+//!   and a zero rank low octet) when [`CompressOptions::rfc8138`] is set; always decompressed,
+//!   into the option type of [`ContextTable::rpi_option_type`] (RFC 9008 §4.1.3)
+//! - [ ] Other 6LoRH: RH3-6LoRH (RFC 8138 §6.5), IP-in-IP-6LoRH (§6.4), BIER; Elective
+//!   6LoRH are refused rather than skipped (RFC 8138 §5.2)
+//! - [ ] RFC 8931 RFRAG
 //! - [ ] RFC 7400 GHC
 //!
 //! # Guarantees

@@ -23,6 +23,7 @@
 
 use crate::compress::{ChecksumFixup, decompress_header};
 use crate::context::ContextTable;
+use crate::wire::lorh::PAGE_1_DISPATCH;
 use crate::wire::lowpan::{Dispatch, FragHeader, FragRepr, MAX_DATAGRAM_SIZE};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -284,9 +285,10 @@ impl Reassembler {
         let mut header = [0u8; MAX_HEADER];
         let (start, hdr_len, raw, fixup) = match f {
             FragRepr::First { .. } => {
+                // IPHC, uncompressed IPv6, or page 1 with 6LoRH (RFC 8138 §6.3).
                 if !matches!(
                     payload.first().map(|b| Dispatch::from_byte(*b)),
-                    Some(Dispatch::Iphc | Dispatch::Ipv6)
+                    Some(Dispatch::Iphc | Dispatch::Ipv6 | Dispatch::Other(PAGE_1_DISPATCH))
                 ) {
                     self.stats.malformed += 1;
                     return None;

@@ -313,3 +313,47 @@ fn build(first: Hdr, mut rest: Vec<Hdr>, last_proto: IpProtocol, payload: Vec<u8
     }
     out
 }
+
+/// RPI-6LoRH values, biased towards the elided forms (instance 0, rank low octet 0).
+pub fn rpi_6lorh_repr() -> impl Strategy<Value = crate::wire::lorh::Rpi6LoRhRepr> {
+    (
+        any::<[bool; 3]>(),
+        prop_oneof![Just(0u8), any::<u8>()],
+        prop_oneof![any::<u16>(), any::<u8>().prop_map(|h| u16::from(h) << 8)],
+    )
+        .prop_map(
+            |([down, rank_error, forwarding_error], instance_id, sender_rank)| {
+                crate::wire::lorh::Rpi6LoRhRepr {
+                    down,
+                    rank_error,
+                    forwarding_error,
+                    instance_id,
+                    sender_rank,
+                }
+            },
+        )
+}
+
+/// A [`packet`] with a Hop-by-Hop header holding one RPL option (type 0x23 or 0x63, or
+/// with a flag bit an RPI-6LoRH cannot carry) put right after its IPv6 header.
+pub fn rpi_packet() -> BoxedStrategy<Vec<u8>> {
+    (
+        packet().boxed(),
+        rpi_6lorh_repr(),
+        prop_oneof![4 => Just(0x23u8), 1 => Just(0x63)],
+        prop_oneof![4 => Just(0u8), 1 => 1u8..32],
+    )
+        .prop_map(|(mut p, rpi, t, extra_flags)| {
+            if p.len() >= 40 && p[0] >> 4 == 6 {
+                let plen = u16::from_be_bytes([p[4], p[5]]).wrapping_add(8);
+                let mut d = rpi.option_data();
+                d[0] |= extra_flags;
+                let hbh = [p[6], 0, t, 4, d[0], d[1], d[2], d[3]];
+                p[6] = 0;
+                p[4..6].copy_from_slice(&plen.to_be_bytes());
+                p.splice(40..40, hbh);
+            }
+            p
+        })
+        .boxed()
+}

@@ -247,10 +247,19 @@ pub enum OptionRepr<'a> {
     },
 }
 
+/// Flag bits of the DODAG Configuration option's first data octet (RFC 6550 §6.7.6).
+pub mod dodag_config_flags {
+    /// T: "Turn on RFC8138 Compression", bit 2 (RFC 9035 §3, §6).
+    pub const T: u8 = 0x20;
+}
+
 /// The DODAG Configuration option's fields (RFC 6550 §6.7.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DodagConfiguration {
+    /// T: the DODAG uses RFC 8138 compression (RFC 9035 §3; flag bit 2 of the option's
+    /// flags field, RFC 9035 §6).
+    pub rfc8138_compression: bool,
     /// A: authentication enabled.
     pub authentication: bool,
     /// Path Control Size (3 bits).
@@ -325,6 +334,7 @@ impl<'a> OptionRepr<'a> {
             OptionType::DodagConfiguration => {
                 exact(len::DODAG_CONFIGURATION)?;
                 OptionRepr::DodagConfiguration(DodagConfiguration {
+                    rfc8138_compression: u8_at(d, 0) & dodag_config_flags::T != 0,
                     authentication: u8_at(d, 0) & 0x08 != 0,
                     path_control_size: u8_at(d, 0) & 0x07,
                     dio_interval_doublings: u8_at(d, 1),
@@ -491,7 +501,12 @@ impl<'a> OptionRepr<'a> {
                 set_u8(
                     d,
                     0,
-                    (if c.authentication { 0x08 } else { 0 }) | (c.path_control_size & 0x07),
+                    (if c.rfc8138_compression {
+                        dodag_config_flags::T
+                    } else {
+                        0
+                    }) | (if c.authentication { 0x08 } else { 0 })
+                        | (c.path_control_size & 0x07),
                 );
                 set_u8(d, 1, c.dio_interval_doublings);
                 set_u8(d, 2, c.dio_interval_min);

@@ -23,6 +23,7 @@ const NODE: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 fn config() -> DodagConfiguration {
     DodagConfiguration {
+        rfc8138_compression: false,
         authentication: false,
         path_control_size: 0,
         dio_interval_doublings: 8,
@@ -762,4 +763,30 @@ fn srh_errors() {
         Srh::new_unchecked(&mut mc[..n]).process(&mut dst),
         Err(Error::Malformed(_))
     ));
+}
+
+#[test]
+fn dodag_configuration_t_flag() {
+    // RFC 9035 §3, §6: T is bit 2 of the flags octet (0x20), next to A (0x08) and PCS.
+    let c = DodagConfiguration {
+        rfc8138_compression: true,
+        path_control_size: 3,
+        ..config()
+    };
+    let o = OptionRepr::DodagConfiguration(c);
+    let mut b = vec![0xa5u8; o.buffer_len()];
+    assert_eq!(o.emit(&mut b).unwrap(), 16);
+    assert_eq!(&b[..3], &[0x04, 14, 0x23]);
+    let v = RplOption::new_checked(&b[..]).unwrap();
+    assert_eq!(OptionRepr::parse(&v).unwrap(), o);
+    // Without T the octet is as RFC 6550 §6.7.6 writes it.
+    b[2] = 0x03;
+    let v = RplOption::new_checked(&b[..]).unwrap();
+    assert_eq!(
+        OptionRepr::parse(&v).unwrap(),
+        OptionRepr::DodagConfiguration(DodagConfiguration {
+            rfc8138_compression: false,
+            ..c
+        })
+    );
 }

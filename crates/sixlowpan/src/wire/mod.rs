@@ -11,6 +11,7 @@ pub mod ext;
 pub mod icmpv6;
 pub mod iphc;
 pub mod ipv6;
+pub mod lorh;
 pub mod lowpan;
 pub mod nhc;
 pub mod udp;
