@@ -753,12 +753,12 @@ mod prop {
         /// the PAA's key, and both sides agree on the session. A handshake can still fail
         /// outright: when a PaC's answers are lost REQ_MRC times in a row the PAA gives the
         /// session up (RFC 5191 §9.1), and the PaC, which only answers, learns of it when its
-        /// own time to authenticate runs out (120 s here). It then starts again, as a meter
-        /// does.
+        /// own time to authenticate runs out (120 s here; the PAA's is an hour, so that it
+        /// gives sessions up only that way). The PaC then starts again, as a meter does.
         #[test]
         fn sessions_survive_loss_and_duplication(seed in any::<u64>(), loss in 0.0f64..0.3, n in 1usize..4) {
             let mut ac = agent_config(seed);
-            ac.auth_timeout = Duration::from_secs(120);
+            ac.auth_timeout = Duration::from_secs(3600);
             let ccs = (0..n).map(|i| {
                 let mut c = client_config(i, seed);
                 c.auth_timeout = Duration::from_secs(120);
@@ -778,7 +778,16 @@ mod prop {
                     panic!("{:?}", net.client_events[i]);
                 };
                 prop_assert_eq!(network_key, &Key128::new(NETWORK_KEY));
-                prop_assert!(net.agent.session(*session_id).is_some());
+                // The PAA authenticated the same session (it may have closed it since, when a
+                // re-authentication under this loss failed in turn).
+                // The PAA authenticated the same session, or still holds it (its PAN[C] may be
+                // on the way; the PAA may also have closed the session since, when a
+                // re-authentication under this loss failed in turn).
+                let paa_agrees = net.agent.session(*session_id).is_some()
+                    || net.agent_events.iter().any(|e| {
+                        matches!(e, AgentEvent::Authenticated { session_id: s, .. } if s == session_id)
+                    });
+                prop_assert!(paa_agrees);
             }
             // A restarted PaC's abandoned handshake may still be open at the PAA.
             prop_assert!(net.agent.session_count() <= n + restarts);
@@ -796,7 +805,7 @@ fn a_pac_stranded_by_the_paa_giving_up_authenticates_after_starting_again() {
         3usize,
     );
     let mut ac = agent_config(seed);
-    ac.auth_timeout = Duration::from_secs(120);
+    ac.auth_timeout = Duration::from_secs(3600);
     let ccs = (0..n)
         .map(|i| {
             let mut c = client_config(i, seed);
