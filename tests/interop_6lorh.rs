@@ -25,13 +25,13 @@
 #[path = "../crates/sim/tests/fieldsim/mod.rs"]
 mod fieldsim;
 
-use amimesh_core::{Duration, ExtAddr, Instant, LinkAddr};
+use amimesh_core::{ExtAddr, LinkAddr};
 use amimesh_device::ip;
 use amimesh_mac::security::ccm_star::CcmKey;
 use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
 use amimesh_mac::security::keys::derive_link_keys;
 use amimesh_mac::wire::frame::{Frame, FrameType};
-use amimesh_sim::device::{FieldTuning, field_nodes_tuned, network_key};
+use amimesh_sim::device::{FieldTuning, network_key};
 use amimesh_sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, compress, decompress};
 use amimesh_testkit::ip::{Ipv6, addr, icmpv6, ipv6, udp};
@@ -150,25 +150,13 @@ fn tshark_reads_our_rpi_6lorh_and_we_decompress_to_the_original() {
 /// Runs a three-meter line whose relay turns RFC 8138 on (T flag), captures every frame for
 /// `secs` once all have joined.
 fn capture(secs: u64) -> Vec<Vec<u8>> {
-    let mut f = line(3, 5, |nodes, servers| {
-        let tuning = FieldTuning {
-            rfc8138: Some(true),
-            ..FieldTuning::default()
-        };
-        // Only the relay's switch: the meters' stays off and they follow the relay's T flag
-        // (RFC 9035 §4).
-        (*nodes, *servers) = field_nodes_tuned(3, 5, |_, _| {}, &tuning);
-    });
-    assert!(
-        f.run_until_joined(&[1, 2, 3], Instant::from_secs(600))
-            .is_some()
-    );
-    assert_eq!(f.upward_route(3), [2, 1, 0]);
-    let cap = Capture::default();
-    f.sim.set_frame_sink(Box::new(cap.clone()));
-    let t = f.sim.now() + Duration::from_secs(secs);
-    f.sim.run_until(t).unwrap();
-    cap.0.borrow().iter().map(|(_, m)| m.clone()).collect()
+    // Only the relay's switch: the meters' stays off and they follow the relay's T flag
+    // (RFC 9035 §4).
+    let tuning = FieldTuning {
+        rfc8138: Some(true),
+        ..FieldTuning::default()
+    };
+    joined_line_frames(&tuning, secs).1
 }
 
 /// The 6LoWPAN payload of a secured data frame that carries a whole packet, decrypted.

@@ -18,7 +18,7 @@
 #[path = "../crates/sim/tests/fieldsim/mod.rs"]
 mod fieldsim;
 
-use amimesh_core::{Duration, Instant, LinkAddr};
+use amimesh_core::LinkAddr;
 use amimesh_device::ip;
 use amimesh_mac::security::ccm_star::CcmKey;
 use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
@@ -26,7 +26,7 @@ use amimesh_mac::security::keys::derive_link_keys;
 use amimesh_mac::wire::frame::{Frame, FrameType};
 use amimesh_rpl::wire::HbhRepr;
 use amimesh_rpl::wire::hbh::{OPTION_TYPE_RFC6553, OPTION_TYPE_RFC9008};
-use amimesh_sim::device::{FieldTuning, ext_addr, field_nodes_tuned, network_key};
+use amimesh_sim::device::{FieldTuning, ext_addr, network_key};
 use amimesh_testkit::pcap::{LINKTYPE_IEEE802_15_4_NOFCS, write};
 use amimesh_testkit::tshark::{KeyHash, Tshark, num};
 use fieldsim::*;
@@ -85,25 +85,12 @@ fn ours(mpdu: &[u8]) -> Option<Option<Ours>> {
 /// on air from the moment all have joined for `secs`, and returns the frames (MPDUs) and the
 /// DODAG's MinHopRankIncrease.
 fn capture(option_type: u8, secs: u64) -> (Vec<Vec<u8>>, u16) {
-    let mut f = line(3, 5, |nodes, servers| {
-        let tuning = FieldTuning {
-            rpl_option_type: Some(option_type),
-            ..FieldTuning::default()
-        };
-        (*nodes, *servers) = field_nodes_tuned(3, 5, |_, _| {}, &tuning);
-    });
-    assert!(
-        f.run_until_joined(&[1, 2, 3], Instant::from_secs(600))
-            .is_some()
-    );
-    assert_eq!(f.upward_route(3), [2, 1, 0]);
-    let cap = Capture::default();
-    f.sim.set_frame_sink(Box::new(cap.clone()));
-    let t = f.sim.now() + Duration::from_secs(secs);
-    f.sim.run_until(t).unwrap();
-    let mhri = f.relay().config().min_hop_rank_increase;
-    let frames = cap.0.borrow().iter().map(|(_, m)| m.clone()).collect();
-    (frames, mhri)
+    let tuning = FieldTuning {
+        rpl_option_type: Some(option_type),
+        ..FieldTuning::default()
+    };
+    let (f, frames) = joined_line_frames(&tuning, secs);
+    (frames, f.relay().config().min_hop_rank_increase)
 }
 
 fn tshark(frames: &[Vec<u8>], name: &str, fields: &[&str]) -> Vec<Vec<String>> {

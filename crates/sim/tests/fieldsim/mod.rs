@@ -340,6 +340,29 @@ pub fn line(
     build(&layout, meters, seed, 0.0, tweak)
 }
 
+/// Relay and three meters on a line (seed 5, the devices tuned by `tuning`), every meter
+/// joined through its neighbour; then every frame put on air in the next `secs` seconds, as
+/// MPDUs. Returns the field too.
+pub fn joined_line_frames(
+    tuning: &amimesh_sim::device::FieldTuning,
+    secs: u64,
+) -> (Field, Vec<Vec<u8>>) {
+    let mut f = line(3, 5, |nodes, servers| {
+        (*nodes, *servers) = amimesh_sim::device::field_nodes_tuned(3, 5, |_, _| {}, tuning);
+    });
+    assert!(
+        f.run_until_joined(&[1, 2, 3], Instant::from_secs(600))
+            .is_some()
+    );
+    assert_eq!(f.upward_route(3), [2, 1, 0]);
+    let cap = Capture::default();
+    f.sim.set_frame_sink(Box::new(cap.clone()));
+    let t = f.sim.now() + Duration::from_secs(secs);
+    f.sim.run_until(t).unwrap();
+    let frames = cap.0.borrow().iter().map(|(_, m)| m.clone()).collect();
+    (f, frames)
+}
+
 /// Every frame put on air, kept in memory as its MPDU (the FCS the PHY appended is checked and
 /// removed; the field scenarios run on the default radio model's PHY).
 #[derive(Clone, Default)]
