@@ -58,9 +58,10 @@ pub struct MeterConfig {
     /// Send a fresh DAO with every retransmission of an unacknowledged reading (needs
     /// [`MeterConfig::reading_ack_timeout`]). A reading whose acknowledgement does not come
     /// back suggests that the downward route to this meter is missing somewhere on the way:
-    /// in storing mode DAOs are passed up without DAO-ACKs beyond the first hop, and a lost
-    /// one is otherwise repaired only at the next refresh, a third of the route lifetime
-    /// later. RFC 6550 §9.5 lets a node send a DAO whenever it needs to. Default off.
+    /// in storing mode without [`MeterConfig::forward_dao_ack`] only the first hop
+    /// acknowledges a DAO, and a route lost higher up (or dropped by a meter that rebooted) is
+    /// otherwise repaired only at the next refresh, a third of the route lifetime later.
+    /// RFC 6550 §9.5 lets a node send a DAO whenever it needs to. Default off.
     pub dao_on_reading_timeout: bool,
     /// First outgoing MAC frame counter (the persisted reservation after a reboot).
     pub frame_counter_start: u32,
