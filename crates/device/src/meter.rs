@@ -128,7 +128,7 @@ pub struct MeterConfig {
     /// previous scan. 802.15.4-2020 §6.3 leaves the scan schedule to the next higher layer.
     /// Zero (the default): the back-off runs its course.
     pub overheard_rescan: Duration,
-    /// PRE self-check. When the PRE has passed at least [`PRE_UNANSWERED_MIN`] PANA messages
+    /// PRE self-check. When the PRE has passed at least four (`PRE_UNANSWERED_MIN`) PANA messages
     /// up to the PAA and none of the PAA's came back for this long, the path to the PAA is
     /// taken as broken (typically the meter's route is missing at the border router, its
     /// DAO lost on the way up): the meter stops offering itself as PRE in its beacons
