@@ -395,17 +395,17 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// In storing mode a packet going Down with no downward route here is sent back to the
     /// parent that passed it (`from`) with F set, O untouched (RFC 6550 §11.2.2.3, DAO
     /// inconsistency loop recovery); the parent removes the stale route. Returns the packet
-    /// to route on, or `None` if it was consumed.
+    /// to route on and whether it carries the option, or `None` if it was consumed.
     fn validate_rpi(
         &mut self,
         now: Instant,
         mut packet: Vec<u8>,
         from: Option<ExtAddr>,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<(Vec<u8>, bool)> {
         let h = ip::parse(&packet)?;
         let (mut opt, at) = match ip::rpi(&packet, &h) {
             Ok(Some(f)) => f,
-            Ok(None) => return Some(packet),
+            Ok(None) => return Some((packet, false)),
             Err(()) => {
                 self.stats.malformed += 1;
                 return None;
@@ -413,7 +413,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         };
         let Some(r) = self.rpl.as_mut().filter(|r| r.is_joined()) else {
             // Not in a DODAG: nothing to check against; routing decides.
-            return Some(packet);
+            return Some((packet, true));
         };
         if opt.instance_id != r.instance_id() {
             self.stats.rpl_instance_mismatch += 1;
@@ -430,7 +430,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         match verdict {
             HbhVerdict::Forward => {
                 ip::set_rpi(&mut packet, at, &opt);
-                Some(packet)
+                Some((packet, true))
             }
             HbhVerdict::Drop => {
                 if found > 0 {
@@ -505,18 +505,30 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
     fn route_packet(&mut self, now: Instant, packet: Vec<u8>) {
+        self.route_packet_except(now, packet, None);
+    }
+
+    /// [`Self::route_packet`], except that a packet whose RPL next hop is `back_to` (the
+    /// neighbour it came from) is dropped and counted (`returned_to_sender`) instead:
+    /// returns `false` then, `true` otherwise.
+    fn route_packet_except(
+        &mut self,
+        now: Instant,
+        packet: Vec<u8>,
+        back_to: Option<ExtAddr>,
+    ) -> bool {
         let Some(h) = ip::parse(&packet) else {
             self.stats.malformed += 1;
-            return;
+            return true;
         };
         let dst = h.dst;
         if dst.is_multicast() || dst.is_unicast_link_local() {
             self.transmit(now, &packet, &h, ip::link_dst(&dst));
-            return;
+            return true;
         }
         if self.is_mine(&dst) {
             self.deliver(now, packet, true, None);
-            return;
+            return true;
         }
         if let Some(prefix) = self.border_prefix {
             if !ip::same_prefix(&prefix, &dst) {
@@ -528,18 +540,25 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 // uplink have no use for it.
                 let Some(packet) = ip::strip_hbh(packet, &h) else {
                     self.stats.malformed += 1;
-                    return;
+                    return true;
                 };
                 if self.uplink_out.len() < QUEUE_CAP {
                     self.uplink_out.push_back(packet);
                 } else {
                     self.stats.tx_refused += 1;
                 }
-                return;
+                return true;
             }
         }
         match self.rpl.as_ref().and_then(|r| r.next_hop(&dst)) {
-            Some(NextHop::Neighbour(nh)) => self.transmit(now, &packet, &h, ip::link_dst(&nh)),
+            Some(NextHop::Neighbour(nh)) => {
+                let to = ip::link_dst(&nh);
+                if back_to.is_some_and(|b| to == LinkAddr::Extended(b)) {
+                    self.stats.returned_to_sender += 1;
+                    return false;
+                }
+                self.transmit(now, &packet, &h, to);
+            }
             Some(NextHop::Local) => self.deliver(now, packet, true, None),
             Some(NextHop::SourceRoute) => match self.insert_srh(&packet, &h) {
                 Some((first, p)) => {
@@ -551,6 +570,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             },
             None => self.stats.no_route += 1,
         }
+        true
     }
 
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
@@ -625,7 +645,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                     self.stats.hop_limit_exceeded += 1;
                     return;
                 }
-                let Some(packet) = self.validate_rpi(now, packet, from.map(|f| f.0)) else {
+                let Some((packet, _)) = self.validate_rpi(now, packet, from.map(|f| f.0)) else {
                     return;
                 };
                 self.stats.forwarded += 1;
@@ -803,8 +823,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             }
             return;
         }
-        let had_rpi = matches!(ip::rpi(&packet, &h), Ok(Some(_)));
-        let Some(packet) = self.validate_rpi(now, packet, from) else {
+        let Some((packet, had_rpi)) = self.validate_rpi(now, packet, from) else {
             return;
         };
         // Split horizon for packets without the RPL option: one is never sent back to the
@@ -814,18 +833,10 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         // (with the option, the forwarding error of RFC 6550 §11.2.2.3 handles that case
         // above). A meter has one upward next hop and its downward ones are its children, so
         // no packet with a working route goes back where it came from.
-        if !had_rpi {
-            if let (Some(from), Some(NextHop::Neighbour(nh))) =
-                (from, self.rpl.as_ref().and_then(|r| r.next_hop(&h.dst)))
-            {
-                if ip::link_dst(&nh) == LinkAddr::Extended(from) {
-                    self.stats.returned_to_sender += 1;
-                    return;
-                }
-            }
+        let back_to = from.filter(|_| !had_rpi);
+        if self.route_packet_except(now, packet, back_to) {
+            self.stats.forwarded += 1;
         }
-        self.stats.forwarded += 1;
-        self.route_packet(now, packet);
     }
 
     fn deliver(
@@ -1352,7 +1363,8 @@ mod tests {
         let src = ip::with_iid(&PREFIX, child(1));
         // Up from a deeper node (DAGRank 3): consistent; SenderRank becomes ours.
         let p = with_rpi(&reading(src, SERVER), false, false, false, 3);
-        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let (out, carried) = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        assert!(carried);
         let o = rpi_of(&out);
         assert_eq!((o.sender_rank, o.rank_error, o.down), (2, false, false));
         // A packet without the option is forwarded as it came (RFC 8200 §4: only its
@@ -1360,7 +1372,7 @@ mod tests {
         let plain = reading(src, SERVER);
         assert_eq!(
             s.validate_rpi(now, plain.clone(), None),
-            Some(plain.clone())
+            Some((plain.clone(), false))
         );
         s.deliver_or_forward(now, plain, true, Some(child(1)), 100);
         assert_eq!((s.stats.forwarded, s.stats.rpl_rank_errors), (1, 0));
@@ -1412,7 +1424,7 @@ mod tests {
         // Going Up from a node ranked above us (DAGRank 1): first inconsistency, R set and
         // the packet still forwarded (RFC 6550 §11.2.2.2).
         let p = with_rpi(&reading(src, SERVER), false, false, false, 1);
-        let out = s.validate_rpi(now, p, Some(child(1))).unwrap();
+        let (out, _) = s.validate_rpi(now, p, Some(child(1))).unwrap();
         let o = rpi_of(&out);
         assert!(o.rank_error);
         assert_eq!(s.stats.rpl_rank_errors, 1);
