@@ -612,22 +612,20 @@ pub fn meter_ext_addr(i: usize) -> ExtAddr {
     crate::device::ext_addr(i)
 }
 
-/// `pkt` without its extension headers (Hop-by-Hop, Routing, Destination Options; RFC 8200
-/// §4), with the Destination Address of a source-routed packet set to the route's last
+/// `pkt` without its extension headers (Hop-by-Hop, Routing, Destination Options and the
+/// others of the generic layout; RFC 8200 §4), with the Destination Address of a source-routed packet set to the route's last
 /// address (RFC 6554 §4.2) so that the upper layer's checksum verifies. `None` if the packet
 /// has no extension header or does not parse.
 fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
-    const HBH: u8 = 0;
-    const ROUTING: u8 = 43;
-    const DEST_OPTS: u8 = 60;
+    use amimesh_sixlowpan::wire::IpProtocol;
+    use amimesh_sixlowpan::wire::ext::{ExtHeader, is_ext_header};
     let h = ip::parse(pkt)?;
     let end = ip::IPV6_HEADER_LEN.checked_add(h.payload_len)?;
-    let (mut nh, mut off, mut dst) = (h.next_header, ip::IPV6_HEADER_LEN, h.dst);
-    while matches!(nh, HBH | ROUTING | DEST_OPTS) {
-        let ext = pkt.get(off..end)?;
-        let len = 8 * (usize::from(*ext.get(1)?) + 1);
-        if nh == ROUTING {
-            let mut copy = ext.to_vec();
+    let (mut nh, mut off, mut dst) = (IpProtocol::from(h.next_header), ip::IPV6_HEADER_LEN, h.dst);
+    while is_ext_header(nh) {
+        let ext = ExtHeader::new_checked(pkt.get(off..end)?, nh).ok()?;
+        if nh == IpProtocol::Ipv6Route {
+            let mut copy = ext.bytes().to_vec();
             if let Ok(mut srh) = amimesh_rpl::wire::Srh::new_checked(&mut copy[..]) {
                 // Every remaining segment in turn; bounded by the 8-bit Segments Left.
                 for _ in 0..=u8::MAX {
@@ -637,8 +635,8 @@ fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
                 }
             }
         }
-        nh = *ext.first()?;
-        off = off.checked_add(len)?;
+        nh = ext.next_header();
+        off = off.checked_add(ext.header_len())?;
     }
     if off == ip::IPV6_HEADER_LEN {
         return None;
@@ -647,7 +645,7 @@ fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(ip::IPV6_HEADER_LEN + body.len());
     out.extend_from_slice(pkt.get(..4)?);
     out.extend_from_slice(&u16::try_from(body.len()).ok()?.to_be_bytes());
-    out.push(nh);
+    out.push(u8::from(nh));
     out.push(h.hop_limit);
     out.extend_from_slice(&h.src.octets());
     out.extend_from_slice(&dst.octets());
