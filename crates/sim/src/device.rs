@@ -732,128 +732,59 @@ impl FieldTuning {
 
     /// Applies the relay settings.
     pub fn apply_relay(&self, c: &mut RelayConfigDevice) {
-        if let Some(v) = self.rpl_option {
-            c.rpl_option = v;
-        }
-        if let Some(v) = self.rpl_option_type {
-            c.rpl_option_type = v;
-        }
-        if let Some(v) = self.rpl_option_rank {
-            c.rpl_option_rank = v;
-        }
-        if let Some(v) = self.rfc8138 {
-            c.rfc8138 = v;
-        }
-        if let Some(v) = self.rpl_option_from_uplink {
-            c.rpl_option_from_uplink = v;
-        }
-        if let Some(v) = self.mop {
-            c.mop = v;
-        }
-        if let Some(v) = self.root_route_capacity {
-            c.route_capacity = v;
-        }
-        if let Some(v) = self.route_lifetime_min {
-            c.route_lifetime_min = v;
-        }
-        if let Some(v) = self.relay_mac {
-            c.mac = v;
-        }
-        if let Some(v) = self.min_hop_rank_increase {
-            c.min_hop_rank_increase = v;
-        }
+        set(&mut c.rpl_option, &self.rpl_option);
+        set(&mut c.rpl_option_type, &self.rpl_option_type);
+        set(&mut c.rpl_option_rank, &self.rpl_option_rank);
+        set(&mut c.rfc8138, &self.rfc8138);
+        set(&mut c.rpl_option_from_uplink, &self.rpl_option_from_uplink);
+        set(&mut c.mop, &self.mop);
+        set(&mut c.route_capacity, &self.root_route_capacity);
+        set(&mut c.route_lifetime_min, &self.route_lifetime_min);
+        set(&mut c.mac, &self.relay_mac);
+        set(&mut c.min_hop_rank_increase, &self.min_hop_rank_increase);
     }
 
     /// Applies the meter settings.
     pub fn apply_meter(&self, c: &mut MeterConfig) {
-        if let Some(v) = self.reading_period {
-            c.reading_period = v;
-        }
-        if let Some(v) = self.retry_delay {
-            c.retry_delay = v;
-        }
-        if let Some(v) = self.scan_backoff_max {
-            c.scan_backoff_max = v;
-        }
-        if let Some(v) = self.min_beacon_lqi {
-            c.min_beacon_lqi = v;
-        }
-        if let Some(v) = self.pana_req_rtx {
-            c.pana_req_rtx = v;
-        }
-        if let Some(v) = self.pana_pci_rtx {
-            c.pana_pci_rtx = v;
-        }
-        if let Some(v) = self.pana_auth_timeout {
-            c.pana_auth_timeout = v;
-        }
-        if let Some(v) = self.forward_dao_ack {
-            c.forward_dao_ack = v;
-        }
-        if let Some(v) = self.failed_pre_holdoff {
-            c.failed_pre_holdoff = v;
-        }
-        if let Some(v) = self.overheard_rescan {
-            c.overheard_rescan = v;
-        }
-        if let Some(v) = self.pre_unanswered_limit {
-            c.pre_unanswered_limit = v;
-        }
-        if let Some(v) = self.reading_ack_timeout {
-            c.reading_ack_timeout = v;
-        }
-        if let Some(v) = self.reading_retries {
-            c.reading_retries = v;
-        }
-        if let Some(v) = self.pre_after_reading_ack {
-            c.pre_after_reading_ack = v;
-        }
-        if let Some(v) = self.dao_on_reading_timeout {
-            c.dao_on_reading_timeout = v;
-        }
-        if let Some(v) = self.pana_adaptive_rtx {
-            c.pana_adaptive_rtx = v;
-        }
-        if let Some(v) = self.meter_route_capacity {
-            c.route_capacity = v;
-        }
-        if let Some(v) = self.meter_mac {
-            c.mac = v;
-        }
-        if let Some(v) = self.rpl_option {
-            c.rpl_option = v;
-        }
-        if let Some(v) = self.rpl_option_type {
-            c.rpl_option_type = v;
-        }
-        if let Some(v) = self.rpl_option_rank {
-            c.rpl_option_rank = v;
-        }
+        set(&mut c.reading_period, &self.reading_period);
+        set(&mut c.retry_delay, &self.retry_delay);
+        set(&mut c.scan_backoff_max, &self.scan_backoff_max);
+        set(&mut c.min_beacon_lqi, &self.min_beacon_lqi);
+        set(&mut c.pana_req_rtx, &self.pana_req_rtx);
+        set(&mut c.pana_pci_rtx, &self.pana_pci_rtx);
+        set(&mut c.pana_auth_timeout, &self.pana_auth_timeout);
+        set(&mut c.forward_dao_ack, &self.forward_dao_ack);
+        set(&mut c.failed_pre_holdoff, &self.failed_pre_holdoff);
+        set(&mut c.overheard_rescan, &self.overheard_rescan);
+        set(&mut c.pre_unanswered_limit, &self.pre_unanswered_limit);
+        set(&mut c.reading_ack_timeout, &self.reading_ack_timeout);
+        set(&mut c.reading_retries, &self.reading_retries);
+        set(&mut c.pre_after_reading_ack, &self.pre_after_reading_ack);
+        set(&mut c.dao_on_reading_timeout, &self.dao_on_reading_timeout);
+        set(&mut c.pana_adaptive_rtx, &self.pana_adaptive_rtx);
+        set(&mut c.route_capacity, &self.meter_route_capacity);
+        set(&mut c.mac, &self.meter_mac);
+        set(&mut c.rpl_option, &self.rpl_option);
+        set(&mut c.rpl_option_type, &self.rpl_option_type);
+        set(&mut c.rpl_option_rank, &self.rpl_option_rank);
     }
 
     /// Applies the PAA settings.
     pub fn apply_paa(&self, c: &mut AgentConfig) {
-        if let Some(t) = self.pana_auth_timeout {
-            c.auth_timeout = t;
-        }
-        if let Some(r) = self.pana_req_rtx {
-            c.req_rtx = r;
-        }
-        if let Some(l) = self.pana_session_lifetime {
-            c.session_lifetime = l;
-        }
-        if let Some(v) = self.pana_adaptive_rtx {
-            c.adaptive_rtx = v;
-        }
-        if let Some(v) = self.paa_auth_timeout {
-            c.auth_timeout = v;
-        }
-        if let Some(v) = self.paa_max_handshakes {
-            c.max_handshakes = v;
-        }
-        if let Some(v) = self.paa_pci_takeover_after {
-            c.pci_takeover_after = v;
-        }
+        set(&mut c.auth_timeout, &self.pana_auth_timeout);
+        set(&mut c.req_rtx, &self.pana_req_rtx);
+        set(&mut c.session_lifetime, &self.pana_session_lifetime);
+        set(&mut c.adaptive_rtx, &self.pana_adaptive_rtx);
+        set(&mut c.auth_timeout, &self.paa_auth_timeout);
+        set(&mut c.max_handshakes, &self.paa_max_handshakes);
+        set(&mut c.pci_takeover_after, &self.paa_pci_takeover_after);
+    }
+}
+
+/// Overwrites `dst` with the tuned value, if there is one.
+fn set<T: Clone>(dst: &mut T, v: &Option<T>) {
+    if let Some(v) = v {
+        *dst = v.clone();
     }
 }
 
