@@ -27,11 +27,7 @@ mod fieldsim;
 
 use amimesh_core::{ExtAddr, LinkAddr};
 use amimesh_device::ip;
-use amimesh_mac::security::ccm_star::CcmKey;
-use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
-use amimesh_mac::security::keys::derive_link_keys;
-use amimesh_mac::wire::frame::{Frame, FrameType};
-use amimesh_sim::device::{FieldTuning, network_key};
+use amimesh_sim::device::FieldTuning;
 use amimesh_sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, compress, decompress};
 use amimesh_testkit::ip::{Ipv6, addr, icmpv6, ipv6, udp};
@@ -159,30 +155,13 @@ fn capture(secs: u64) -> Vec<Vec<u8>> {
     joined_line_frames(&tuning, secs).1
 }
 
-/// The 6LoWPAN payload of a secured data frame that carries a whole packet, decrypted.
-fn lowpan_of(mpdu: &[u8]) -> Option<(Vec<u8>, LinkAddr, LinkAddr)> {
-    let f = Frame::new_checked(mpdu).ok()?;
-    if f.frame_type() != FrameType::Data || !f.security_enabled() {
-        return None;
-    }
-    let (src, dst) = (f.src_addr(), f.dst_addr());
-    let mut keys: KeyTable<1, 1> = KeyTable::new();
-    keys.add_key(Some(1), CcmKey::new(&derive_link_keys(&network_key()).1))
-        .unwrap();
-    let mut buf = mpdu.to_vec();
-    let u = unsecure_frame(&mut buf, &keys).ok()?;
-    let payload = buf[u.header_len..u.len].to_vec();
-    // Fragments (RFC 4944 §5.3) are left out: readings fit one frame.
-    if payload.first().is_some_and(|b| b & 0xd8 == 0xc0) {
-        return None;
-    }
-    Some((payload, src, dst))
-}
-
 #[test]
 fn meters_follow_the_t_flag_and_tshark_reads_their_rpi_6lorh() {
     let frames = capture(200);
-    let lowpans: Vec<_> = frames.iter().filter_map(|m| lowpan_of(m)).collect();
+    let lowpans: Vec<_> = frames
+        .iter()
+        .filter_map(|m| whole_packet_lowpan(m))
+        .collect();
     let eths: Vec<_> = lowpans.iter().map(|(l, ..)| eth(l)).collect();
     let pcap = write("rpi6lorh_line", LINKTYPE_ETHERNET, &eths);
     let rows = Tshark::read(pcap.path()).fields(FIELDS);

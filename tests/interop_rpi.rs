@@ -20,10 +20,6 @@ mod fieldsim;
 
 use amimesh_core::LinkAddr;
 use amimesh_device::ip;
-use amimesh_mac::security::ccm_star::CcmKey;
-use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
-use amimesh_mac::security::keys::derive_link_keys;
-use amimesh_mac::wire::frame::{Frame, FrameType};
 use amimesh_rpl::wire::HbhRepr;
 use amimesh_rpl::wire::hbh::{OPTION_TYPE_RFC6553, OPTION_TYPE_RFC9008};
 use amimesh_sim::device::{FieldTuning, ext_addr, network_key};
@@ -42,21 +38,8 @@ struct Ours {
 /// `None`: not a secured data frame carrying a whole IPv6 packet; `Some(None)`: a whole
 /// packet without the option.
 fn ours(mpdu: &[u8]) -> Option<Option<Ours>> {
-    let f = Frame::new_checked(mpdu).ok()?;
-    if f.frame_type() != FrameType::Data || !f.security_enabled() {
-        return None;
-    }
-    let (src, dst) = (f.src_addr(), f.dst_addr());
-    let mut keys: KeyTable<1, 1> = KeyTable::new();
-    keys.add_key(Some(1), CcmKey::new(&derive_link_keys(&network_key()).1))
-        .unwrap();
-    let mut buf = mpdu.to_vec();
-    let u = unsecure_frame(&mut buf, &keys).ok()?;
-    let payload = &buf[u.header_len..u.len];
-    // Fragments (RFC 4944 §5.3) are left out: readings fit one frame.
-    if payload.first().is_some_and(|b| b & 0xd8 == 0xc0) {
-        return None;
-    }
+    let (payload, src, dst) = whole_packet_lowpan(mpdu)?;
+    let payload = &payload[..];
     let mut out = vec![0u8; 1500];
     let n = amimesh_sixlowpan::decompress(
         payload,

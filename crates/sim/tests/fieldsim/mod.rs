@@ -363,6 +363,33 @@ pub fn joined_line_frames(
     (f, frames)
 }
 
+/// The 6LoWPAN payload of a secured data frame (the field network key) that carries a whole
+/// packet, decrypted, with the frame's source and destination. `None` for other frames and
+/// for fragments (RFC 4944 §5.3).
+pub fn whole_packet_lowpan(
+    mpdu: &[u8],
+) -> Option<(Vec<u8>, amimesh_core::LinkAddr, amimesh_core::LinkAddr)> {
+    use amimesh_mac::security::ccm_star::CcmKey;
+    use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
+    use amimesh_mac::security::keys::derive_link_keys;
+    use amimesh_mac::wire::frame::{Frame, FrameType};
+    let f = Frame::new_checked(mpdu).ok()?;
+    if f.frame_type() != FrameType::Data || !f.security_enabled() {
+        return None;
+    }
+    let (src, dst) = (f.src_addr(), f.dst_addr());
+    let mut keys: KeyTable<1, 1> = KeyTable::new();
+    let key = derive_link_keys(&amimesh_sim::device::network_key()).1;
+    keys.add_key(Some(1), CcmKey::new(&key)).ok()?;
+    let mut buf = mpdu.to_vec();
+    let u = unsecure_frame(&mut buf, &keys).ok()?;
+    let payload = buf.get(u.header_len..u.len)?.to_vec();
+    if payload.first().is_some_and(|b| b & 0xd8 == 0xc0) {
+        return None;
+    }
+    Some((payload, src, dst))
+}
+
 /// Every frame put on air, kept in memory as its MPDU (the FCS the PHY appended is checked and
 /// removed; the field scenarios run on the default radio model's PHY).
 #[derive(Clone, Default)]
