@@ -98,6 +98,15 @@ pub struct MeterConfig {
     /// the next higher layer; a large network sets this to tens of seconds so that meters
     /// beyond the joined area do not fill the air with Beacon Requests.
     pub scan_backoff_max: Duration,
+    /// Upper bound of the scan back-off while the scans hear no beacon at all. A meter that
+    /// hears no network has no reason to look for one as often as a meter that hears
+    /// beacons whose senders cannot take it yet (not yet offering PRE service, or
+    /// refusing joins): after an empty scan the back-off keeps doubling up to this bound;
+    /// after a scan that heard beacons but none usable, it is held at `scan_backoff_max`.
+    /// Meant together with [`MeterConfig::overheard_rescan`], which brings the next scan
+    /// forward as soon as the network's first frames reach the meter. Zero, or not above
+    /// `scan_backoff_max` (the default): one bound for both.
+    pub quiet_scan_backoff_max: Duration,
     /// Beacons received with at least this LQI are preferred as PRE (future parent): the
     /// PAN is chosen among them if there are any, else among all usable beacons. 0 (the
     /// default) considers every beacon alike. PANA, unsecured and fragmented, crosses this
@@ -237,6 +246,7 @@ impl MeterConfig {
             mac: crate::MacParams::default(),
             forward_dao_ack: true,
             scan_backoff_max: Duration::from_secs(5),
+            quiet_scan_backoff_max: Duration::ZERO,
             min_beacon_lqi: 0,
             pana_pci_rtx: RtxParams::PCI,
             pana_req_rtx: RtxParams::REQ,
@@ -683,8 +693,15 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.events.push_back(MeterEvent::NoBeacon);
             self.restart_later(now);
             // Scan back-off: this scan's wait drawn from the upper half of the current
-            // back-off, the next one doubled (bounded by `scan_backoff_max`).
-            let max = self.cfg.scan_backoff_max;
+            // back-off, the next one doubled (bounded by `scan_backoff_max`, or by
+            // `quiet_scan_backoff_max` when nothing at all answered).
+            let near = self.cfg.scan_backoff_max;
+            let max = if pans.is_empty() {
+                near.max(self.cfg.quiet_scan_backoff_max)
+            } else {
+                self.scan_backoff = self.scan_backoff.min(near);
+                near
+            };
             if max > self.cfg.retry_delay {
                 let b = self.scan_backoff.total_micros();
                 let wait = b / 2 + self.jitter.range_inclusive(0, b - b / 2);
@@ -1446,6 +1463,11 @@ mod tests {
 
     /// A beacon of PAN 0xabcd from `from`, offering a PRE (FACTS §6.6 payload).
     fn beacon(from: u8) -> Vec<u8> {
+        beacon_offering(from, true)
+    }
+
+    /// A beacon of PAN 0xabcd from `from`, offering a PRE or not.
+    fn beacon_offering(from: u8, pre_available: bool) -> Vec<u8> {
         let fc: u16 = (1 << 12) | (3 << 14);
         let mut f = Vec::new();
         f.extend_from_slice(&fc.to_le_bytes());
@@ -1457,12 +1479,87 @@ mod tests {
             rank: 512,
             hops: amimesh_mac::mac::beacon_payload::HOPS_UNKNOWN,
         };
-        let p = BeaconPayloadRepr::new(FLAG_ALLOW_JOIN, [3; 16], true, Some(hint));
+        let p = BeaconPayloadRepr::new(FLAG_ALLOW_JOIN, [3; 16], pre_available, Some(hint));
         let mut buf = [0u8; 64];
         let n = p.emit(&mut buf).unwrap();
         f.extend_from_slice(&buf[..n]);
         f.extend_from_slice(&[0; 4]); // FCS (not checked here)
         f
+    }
+
+    /// Runs `scans` scans; before each scan's dwell ends, meter 1 answers with a beacon that
+    /// offers no PRE when `hear(i)` says so. Returns the wait planned after each scan.
+    fn scan_waits(quiet: Duration, scans: usize, hear: impl Fn(usize) -> bool) -> Vec<Duration> {
+        let mut cfg = config();
+        cfg.scan_backoff_max = Duration::from_secs(60);
+        cfg.quiet_scan_backoff_max = quiet;
+        let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
+        let mut now = Instant::ZERO;
+        m.start(now).unwrap();
+        let mut buf = [0u8; 2047];
+        let mut waits = Vec::new();
+        while waits.len() < scans {
+            while let Some(op) = m.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(_) = op {
+                    let scanning = m.phase() == Phase::Scanning;
+                    m.handle_tx_done(
+                        now,
+                        TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                    if scanning && hear(waits.len()) {
+                        now += Duration::from_millis(20);
+                        m.handle_frame(now, meta(now), &beacon_offering(1, false));
+                    }
+                }
+            }
+            let mut empty = false;
+            while let Some(e) = m.poll_event() {
+                empty |= e == MeterEvent::NoBeacon;
+            }
+            let next = m.poll_timeout().unwrap();
+            if empty {
+                waits.push(next - now);
+            }
+            now = next.max(now);
+            m.handle_timeout(now);
+        }
+        waits
+    }
+
+    #[test]
+    fn scans_that_hear_nothing_back_off_to_the_quiet_bound() {
+        let waits = scan_waits(Duration::from_secs(600), 10, |_| false);
+        // Doubling from 5 s: 5, 10, …, 320, 600; each wait from the upper half.
+        let last = *waits.last().unwrap();
+        assert!(last >= Duration::from_secs(300), "{waits:?}");
+        assert!(last <= Duration::from_secs(600), "{waits:?}");
+        // Without the quiet bound the back-off stops at `scan_backoff_max`.
+        let waits = scan_waits(Duration::ZERO, 10, |_| false);
+        assert!(
+            waits.iter().all(|w| *w <= Duration::from_secs(60)),
+            "{waits:?}"
+        );
+        assert!(
+            *waits.last().unwrap() >= Duration::from_secs(30),
+            "{waits:?}"
+        );
+    }
+
+    #[test]
+    fn a_scan_that_hears_a_beacon_keeps_the_back_off_at_the_near_bound() {
+        // Every scan hears a meter that does not offer PRE service yet.
+        let waits = scan_waits(Duration::from_secs(600), 10, |_| true);
+        assert!(
+            waits.iter().all(|w| *w <= Duration::from_secs(60)),
+            "{waits:?}"
+        );
+        // Eight quiet scans, then one that hears a beacon: the wait after it falls back from
+        // the quiet range to the near bound.
+        let waits = scan_waits(Duration::from_secs(600), 9, |i| i == 8);
+        assert!(waits[7] > Duration::from_secs(60), "{waits:?}");
+        assert!(waits[8] <= Duration::from_secs(60), "{waits:?}");
     }
 
     /// Two PREs answer every scan, the first one heard much better; no PAA ever answers.

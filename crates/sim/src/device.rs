@@ -549,6 +549,8 @@ pub struct FieldTuning {
     pub retry_delay: Option<Duration>,
     /// [`MeterConfig::scan_backoff_max`].
     pub scan_backoff_max: Option<Duration>,
+    /// [`MeterConfig::quiet_scan_backoff_max`].
+    pub quiet_scan_backoff_max: Option<Duration>,
     /// [`MeterConfig::min_beacon_lqi`].
     pub min_beacon_lqi: Option<u8>,
     /// [`MeterConfig::pana_req_rtx`], and the PAA's `req_rtx`.
@@ -690,6 +692,7 @@ impl FieldTuning {
             reading_period: Some(Duration::from_secs(1800)),
             retry_delay: None,
             scan_backoff_max: Some(Duration::from_secs(60)),
+            quiet_scan_backoff_max: None,
             min_beacon_lqi: Some(64),
             pana_req_rtx: None,
             pana_pci_rtx: Some(amimesh_pana::RtxParams {
@@ -749,6 +752,7 @@ impl FieldTuning {
         set(&mut c.reading_period, &self.reading_period);
         set(&mut c.retry_delay, &self.retry_delay);
         set(&mut c.scan_backoff_max, &self.scan_backoff_max);
+        set(&mut c.quiet_scan_backoff_max, &self.quiet_scan_backoff_max);
         set(&mut c.min_beacon_lqi, &self.min_beacon_lqi);
         set(&mut c.pana_req_rtx, &self.pana_req_rtx);
         set(&mut c.pana_pci_rtx, &self.pana_pci_rtx);
