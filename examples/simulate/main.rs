@@ -115,6 +115,22 @@ struct Args {
     /// many seconds (0: only through another PRE; default: as `FieldTuning::large_network`).
     #[arg(long)]
     paa_takeover_s: Option<u64>,
+    /// With `--scale`: upper bound of the scan back-off, seconds (default: as
+    /// `FieldTuning::large_network`).
+    #[arg(long)]
+    scan_backoff_s: Option<u64>,
+    /// With `--scale`: upper bound of the scan back-off while scans hear no beacon at all,
+    /// seconds (0: as `--scan-backoff-s`; default: as `FieldTuning::large_network`).
+    #[arg(long)]
+    quiet_scan_backoff_s: Option<u64>,
+    /// With `--scale`: an overheard beacon or secured broadcast brings the next scan forward
+    /// to within this many seconds (0: off; default: as `FieldTuning::large_network`).
+    #[arg(long)]
+    overheard_rescan_s: Option<u64>,
+    /// With `--scale`: seconds a PRE through which the join failed is passed over (default:
+    /// as `FieldTuning::large_network`).
+    #[arg(long)]
+    pre_holdoff_s: Option<u64>,
     /// With `--scale`: PCI_IRT of the meters in seconds (default: as
     /// `FieldTuning::large_network`).
     #[arg(long)]
@@ -448,6 +464,19 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     if let Some(v) = a.route_lifetime_min {
         tuning.route_lifetime_min = Some(v);
     }
+    let secs = amimesh_core::Duration::from_secs;
+    if let Some(v) = a.scan_backoff_s {
+        tuning.scan_backoff_max = Some(secs(v));
+    }
+    if let Some(v) = a.quiet_scan_backoff_s {
+        tuning.quiet_scan_backoff_max = Some(secs(v));
+    }
+    if let Some(v) = a.overheard_rescan_s {
+        tuning.overheard_rescan = Some(secs(v));
+    }
+    if let Some(v) = a.pre_holdoff_s {
+        tuning.failed_pre_holdoff = Some(secs(v));
+    }
     if let Some(v) = a.pci_irt_s {
         let mut p = tuning.pana_pci_rtx.unwrap_or(amimesh_pana::RtxParams::PCI);
         p.irt = amimesh_core::Duration::from_secs(v);
@@ -547,6 +576,34 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         print!(
             "{}",
             amimesh_sim::airlog::JoinBytes::of(&at_relay, from, to)
+        );
+        // The relay's neighbours pass on everything the relay sends and receives, and
+        // contend with it for one channel.
+        let ring1: std::collections::BTreeSet<_> = r
+            .node_hops
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| **h == Some(1))
+            .map(|(i, _)| amimesh_core::LinkAddr::Extended(amimesh_sim::device::ext_addr(i)))
+            .collect();
+        let by_ring1: Vec<_> = frames
+            .iter()
+            .filter(|f| ring1.contains(&f.src))
+            .cloned()
+            .collect();
+        let airtime: f64 = by_ring1
+            .iter()
+            .map(|f| phy.airtime(f.len).total_micros() as f64 / 1e6)
+            .sum();
+        println!(
+            "sent by the relay's {} neighbours (ACKs not counted): {:.0} s on air ({:.1} % of the run)",
+            ring1.len(),
+            airtime,
+            100.0 * airtime / span,
+        );
+        print!(
+            "{}",
+            amimesh_sim::airlog::JoinBytes::of(&by_ring1, from, to)
         );
     }
     if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {

@@ -137,6 +137,8 @@ pub struct RunResult {
     pub trace_hash: u64,
     /// Resident memory at the end of the run, with the simulation still alive, kB.
     pub rss_end_kb: u64,
+    /// Hops of every node from the relay in the layout's link graph (index = node).
+    pub node_hops: Vec<Option<u32>>,
 }
 
 impl RunResult {
@@ -169,10 +171,8 @@ pub fn run_with(
     let wall = std::time::Instant::now();
     let mut sim = field_sim_tuned(s, tuning)?;
     // The simulation's own links: the same as the layout's (same model, positions, seed).
-    let hops = sim
-        .link_graph(60, GOOD_LINK_PRR)
-        .max_hops(NodeId(0))
-        .unwrap_or(0);
+    let node_hops = sim.link_graph(60, GOOD_LINK_PRR).hops_from(NodeId(0));
+    let hops = node_hops.iter().flatten().copied().max().unwrap_or(0);
     let sim_wall = std::time::Instant::now();
     if let Some(sink) = sink {
         sim.set_frame_sink(sink);
@@ -291,6 +291,7 @@ pub fn run_with(
         phases,
         trace_hash: sim.trace_hash(),
         rss_end_kb: rss_kb().unwrap_or(0),
+        node_hops,
     })
 }
 
@@ -661,6 +662,70 @@ fn print_counters(
         println!(
             "meters {k}: {:?}",
             v.iter().filter(|(_, v)| **v > 0).collect::<Vec<_>>()
+        );
+    }
+    print_rings(sim, n);
+}
+
+/// The MAC's outcome by hop ring around the relay (hops in the layout's link graph, the
+/// relay's own row first): where the channel is congested and where frames are lost.
+fn print_rings(
+    sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
+    n: usize,
+) {
+    #[derive(Default)]
+    struct Ring {
+        nodes: u64,
+        operational: u64,
+        sent: u64,
+        retries: u64,
+        noack: u64,
+        access_failed: u64,
+        cca_busy: u64,
+    }
+    let hops = sim.link_graph(60, GOOD_LINK_PRR).hops_from(NodeId(0));
+    let mut rings: BTreeMap<u32, Ring> = BTreeMap::new();
+    for i in 0..=n {
+        let Some(d) = sim.node(NodeId::from(i)) else {
+            continue;
+        };
+        let (st, op) = if let Some(m) = d.meter() {
+            (m.mac_stats(), m.phase() == Phase::Operational)
+        } else if let Some(r) = d.relay() {
+            (r.mac_stats(), true)
+        } else {
+            continue;
+        };
+        let h = hops.get(i).copied().flatten().unwrap_or(u32::MAX);
+        let r = rings.entry(h).or_default();
+        r.nodes += 1;
+        r.operational += u64::from(op);
+        r.sent += st.tx_success + st.tx_noack;
+        r.retries += st.tx_retries;
+        r.noack += st.tx_noack;
+        r.access_failed += st.tx_channel_access_failure;
+        r.cca_busy += st.tx_cca_busy;
+    }
+    println!(
+        "MAC by hop ring (hops: nodes, operational, frames sent per node, retries per frame, \
+         given up without ACK %, channel access failures %, busy CCAs per frame):"
+    );
+    for (h, r) in &rings {
+        let frames = (r.sent + r.access_failed).max(1) as f64;
+        let label = if *h == u32::MAX {
+            "unreachable".to_string()
+        } else {
+            h.to_string()
+        };
+        println!(
+            "  {label:>3}: {:>5} {:>5} {:>8.1} {:>5.2} {:>5.1} {:>5.1} {:>5.2}",
+            r.nodes,
+            r.operational,
+            r.sent as f64 / r.nodes.max(1) as f64,
+            r.retries as f64 / frames,
+            100.0 * r.noack as f64 / frames,
+            100.0 * r.access_failed as f64 / frames,
+            r.cca_busy as f64 / frames,
         );
     }
 }
