@@ -127,6 +127,10 @@ struct Args {
     /// to within this many seconds (0: off; default: as `FieldTuning::large_network`).
     #[arg(long)]
     overheard_rescan_s: Option<u64>,
+    /// With `--scale`: storing mode, DAOs passed up for other meters ask the parent for a
+    /// DAO-ACK and are sent again until acknowledged (default: as `FieldTuning::large_network`).
+    #[arg(long, value_enum)]
+    forward_dao_ack: Option<OnOff>,
     /// With `--scale`: seconds a PRE through which the join failed is passed over (default:
     /// as `FieldTuning::large_network`).
     #[arg(long)]
@@ -473,6 +477,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if let Some(v) = a.overheard_rescan_s {
         tuning.overheard_rescan = Some(secs(v));
+    }
+    if let Some(v) = a.forward_dao_ack {
+        tuning.forward_dao_ack = Some(v == OnOff::On);
     }
     if let Some(v) = a.pre_holdoff_s {
         tuning.failed_pre_holdoff = Some(secs(v));
