@@ -609,6 +609,10 @@ mod tests {
             b'h', b'i',
         ];
         assert_eq!(&out[..n], &want[..]);
+        assert_eq!(
+            &out[..n],
+            include_bytes!("../../testdata/rfc8138_srh_udp.lowpan.bin")
+        );
         let mut back = [0u8; 128];
         let m = decompress(&out[..n], ll(1), ll(2), &c, &mut back).unwrap();
         assert_eq!(&back[..m], &p[..]);
@@ -631,6 +635,10 @@ mod tests {
         assert_eq!(
             &out[..10],
             &[0xf1, 0x81, 0x00, 0x02, 0x03, 0x93, 0x05, 0x01, 0x7e, 0x75]
+        );
+        assert_eq!(
+            &out[..n],
+            include_bytes!("../../testdata/rfc8138_srh_rpi_udp.lowpan.bin")
         );
         let m = decompress(&out[..n], ll(1), ll(2), &c, &mut back).unwrap();
         assert_eq!(&back[..m], &p[..]);
