@@ -708,6 +708,10 @@ mod tests {
             0x80, 0x03, 0, 1, 0, 2, 0, 3, 0, 4,
         ];
         assert_eq!(&out[..want.len()], &want[..]);
+        assert_eq!(
+            &out[..n],
+            include_bytes!("../../testdata/rfc8138_srh_two_types.lowpan.bin")
+        );
         let mut back = [0u8; 128];
         let m = decompress(&out[..n], ll(1), ll(2), &c, &mut back).unwrap();
         assert_eq!(&back[..m], &p[..]);
