@@ -46,8 +46,9 @@ pub struct CompressOptions {
     pub max_nhc: usize,
     /// Send a Hop-by-Hop header that holds only the RPL option (RFC 6553 §3, of the type
     /// [`ContextTable::rpi_option_type`]) as an RPI-6LoRH on page 1 (RFC 8138 §6.3,
-    /// RFC 8025 §3) instead of LOWPAN_NHC EID 0. Only when every receiver decompresses
-    /// RFC 8138 (RFC 9035 §4: the root's "T" flag says so).
+    /// RFC 8025 §3) instead of LOWPAN_NHC EID 0, and an RPL Source Routing Header
+    /// (RFC 6554 §3) as SRH-6LoRH (RFC 8138 §5.1) when that is shorter (see [`srh`]). Only
+    /// when every receiver decompresses RFC 8138 (RFC 9035 §4: the root's "T" flag says so).
     pub rfc8138: bool,
 }
 
