@@ -5,7 +5,8 @@
 //! IPv6 packet in, LOWPAN_IPHC + NHC-UDP + payload out; decompress = the 6LoWPAN payload in, the
 //! IPv6 packet out. smoltcp is driven through its public wire API the way its interface code
 //! does it (`iface/interface/sixlowpan.rs`). At start the bench prints the compressed size each
-//! library reaches per packet.
+//! library reaches per packet. The `sixlowpan_srh` group (amimesh only; smoltcp has no RFC 8138)
+//! times a source-routed packet with and without SRH-6LoRH.
 
 #![allow(
     clippy::unwrap_used,
@@ -26,6 +27,7 @@ use smoltcp::wire::{
     SixlowpanAddressContext, SixlowpanIphcPacket, SixlowpanIphcRepr, SixlowpanNextHeader,
     SixlowpanUdpNhcPacket, SixlowpanUdpNhcRepr, UdpPacket, UdpRepr as SUdpRepr,
 };
+use std::net::Ipv6Addr;
 
 struct Case {
     name: &'static str,
@@ -282,6 +284,8 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    srh_bench(c);
+
     let mut g = c.benchmark_group("sixlowpan_decompress");
     for case in cases() {
         let mut a = [0u8; 256];
@@ -296,6 +300,49 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("smoltcp", case.name), &case, |bch, k| {
             bch.iter(|| smoltcp_decompress(black_box(&fb), k.ll_src, k.ll_dst, &mut out))
+        });
+    }
+    g.finish();
+}
+
+/// The RPL root's packet to node 4 through nodes 2 and 3 (RFC 6554 routing header, UDP),
+/// compressed with RFC 8138 (SRH-6LoRH, RFC 8138 §5.1) and without (LOWPAN_NHC): the cost of
+/// building both forms and keeping the shorter, and of rebuilding the routing header.
+fn srh_bench(c: &mut Criterion) {
+    let node = |x: u16| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0x0212, 0x4b00, 0, x);
+    let (root, first, rest) = (node(1), node(2), [node(3), node(4)]);
+    let mut rh = vec![0u8; 16];
+    let n = amimesh::sixlowpan::compress::srh::emit_srh(17, &first, &rest, &mut rh).unwrap();
+    rh.truncate(n);
+    let mut udp = vec![0xf0, 0xb1, 0x02, 0xd4, 0, 10, 0, 0, b'h', b'i'];
+    let c0 = amimesh::sixlowpan::wire::udp::compute(&root, &rest[1], &udp);
+    udp[6..8].copy_from_slice(&c0.to_be_bytes());
+    let mut packet = vec![0x60, 0, 0, 0, 0, (rh.len() + udp.len()) as u8, 43, 64];
+    packet.extend_from_slice(&root.octets());
+    packet.extend_from_slice(&first.octets());
+    packet.extend_from_slice(&rh);
+    packet.extend_from_slice(&udp);
+    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
+    let ctx = ContextTable::new()
+        .with(0, Context::new("2001:db8::".parse().unwrap(), 64))
+        .unwrap();
+    let mut g = c.benchmark_group("sixlowpan_srh");
+    g.throughput(Throughput::Bytes(packet.len() as u64));
+    for (name, rfc8138) in [("nhc", false), ("srh_6lorh", true)] {
+        let opts = CompressOptions {
+            rfc8138,
+            ..CompressOptions::default()
+        };
+        let mut frame = [0u8; 256];
+        let k = compress(&packet, ll(1), ll(2), &ctx, &opts, &mut frame).unwrap();
+        println!("source route, {name:<9}: IPv6 {} B -> {k} B", packet.len());
+        let frame = frame[..k].to_vec();
+        let mut out = [0u8; 256];
+        g.bench_function(BenchmarkId::new("compress", name), |b| {
+            b.iter(|| compress(black_box(&packet), ll(1), ll(2), &ctx, &opts, &mut out).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("decompress", name), |b| {
+            b.iter(|| decompress(black_box(&frame), ll(1), ll(2), &ctx, &mut out).unwrap())
         });
     }
     g.finish();

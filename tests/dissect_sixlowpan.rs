@@ -265,3 +265,50 @@ fn dissect_reassembly_times_out_with_capture_time() {
         assert_eq!(last["sixlowpan"]["reassembled"], done, "gap {gap} s");
     }
 }
+
+#[test]
+fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
+    use amimesh::rpl::wire::srh::SrhRepr;
+    // The root 2001:db8::212:4b00:0:1 sends UDP to node 4 through nodes 2 and 3 (RFC 6554),
+    // with the RPL option; compressed with RFC 8138 (SRH-6LoRH, then RPI-6LoRH).
+    let (root, first, rest) = (
+        addr("2001:db8::212:4b00:0:1"),
+        addr("2001:db8::212:4b00:0:2"),
+        [
+            addr("2001:db8::212:4b00:0:3"),
+            addr("2001:db8::212:4b00:0:4"),
+        ],
+    );
+    let u = pkt::udp(root, rest[1], 0xf0b1, 0xf0b2, b"reading");
+    let mut rh = vec![0u8; SrhRepr::route_len(&first, &rest).unwrap()];
+    SrhRepr::emit_route(17, &first, &rest, &mut rh).unwrap();
+    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 1, 0];
+    payload.extend_from_slice(&rh);
+    payload.extend_from_slice(&u);
+    let p = pkt::ipv6(pkt::Ipv6::new(root, first, 0, 64), &payload);
+    let ctx = ContextTable::new();
+    let on = CompressOptions {
+        rfc8138: true,
+        ..CompressOptions::default()
+    };
+    let mut buf = vec![0u8; 256];
+    let n = compress(&p, s(1), s(2), &ctx, &on, &mut buf).unwrap();
+    let link = LinkInfo {
+        src: s(1),
+        dst: s(2),
+        src_ext: None,
+    };
+    let obj = run(&mut lowpan::State::default(), link, &buf[..n]);
+    assert_eq!(obj["error"], Value::Null, "{obj:?}");
+    let srh = &obj["sixlowpan"]["srh_6lorh"];
+    assert_eq!(srh[0]["type"], 0, "{obj:?}");
+    assert_eq!(srh[0]["size"], 1);
+    assert_eq!(srh[0]["hops"], json!(["02", "03"]));
+    assert_eq!(obj["sixlowpan"]["rpi_6lorh"]["sender_rank"], 0x0100);
+    assert_eq!(obj["sixlowpan"]["rpi_6lorh"]["o"], true);
+    // The IPv6 layer sees the packet as sent: the first hop as destination, the routing
+    // header after the Hop-by-Hop header.
+    assert_eq!(obj["ipv6"]["dst"], "2001:db8::212:4b00:0:2");
+    assert_eq!(obj["ipv6"]["ext"][1]["type"], 43, "{obj:?}");
+    assert_eq!(obj["udp"]["checksum_ok"], true);
+}

@@ -1,5 +1,6 @@
-//! The RPL Packet Information as an RPI-6LoRH (RFC 8138 §6.3) behind the page-1 switch
-//! (RFC 8025 §3), decoded by Wireshark 4.0's 6LoWPAN dissector (6LoRH support):
+//! The RPL Packet Information as an RPI-6LoRH (RFC 8138 §6.3) and the RPL Source Routing
+//! Header as SRH-6LoRH (RFC 8138 §5.1) behind the page-1 switch (RFC 8025 §3), decoded by
+//! Wireshark 4.0's 6LoWPAN dissector (6LoRH support):
 //!
 //! - hand-built IPv6 packets with a Hop-by-Hop header holding only the RPL option, compressed
 //!   by us in every I/K form (RFC 8138 §6.3) and behind both inline and NHC next headers: tshark
@@ -7,7 +8,14 @@
 //!   decompression must give back the original packet bit for bit;
 //! - a three-meter line whose relay sets the T flag (RFC 9035 §3) in its DODAG Configuration
 //!   option: the meters follow it (RFC 9035 §4), their readings travel as RPI-6LoRH, and
-//!   tshark reads the same RPI as our decoder in every such frame.
+//!   tshark reads the same RPI as our decoder in every such frame;
+//! - hand-built root packets with an RPL Source Routing Header (RFC 6554, written as our RPL
+//!   root writes it), compressed by us as SRH-6LoRH (RFC 8138 §5.1) in every Type 0 to 4,
+//!   alone and in two headers, with and without the RPI-6LoRH after them: tshark must read
+//!   the same Types, Sizes and hop octets, and the same final destination, and our own
+//!   decompression must give back the original packet bit for bit;
+//! - the same line in RPL non-storing mode: the relay's source-routed packets and meter 1's
+//!   forwarded ones (its own hop consumed) travel as SRH-6LoRH, which tshark reads as we do.
 //!
 //! Wireshark shows the K form's SenderRank as the one octet on the air (the most significant
 //! octet, RFC 8138 §6.3). Its 6LoWPAN heuristic on 802.15.4 payloads does not know the page
@@ -28,7 +36,9 @@ mod fieldsim;
 use amimesh_core::{ExtAddr, LinkAddr};
 use amimesh_device::ip;
 use amimesh_sim::device::FieldTuning;
-use amimesh_sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr};
+use amimesh_sixlowpan::wire::lorh::{
+    PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr, Srh6LoRh, Srh6LoRhRepr, coalesce,
+};
 use amimesh_sixlowpan::{CompressOptions, ContextTable, compress, decompress};
 use amimesh_testkit::ip::{Ipv6, addr, icmpv6, ipv6, udp};
 use amimesh_testkit::pcap::write;
@@ -201,4 +211,245 @@ fn meters_follow_the_t_flag_and_tshark_reads_their_rpi_6lorh() {
     let meters: std::collections::BTreeSet<ExtAddr> =
         (1..=3).map(amimesh_sim::device::ext_addr).collect();
     assert!(meters.is_subset(&from_meters), "{from_meters:?}");
+}
+
+/// tshark fields of the SRH-6LoRH (RFC 8138 §5.1). Wireshark 4.0 shows each compressed hop
+/// as a `6lowpan.src` item holding just the octets carried (the "delta", no coalescence),
+/// before the LOWPAN_IPHC source; its Size field is `6lowpan.HopNuevo`.
+const SRH_FIELDS: &[&str] = &[
+    "6lowpan.pagenb",
+    "6lowpan.rhtype",
+    "6lowpan.HopNuevo",
+    "6lowpan.src",
+    "6lowpan.dst",
+    "6lowpan.sender.rank",
+    "ipv6.src",
+    "ipv6.dst",
+];
+
+/// Our reading of the SRH-6LoRH headers at the front of `lowpan` (after the page switch):
+/// (Type, Size, the hops as Wireshark shows them: the carried octets at the end of `::`),
+/// and where the next header starts.
+fn our_srh_6lorh(lowpan: &[u8]) -> (Vec<(u8, u8, Vec<std::net::Ipv6Addr>)>, usize) {
+    let mut at = 1;
+    let mut out = Vec::new();
+    while lowpan[at] >> 5 == 0b100 && lowpan[at + 1] <= 4 {
+        let v = Srh6LoRh::new_checked(&lowpan[at..]).unwrap();
+        let r = Srh6LoRhRepr::parse(&v).unwrap();
+        let deltas = (0..v.hop_count())
+            .map(|i| coalesce(&std::net::Ipv6Addr::UNSPECIFIED, v.hop(i).unwrap()))
+            .collect();
+        out.push((r.lorh_type, v.size(), deltas));
+        at += v.header_len();
+    }
+    (out, at)
+}
+
+/// Asserts that tshark's `SRH_FIELDS` row shows the SRH-6LoRH headers of `lowpan` as we
+/// read them, and the same final destination as our decompression of it (`packet`).
+fn assert_srh_row(r: &[String], lowpan: &[u8], packet: &[u8]) {
+    let (headers, _) = our_srh_6lorh(lowpan);
+    assert!(!headers.is_empty());
+    assert_eq!(num(&r[0]), 1, "page {r:?}");
+    let types: Vec<u64> = r[1].split(',').map(num).collect();
+    let sizes: Vec<u64> = r[2].split(',').map(num).collect();
+    // Wireshark prints some as IPv4-compatible (`::0.7.0.2`): compare the addresses.
+    let srcs: Vec<std::net::Ipv6Addr> = r[3].split(',').map(|a| a.parse().unwrap()).collect();
+    let hops: Vec<std::net::Ipv6Addr> = headers
+        .iter()
+        .flat_map(|(_, _, d)| d.iter().copied())
+        .collect();
+    for (i, (t, size, _)) in headers.iter().enumerate() {
+        assert_eq!(types[i], u64::from(*t), "type {r:?}");
+        assert_eq!(sizes[i], u64::from(*size), "size {r:?}");
+    }
+    // The hops, then the LOWPAN_IPHC source.
+    assert_eq!(srcs.len(), hops.len() + 1, "{r:?}");
+    assert_eq!(&srcs[..hops.len()], &hops[..], "hops {r:?}");
+    // Wireshark rebuilds the IPv6 header without the routing header: its destination is the
+    // final one, the last address of the routing header we rebuild.
+    let h = ip::parse(packet).unwrap();
+    let at = 40 + ip::hbh_len(packet, &h).unwrap();
+    let srh = amimesh_rpl::wire::Srh::new_checked(&packet[at..]).unwrap();
+    let n = srh.address_count().unwrap();
+    let last = srh.address(n, &h.dst).unwrap();
+    assert_eq!(r[4], last.to_string(), "final destination {r:?}");
+    assert_eq!(r[7], last.to_string(), "{r:?}");
+    assert_eq!(r[6], h.src.to_string(), "{r:?}");
+    // Our first hop is the first SRH-6LoRH hop coalesced with the root (the IPv6 source).
+    let (t0, _, d0) = &headers[0];
+    let len = amimesh_sixlowpan::wire::lorh::srh_addr_len(*t0).unwrap();
+    assert_eq!(h.dst.octets()[16 - len..], d0[0].octets()[16 - len..]);
+    assert_eq!(h.dst.octets()[..16 - len], h.src.octets()[..16 - len]);
+}
+
+/// A packet the root (`root`) sends down `route` (the first hop first, the final destination
+/// last) with an RFC 6554 Source Routing Header, written as our RPL root writes it
+/// (`SrhRepr::emit_route`), maybe with the RPL option, carrying UDP.
+fn source_routed(root: &str, route: &[&str], rpi: Option<[u8; 4]>) -> Vec<u8> {
+    use amimesh_rpl::wire::srh::SrhRepr;
+    let route: Vec<std::net::Ipv6Addr> = route.iter().map(|a| addr(a)).collect();
+    let (first, rest) = route.split_first().unwrap();
+    let last = *rest.last().unwrap();
+    let u = udp(addr(root), last, 0xf0b1, 0xf0b2, b"reading");
+    let upper = &u[..];
+    let mut rh = vec![0u8; SrhRepr::route_len(first, rest).unwrap()];
+    SrhRepr::emit_route(17, first, rest, &mut rh).unwrap();
+    let mut payload = Vec::new();
+    let next = match rpi {
+        Some(d) => {
+            payload.extend_from_slice(&[43, 0, 0x23, 4]);
+            payload.extend_from_slice(&d);
+            0
+        }
+        None => 43,
+    };
+    payload.extend_from_slice(&rh);
+    payload.extend_from_slice(upper);
+    let mut p = ipv6(Ipv6::new(addr(root), *first, next, 64), &payload);
+    p[6] = next;
+    p
+}
+
+#[test]
+fn tshark_reads_our_srh_6lorh_and_we_decompress_to_the_original() {
+    let (ls, ld) = (LinkAddr::Absent, LinkAddr::Absent);
+    let root = "2001:db8::212:4b00:0:1";
+    let packets = [
+        // Two hops, one octet each (Type 0), to node 4.
+        source_routed(
+            root,
+            &[
+                "2001:db8::212:4b00:0:2",
+                "2001:db8::212:4b00:0:3",
+                "2001:db8::212:4b00:0:4",
+            ],
+            None,
+        ),
+        // The same with the RPL option: SRH-6LoRH then RPI-6LoRH.
+        source_routed(
+            root,
+            &[
+                "2001:db8::212:4b00:0:2",
+                "2001:db8::212:4b00:0:3",
+                "2001:db8::212:4b00:0:4",
+            ],
+            Some([0x80, 0x00, 0x01, 0x00]),
+        ),
+        // Two-octet hops then an eight-octet one: two headers (Types 1 and 3).
+        source_routed(
+            root,
+            &[
+                "2001:db8::212:4b00:0:102",
+                "2001:db8::212:4b00:0:103",
+                "2001:db8::1:2:3:4",
+                "2001:db8::212:4b00:0:9",
+            ],
+            Some([0x80, 0x1e, 0x03, 0x01]),
+        ),
+        // One four-octet hop (Type 2).
+        source_routed(
+            root,
+            &["2001:db8::212:4b00:7:2", "2001:db8::212:4b00:7:3"],
+            None,
+        ),
+        // A hop outside the root's prefix (Type 4, 16 octets), then back (Type 3).
+        source_routed(
+            root,
+            &[
+                "2001:db8::212:4b00:0:2",
+                "fd00:1::5",
+                "2001:db8::aaaa:bbbb:cccc:dddd",
+                "2001:db8::212:4b00:0:6",
+            ],
+            None,
+        ),
+    ];
+    let ctx = ContextTable::new();
+    let on = CompressOptions {
+        rfc8138: true,
+        ..CompressOptions::default()
+    };
+    let mut frames = Vec::new();
+    let mut lowpans = Vec::new();
+    let mut seen_types = std::collections::BTreeSet::new();
+    for (i, p) in packets.iter().enumerate() {
+        let mut out = vec![0u8; p.len() + 16];
+        let n = compress(p, ls, ld, &ctx, &on, &mut out).unwrap();
+        let lowpan = out[..n].to_vec();
+        assert_eq!(lowpan[0], PAGE_1_DISPATCH, "case {i}");
+        let (headers, _) = our_srh_6lorh(&lowpan);
+        assert!(!headers.is_empty(), "case {i}: {lowpan:02x?}");
+        seen_types.extend(headers.iter().map(|h| h.0));
+        // Shorter than the LOWPAN_NHC form (RFC 6282 §4.2).
+        let mut nhc = vec![0u8; p.len() + 16];
+        let m = compress(p, ls, ld, &ctx, &CompressOptions::default(), &mut nhc).unwrap();
+        assert!(n < m, "case {i}: {n} vs {m}");
+        let mut back = vec![0u8; p.len() + 16];
+        let k = decompress(&lowpan, ls, ld, &ctx, &mut back).unwrap();
+        assert_eq!(&back[..k], &p[..], "case {i}");
+        frames.push(eth(&lowpan));
+        lowpans.push(lowpan);
+    }
+    assert_eq!(seen_types, (0..=4).collect(), "every SRH-6LoRH Type");
+    let pcap = write("srh6lorh", LINKTYPE_ETHERNET, &frames);
+    let rows = Tshark::read(pcap.path()).fields(SRH_FIELDS);
+    assert_eq!(rows.len(), frames.len());
+    for ((r, lowpan), p) in rows.iter().zip(&lowpans).zip(&packets) {
+        assert_srh_row(r, lowpan, p);
+        // With the RPL option, tshark reads the RPI-6LoRH that follows.
+        let h = ip::parse(p).unwrap();
+        if ip::hbh_len(p, &h).unwrap() > 0 {
+            // The K form shows the one octet on the air (RFC 8138 §6.3).
+            let rank = u16::from_be_bytes([p[46], p[47]]);
+            let shown = if rank & 0xff == 0 { rank >> 8 } else { rank };
+            assert_eq!(num(&r[5]), u64::from(shown), "rank {r:?}");
+        }
+    }
+}
+
+#[test]
+fn non_storing_root_source_routes_as_srh_6lorh_and_tshark_reads_it() {
+    let tuning = FieldTuning {
+        rfc8138: Some(true),
+        mop: Some(amimesh_rpl::wire::Mop::NonStoring),
+        ..FieldTuning::default()
+    };
+    let frames = joined_line_frames(&tuning, 200).1;
+    let lowpans: Vec<_> = frames
+        .iter()
+        .filter_map(|m| whole_packet_lowpan(m))
+        .filter(|(l, ..)| l.len() > 2 && l[0] == PAGE_1_DISPATCH && l[1] >> 5 == 0b100 && l[2] <= 4)
+        .collect();
+    let eths: Vec<_> = lowpans.iter().map(|(l, ..)| eth(l)).collect();
+    let pcap = write("srh6lorh_line", LINKTYPE_ETHERNET, &eths);
+    let rows = Tshark::read(pcap.path()).fields(SRH_FIELDS);
+    assert_eq!(rows.len(), eths.len(), "one row per frame");
+    let mut senders = std::collections::BTreeSet::new();
+    let mut hop_counts = std::collections::BTreeSet::new();
+    for ((lowpan, src, dst), r) in lowpans.iter().zip(&rows) {
+        let mut out = vec![0u8; 1500];
+        let n = decompress(lowpan, *src, *dst, &ContextTable::new(), &mut out).unwrap();
+        let p = &out[..n];
+        assert_srh_row(r, lowpan, p);
+        // The frame goes to the first hop: the IPv6 destination our decoder rebuilds.
+        let h = ip::parse(p).unwrap();
+        assert_eq!(ip::link_dst(&h.dst), *dst);
+        let (headers, _) = our_srh_6lorh(lowpan);
+        hop_counts.insert(headers.iter().map(|h| h.2.len()).sum::<usize>());
+        if let LinkAddr::Extended(e) = src {
+            senders.insert(*e);
+        }
+    }
+    // The relay source-routes to meters 2 and 3 (two and one hops before the final one), and
+    // meter 1 forwards to meter 3 with its own hop consumed.
+    assert!(
+        hop_counts.contains(&1) && hop_counts.contains(&2),
+        "{hop_counts:?}"
+    );
+    assert!(
+        senders.contains(&amimesh_sim::device::ext_addr(1)),
+        "meter 1 forwards with SRH-6LoRH: {senders:?}"
+    );
+    assert!(senders.len() >= 2, "{senders:?}");
 }

@@ -8,7 +8,9 @@
 use crate::{LinkInfo, cli::Options};
 use amimesh::core::{Instant, LinkAddr};
 use amimesh::sixlowpan::wire::iphc::IphcPacket;
-use amimesh::sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr};
+use amimesh::sixlowpan::wire::lorh::{
+    CRITICAL_CLASS, PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr, Srh6LoRh, Srh6LoRhRepr, TYPE_SRH_MAX,
+};
 use amimesh::sixlowpan::wire::lowpan::{Bc0Repr, Dispatch, FragHeader, FragRepr, MeshRepr};
 use amimesh::sixlowpan::wire::nhc::{ExtHeaderId, ExtNhcPacket, NhcKind, UdpNhcPacket};
 use amimesh::sixlowpan::{Context, ContextTable, Reassembler, ReassemblyConfig, decompress};
@@ -163,22 +165,40 @@ pub fn dissect(
                 Ok(Some(buf))
             }
             Dispatch::Ipv6 => Ok(Some(p.get(1..).unwrap_or(&[]).to_vec())),
-            // Page 1 (RFC 8025 §3) with an RPI-6LoRH (RFC 8138 §6.3), then IPHC.
+            // Page 1 (RFC 8025 §3): SRH-6LoRH headers (RFC 8138 §5.1), an RPI-6LoRH
+            // (RFC 8138 §6.3), or both in that order, then IPHC.
             Dispatch::Other(PAGE_1_DISPATCH) => {
-                let v = Rpi6LoRh::new_checked(p.get(1..).unwrap_or(&[]))
-                    .map_err(|e| format!("6LoRH: {e}"))?;
-                let r = Rpi6LoRhRepr::parse(&v).map_err(|e| format!("6LoRH: {e}"))?;
-                out.insert(
-                    "rpi_6lorh".into(),
-                    json!({"o": r.down, "r": r.rank_error, "f": r.forwarding_error,
-                           "i": v.i_flag(), "k": v.k_flag(), "instance": r.instance_id,
-                           "sender_rank": r.sender_rank}),
-                );
-                describe_iphc(
-                    p.get(1 + v.header_len()..).unwrap_or(&[]),
-                    &mut iphc,
-                    &mut nhc,
-                );
+                let mut at = 1;
+                let mut srh = Vec::new();
+                while p.get(at).is_some_and(|b| b >> 5 == CRITICAL_CLASS)
+                    && p.get(at + 1).is_some_and(|t| *t <= TYPE_SRH_MAX)
+                {
+                    let v = Srh6LoRh::new_checked(p.get(at..).unwrap_or(&[]))
+                        .map_err(|e| format!("SRH-6LoRH: {e}"))?;
+                    let r = Srh6LoRhRepr::parse(&v).map_err(|e| format!("SRH-6LoRH: {e}"))?;
+                    let hops: Vec<String> = (0..v.hop_count())
+                        .filter_map(|i| v.hop(i))
+                        .map(hex::encode)
+                        .collect();
+                    srh.push(json!({"type": r.lorh_type, "size": v.size(), "hops": hops}));
+                    at += v.header_len();
+                }
+                if !srh.is_empty() {
+                    out.insert("srh_6lorh".into(), Value::Array(srh));
+                }
+                if p.get(at).is_some_and(|b| b >> 5 == CRITICAL_CLASS) {
+                    let v = Rpi6LoRh::new_checked(p.get(at..).unwrap_or(&[]))
+                        .map_err(|e| format!("6LoRH: {e}"))?;
+                    let r = Rpi6LoRhRepr::parse(&v).map_err(|e| format!("6LoRH: {e}"))?;
+                    out.insert(
+                        "rpi_6lorh".into(),
+                        json!({"o": r.down, "r": r.rank_error, "f": r.forwarding_error,
+                               "i": v.i_flag(), "k": v.k_flag(), "instance": r.instance_id,
+                               "sender_rank": r.sender_rank}),
+                    );
+                    at += v.header_len();
+                }
+                describe_iphc(p.get(at..).unwrap_or(&[]), &mut iphc, &mut nhc);
                 let mut buf = vec![0u8; 4096];
                 let n =
                     decompress(p, src, dst, &ctx, &mut buf).map_err(|e| format!("6LoRH: {e}"))?;

@@ -93,7 +93,8 @@ struct Cli {
     /// routing loops then end only at the hop limit.
     #[arg(long)]
     no_rpl_option: bool,
-    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC; the relay
+    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC, and in
+    /// non-storing mode source routes as SRH-6LoRH (RFC 8138 §5.1) where shorter; the relay
     /// announces it with the T flag of its DODAG Configuration option (RFC 9035 §3).
     #[arg(long)]
     rfc8138: bool,

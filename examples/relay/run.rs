@@ -53,7 +53,8 @@ pub struct RunOptions {
     /// No RPL Packet Information (RFC 6553, RFC 9008) in the data path
     /// (`FieldTuning::rpl_option`): routing loops then end only at the hop limit.
     pub no_rpl_option: bool,
-    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3; `FieldTuning::rfc8138`).
+    /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) and source routes as SRH-6LoRH
+    /// (RFC 8138 §5.1) where shorter (`FieldTuning::rfc8138`).
     pub rfc8138: bool,
 }
 

@@ -213,7 +213,8 @@ struct Args {
     /// by IPv6-in-IPv6 (`FieldTuning::rpl_option_from_uplink`, RFC 9008 §7.2.2).
     #[arg(long)]
     rpl_option_from_uplink: bool,
-    /// With `--scale`: the RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC;
+    /// With `--scale`: the RPL option as an RPI-6LoRH (RFC 8138 §6.3) instead of LOWPAN_NHC,
+    /// and with `--non-storing` source routes as SRH-6LoRH (RFC 8138 §5.1) where shorter;
     /// the relay announces it with the T flag (RFC 9035 §3) (`FieldTuning::rfc8138`).
     #[arg(long)]
     rfc8138: bool,

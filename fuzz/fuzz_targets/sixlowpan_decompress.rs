@@ -3,7 +3,9 @@
 //! Input: two control bytes (link-address shapes, contexts, compression options; RFC 8138
 //! RPI-6LoRH compression and the RPL option type it stands for), then a 6LoWPAN payload.
 //! Payloads that start with the page-1 switch `0xf1` (RFC 8025 §3) take the RPI-6LoRH
-//! path (RFC 8138 §6.3). Whatever decompresses must compress and decompress back to the same
+//! path (RFC 8138 §6.3), or the SRH-6LoRH path (RFC 8138 §5.1) when a Critical 6LoRH of
+//! Type 0 to 4 follows; packets with an RPL Source Routing Header compress to SRH-6LoRH
+//! when the RFC 8138 control bit is set. Whatever decompresses must compress and decompress back to the same
 //! packet; the input read as an IPv6 packet must survive compress → decompress unchanged.
 #![no_main]
 

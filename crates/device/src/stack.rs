@@ -147,7 +147,10 @@ pub struct StackConfig {
     /// LOWPAN_NHC (RFC 6282 §4.2) until a DODAG is joined; once joined, the T flag of its
     /// DODAG Configuration option decides (RFC 9035 §4). Received RPI-6LoRH are always
     /// decompressed, into an option of type [`rpl_option_type`](Self::rpl_option_type)
-    /// (RFC 9008 §4.1.3).
+    /// (RFC 9008 §4.1.3). The same switch sends an RPL Source Routing Header (RFC 6554) as
+    /// SRH-6LoRH (RFC 8138 §5.1) where that is shorter; a router forwarding a source-routed
+    /// packet then drops the addresses it has visited, as RFC 8138 carries only the hops
+    /// still to visit. SRH-6LoRH are always decompressed.
     pub rfc8138: bool,
     /// Border router: carry the RPL option on packets from the uplink into the DODAG too,
     /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
@@ -641,6 +644,10 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 if let Some(d) = packet.get_mut(24..40) {
                     d.copy_from_slice(&dst.octets());
                 }
+                if self.rfc8138_active() && drop_visited(&mut packet, start, &dst).is_none() {
+                    self.stats.malformed += 1;
+                    return;
+                }
                 if !ip::decrement_hop_limit(&mut packet) {
                     self.stats.hop_limit_exceeded += 1;
                     return;
@@ -1115,6 +1122,46 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     }
 }
 
+/// Drops the addresses a forwarded packet's Source Routing Header (at `start`, already
+/// processed: `dst` is the next hop) has visited, and the header itself when the next hop is
+/// the final destination. RFC 8138 §5.1 carries only the hops still to visit, so with RFC 8138
+/// on the packet then travels as SRH-6LoRH (the compressor takes only routing headers whose
+/// every address is still to visit, RFC 6554 §3 Segments Left = n), one entry shorter per
+/// hop. The addresses are compressed as the root compresses them
+/// ([`amimesh_rpl::wire::srh::SrhRepr::emit_route`]). `None` if the header is inconsistent.
+fn drop_visited(packet: &mut Vec<u8>, start: usize, dst: &Ipv6Addr) -> Option<()> {
+    let (next_header, len, remaining) = {
+        let srh = amimesh_rpl::wire::Srh::new_checked(packet.get(start..)?).ok()?;
+        let n = srh.address_count()?;
+        let sl = usize::from(srh.segments_left());
+        if sl == n {
+            return Some(());
+        }
+        let mut v = Vec::with_capacity(sl);
+        for i in n.checked_sub(sl)?.checked_add(1)?..=n {
+            v.push(srh.address(i, dst)?);
+        }
+        (srh.next_header(), srh.header_len(), v)
+    };
+    let mut rh =
+        alloc::vec![0u8; amimesh_rpl::wire::srh::SrhRepr::route_len(dst, &remaining).unwrap_or(0)];
+    if !remaining.is_empty() {
+        amimesh_rpl::wire::srh::SrhRepr::emit_route(next_header, dst, &remaining, &mut rh).ok()?;
+    } else {
+        let at = if start == ip::IPV6_HEADER_LEN {
+            6
+        } else {
+            ip::IPV6_HEADER_LEN
+        };
+        *packet.get_mut(at)? = next_header;
+    }
+    packet.get(start..start.checked_add(len)?)?;
+    packet.splice(start..start.saturating_add(len), rh);
+    let plen = u16::try_from(packet.len().checked_sub(ip::IPV6_HEADER_LEN)?).ok()?;
+    packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -1220,12 +1267,19 @@ mod tests {
     }
 
     fn joined_at(mop: Mop, ext: ExtAddr) -> Stack<ChaCha20Rng> {
+        joined_at_with(mop, ext, false)
+    }
+
+    /// [`joined_at`], the root announcing RFC 8138 compression (T flag) or not.
+    fn joined_at_with(mop: Mop, ext: ExtAddr, rfc8138: bool) -> Stack<ChaCha20Rng> {
         let mut s = stack_at(ext);
         let now = Instant::from_secs(1);
         s.install_network_key(now, &Key128::new([7; 16]), 1);
         let rll = ip::link_local(root_ext());
         let dodag = ip::with_iid(&PREFIX, root_ext());
-        let mut root = RplNode::new(amimesh_rpl::Config::root(9, rll, dodag, mop));
+        let mut rc = amimesh_rpl::Config::root(9, rll, dodag, mop);
+        rc.rfc8138 = rfc8138;
+        let mut root = RplNode::new(rc);
         root.start(Instant::ZERO);
         let mut buf = [0u8; 1280];
         let dio = loop {
@@ -1466,6 +1520,20 @@ mod tests {
     /// The IPv6 packets `s` put on the air (decrypted with the test network key and
     /// decompressed), with their link-layer destination.
     fn sent(s: &mut Stack<ChaCha20Rng>, now: Instant) -> Vec<(LinkAddr, Vec<u8>)> {
+        sent_lowpan(s, now)
+            .into_iter()
+            .map(|(src, dst, l)| {
+                let mut p = [0u8; 1280];
+                let n = amimesh_sixlowpan::decompress(&l, src, dst, &ContextTable::new(), &mut p)
+                    .unwrap();
+                (dst, p[..n].to_vec())
+            })
+            .collect()
+    }
+
+    /// The 6LoWPAN payloads `s` put on the air (decrypted with the test network key), with
+    /// their link-layer source and destination.
+    fn sent_lowpan(s: &mut Stack<ChaCha20Rng>, now: Instant) -> Vec<(LinkAddr, LinkAddr, Vec<u8>)> {
         use amimesh_mac::security::ccm_star::CcmKey;
         use amimesh_mac::security::frame::{KeyTable, unsecure_frame};
         let mut keys: KeyTable<1, 1> = KeyTable::new();
@@ -1482,16 +1550,7 @@ mod tests {
             let v = amimesh_mac::wire::Frame::new_checked(&f[..]).unwrap();
             let (src, dst) = (v.src_addr(), v.dst_addr());
             let u = unsecure_frame(&mut f, &keys).unwrap();
-            let mut p = [0u8; 1280];
-            let n = amimesh_sixlowpan::decompress(
-                &f[u.header_len..u.len],
-                src,
-                dst,
-                &ContextTable::new(),
-                &mut p,
-            )
-            .unwrap();
-            out.push((dst, p[..n].to_vec()));
+            out.push((src, dst, f[u.header_len..u.len].to_vec()));
             s.mac.handle_tx_done(
                 now,
                 macsm::TxResult::Ok {
@@ -1563,6 +1622,90 @@ mod tests {
         b.deliver_or_forward(now, fwd.clone(), true, Some(a_ext), 100);
         let d = b.local.pop_front().expect("delivered");
         assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gb, &b"reading"[..]));
+    }
+
+    /// Sums the hops of the SRH-6LoRH headers (RFC 8138 §5.1) at the front of a 6LoWPAN
+    /// payload; 0 when it has none.
+    fn srh_6lorh_hops(lowpan: &[u8]) -> usize {
+        use amimesh_sixlowpan::wire::lorh::{PAGE_1_DISPATCH, Srh6LoRh};
+        if lowpan.first() != Some(&PAGE_1_DISPATCH) {
+            return 0;
+        }
+        let (mut at, mut hops) = (1, 0);
+        while lowpan[at] >> 5 == 0b100 && lowpan[at + 1] <= 4 {
+            let v = Srh6LoRh::new_checked(&lowpan[at..]).unwrap();
+            hops += v.hop_count();
+            at += v.header_len();
+        }
+        hops
+    }
+
+    #[test]
+    fn with_rfc8138_a_source_route_goes_as_srh_6lorh_and_sheds_each_consumed_hop() {
+        let now = Instant::from_secs(3);
+        // Root, then A, B and C in a line.
+        let (a_ext, b_ext, c_ext) = (child(1), child(2), child(3));
+        let [ga, gb, gc] = [a_ext, b_ext, c_ext].map(|e| ip::with_iid(&PREFIX, e));
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
+        rc.rfc8138 = true;
+        let mut root = RplNode::new(rc);
+        root.start(Instant::ZERO);
+        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+        root.handle_message(now, gc, dodag, code::DAO, &dao(gc, Some(gb)));
+        r.rpl = Some(root);
+        assert!(r.rfc8138_active());
+        r.route(now, reading(dodag, gc));
+        // To A: A and B as SRH-6LoRH hops, C in LOWPAN_IPHC.
+        let out = sent_lowpan(&mut r, now);
+        assert_eq!(out.len(), 1);
+        let (src, dst, lowpan) = &out[0];
+        assert_eq!(*dst, LinkAddr::Extended(a_ext));
+        assert_eq!(srh_6lorh_hops(lowpan), 2, "{lowpan:02x?}");
+        let mut p = [0u8; 1280];
+        let n = amimesh_sixlowpan::decompress(lowpan, *src, *dst, &ContextTable::new(), &mut p)
+            .unwrap();
+        let at_a = p[..n].to_vec();
+        assert_eq!(ip::parse(&at_a).unwrap().dst, ga);
+        // A consumes its hop: B is the one SRH-6LoRH hop left; the routing header A's
+        // receiver rebuilds lists only C, every address still to visit.
+        let mut a = joined_at_with(Mop::NonStoring, a_ext, true);
+        a.deliver_or_forward(now, at_a, true, Some(root_ext()), 100);
+        assert_eq!((a.stats.forwarded, a.stats.malformed), (1, 0));
+        let out = sent_lowpan(&mut a, now);
+        assert_eq!(out.len(), 1);
+        let (src, dst, lowpan) = &out[0];
+        assert_eq!(*dst, LinkAddr::Extended(b_ext));
+        assert_eq!(srh_6lorh_hops(lowpan), 1, "{lowpan:02x?}");
+        let n = amimesh_sixlowpan::decompress(lowpan, *src, *dst, &ContextTable::new(), &mut p)
+            .unwrap();
+        let at_b = p[..n].to_vec();
+        let h = ip::parse(&at_b).unwrap();
+        assert_eq!(h.dst, gb);
+        let start = ip::IPV6_HEADER_LEN + ip::hbh_len(&at_b, &h).unwrap();
+        let srh = amimesh_rpl::wire::Srh::new_checked(&at_b[start..]).unwrap();
+        assert_eq!((srh.address_count(), srh.segments_left()), (Some(1), 1));
+        assert_eq!(srh.address(1, &gb), Some(gc));
+        // B forwards the last hop without a routing header at all.
+        let mut b = joined_at_with(Mop::NonStoring, b_ext, true);
+        b.deliver_or_forward(now, at_b, true, Some(a_ext), 100);
+        let out = sent(&mut b, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(c_ext));
+        let h = ip::parse(&out[0].1).unwrap();
+        assert_eq!(h.dst, gc);
+        assert_ne!(
+            ip::after_hbh(&out[0].1, &h),
+            amimesh_rpl::wire::srh::IPV6_ROUTING
+        );
+        // C gets the reading.
+        let mut c = joined_at_with(Mop::NonStoring, c_ext, true);
+        c.deliver_or_forward(now, out[0].1.clone(), true, Some(b_ext), 100);
+        let d = c.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gc, &b"reading"[..]));
     }
 
     #[test]

@@ -26,6 +26,8 @@ use crate::wire::{IpProtocol, udp};
 use amimesh_core::LinkAddr;
 use core::net::Ipv6Addr;
 
+pub mod srh;
+
 /// Most NHC headers (extension headers, tunnelled IPv6 headers, UDP) in one chain.
 pub const MAX_NHC: usize = 8;
 /// Most IPv6 headers (outer plus tunnelled) in one chain.
@@ -44,8 +46,9 @@ pub struct CompressOptions {
     pub max_nhc: usize,
     /// Send a Hop-by-Hop header that holds only the RPL option (RFC 6553 §3, of the type
     /// [`ContextTable::rpi_option_type`]) as an RPI-6LoRH on page 1 (RFC 8138 §6.3,
-    /// RFC 8025 §3) instead of LOWPAN_NHC EID 0. Only when every receiver decompresses
-    /// RFC 8138 (RFC 9035 §4: the root's "T" flag says so).
+    /// RFC 8025 §3) instead of LOWPAN_NHC EID 0, and an RPL Source Routing Header
+    /// (RFC 6554 §3) as SRH-6LoRH (RFC 8138 §5.1) when that is shorter (see [`srh`]). Only
+    /// when every receiver decompresses RFC 8138 (RFC 9035 §4: the root's "T" flag says so).
     pub rfc8138: bool,
 }
 
@@ -254,7 +257,28 @@ fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
 ///
 /// `ll_src`/`ll_dst` are the link-layer (or mesh originator/final) addresses the receiver will
 /// see (RFC 6282 §3.2.2).
+///
+/// With [`CompressOptions::rfc8138`], a Hop-by-Hop header holding only the RPL option goes
+/// as an RPI-6LoRH (RFC 8138 §6.3) and an RPL Source Routing Header as SRH-6LoRH
+/// (RFC 8138 §5.1) when that is shorter (see [`srh`]).
 pub fn compress_header(
+    packet: &[u8],
+    ll_src: LinkAddr,
+    ll_dst: LinkAddr,
+    ctx: &ContextTable,
+    opts: &CompressOptions,
+    out: &mut [u8],
+) -> Result<Compressed> {
+    if opts.rfc8138 {
+        if let Some(s) = srh::srh_of(packet) {
+            return srh::compress_best(packet, &s, ll_src, ll_dst, ctx, opts, out);
+        }
+    }
+    compress_header_rpi(packet, ll_src, ll_dst, ctx, opts, out)
+}
+
+/// [`compress_header`] without the SRH-6LoRH (the RPI-6LoRH when `opts.rfc8138` is set).
+fn compress_header_rpi(
     packet: &[u8],
     ll_src: LinkAddr,
     ll_dst: LinkAddr,
@@ -571,10 +595,11 @@ fn peek_nhc(frame: &[u8], at: usize) -> Result<IpProtocol> {
 /// holds the whole datagram. The caller appends `frame[consumed..]` after `out[..header_len]`
 /// and, once the datagram is complete, applies [`Decompressed::checksum`].
 ///
-/// A payload that starts with the page-1 switch (RFC 8025 §3) must hold one RPI-6LoRH
-/// (RFC 8138 §6.3) and then LOWPAN_IPHC; the RPI becomes a Hop-by-Hop header right after
-/// the IPv6 header, holding the RPL option of type [`ContextTable::rpi_option_type`]. Any
-/// other 6LoRH is [`Error::Reserved`].
+/// A payload that starts with the page-1 switch (RFC 8025 §3) holds SRH-6LoRH headers
+/// (RFC 8138 §5.1), an RPI-6LoRH (RFC 8138 §6.3), or both in that order, and then
+/// LOWPAN_IPHC. The RPI becomes a Hop-by-Hop header right after the IPv6 header, holding
+/// the RPL option of type [`ContextTable::rpi_option_type`]; the SRH-6LoRH hops become an
+/// RPL Source Routing Header after it (see [`srh`]). Any other 6LoRH is [`Error::Reserved`].
 pub fn decompress_header(
     frame: &[u8],
     ll_src: LinkAddr,
@@ -585,6 +610,9 @@ pub fn decompress_header(
 ) -> Result<Decompressed> {
     need(frame, 1)?;
     if frame.first() == Some(&PAGE_1_DISPATCH) {
+        if srh::starts_with_srh(frame) {
+            return srh::decompress_srh(frame, ll_src, ll_dst, ctx, datagram_size, out);
+        }
         return decompress_6lorh(frame, ll_src, ll_dst, ctx, datagram_size, out);
     }
     decompress_header_iphc(frame, ll_src, ll_dst, ctx, datagram_size, out)
@@ -1475,7 +1503,11 @@ mod tests {
     proptest! {
         #[test]
         fn compress_then_decompress_is_identity(
-            packet in prop_oneof![test_gens::packet().boxed(), test_gens::rpi_packet().boxed()],
+            packet in prop_oneof![
+                test_gens::packet().boxed(),
+                test_gens::rpi_packet().boxed(),
+                test_gens::srh_packet(),
+            ],
             src in test_gens::link_addr(),
             dst in test_gens::link_addr(),
             ctx in test_gens::contexts(),

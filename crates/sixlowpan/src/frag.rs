@@ -394,6 +394,38 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn source_routes_fragment_and_reassemble_with_rfc8138(
+            p in crate::test_gens::srh_packet(),
+            budget in 30usize..130,
+            rfc8138 in proptest::prelude::any::<bool>(),
+        ) {
+            // SRH-6LoRH (RFC 8138 §5.1) in a first fragment: the datagram size and offsets
+            // count the routing header the receiver rebuilds.
+            let opts = CompressOptions { rfc8138, ..CompressOptions::default() };
+            let mut f = Fragmenter::new(7);
+            let mut it = f.fragment(&p, s(1), s(2), &ContextTable::new(), &opts, budget).unwrap();
+            let fragmented = it.is_fragmented();
+            let mut out = Vec::new();
+            let mut buf = [0u8; 256];
+            while let Some(n) = it.next_frame(&mut buf) {
+                let n = n.unwrap();
+                proptest::prop_assert!(n <= budget);
+                out.push(buf[..n].to_vec());
+            }
+            let back = if fragmented {
+                reassemble(&out)
+            } else {
+                let mut b = vec![0u8; p.len()];
+                let n = crate::compress::decompress(&out[0], s(1), s(2), &ContextTable::new(), &mut b)
+                    .unwrap();
+                b[..n].to_vec()
+            };
+            proptest::prop_assert_eq!(back, p);
+        }
+    }
+
     #[test]
     fn errors() {
         let mut f = Fragmenter::new(1);

@@ -7,8 +7,8 @@
 //!   headers and options, RFC 8200 §4), [`wire::udp`] (RFC 768 with the RFC 8200 §8.1
 //!   pseudo-header), [`wire::icmpv6`] (RFC 4443 §2.1), [`wire::lowpan`] (RFC 4944 §5.1 dispatch,
 //!   §5.2 mesh, §5.3 fragment, §11.1 BC0), [`wire::iphc`] (RFC 6282 §3), [`wire::nhc`]
-//!   (RFC 6282 §4), [`wire::lorh`] (RFC 8138 §6.3 RPI-6LoRH behind the RFC 8025 §3 page
-//!   switch).
+//!   (RFC 6282 §4), [`wire::lorh`] (RFC 8138 §6.3 RPI-6LoRH and §5.1 SRH-6LoRH
+//!   behind the RFC 8025 §3 page switch).
 //! - [`compress`](mod@compress): whole-packet IPHC/NHC compression choosing the smallest encoding, and its
 //!   exact inverse.
 //! - [`frag`]: the [`Fragmenter`] (RFC 4944 §5.3) for a caller-given per-frame payload budget.
@@ -37,8 +37,15 @@
 //!   header holding only the RPL option is sent as 3 to 5 octets (I and K elide instance 0
 //!   and a zero rank low octet) when [`CompressOptions::rfc8138`] is set; always decompressed,
 //!   into the option type of [`ContextTable::rpi_option_type`] (RFC 9008 §4.1.3)
-//! - [ ] Other 6LoRH: RH3-6LoRH (RFC 8138 §6.5), IP-in-IP-6LoRH (§6.4), BIER; Elective
-//!   6LoRH are refused rather than skipped (RFC 8138 §5.2)
+//! - [x] RFC 8138 SRH-6LoRH (§5.1, Types 0 to 4) for an RPL Source Routing Header
+//!   (RFC 6554 §3) with [`CompressOptions::rfc8138`]: the final destination goes in
+//!   LOWPAN_IPHC and the hops before it, from the one the frame is sent to, as the shortest
+//!   run of SRH-6LoRH headers (each hop coalesced with the one before it, the first with the
+//!   root, the IPv6 source), before the RPI-6LoRH; used only when the routing header lists
+//!   no visited address, has the CmprI/CmprE of [`compress::srh::emit_srh`], holds at most
+//!   32 addresses and the result is shorter than LOWPAN_NHC
+//! - [ ] Other 6LoRH: IP-in-IP-6LoRH (RFC 8138 §7), BIER; Elective 6LoRH are refused
+//!   rather than skipped (RFC 8138 §5.2)
 //! - [ ] RFC 8931 RFRAG
 //! - [ ] RFC 7400 GHC
 //!

@@ -357,3 +357,143 @@ pub fn rpi_packet() -> BoxedStrategy<Vec<u8>> {
         })
         .boxed()
 }
+
+/// The parts of an SRH-6LoRH (RFC 8138 §5.1): a Type 0 to 4 and 1 to 32 compressed
+/// addresses of its size, back to back (the Repr borrows them).
+pub fn srh_6lorh_parts() -> impl Strategy<Value = (u8, Vec<u8>)> {
+    (0u8..=4, 1usize..=crate::wire::lorh::SRH_MAX_HOPS).prop_flat_map(|(t, n)| {
+        let len = crate::wire::lorh::srh_addr_len(t).unwrap_or(16) * n;
+        (Just(t), proptest::collection::vec(any::<u8>(), len))
+    })
+}
+
+/// Addresses of the nodes along a source route: mostly in the root's /64 with interface
+/// identifiers from EUI-64s that differ in their last octets, sometimes anywhere.
+fn route_addr(prefix: [u8; 8]) -> impl Strategy<Value = Ipv6Addr> {
+    prop_oneof![
+        4 => any::<u8>().prop_map(move |x| {
+            let mut o = [0u8; 16];
+            o[..8].copy_from_slice(&prefix);
+            o[8..].copy_from_slice(&[0x02, 0x12, 0x4b, 0, 0, 0, 0, x]);
+            Ipv6Addr::from(o)
+        }),
+        2 => any::<u32>().prop_map(move |x| {
+            let mut o = [0u8; 16];
+            o[..8].copy_from_slice(&prefix);
+            o[8..12].copy_from_slice(&[0x02, 0x12, 0x4b, 0]);
+            o[12..].copy_from_slice(&x.to_be_bytes());
+            Ipv6Addr::from(o)
+        }),
+        1 => any::<[u8; 8]>().prop_map(move |iid| {
+            let mut o = [0u8; 16];
+            o[..8].copy_from_slice(&prefix);
+            o[8..].copy_from_slice(&iid);
+            Ipv6Addr::from(o)
+        }),
+        1 => ipv6_addr(),
+    ]
+}
+
+/// How [`srh_packet`] writes the routing header.
+#[derive(Debug, Clone, Copy)]
+pub enum SrhForm {
+    /// As [`crate::compress::srh::emit_srh`] does: every address still to visit.
+    Canonical,
+    /// Full addresses (CmprI = CmprE = 0), which SRH-6LoRH does not stand for.
+    Uncompressed,
+    /// One address already visited (Segments Left = n − 1).
+    Visited,
+}
+
+/// An IPv6 packet the RPL root sends down a source route (RFC 6554 §3): from the root to
+/// the first hop, maybe a Hop-by-Hop header with the RPL option (type 0x23), the Source
+/// Routing Header listing the other hops and the final destination (1 to 40 addresses), then
+/// UDP (with a correct checksum over the final destination), ICMPv6 or nothing.
+pub fn srh_packet() -> BoxedStrategy<Vec<u8>> {
+    let prefix = prop_oneof![
+        Just([0x20u8, 0x01, 0x0d, 0xb8, 0, 0, 0, 0]),
+        Just([0xfd, 0, 0, 1, 0, 0, 0, 0])
+    ];
+    prefix
+        .prop_flat_map(|prefix| {
+            (
+                route_addr(prefix),
+                proptest::collection::vec(route_addr(prefix), 2..=41),
+                proptest::option::of(rpi_6lorh_repr()),
+                prop_oneof![Just(17u8), Just(58), Just(59)],
+                proptest::collection::vec(any::<u8>(), 0..40),
+                prop_oneof![
+                    6 => Just(SrhForm::Canonical),
+                    1 => Just(SrhForm::Uncompressed),
+                    1 => Just(SrhForm::Visited)
+                ],
+                (any::<u8>(), any::<u8>()),
+            )
+        })
+        .prop_map(|(root, hops, rpi, upper, body, form, (hlim, tc))| {
+            build_srh_packet(root, &hops, rpi, upper, &body, form, hlim, tc)
+        })
+        .boxed()
+}
+
+/// Builds the packet [`srh_packet`] describes: `hops[0]` is the IPv6 destination.
+#[allow(clippy::too_many_arguments)]
+pub fn build_srh_packet(
+    root: Ipv6Addr,
+    hops: &[Ipv6Addr],
+    rpi: Option<crate::wire::lorh::Rpi6LoRhRepr>,
+    upper: u8,
+    body: &[u8],
+    form: SrhForm,
+    hlim: u8,
+    tc: u8,
+) -> Vec<u8> {
+    let (first, addrs) = hops.split_first().unwrap();
+    let last = *addrs.last().unwrap();
+    let mut srh = vec![0u8; 8 + 16 * addrs.len()];
+    let n = match form {
+        SrhForm::Canonical | SrhForm::Visited => {
+            crate::compress::srh::emit_srh(upper, first, addrs, &mut srh).unwrap()
+        }
+        SrhForm::Uncompressed => {
+            srh[..4].copy_from_slice(&[upper, (2 * addrs.len()) as u8, 3, addrs.len() as u8]);
+            for (i, a) in addrs.iter().enumerate() {
+                srh[8 + 16 * i..24 + 16 * i].copy_from_slice(&a.octets());
+            }
+            8 + 16 * addrs.len()
+        }
+    };
+    srh.truncate(n);
+    if let SrhForm::Visited = form {
+        srh[3] -= 1;
+    }
+    let mut upper_bytes = Vec::new();
+    match upper {
+        17 => {
+            upper_bytes.extend_from_slice(&[0xf0, 0xb1, 0x02, 0xd4, 0, 0, 0, 0]);
+            upper_bytes.extend_from_slice(body);
+            let l = upper_bytes.len() as u16;
+            upper_bytes[4..6].copy_from_slice(&l.to_be_bytes());
+            let c = crate::wire::udp::compute(&root, &last, &upper_bytes);
+            upper_bytes[6..8].copy_from_slice(&c.to_be_bytes());
+        }
+        58 => {
+            upper_bytes.extend_from_slice(&[128, 0, 0x12, 0x34]);
+            upper_bytes.extend_from_slice(body);
+        }
+        _ => {}
+    }
+    let mut p = vec![0x60 | (tc >> 4), tc << 4, 0, 0, 0, 0, 43, hlim];
+    p.extend_from_slice(&root.octets());
+    p.extend_from_slice(&first.octets());
+    if let Some(r) = rpi {
+        p[6] = 0;
+        let d = r.option_data();
+        p.extend_from_slice(&[43, 0, 0x23, 4, d[0], d[1], d[2], d[3]]);
+    }
+    p.extend_from_slice(&srh);
+    p.extend_from_slice(&upper_bytes);
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p
+}

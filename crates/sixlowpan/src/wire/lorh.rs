@@ -1,5 +1,6 @@
 //! The 6LoWPAN Routing Header (RFC 8138) on the page-1 dispatch (RFC 8025 §3): the RPL
-//! Packet Information 6LoRH (RPI-6LoRH, RFC 8138 §6.3).
+//! Packet Information 6LoRH (RPI-6LoRH, RFC 8138 §6.3) and the Source Routing Header 6LoRH
+//! (SRH-6LoRH, RFC 8138 §5.1).
 //!
 //! - Page switch (RFC 8025 §3): `1111 Page(4)`; [`PAGE_1_DISPATCH`] (`0xf1`) selects page 1,
 //!   where `10xxxxxx` starts a 6LoRH (RFC 8138 §4) and LOWPAN_IPHC keeps its page-0 value.
@@ -10,9 +11,16 @@
 //!   (2 octets, or 1 octet when K = 1: the most significant octet, the least significant one
 //!   being zero and elided). O, R and F are the flags of the RPL option (RFC 6553 §3).
 //!   So the header takes 2 to 5 octets; all fields are big-endian.
-
+//! - SRH-6LoRH (RFC 8138 §5.1, Critical, Types 0 to 4): `100 Size(5)`, Type, then
+//!   Size + 1 compressed addresses of 1, 2, 4, 8 or 16 octets each (Type 0, 1, 2, 3, 4).
+//!   A compressed address stands for its reference address with the trailing octets
+//!   replaced by the ones carried ([`coalesce`]); the reference of the first hop is the
+//!   root's address (the IPv6 source of a packet the root sends, RFC 8138 §5.1), and that of
+//!   every later hop the hop before it, across consecutive SRH-6LoRH headers. So one header
+//!   takes 3 to 514 octets.
 use crate::error::{Error, Result, need, room};
 use core::fmt;
+use core::net::Ipv6Addr;
 
 /// Page switch to page 1 (RFC 8025 §3: `1111 xxxx` selects page `xxxx`).
 pub const PAGE_1_DISPATCH: u8 = 0xf1;
@@ -24,6 +32,66 @@ pub const ELECTIVE_CLASS: u8 = 0b101;
 pub const TYPE_RPI: u8 = 5;
 /// Most octets of an RPI-6LoRH (I = 0, K = 0).
 pub const RPI_MAX_LEN: usize = 5;
+/// Highest 6LoRH Type of an SRH-6LoRH (RFC 8138 §5.1: Types 0 to 4).
+pub const TYPE_SRH_MAX: u8 = 4;
+/// Most addresses one SRH-6LoRH carries (the 5-bit Size field holds the count − 1).
+pub const SRH_MAX_HOPS: usize = 32;
+/// Most octets of one SRH-6LoRH (32 addresses of 16 octets).
+pub const SRH_MAX_LEN: usize = 2 + SRH_MAX_HOPS * 16;
+
+/// Octets of one compressed address in an SRH-6LoRH of Type `t` (RFC 8138 §5.1: 1, 2, 4, 8,
+/// 16 for Types 0 to 4); `None` for any other Type.
+pub const fn srh_addr_len(t: u8) -> Option<usize> {
+    match t {
+        0 => Some(1),
+        1 => Some(2),
+        2 => Some(4),
+        3 => Some(8),
+        4 => Some(16),
+        _ => None,
+    }
+}
+
+/// The smallest SRH-6LoRH Type whose compressed form of `addr` rebuilds it from
+/// `reference` ([`coalesce`]): the octets `addr` shares with `reference` from the front are
+/// elided, in the steps the Types allow (RFC 8138 §5.1).
+pub fn srh_type_for(addr: &Ipv6Addr, reference: &Ipv6Addr) -> u8 {
+    let (a, r) = (addr.octets(), reference.octets());
+    let shared = a.iter().zip(r.iter()).take_while(|(x, y)| x == y).count();
+    let mut t = 0u8;
+    while let Some(len) = srh_addr_len(t) {
+        if 16 - len <= shared {
+            return t;
+        }
+        t += 1;
+    }
+    TYPE_SRH_MAX
+}
+
+/// The address a compressed SRH-6LoRH entry stands for: `reference` with its last
+/// `compressed.len()` octets replaced by `compressed` (RFC 8138 §5.1). An entry longer than
+/// 16 octets keeps its last 16.
+pub fn coalesce(reference: &Ipv6Addr, compressed: &[u8]) -> Ipv6Addr {
+    let mut a = reference.octets();
+    let k = compressed.len().min(16);
+    let from = compressed.len() - k;
+    if let (Some(d), Some(s)) = (a.get_mut(16 - k..), compressed.get(from..)) {
+        d.copy_from_slice(s);
+    }
+    Ipv6Addr::from(a)
+}
+
+/// The last `srh_addr_len(t)` octets of `addr` (its compressed form in an SRH-6LoRH of
+/// Type `t`); empty for a Type above 4.
+pub fn srh_compressed(addr: &Ipv6Addr, t: u8) -> ([u8; 16], usize) {
+    let o = addr.octets();
+    let len = srh_addr_len(t).unwrap_or(0);
+    let mut out = [0u8; 16];
+    if let (Some(d), Some(s)) = (out.get_mut(..len), o.get(16 - len..)) {
+        d.copy_from_slice(s);
+    }
+    (out, len)
+}
 
 /// Flag bits of the first octet of an RPI-6LoRH (RFC 8138 §6.3).
 pub mod flags {
@@ -301,6 +369,218 @@ impl fmt::Display for Rpi6LoRhRepr {
     }
 }
 
+/// A view over one SRH-6LoRH (RFC 8138 §5.1), without the page switch before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Srh6LoRh<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+// `check_len` makes sure the Type is 0 to 4 and the buffer holds every address the Size
+// announces; the getters below index only within that length.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+impl<T: AsRef<[u8]>> Srh6LoRh<T> {
+    /// Wraps a buffer without checking it.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Srh6LoRh { buffer }
+    }
+
+    /// Wraps a buffer and runs [`check_len`](Self::check_len).
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let v = Self::new_unchecked(buffer);
+        v.check_len()?;
+        Ok(v)
+    }
+
+    /// `Ok` when the buffer holds the two fixed octets, the Type is 0 to 4 (else
+    /// [`Error::Reserved`]: its address size is unknown) and the buffer holds Size + 1
+    /// addresses of that size; then no getter panics.
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
+        need(b, 2)?;
+        if srh_addr_len(b[1]).is_none() {
+            return Err(Error::Reserved("6LoRH Type is not an SRH-6LoRH"));
+        }
+        need(b, self.header_len())
+    }
+
+    /// The buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The 3-bit class: [`CRITICAL_CLASS`] for an SRH-6LoRH.
+    pub fn class(&self) -> u8 {
+        self.buffer.as_ref()[0] >> 5
+    }
+
+    /// The Size field: the number of addresses − 1.
+    pub fn size(&self) -> u8 {
+        self.buffer.as_ref()[0] & 0x1f
+    }
+
+    /// The 6LoRH Type (0 to 4).
+    pub fn lorh_type(&self) -> u8 {
+        self.buffer.as_ref()[1]
+    }
+
+    /// Number of addresses (Size + 1).
+    pub fn hop_count(&self) -> usize {
+        usize::from(self.size()) + 1
+    }
+
+    /// Octets of each compressed address (1, 2, 4, 8 or 16).
+    pub fn addr_len(&self) -> usize {
+        srh_addr_len(self.lorh_type()).unwrap_or(16)
+    }
+
+    /// Octets of this 6LoRH.
+    pub fn header_len(&self) -> usize {
+        2 + self.hop_count() * self.addr_len()
+    }
+
+    /// Compressed address `i` (0-based); `None` past the last.
+    pub fn hop(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.hop_count() {
+            return None;
+        }
+        let l = self.addr_len();
+        Some(&self.buffer.as_ref()[2 + i * l..2 + (i + 1) * l])
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Srh6LoRh<&'a T> {
+    /// All compressed addresses, back to back.
+    pub fn hops(&self) -> &'a [u8] {
+        let end = self.header_len();
+        self.buffer.as_ref().get(2..end).unwrap_or(&[])
+    }
+}
+
+// Setters write the octets the first two octets announce; changing Size or Type voids the
+// length check.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Srh6LoRh<T> {
+    /// Writes the first octet: the class and the Size (addresses − 1). Changing the Size
+    /// changes the length and voids [`check_len`](Srh6LoRh::check_len).
+    pub fn set_class_and_size(&mut self, class: u8, size: u8) {
+        self.buffer.as_mut()[0] = (class << 5) | (size & 0x1f);
+    }
+
+    /// Writes the 6LoRH Type (voids the length check like the Size).
+    pub fn set_lorh_type(&mut self, t: u8) {
+        self.buffer.as_mut()[1] = t;
+    }
+
+    /// Writes compressed address `i` (0-based; `hop` must be [`addr_len`](Srh6LoRh::addr_len)
+    /// octets long).
+    pub fn set_hop(&mut self, i: usize, hop: &[u8]) {
+        let l = self.addr_len();
+        self.buffer.as_mut()[2 + i * l..2 + (i + 1) * l].copy_from_slice(hop);
+    }
+}
+
+impl<T: AsRef<[u8]>> fmt::Display for Srh6LoRh<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Srh6LoRhRepr::parse(&Srh6LoRh::new_unchecked(self.buffer.as_ref())) {
+            Ok(r) => write!(f, "{r}"),
+            Err(e) => write!(f, "SRH-6LoRH ({e})"),
+        }
+    }
+}
+
+/// One SRH-6LoRH (RFC 8138 §5.1): the Type (compressed address size) and the compressed
+/// addresses, which stand for full addresses only together with their reference
+/// ([`coalesce`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Srh6LoRhRepr<'a> {
+    /// 6LoRH Type, 0 to 4 (addresses of 1, 2, 4, 8, 16 octets).
+    pub lorh_type: u8,
+    /// The compressed addresses back to back: 1 to 32 of [`srh_addr_len`]`(lorh_type)`
+    /// octets each.
+    pub hops: &'a [u8],
+}
+
+impl<'a> Srh6LoRhRepr<'a> {
+    /// Reads a view; any class but Critical is [`Error::Reserved`], a Type above 4 too.
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(v: &Srh6LoRh<&'a T>) -> Result<Self> {
+        v.check_len()?;
+        if v.class() != CRITICAL_CLASS {
+            return Err(Error::Reserved("Elective 6LoRH with an SRH-6LoRH Type"));
+        }
+        Ok(Srh6LoRhRepr {
+            lorh_type: v.lorh_type(),
+            hops: v.hops(),
+        })
+    }
+
+    /// Number of addresses; `None` unless the Type is 0 to 4 and `hops` holds 1 to 32 whole
+    /// addresses of its size.
+    pub fn hop_count(&self) -> Option<usize> {
+        let l = srh_addr_len(self.lorh_type)?;
+        let n = self.hops.len() / l;
+        (self.hops.len() % l == 0 && (1..=SRH_MAX_HOPS).contains(&n)).then_some(n)
+    }
+
+    /// Octets [`emit`](Self::emit) writes.
+    pub fn buffer_len(&self) -> usize {
+        2 + self.hops.len()
+    }
+
+    /// Writes the header into a buffer of at least [`buffer_len`](Self::buffer_len) octets.
+    /// A Repr whose [`hop_count`](Self::hop_count) is `None` writes a Size that does not
+    /// match (use [`emit_bytes`](Self::emit_bytes), which refuses it).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, v: &mut Srh6LoRh<T>) {
+        let size = self.hop_count().unwrap_or(1).saturating_sub(1);
+        v.set_class_and_size(CRITICAL_CLASS, size as u8);
+        v.set_lorh_type(self.lorh_type);
+        if let Some(d) = v.buffer.as_mut().get_mut(2..2 + self.hops.len()) {
+            d.copy_from_slice(self.hops);
+        }
+    }
+
+    /// [`emit`](Self::emit) into a slice, checking the Repr ([`Error::BadLength`]) and the
+    /// slice's size first.
+    pub fn emit_bytes(&self, out: &mut [u8]) -> Result<usize> {
+        self.hop_count().ok_or(Error::BadLength)?;
+        let n = self.buffer_len();
+        room(out, n)?;
+        self.emit(&mut Srh6LoRh::new_unchecked(
+            out.get_mut(..n).unwrap_or(&mut []),
+        ));
+        Ok(n)
+    }
+
+    /// The full addresses, each coalesced with the one before it and the first with
+    /// `reference` (RFC 8138 §5.1); returns the last, the reference of a following
+    /// SRH-6LoRH. `each` gets every address in order.
+    pub fn expand(&self, reference: &Ipv6Addr, mut each: impl FnMut(Ipv6Addr)) -> Ipv6Addr {
+        let l = srh_addr_len(self.lorh_type).unwrap_or(16);
+        let mut r = *reference;
+        for c in self.hops.chunks_exact(l) {
+            r = coalesce(&r, c);
+            each(r);
+        }
+        r
+    }
+}
+
+impl fmt::Display for Srh6LoRhRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = srh_addr_len(self.lorh_type).unwrap_or(16);
+        write!(f, "SRH-6LoRH type={} hops=[", self.lorh_type)?;
+        for (i, c) in self.hops.chunks(l).enumerate() {
+            if i > 0 {
+                write!(f, " ")?;
+            }
+            for b in c {
+                write!(f, "{b:02x}")?;
+            }
+        }
+        write!(f, "]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +760,262 @@ mod tests {
             let v2 = Rpi6LoRh::new_checked(&out[..n]).unwrap();
             prop_assert_eq!(Rpi6LoRhRepr::parse(&v2).unwrap(), r);
             prop_assert!(n <= v.header_len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod srh_tests {
+    use super::*;
+    use crate::test_gens::srh_6lorh_parts;
+    use proptest::prelude::*;
+
+    // RFC 8138 §5.1 format, Type 1 (2-octet addresses), Size 1: two hops.
+    static TWO_HOPS: [u8; 6] = [
+        0x81, // 100 (Critical) | Size = 1: two addresses
+        0x01, // 6LoRH Type 1: 2-octet compressed addresses
+        0x00, 0x02, // hop 1: last two octets
+        0x00, 0x03, // hop 2
+    ];
+    // Type 3 (8-octet addresses), Size 0: one hop, an interface identifier.
+    static ONE_IID: [u8; 10] = [
+        0x80, // 100 | Size = 0: one address
+        0x03, // Type 3: 8-octet compressed addresses
+        0x02, 0x12, 0x4b, 0x00, 0x00, 0x00, 0x00, 0x07, // hop 1
+    ];
+
+    fn reference() -> Ipv6Addr {
+        "2001:db8::212:4b00:0:1".parse().unwrap()
+    }
+
+    #[test]
+    fn deconstruct() {
+        let v = Srh6LoRh::new_checked(&TWO_HOPS[..]).unwrap();
+        assert_eq!(
+            (v.class(), v.size(), v.lorh_type(), v.hop_count()),
+            (CRITICAL_CLASS, 1, 1, 2)
+        );
+        assert_eq!((v.addr_len(), v.header_len()), (2, 6));
+        assert_eq!(v.hop(0), Some(&[0x00, 0x02][..]));
+        assert_eq!(v.hop(1), Some(&[0x00, 0x03][..]));
+        assert_eq!(v.hop(2), None);
+        assert_eq!(v.hops(), &TWO_HOPS[2..]);
+        let v = Srh6LoRh::new_checked(&ONE_IID[..]).unwrap();
+        assert_eq!((v.size(), v.lorh_type(), v.header_len()), (0, 3, 10));
+        assert_eq!(v.hop(0), Some(&ONE_IID[2..]));
+    }
+
+    #[test]
+    fn construct() {
+        let mut b = [0xa5u8; 6];
+        let mut v = Srh6LoRh::new_unchecked(&mut b[..]);
+        v.set_class_and_size(CRITICAL_CLASS, 1);
+        v.set_lorh_type(1);
+        v.set_hop(0, &[0x00, 0x02]);
+        v.set_hop(1, &[0x00, 0x03]);
+        assert_eq!(b, TWO_HOPS);
+        let mut b = [0xa5u8; 10];
+        let mut v = Srh6LoRh::new_unchecked(&mut b[..]);
+        v.set_class_and_size(CRITICAL_CLASS, 0);
+        v.set_lorh_type(3);
+        v.set_hop(0, &ONE_IID[2..]);
+        assert_eq!(b, ONE_IID);
+    }
+
+    #[test]
+    fn parse() {
+        let v = Srh6LoRh::new_checked(&TWO_HOPS[..]).unwrap();
+        let r = Srh6LoRhRepr::parse(&v).unwrap();
+        assert_eq!(
+            r,
+            Srh6LoRhRepr {
+                lorh_type: 1,
+                hops: &[0, 2, 0, 3]
+            }
+        );
+        assert_eq!(r.hop_count(), Some(2));
+        // Each hop is coalesced with the one before it, the first with the reference.
+        let mut got = std::vec::Vec::new();
+        let last = r.expand(&reference(), |a| got.push(a));
+        let want: [Ipv6Addr; 2] = [
+            "2001:db8::212:4b00:0:2".parse().unwrap(),
+            "2001:db8::212:4b00:0:3".parse().unwrap(),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(last, want[1]);
+        let v = Srh6LoRh::new_checked(&ONE_IID[..]).unwrap();
+        let r = Srh6LoRhRepr::parse(&v).unwrap();
+        assert_eq!(r.lorh_type, 3);
+        assert_eq!(
+            r.expand(&reference(), |_| {}),
+            "2001:db8::212:4b00:0:7".parse::<Ipv6Addr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn emit() {
+        let r = Srh6LoRhRepr {
+            lorh_type: 1,
+            hops: &TWO_HOPS[2..],
+        };
+        let mut b = [0xa5u8; 6];
+        assert_eq!(r.emit_bytes(&mut b).unwrap(), 6);
+        assert_eq!(b, TWO_HOPS);
+        let r = Srh6LoRhRepr {
+            lorh_type: 3,
+            hops: &ONE_IID[2..],
+        };
+        let mut b = [0xa5u8; 10];
+        assert_eq!(r.emit_bytes(&mut b).unwrap(), 10);
+        assert_eq!(b, ONE_IID);
+        // 32 one-octet hops: Size 31.
+        let hops = [7u8; SRH_MAX_HOPS];
+        let r = Srh6LoRhRepr {
+            lorh_type: 0,
+            hops: &hops,
+        };
+        let mut b = [0xa5u8; 2 + SRH_MAX_HOPS];
+        assert_eq!(r.emit_bytes(&mut b).unwrap(), 34);
+        assert_eq!(&b[..2], &[0x9f, 0x00]);
+    }
+
+    #[test]
+    fn address_compression() {
+        let r = reference();
+        let t = |a: &str| srh_type_for(&a.parse().unwrap(), &r);
+        assert_eq!(t("2001:db8::212:4b00:0:1"), 0); // identical: still one octet
+        assert_eq!(t("2001:db8::212:4b00:0:9"), 0);
+        assert_eq!(t("2001:db8::212:4b00:0:109"), 1);
+        assert_eq!(t("2001:db8::212:4b00:1:9"), 2);
+        assert_eq!(t("2001:db8::1:2:3:4"), 3);
+        assert_eq!(t("2001:db8:1::1"), 4);
+        assert_eq!(t("fe80::1"), 4);
+        for s in ["2001:db8::212:4b00:0:109", "2001:db8::1:2:3:4", "fd00::1"] {
+            let a: Ipv6Addr = s.parse().unwrap();
+            let ty = srh_type_for(&a, &r);
+            let (c, len) = srh_compressed(&a, ty);
+            assert_eq!(Some(len), srh_addr_len(ty));
+            assert_eq!(coalesce(&r, &c[..len]), a);
+        }
+        assert_eq!(srh_addr_len(5), None);
+        assert_eq!(srh_compressed(&r, 9).1, 0);
+    }
+
+    #[test]
+    fn errors() {
+        for n in 0..2 {
+            assert_eq!(
+                Srh6LoRh::new_checked(&TWO_HOPS[..n]).unwrap_err(),
+                Error::Truncated { needed: 2, got: n }
+            );
+        }
+        for n in 2..6 {
+            assert_eq!(
+                Srh6LoRh::new_checked(&TWO_HOPS[..n]).unwrap_err(),
+                Error::Truncated { needed: 6, got: n }
+            );
+        }
+        for n in 2..10 {
+            assert_eq!(
+                Srh6LoRh::new_checked(&ONE_IID[..n]).unwrap_err(),
+                Error::Truncated { needed: 10, got: n }
+            );
+        }
+        // Size 31 with 16-octet addresses needs 514 octets.
+        assert_eq!(
+            Srh6LoRh::new_checked(&[0x9f, 0x04, 0, 0][..]).unwrap_err(),
+            Error::Truncated {
+                needed: SRH_MAX_LEN,
+                got: 4
+            }
+        );
+        // Types 5 and up are not SRH-6LoRH; the Elective class is not either.
+        for t in [5u8, 6, 0xff] {
+            assert!(matches!(
+                Srh6LoRh::new_checked(&[0x80, t, 0, 0][..]),
+                Err(Error::Reserved(_))
+            ));
+        }
+        let v = Srh6LoRh::new_checked(&[0xa0, 0x00, 0x01][..]).unwrap();
+        assert!(matches!(Srh6LoRhRepr::parse(&v), Err(Error::Reserved(_))));
+        // Reprs that no Size can describe, and a short output buffer.
+        let bad = [
+            Srh6LoRhRepr {
+                lorh_type: 1,
+                hops: &[1, 2, 3],
+            },
+            Srh6LoRhRepr {
+                lorh_type: 0,
+                hops: &[],
+            },
+            Srh6LoRhRepr {
+                lorh_type: 0,
+                hops: &[0; 33],
+            },
+            Srh6LoRhRepr {
+                lorh_type: 5,
+                hops: &[0; 4],
+            },
+        ];
+        for r in bad {
+            assert_eq!(r.emit_bytes(&mut [0u8; 64]), Err(Error::BadLength), "{r:?}");
+        }
+        let r = Srh6LoRhRepr {
+            lorh_type: 1,
+            hops: &TWO_HOPS[2..],
+        };
+        assert_eq!(
+            r.emit_bytes(&mut [0u8; 5]),
+            Err(Error::BufferTooSmall { required: 6 })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn emit_then_parse((t, hops) in srh_6lorh_parts()) {
+            let r = Srh6LoRhRepr { lorh_type: t, hops: &hops };
+            let mut b = [0xa5u8; SRH_MAX_LEN];
+            let n = r.emit_bytes(&mut b).unwrap();
+            let v = Srh6LoRh::new_checked(&b[..n]).unwrap();
+            prop_assert_eq!(Srh6LoRhRepr::parse(&v).unwrap(), r);
+        }
+
+        #[test]
+        fn buffer_len_is_bytes_written((t, hops) in srh_6lorh_parts()) {
+            let r = Srh6LoRhRepr { lorh_type: t, hops: &hops };
+            let mut b = [0xa5u8; SRH_MAX_LEN + 1];
+            let n = r.emit_bytes(&mut b).unwrap();
+            prop_assert_eq!(n, r.buffer_len());
+            prop_assert_eq!(Srh6LoRh::new_checked(&b[..]).unwrap().header_len(), n);
+            prop_assert!(b[n..].iter().all(|&x| x == 0xa5));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok(v) = Srh6LoRh::new_checked(&b[..]) {
+                if let Ok(r) = Srh6LoRhRepr::parse(&v) {
+                    let _ = r.expand(&Ipv6Addr::UNSPECIFIED, |_| {});
+                }
+                let _ = std::format!("{v}");
+            }
+        }
+
+        #[test]
+        fn parse_emit_parse_is_a_fixed_point(
+            head in prop_oneof![0x80u8..0xc0, any::<u8>()],
+            t in prop_oneof![0u8..=4, any::<u8>()],
+            rest in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let mut b = std::vec![head, t];
+            b.extend_from_slice(&rest);
+            let Ok(v) = Srh6LoRh::new_checked(&b[..]) else { return Ok(()) };
+            let Ok(r) = Srh6LoRhRepr::parse(&v) else { return Ok(()) };
+            let mut out = [0xa5u8; SRH_MAX_LEN];
+            let n = r.emit_bytes(&mut out).unwrap();
+            prop_assert_eq!(n, v.header_len());
+            prop_assert_eq!(&out[..n], &b[..n]);
+            let v2 = Srh6LoRh::new_checked(&out[..n]).unwrap();
+            prop_assert_eq!(Srh6LoRhRepr::parse(&v2).unwrap(), r);
         }
     }
 }
