@@ -1487,6 +1487,35 @@ mod tests {
         f
     }
 
+    /// Completes every frame the meter sends; after a Beacon Request, the `heard` frames (with
+    /// their LQI) arrive 20 ms apart, `now` moving with them.
+    fn send_and_answer_scans(
+        m: &mut Meter<ChaCha20Rng>,
+        now: &mut Instant,
+        heard: &[(Vec<u8>, u8)],
+    ) {
+        let mut buf = [0u8; 2047];
+        while let Some(op) = m.poll_radio(*now, &mut buf) {
+            if let RadioOp::Transmit(_) = op {
+                let scanning = m.phase() == Phase::Scanning;
+                m.handle_tx_done(
+                    *now,
+                    TxResult::Ok {
+                        frame_pending: false,
+                    },
+                );
+                if scanning {
+                    for (f, lqi) in heard {
+                        *now += Duration::from_millis(20);
+                        let mut rx = meta(*now);
+                        rx.lqi = *lqi;
+                        m.handle_frame(*now, rx, f);
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs `scans` scans; before each scan's dwell ends, meter 1 answers with a beacon that
     /// offers no PRE when `hear(i)` says so. Returns the wait planned after each scan.
     fn scan_waits(quiet: Duration, scans: usize, hear: impl Fn(usize) -> bool) -> Vec<Duration> {
@@ -1496,24 +1525,14 @@ mod tests {
         let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
         let mut now = Instant::ZERO;
         m.start(now).unwrap();
-        let mut buf = [0u8; 2047];
         let mut waits = Vec::new();
         while waits.len() < scans {
-            while let Some(op) = m.poll_radio(now, &mut buf) {
-                if let RadioOp::Transmit(_) = op {
-                    let scanning = m.phase() == Phase::Scanning;
-                    m.handle_tx_done(
-                        now,
-                        TxResult::Ok {
-                            frame_pending: false,
-                        },
-                    );
-                    if scanning && hear(waits.len()) {
-                        now += Duration::from_millis(20);
-                        m.handle_frame(now, meta(now), &beacon_offering(1, false));
-                    }
-                }
-            }
+            let heard: &[(Vec<u8>, u8)] = if hear(waits.len()) {
+                &[(beacon_offering(1, false), 200)]
+            } else {
+                &[]
+            };
+            send_and_answer_scans(&mut m, &mut now, heard);
             let mut empty = false;
             while let Some(e) = m.poll_event() {
                 empty |= e == MeterEvent::NoBeacon;
@@ -1571,31 +1590,11 @@ mod tests {
         let mut m = Meter::new(cfg, ChaCha20Rng::seed_from_u64(7));
         let mut now = Instant::ZERO;
         m.start(now).unwrap();
-        let mut buf = [0u8; 2047];
         let mut chosen = Vec::new();
         let mut failed = 0;
+        let heard = [(beacon(1), 250u8), (beacon(2), 120)];
         for _ in 0..10_000 {
-            while let Some(op) = m.poll_radio(now, &mut buf) {
-                if let RadioOp::Transmit(_) = op {
-                    let scanning = m.phase() == Phase::Scanning;
-                    m.handle_tx_done(
-                        now,
-                        TxResult::Ok {
-                            frame_pending: false,
-                        },
-                    );
-                    if scanning {
-                        let mut at = now + Duration::from_millis(20);
-                        for (from, lqi) in [(1u8, 250u8), (2, 120)] {
-                            let mut rx = meta(at);
-                            rx.lqi = lqi;
-                            m.handle_frame(at, rx, &beacon(from));
-                            now = at;
-                            at += Duration::from_millis(20);
-                        }
-                    }
-                }
-            }
+            send_and_answer_scans(&mut m, &mut now, &heard);
             while let Some(e) = m.poll_event() {
                 match e {
                     MeterEvent::PreSelected { pre, .. } => chosen.push(pre),
