@@ -17,6 +17,7 @@ fn grid() -> sweep::Grid {
         min_hops: 0,
         limit_s: 1800,
         relay_at: amimesh_sim::RelayAt::WestEdge,
+        phy: amimesh_sim::PhyName::SunFsk920_100k,
     }
 }
 
@@ -113,4 +114,30 @@ fn sweep_file_parses() {
     let s = g.scenario(&g.points()[11]);
     assert_eq!((s.meters, s.seed), (20, 3));
     assert!((s.loss - 0.1).abs() < 1e-12);
+    assert_eq!(s.phy, amimesh_sim::PhyName::SunFsk920_100k);
+}
+
+#[test]
+fn a_grid_on_the_2450_mhz_phy_joins_on_that_phy() {
+    // O-QPSK 2450 MHz reaches less far than SUN FSK 920 MHz: a denser layout.
+    let g = sweep::Grid {
+        phy: amimesh_sim::PhyName::OQpsk2450,
+        meters: vec![12],
+        seeds: vec![3],
+        area_per_meter_m2: 500.0,
+        ..grid()
+    };
+    let s = g.scenario(&g.points()[0]);
+    assert_eq!(
+        s.radio_model().phy,
+        amimesh_mac::mac::phy::PhyProfile::O_QPSK_2450
+    );
+    let r = sweep::run(&s, amimesh_core::Duration::from_secs(g.limit_s)).unwrap();
+    assert_eq!((r.joined, r.reported), (12, 12));
+    // A sweep file names the PHY as the scenario files do.
+    let path = std::env::temp_dir().join(format!("amimesh-sweep-phy-{}.toml", std::process::id()));
+    std::fs::write(&path, "meters = [10]\nseeds = [1]\nphy = \"o-qpsk-2450\"\n").unwrap();
+    let g = sweep::Grid::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(g.phy, amimesh_sim::PhyName::OQpsk2450);
 }

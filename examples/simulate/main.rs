@@ -218,6 +218,10 @@ struct Args {
     /// the relay announces it with the T flag (RFC 9035 §3) (`FieldTuning::rfc8138`).
     #[arg(long)]
     rfc8138: bool,
+    /// The PHY of every radio (the random layout keeps its area per meter, so a PHY with a
+    /// shorter range gives more hops).
+    #[arg(long, value_enum, default_value_t = PhyArg::SunFsk920_100k)]
+    phy: PhyArg,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -230,6 +234,26 @@ enum OnOff {
     On,
     /// Disabled.
     Off,
+}
+
+/// `--phy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PhyArg {
+    /// SUN FSK 920 MHz, 100 kb/s (802.15.4-2020 §19).
+    #[value(name = "sun-fsk-920-100k")]
+    SunFsk920_100k,
+    /// O-QPSK 2450 MHz, 250 kb/s (802.15.4-2020 §12).
+    #[value(name = "o-qpsk-2450")]
+    OQpsk2450,
+}
+
+impl From<PhyArg> for amimesh_sim::scenario::PhyName {
+    fn from(p: PhyArg) -> Self {
+        match p {
+            PhyArg::SunFsk920_100k => amimesh_sim::scenario::PhyName::SunFsk920_100k,
+            PhyArg::OQpsk2450 => amimesh_sim::scenario::PhyName::OQpsk2450,
+        }
+    }
 }
 
 /// `--relay-at`.
@@ -266,6 +290,7 @@ fn main() -> Result<()> {
             min_hops: a.min_hops,
             limit_s: a.limit_s,
             relay_at: a.relay_at.into(),
+            phy: a.phy.into(),
         },
     };
     let threads = a.threads.unwrap_or_else(|| {
@@ -317,6 +342,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         min_hops: a.min_hops,
         limit_s: a.limit_s,
         relay_at: a.relay_at.into(),
+        phy: a.phy.into(),
     };
     let before = sweep::rss_kb().unwrap_or(0);
     let p = sweep::Point {

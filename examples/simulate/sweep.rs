@@ -42,6 +42,9 @@ pub struct Grid {
     /// Where the relay stands (`"west-edge"` or `"centre"`).
     #[serde(default)]
     pub relay_at: RelayAt,
+    /// The PHY (`"sun-fsk-920-100k"`, the default, or `"o-qpsk-2450"`).
+    #[serde(default)]
+    pub phy: PhyName,
 }
 
 fn default_loss() -> Vec<f64> {
@@ -86,7 +89,7 @@ impl Grid {
                 .with_relay_at(self.relay_at),
         );
         s.loss = p.loss;
-        s.phy = PhyName::SunFsk920_100k;
+        s.phy = self.phy;
         s
     }
 }
