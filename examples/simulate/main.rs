@@ -135,6 +135,11 @@ struct Args {
     /// as `FieldTuning::large_network`).
     #[arg(long)]
     pre_holdoff_s: Option<u64>,
+    /// With `--scale`: seconds a meter keeps sending PCI before it gives up on the attempt;
+    /// the time to authenticate then counts from PAR\[S\] (0: from the first PCI; default:
+    /// as `FieldTuning::large_network`).
+    #[arg(long)]
+    pci_timeout_s: Option<u64>,
     /// With `--scale`: PCI_IRT of the meters in seconds (default: as
     /// `FieldTuning::large_network`).
     #[arg(long)]
@@ -504,6 +509,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if let Some(v) = a.overheard_rescan_s {
         tuning.overheard_rescan = Some(secs(v));
+    }
+    if let Some(v) = a.pci_timeout_s {
+        tuning.pana_initiation_timeout = Some(secs(v));
     }
     if let Some(v) = a.forward_dao_ack {
         tuning.forward_dao_ack = Some(v == OnOff::On);

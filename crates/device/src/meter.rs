@@ -120,6 +120,10 @@ pub struct MeterConfig {
     /// Time allowed for the PANA authentication before the meter gives up and starts over
     /// (RFC 5609 §7.3 FAILED_SESS_TIMEOUT).
     pub pana_auth_timeout: Duration,
+    /// How long the PANA client keeps sending PCI before it gives up on the attempt; the time
+    /// to authenticate then counts from PAR\[S\] (`amimesh_pana::ClientConfig::initiation_timeout`).
+    /// Zero (the default): `pana_auth_timeout` counts from the first PCI.
+    pub pana_initiation_timeout: Duration,
     /// How long a PRE through which authentication or the MLE link failed is passed over
     /// in the PRE choice (P1). While it lasts, the scans choose among the other usable
     /// beacons and fall back to that PRE only if it is the only one heard. A PRE whose own
@@ -251,6 +255,7 @@ impl MeterConfig {
             pana_pci_rtx: RtxParams::PCI,
             pana_req_rtx: RtxParams::REQ,
             pana_auth_timeout: Duration::from_secs(120),
+            pana_initiation_timeout: Duration::ZERO,
             failed_pre_holdoff: Duration::ZERO,
             overheard_rescan: Duration::ZERO,
             pre_unanswered_limit: Duration::ZERO,
@@ -733,6 +738,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         pc.pci_rtx = self.cfg.pana_pci_rtx;
         pc.req_rtx = self.cfg.pana_req_rtx;
         pc.auth_timeout = self.cfg.pana_auth_timeout;
+        pc.initiation_timeout = self.cfg.pana_initiation_timeout;
         pc.adaptive_rtx = self.cfg.pana_adaptive_rtx;
         let mut pac = PanaClient::new(pc);
         pac.set_rtt(self.pana_rtt);

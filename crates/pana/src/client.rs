@@ -47,6 +47,13 @@ pub struct ClientConfig {
     /// FAILED_SESS_TIMEOUT (RFC 5609 §7.3): authentication must complete within this time
     /// (zero: no limit).
     pub auth_timeout: Duration,
+    /// How long the PaC keeps sending PCI (RFC 5191 §4.1, §9.1: PCI_MRC and PCI_MRD are 0,
+    /// no limit) before it gives up on a PAA that does not answer; `auth_timeout` then counts
+    /// from PAR\[S\], when the PAA has taken the session. A PAA that admits a limited number of
+    /// handshakes at once answers a PCI only when one ends, and a PaC that gave up at
+    /// `auth_timeout` after its first PCI would start over (scan, new PRE) just as its turn
+    /// came. Zero (the default): `auth_timeout` counts from the first PCI.
+    pub initiation_timeout: Duration,
     /// Re-authenticate when this percentage of Session-Lifetime has passed (0: never).
     pub reauth_percent: u8,
     /// Retransmission timers from the measured round-trip time (RFC 6298 SRTT/RTTVAR with
@@ -72,6 +79,7 @@ impl ClientConfig {
             pci_rtx: RtxParams::PCI,
             req_rtx: RtxParams::REQ,
             auth_timeout: Duration::from_secs(120),
+            initiation_timeout: Duration::ZERO,
             reauth_percent: 80,
             adaptive_rtx: false,
         }
@@ -305,7 +313,12 @@ impl PanaClient {
             &mut self.rng,
         );
         self.state = ClientState::Initiating;
-        self.auth_deadline = self.deadline(now, self.config.auth_timeout);
+        let first = if self.config.initiation_timeout == Duration::ZERO {
+            self.config.auth_timeout
+        } else {
+            self.config.initiation_timeout
+        };
+        self.auth_deadline = self.deadline(now, first);
         Ok(())
     }
 
@@ -613,6 +626,10 @@ impl PanaClient {
                 self.on_par_start(data, r, rng)?;
                 if let Some(d) = sample {
                     self.core.rtt.sample(d);
+                }
+                if self.config.initiation_timeout != Duration::ZERO {
+                    // The PAA took the session: the time to authenticate starts now.
+                    self.auth_deadline = self.deadline(now, self.config.auth_timeout);
                 }
                 Ok(())
             }

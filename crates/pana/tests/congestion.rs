@@ -283,3 +283,57 @@ fn a_pac_paces_its_first_pci_by_an_earlier_estimate() {
         assert_eq!(pac.rtt().srtt(), Some(Duration::from_secs(8)));
     }
 }
+
+/// Two PaCs through a PAA that admits one handshake at a time, over a 1 s round trip; the
+/// second PaC allows 8 s to authenticate. Returns whether it authenticated, how often it gave
+/// up, and when its PAR\[S\] came (seconds after its first PCI).
+fn second_in_line(initiation: Duration) -> (bool, usize, Option<f64>) {
+    let seed = 45;
+    let mut ac = agent_config(seed);
+    ac.max_handshakes = 1;
+    let ccs = (0..2)
+        .map(|i| {
+            let mut c = client_config(i, seed);
+            c.auth_timeout = Duration::from_secs(if i == 0 { 120 } else { 8 });
+            c.initiation_timeout = initiation;
+            c
+        })
+        .collect();
+    let mut net = Net::with(ac, ccs, seed);
+    net.latency = Duration::from_millis(500);
+    net.start_all();
+    let mut par_start = None;
+    for _ in 0..20_000 {
+        if net.clients[1].session_id() != 0 && par_start.is_none() {
+            par_start = Some(net.now.total_micros() as f64 / 1e6);
+        }
+        if net.authenticated(1) || net.now > Instant::from_secs(60) || !net.step() {
+            break;
+        }
+    }
+    let failed = net.client_events[1]
+        .iter()
+        .filter(|e| matches!(e, amimesh_pana::ClientEvent::Failed { .. }))
+        .count();
+    (net.authenticated(1), failed, par_start)
+}
+
+#[test]
+fn a_pac_waiting_for_admission_keeps_its_turn_with_an_initiation_timeout() {
+    // The first handshake holds the only slot for longer than the second PaC's 8 s.
+    let (ok, failed, par_start) = second_in_line(Duration::ZERO);
+    assert!(
+        failed >= 1,
+        "gave up while waiting: {ok} {failed} {par_start:?}"
+    );
+    // With PCIs allowed for 60 s, the 8 s count from PAR[S]: it gets in and authenticates
+    // without starting over.
+    let (ok, failed, par_start) = second_in_line(Duration::from_secs(60));
+    assert!(ok, "{failed} {par_start:?}");
+    assert_eq!(failed, 0);
+    let par_start = par_start.unwrap();
+    assert!(
+        par_start > 2.0,
+        "admitted only after the first handshake: {par_start}"
+    );
+}

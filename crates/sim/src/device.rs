@@ -560,6 +560,8 @@ pub struct FieldTuning {
     /// Time to authenticate, on both sides: [`MeterConfig::pana_auth_timeout`] and the PAA's
     /// `auth_timeout`.
     pub pana_auth_timeout: Option<Duration>,
+    /// [`MeterConfig::pana_initiation_timeout`].
+    pub pana_initiation_timeout: Option<Duration>,
     /// The relay's RPL mode of operation.
     pub mop: Option<amimesh_rpl::wire::Mop>,
     /// The relay's route table size.
@@ -700,6 +702,7 @@ impl FieldTuning {
                 ..amimesh_pana::RtxParams::PCI
             }),
             pana_auth_timeout: None,
+            pana_initiation_timeout: None,
             mop: None,
             root_route_capacity: None,
             route_lifetime_min: Some(60),
@@ -757,6 +760,10 @@ impl FieldTuning {
         set(&mut c.pana_req_rtx, &self.pana_req_rtx);
         set(&mut c.pana_pci_rtx, &self.pana_pci_rtx);
         set(&mut c.pana_auth_timeout, &self.pana_auth_timeout);
+        set(
+            &mut c.pana_initiation_timeout,
+            &self.pana_initiation_timeout,
+        );
         set(&mut c.forward_dao_ack, &self.forward_dao_ack);
         set(&mut c.failed_pre_holdoff, &self.failed_pre_holdoff);
         set(&mut c.overheard_rescan, &self.overheard_rescan);
