@@ -80,6 +80,11 @@ fuzz_target!(|data: &[u8]| {
     );
     // The first byte's low bit turns on the RTT-based timers.
     cfg.adaptive_rtx = data.first().is_some_and(|b| b & 1 == 1);
+    // The next bit lets PCIs go on for 5 minutes, the time to authenticate counted from
+    // PAR[S].
+    if data.first().is_some_and(|b| b & 2 == 2) {
+        cfg.initiation_timeout = Duration::from_secs(300);
+    }
     let mut c = PanaClient::new(cfg);
     let mut rng = FuzzRng(Rng::new(1));
     let mut now = Instant::ZERO;
