@@ -141,3 +141,32 @@ fn a_grid_on_the_2450_mhz_phy_joins_on_that_phy() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(g.phy, amimesh_sim::PhyName::OQpsk2450);
 }
+
+#[test]
+fn the_mac_by_hop_ring_counts_every_node_once_and_the_relay_alone_in_ring_0() {
+    let g = sweep::Grid {
+        meters: vec![30],
+        seeds: vec![5],
+        ..grid()
+    };
+    let s = g.scenario(&g.points()[0]);
+    let mut sim =
+        amimesh_sim::device::field_sim_tuned(&s, &amimesh_sim::device::FieldTuning::default())
+            .unwrap();
+    sim.run_until(amimesh_core::Instant::from_secs(600))
+        .unwrap();
+    let rings = sweep::mac_rings(&sim, 30);
+    assert_eq!(rings.values().map(|r| r.nodes).sum::<u64>(), 31);
+    let relay = rings[&0];
+    assert_eq!((relay.nodes, relay.operational), (1, 1));
+    assert!(relay.sent > 0);
+    // Every ring the relay reaches holds nodes, hop by hop; the relay's neighbours sent frames.
+    let reached: Vec<u32> = rings.keys().copied().filter(|h| *h != u32::MAX).collect();
+    assert_eq!(reached, (0..reached.len() as u32).collect::<Vec<_>>());
+    assert!(reached.len() >= 3, "{rings:?}");
+    assert!(rings[&1].sent > 0);
+    for r in rings.values() {
+        assert!(r.noack <= r.sent);
+        assert!(r.operational <= r.nodes);
+    }
+}

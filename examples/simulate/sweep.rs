@@ -670,22 +670,32 @@ fn print_counters(
     print_rings(sim, n);
 }
 
-/// The MAC's outcome by hop ring around the relay (hops in the layout's link graph, the
-/// relay's own row first): where the channel is congested and where frames are lost.
-fn print_rings(
+/// The MAC counters of the nodes at one hop distance from the relay.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ring {
+    /// Nodes at this distance.
+    pub nodes: u64,
+    /// Of them, the relay and the operational meters.
+    pub operational: u64,
+    /// Unicast and broadcast frames sent (acknowledged or given up without ACK).
+    pub sent: u64,
+    /// Retransmissions after a missing ACK.
+    pub retries: u64,
+    /// Frames given up without ACK after every retry.
+    pub noack: u64,
+    /// Frames given up to a busy channel.
+    pub access_failed: u64,
+    /// CCAs that found the channel busy.
+    pub cca_busy: u64,
+}
+
+/// The MAC's outcome by hop ring around the relay (hops in the layout's link graph; the
+/// relay is ring 0, nodes it cannot reach are `u32::MAX`): where the channel saturates and
+/// where frames are lost.
+pub fn mac_rings(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
-) {
-    #[derive(Default)]
-    struct Ring {
-        nodes: u64,
-        operational: u64,
-        sent: u64,
-        retries: u64,
-        noack: u64,
-        access_failed: u64,
-        cca_busy: u64,
-    }
+) -> BTreeMap<u32, Ring> {
     let hops = sim.link_graph(60, GOOD_LINK_PRR).hops_from(NodeId(0));
     let mut rings: BTreeMap<u32, Ring> = BTreeMap::new();
     for i in 0..=n {
@@ -709,6 +719,14 @@ fn print_rings(
         r.access_failed += st.tx_channel_access_failure;
         r.cca_busy += st.tx_cca_busy;
     }
+    rings
+}
+
+fn print_rings(
+    sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
+    n: usize,
+) {
+    let rings = mac_rings(sim, n);
     println!(
         "MAC by hop ring (hops: nodes, operational, frames sent per node, retries per frame, \
          given up without ACK %, channel access failures %, busy CCAs per frame):"
