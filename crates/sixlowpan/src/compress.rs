@@ -271,12 +271,34 @@ pub fn compress_header(
     opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<Compressed> {
+    let link = Link {
+        src: ll_src,
+        dst: ll_dst,
+        ctx,
+        opts,
+    };
     if opts.rfc8138 {
         if let Some(s) = srh::srh_of(packet) {
-            return srh::compress_best(packet, &s, ll_src, ll_dst, ctx, opts, out);
+            return srh::compress_best(&link, packet, &s, out);
         }
     }
-    compress_6lorh(packet, 0, ll_src, ll_dst, ctx, opts, out)
+    compress_6lorh(&link, packet, 0, out)
+}
+
+/// What compression takes besides the packet and the output: the link-layer addresses the
+/// receiver sees, the contexts and the options.
+struct Link<'a> {
+    src: LinkAddr,
+    dst: LinkAddr,
+    ctx: &'a ContextTable,
+    opts: &'a CompressOptions,
+}
+
+impl Link<'_> {
+    /// [`compress_header_iphc`] for this link.
+    fn iphc(&self, packet: &[u8], out: &mut [u8]) -> Result<Compressed> {
+        compress_header_iphc(packet, self.src, self.dst, self.ctx, self.opts, out)
+    }
 }
 
 /// [`compress_header`] without the SRH-6LoRH search: the page-1 form (RFC 8025 §3) behind
@@ -284,29 +306,18 @@ pub fn compress_header(
 /// RPI-6LoRH (RFC 8138 §6.3) when `opts.rfc8138` is set and the packet's Hop-by-Hop header
 /// holds only the RPI, then LOWPAN_IPHC. The page switch goes in front when any 6LoRH does;
 /// without one the header is plain LOWPAN_IPHC at `out[0]`.
-fn compress_6lorh(
-    packet: &[u8],
-    lorh: usize,
-    ll_src: LinkAddr,
-    ll_dst: LinkAddr,
-    ctx: &ContextTable,
-    opts: &CompressOptions,
-    out: &mut [u8],
-) -> Result<Compressed> {
+fn compress_6lorh(link: &Link, packet: &[u8], lorh: usize, out: &mut [u8]) -> Result<Compressed> {
     // The IPHC goes after the SRH-6LoRH headers; an RPI-6LoRH goes before the IPHC and after
     // them, or after the page switch when there are none.
     let (at, lead) = if lorh == 0 { (0, 1) } else { (1 + lorh, 0) };
     let inner = sub_mut(out, at);
-    let rpi = opts.rfc8138 && rpi_of(packet, ctx).is_some();
-    let (c, header_len) = match (
-        rpi,
-        compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, inner),
-    ) {
+    let rpi = link.opts.rfc8138 && rpi_of(packet, link.ctx).is_some();
+    let (c, header_len) = match (rpi, link.iphc(packet, inner)) {
         (false, Ok(c)) => (c, None),
-        (true, Ok(c)) => (c, rpi_to_6lorh(packet, ll_src, ll_dst, ctx, inner, c, lead)),
+        (true, Ok(c)) => (c, rpi_to_6lorh(link, packet, inner, c, lead)),
         // The NHC form is longer than the RPI-6LoRH form: build it aside.
         (true, Err(Error::BufferTooSmall { .. })) => {
-            compress_6lorh_aside(packet, lead, ll_src, ll_dst, ctx, opts, inner)?
+            compress_6lorh_aside(link, packet, lead, inner)?
         }
         (_, Err(e)) => return Err(e),
     };
@@ -329,17 +340,14 @@ const ASIDE_LEN: usize = 512;
 /// the length [`rpi_to_6lorh`] gives it.
 #[inline(never)]
 fn compress_6lorh_aside(
+    link: &Link,
     packet: &[u8],
     lead: usize,
-    ll_src: LinkAddr,
-    ll_dst: LinkAddr,
-    ctx: &ContextTable,
-    opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<(Compressed, Option<usize>)> {
     let mut aside = [0u8; ASIDE_LEN];
-    let c = compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, &mut aside)?;
-    let l = rpi_to_6lorh(packet, ll_src, ll_dst, ctx, &mut aside, c, lead);
+    let c = link.iphc(packet, &mut aside)?;
+    let l = rpi_to_6lorh(link, packet, &mut aside, c, lead);
     let header_len = l.unwrap_or(c.header_len);
     room(out, header_len)?;
     // The page switch in front of an RPI-6LoRH is the caller's.
@@ -939,16 +947,14 @@ fn rpi_of(packet: &[u8], ctx: &ContextTable) -> Option<Rpi6LoRhRepr> {
 /// new header length from `out[0]`, `None` when nothing changes. The result is never longer.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn rpi_to_6lorh(
+    link: &Link,
     packet: &[u8],
-    ll_src: LinkAddr,
-    ll_dst: LinkAddr,
-    ctx: &ContextTable,
     out: &mut [u8],
     c: Compressed,
     lead: usize,
 ) -> Option<usize> {
     let keep = c.header_len;
-    let rpi = rpi_of(packet, ctx)?;
+    let rpi = rpi_of(packet, link.ctx)?;
     if c.consumed < ipv6::HEADER_LEN + RPI_HBH_LEN || keep > out.len() {
         return None;
     }
@@ -956,7 +962,8 @@ fn rpi_to_6lorh(
     if hdr.first().is_none_or(|b| b & 0xe0 != 0x60) {
         return None;
     }
-    let (_, n) = IphcRepr::parse_bytes(hdr, link_iid(ll_src), link_iid(ll_dst), ctx).ok()?;
+    let (_, n) =
+        IphcRepr::parse_bytes(hdr, link_iid(link.src), link_iid(link.dst), link.ctx).ok()?;
     // `1110 000 N`, the next header when N = 0, length 6, the option (RFC 6282 §4.2).
     let &nhc = hdr.get(n)?;
     if nhc & 0xfe != EXT_DISPATCH {
@@ -1653,25 +1660,10 @@ mod tests {
             ctx in test_gens::contexts(),
             rfc8138 in any::<bool>(),
         ) {
-            let mut f = vec![];
-            if let Some(r) = lorh {
-                let mut b = [0u8; RPI_MAX_LEN];
-                let l = r.emit_bytes(&mut b).unwrap();
-                f.push(PAGE_1_DISPATCH);
-                f.extend_from_slice(&b[..l]);
-            }
+            let mut f = test_gens::lorh_prefix(&[], lorh);
             f.push(head);
             f.extend_from_slice(&frame);
-            let mut out = vec![0u8; 2048];
-            if let Ok(n) = decompress(&f, src, dst, &ctx, &mut out) {
-                let packet = out[..n].to_vec();
-                let mut c = vec![0u8; n + 64];
-                let opts = CompressOptions { rfc8138, ..CompressOptions::default() };
-                let k = compress(&packet, src, dst, &ctx, &opts, &mut c).unwrap();
-                let mut again = vec![0u8; 2048];
-                let m = decompress(&c[..k], src, dst, &ctx, &mut again).unwrap();
-                prop_assert_eq!(&again[..m], &packet[..]);
-            }
+            test_gens::decompress_is_fixed_point(&f, src, dst, &ctx, rfc8138)?;
         }
     }
 }

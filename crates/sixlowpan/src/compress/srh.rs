@@ -17,9 +17,7 @@
 //! destination and every hop, as RFC 6554 §3 allows). The packet goes as SRH-6LoRH only when
 //! that is shorter than the LOWPAN_NHC form (RFC 6282 §4.2).
 
-use super::{ASIDE_LEN, Compressed, HOP_BY_HOP, ROUTING, compress_6lorh, sub};
-use crate::CompressOptions;
-use crate::context::ContextTable;
+use super::{ASIDE_LEN, Compressed, HOP_BY_HOP, Link, ROUTING, compress_6lorh, sub};
 use crate::error::{Error, Result, room};
 use crate::wire::IpProtocol;
 use crate::wire::ext::ExtHeader;
@@ -29,7 +27,6 @@ use crate::wire::lorh::{
     srh_compressed, srh_type_for,
 };
 use crate::wire::lowpan::DISPATCH_IPV6;
-use amimesh_core::LinkAddr;
 use core::net::Ipv6Addr;
 
 /// Routing Type of the RPL Source Routing Header (RFC 6554 §3).
@@ -265,15 +262,7 @@ fn emit_lorh(root: &Ipv6Addr, hops: &[Ipv6Addr], out: &mut [u8]) -> Option<usize
 /// what [`compress_6lorh`] makes of the packet without its routing header and with the
 /// final destination as its IPv6 destination. `None` when that form cannot stand for the
 /// whole packet (the headers before the routing header must all be compressed).
-fn compress_srh(
-    packet: &[u8],
-    s: &SrhAt,
-    ll_src: LinkAddr,
-    ll_dst: LinkAddr,
-    ctx: &ContextTable,
-    opts: &CompressOptions,
-    out: &mut [u8],
-) -> Option<Compressed> {
+fn compress_srh(link: &Link, packet: &[u8], s: &SrhAt, out: &mut [u8]) -> Option<Compressed> {
     let vlen = packet.len().checked_sub(s.len)?;
     let mut v = [0u8; PACKET_MAX];
     let vp = v.get_mut(..vlen)?;
@@ -288,7 +277,7 @@ fn compress_srh(
     let root = Ipv6Addr::from(<[u8; 16]>::try_from(packet.get(8..24)?).ok()?);
     let hops = s.hops.get(..s.count)?;
     let l = emit_lorh(&root, hops, out.get_mut(1..)?)?;
-    let c = compress_6lorh(vp, l, ll_src, ll_dst, ctx, opts, out).ok()?;
+    let c = compress_6lorh(link, vp, l, out).ok()?;
     if c.consumed < s.start || c.header_len <= 1 + l || out.get(1 + l) == Some(&DISPATCH_IPV6) {
         return None;
     }
@@ -302,24 +291,21 @@ fn compress_srh(
 /// SRH-6LoRH can carry: the shorter of the SRH-6LoRH form and the LOWPAN_NHC form.
 #[inline(never)]
 pub(super) fn compress_best(
+    link: &Link,
     packet: &[u8],
     s: &SrhAt,
-    ll_src: LinkAddr,
-    ll_dst: LinkAddr,
-    ctx: &ContextTable,
-    opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<Compressed> {
     let total = |c: &Compressed| c.header_len + packet.len().saturating_sub(c.consumed);
     let mut nhc_buf = [0u8; ASIDE_LEN];
-    let nhc = compress_6lorh(packet, 0, ll_src, ll_dst, ctx, opts, &mut nhc_buf);
+    let nhc = compress_6lorh(link, packet, 0, &mut nhc_buf);
     let mut lorh_buf = [0u8; LORH_ASIDE_LEN];
-    let lorh = compress_srh(packet, s, ll_src, ll_dst, ctx, opts, &mut lorh_buf);
+    let lorh = compress_srh(link, packet, s, &mut lorh_buf);
     let (from, c): (&[u8], Compressed) = match (nhc, lorh) {
         (Ok(n), Some(l)) if total(&l) < total(&n) => (&lorh_buf, l),
         (Err(_), Some(l)) => (&lorh_buf, l),
         (Ok(n), _) => (&nhc_buf, n),
-        (Err(_), None) => return compress_6lorh(packet, 0, ll_src, ll_dst, ctx, opts, out),
+        (Err(_), None) => return compress_6lorh(link, packet, 0, out),
     };
     room(out, c.header_len)?;
     if let (Some(d), Some(s)) = (out.get_mut(..c.header_len), from.get(..c.header_len)) {
@@ -467,11 +453,14 @@ fn sub_out(buf: &mut [u8], from: usize) -> &mut [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CompressOptions;
     use crate::compress::{compress, decompress, decompress_header};
     use crate::context::Context;
+    use crate::context::ContextTable;
     use crate::test_gens::{self, SrhForm, build_srh_packet};
     use crate::wire::lorh::{PAGE_1_DISPATCH, Rpi6LoRhRepr};
     use amimesh_core::ExtAddr;
+    use amimesh_core::LinkAddr;
     use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;
@@ -849,31 +838,10 @@ mod tests {
             dst in test_gens::link_addr(),
             rfc8138 in any::<bool>(),
         ) {
-            let c = ctx();
-            let mut f = vec![PAGE_1_DISPATCH];
-            for (t, hops) in &parts {
-                let r = Srh6LoRhRepr { lorh_type: *t, hops };
-                let mut b = [0u8; crate::wire::lorh::SRH_MAX_LEN];
-                let k = r.emit_bytes(&mut b).unwrap();
-                f.extend_from_slice(&b[..k]);
-            }
-            if let Some(r) = rpi {
-                let mut b = [0u8; 5];
-                let k = r.emit_bytes(&mut b).unwrap();
-                f.extend_from_slice(&b[..k]);
-            }
+            let mut f = test_gens::lorh_prefix(&parts, rpi);
             f.push(head);
             f.extend_from_slice(&rest);
-            let mut out = vec![0u8; 2048];
-            if let Ok(n) = decompress(&f, src, dst, &c, &mut out) {
-                let packet = out[..n].to_vec();
-                let opts = CompressOptions { rfc8138, ..CompressOptions::default() };
-                let mut z = vec![0u8; n + 64];
-                let k = compress(&packet, src, dst, &c, &opts, &mut z).unwrap();
-                let mut again = vec![0u8; 2048];
-                let m = decompress(&z[..k], src, dst, &c, &mut again).unwrap();
-                prop_assert_eq!(&again[..m], &packet[..]);
-            }
+            test_gens::decompress_is_fixed_point(&f, src, dst, &ctx(), rfc8138)?;
         }
     }
 }
