@@ -21,7 +21,8 @@ use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
 use amimesh::sixlowpan::wire::udp::UdpRepr;
 use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
 use amimesh::sixlowpan::{CompressOptions, Context, ContextTable, compress, decompress};
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, black_box, criterion_group};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     Ieee802154Address, IpProtocol as SIpProtocol, Ipv6Packet, Ipv6Repr as SIpv6Repr,
@@ -323,28 +324,14 @@ fn srh_bench(c: &mut Criterion) {
     packet.extend_from_slice(&first.octets());
     packet.extend_from_slice(&rh);
     packet.extend_from_slice(&udp);
-    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
     let ctx = ContextTable::new()
         .with(0, Context::new("2001:db8::".parse().unwrap(), 64))
         .unwrap();
     let mut g = c.benchmark_group("sixlowpan_srh");
     g.throughput(Throughput::Bytes(packet.len() as u64));
     for (name, rfc8138) in [("nhc", false), ("srh_6lorh", true)] {
-        let opts = CompressOptions {
-            rfc8138,
-            ..CompressOptions::default()
-        };
-        let mut frame = [0u8; 256];
-        let k = compress(&packet, ll(1), ll(2), &ctx, &opts, &mut frame).unwrap();
+        let k = time_both_ways(&mut g, name, &packet, &ctx, rfc8138);
         println!("source route, {name:<9}: IPv6 {} B -> {k} B", packet.len());
-        let frame = frame[..k].to_vec();
-        let mut out = [0u8; 256];
-        g.bench_function(BenchmarkId::new("compress", name), |b| {
-            b.iter(|| compress(black_box(&packet), ll(1), ll(2), &ctx, &opts, &mut out).unwrap())
-        });
-        g.bench_function(BenchmarkId::new("decompress", name), |b| {
-            b.iter(|| decompress(black_box(&frame), ll(1), ll(2), &ctx, &mut out).unwrap())
-        });
     }
     g.finish();
     rpi_bench(c, &ctx, &root, &first, &rh);
@@ -353,7 +340,6 @@ fn srh_bench(c: &mut Criterion) {
 /// The RPL option (RFC 6553) as RPI-6LoRH (RFC 8138 §6.3) and as LOWPAN_NHC, alone and
 /// after the SRH-6LoRH of [`srh_bench`]'s packet.
 fn rpi_bench(c: &mut Criterion, ctx: &ContextTable, root: &Ipv6Addr, first: &Ipv6Addr, rh: &[u8]) {
-    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
     let mut g = c.benchmark_group("sixlowpan_rpi");
     for (name, with_rh) in [("rpi", false), ("srh_rpi", true)] {
         let dst = if with_rh {
@@ -380,28 +366,41 @@ fn rpi_bench(c: &mut Criterion, ctx: &ContextTable, root: &Ipv6Addr, first: &Ipv
         packet.extend_from_slice(&udp);
         g.throughput(Throughput::Bytes(packet.len() as u64));
         for (form, rfc8138) in [("nhc", false), ("6lorh", true)] {
-            let opts = CompressOptions {
-                rfc8138,
-                ..CompressOptions::default()
-            };
-            let mut frame = [0u8; 256];
-            let k = compress(&packet, ll(1), ll(2), ctx, &opts, &mut frame).unwrap();
-            let mut back = [0u8; 256];
-            let m = decompress(&frame[..k], ll(1), ll(2), ctx, &mut back).unwrap();
-            assert_eq!(&back[..m], &packet[..], "{name} {form}");
+            let k = time_both_ways(&mut g, &format!("{name}_{form}"), &packet, ctx, rfc8138);
             println!("{name:<7} {form:<5}: IPv6 {} B -> {k} B", packet.len());
-            let frame = frame[..k].to_vec();
-            let mut out = [0u8; 256];
-            let id = format!("{name}_{form}");
-            g.bench_function(BenchmarkId::new("compress", &id), |b| {
-                b.iter(|| compress(black_box(&packet), ll(1), ll(2), ctx, &opts, &mut out).unwrap())
-            });
-            g.bench_function(BenchmarkId::new("decompress", &id), |b| {
-                b.iter(|| decompress(black_box(&frame), ll(1), ll(2), ctx, &mut out).unwrap())
-            });
         }
     }
     g.finish();
+}
+
+/// Times `compress/<id>` and `decompress/<id>` of `packet` from link address 1 to 2, with
+/// RFC 8138 or without, once the frame is checked to decompress to the packet; returns the
+/// frame's length.
+fn time_both_ways(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    packet: &[u8],
+    ctx: &ContextTable,
+    rfc8138: bool,
+) -> usize {
+    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
+    let opts = CompressOptions {
+        rfc8138,
+        ..CompressOptions::default()
+    };
+    let mut frame = [0u8; 256];
+    let k = compress(packet, ll(1), ll(2), ctx, &opts, &mut frame).unwrap();
+    let mut out = [0u8; 256];
+    let m = decompress(&frame[..k], ll(1), ll(2), ctx, &mut out).unwrap();
+    assert_eq!(&out[..m], packet, "{id}");
+    let frame = frame[..k].to_vec();
+    g.bench_function(BenchmarkId::new("compress", id), |b| {
+        b.iter(|| compress(black_box(packet), ll(1), ll(2), ctx, &opts, &mut out).unwrap())
+    });
+    g.bench_function(BenchmarkId::new("decompress", id), |b| {
+        b.iter(|| decompress(black_box(&frame), ll(1), ll(2), ctx, &mut out).unwrap())
+    });
+    k
 }
 
 /// One operation run `iters` times, for instruction counting:
