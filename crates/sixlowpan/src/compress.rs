@@ -271,16 +271,17 @@ pub fn compress_header(
     opts: &CompressOptions,
     out: &mut [u8],
 ) -> Result<Compressed> {
+    if !opts.rfc8138 {
+        return compress_header_iphc(packet, ll_src, ll_dst, ctx, opts, out);
+    }
     let link = Link {
         src: ll_src,
         dst: ll_dst,
         ctx,
         opts,
     };
-    if opts.rfc8138 {
-        if let Some(s) = srh::srh_of(packet) {
-            return srh::compress_best(&link, packet, &s, out);
-        }
+    if let Some(s) = srh::srh_of(packet) {
+        return srh::compress_best(&link, packet, &s, out);
     }
     compress_6lorh(&link, packet, 0, out)
 }
@@ -310,14 +311,21 @@ fn compress_6lorh(link: &Link, packet: &[u8], lorh: usize, out: &mut [u8]) -> Re
     // The IPHC goes after the SRH-6LoRH headers; an RPI-6LoRH goes before the IPHC and after
     // them, or after the page switch when there are none.
     let (at, lead) = if lorh == 0 { (0, 1) } else { (1 + lorh, 0) };
+    let rpi = if link.opts.rfc8138 {
+        rpi_of(packet, link.ctx)
+    } else {
+        None
+    };
+    if rpi.is_none() && lorh == 0 {
+        return link.iphc(packet, out);
+    }
     let inner = sub_mut(out, at);
-    let rpi = link.opts.rfc8138 && rpi_of(packet, link.ctx).is_some();
     let (c, header_len) = match (rpi, link.iphc(packet, inner)) {
-        (false, Ok(c)) => (c, None),
-        (true, Ok(c)) => (c, rpi_to_6lorh(link, packet, inner, c, lead)),
+        (None, Ok(c)) => (c, None),
+        (Some(rpi), Ok(c)) => (c, rpi_to_6lorh(link, packet, rpi, inner, c, lead)),
         // The NHC form is longer than the RPI-6LoRH form: build it aside.
-        (true, Err(Error::BufferTooSmall { .. })) => {
-            compress_6lorh_aside(link, packet, lead, inner)?
+        (Some(rpi), Err(Error::BufferTooSmall { .. })) => {
+            compress_6lorh_aside(link, packet, rpi, lead, inner)?
         }
         (_, Err(e)) => return Err(e),
     };
@@ -342,12 +350,13 @@ const ASIDE_LEN: usize = 512;
 fn compress_6lorh_aside(
     link: &Link,
     packet: &[u8],
+    rpi: Rpi6LoRhRepr,
     lead: usize,
     out: &mut [u8],
 ) -> Result<(Compressed, Option<usize>)> {
     let mut aside = [0u8; ASIDE_LEN];
     let c = link.iphc(packet, &mut aside)?;
-    let l = rpi_to_6lorh(link, packet, &mut aside, c, lead);
+    let l = rpi_to_6lorh(link, packet, rpi, &mut aside, c, lead);
     let header_len = l.unwrap_or(c.header_len);
     room(out, header_len)?;
     // The page switch in front of an RPI-6LoRH is the caller's.
@@ -939,22 +948,22 @@ fn rpi_of(packet: &[u8], ctx: &ContextTable) -> Option<Rpi6LoRhRepr> {
     }
 }
 
-/// Rewrites the IPHC + NHC header `out[..c.header_len]` of `packet` into RPI-6LoRH + IPHC
-/// (RFC 8138 §6.3, §7) at `out[lead..]` when the packet's Hop-by-Hop header holds only the
-/// RPI and went out as LOWPAN_NHC EID 0 right after the IPHC; `out[..lead]` is left for the
-/// caller (the page switch). The Hop-by-Hop header is then elided: the IPHC's next header
+/// Rewrites the IPHC + NHC header `out[..c.header_len]` of `packet`, whose RPI is `rpi`,
+/// into RPI-6LoRH + IPHC (RFC 8138 §6.3, §7) at `out[lead..]` when the packet's Hop-by-Hop
+/// header holds only the RPI and went out as LOWPAN_NHC EID 0 right after the IPHC;
+/// `out[..lead]` is left for the caller (the page switch). The Hop-by-Hop header is then elided: the IPHC's next header
 /// (inline, or the NHC that follows) is the one the Hop-by-Hop header named. Returns the
 /// new header length from `out[0]`, `None` when nothing changes. The result is never longer.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn rpi_to_6lorh(
     link: &Link,
     packet: &[u8],
+    rpi: Rpi6LoRhRepr,
     out: &mut [u8],
     c: Compressed,
     lead: usize,
 ) -> Option<usize> {
     let keep = c.header_len;
-    let rpi = rpi_of(packet, link.ctx)?;
     if c.consumed < ipv6::HEADER_LEN + RPI_HBH_LEN || keep > out.len() {
         return None;
     }
@@ -1013,6 +1022,7 @@ fn rpi_to_6lorh(
 /// least, then LOWPAN_IPHC (page 1 keeps its page-0 dispatch, RFC 8138 §7). The IPHC is
 /// decompressed and the extension headers the 6LoRH stand for put in after the IPv6 header
 /// by [`put_6lorh_headers`].
+#[inline(never)]
 fn decompress_6lorh(
     frame: &[u8],
     ll_src: LinkAddr,
@@ -1048,12 +1058,14 @@ fn decompress_6lorh(
         Some(b) if b & 0xe0 != 0x60 => return Err(Error::UnknownDispatch(*b)),
         Some(_) => {}
     }
+    let mut addrs;
     let route = if srh.is_empty() {
         None
     } else {
         let (iphc, _) =
             IphcRepr::parse_bytes(sub(frame, at), link_iid(ll_src), link_iid(ll_dst), ctx)?;
-        Some(srh.route(frame, iphc.src_addr, iphc.dst_addr)?)
+        addrs = [Ipv6Addr::UNSPECIFIED; srh::MAX_SRH_6LORH_HOPS];
+        Some(srh.route(frame, iphc.src_addr, iphc.dst_addr, &mut addrs)?)
     };
     let added = rpi.map_or(0, |_| RPI_HBH_LEN) + route.as_ref().map_or(0, |r| r.len);
     let inner_size = match datagram_size {
@@ -1076,12 +1088,13 @@ fn decompress_6lorh(
 /// RPI as a Hop-by-Hop header right after the IPv6 header, holding the RPL option of type
 /// [`ContextTable::rpi_option_type`] (RFC 6553 §3), then the routing header
 /// ([`srh::Route::insert`]); the payload length grows by both. Returns the new end.
+#[inline(always)]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn put_6lorh_headers(
     out: &mut [u8],
     end: usize,
     rpi: Option<Rpi6LoRhRepr>,
-    route: Option<&srh::Route>,
+    route: Option<&srh::Route<'_>>,
     ctx: &ContextTable,
 ) -> Result<usize> {
     let mut end = end;

@@ -321,9 +321,7 @@ pub(super) fn starts_with_srh(frame: &[u8]) -> bool {
 
 /// The SRH-6LoRH headers that open a page-1 payload (RFC 8138 §5.1), in order.
 pub(super) struct SrhLorhs {
-    /// Where each starts.
-    starts: [usize; MAX_SRH_6LORH_HOPS],
-    /// How many there are.
+    /// How many there are (back to back from the octet after the page switch).
     headers: usize,
     /// Where the header after them starts (1, right after the page switch, when there are
     /// none).
@@ -333,8 +331,8 @@ pub(super) struct SrhLorhs {
 impl SrhLorhs {
     /// Reads the SRH-6LoRH headers after the page switch of `frame`: at most
     /// [`MAX_SRH_6LORH_HOPS`] hops over all of them.
+    #[inline(always)]
     pub(super) fn read(frame: &[u8]) -> Result<Self> {
-        let mut starts = [0usize; MAX_SRH_6LORH_HOPS];
         let mut headers = 0usize;
         let mut count = 0usize;
         let mut at = 1usize;
@@ -344,17 +342,10 @@ impl SrhLorhs {
             if count > MAX_SRH_6LORH_HOPS {
                 return Err(Error::TooDeep);
             }
-            if let Some(slot) = starts.get_mut(headers) {
-                *slot = at;
-            }
             headers += 1;
             at += v.header_len();
         }
-        Ok(Self {
-            starts,
-            headers,
-            end: at,
-        })
+        Ok(Self { headers, end: at })
     }
 
     /// Whether there are none.
@@ -362,56 +353,58 @@ impl SrhLorhs {
         self.headers == 0
     }
 
-    /// The routing header the hops stand for: the first hop is expanded against the root
-    /// (the IPv6 source `src`), each later one against the hop before it; the first becomes
-    /// the IPv6 destination, and the routing header lists the later hops and then the
-    /// final destination `dst` (the LOWPAN_IPHC destination).
-    pub(super) fn route(&self, frame: &[u8], src: Ipv6Addr, dst: Ipv6Addr) -> Result<Route> {
-        let mut hops = [Ipv6Addr::UNSPECIFIED; MAX_SRH_6LORH_HOPS];
+    /// The routing header the hops stand for, its addresses kept in `addrs`: the first hop
+    /// is expanded against the root (the IPv6 source `src`), each later one against the
+    /// hop before it; the first becomes the IPv6 destination, and the routing header lists
+    /// the later hops and then the final destination `dst` (the LOWPAN_IPHC destination).
+    pub(super) fn route<'a>(
+        &self,
+        frame: &[u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
+    ) -> Result<Route<'a>> {
+        let mut first = Ipv6Addr::UNSPECIFIED;
         let mut k = 0usize;
         let mut reference = src;
-        for &s in self.starts.get(..self.headers).unwrap_or(&[]) {
-            let v = Srh6LoRh::new_checked(sub(frame, s))?;
+        let mut at = 1usize;
+        for _ in 0..self.headers {
+            let v = Srh6LoRh::new_checked(sub(frame, at))?;
+            at += v.header_len();
             let r = Srh6LoRhRepr::parse(&v)?;
             reference = r.expand(&reference, |a| {
-                if let Some(slot) = hops.get_mut(k) {
-                    *slot = a;
+                match k.checked_sub(1) {
+                    None => first = a,
+                    Some(i) => {
+                        if let Some(slot) = addrs.get_mut(i) {
+                            *slot = a;
+                        }
+                    }
                 }
                 k += 1;
             });
         }
-        let first = *hops.first().ok_or(Error::BadLength)?;
-        let mut addrs = [Ipv6Addr::UNSPECIFIED; MAX_SRH_6LORH_HOPS];
-        if let (Some(d), Some(s)) = (addrs.get_mut(..k - 1), hops.get(1..k)) {
-            d.copy_from_slice(s);
-        }
-        if let Some(slot) = addrs.get_mut(k - 1) {
+        let last = k.checked_sub(1).ok_or(Error::BadLength)?;
+        if let Some(slot) = addrs.get_mut(last) {
             *slot = dst;
         }
-        let len =
-            srh_len(&first, addrs.get(..k).ok_or(Error::BadLength)?).ok_or(Error::BadLength)?;
-        Ok(Route {
-            first,
-            addrs,
-            count: k,
-            len,
-        })
+        let addrs = addrs.get(..k).ok_or(Error::BadLength)?;
+        let len = srh_len(&first, addrs).ok_or(Error::BadLength)?;
+        Ok(Route { first, addrs, len })
     }
 }
 
 /// The RPL Source Routing Header a run of SRH-6LoRH headers stands for.
-pub(super) struct Route {
+pub(super) struct Route<'a> {
     /// The IPv6 destination: the first hop.
     first: Ipv6Addr,
     /// The addresses of the routing header, the final destination last.
-    addrs: [Ipv6Addr; MAX_SRH_6LORH_HOPS],
-    /// How many of `addrs` are used.
-    count: usize,
+    addrs: &'a [Ipv6Addr],
     /// Length of the routing header.
     pub(super) len: usize,
 }
 
-impl Route {
+impl Route<'_> {
     /// Puts the routing header ([`emit_srh`]) into the decompressed headers `out[..end]`:
     /// after the IPv6 header, or after the Hop-by-Hop header, which must be among them, and
     /// makes the first hop the IPv6 destination. The payload length is the caller's.
@@ -437,8 +430,7 @@ impl Route {
         if let Some(b) = out.get_mut(named_at) {
             *b = ROUTING;
         }
-        let addrs = self.addrs.get(..self.count).ok_or(Error::BadLength)?;
-        emit_srh(next, &self.first, addrs, sub_out(out, p)).ok_or(Error::BadLength)?;
+        emit_srh(next, &self.first, self.addrs, sub_out(out, p)).ok_or(Error::BadLength)?;
         if let Some(d) = out.get_mut(24..40) {
             d.copy_from_slice(&self.first.octets());
         }
