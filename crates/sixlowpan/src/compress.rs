@@ -263,6 +263,7 @@ fn sub_mut(buf: &mut [u8], from: usize) -> &mut [u8] {
 /// With [`CompressOptions::rfc8138`], a Hop-by-Hop header holding only the RPL option goes
 /// as an RPI-6LoRH (RFC 8138 §6.3) and an RPL Source Routing Header as SRH-6LoRH
 /// (RFC 8138 §5.1) when that is shorter (see [`srh`]).
+#[inline]
 pub fn compress_header(
     packet: &[u8],
     ll_src: LinkAddr,
