@@ -6,7 +6,8 @@
 //! IPv6 packet out. smoltcp is driven through its public wire API the way its interface code
 //! does it (`iface/interface/sixlowpan.rs`). At start the bench prints the compressed size each
 //! library reaches per packet. The `sixlowpan_srh` group (amimesh only; smoltcp has no RFC 8138)
-//! times a source-routed packet with and without SRH-6LoRH.
+//! times a source-routed packet with and without SRH-6LoRH, the `sixlowpan_rpi` group the RPL
+//! option with and without RPI-6LoRH.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,7 +21,8 @@ use amimesh::sixlowpan::wire::ipv6::Ipv6Repr;
 use amimesh::sixlowpan::wire::udp::UdpRepr;
 use amimesh::sixlowpan::wire::{IpProtocol, icmpv6};
 use amimesh::sixlowpan::{CompressOptions, Context, ContextTable, compress, decompress};
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, black_box, criterion_group};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     Ieee802154Address, IpProtocol as SIpProtocol, Ipv6Packet, Ipv6Repr as SIpv6Repr,
@@ -322,30 +324,83 @@ fn srh_bench(c: &mut Criterion) {
     packet.extend_from_slice(&first.octets());
     packet.extend_from_slice(&rh);
     packet.extend_from_slice(&udp);
-    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
     let ctx = ContextTable::new()
         .with(0, Context::new("2001:db8::".parse().unwrap(), 64))
         .unwrap();
     let mut g = c.benchmark_group("sixlowpan_srh");
     g.throughput(Throughput::Bytes(packet.len() as u64));
     for (name, rfc8138) in [("nhc", false), ("srh_6lorh", true)] {
-        let opts = CompressOptions {
-            rfc8138,
-            ..CompressOptions::default()
-        };
-        let mut frame = [0u8; 256];
-        let k = compress(&packet, ll(1), ll(2), &ctx, &opts, &mut frame).unwrap();
+        let k = time_both_ways(&mut g, name, &packet, &ctx, rfc8138);
         println!("source route, {name:<9}: IPv6 {} B -> {k} B", packet.len());
-        let frame = frame[..k].to_vec();
-        let mut out = [0u8; 256];
-        g.bench_function(BenchmarkId::new("compress", name), |b| {
-            b.iter(|| compress(black_box(&packet), ll(1), ll(2), &ctx, &opts, &mut out).unwrap())
-        });
-        g.bench_function(BenchmarkId::new("decompress", name), |b| {
-            b.iter(|| decompress(black_box(&frame), ll(1), ll(2), &ctx, &mut out).unwrap())
-        });
     }
     g.finish();
+    rpi_bench(c, &ctx, &root, &first, &rh);
+}
+
+/// The RPL option (RFC 6553) as RPI-6LoRH (RFC 8138 §6.3) and as LOWPAN_NHC, alone and
+/// after the SRH-6LoRH of [`srh_bench`]'s packet.
+fn rpi_bench(c: &mut Criterion, ctx: &ContextTable, root: &Ipv6Addr, first: &Ipv6Addr, rh: &[u8]) {
+    let mut g = c.benchmark_group("sixlowpan_rpi");
+    for (name, with_rh) in [("rpi", false), ("srh_rpi", true)] {
+        let dst = if with_rh {
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0x0212, 0x4b00, 0, 4)
+        } else {
+            *first
+        };
+        let mut udp = vec![0xf0, 0xb1, 0x02, 0xd4, 0, 10, 0, 0, b'h', b'i'];
+        let c0 = amimesh::sixlowpan::wire::udp::compute(root, &dst, &udp);
+        udp[6..8].copy_from_slice(&c0.to_be_bytes());
+        let mut hbh = vec![17, 0, ctx.rpi_option_type(), 4, 0x80, 0, 0x01, 0];
+        if with_rh {
+            hbh[0] = 43;
+        }
+        let mut packet = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        let plen = hbh.len() + if with_rh { rh.len() } else { 0 } + udp.len();
+        packet[5] = plen as u8;
+        packet.extend_from_slice(&root.octets());
+        packet.extend_from_slice(&first.octets());
+        packet.extend_from_slice(&hbh);
+        if with_rh {
+            packet.extend_from_slice(rh);
+        }
+        packet.extend_from_slice(&udp);
+        g.throughput(Throughput::Bytes(packet.len() as u64));
+        for (form, rfc8138) in [("nhc", false), ("6lorh", true)] {
+            let k = time_both_ways(&mut g, &format!("{name}_{form}"), &packet, ctx, rfc8138);
+            println!("{name:<7} {form:<5}: IPv6 {} B -> {k} B", packet.len());
+        }
+    }
+    g.finish();
+}
+
+/// Times `compress/<id>` and `decompress/<id>` of `packet` from link address 1 to 2, with
+/// RFC 8138 or without, once the frame is checked to decompress to the packet; returns the
+/// frame's length.
+fn time_both_ways(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    packet: &[u8],
+    ctx: &ContextTable,
+    rfc8138: bool,
+) -> usize {
+    let ll = |x: u8| LinkAddr::Extended(ExtAddr([0, 0x12, 0x4b, 0, 0, 0, 0, x]));
+    let opts = CompressOptions {
+        rfc8138,
+        ..CompressOptions::default()
+    };
+    let mut frame = [0u8; 256];
+    let k = compress(packet, ll(1), ll(2), ctx, &opts, &mut frame).unwrap();
+    let mut out = [0u8; 256];
+    let m = decompress(&frame[..k], ll(1), ll(2), ctx, &mut out).unwrap();
+    assert_eq!(&out[..m], packet, "{id}");
+    let frame = frame[..k].to_vec();
+    g.bench_function(BenchmarkId::new("compress", id), |b| {
+        b.iter(|| compress(black_box(packet), ll(1), ll(2), ctx, &opts, &mut out).unwrap())
+    });
+    g.bench_function(BenchmarkId::new("decompress", id), |b| {
+        b.iter(|| decompress(black_box(&frame), ll(1), ll(2), ctx, &mut out).unwrap())
+    });
+    k
 }
 
 /// One operation run `iters` times, for instruction counting:

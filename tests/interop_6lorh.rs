@@ -120,26 +120,12 @@ fn tshark_reads_our_rpi_6lorh_and_we_decompress_to_the_original() {
         // Neither, O set.
         with_rpi(gs, gd, [0x80, 0xff, 0xff, 0xff], 17, &reading),
     ];
-    let ctx = ContextTable::new();
-    let on = CompressOptions {
-        rfc8138: true,
-        ..CompressOptions::default()
-    };
     let mut frames = Vec::new();
     let mut lowpans = Vec::new();
-    for (i, p) in packets.iter().enumerate() {
-        let mut out = vec![0u8; p.len() + 16];
-        let n = compress(p, ls, ld, &ctx, &on, &mut out).unwrap();
-        let lowpan = out[..n].to_vec();
-        assert_eq!(lowpan[0], PAGE_1_DISPATCH, "case {i}");
+    for (i, (lowpan, m)) in page1_forms(&packets, ls, ld).into_iter().enumerate() {
         // Shorter than LOWPAN_NHC EID 0 (RFC 6282 §4.2).
-        let mut nhc = vec![0u8; p.len() + 16];
-        let m = compress(p, ls, ld, &ctx, &CompressOptions::default(), &mut nhc).unwrap();
+        let n = lowpan.len();
         assert!(n + 2 <= m, "case {i}: {n} vs {m}");
-        // Decompressed: the original packet, bit for bit.
-        let mut back = vec![0u8; p.len() + 16];
-        let k = decompress(&lowpan, ls, ld, &ctx, &mut back).unwrap();
-        assert_eq!(&back[..k], &p[..], "case {i}");
         frames.push(eth(&lowpan));
         lowpans.push(lowpan);
     }
@@ -151,6 +137,31 @@ fn tshark_reads_our_rpi_6lorh_and_we_decompress_to_the_original() {
         let h = ip::parse(p).unwrap();
         assert_eq!(r[8], h.src.to_string(), "{r:?}");
     }
+}
+
+/// Each packet compressed from `ls` to `ld` (no contexts) with RFC 8138, which starts with the
+/// page switch (RFC 8025 §3) and decompresses to the packet bit for bit, and the length of
+/// its LOWPAN_NHC form (RFC 6282 §4.2).
+fn page1_forms(packets: &[Vec<u8>], ls: LinkAddr, ld: LinkAddr) -> Vec<(Vec<u8>, usize)> {
+    let ctx = ContextTable::new();
+    let on = CompressOptions {
+        rfc8138: true,
+        ..CompressOptions::default()
+    };
+    let mut forms = Vec::new();
+    for (i, p) in packets.iter().enumerate() {
+        let mut out = vec![0u8; p.len() + 16];
+        let n = compress(p, ls, ld, &ctx, &on, &mut out).unwrap();
+        let lowpan = out[..n].to_vec();
+        assert_eq!(lowpan[0], PAGE_1_DISPATCH, "case {i}");
+        let mut nhc = vec![0u8; p.len() + 16];
+        let m = compress(p, ls, ld, &ctx, &CompressOptions::default(), &mut nhc).unwrap();
+        let mut back = vec![0u8; p.len() + 16];
+        let k = decompress(&lowpan, ls, ld, &ctx, &mut back).unwrap();
+        assert_eq!(&back[..k], &p[..], "case {i}");
+        forms.push((lowpan, m));
+    }
+    forms
 }
 
 /// Runs a three-meter line whose relay turns RFC 8138 on (T flag), captures every frame for
@@ -365,29 +376,15 @@ fn tshark_reads_our_srh_6lorh_and_we_decompress_to_the_original() {
             None,
         ),
     ];
-    let ctx = ContextTable::new();
-    let on = CompressOptions {
-        rfc8138: true,
-        ..CompressOptions::default()
-    };
     let mut frames = Vec::new();
     let mut lowpans = Vec::new();
     let mut seen_types = std::collections::BTreeSet::new();
-    for (i, p) in packets.iter().enumerate() {
-        let mut out = vec![0u8; p.len() + 16];
-        let n = compress(p, ls, ld, &ctx, &on, &mut out).unwrap();
-        let lowpan = out[..n].to_vec();
-        assert_eq!(lowpan[0], PAGE_1_DISPATCH, "case {i}");
+    for (i, (lowpan, m)) in page1_forms(&packets, ls, ld).into_iter().enumerate() {
         let (headers, _) = our_srh_6lorh(&lowpan);
         assert!(!headers.is_empty(), "case {i}: {lowpan:02x?}");
         seen_types.extend(headers.iter().map(|h| h.0));
         // Shorter than the LOWPAN_NHC form (RFC 6282 §4.2).
-        let mut nhc = vec![0u8; p.len() + 16];
-        let m = compress(p, ls, ld, &ctx, &CompressOptions::default(), &mut nhc).unwrap();
-        assert!(n < m, "case {i}: {n} vs {m}");
-        let mut back = vec![0u8; p.len() + 16];
-        let k = decompress(&lowpan, ls, ld, &ctx, &mut back).unwrap();
-        assert_eq!(&back[..k], &p[..], "case {i}");
+        assert!(lowpan.len() < m, "case {i}: {} vs {m}", lowpan.len());
         frames.push(eth(&lowpan));
         lowpans.push(lowpan);
     }

@@ -497,3 +497,52 @@ pub fn build_srh_packet(
     p[4..6].copy_from_slice(&plen.to_be_bytes());
     p
 }
+
+/// The 6LoRH a page-1 payload opens with (RFC 8138 §5.1, §6.3): the page switch, an
+/// SRH-6LoRH for each of `srh`, then `rpi`; nothing when there are none.
+pub fn lorh_prefix(srh: &[(u8, Vec<u8>)], rpi: Option<crate::wire::lorh::Rpi6LoRhRepr>) -> Vec<u8> {
+    if srh.is_empty() && rpi.is_none() {
+        return Vec::new();
+    }
+    let mut f = vec![crate::wire::lorh::PAGE_1_DISPATCH];
+    let mut b = [0u8; crate::wire::lorh::SRH_MAX_LEN];
+    for (t, hops) in srh {
+        let r = crate::wire::lorh::Srh6LoRhRepr {
+            lorh_type: *t,
+            hops,
+        };
+        let k = r.emit_bytes(&mut b).unwrap();
+        f.extend_from_slice(&b[..k]);
+    }
+    if let Some(r) = rpi {
+        let k = r.emit_bytes(&mut b).unwrap();
+        f.extend_from_slice(&b[..k]);
+    }
+    f
+}
+
+/// When `frame` decompresses, the packet compresses (with RFC 8138 or without) and
+/// decompresses back to itself.
+pub fn decompress_is_fixed_point(
+    frame: &[u8],
+    src: LinkAddr,
+    dst: LinkAddr,
+    ctx: &ContextTable,
+    rfc8138: bool,
+) -> Result<(), TestCaseError> {
+    use crate::compress::{CompressOptions, compress, decompress};
+    let mut out = vec![0u8; 2048];
+    if let Ok(n) = decompress(frame, src, dst, ctx, &mut out) {
+        let packet = &out[..n];
+        let opts = CompressOptions {
+            rfc8138,
+            ..CompressOptions::default()
+        };
+        let mut z = vec![0u8; n + 64];
+        let k = compress(packet, src, dst, ctx, &opts, &mut z).unwrap();
+        let mut again = vec![0u8; 2048];
+        let m = decompress(&z[..k], src, dst, ctx, &mut again).unwrap();
+        prop_assert_eq!(&again[..m], packet);
+    }
+    Ok(())
+}

@@ -581,6 +581,20 @@ impl fmt::Display for Srh6LoRhRepr<'_> {
     }
 }
 
+/// Every cut of the 6LoRH `full` fails `check` as truncated: short of the two octets that
+/// give its length, then short of its whole length.
+#[cfg(test)]
+fn assert_truncations(full: &[u8], check: impl Fn(&[u8]) -> Result<()>) {
+    for n in 0..full.len() {
+        let needed = if n < 2 { 2 } else { full.len() };
+        assert_eq!(
+            check(&full[..n]),
+            Err(Error::Truncated { needed, got: n }),
+            "{n}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,18 +716,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        for n in 0..2 {
-            assert_eq!(
-                Rpi6LoRh::new_checked(&FULL[..n]).unwrap_err(),
-                Error::Truncated { needed: 2, got: n }
-            );
-        }
-        for n in 2..5 {
-            assert_eq!(
-                Rpi6LoRh::new_checked(&FULL[..n]).unwrap_err(),
-                Error::Truncated { needed: 5, got: n }
-            );
-        }
+        assert_truncations(&FULL, |b| Rpi6LoRh::new_checked(b).map(drop));
         // Elective class, and another Critical type (RH3-6LoRH, type 0).
         for b in [[0xa3, 0x05, 0x02], [0x83, 0x00, 0x02]] {
             let v = Rpi6LoRh::new_checked(&b[..]).unwrap();
@@ -903,23 +906,8 @@ mod srh_tests {
 
     #[test]
     fn errors() {
-        for n in 0..2 {
-            assert_eq!(
-                Srh6LoRh::new_checked(&TWO_HOPS[..n]).unwrap_err(),
-                Error::Truncated { needed: 2, got: n }
-            );
-        }
-        for n in 2..6 {
-            assert_eq!(
-                Srh6LoRh::new_checked(&TWO_HOPS[..n]).unwrap_err(),
-                Error::Truncated { needed: 6, got: n }
-            );
-        }
-        for n in 2..10 {
-            assert_eq!(
-                Srh6LoRh::new_checked(&ONE_IID[..n]).unwrap_err(),
-                Error::Truncated { needed: 10, got: n }
-            );
+        for full in [&TWO_HOPS[..], &ONE_IID[..]] {
+            assert_truncations(full, |b| Srh6LoRh::new_checked(b).map(drop));
         }
         // Size 31 with 16-octet addresses needs 514 octets.
         assert_eq!(
