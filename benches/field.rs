@@ -21,6 +21,7 @@ fn grid(meters: usize) -> sweep::Grid {
         min_hops: 0,
         limit_s: 3600,
         relay_at: amimesh_sim::RelayAt::WestEdge,
+        phy: amimesh_sim::PhyName::SunFsk920_100k,
     }
 }
 
