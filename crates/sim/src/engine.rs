@@ -126,7 +126,6 @@ pub struct NodeRadioStats {
 
 #[derive(Debug)]
 enum Ev {
-    NodeTimer { node: NodeId, generation: u64 },
     ServerTimer { generation: u64 },
     TxBegin { node: NodeId, op: u64 },
     CcaDone { node: NodeId, op: u64, busy: bool },
@@ -220,6 +219,144 @@ impl EventQueue {
     }
 }
 
+/// No heap slot ([`TimerQueue::pos`]).
+const NO_SLOT: u32 = u32::MAX;
+
+/// The node timers: at most one entry per node, keyed by `(at, seq)` like the events of
+/// [`EventQueue`] (the `seq` taken from the same counter when the timer was set), in a
+/// 4-ary min-heap that knows where each node's entry sits. A timer that moves or is
+/// cancelled is updated in place, so no stale timer event is ever queued or popped; as every
+/// key is unique, timers fire in exactly the order separate timer events would.
+#[derive(Default)]
+struct TimerQueue {
+    heap: Vec<(Instant, u64, NodeId)>,
+    /// Per node: the index of its entry in `heap`, or [`NO_SLOT`].
+    pos: Vec<u32>,
+}
+
+impl TimerQueue {
+    const ARITY: usize = 4;
+
+    fn new(nodes: usize) -> TimerQueue {
+        TimerQueue {
+            heap: Vec::with_capacity(nodes),
+            pos: vec![NO_SLOT; nodes],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The earliest timer `(at, seq, node)`.
+    fn peek(&self) -> Option<(Instant, u64, NodeId)> {
+        self.heap.first().copied()
+    }
+
+    fn key(&self, i: usize) -> Option<(Instant, u64)> {
+        self.heap.get(i).map(|&(at, seq, _)| (at, seq))
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.key(a), self.key(b)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        }
+    }
+
+    /// Swaps two heap slots and records the nodes' new positions.
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        for i in [a, b] {
+            if let Some(&(_, _, node)) = self.heap.get(i) {
+                if let Some(p) = self.pos.get_mut(node.index()) {
+                    *p = i as u32;
+                }
+            }
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) -> usize {
+        while i > 0 {
+            let parent = (i - 1) / Self::ARITY;
+            if !self.less(i, parent) {
+                break;
+            }
+            self.swap(i, parent);
+            i = parent;
+        }
+        i
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let first = i * Self::ARITY + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            for c in first + 1..(first + Self::ARITY).min(n) {
+                if self.less(c, min) {
+                    min = c;
+                }
+            }
+            if !self.less(min, i) {
+                break;
+            }
+            self.swap(i, min);
+            i = min;
+        }
+    }
+
+    /// Sets (or moves) `node`'s timer to `(at, seq)`.
+    fn set(&mut self, node: NodeId, at: Instant, seq: u64) {
+        let Some(&slot) = self.pos.get(node.index()) else {
+            return;
+        };
+        if let Some(e) = self.heap.get_mut(slot as usize) {
+            *e = (at, seq, node);
+            let i = self.sift_up(slot as usize);
+            self.sift_down(i);
+        } else {
+            self.heap.push((at, seq, node));
+            let i = self.heap.len() - 1;
+            if let Some(p) = self.pos.get_mut(node.index()) {
+                *p = i as u32;
+            }
+            self.sift_up(i);
+        }
+    }
+
+    /// Cancels `node`'s timer, if it has one.
+    fn remove(&mut self, node: NodeId) {
+        let Some(&slot) = self.pos.get(node.index()) else {
+            return;
+        };
+        let i = slot as usize;
+        if i >= self.heap.len() {
+            return;
+        }
+        let last = self.heap.len() - 1;
+        self.swap(i, last);
+        self.heap.pop();
+        if let Some(p) = self.pos.get_mut(node.index()) {
+            *p = NO_SLOT;
+        }
+        if i < last {
+            let j = self.sift_up(i);
+            self.sift_down(j);
+        }
+    }
+
+    /// Takes the earliest timer.
+    fn pop(&mut self) -> Option<(Instant, u64, NodeId)> {
+        let top = self.peek()?;
+        self.remove(top.2);
+        Some(top)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Idle,
@@ -251,7 +388,6 @@ struct Radio {
     rx: Option<RxLock>,
     rng: Rng,
     timer_at: Option<Instant>,
-    timer_gen: u64,
     stats: NodeRadioStats,
     /// The node's addresses as of its last drain, for [`SimConfig::address_filter`] (kept
     /// here so that filtering a frame does not touch the node).
@@ -309,6 +445,8 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     now: Instant,
     seq: u64,
     queue: EventQueue,
+    /// The node timers (kept apart from `queue`; [`Sim::step`] takes the earlier head).
+    timers: TimerQueue,
     nodes: Vec<N>,
     radios: Vec<Radio>,
     positions: Vec<Position>,
@@ -340,7 +478,7 @@ impl<N: Node, S: Server> core::fmt::Debug for Sim<N, S> {
         f.debug_struct("Sim")
             .field("now", &self.now)
             .field("nodes", &self.nodes.len())
-            .field("pending", &self.queue.len())
+            .field("pending", &(self.queue.len() + self.timers.len()))
             .field("stats", &self.stats)
             .finish()
     }
@@ -394,7 +532,6 @@ impl<N: Node, S: Server> Sim<N, S> {
                 rx: None,
                 rng: master.fork(),
                 timer_at: None,
-                timer_gen: 0,
                 stats: NodeRadioStats::default(),
                 filter: n.ack_filter(),
                 rx_filter: n.rx_filter(),
@@ -407,6 +544,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             now: Instant::ZERO,
             seq: 0,
             queue: EventQueue::default(),
+            timers: TimerQueue::new(n_nodes),
             nodes,
             radios,
             positions,
@@ -597,7 +735,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         r.op_gen = r.op_gen.wrapping_add(1);
         r.idle = None;
         r.timer_at = None;
-        r.timer_gen = r.timer_gen.wrapping_add(1);
+        self.timers.remove(id);
         self.check_rx(id);
         self.trace.record(
             self.now,
@@ -626,8 +764,8 @@ impl<N: Node, S: Server> Sim<N, S> {
             r.op_gen = r.op_gen.wrapping_add(1);
             r.idle = None;
             r.timer_at = None;
-            r.timer_gen = r.timer_gen.wrapping_add(1);
         }
+        self.timers.remove(id);
         self.check_rx(id);
         self.trace
             .record(self.now, TraceKind::Power { node: id, on: true });
@@ -637,16 +775,33 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     /// The time of the next pending event.
     pub fn next_event_at(&self) -> Option<Instant> {
-        self.queue.peek().map(|q| q.at)
+        match (self.queue.peek(), self.timers.peek()) {
+            (Some(q), Some((at, _, _))) => Some(q.at.min(at)),
+            (Some(q), None) => Some(q.at),
+            (None, t) => t.map(|(at, _, _)| at),
+        }
     }
 
     /// Performs the earliest pending event. `Ok(false)` when nothing is pending.
     pub fn step(&mut self) -> Result<bool> {
-        let Some(q) = self.queue.pop() else {
-            return Ok(false);
+        let timer_first = match (self.queue.peek(), self.timers.peek()) {
+            (Some(q), Some((at, seq, _))) => (at, seq) < (q.at, q.seq),
+            (None, Some(_)) => true,
+            (_, None) => false,
         };
-        if q.at > self.now {
-            self.now = q.at;
+        let (at, ev) = if timer_first {
+            let Some((at, _, node)) = self.timers.pop() else {
+                return Ok(false);
+            };
+            (at, Err(node))
+        } else {
+            let Some(q) = self.queue.pop() else {
+                return Ok(false);
+            };
+            (q.at, Ok(q.ev))
+        };
+        if at > self.now {
+            self.now = at;
             self.steps_at_instant = 0;
         }
         self.steps = self.steps.wrapping_add(1);
@@ -657,7 +812,10 @@ impl<N: Node, S: Server> Sim<N, S> {
                 at: self.now,
             });
         }
-        self.dispatch(q.ev);
+        match ev {
+            Ok(ev) => self.dispatch(ev),
+            Err(node) => self.on_node_timer(node),
+        }
         Ok(true)
     }
 
@@ -709,7 +867,6 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Ev::NodeTimer { node, generation } => self.on_node_timer(node, generation),
             Ev::ServerTimer { generation } => {
                 if generation == self.server_timer_gen && self.server_timer_at.is_some() {
                     self.server_timer_at = None;
@@ -802,25 +959,23 @@ impl<N: Node, S: Server> Sim<N, S> {
         }
         if next != r.timer_at {
             r.timer_at = next;
-            r.timer_gen = r.timer_gen.wrapping_add(1);
-            let generation = r.timer_gen;
-            if let Some(t) = next {
-                self.push(
-                    t,
-                    Ev::NodeTimer {
-                        node: id,
-                        generation,
-                    },
-                );
+            match next {
+                Some(t) => {
+                    // The key an event pushed now would get.
+                    let at = t.max(self.now);
+                    self.seq = self.seq.wrapping_add(1);
+                    self.timers.set(id, at, self.seq);
+                }
+                None => self.timers.remove(id),
             }
         }
     }
 
-    fn on_node_timer(&mut self, id: NodeId, generation: u64) {
+    fn on_node_timer(&mut self, id: NodeId) {
         let Some(r) = self.radios.get_mut(id.index()) else {
             return;
         };
-        if !r.powered || r.timer_gen != generation || r.timer_at.is_none() {
+        if !r.powered || r.timer_at.is_none() {
             return;
         }
         r.timer_at = None;
@@ -1629,5 +1784,52 @@ mod tests {
             assert_eq!(q.len(), model.len());
         }
         assert!(q.pop().is_none() && model.is_empty());
+    }
+
+    #[test]
+    fn the_timer_queue_keeps_one_entry_per_node_and_pops_in_key_order() {
+        let mut rng = Rng::new(12);
+        let nodes = 50usize;
+        let mut q = TimerQueue::new(nodes);
+        // Model: the current key of each node's timer.
+        let mut model: Vec<Option<(Instant, u64)>> = vec![None; nodes];
+        let mut seq = 0u64;
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000u32 {
+            let node = NodeId::from(rng.range_inclusive(0, nodes as u64 - 1) as usize);
+            match rng.range_inclusive(0, 9) {
+                0..=5 => {
+                    seq += 1;
+                    let at = now + amimesh_core::Duration::from_micros(rng.range_inclusive(0, 40));
+                    q.set(node, at, seq);
+                    model[node.index()] = Some((at, seq));
+                }
+                6 => {
+                    q.remove(node);
+                    model[node.index()] = None;
+                }
+                _ => {
+                    let want = model
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, k)| k.map(|(at, s)| (at, s, NodeId::from(i))))
+                        .min();
+                    let got = q.pop();
+                    assert_eq!(got, want);
+                    if let Some((at, _, n)) = got {
+                        now = at;
+                        model[n.index()] = None;
+                    }
+                }
+            }
+            assert_eq!(q.len(), model.iter().flatten().count());
+            for (i, k) in model.iter().enumerate() {
+                let slot = q.pos[i];
+                match k {
+                    Some((at, s)) => assert_eq!(q.heap[slot as usize], (*at, *s, NodeId::from(i))),
+                    None => assert_eq!(slot, NO_SLOT),
+                }
+            }
+        }
     }
 }
