@@ -422,17 +422,6 @@ struct AirFrame {
     auto_ack: bool,
 }
 
-/// A frame on air as one receiver hears it: kept per node from air start to air end, so the
-/// interference and CCA checks look at the node's own neighbourhood instead of every frame
-/// on air in the network.
-#[derive(Debug, Clone, Copy)]
-struct Heard {
-    air: u64,
-    channel: u8,
-    end: Instant,
-    rssi: f64,
-}
-
 /// A deterministic simulation of `N` nodes sharing a radio medium, with an uplink from one
 /// of them to a server `S`.
 ///
@@ -452,8 +441,10 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     positions: Vec<Position>,
     links: Links,
     air: BTreeMap<u64, AirFrame>,
-    /// Per node: the frames on air that reach it (RSSI at least the link floor).
-    heard: Vec<Vec<Heard>>,
+    /// Per node: how many frames on air reach it (RSSI at least the link floor). Mostly
+    /// zero; only where it is not do the interference and CCA checks walk the frames on air
+    /// (a few in the whole network) and look up each sender's link to the node.
+    heard: Vec<u32>,
     next_air: u64,
     uplink: Uplink,
     uplink_store: BTreeMap<u64, Vec<u8>>,
@@ -550,7 +541,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             positions,
             links,
             air: BTreeMap::new(),
-            heard: vec![Vec::new(); n_nodes],
+            heard: vec![0; n_nodes],
             next_air: 0,
             uplink,
             uplink_store: BTreeMap::new(),
@@ -1078,10 +1069,15 @@ impl<N: Node, S: Server> Sim<N, S> {
     fn sensed(&self, id: NodeId, channel: u8) -> bool {
         let now = self.now;
         let threshold = self.cfg.radio.cca_threshold_dbm;
-        self.heard.get(id.index()).is_some_and(|v| {
-            v.iter()
-                .any(|h| h.channel == channel && h.end > now && h.rssi >= threshold)
-        })
+        self.heard.get(id.index()).is_some_and(|&n| n > 0)
+            && self.air.values().any(|a| {
+                a.channel == channel
+                    && a.end > now
+                    && self
+                        .links
+                        .rssi(a.sender, id)
+                        .is_some_and(|r| r >= threshold)
+            })
     }
 
     fn current_op(&self, id: NodeId, op: u64) -> Option<&Radio> {
@@ -1234,17 +1230,21 @@ impl<N: Node, S: Server> Sim<N, S> {
                         }
                         None => {
                             // Strongest frame already on air on this channel at this
-                            // receiver (this frame joins the list below). The sender's own
-                            // frames never reach its own list; `max` does not depend on the
-                            // order of the list.
-                            let interferer = heard
-                                .as_deref()
-                                .map(Vec::as_slice)
-                                .unwrap_or_default()
-                                .iter()
-                                .filter(|h| h.channel == channel && h.end > now && h.rssi >= sens)
-                                .map(|h| h.rssi)
-                                .fold(f64::NEG_INFINITY, f64::max);
+                            // receiver (this frame is not in `air` yet; a node has no link
+                            // to itself; `max` does not depend on the order of the frames).
+                            let mut interferer = f64::NEG_INFINITY;
+                            if heard.as_deref().is_some_and(|&n| n > 0) {
+                                for a in self.air.values() {
+                                    if a.channel != channel || a.end <= now {
+                                        continue;
+                                    }
+                                    if let Some(r) = self.links.rssi(a.sender, l.to) {
+                                        if r >= sens {
+                                            interferer = interferer.max(r);
+                                        }
+                                    }
+                                }
+                            }
                             rr.rx = Some(RxLock {
                                 air,
                                 channel,
@@ -1256,13 +1256,8 @@ impl<N: Node, S: Server> Sim<N, S> {
                     }
                 }
             }
-            if let Some(v) = heard {
-                v.push(Heard {
-                    air,
-                    channel,
-                    end,
-                    rssi: l.rssi_dbm,
-                });
+            if let Some(n) = heard {
+                *n = n.saturating_add(1);
             }
         }
         self.air.insert(
@@ -1288,10 +1283,8 @@ impl<N: Node, S: Server> Sim<N, S> {
         let mut got = std::mem::take(&mut self.got);
         got.clear();
         for l in self.links.from(sender) {
-            if let Some(v) = self.heard.get_mut(l.to.index()) {
-                if let Some(k) = v.iter().position(|h| h.air == air) {
-                    v.swap_remove(k);
-                }
+            if let Some(n) = self.heard.get_mut(l.to.index()) {
+                *n = n.saturating_sub(1);
             }
             if let Some(r) = self.radios.get_mut(l.to.index()) {
                 if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
