@@ -385,7 +385,6 @@ struct Radio {
     op: Op,
     op_gen: u64,
     sending: Option<u64>,
-    rx: Option<RxLock>,
     rng: Rng,
     timer_at: Option<Instant>,
     stats: NodeRadioStats,
@@ -408,6 +407,20 @@ impl Radio {
             Op::Idle | Op::Waiting(..) => self.idle,
         }
     }
+}
+
+/// What the medium reads and writes at every node in range of every frame, kept apart from
+/// [`Radio`] in one small entry per node, so the loops over a sender's links stay in cache.
+#[derive(Debug, Clone, Copy, Default)]
+struct RxState {
+    /// [`Radio::rx_channel`], refreshed ([`Sim::sync_rx`]) whenever it may have changed.
+    channel: Option<u8>,
+    /// How many frames on air reach the node (RSSI at least the link floor). Mostly zero;
+    /// only where it is not do the interference and CCA checks walk the frames on air (a
+    /// few in the whole network) and look up each sender's link to the node.
+    heard: u32,
+    /// The frame the receiver is synchronised on.
+    lock: Option<RxLock>,
 }
 
 #[derive(Debug, Clone)]
@@ -441,10 +454,8 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     positions: Vec<Position>,
     links: Links,
     air: BTreeMap<u64, AirFrame>,
-    /// Per node: how many frames on air reach it (RSSI at least the link floor). Mostly
-    /// zero; only where it is not do the interference and CCA checks walk the frames on air
-    /// (a few in the whole network) and look up each sender's link to the node.
-    heard: Vec<u32>,
+    /// Per node: its receiver as the medium sees it.
+    rx: Vec<RxState>,
     next_air: u64,
     uplink: Uplink,
     uplink_store: BTreeMap<u64, Vec<u8>>,
@@ -520,7 +531,6 @@ impl<N: Node, S: Server> Sim<N, S> {
                 op: Op::Idle,
                 op_gen: 0,
                 sending: None,
-                rx: None,
                 rng: master.fork(),
                 timer_at: None,
                 stats: NodeRadioStats::default(),
@@ -541,7 +551,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             positions,
             links,
             air: BTreeMap::new(),
-            heard: vec![0; n_nodes],
+            rx: vec![RxState::default(); n_nodes],
             next_air: 0,
             uplink,
             uplink_store: BTreeMap::new(),
@@ -873,6 +883,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 if let Some(r) = self.radios.get_mut(node.index()) {
                     if r.op_gen == op && matches!(r.op, Op::AckWait(_)) {
                         r.op = Op::Idle;
+                        self.sync_rx(node);
                         self.stats.no_ack += 1;
                         self.tx_done(node, TxResult::NoAck);
                     }
@@ -1022,6 +1033,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 r.op_gen = r.op_gen.wrapping_add(1);
                 r.op = Op::Waiting(t, frame);
                 let op = r.op_gen;
+                self.sync_rx(id);
                 self.push(t.at, Ev::TxBegin { node: id, op });
             }
         }
@@ -1040,12 +1052,14 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     /// Drops a reception the receiver can no longer continue.
     fn check_rx(&mut self, id: NodeId) {
-        let Some(r) = self.radios.get_mut(id.index()) else {
+        self.sync_rx(id);
+        let (Some(r), Some(rx)) = (self.radios.get_mut(id.index()), self.rx.get_mut(id.index()))
+        else {
             return;
         };
-        if let Some(lock) = r.rx {
-            if r.rx_channel() != Some(lock.channel) {
-                r.rx = None;
+        if let Some(lock) = rx.lock {
+            if rx.channel != Some(lock.channel) {
+                rx.lock = None;
                 r.stats.rx_lost += 1;
                 self.stats.interrupted += 1;
                 let from = self
@@ -1065,11 +1079,19 @@ impl<N: Node, S: Server> Sim<N, S> {
         }
     }
 
+    /// Refreshes the receive channel the medium keeps for `id` (after its power, operation,
+    /// idle channel or sending state changed).
+    fn sync_rx(&mut self, id: NodeId) {
+        if let (Some(r), Some(rx)) = (self.radios.get(id.index()), self.rx.get_mut(id.index())) {
+            rx.channel = r.rx_channel();
+        }
+    }
+
     /// Energy above the CCA threshold on `channel` at `id` right now (own frames excluded).
     fn sensed(&self, id: NodeId, channel: u8) -> bool {
         let now = self.now;
         let threshold = self.cfg.radio.cca_threshold_dbm;
-        self.heard.get(id.index()).is_some_and(|&n| n > 0)
+        self.rx.get(id.index()).is_some_and(|rx| rx.heard > 0)
             && self.air.values().any(|a| {
                 a.channel == channel
                     && a.end > now
@@ -1131,6 +1153,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         if busy {
             r.stats.cca_busy += 1;
             self.stats.cca_busy += 1;
+            self.sync_rx(id);
             self.tx_done(id, TxResult::ChannelBusy);
         } else {
             r.op = Op::Turnaround(t, frame);
@@ -1152,6 +1175,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         };
         if r.sending.is_some() {
             // An auto-ACK took the radio during the turnaround.
+            self.sync_rx(id);
             self.tx_done(id, TxResult::ChannelBusy);
             return;
         }
@@ -1218,11 +1242,20 @@ impl<N: Node, S: Server> Sim<N, S> {
         let capture = self.cfg.radio.capture_margin_db;
         let now = self.now;
         for l in self.links.from(id) {
-            let to = l.to.index();
-            let heard = self.heard.get_mut(to);
-            if let Some(rr) = self.radios.get_mut(to) {
-                if l.rssi_dbm >= sens && rr.rx_channel() == Some(channel) {
-                    match rr.rx.as_mut() {
+            let Some(rx) = self.rx.get_mut(l.to.index()) else {
+                continue;
+            };
+            debug_assert_eq!(
+                rx.channel,
+                self.radios.get(l.to.index()).and_then(Radio::rx_channel),
+                "stale receive channel at {}",
+                l.to
+            );
+            let heard = rx.heard;
+            rx.heard = heard.saturating_add(1);
+            {
+                if l.rssi_dbm >= sens && rx.channel == Some(channel) {
+                    match rx.lock.as_mut() {
                         Some(lock) => {
                             if lock.rssi < l.rssi_dbm + capture {
                                 lock.corrupted = true;
@@ -1233,7 +1266,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                             // receiver (this frame is not in `air` yet; a node has no link
                             // to itself; `max` does not depend on the order of the frames).
                             let mut interferer = f64::NEG_INFINITY;
-                            if heard.as_deref().is_some_and(|&n| n > 0) {
+                            if heard > 0 {
                                 for a in self.air.values() {
                                     if a.channel != channel || a.end <= now {
                                         continue;
@@ -1245,7 +1278,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                                     }
                                 }
                             }
-                            rr.rx = Some(RxLock {
+                            rx.lock = Some(RxLock {
                                 air,
                                 channel,
                                 rssi: l.rssi_dbm,
@@ -1255,9 +1288,6 @@ impl<N: Node, S: Server> Sim<N, S> {
                         }
                     }
                 }
-            }
-            if let Some(n) = heard {
-                *n = n.saturating_add(1);
             }
         }
         self.air.insert(
@@ -1283,12 +1313,10 @@ impl<N: Node, S: Server> Sim<N, S> {
         let mut got = std::mem::take(&mut self.got);
         got.clear();
         for l in self.links.from(sender) {
-            if let Some(n) = self.heard.get_mut(l.to.index()) {
-                *n = n.saturating_sub(1);
-            }
-            if let Some(r) = self.radios.get_mut(l.to.index()) {
-                if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
-                    r.rx = None;
+            if let Some(rx) = self.rx.get_mut(l.to.index()) {
+                rx.heard = rx.heard.saturating_sub(1);
+                if let Some(lock) = rx.lock.filter(|lk| lk.air == air) {
+                    rx.lock = None;
                     got.push((l.to, lock));
                 }
             }
@@ -1357,20 +1385,23 @@ impl<N: Node, S: Server> Sim<N, S> {
         if r.sending == Some(air) {
             r.sending = None;
         }
-        if frame.auto_ack {
+        let op_on_air = match r.op {
+            Op::OnAir(t, a) if a == air && !frame.auto_ack => Some(t),
+            _ => None,
+        };
+        let Some(t) = op_on_air else {
+            self.sync_rx(sender);
             return;
-        }
-        let Op::OnAir(t, a) = r.op else { return };
-        if a != air {
-            return;
-        }
+        };
         if r.caps.auto_ack && t.ack_request {
             r.op = Op::AckWait(t);
             let op = r.op_gen;
+            self.sync_rx(sender);
             let at = self.now + self.cfg.radio.phy.ack_wait_duration();
             self.push(at, Ev::AckTimeout { node: sender, op });
         } else {
             r.op = Op::Idle;
+            self.sync_rx(sender);
             self.tx_done(
                 sender,
                 TxResult::Ok {
@@ -1437,6 +1468,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                     if let Op::AckWait(t) = r.op {
                         if p.seq == Some(t.seq) {
                             r.op = Op::Idle;
+                            self.sync_rx(to);
                             self.tx_done(
                                 to,
                                 TxResult::Ok {
