@@ -367,32 +367,37 @@ enum Op {
     AckWait(Transmit),
 }
 
+/// The frame a receiver is synchronised on (its link's RSSI and PRR term are the sender's
+/// link to the receiver, found again when the frame ends).
 #[derive(Debug, Clone, Copy)]
 struct RxLock {
     air: u64,
     channel: u8,
     rssi: f64,
-    ln_bit_ok: f64,
     corrupted: bool,
 }
 
+/// A node's radio. In C layout, aligned to a cache line, with what every reception at the
+/// node reads or writes (reception draws, counters, timer, filters, capabilities) in its
+/// first two lines and the operation in progress after them.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 struct Radio {
-    powered: bool,
-    epoch: u64,
-    caps: RadioCaps,
-    idle: Option<u8>,
-    op: Op,
-    op_gen: u64,
-    sending: Option<u64>,
     rng: Rng,
-    timer_at: Option<Instant>,
     stats: NodeRadioStats,
+    timer_at: Option<Instant>,
     /// The node's addresses as of its last drain, for [`SimConfig::address_filter`] (kept
     /// here so that filtering a frame does not touch the node).
     filter: AckFilter,
     /// The node's frame-type filter as of its last drain.
     rx_filter: RxFilter,
+    caps: RadioCaps,
+    powered: bool,
+    idle: Option<u8>,
+    epoch: u64,
+    op_gen: u64,
+    sending: Option<u64>,
+    op: Op,
 }
 
 impl Radio {
@@ -412,6 +417,7 @@ impl Radio {
 /// What the medium reads and writes at every node in range of every frame, kept apart from
 /// [`Radio`] in one small entry per node, so the loops over a sender's links stay in cache.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(32))]
 struct RxState {
     /// [`Radio::rx_channel`], refreshed ([`Sim::sync_rx`]) whenever it may have changed.
     channel: Option<u8>,
@@ -470,7 +476,7 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     sink: Option<Box<dyn FrameSink>>,
     stats: MediumStats,
     /// Scratch list of the receivers synchronised on a frame that ends.
-    got: Vec<(NodeId, RxLock)>,
+    got: Vec<(NodeId, RxLock, f64)>,
     steps: u64,
     steps_at_instant: u64,
 }
@@ -1282,7 +1288,6 @@ impl<N: Node, S: Server> Sim<N, S> {
                                 air,
                                 channel,
                                 rssi: l.rssi_dbm,
-                                ln_bit_ok: l.ln_bit_ok,
                                 corrupted: l.rssi_dbm < interferer + capture,
                             });
                         }
@@ -1317,7 +1322,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 rx.heard = rx.heard.saturating_sub(1);
                 if let Some(lock) = rx.lock.filter(|lk| lk.air == air) {
                     rx.lock = None;
-                    got.push((l.to, lock));
+                    got.push((l.to, lock, l.ln_bit_ok));
                 }
             }
         }
@@ -1331,12 +1336,12 @@ impl<N: Node, S: Server> Sim<N, S> {
                 .unwrap_or_default();
             FrameClass::of(mpdu)
         });
-        for &(to, lock) in &got {
+        for &(to, lock, ln_bit_ok) in &got {
             let rssi = lock.rssi;
             let cause = if lock.corrupted {
                 Some(LossCause::Collision)
             } else {
-                let prr = crate::medium::prr_from_log(lock.ln_bit_ok, psdu_len);
+                let prr = crate::medium::prr_from_log(ln_bit_ok, psdu_len);
                 let extra = self.cfg.radio.extra_loss;
                 let Some(r) = self.radios.get_mut(to.index()) else {
                     continue;
