@@ -474,6 +474,9 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     trace: Trace,
     events: VecDeque<(Instant, NodeId, N::Event)>,
     sink: Option<Box<dyn FrameSink>>,
+    /// Some radio has (or had) [`RadioCaps::software_fcs`]: frames on air carry their real
+    /// FCS even without a sink.
+    software_fcs_seen: bool,
     stats: MediumStats,
     /// Scratch list of the receivers synchronised on a frame that ends.
     got: Vec<(NodeId, RxLock, f64)>,
@@ -547,6 +550,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         let uplink = Uplink::new(cfg.uplink, master.fork());
         let max_psdu = usize::from(cfg.radio.phy.max_psdu);
         let n_nodes = nodes.len();
+        let software_fcs_seen = nodes.iter().any(|n| n.radio_caps().software_fcs);
         let mut sim = Sim {
             now: Instant::ZERO,
             seq: 0,
@@ -570,6 +574,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             trace: Trace::new(cfg.trace_capacity),
             events: VecDeque::new(),
             sink: None,
+            software_fcs_seen,
             stats: MediumStats::default(),
             got: Vec::new(),
             steps: 0,
@@ -758,6 +763,7 @@ impl<N: Node, S: Server> Sim<N, S> {
     /// built with) and powers it on; it is drained at once.
     pub fn restart(&mut self, id: NodeId, node: N) -> Result<()> {
         let caps = node.radio_caps();
+        self.software_fcs_seen |= caps.software_fcs;
         let slot = self
             .nodes
             .get_mut(id.index())
@@ -1211,7 +1217,14 @@ impl<N: Node, S: Server> Sim<N, S> {
             (bytes, ok)
         } else {
             let mut p = bytes;
-            append_fcs(&mut p, fcs_len);
+            if self.sink.is_some() || self.software_fcs_seen {
+                append_fcs(&mut p, fcs_len);
+            } else {
+                // No capture and no radio that hands the FCS to its node: only the FCS's
+                // length matters (airtime, counters), not its value.
+                let n = if matches!(fcs_len, 2 | 4) { fcs_len } else { 0 };
+                p.resize(p.len() + usize::from(n), 0);
+            }
             (p, true)
         };
         let mpdu_len = psdu.len().saturating_sub(usize::from(fcs_len));
