@@ -462,6 +462,14 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     air: BTreeMap<u64, AirFrame>,
     /// Per node: its receiver as the medium sees it.
     rx: Vec<RxState>,
+    /// The longest link (metres, with a margin; infinite if positions are not finite): two
+    /// nodes farther apart than this have no link, and two senders farther apart than twice
+    /// this have no receiver in common.
+    reach: f64,
+    /// Scratch list of the frames on air that may interfere with a frame that starts: their
+    /// senders, each with a cursor into its links (sorted by receiver, as are the links the
+    /// starting frame walks).
+    others: Vec<(NodeId, usize)>,
     next_air: u64,
     uplink: Uplink,
     uplink_store: BTreeMap<u64, Vec<u8>>,
@@ -551,6 +559,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         let max_psdu = usize::from(cfg.radio.phy.max_psdu);
         let n_nodes = nodes.len();
         let software_fcs_seen = nodes.iter().any(|n| n.radio_caps().software_fcs);
+        let reach = link_reach(&links, &positions);
         let mut sim = Sim {
             now: Instant::ZERO,
             seq: 0,
@@ -562,6 +571,8 @@ impl<N: Node, S: Server> Sim<N, S> {
             links,
             air: BTreeMap::new(),
             rx: vec![RxState::default(); n_nodes],
+            reach,
+            others: Vec::new(),
             next_air: 0,
             uplink,
             uplink_store: BTreeMap::new(),
@@ -1103,10 +1114,12 @@ impl<N: Node, S: Server> Sim<N, S> {
     fn sensed(&self, id: NodeId, channel: u8) -> bool {
         let now = self.now;
         let threshold = self.cfg.radio.cca_threshold_dbm;
+        let here = self.positions.get(id.index());
         self.rx.get(id.index()).is_some_and(|rx| rx.heard > 0)
             && self.air.values().any(|a| {
                 a.channel == channel
                     && a.end > now
+                    && within(here, self.positions.get(a.sender.index()), self.reach)
                     && self
                         .links
                         .rssi(a.sender, id)
@@ -1260,6 +1273,21 @@ impl<N: Node, S: Server> Sim<N, S> {
         let sens = self.cfg.radio.sensitivity_dbm;
         let capture = self.cfg.radio.capture_margin_db;
         let now = self.now;
+        // The frames already on air on this channel whose senders may share a receiver with
+        // this one (this frame is not in `air` yet).
+        let mut others = std::mem::take(&mut self.others);
+        others.clear();
+        let here = self.positions.get(id.index());
+        others.extend(
+            self.air
+                .values()
+                .filter(|a| {
+                    a.channel == channel
+                        && a.end > now
+                        && within(here, self.positions.get(a.sender.index()), 2.0 * self.reach)
+                })
+                .map(|a| (a.sender, 0usize)),
+        );
         for l in self.links.from(id) {
             let Some(rx) = self.rx.get_mut(l.to.index()) else {
                 continue;
@@ -1282,18 +1310,25 @@ impl<N: Node, S: Server> Sim<N, S> {
                         }
                         None => {
                             // Strongest frame already on air on this channel at this
-                            // receiver (this frame is not in `air` yet; a node has no link
-                            // to itself; `max` does not depend on the order of the frames).
+                            // receiver (a node has no link to itself; `max` does not depend
+                            // on the order of the frames). Receivers come in increasing
+                            // order, so each sender's links are searched from where the
+                            // last search ended.
                             let mut interferer = f64::NEG_INFINITY;
                             if heard > 0 {
-                                for a in self.air.values() {
-                                    if a.channel != channel || a.end <= now {
-                                        continue;
-                                    }
-                                    if let Some(r) = self.links.rssi(a.sender, l.to) {
-                                        if r >= sens {
-                                            interferer = interferer.max(r);
+                                for (sender, cursor) in others.iter_mut() {
+                                    let theirs =
+                                        self.links.from(*sender).get(*cursor..).unwrap_or_default();
+                                    match theirs.binary_search_by_key(&l.to, |x| x.to) {
+                                        Ok(i) => {
+                                            if let Some(x) = theirs.get(i) {
+                                                if x.rssi_dbm >= sens {
+                                                    interferer = interferer.max(x.rssi_dbm);
+                                                }
+                                            }
+                                            *cursor += i + 1;
                                         }
+                                        Err(i) => *cursor += i,
                                     }
                                 }
                             }
@@ -1308,6 +1343,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 }
             }
         }
+        self.others = others;
         self.air.insert(
             air,
             AirFrame {
@@ -1695,6 +1731,32 @@ impl<N: Node, S: Server> Sim<N, S> {
                 self.push(t, Ev::ServerTimer { generation });
             }
         }
+    }
+}
+
+/// The longest link of `links` between `positions`, with a margin for rounding; infinite if
+/// a distance is not finite.
+fn link_reach(links: &Links, positions: &[Position]) -> f64 {
+    let mut reach = 0.0f64;
+    for (i, p) in positions.iter().enumerate() {
+        for l in links.from(NodeId::from(i)) {
+            let d = positions
+                .get(l.to.index())
+                .map_or(f64::INFINITY, |q| p.distance(q));
+            if !d.is_finite() {
+                return f64::INFINITY;
+            }
+            reach = reach.max(d);
+        }
+    }
+    reach * (1.0 + 1e-9) + 1e-6
+}
+
+/// Are two positions at most `reach` apart (`true` if either is unknown)?
+fn within(a: Option<&Position>, b: Option<&Position>, reach: f64) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => reach.is_infinite() || a.distance(b) <= reach,
+        _ => true,
     }
 }
 
