@@ -414,6 +414,17 @@ impl Radio {
     }
 }
 
+/// A frame on air as the interference and CCA checks see it.
+#[derive(Debug, Clone, Copy)]
+struct OnAir {
+    air: u64,
+    sender: NodeId,
+    channel: u8,
+    end: Instant,
+    /// The sender's position (`None` if the layout has none for it).
+    at: Option<Position>,
+}
+
 /// What the medium reads and writes at every node in range of every frame, kept apart from
 /// [`Radio`] in one small entry per node, so the loops over a sender's links stay in cache.
 #[derive(Debug, Clone, Copy, Default)]
@@ -466,6 +477,9 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     /// nodes farther apart than this have no link, and two senders farther apart than twice
     /// this have no receiver in common.
     reach: f64,
+    /// The frames in `air` as the interference and CCA checks walk them: contiguous, with
+    /// the sender's position (in no particular order).
+    on_air: Vec<OnAir>,
     /// Scratch list of the frames on air that may interfere with a frame that starts: their
     /// senders, each with a cursor into its links (sorted by receiver, as are the links the
     /// starting frame walks).
@@ -572,6 +586,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             air: BTreeMap::new(),
             rx: vec![RxState::default(); n_nodes],
             reach,
+            on_air: Vec::new(),
             others: Vec::new(),
             next_air: 0,
             uplink,
@@ -1116,10 +1131,10 @@ impl<N: Node, S: Server> Sim<N, S> {
         let threshold = self.cfg.radio.cca_threshold_dbm;
         let here = self.positions.get(id.index());
         self.rx.get(id.index()).is_some_and(|rx| rx.heard > 0)
-            && self.air.values().any(|a| {
+            && self.on_air.iter().any(|a| {
                 a.channel == channel
                     && a.end > now
-                    && within(here, self.positions.get(a.sender.index()), self.reach)
+                    && within(here, a.at.as_ref(), self.reach)
                     && self
                         .links
                         .rssi(a.sender, id)
@@ -1279,12 +1294,12 @@ impl<N: Node, S: Server> Sim<N, S> {
         others.clear();
         let here = self.positions.get(id.index());
         others.extend(
-            self.air
-                .values()
+            self.on_air
+                .iter()
                 .filter(|a| {
                     a.channel == channel
                         && a.end > now
-                        && within(here, self.positions.get(a.sender.index()), 2.0 * self.reach)
+                        && within(here, a.at.as_ref(), 2.0 * self.reach)
                 })
                 .map(|a| (a.sender, 0usize)),
         );
@@ -1344,6 +1359,13 @@ impl<N: Node, S: Server> Sim<N, S> {
             }
         }
         self.others = others;
+        self.on_air.push(OnAir {
+            air,
+            sender: id,
+            channel,
+            end,
+            at: self.positions.get(id.index()).copied(),
+        });
         self.air.insert(
             air,
             AirFrame {
@@ -1362,6 +1384,9 @@ impl<N: Node, S: Server> Sim<N, S> {
         let Some(frame) = self.air.remove(&air) else {
             return;
         };
+        if let Some(k) = self.on_air.iter().position(|a| a.air == air) {
+            self.on_air.swap_remove(k);
+        }
         let sender = frame.sender;
         // Receivers that were synchronised on this frame (in a buffer kept across frames).
         let mut got = std::mem::take(&mut self.got);
