@@ -118,6 +118,18 @@ impl<K: PartialEq, V> BoundedMap<K, V> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
     }
+    /// The value for `key`, inserting `make()` first if the key is new (one walk of the
+    /// entries either way). `None` if the key is new and the map is full.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> Option<&mut V> {
+        match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(i) => self.entries.get_mut(i).map(|(_, v)| v),
+            None if self.entries.len() >= self.cap => None,
+            None => {
+                self.entries.push((key, make()));
+                self.entries.last_mut().map(|(_, v)| v)
+            }
+        }
+    }
     /// `true` if `key` is present.
     pub fn contains_key(&self, key: &K) -> bool {
         self.get(key).is_some()
@@ -215,5 +227,22 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m.remove(&3), Some("d"));
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn get_or_insert_with_finds_inserts_or_refuses() {
+        let mut m = BoundedMap::with_capacity(2);
+        *m.get_or_insert_with(1, || 10).unwrap() += 1;
+        assert_eq!(m.get(&1), Some(&11));
+        // Present: `make` is not called and the value is the stored one.
+        assert_eq!(
+            m.get_or_insert_with(1, || unreachable!()).copied(),
+            Some(11)
+        );
+        assert_eq!(m.get_or_insert_with(2, || 20).copied(), Some(20));
+        // New key, full map: refused, nothing changes.
+        assert!(m.get_or_insert_with(3, || 30).is_none());
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get(&3), None);
     }
 }

@@ -1084,8 +1084,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
     }
 
     fn pump(&mut self, now: Instant) {
+        // Scratch space for the stack's layers and the PAN client, one for every round.
+        let mut buf = [0u8; 1280];
         for _ in 0..32 {
-            self.stack.pump(now);
+            self.stack.pump(now, &mut buf);
             let mut progressed = false;
             while let Some(d) = self.stack.local.pop_front() {
                 progressed = true;
@@ -1098,7 +1100,6 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             // Borrowed in place (the client is large: moving it out and back costs a copy
             // each way on every pump).
             if let Some(pac) = self.pac.as_mut() {
-                let mut buf = [0u8; 1280];
                 while let Some(t) = pac.poll_transmit(now, &mut buf) {
                     progressed = true;
                     let data = buf.get(..t.len).unwrap_or(&[]).to_vec();

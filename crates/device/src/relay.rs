@@ -657,8 +657,10 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
     }
 
     fn pump(&mut self, now: Instant) {
+        // Scratch space for the stack's layers and the PAN client, one for every round.
+        let mut buf = [0u8; 1280];
         for _ in 0..32 {
-            self.stack.pump(now);
+            self.stack.pump(now, &mut buf);
             let mut progressed = false;
             while let Some(d) = self.stack.local.pop_front() {
                 progressed = true;
@@ -670,7 +672,6 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
                 let _ = matches!(e, StackEvent::Rpl(_));
             }
             if let Some(mut pac) = self.pac.take() {
-                let mut buf = [0u8; 1280];
                 let src = self.dodag_id();
                 while let Some(t) = pac.poll_transmit(now, &mut buf) {
                     progressed = true;

@@ -940,12 +940,11 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         });
     }
 
-    /// Moves values between the layers until nothing is left to move.
-    pub(crate) fn pump(&mut self, now: Instant) {
+    /// Moves values between the layers until nothing is left to move. `buf` is scratch space
+    /// for every layer's output (each message is copied out of it before the next is
+    /// written), lent by the caller so one buffer serves all its rounds.
+    pub(crate) fn pump(&mut self, now: Instant, buf: &mut [u8]) {
         self.now = now;
-        // One scratch buffer for every layer's output; each message is copied out of it
-        // before the next is written.
-        let mut buf = [0u8; 1280];
         for _ in 0..64 {
             let mut progressed = false;
             let mut tx_done = false;
@@ -967,7 +966,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 self.feed_link_metrics(now);
             }
             self.mle.set_link_frame_counter(self.mac.frame_counter());
-            while let Some(t) = self.mle.poll_transmit(now, &mut buf) {
+            while let Some(t) = self.mle.poll_transmit(now, buf) {
                 progressed = true;
                 let data = buf.get(..t.len).unwrap_or(&[]).to_vec();
                 self.send_udp(
@@ -998,7 +997,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             }
             let mut out: Vec<Vec<u8>> = Vec::new();
             if let Some(r) = self.rpl.as_mut() {
-                while let Some(t) = r.poll_transmit(now, &mut buf) {
+                while let Some(t) = r.poll_transmit(now, buf) {
                     let body = buf.get(..t.len).unwrap_or(&[]);
                     let hl = if t.dst.is_multicast() || t.dst.is_unicast_link_local() {
                         255
@@ -1021,7 +1020,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             }
             let global = self.global_address();
             if let Some(pre) = self.pre.as_mut() {
-                while let Some(t) = pre.poll_transmit(now, &mut buf) {
+                while let Some(t) = pre.poll_transmit(now, buf) {
                     let data = buf.get(..t.len).unwrap_or(&[]);
                     let src = if t.dst.is_unicast_link_local() {
                         Some(self.ll)

@@ -126,7 +126,6 @@ pub struct NodeRadioStats {
 
 #[derive(Debug)]
 enum Ev {
-    NodeTimer { node: NodeId, generation: u64 },
     ServerTimer { generation: u64 },
     TxBegin { node: NodeId, op: u64 },
     CcaDone { node: NodeId, op: u64, busy: bool },
@@ -220,6 +219,144 @@ impl EventQueue {
     }
 }
 
+/// No heap slot ([`TimerQueue::pos`]).
+const NO_SLOT: u32 = u32::MAX;
+
+/// The node timers: at most one entry per node, keyed by `(at, seq)` like the events of
+/// [`EventQueue`] (the `seq` taken from the same counter when the timer was set), in a
+/// 4-ary min-heap that knows where each node's entry sits. A timer that moves or is
+/// cancelled is updated in place, so no stale timer event is ever queued or popped; as every
+/// key is unique, timers fire in exactly the order separate timer events would.
+#[derive(Default)]
+struct TimerQueue {
+    heap: Vec<(Instant, u64, NodeId)>,
+    /// Per node: the index of its entry in `heap`, or [`NO_SLOT`].
+    pos: Vec<u32>,
+}
+
+impl TimerQueue {
+    const ARITY: usize = 4;
+
+    fn new(nodes: usize) -> TimerQueue {
+        TimerQueue {
+            heap: Vec::with_capacity(nodes),
+            pos: vec![NO_SLOT; nodes],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The earliest timer `(at, seq, node)`.
+    fn peek(&self) -> Option<(Instant, u64, NodeId)> {
+        self.heap.first().copied()
+    }
+
+    fn key(&self, i: usize) -> Option<(Instant, u64)> {
+        self.heap.get(i).map(|&(at, seq, _)| (at, seq))
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.key(a), self.key(b)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        }
+    }
+
+    /// Swaps two heap slots and records the nodes' new positions.
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        for i in [a, b] {
+            if let Some(&(_, _, node)) = self.heap.get(i) {
+                if let Some(p) = self.pos.get_mut(node.index()) {
+                    *p = i as u32;
+                }
+            }
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) -> usize {
+        while i > 0 {
+            let parent = (i - 1) / Self::ARITY;
+            if !self.less(i, parent) {
+                break;
+            }
+            self.swap(i, parent);
+            i = parent;
+        }
+        i
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let first = i * Self::ARITY + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            for c in first + 1..(first + Self::ARITY).min(n) {
+                if self.less(c, min) {
+                    min = c;
+                }
+            }
+            if !self.less(min, i) {
+                break;
+            }
+            self.swap(i, min);
+            i = min;
+        }
+    }
+
+    /// Sets (or moves) `node`'s timer to `(at, seq)`.
+    fn set(&mut self, node: NodeId, at: Instant, seq: u64) {
+        let Some(&slot) = self.pos.get(node.index()) else {
+            return;
+        };
+        if let Some(e) = self.heap.get_mut(slot as usize) {
+            *e = (at, seq, node);
+            let i = self.sift_up(slot as usize);
+            self.sift_down(i);
+        } else {
+            self.heap.push((at, seq, node));
+            let i = self.heap.len() - 1;
+            if let Some(p) = self.pos.get_mut(node.index()) {
+                *p = i as u32;
+            }
+            self.sift_up(i);
+        }
+    }
+
+    /// Cancels `node`'s timer, if it has one.
+    fn remove(&mut self, node: NodeId) {
+        let Some(&slot) = self.pos.get(node.index()) else {
+            return;
+        };
+        let i = slot as usize;
+        if i >= self.heap.len() {
+            return;
+        }
+        let last = self.heap.len() - 1;
+        self.swap(i, last);
+        self.heap.pop();
+        if let Some(p) = self.pos.get_mut(node.index()) {
+            *p = NO_SLOT;
+        }
+        if i < last {
+            let j = self.sift_up(i);
+            self.sift_down(j);
+        }
+    }
+
+    /// Takes the earliest timer.
+    fn pop(&mut self) -> Option<(Instant, u64, NodeId)> {
+        let top = self.peek()?;
+        self.remove(top.2);
+        Some(top)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Idle,
@@ -230,34 +367,37 @@ enum Op {
     AckWait(Transmit),
 }
 
+/// The frame a receiver is synchronised on (its link's RSSI and PRR term are the sender's
+/// link to the receiver, found again when the frame ends).
 #[derive(Debug, Clone, Copy)]
 struct RxLock {
     air: u64,
     channel: u8,
     rssi: f64,
-    ln_bit_ok: f64,
     corrupted: bool,
 }
 
+/// A node's radio. In C layout, aligned to a cache line, with what every reception at the
+/// node reads or writes (reception draws, counters, timer, filters, capabilities) in its
+/// first two lines and the operation in progress after them.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 struct Radio {
-    powered: bool,
-    epoch: u64,
-    caps: RadioCaps,
-    idle: Option<u8>,
-    op: Op,
-    op_gen: u64,
-    sending: Option<u64>,
-    rx: Option<RxLock>,
     rng: Rng,
-    timer_at: Option<Instant>,
-    timer_gen: u64,
     stats: NodeRadioStats,
+    timer_at: Option<Instant>,
     /// The node's addresses as of its last drain, for [`SimConfig::address_filter`] (kept
     /// here so that filtering a frame does not touch the node).
     filter: AckFilter,
     /// The node's frame-type filter as of its last drain.
     rx_filter: RxFilter,
+    caps: RadioCaps,
+    powered: bool,
+    idle: Option<u8>,
+    epoch: u64,
+    op_gen: u64,
+    sending: Option<u64>,
+    op: Op,
 }
 
 impl Radio {
@@ -274,6 +414,32 @@ impl Radio {
     }
 }
 
+/// A frame on air as the interference and CCA checks see it.
+#[derive(Debug, Clone, Copy)]
+struct OnAir {
+    air: u64,
+    sender: NodeId,
+    channel: u8,
+    end: Instant,
+    /// The sender's position (`None` if the layout has none for it).
+    at: Option<Position>,
+}
+
+/// What the medium reads and writes at every node in range of every frame, kept apart from
+/// [`Radio`] in one small entry per node, so the loops over a sender's links stay in cache.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(32))]
+struct RxState {
+    /// [`Radio::rx_channel`], refreshed ([`Sim::sync_rx`]) whenever it may have changed.
+    channel: Option<u8>,
+    /// How many frames on air reach the node (RSSI at least the link floor). Mostly zero;
+    /// only where it is not do the interference and CCA checks walk the frames on air (a
+    /// few in the whole network) and look up each sender's link to the node.
+    heard: u32,
+    /// The frame the receiver is synchronised on.
+    lock: Option<RxLock>,
+}
+
 #[derive(Debug, Clone)]
 struct AirFrame {
     sender: NodeId,
@@ -284,17 +450,6 @@ struct AirFrame {
     /// The FCS matches the MPDU.
     fcs_ok: bool,
     auto_ack: bool,
-}
-
-/// A frame on air as one receiver hears it: kept per node from air start to air end, so the
-/// interference and CCA checks look at the node's own neighbourhood instead of every frame
-/// on air in the network.
-#[derive(Debug, Clone, Copy)]
-struct Heard {
-    air: u64,
-    channel: u8,
-    end: Instant,
-    rssi: f64,
 }
 
 /// A deterministic simulation of `N` nodes sharing a radio medium, with an uplink from one
@@ -309,13 +464,26 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     now: Instant,
     seq: u64,
     queue: EventQueue,
+    /// The node timers (kept apart from `queue`; [`Sim::step`] takes the earlier head).
+    timers: TimerQueue,
     nodes: Vec<N>,
     radios: Vec<Radio>,
     positions: Vec<Position>,
     links: Links,
     air: BTreeMap<u64, AirFrame>,
-    /// Per node: the frames on air that reach it (RSSI at least the link floor).
-    heard: Vec<Vec<Heard>>,
+    /// Per node: its receiver as the medium sees it.
+    rx: Vec<RxState>,
+    /// The longest link (metres, with a margin; infinite if positions are not finite): two
+    /// nodes farther apart than this have no link, and two senders farther apart than twice
+    /// this have no receiver in common.
+    reach: f64,
+    /// The frames in `air` as the interference and CCA checks walk them: contiguous, with
+    /// the sender's position (in no particular order).
+    on_air: Vec<OnAir>,
+    /// Scratch list of the frames on air that may interfere with a frame that starts: their
+    /// senders, each with a cursor into its links (sorted by receiver, as are the links the
+    /// starting frame walks).
+    others: Vec<(NodeId, usize)>,
     next_air: u64,
     uplink: Uplink,
     uplink_store: BTreeMap<u64, Vec<u8>>,
@@ -328,9 +496,12 @@ pub struct Sim<N: Node, S: Server = crate::NoServer> {
     trace: Trace,
     events: VecDeque<(Instant, NodeId, N::Event)>,
     sink: Option<Box<dyn FrameSink>>,
+    /// Some radio has (or had) [`RadioCaps::software_fcs`]: frames on air carry their real
+    /// FCS even without a sink.
+    software_fcs_seen: bool,
     stats: MediumStats,
     /// Scratch list of the receivers synchronised on a frame that ends.
-    got: Vec<(NodeId, RxLock)>,
+    got: Vec<(NodeId, RxLock, f64)>,
     steps: u64,
     steps_at_instant: u64,
 }
@@ -340,7 +511,7 @@ impl<N: Node, S: Server> core::fmt::Debug for Sim<N, S> {
         f.debug_struct("Sim")
             .field("now", &self.now)
             .field("nodes", &self.nodes.len())
-            .field("pending", &self.queue.len())
+            .field("pending", &(self.queue.len() + self.timers.len()))
             .field("stats", &self.stats)
             .finish()
     }
@@ -391,10 +562,8 @@ impl<N: Node, S: Server> Sim<N, S> {
                 op: Op::Idle,
                 op_gen: 0,
                 sending: None,
-                rx: None,
                 rng: master.fork(),
                 timer_at: None,
-                timer_gen: 0,
                 stats: NodeRadioStats::default(),
                 filter: n.ack_filter(),
                 rx_filter: n.rx_filter(),
@@ -403,16 +572,22 @@ impl<N: Node, S: Server> Sim<N, S> {
         let uplink = Uplink::new(cfg.uplink, master.fork());
         let max_psdu = usize::from(cfg.radio.phy.max_psdu);
         let n_nodes = nodes.len();
+        let software_fcs_seen = nodes.iter().any(|n| n.radio_caps().software_fcs);
+        let reach = link_reach(&links, &positions);
         let mut sim = Sim {
             now: Instant::ZERO,
             seq: 0,
             queue: EventQueue::default(),
+            timers: TimerQueue::new(n_nodes),
             nodes,
             radios,
             positions,
             links,
             air: BTreeMap::new(),
-            heard: vec![Vec::new(); n_nodes],
+            rx: vec![RxState::default(); n_nodes],
+            reach,
+            on_air: Vec::new(),
+            others: Vec::new(),
             next_air: 0,
             uplink,
             uplink_store: BTreeMap::new(),
@@ -425,6 +600,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             trace: Trace::new(cfg.trace_capacity),
             events: VecDeque::new(),
             sink: None,
+            software_fcs_seen,
             stats: MediumStats::default(),
             got: Vec::new(),
             steps: 0,
@@ -597,7 +773,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         r.op_gen = r.op_gen.wrapping_add(1);
         r.idle = None;
         r.timer_at = None;
-        r.timer_gen = r.timer_gen.wrapping_add(1);
+        self.timers.remove(id);
         self.check_rx(id);
         self.trace.record(
             self.now,
@@ -613,6 +789,7 @@ impl<N: Node, S: Server> Sim<N, S> {
     /// built with) and powers it on; it is drained at once.
     pub fn restart(&mut self, id: NodeId, node: N) -> Result<()> {
         let caps = node.radio_caps();
+        self.software_fcs_seen |= caps.software_fcs;
         let slot = self
             .nodes
             .get_mut(id.index())
@@ -626,8 +803,8 @@ impl<N: Node, S: Server> Sim<N, S> {
             r.op_gen = r.op_gen.wrapping_add(1);
             r.idle = None;
             r.timer_at = None;
-            r.timer_gen = r.timer_gen.wrapping_add(1);
         }
+        self.timers.remove(id);
         self.check_rx(id);
         self.trace
             .record(self.now, TraceKind::Power { node: id, on: true });
@@ -637,16 +814,33 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     /// The time of the next pending event.
     pub fn next_event_at(&self) -> Option<Instant> {
-        self.queue.peek().map(|q| q.at)
+        match (self.queue.peek(), self.timers.peek()) {
+            (Some(q), Some((at, _, _))) => Some(q.at.min(at)),
+            (Some(q), None) => Some(q.at),
+            (None, t) => t.map(|(at, _, _)| at),
+        }
     }
 
     /// Performs the earliest pending event. `Ok(false)` when nothing is pending.
     pub fn step(&mut self) -> Result<bool> {
-        let Some(q) = self.queue.pop() else {
-            return Ok(false);
+        let timer_first = match (self.queue.peek(), self.timers.peek()) {
+            (Some(q), Some((at, seq, _))) => (at, seq) < (q.at, q.seq),
+            (None, Some(_)) => true,
+            (_, None) => false,
         };
-        if q.at > self.now {
-            self.now = q.at;
+        let (at, ev) = if timer_first {
+            let Some((at, _, node)) = self.timers.pop() else {
+                return Ok(false);
+            };
+            (at, Err(node))
+        } else {
+            let Some(q) = self.queue.pop() else {
+                return Ok(false);
+            };
+            (q.at, Ok(q.ev))
+        };
+        if at > self.now {
+            self.now = at;
             self.steps_at_instant = 0;
         }
         self.steps = self.steps.wrapping_add(1);
@@ -657,7 +851,10 @@ impl<N: Node, S: Server> Sim<N, S> {
                 at: self.now,
             });
         }
-        self.dispatch(q.ev);
+        match ev {
+            Ok(ev) => self.dispatch(ev),
+            Err(node) => self.on_node_timer(node),
+        }
         Ok(true)
     }
 
@@ -709,7 +906,6 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Ev::NodeTimer { node, generation } => self.on_node_timer(node, generation),
             Ev::ServerTimer { generation } => {
                 if generation == self.server_timer_gen && self.server_timer_at.is_some() {
                     self.server_timer_at = None;
@@ -725,6 +921,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 if let Some(r) = self.radios.get_mut(node.index()) {
                     if r.op_gen == op && matches!(r.op, Op::AckWait(_)) {
                         r.op = Op::Idle;
+                        self.sync_rx(node);
                         self.stats.no_ack += 1;
                         self.tx_done(node, TxResult::NoAck);
                     }
@@ -802,25 +999,23 @@ impl<N: Node, S: Server> Sim<N, S> {
         }
         if next != r.timer_at {
             r.timer_at = next;
-            r.timer_gen = r.timer_gen.wrapping_add(1);
-            let generation = r.timer_gen;
-            if let Some(t) = next {
-                self.push(
-                    t,
-                    Ev::NodeTimer {
-                        node: id,
-                        generation,
-                    },
-                );
+            match next {
+                Some(t) => {
+                    // The key an event pushed now would get.
+                    let at = t.max(self.now);
+                    self.seq = self.seq.wrapping_add(1);
+                    self.timers.set(id, at, self.seq);
+                }
+                None => self.timers.remove(id),
             }
         }
     }
 
-    fn on_node_timer(&mut self, id: NodeId, generation: u64) {
+    fn on_node_timer(&mut self, id: NodeId) {
         let Some(r) = self.radios.get_mut(id.index()) else {
             return;
         };
-        if !r.powered || r.timer_gen != generation || r.timer_at.is_none() {
+        if !r.powered || r.timer_at.is_none() {
             return;
         }
         r.timer_at = None;
@@ -876,6 +1071,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                 r.op_gen = r.op_gen.wrapping_add(1);
                 r.op = Op::Waiting(t, frame);
                 let op = r.op_gen;
+                self.sync_rx(id);
                 self.push(t.at, Ev::TxBegin { node: id, op });
             }
         }
@@ -894,12 +1090,14 @@ impl<N: Node, S: Server> Sim<N, S> {
 
     /// Drops a reception the receiver can no longer continue.
     fn check_rx(&mut self, id: NodeId) {
-        let Some(r) = self.radios.get_mut(id.index()) else {
+        self.sync_rx(id);
+        let (Some(r), Some(rx)) = (self.radios.get_mut(id.index()), self.rx.get_mut(id.index()))
+        else {
             return;
         };
-        if let Some(lock) = r.rx {
-            if r.rx_channel() != Some(lock.channel) {
-                r.rx = None;
+        if let Some(lock) = rx.lock {
+            if rx.channel != Some(lock.channel) {
+                rx.lock = None;
                 r.stats.rx_lost += 1;
                 self.stats.interrupted += 1;
                 let from = self
@@ -919,14 +1117,29 @@ impl<N: Node, S: Server> Sim<N, S> {
         }
     }
 
+    /// Refreshes the receive channel the medium keeps for `id` (after its power, operation,
+    /// idle channel or sending state changed).
+    fn sync_rx(&mut self, id: NodeId) {
+        if let (Some(r), Some(rx)) = (self.radios.get(id.index()), self.rx.get_mut(id.index())) {
+            rx.channel = r.rx_channel();
+        }
+    }
+
     /// Energy above the CCA threshold on `channel` at `id` right now (own frames excluded).
     fn sensed(&self, id: NodeId, channel: u8) -> bool {
         let now = self.now;
         let threshold = self.cfg.radio.cca_threshold_dbm;
-        self.heard.get(id.index()).is_some_and(|v| {
-            v.iter()
-                .any(|h| h.channel == channel && h.end > now && h.rssi >= threshold)
-        })
+        let here = self.positions.get(id.index());
+        self.rx.get(id.index()).is_some_and(|rx| rx.heard > 0)
+            && self.on_air.iter().any(|a| {
+                a.channel == channel
+                    && a.end > now
+                    && within(here, a.at.as_ref(), self.reach)
+                    && self
+                        .links
+                        .rssi(a.sender, id)
+                        .is_some_and(|r| r >= threshold)
+            })
     }
 
     fn current_op(&self, id: NodeId, op: u64) -> Option<&Radio> {
@@ -980,6 +1193,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         if busy {
             r.stats.cca_busy += 1;
             self.stats.cca_busy += 1;
+            self.sync_rx(id);
             self.tx_done(id, TxResult::ChannelBusy);
         } else {
             r.op = Op::Turnaround(t, frame);
@@ -1001,6 +1215,7 @@ impl<N: Node, S: Server> Sim<N, S> {
         };
         if r.sending.is_some() {
             // An auto-ACK took the radio during the turnaround.
+            self.sync_rx(id);
             self.tx_done(id, TxResult::ChannelBusy);
             return;
         }
@@ -1030,7 +1245,14 @@ impl<N: Node, S: Server> Sim<N, S> {
             (bytes, ok)
         } else {
             let mut p = bytes;
-            append_fcs(&mut p, fcs_len);
+            if self.sink.is_some() || self.software_fcs_seen {
+                append_fcs(&mut p, fcs_len);
+            } else {
+                // No capture and no radio that hands the FCS to its node: only the FCS's
+                // length matters (airtime, counters), not its value.
+                let n = if matches!(fcs_len, 2 | 4) { fcs_len } else { 0 };
+                p.resize(p.len() + usize::from(n), 0);
+            }
             (p, true)
         };
         let mpdu_len = psdu.len().saturating_sub(usize::from(fcs_len));
@@ -1066,12 +1288,36 @@ impl<N: Node, S: Server> Sim<N, S> {
         let sens = self.cfg.radio.sensitivity_dbm;
         let capture = self.cfg.radio.capture_margin_db;
         let now = self.now;
+        // The frames already on air on this channel whose senders may share a receiver with
+        // this one (this frame is not in `air` yet).
+        let mut others = std::mem::take(&mut self.others);
+        others.clear();
+        let here = self.positions.get(id.index());
+        others.extend(
+            self.on_air
+                .iter()
+                .filter(|a| {
+                    a.channel == channel
+                        && a.end > now
+                        && within(here, a.at.as_ref(), 2.0 * self.reach)
+                })
+                .map(|a| (a.sender, 0usize)),
+        );
         for l in self.links.from(id) {
-            let to = l.to.index();
-            let heard = self.heard.get_mut(to);
-            if let Some(rr) = self.radios.get_mut(to) {
-                if l.rssi_dbm >= sens && rr.rx_channel() == Some(channel) {
-                    match rr.rx.as_mut() {
+            let Some(rx) = self.rx.get_mut(l.to.index()) else {
+                continue;
+            };
+            debug_assert_eq!(
+                rx.channel,
+                self.radios.get(l.to.index()).and_then(Radio::rx_channel),
+                "stale receive channel at {}",
+                l.to
+            );
+            let heard = rx.heard;
+            rx.heard = heard.saturating_add(1);
+            {
+                if l.rssi_dbm >= sens && rx.channel == Some(channel) {
+                    match rx.lock.as_mut() {
                         Some(lock) => {
                             if lock.rssi < l.rssi_dbm + capture {
                                 lock.corrupted = true;
@@ -1079,37 +1325,47 @@ impl<N: Node, S: Server> Sim<N, S> {
                         }
                         None => {
                             // Strongest frame already on air on this channel at this
-                            // receiver (this frame joins the list below). The sender's own
-                            // frames never reach its own list; `max` does not depend on the
-                            // order of the list.
-                            let interferer = heard
-                                .as_deref()
-                                .map(Vec::as_slice)
-                                .unwrap_or_default()
-                                .iter()
-                                .filter(|h| h.channel == channel && h.end > now && h.rssi >= sens)
-                                .map(|h| h.rssi)
-                                .fold(f64::NEG_INFINITY, f64::max);
-                            rr.rx = Some(RxLock {
+                            // receiver (a node has no link to itself; `max` does not depend
+                            // on the order of the frames). Receivers come in increasing
+                            // order, so each sender's links are searched from where the
+                            // last search ended.
+                            let mut interferer = f64::NEG_INFINITY;
+                            if heard > 0 {
+                                for (sender, cursor) in others.iter_mut() {
+                                    let theirs =
+                                        self.links.from(*sender).get(*cursor..).unwrap_or_default();
+                                    match theirs.binary_search_by_key(&l.to, |x| x.to) {
+                                        Ok(i) => {
+                                            if let Some(x) = theirs.get(i) {
+                                                if x.rssi_dbm >= sens {
+                                                    interferer = interferer.max(x.rssi_dbm);
+                                                }
+                                            }
+                                            *cursor += i + 1;
+                                        }
+                                        Err(i) => *cursor += i,
+                                    }
+                                }
+                            }
+                            rx.lock = Some(RxLock {
                                 air,
                                 channel,
                                 rssi: l.rssi_dbm,
-                                ln_bit_ok: l.ln_bit_ok,
                                 corrupted: l.rssi_dbm < interferer + capture,
                             });
                         }
                     }
                 }
             }
-            if let Some(v) = heard {
-                v.push(Heard {
-                    air,
-                    channel,
-                    end,
-                    rssi: l.rssi_dbm,
-                });
-            }
         }
+        self.others = others;
+        self.on_air.push(OnAir {
+            air,
+            sender: id,
+            channel,
+            end,
+            at: self.positions.get(id.index()).copied(),
+        });
         self.air.insert(
             air,
             AirFrame {
@@ -1128,20 +1384,19 @@ impl<N: Node, S: Server> Sim<N, S> {
         let Some(frame) = self.air.remove(&air) else {
             return;
         };
+        if let Some(k) = self.on_air.iter().position(|a| a.air == air) {
+            self.on_air.swap_remove(k);
+        }
         let sender = frame.sender;
         // Receivers that were synchronised on this frame (in a buffer kept across frames).
         let mut got = std::mem::take(&mut self.got);
         got.clear();
         for l in self.links.from(sender) {
-            if let Some(v) = self.heard.get_mut(l.to.index()) {
-                if let Some(k) = v.iter().position(|h| h.air == air) {
-                    v.swap_remove(k);
-                }
-            }
-            if let Some(r) = self.radios.get_mut(l.to.index()) {
-                if let Some(lock) = r.rx.filter(|lk| lk.air == air) {
-                    r.rx = None;
-                    got.push((l.to, lock));
+            if let Some(rx) = self.rx.get_mut(l.to.index()) {
+                rx.heard = rx.heard.saturating_sub(1);
+                if let Some(lock) = rx.lock.filter(|lk| lk.air == air) {
+                    rx.lock = None;
+                    got.push((l.to, lock, l.ln_bit_ok));
                 }
             }
         }
@@ -1155,12 +1410,12 @@ impl<N: Node, S: Server> Sim<N, S> {
                 .unwrap_or_default();
             FrameClass::of(mpdu)
         });
-        for &(to, lock) in &got {
+        for &(to, lock, ln_bit_ok) in &got {
             let rssi = lock.rssi;
             let cause = if lock.corrupted {
                 Some(LossCause::Collision)
             } else {
-                let prr = crate::medium::prr_from_log(lock.ln_bit_ok, psdu_len);
+                let prr = crate::medium::prr_from_log(ln_bit_ok, psdu_len);
                 let extra = self.cfg.radio.extra_loss;
                 let Some(r) = self.radios.get_mut(to.index()) else {
                     continue;
@@ -1209,20 +1464,23 @@ impl<N: Node, S: Server> Sim<N, S> {
         if r.sending == Some(air) {
             r.sending = None;
         }
-        if frame.auto_ack {
+        let op_on_air = match r.op {
+            Op::OnAir(t, a) if a == air && !frame.auto_ack => Some(t),
+            _ => None,
+        };
+        let Some(t) = op_on_air else {
+            self.sync_rx(sender);
             return;
-        }
-        let Op::OnAir(t, a) = r.op else { return };
-        if a != air {
-            return;
-        }
+        };
         if r.caps.auto_ack && t.ack_request {
             r.op = Op::AckWait(t);
             let op = r.op_gen;
+            self.sync_rx(sender);
             let at = self.now + self.cfg.radio.phy.ack_wait_duration();
             self.push(at, Ev::AckTimeout { node: sender, op });
         } else {
             r.op = Op::Idle;
+            self.sync_rx(sender);
             self.tx_done(
                 sender,
                 TxResult::Ok {
@@ -1289,6 +1547,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                     if let Op::AckWait(t) = r.op {
                         if p.seq == Some(t.seq) {
                             r.op = Op::Idle;
+                            self.sync_rx(to);
                             self.tx_done(
                                 to,
                                 TxResult::Ok {
@@ -1500,6 +1759,32 @@ impl<N: Node, S: Server> Sim<N, S> {
     }
 }
 
+/// The longest link of `links` between `positions`, with a margin for rounding; infinite if
+/// a distance is not finite.
+fn link_reach(links: &Links, positions: &[Position]) -> f64 {
+    let mut reach = 0.0f64;
+    for (i, p) in positions.iter().enumerate() {
+        for l in links.from(NodeId::from(i)) {
+            let d = positions
+                .get(l.to.index())
+                .map_or(f64::INFINITY, |q| p.distance(q));
+            if !d.is_finite() {
+                return f64::INFINITY;
+            }
+            reach = reach.max(d);
+        }
+    }
+    reach * (1.0 + 1e-9) + 1e-6
+}
+
+/// Are two positions at most `reach` apart (`true` if either is unknown)?
+fn within(a: Option<&Position>, b: Option<&Position>, reach: f64) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => reach.is_infinite() || a.distance(b) <= reach,
+        _ => true,
+    }
+}
+
 /// Does a radio with this filter accept a frame for `dst` on `dst_pan` (802.15.4-2020
 /// §6.7.2)? Frames without a destination address and broadcasts pass; a filter without a PAN
 /// (or on the broadcast PAN, not yet associated) accepts every PAN; a filter without any
@@ -1629,5 +1914,52 @@ mod tests {
             assert_eq!(q.len(), model.len());
         }
         assert!(q.pop().is_none() && model.is_empty());
+    }
+
+    #[test]
+    fn the_timer_queue_keeps_one_entry_per_node_and_pops_in_key_order() {
+        let mut rng = Rng::new(12);
+        let nodes = 50usize;
+        let mut q = TimerQueue::new(nodes);
+        // Model: the current key of each node's timer.
+        let mut model: Vec<Option<(Instant, u64)>> = vec![None; nodes];
+        let mut seq = 0u64;
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000u32 {
+            let node = NodeId::from(rng.range_inclusive(0, nodes as u64 - 1) as usize);
+            match rng.range_inclusive(0, 9) {
+                0..=5 => {
+                    seq += 1;
+                    let at = now + amimesh_core::Duration::from_micros(rng.range_inclusive(0, 40));
+                    q.set(node, at, seq);
+                    model[node.index()] = Some((at, seq));
+                }
+                6 => {
+                    q.remove(node);
+                    model[node.index()] = None;
+                }
+                _ => {
+                    let want = model
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, k)| k.map(|(at, s)| (at, s, NodeId::from(i))))
+                        .min();
+                    let got = q.pop();
+                    assert_eq!(got, want);
+                    if let Some((at, _, n)) = got {
+                        now = at;
+                        model[n.index()] = None;
+                    }
+                }
+            }
+            assert_eq!(q.len(), model.iter().flatten().count());
+            for (i, k) in model.iter().enumerate() {
+                let slot = q.pos[i];
+                match k {
+                    Some((at, s)) => assert_eq!(q.heap[slot as usize], (*at, *s, NodeId::from(i))),
+                    None => assert_eq!(slot, NO_SLOT),
+                }
+            }
+        }
     }
 }

@@ -148,13 +148,10 @@ impl LinkTable {
         if matches!(addr, LinkAddr::Absent) || addr.is_broadcast() || self.map.capacity() == 0 {
             return None;
         }
-        if !self.map.contains_key(&addr) {
-            if self.map.is_full() {
-                self.map.evict_min_by_key(|_, s| s.last_seen);
-            }
-            let _ = self.map.insert(addr, LinkStats::new(now));
+        if self.map.is_full() && !self.map.contains_key(&addr) {
+            self.map.evict_min_by_key(|_, s| s.last_seen);
         }
-        self.map.get_mut(&addr)
+        self.map.get_or_insert_with(addr, || LinkStats::new(now))
     }
 
     /// Removes `addr`.
