@@ -152,52 +152,36 @@ impl Queued {
     }
 }
 
-/// The pending events: a 4-ary min-heap by `(at, seq)`. As every key is unique, events
-/// leave in exactly one order whatever the heap's shape; four children per node halve the
-/// depth of a binary heap, and the four sit in adjacent memory.
-#[derive(Default)]
-struct EventQueue {
-    heap: Vec<Queued>,
-}
-
-impl EventQueue {
+/// A 4-ary min-heap laid out in a vector: the sift steps shared by [`EventQueue`] and
+/// [`TimerQueue`], which say how slots compare and what else moves when two slots swap.
+/// Four children per node halve the depth of a binary heap, and the four sit in adjacent
+/// memory.
+trait QuadHeap {
     const ARITY: usize = 4;
 
-    fn len(&self) -> usize {
-        self.heap.len()
-    }
+    /// Slots in use.
+    fn slots(&self) -> usize;
+    /// Whether slot `a` comes before slot `b` (`false` if either is empty).
+    fn less(&self, a: usize, b: usize) -> bool;
+    /// Exchanges two slots.
+    fn swap_slots(&mut self, a: usize, b: usize);
 
-    fn peek(&self) -> Option<&Queued> {
-        self.heap.first()
-    }
-
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.heap.get(a), self.heap.get(b)) {
-            (Some(x), Some(y)) => x.before(y),
-            _ => false,
-        }
-    }
-
-    fn push(&mut self, q: Queued) {
-        self.heap.push(q);
-        let mut i = self.heap.len() - 1;
+    /// Moves slot `i` up while it comes before its parent; returns where it stops.
+    fn sift_up(&mut self, mut i: usize) -> usize {
         while i > 0 {
             let parent = (i - 1) / Self::ARITY;
             if !self.less(i, parent) {
                 break;
             }
-            self.heap.swap(i, parent);
+            self.swap_slots(i, parent);
             i = parent;
         }
+        i
     }
 
-    fn pop(&mut self) -> Option<Queued> {
-        if self.heap.is_empty() {
-            return None;
-        }
-        let top = self.heap.swap_remove(0);
-        let n = self.heap.len();
-        let mut i = 0;
+    /// Moves slot `i` down while a child comes before it.
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.slots();
         loop {
             let first = i * Self::ARITY + 1;
             if first >= n {
@@ -212,9 +196,57 @@ impl EventQueue {
             if !self.less(min, i) {
                 break;
             }
-            self.heap.swap(i, min);
+            self.swap_slots(i, min);
             i = min;
         }
+    }
+}
+
+/// The pending events: a 4-ary min-heap by `(at, seq)`. As every key is unique, events
+/// leave in exactly one order whatever the heap's shape; four children per node halve the
+/// depth of a binary heap, and the four sit in adjacent memory.
+#[derive(Default)]
+struct EventQueue {
+    heap: Vec<Queued>,
+}
+
+impl QuadHeap for EventQueue {
+    fn slots(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.heap.get(a), self.heap.get(b)) {
+            (Some(x), Some(y)) => x.before(y),
+            _ => false,
+        }
+    }
+
+    fn swap_slots(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+    }
+}
+
+impl EventQueue {
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn peek(&self) -> Option<&Queued> {
+        self.heap.first()
+    }
+
+    fn push(&mut self, q: Queued) {
+        self.heap.push(q);
+        self.sift_up(self.heap.len() - 1);
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let top = self.heap.swap_remove(0);
+        self.sift_down(0);
         Some(top)
     }
 }
@@ -234,9 +266,32 @@ struct TimerQueue {
     pos: Vec<u32>,
 }
 
-impl TimerQueue {
-    const ARITY: usize = 4;
+impl QuadHeap for TimerQueue {
+    fn slots(&self) -> usize {
+        self.heap.len()
+    }
 
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.key(a), self.key(b)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        }
+    }
+
+    /// Swaps two heap slots and records the nodes' new positions.
+    fn swap_slots(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        for i in [a, b] {
+            if let Some(&(_, _, node)) = self.heap.get(i) {
+                if let Some(p) = self.pos.get_mut(node.index()) {
+                    *p = i as u32;
+                }
+            }
+        }
+    }
+}
+
+impl TimerQueue {
     fn new(nodes: usize) -> TimerQueue {
         TimerQueue {
             heap: Vec::with_capacity(nodes),
@@ -255,58 +310,6 @@ impl TimerQueue {
 
     fn key(&self, i: usize) -> Option<(Instant, u64)> {
         self.heap.get(i).map(|&(at, seq, _)| (at, seq))
-    }
-
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.key(a), self.key(b)) {
-            (Some(x), Some(y)) => x < y,
-            _ => false,
-        }
-    }
-
-    /// Swaps two heap slots and records the nodes' new positions.
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        for i in [a, b] {
-            if let Some(&(_, _, node)) = self.heap.get(i) {
-                if let Some(p) = self.pos.get_mut(node.index()) {
-                    *p = i as u32;
-                }
-            }
-        }
-    }
-
-    fn sift_up(&mut self, mut i: usize) -> usize {
-        while i > 0 {
-            let parent = (i - 1) / Self::ARITY;
-            if !self.less(i, parent) {
-                break;
-            }
-            self.swap(i, parent);
-            i = parent;
-        }
-        i
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
-        loop {
-            let first = i * Self::ARITY + 1;
-            if first >= n {
-                break;
-            }
-            let mut min = first;
-            for c in first + 1..(first + Self::ARITY).min(n) {
-                if self.less(c, min) {
-                    min = c;
-                }
-            }
-            if !self.less(min, i) {
-                break;
-            }
-            self.swap(i, min);
-            i = min;
-        }
     }
 
     /// Sets (or moves) `node`'s timer to `(at, seq)`.
@@ -338,7 +341,7 @@ impl TimerQueue {
             return;
         }
         let last = self.heap.len() - 1;
-        self.swap(i, last);
+        self.swap_slots(i, last);
         self.heap.pop();
         if let Some(p) = self.pos.get_mut(node.index()) {
             *p = NO_SLOT;
