@@ -186,18 +186,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Srh<T> {
     }
 }
 
-/// Number of leading bytes `a` and `b` share (0..=15; a full match counts as 15 so at least one
-/// byte is carried, as RFC 6554 requires CmprI/CmprE ≤ 15).
-fn shared(a: &Ipv6Addr, b: &Ipv6Addr) -> u8 {
-    let n = a
-        .octets()
-        .iter()
-        .zip(b.octets().iter())
-        .take_while(|(x, y)| x == y)
-        .count();
-    u8::try_from(n.min(15)).unwrap_or(15)
-}
-
 /// A Source Routing Header's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SrhRepr<'a> {
@@ -254,26 +242,11 @@ impl<'a> SrhRepr<'a> {
         Ok(total)
     }
 
-    /// Length of the header that [`emit_route`](Self::emit_route) writes.
+    /// Length of the header that [`emit_route`](Self::emit_route) writes (the encoder is
+    /// the one `amimesh_sixlowpan` rebuilds SRH-6LoRH routes with, so that a route the root
+    /// sends and the one a meter decompresses are the same bytes).
     pub fn route_len(reference: &Ipv6Addr, hops: &[Ipv6Addr]) -> Option<usize> {
-        let (ci, ce) = Self::compression(reference, hops)?;
-        let n = hops.len();
-        let raw = (n - 1) * (16 - usize::from(ci)) + 16 - usize::from(ce);
-        Some(8 + raw.div_ceil(8) * 8)
-    }
-
-    fn compression(reference: &Ipv6Addr, hops: &[Ipv6Addr]) -> Option<(u8, u8)> {
-        let (last, init) = hops.split_last()?;
-        // Every hop becomes the IPv6 destination in turn (§4.2), so the elided prefix must be
-        // common to the reference and all hops: the set's common prefix is the minimum of the
-        // prefixes each member shares with the reference.
-        let ci = init
-            .iter()
-            .map(|h| shared(h, reference))
-            .min()
-            .unwrap_or(15);
-        let ce = shared(last, reference).min(ci);
-        Some((ci, ce))
+        amimesh_sixlowpan::compress::srh::srh_len(reference, hops)
     }
 
     /// Writes a compressed header for the hops after `reference` (the IPv6 Destination Address,
@@ -291,31 +264,13 @@ impl<'a> SrhRepr<'a> {
         if n == 0 || n > 255 {
             return Err(Error::BadLength);
         }
-        let (ci, ce) = Self::compression(reference, hops).ok_or(Error::BadLength)?;
         let total = Self::route_len(reference, hops).ok_or(Error::BadLength)?;
         if total > 2048 {
             return Err(Error::BadLength);
         }
         room(buf, total)?;
-        let raw = (n - 1) * (16 - usize::from(ci)) + 16 - usize::from(ce);
-        let pad = u8::try_from(total - 8 - raw).map_err(|_| Error::BadLength)?;
-        let mut s = Srh::new_unchecked(&mut *buf);
-        s.set_next_header(next_header);
-        s.set_hdr_ext_len(u8::try_from(total / 8 - 1).map_err(|_| Error::BadLength)?);
-        s.set_routing_type(ROUTING_TYPE_SRH);
-        s.set_segments_left(u8::try_from(n).map_err(|_| Error::BadLength)?);
-        s.set_cmpr(ci, ce);
-        s.set_pad(pad);
-        let mut off = 8usize;
-        for (k, h) in hops.iter().enumerate() {
-            let c = usize::from(if k + 1 == n { ce } else { ci });
-            let o = h.octets();
-            let tail = o.get(c..).unwrap_or(&[]);
-            set_bytes(buf, off, tail);
-            off += tail.len();
-        }
-        fill(buf, off, total, 0);
-        Ok(total)
+        amimesh_sixlowpan::compress::srh::emit_srh(next_header, reference, hops, buf)
+            .ok_or(Error::BadLength)
     }
 }
 
