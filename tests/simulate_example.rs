@@ -41,7 +41,7 @@ fn tiny_grid_csv_and_cdf() {
         let all = r.all_joined_s.unwrap();
         assert_eq!(r.percentile(1.0).unwrap(), all);
         assert!(r.percentile(0.5).unwrap() <= r.percentile(0.9).unwrap());
-        assert!(r.hops >= 1);
+        assert!(r.hops() >= 1);
         assert!(r.frames > 0 && r.bytes > r.frames);
     }
     // Same grid point, same outcome (the wall time aside).
@@ -155,7 +155,10 @@ fn the_mac_by_hop_ring_counts_every_node_once_and_the_relay_alone_in_ring_0() {
             .unwrap();
     sim.run_until(amimesh_core::Instant::from_secs(600))
         .unwrap();
-    let rings = sweep::mac_rings(&sim, 30);
+    let hops = sim
+        .link_graph(60, amimesh_sim::scenario::GOOD_LINK_PRR)
+        .hops_from(amimesh_sim::NodeId(0));
+    let rings = sweep::mac_rings(&sim, 30, &hops);
     assert_eq!(rings.values().map(|r| r.nodes).sum::<u64>(), 31);
     let relay = rings[&0];
     assert_eq!((relay.nodes, relay.operational), (1, 1));

@@ -549,7 +549,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         "{n} meters, {} hops: {}/{n} joined, all at {:?} s simulated, {}/{n} reported; \
          {:.1} s wall; {} bytes / {} frames on air ({} bytes per meter); \
          RSS {} kB → {} kB ({:.1} kB per meter)",
-        r.hops,
+        r.hops(),
         r.joined,
         r.all_joined_s,
         r.reported,

@@ -110,8 +110,6 @@ pub struct Point {
 pub struct RunResult {
     /// The grid point.
     pub point: Point,
-    /// Farthest meter from the relay in good-link hops.
-    pub hops: u32,
     /// Meters operational at the end.
     pub joined: usize,
     /// Time every meter was operational, seconds (simulated).
@@ -145,6 +143,11 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Farthest meter from the relay in good-link hops.
+    pub fn hops(&self) -> u32 {
+        self.node_hops.iter().flatten().copied().max().unwrap_or(0)
+    }
+
     /// The `q` quantile (0..=1) of the join times (nearest rank).
     pub fn percentile(&self, q: f64) -> Option<f64> {
         let n = self.join_times_s.len();
@@ -175,7 +178,6 @@ pub fn run_with(
     let mut sim = field_sim_tuned(s, tuning)?;
     // The simulation's own links: the same as the layout's (same model, positions, seed).
     let node_hops = sim.link_graph(60, GOOD_LINK_PRR).hops_from(NodeId(0));
-    let hops = node_hops.iter().flatten().copied().max().unwrap_or(0);
     let sim_wall = std::time::Instant::now();
     if let Some(sink) = sink {
         sim.set_frame_sink(sink);
@@ -271,7 +273,7 @@ pub fn run_with(
     sim.finish_frame_sink()?;
     let st = sim.stats();
     if print_stats {
-        print_counters(&sim, n);
+        print_counters(&sim, n, &node_hops);
     }
     Ok(RunResult {
         point: Point {
@@ -279,7 +281,6 @@ pub fn run_with(
             loss: s.loss,
             seed: s.seed,
         },
-        hops,
         joined,
         all_joined_s: all_joined.map(|t| t.total_micros() as f64 / 1e6),
         join_times_s,
@@ -365,7 +366,7 @@ pub fn csv(results: &[RunResult]) -> String {
             r.point.meters,
             r.point.loss,
             r.point.seed,
-            r.hops,
+            r.hops(),
             r.joined,
             opt(r.all_joined_s),
             opt(r.percentile(0.5)),
@@ -559,6 +560,7 @@ fn missing_routes(
 fn print_counters(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
+    hops: &[Option<u32>],
 ) {
     // Each stats type prints as `Name { field: number, … }`: sum the fields by name.
     fn add(acc: &mut BTreeMap<String, u64>, dbg: &str) {
@@ -667,7 +669,7 @@ fn print_counters(
             v.iter().filter(|(_, v)| **v > 0).collect::<Vec<_>>()
         );
     }
-    print_rings(sim, n);
+    print_rings(sim, n, hops);
 }
 
 /// The MAC counters of the nodes at one hop distance from the relay.
@@ -689,14 +691,14 @@ pub struct Ring {
     pub cca_busy: u64,
 }
 
-/// The MAC's outcome by hop ring around the relay (hops in the layout's link graph; the
-/// relay is ring 0, nodes it cannot reach are `u32::MAX`): where the channel saturates and
-/// where frames are lost.
+/// The MAC's outcome by hop ring around the relay (`hops`: every node's hops from the relay,
+/// as [`RunResult::node_hops`]; the relay is ring 0, nodes it cannot reach are `u32::MAX`):
+/// where the channel saturates and where frames are lost.
 pub fn mac_rings(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
+    hops: &[Option<u32>],
 ) -> BTreeMap<u32, Ring> {
-    let hops = sim.link_graph(60, GOOD_LINK_PRR).hops_from(NodeId(0));
     let mut rings: BTreeMap<u32, Ring> = BTreeMap::new();
     for i in 0..=n {
         let Some(d) = sim.node(NodeId::from(i)) else {
@@ -725,8 +727,9 @@ pub fn mac_rings(
 fn print_rings(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
+    hops: &[Option<u32>],
 ) {
-    let rings = mac_rings(sim, n);
+    let rings = mac_rings(sim, n, hops);
     println!(
         "MAC by hop ring (hops: nodes, operational, frames sent per node, retries per frame, \
          given up without ACK %, channel access failures %, busy CCAs per frame):"
