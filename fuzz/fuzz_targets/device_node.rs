@@ -67,6 +67,26 @@ fuzz_target!(|ops: Vec<Op>| {
                     if let Ok(Some((r, _))) = ip::rpi(&psdu, &h) {
                         let _ = ip::insert_rpi(&psdu, &h, &r);
                     }
+                    // A forwarding router's rewrite of a source route under RFC 8138: the
+                    // visited addresses go, the rest stays to visit, the packet stays whole.
+                    if ip::after_hbh(&psdu, &h) == 43 {
+                        if let Some(l) = ip::hbh_len(&psdu, &h) {
+                            let start = ip::IPV6_HEADER_LEN + l;
+                            let mut q = psdu.clone();
+                            if ip::drop_visited_hops(&mut q, start, &h.dst).is_some() {
+                                let qh = ip::parse(&q).expect("rewritten packet parses");
+                                assert_eq!(qh.payload_len + ip::IPV6_HEADER_LEN, q.len());
+                                if ip::after_hbh(&q, &qh) == 43 {
+                                    let srh = amimesh_rpl::wire::Srh::new_checked(&q[start..])
+                                        .expect("rewritten routing header parses");
+                                    assert_eq!(
+                                        srh.address_count(),
+                                        Some(usize::from(srh.segments_left()))
+                                    );
+                                }
+                            }
+                        }
+                    }
                     // Uplink datagrams reach the relay's forwarding path too.
                     relay.handle_uplink_datagram(now, &psdu);
                 }

@@ -326,6 +326,47 @@ pub fn pana_message_type(data: &[u8]) -> Option<u16> {
 /// PANA-Relay message type (RFC 6345 §4.1).
 pub const PANA_RELAY: u16 = 5;
 
+/// Drops the addresses a forwarded packet's Source Routing Header has visited (the header at
+/// `start`, right after the IPv6 header or after a Hop-by-Hop header that follows it, already
+/// processed: `dst` is the next hop), and the header itself when the next hop is
+/// the final destination. RFC 8138 §5.1 carries only the hops still to visit, so with RFC 8138
+/// on the packet then travels as SRH-6LoRH (the compressor takes only routing headers whose
+/// every address is still to visit, RFC 6554 §3 Segments Left = n), one entry shorter per
+/// hop. The addresses are compressed as the root compresses them
+/// ([`amimesh_rpl::wire::srh::SrhRepr::emit_route`]). `None` if the header is inconsistent.
+pub fn drop_visited_hops(packet: &mut Vec<u8>, start: usize, dst: &Ipv6Addr) -> Option<()> {
+    let (next_header, len, remaining) = {
+        let srh = amimesh_rpl::wire::Srh::new_checked(packet.get(start..)?).ok()?;
+        let n = srh.address_count()?;
+        let sl = usize::from(srh.segments_left());
+        if sl == n {
+            return Some(());
+        }
+        let mut v = Vec::with_capacity(sl);
+        for i in n.checked_sub(sl)?.checked_add(1)?..=n {
+            v.push(srh.address(i, dst)?);
+        }
+        (srh.next_header(), srh.header_len(), v)
+    };
+    let mut rh =
+        alloc::vec![0u8; amimesh_rpl::wire::srh::SrhRepr::route_len(dst, &remaining).unwrap_or(0)];
+    if !remaining.is_empty() {
+        amimesh_rpl::wire::srh::SrhRepr::emit_route(next_header, dst, &remaining, &mut rh).ok()?;
+    } else {
+        let at = if start == IPV6_HEADER_LEN {
+            6
+        } else {
+            IPV6_HEADER_LEN
+        };
+        *packet.get_mut(at)? = next_header;
+    }
+    packet.get(start..start.checked_add(len)?)?;
+    packet.splice(start..start.saturating_add(len), rh);
+    let plen = u16::try_from(packet.len().checked_sub(IPV6_HEADER_LEN)?).ok()?;
+    packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -431,5 +472,109 @@ mod tests {
         assert_eq!(ll, "fe80::212:4b00:0:7".parse::<Ipv6Addr>().unwrap());
         assert_eq!(ext_of(&ll), e);
         assert_eq!(link_dst(&ll), LinkAddr::Extended(e));
+    }
+
+    mod visited_hops {
+        use super::*;
+        use amimesh_rpl::wire::Srh;
+        use amimesh_rpl::wire::srh::{IPV6_ROUTING, SrhRepr};
+        use proptest::prelude::*;
+
+        fn addr(tail: u16) -> Ipv6Addr {
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, tail)
+        }
+
+        /// A UDP packet from the root to `route[0]` that lists the rest of `route` in a Source
+        /// Routing Header (RFC 6554 §3), behind a Hop-by-Hop header when `hbh`.
+        fn source_routed(route: &[Ipv6Addr], hbh: bool) -> Vec<u8> {
+            let root = addr(1);
+            // The UDP checksum covers the final destination (RFC 8200 §8.1).
+            let last = route.last().unwrap();
+            let upper = build_udp(&root, last, 5000, 5000, 64, b"reading");
+            let mut rh = [0u8; 512];
+            let n = SrhRepr::emit_route(17, &route[0], &route[1..], &mut rh).unwrap();
+            let mut p = upper[..IPV6_HEADER_LEN].to_vec();
+            let mut named = 6;
+            if hbh {
+                // Hop-by-Hop header with one PadN option of 4 octets.
+                p.extend_from_slice(&[IPV6_ROUTING, 0, 1, 4, 0, 0, 0, 0]);
+                p[6] = 0;
+                named = IPV6_HEADER_LEN;
+            }
+            p[named] = IPV6_ROUTING;
+            p[24..40].copy_from_slice(&route[0].octets());
+            p.extend_from_slice(&rh[..n]);
+            p.extend_from_slice(&upper[IPV6_HEADER_LEN..]);
+            let plen = u16::try_from(p.len() - IPV6_HEADER_LEN).unwrap();
+            p[4..6].copy_from_slice(&plen.to_be_bytes());
+            p
+        }
+
+        proptest! {
+            /// Each router on the route processes the header (RFC 6554 §4.2) and drops what it
+            /// visited: what is left lists exactly the hops still to come, all still to visit,
+            /// and the last hop receives the packet without a routing header.
+            #[test]
+            fn the_hops_still_to_come_are_left(
+                tails in proptest::collection::btree_set(2u16..0x4000, 2..10),
+                hbh in any::<bool>(),
+            ) {
+                // Distinct addresses: RFC 6554 §4.2 drops a route that names one twice.
+                let route: Vec<Ipv6Addr> = tails.iter().map(|t| addr(*t)).collect();
+                let mut p = source_routed(&route, hbh);
+                let start = IPV6_HEADER_LEN + if hbh { 8 } else { 0 };
+                for k in 1..route.len() {
+                    let h = parse(&p).unwrap();
+                    let mut dst = h.dst;
+                    let forward = Srh::new_checked(&mut p[start..h.payload_len + IPV6_HEADER_LEN])
+                        .unwrap()
+                        .process(&mut dst)
+                        .unwrap();
+                    prop_assert!(forward);
+                    p[24..40].copy_from_slice(&dst.octets());
+                    prop_assert_eq!(dst, route[k]);
+                    drop_visited_hops(&mut p, start, &dst).unwrap();
+                    let h = parse(&p).unwrap();
+                    prop_assert_eq!(h.payload_len + IPV6_HEADER_LEN, p.len());
+                    if k + 1 == route.len() {
+                        prop_assert_eq!(after_hbh(&p, &h), 17);
+                        // The datagram arrives whole, its checksum over the final destination.
+                        let q = if hbh { strip_hbh(p.clone(), &h).unwrap() } else { p.clone() };
+                        let qh = parse(&q).unwrap();
+                        prop_assert_eq!(udp(&q, &qh).map(|u| u.2), Some(&b"reading"[..]));
+                    } else {
+                        prop_assert_eq!(after_hbh(&p, &h), IPV6_ROUTING);
+                        let srh = Srh::new_checked(&p[start..]).unwrap();
+                        let left = route.len() - 1 - k;
+                        prop_assert_eq!(srh.address_count(), Some(left));
+                        prop_assert_eq!(usize::from(srh.segments_left()), left);
+                        for (i, a) in route[k + 1..].iter().enumerate() {
+                            prop_assert_eq!(srh.address(i + 1, &dst), Some(*a));
+                        }
+                    }
+                }
+            }
+
+            /// Any bytes where the routing header should be: no panic, and a rewrite that
+            /// succeeds leaves a packet whose length fields agree.
+            #[test]
+            fn any_routing_header_bytes_are_safe(
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+                dst_tail in any::<u16>(),
+            ) {
+                let mut p = build_udp(&addr(1), &addr(dst_tail), 5000, 5000, 64, b"");
+                p.truncate(IPV6_HEADER_LEN);
+                p[6] = IPV6_ROUTING;
+                p.extend_from_slice(&body);
+                let plen = u16::try_from(p.len() - IPV6_HEADER_LEN).unwrap();
+                p[4..6].copy_from_slice(&plen.to_be_bytes());
+                let before = p.len();
+                if drop_visited_hops(&mut p, IPV6_HEADER_LEN, &addr(dst_tail)).is_some() {
+                    let h = parse(&p).unwrap();
+                    prop_assert_eq!(h.payload_len + IPV6_HEADER_LEN, p.len());
+                    prop_assert!(p.len() <= before + 8 + 16 * 255);
+                }
+            }
+        }
     }
 }

@@ -644,7 +644,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 if let Some(d) = packet.get_mut(24..40) {
                     d.copy_from_slice(&dst.octets());
                 }
-                if self.rfc8138_active() && drop_visited(&mut packet, start, &dst).is_none() {
+                if self.rfc8138_active()
+                    && ip::drop_visited_hops(&mut packet, start, &dst).is_none()
+                {
                     self.stats.malformed += 1;
                     return;
                 }
@@ -1119,46 +1121,6 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             + self.uplink_out.len()
             + self.local.len()
     }
-}
-
-/// Drops the addresses a forwarded packet's Source Routing Header (at `start`, already
-/// processed: `dst` is the next hop) has visited, and the header itself when the next hop is
-/// the final destination. RFC 8138 §5.1 carries only the hops still to visit, so with RFC 8138
-/// on the packet then travels as SRH-6LoRH (the compressor takes only routing headers whose
-/// every address is still to visit, RFC 6554 §3 Segments Left = n), one entry shorter per
-/// hop. The addresses are compressed as the root compresses them
-/// ([`amimesh_rpl::wire::srh::SrhRepr::emit_route`]). `None` if the header is inconsistent.
-fn drop_visited(packet: &mut Vec<u8>, start: usize, dst: &Ipv6Addr) -> Option<()> {
-    let (next_header, len, remaining) = {
-        let srh = amimesh_rpl::wire::Srh::new_checked(packet.get(start..)?).ok()?;
-        let n = srh.address_count()?;
-        let sl = usize::from(srh.segments_left());
-        if sl == n {
-            return Some(());
-        }
-        let mut v = Vec::with_capacity(sl);
-        for i in n.checked_sub(sl)?.checked_add(1)?..=n {
-            v.push(srh.address(i, dst)?);
-        }
-        (srh.next_header(), srh.header_len(), v)
-    };
-    let mut rh =
-        alloc::vec![0u8; amimesh_rpl::wire::srh::SrhRepr::route_len(dst, &remaining).unwrap_or(0)];
-    if !remaining.is_empty() {
-        amimesh_rpl::wire::srh::SrhRepr::emit_route(next_header, dst, &remaining, &mut rh).ok()?;
-    } else {
-        let at = if start == ip::IPV6_HEADER_LEN {
-            6
-        } else {
-            ip::IPV6_HEADER_LEN
-        };
-        *packet.get_mut(at)? = next_header;
-    }
-    packet.get(start..start.checked_add(len)?)?;
-    packet.splice(start..start.saturating_add(len), rh);
-    let plen = u16::try_from(packet.len().checked_sub(ip::IPV6_HEADER_LEN)?).ok()?;
-    packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
-    Some(())
 }
 
 #[cfg(test)]
