@@ -22,6 +22,7 @@ fn grid(meters: usize) -> sweep::Grid {
         limit_s: 3600,
         relay_at: amimesh_sim::RelayAt::WestEdge,
         phy: amimesh_sim::PhyName::SunFsk920_100k,
+        channels: 1,
     }
 }
 

@@ -260,3 +260,56 @@ fn the_layout_check_names_meters_no_good_link_chain_reaches() {
     assert_eq!(r.marginal, vec![1, 2, 3], "{r:?}");
     assert_eq!(r.layout_hops, 0);
 }
+
+#[test]
+fn channel_plan_run_sends_each_unicast_on_its_receivers_home_channel() {
+    // Four 2450 MHz channels from 11: each device listens on its home channel; tshark reads
+    // the channel of every captured frame from the TAP header.
+    let phy = amimesh_sim::PhyName::OQpsk2450;
+    let mut s = Scenario::new(5, 6, topology("grid", 6, phy));
+    s.phy = phy;
+    s.duration_s = 600.0;
+    s.radio.channels = Some(4);
+    let plan = s.channel_plan().expect("a plan");
+    let dir = std::env::temp_dir().join(format!("relay-example-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("field.pcap");
+    let opts = RunOptions {
+        pcap: Some(pcap.clone()),
+        ..RunOptions::default()
+    };
+    let r = run::run(&s, &opts).unwrap();
+    assert_eq!(r.failure, None);
+    assert!(
+        r.meters
+            .iter()
+            .all(|m| m.operational.is_some() && m.readings >= 1)
+    );
+    let text = printed_tshark(
+        &pcap,
+        "-Y 'wpan.frame_type == 1' -T fields -e wpan-tap.ch_num -e wpan.dst64 -e wpan.dst16",
+    );
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    let mut unicast = 0;
+    let mut broadcast_channels = std::collections::BTreeSet::new();
+    for row in &rows {
+        let ch: u8 = row[0].parse().unwrap();
+        if !row[1].is_empty() {
+            let bytes: Vec<u8> = row[1]
+                .split(':')
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
+            let dst = amimesh_core::ExtAddr(bytes.try_into().unwrap());
+            assert_eq!(ch, plan.home(&dst), "{row:?}");
+            unicast += 1;
+        } else if row[2] == "0xffff" {
+            broadcast_channels.insert(ch);
+        }
+    }
+    assert!(unicast > 100, "{text}");
+    assert_eq!(
+        broadcast_channels.into_iter().collect::<Vec<_>>(),
+        plan.channels().collect::<Vec<_>>()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

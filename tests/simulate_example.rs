@@ -18,6 +18,7 @@ fn grid() -> sweep::Grid {
         limit_s: 1800,
         relay_at: amimesh_sim::RelayAt::WestEdge,
         phy: amimesh_sim::PhyName::SunFsk920_100k,
+        channels: 1,
     }
 }
 
@@ -140,6 +141,29 @@ fn a_grid_on_the_2450_mhz_phy_joins_on_that_phy() {
     let g = sweep::Grid::load(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(g.phy, amimesh_sim::PhyName::OQpsk2450);
+}
+
+#[test]
+fn a_grid_with_a_channel_plan_joins_with_it() {
+    let g = sweep::Grid {
+        channels: 4,
+        meters: vec![12],
+        seeds: vec![3],
+        ..grid()
+    };
+    let s = g.scenario(&g.points()[0]);
+    assert_eq!(
+        s.channel_plan(),
+        Some(amimesh_mac::mac::ChannelPlan::new(1, 4))
+    );
+    assert_eq!(grid().scenario(&grid().points()[0]).channel_plan(), None);
+    let r = sweep::run(&s, amimesh_core::Duration::from_secs(g.limit_s)).unwrap();
+    assert_eq!((r.joined, r.reported), (12, 12));
+    let path = std::env::temp_dir().join(format!("amimesh-sweep-ch-{}.toml", std::process::id()));
+    std::fs::write(&path, "meters = [10]\nseeds = [1]\nchannels = 8\n").unwrap();
+    let g = sweep::Grid::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(g.channels, 8);
 }
 
 #[test]

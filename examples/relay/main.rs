@@ -64,6 +64,11 @@ struct Cli {
     /// PHY profile.
     #[arg(long, value_enum)]
     phy: Option<Phy>,
+    /// Receiver-directed channels: each device listens on its home channel among this many
+    /// channels from the scenario's channel; unicast goes on the receiver's channel,
+    /// broadcasts on every one (`amimesh_mac::mac::channels`).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=64))]
+    channels: Option<u8>,
     /// RPL mode of operation.
     #[arg(long, value_enum, default_value = "storing")]
     mode: Mode,
@@ -132,6 +137,9 @@ fn main() -> Result<()> {
     }
     if let Some(d) = cli.duration {
         s.duration_s = d;
+    }
+    if let Some(n) = cli.channels {
+        s.radio.channels = Some(n);
     }
     if let Some(p) = cli.phy {
         s.phy = match p {

@@ -174,6 +174,7 @@ fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>
     if opts.rfc8138 {
         tuning.rfc8138 = Some(true);
     }
+    tuning.channel_plan = tuning.channel_plan.or(s.channel_plan());
     let (mut nodes, mut servers) = field_nodes_tuned(
         s.meters,
         s.seed,

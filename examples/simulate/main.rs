@@ -227,6 +227,11 @@ struct Args {
     /// shorter range gives more hops).
     #[arg(long, value_enum, default_value_t = PhyArg::SunFsk920_100k)]
     phy: PhyArg,
+    /// Receiver-directed channels: every device listens on its home channel among this many
+    /// channels from the scenario's channel, unicast frames go on the receiver's channel and
+    /// broadcasts on all of them (`amimesh_mac::mac::channels`). 1: one shared channel.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=64))]
+    channels: u8,
     /// With `--scale`: print how many meters had joined at these simulated seconds.
     #[arg(long, value_delimiter = ',', default_values_t = vec![600u64, 1200, 1800, 3600])]
     joined_at: Vec<u64>,
@@ -296,6 +301,7 @@ fn main() -> Result<()> {
             limit_s: a.limit_s,
             relay_at: a.relay_at.into(),
             phy: a.phy.into(),
+            channels: a.channels,
         },
     };
     let threads = a.threads.unwrap_or_else(|| {
@@ -348,6 +354,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         limit_s: a.limit_s,
         relay_at: a.relay_at.into(),
         phy: a.phy.into(),
+        channels: a.channels,
     };
     let before = sweep::rss_kb().unwrap_or(0);
     let p = sweep::Point {

@@ -45,6 +45,13 @@ pub struct Grid {
     /// The PHY (`"sun-fsk-920-100k"`, the default, or `"o-qpsk-2450"`).
     #[serde(default)]
     pub phy: PhyName,
+    /// Channels of the receiver-directed channel plan (1, the default: one shared channel).
+    #[serde(default = "default_channels")]
+    pub channels: u8,
+}
+
+fn default_channels() -> u8 {
+    1
 }
 
 fn default_loss() -> Vec<f64> {
@@ -90,6 +97,7 @@ impl Grid {
         );
         s.loss = p.loss;
         s.phy = self.phy;
+        s.radio.channels = Some(self.channels);
         s
     }
 }

@@ -608,11 +608,23 @@ impl<R: RngCore + CryptoRng> Meter<R> {
     fn scan(&mut self, now: Instant) -> Result<()> {
         self.phase = Phase::Scanning;
         self.last_scan_at = Some(now);
-        let ch = [self.cfg.channel];
+        // Under a channel plan each router answers on its home channel: visit them all.
+        let mut ch = [0u8; amimesh_mac::mac::MAX_SCAN_CHANNELS];
+        let n = match self.cfg.mac.channel_plan {
+            Some(plan) => ch
+                .iter_mut()
+                .zip(plan.channels())
+                .map(|(c, p)| *c = p)
+                .count(),
+            None => ch
+                .first_mut()
+                .map(|c| *c = self.cfg.channel)
+                .map_or(0, |()| 1),
+        };
         self.stack.mac.start_scan(
             now,
             ScanRequest {
-                channels: &ch,
+                channels: ch.get(..n).unwrap_or_default(),
                 duration: ScanDuration::Fixed(self.cfg.scan_dwell),
             },
         )?;

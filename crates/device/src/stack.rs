@@ -172,6 +172,10 @@ pub struct MacParams {
     /// CSMA-CA restarts after a channel access failure before the frame is given up
     /// (`amimesh_mac::mac::Config::channel_access_retries`).
     pub channel_access_retries: u8,
+    /// Receiver-directed channels (`amimesh_mac::mac::channels`): every device of the PAN
+    /// listens on its home channel of this plan, and meters scan all of its channels. All
+    /// devices of a PAN need the same plan. `None`: the one channel of the configuration.
+    pub channel_plan: Option<macsm::ChannelPlan>,
 }
 
 impl Default for MacParams {
@@ -182,6 +186,7 @@ impl Default for MacParams {
             csma: macsm::CsmaParams::default(),
             max_frame_retries: 3,
             channel_access_retries: 0,
+            channel_plan: None,
         }
     }
 }
@@ -236,6 +241,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         mc.csma = cfg.mac.csma;
         mc.max_frame_retries = cfg.mac.max_frame_retries.min(7);
         mc.channel_access_retries = cfg.mac.channel_access_retries;
+        mc.channel_plan = cfg.mac.channel_plan;
         mc.neighbour_capacity = 64;
         mc.event_capacity = 64;
         let mut mac = Mac::new(mc);

@@ -607,6 +607,10 @@ pub struct FieldTuning {
     pub meter_mac: Option<amimesh_device::MacParams>,
     /// [`RelayConfigDevice::mac`]: the relay's channel access and retries.
     pub relay_mac: Option<amimesh_device::MacParams>,
+    /// `MacParams::channel_plan` of the relay and of every meter (set after `meter_mac` and
+    /// `relay_mac`): receiver-directed channels. [`field_sim_tuned`] takes it from the
+    /// scenario ([`crate::Scenario::channel_plan`]) when this is `None`.
+    pub channel_plan: Option<amimesh_mac::mac::ChannelPlan>,
     /// The join's message options (PANA profile, DIS, DAO shapes).
     pub join: JoinOptions,
     /// [`MeterConfig::rpl_option`] and [`RelayConfigDevice::rpl_option`]: the RPL Packet
@@ -723,6 +727,7 @@ impl FieldTuning {
             paa_pci_takeover_after: Some(Duration::from_secs(10)),
             min_hop_rank_increase: None,
             meter_mac: None,
+            channel_plan: None,
             relay_mac: Some(amimesh_device::MacParams {
                 channel_access_retries: 3,
                 ..amimesh_device::MacParams::default()
@@ -747,6 +752,9 @@ impl FieldTuning {
         set(&mut c.route_capacity, &self.root_route_capacity);
         set(&mut c.route_lifetime_min, &self.route_lifetime_min);
         set(&mut c.mac, &self.relay_mac);
+        if self.channel_plan.is_some() {
+            c.mac.channel_plan = self.channel_plan;
+        }
         set(&mut c.min_hop_rank_increase, &self.min_hop_rank_increase);
     }
 
@@ -775,6 +783,9 @@ impl FieldTuning {
         set(&mut c.pana_adaptive_rtx, &self.pana_adaptive_rtx);
         set(&mut c.route_capacity, &self.meter_route_capacity);
         set(&mut c.mac, &self.meter_mac);
+        if self.channel_plan.is_some() {
+            c.mac.channel_plan = self.channel_plan;
+        }
         set(&mut c.rpl_option, &self.rpl_option);
         set(&mut c.rpl_option_type, &self.rpl_option_type);
         set(&mut c.rpl_option_rank, &self.rpl_option_rank);
@@ -805,6 +816,9 @@ pub fn field_sim_tuned(
     tuning: &FieldTuning,
 ) -> crate::Result<crate::Sim<Device, UtilityServers>> {
     let (layout, links) = s.layout_with_links()?;
+    let mut tuning = tuning.clone();
+    tuning.channel_plan = tuning.channel_plan.or(s.channel_plan());
+    let tuning = &tuning;
     let (nodes, servers) = field_nodes_tuned(
         s.meters,
         s.seed,

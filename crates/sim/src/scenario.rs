@@ -187,6 +187,10 @@ pub struct RadioSpec {
     pub shadowing_sigma_db: Option<f64>,
     /// Channel.
     pub channel: Option<u8>,
+    /// Channels of a receiver-directed channel plan (`amimesh_mac::mac::channels`) from
+    /// `channel` up: each device listens on its home channel of the plan. `None` or 1: every
+    /// device on the one channel.
+    pub channels: Option<u8>,
 }
 
 /// Optional overrides of [`UplinkConfig`].
@@ -292,6 +296,14 @@ impl Scenario {
                 "the channel does not exist on this PHY",
             ));
         }
+        if let Some(plan) = self.channel_plan() {
+            let fits = usize::from(plan.first) + usize::from(plan.count) <= 256;
+            if plan.count == 0 || !fits || !plan.channels().all(|c| self.phy.has_channel(c)) {
+                return Err(Error::InvalidScenario(
+                    "a channel of the channel plan does not exist on this PHY",
+                ));
+            }
+        }
         self.radio_model().validate()
     }
 
@@ -303,6 +315,15 @@ impl Scenario {
     /// The virtual duration.
     pub fn duration(&self) -> Duration {
         Duration::from_micros((self.duration_s.max(0.0) * 1e6) as u64)
+    }
+
+    /// The receiver-directed channel plan of [`RadioSpec::channels`] channels from
+    /// [`Scenario::channel`], if more than one channel is asked for.
+    pub fn channel_plan(&self) -> Option<amimesh_mac::mac::ChannelPlan> {
+        match self.radio.channels {
+            Some(1) | None => None,
+            Some(n) => Some(amimesh_mac::mac::ChannelPlan::new(self.channel(), n)),
+        }
     }
 
     /// The channel nodes should use (default: [`PhyName::default_channel`]).

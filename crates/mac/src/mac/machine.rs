@@ -6,6 +6,7 @@ use amimesh_core::bounded::{BoundedDeque, BoundedMap};
 use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId, Rng, ShortAddr};
 
 use super::beacon_payload::BeaconPayloadRepr;
+use super::channels::ChannelPlan;
 use super::csma::{Csma, CsmaParams};
 use super::frame_io::{self, Addressing, Body, OutFrame, OutSecurity};
 use super::link_security::{LinkSecurity, Recorder, RxSecurity, SecurityPolicy, TxSecurity};
@@ -42,8 +43,12 @@ pub struct Config {
     pub short_addr: Option<ShortAddr>,
     /// `macPanId`; `0xffff` until a PAN is joined.
     pub pan_id: PanId,
-    /// The operating channel.
+    /// The operating channel (without a channel plan: the one channel of the PAN).
     pub channel: u8,
+    /// Receiver-directed channel use ([`super::channels`]): each node listens on its home
+    /// channel of the plan, unicast frames go on the destination's home channel, broadcasts
+    /// on every channel of the plan. `None` (the default): everything on `channel`.
+    pub channel_plan: Option<ChannelPlan>,
     /// Keep the receiver on while idle (`macRxOnWhenIdle`).
     pub rx_on_when_idle: bool,
     /// We are the PAN coordinator (the field relay): sets the PAN Coordinator bit of beacons.
@@ -87,6 +92,7 @@ impl Config {
             short_addr: None,
             pan_id: PanId::BROADCAST,
             channel: 11,
+            channel_plan: None,
             rx_on_when_idle: true,
             pan_coordinator: false,
             csma: CsmaParams::default(),
@@ -283,6 +289,11 @@ pub struct Stats {
     pub scan_results_dropped: u64,
     /// Output buffer passed to `poll_transmit` was too small (the frame was dropped).
     pub tx_buffer_too_small: u64,
+    /// Copies of broadcast frames sent on the channels of a channel plan (one per channel).
+    pub tx_broadcast_copies: u64,
+    /// Receiver changes between the home channel and a destination's channel (ACK waits
+    /// under a channel plan).
+    pub rx_channel_switches: u64,
 }
 
 /// A frame waiting for or going through the radio.
@@ -294,6 +305,10 @@ struct Outgoing {
     seq: u8,
     ack_request: bool,
     channel: u8,
+    /// Further copies still to send on the next channels of the plan (broadcast under a
+    /// channel plan), and the copies sent so far.
+    copies_left: u8,
+    copies_sent: u8,
     psdu: Vec<u8>,
 }
 
@@ -326,6 +341,14 @@ impl Current {
         }
         let d = self.csma.backoff(cfg.phy.unit_backoff_period(), rng);
         self.phase = Phase::Backoff { until: now + d };
+    }
+}
+
+/// The receive channel of a MAC configured with `cfg` when idle.
+fn home_channel(cfg: &Config) -> u8 {
+    match &cfg.channel_plan {
+        Some(p) => p.home(&cfg.ext_addr),
+        None => cfg.channel,
     }
 }
 
@@ -370,6 +393,8 @@ struct Outstanding {
 struct AckOut {
     seq: u8,
     at: Instant,
+    /// The channel the acknowledged frame came in on.
+    channel: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,6 +444,8 @@ pub struct Mac {
     security: LinkSecurity,
     stats: Stats,
     last_now: Instant,
+    /// The receiver state last asked of the radio (`None`: off).
+    listening: Option<u8>,
 }
 
 impl Mac {
@@ -427,12 +454,10 @@ impl Mac {
         let mut rng = Rng::new(cfg.seed);
         let dsn = rng.u8();
         let bsn = rng.u8();
-        let radio_op = Some(if cfg.rx_on_when_idle {
-            RadioOp::Listen {
-                channel: cfg.channel,
-            }
-        } else {
-            RadioOp::Off
+        let listening = cfg.rx_on_when_idle.then(|| home_channel(&cfg));
+        let radio_op = Some(match listening {
+            Some(channel) => RadioOp::Listen { channel },
+            None => RadioOp::Off,
         });
         Mac {
             rng,
@@ -453,6 +478,7 @@ impl Mac {
             security: LinkSecurity::new(cfg.frame_counter_start, cfg.key_switch_window),
             stats: Stats::default(),
             last_now: Instant::ZERO,
+            listening,
             cfg,
         }
     }
@@ -462,6 +488,19 @@ impl Mac {
     /// The configuration (with the PAN id, channel and short address as currently set).
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+    /// The channel the receiver is on when idle: the home channel of the channel plan, or the
+    /// PAN's channel without one.
+    pub fn home_channel(&self) -> u8 {
+        home_channel(&self.cfg)
+    }
+    /// The channel a unicast frame to `dst` goes out on (broadcasts: the first of the plan).
+    pub fn channel_of(&self, dst: &LinkAddr) -> u8 {
+        match (&self.cfg.channel_plan, dst) {
+            (Some(p), LinkAddr::Extended(e)) => p.home(e),
+            (Some(p), _) => p.first,
+            (None, _) => self.cfg.channel,
+        }
     }
     /// The counters.
     pub fn stats(&self) -> &Stats {
@@ -628,6 +667,17 @@ impl Mac {
         };
         let broadcast = req.dst.is_broadcast() || matches!(req.dst, LinkAddr::Absent);
         let ack_request = req.ack_request && !broadcast;
+        let copies_left = match &self.cfg.channel_plan {
+            Some(p) if broadcast => p.len().saturating_sub(1),
+            Some(_) if !matches!(req.dst, LinkAddr::Extended(_)) => {
+                // The home channel of a short address is unknown (module `channels`).
+                return Err(Error::Invalid(
+                    "a channel plan needs an extended destination address",
+                ));
+            }
+            _ => 0,
+        };
+        let channel = self.channel_of(&req.dst);
         let seq = self.next_dsn();
         let frame = OutFrame {
             seq,
@@ -648,7 +698,9 @@ impl Mac {
             dst: req.dst,
             seq,
             ack_request,
-            channel: self.cfg.channel,
+            channel,
+            copies_left,
+            copies_sent: 0,
             psdu,
         });
         self.service(now);
@@ -764,7 +816,7 @@ impl Mac {
                     self.stats.acks_sent = self.stats.acks_sent.saturating_add(1);
                     return Some(RadioOp::Transmit(Transmit {
                         at,
-                        channel: self.rx_channel(),
+                        channel: ack.channel,
                         cca: false,
                         len,
                         kind: TxKind::Ack,
@@ -869,13 +921,25 @@ impl Mac {
         }
     }
 
-    /// The channel the receiver is on.
+    /// The channel the receiver is on: the scan's channel during a scan, the channel of the
+    /// frame whose ACK is awaited (under a channel plan), else the home channel.
     fn rx_channel(&self) -> u8 {
-        self.scan
+        if let Some(ch) = self
+            .scan
             .as_ref()
             .filter(|s| s.phase != ScanPhase::Pending)
             .and_then(Scan::channel)
-            .unwrap_or(self.cfg.channel)
+        {
+            return ch;
+        }
+        match &self.current {
+            Some(Current {
+                phase: Phase::AwaitAck { .. },
+                frame,
+                ..
+            }) if self.cfg.channel_plan.is_some() => frame.channel,
+            _ => self.home_channel(),
+        }
     }
 
     /// FCS type and PSDU limit of the PHY.
@@ -900,14 +964,27 @@ impl Mac {
         }
     }
 
+    /// The receiver state the MAC wants now (`None`: off).
+    fn wanted_listening(&self) -> Option<u8> {
+        (self.cfg.rx_on_when_idle || self.scan.is_some()).then(|| self.rx_channel())
+    }
+
     fn update_radio_mode(&mut self) {
-        self.radio_op = Some(if self.cfg.rx_on_when_idle || self.scan.is_some() {
-            RadioOp::Listen {
-                channel: self.rx_channel(),
-            }
-        } else {
-            RadioOp::Off
+        let want = self.wanted_listening();
+        self.listening = want;
+        self.radio_op = Some(match want {
+            Some(channel) => RadioOp::Listen { channel },
+            None => RadioOp::Off,
         });
+    }
+
+    /// Asks the radio for another receive channel when the one wanted changed without a
+    /// command saying so: entering or leaving the ACK wait on a destination's channel.
+    fn sync_radio_mode(&mut self) {
+        if self.cfg.channel_plan.is_some() && self.wanted_listening() != self.listening {
+            self.stats.rx_channel_switches = self.stats.rx_channel_switches.saturating_add(1);
+            self.update_radio_mode();
+        }
     }
 
     /// Builds (and secures) a frame into a new PSDU.
@@ -995,6 +1072,7 @@ impl Mac {
 
     /// Starts the next frame if nothing is in progress.
     fn service(&mut self, now: Instant) {
+        self.sync_radio_mode();
         if self.current.is_some() {
             return;
         }
@@ -1033,6 +1111,8 @@ impl Mac {
                     seq,
                     ack_request: false,
                     channel,
+                    copies_left: 0,
+                    copies_sent: 0,
                     psdu,
                 },
                 Err(_) => return,
@@ -1099,7 +1179,10 @@ impl Mac {
             dst: LinkAddr::Absent,
             seq,
             ack_request: false,
-            channel: self.cfg.channel,
+            // The Beacon Request came in on the home channel; so does the answer.
+            channel: self.home_channel(),
+            copies_left: 0,
+            copies_sent: 0,
             psdu,
         })
     }
@@ -1160,7 +1243,17 @@ impl Mac {
         };
         if cur.transmissions <= max_retries {
             self.stats.tx_retries = self.stats.tx_retries.saturating_add(1);
-            cur.back_off(now, &self.cfg, &mut self.rng, true);
+            if self.cfg.channel_plan.is_some() {
+                // Under a channel plan a missing ACK most often means the receiver was away
+                // sending on another channel, which no neighbour can sense; a retry within the
+                // narrowest window finds it still away. The retry waits a backoff drawn with
+                // BE = macMaxBE instead (module `channels`).
+                cur.csma = Csma::new(&self.cfg.csma);
+                cur.csma.be = self.cfg.csma.clamped().max_be;
+                cur.back_off(now, &self.cfg, &mut self.rng, false);
+            } else {
+                cur.back_off(now, &self.cfg, &mut self.rng, true);
+            }
         } else {
             self.stats.tx_noack = self.stats.tx_noack.saturating_add(1);
             self.finish_current(now, TxStatus::NoAck);
@@ -1168,8 +1261,33 @@ impl Mac {
     }
 
     fn finish_current(&mut self, now: Instant, status: TxStatus) {
+        if let (Some(cur), Some(plan)) = (self.current.as_mut(), self.cfg.channel_plan) {
+            let broadcast =
+                cur.frame.dst.is_broadcast() || matches!(cur.frame.dst, LinkAddr::Absent);
+            if cur.frame.kind == TxKind::Data && broadcast {
+                // A broadcast copy is done: the next channel of the plan, if any is left.
+                if status == TxStatus::Success {
+                    cur.frame.copies_sent = cur.frame.copies_sent.saturating_add(1);
+                    self.stats.tx_broadcast_copies =
+                        self.stats.tx_broadcast_copies.saturating_add(1);
+                }
+                if cur.frame.copies_left > 0 {
+                    cur.frame.copies_left -= 1;
+                    cur.frame.channel = plan.next(cur.frame.channel);
+                    cur.access_retries = 0;
+                    cur.back_off(now, &self.cfg, &mut self.rng, true);
+                    return;
+                }
+            }
+        }
         let Some(cur) = self.current.take() else {
             return;
+        };
+        // A broadcast under a plan succeeded if any of its copies went out.
+        let status = if cur.frame.copies_sent > 0 {
+            TxStatus::Success
+        } else {
+            status
         };
         match cur.frame.kind {
             TxKind::Data => {
@@ -1264,6 +1382,7 @@ impl Mac {
                     self.ack_out = Some(AckOut {
                         seq,
                         at: meta.at + self.cfg.phy.turnaround(),
+                        channel: meta.channel,
                     });
                 } else {
                     self.stats.acks_skipped = self.stats.acks_skipped.saturating_add(1);

@@ -34,6 +34,8 @@
 //! - [x] ETX per neighbour for MRHOF (RFC 6719) ([`link_stats`])
 //! - [x] secured frames from a short source address, with a short→extended mapping given by
 //!   the caller ([`Mac::add_device`]); the MAC itself sends data from its extended address
+//! - [x] receiver-directed channels: a home channel per node, unicast on the destination's,
+//!   broadcast on every channel of the plan ([`channels`])
 //! - [ ] beacon-enabled PANs, slotted CSMA-CA, GTS, indirect transmission (frame pending)
 //! - [ ] association / disassociation commands (the amimesh join uses PANA and MLE instead)
 //! - [ ] energy-detect and passive scans
@@ -85,6 +87,7 @@
 //! ```
 
 pub mod beacon_payload;
+pub mod channels;
 pub mod csma;
 #[cfg(feature = "alloc")]
 mod frame_io;
@@ -100,10 +103,13 @@ mod test_gens;
 mod machine;
 
 #[cfg(feature = "alloc")]
-pub use machine::{Config, DataRequest, Event, Mac, RxFrame, ScanRequest, Stats, TxStatus};
+pub use machine::{
+    Config, DataRequest, Event, MAX_SCAN_CHANNELS, Mac, RxFrame, ScanRequest, Stats, TxStatus,
+};
 
 pub use crate::error::{Error, Result};
 pub use beacon_payload::{BeaconPayload, BeaconPayloadRepr, RoutingHint};
+pub use channels::ChannelPlan;
 pub use csma::CsmaParams;
 pub use link_security::{RxSecurity, SecurityPolicy, TxSecurity};
 pub use link_stats::LinkStats;
