@@ -9,8 +9,8 @@
 use amimesh_core::{Duration, ExtAddr, Instant, Key128, LinkAddr, PanId, ShortAddr};
 use amimesh_mac::mac::beacon_payload::RoutingHint;
 use amimesh_mac::mac::{
-    BeaconPayloadRepr, Config, DataRequest, Mac, RadioCaps, RadioOp, RxMeta, ScanDuration,
-    ScanRequest, SecurityPolicy, TxResult,
+    BeaconPayloadRepr, ChannelPlan, Config, DataRequest, Mac, RadioCaps, RadioOp, RxMeta, ScanDuration,
+    ScanRequest, SecurityPolicy, TxKind, TxResult,
 };
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -29,8 +29,10 @@ enum Input {
     Counter { ext: u8, fc: u32 },
 }
 
-fuzz_target!(|data: (bool, bool, Vec<Input>)| {
-    let (auto_ack, software_fcs, inputs) = data;
+fuzz_target!(|data: (bool, bool, u8, Vec<Input>)| {
+    let (auto_ack, software_fcs, plan, inputs) = data;
+    // 0: one channel; otherwise a receiver-directed plan of 1–16 channels from 11.
+    let plan = (plan != 0).then(|| ChannelPlan::new(11, plan % 16 + 1));
     let mut cfg = Config::new(ExtAddr::from_u64(0x0012_4b00_0000_0001));
     cfg.pan_id = PanId(0xabcd);
     cfg.short_addr = Some(ShortAddr(1));
@@ -42,6 +44,7 @@ fuzz_target!(|data: (bool, bool, Vec<Input>)| {
     cfg.max_scan_results = 4;
     // Channel access failures start CSMA-CA over twice (the device default is none).
     cfg.channel_access_retries = 2;
+    cfg.channel_plan = plan;
     let mut mac = Mac::new(cfg);
     mac.install_key(1, &Key128::from([0x11; 16]));
     let _ = mac.set_tx_key(1);
@@ -51,7 +54,7 @@ fuzz_target!(|data: (bool, bool, Vec<Input>)| {
     for input in inputs.into_iter().take(256) {
         match input {
             Input::Frame { psdu, lqi } => {
-                let meta = RxMeta { at: now, lqi, rssi: -60, channel: 11 };
+                let meta = RxMeta { at: now, lqi, rssi: -60, channel: 11 + lqi % 4 };
                 mac.handle_frame(now, meta, &psdu);
             }
             Input::TxOk { pending } => mac.handle_tx_done(now, TxResult::Ok { frame_pending: pending }),
@@ -102,9 +105,19 @@ fuzz_target!(|data: (bool, bool, Vec<Input>)| {
         }
         // Drain as the run loop requires.
         while let Some(op) = mac.poll_transmit(now, &mut buf) {
-            if let RadioOp::Transmit(tx) = op {
-                assert!(tx.len <= buf.len());
-                assert!(tx.at >= now);
+            match op {
+                RadioOp::Transmit(tx) => {
+                    assert!(tx.len <= buf.len());
+                    assert!(tx.at >= now);
+                    // Under a plan data frames and beacons stay on the plan's channels (ACKs
+                    // answer on the channel a frame came in on; scans visit their own list).
+                    if let Some(p) = plan {
+                        if matches!(tx.kind, TxKind::Data | TxKind::Beacon) {
+                            assert!(p.contains(tx.channel), "{tx:?}");
+                        }
+                    }
+                }
+                RadioOp::Listen { .. } | RadioOp::Off => {}
             }
         }
         let mut n = 0;
