@@ -143,6 +143,19 @@ fn a_grid_on_the_2450_mhz_phy_joins_on_that_phy() {
     assert_eq!(g.phy, amimesh_sim::PhyName::OQpsk2450);
 }
 
+fn air(channel: u8, len: usize) -> amimesh_sim::airlog::AirFrame {
+    amimesh_sim::airlog::AirFrame {
+        at: amimesh_core::Instant::ZERO,
+        channel,
+        src: amimesh_core::LinkAddr::Absent,
+        dst: amimesh_core::LinkAddr::Absent,
+        len,
+        phase: amimesh_sim::airlog::JoinPhase::Other,
+        acked: None,
+        message: String::new(),
+    }
+}
+
 #[test]
 fn a_grid_with_a_channel_plan_joins_with_it() {
     let g = sweep::Grid {
@@ -159,6 +172,16 @@ fn a_grid_with_a_channel_plan_joins_with_it() {
     assert_eq!(grid().scenario(&grid().points()[0]).channel_plan(), None);
     let r = sweep::run(&s, amimesh_core::Duration::from_secs(g.limit_s)).unwrap();
     assert_eq!((r.joined, r.reported), (12, 12));
+    // The airtime splits over the four channels; the sums are those of the whole log.
+    let frames = vec![air(3, 100), air(1, 50), air(3, 20), air(4, 100), air(2, 10)];
+    let phy = s.phy.profile();
+    let by = sweep::airtime_by_channel(&frames, &phy);
+    assert_eq!(
+        by.iter().map(|(c, n, _)| (*c, *n)).collect::<Vec<_>>(),
+        [(1, 1), (2, 1), (3, 2), (4, 1)]
+    );
+    let secs = |len: usize| phy.airtime(len).total_micros() as f64 / 1e6;
+    assert!((by[2].2 - secs(100) - secs(20)).abs() < 1e-9);
     let path = std::env::temp_dir().join(format!("amimesh-sweep-ch-{}.toml", std::process::id()));
     std::fs::write(&path, "meters = [10]\nseeds = [1]\nchannels = 8\n").unwrap();
     let g = sweep::Grid::load(&path).unwrap();

@@ -654,6 +654,30 @@ fn scale(n: usize, a: &Args) -> Result<()> {
             "{}",
             amimesh_sim::airlog::JoinBytes::of(&by_ring1, from, to)
         );
+        // With a channel plan: how the load spreads, over the whole area and next to the relay.
+        let near: Vec<_> = frames
+            .iter()
+            .filter(|f| f.src == relay || ring1.contains(&f.src))
+            .cloned()
+            .collect();
+        let all = sweep::airtime_by_channel(&frames, &phy);
+        if all.len() > 1 {
+            let near = sweep::airtime_by_channel(&near, &phy);
+            println!(
+                "by channel (frames, s on air, % of the run; sent anywhere | by the relay and its neighbours):"
+            );
+            for (ch, n, secs) in &all {
+                let (nn, ns) = near
+                    .iter()
+                    .find(|(c, _, _)| c == ch)
+                    .map_or((0, 0.0), |(_, n, s)| (*n, *s));
+                println!(
+                    "  {ch:>3}: {n:>9} {secs:>9.0} s {:>6.1} % | {nn:>8} {ns:>7.0} s {:>5.1} %",
+                    100.0 * secs / span,
+                    100.0 * ns / span
+                );
+            }
+        }
     }
     if r.all_joined_s.is_none() || (!a.join_only && r.reported < n) {
         bail!("not every meter joined and reported");

@@ -699,6 +699,21 @@ pub struct Ring {
     pub cca_busy: u64,
 }
 
+/// Frames and seconds on air per channel (ACKs included), lowest channel first: how a
+/// channel plan spreads the load.
+pub fn airtime_by_channel(
+    frames: &[amimesh_sim::airlog::AirFrame],
+    phy: &amimesh_mac::mac::PhyProfile,
+) -> Vec<(u8, u64, f64)> {
+    let mut by: BTreeMap<u8, (u64, f64)> = BTreeMap::new();
+    for f in frames {
+        let e = by.entry(f.channel).or_default();
+        e.0 += 1;
+        e.1 += phy.airtime(f.len).total_micros() as f64 / 1e6;
+    }
+    by.into_iter().map(|(c, (n, s))| (c, n, s)).collect()
+}
+
 /// The MAC's outcome by hop ring around the relay (`hops`: every node's hops from the relay,
 /// as [`RunResult::node_hops`]; the relay is ring 0, nodes it cannot reach are `u32::MAX`):
 /// where the channel saturates and where frames are lost.

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     while let Some((&n, tail)) = rest.split_first() {
         let n = usize::from(n).min(tail.len());
         let (psdu, next) = tail.split_at(n);
-        let f = log.classify(at, psdu);
+        let f = log.classify(at, 1, psdu);
         assert_eq!(f.len, psdu.len());
         at += amimesh_core::Duration::from_millis(1);
         rest = next;

@@ -75,6 +75,8 @@ impl fmt::Display for JoinPhase {
 pub struct AirFrame {
     /// Start of the frame.
     pub at: Instant,
+    /// The channel it went out on.
+    pub channel: u8,
     /// MAC source address.
     pub src: LinkAddr,
     /// MAC destination address.
@@ -297,13 +299,14 @@ impl AirLog {
         self.frames.clone()
     }
 
-    /// Decodes one PSDU.
-    pub fn classify(&mut self, at: Instant, psdu: &[u8]) -> AirFrame {
+    /// Decodes one PSDU sent on `channel`.
+    pub fn classify(&mut self, at: Instant, channel: u8, psdu: &[u8]) -> AirFrame {
         let mpdu = psdu
             .get(..psdu.len().saturating_sub(usize::from(self.fcs_len)))
             .unwrap_or(&[]);
         let mut f = AirFrame {
             at,
+            channel,
             src: LinkAddr::Absent,
             dst: LinkAddr::Absent,
             len: psdu.len(),
@@ -505,7 +508,7 @@ fn pana_label(data: &[u8]) -> String {
 
 impl FrameSink for AirLog {
     fn frame(&mut self, at: Instant, channel: u8, page: u8, psdu: &[u8]) {
-        let f = self.classify(at, psdu);
+        let f = self.classify(at, channel, psdu);
         self.record(f);
         if let Some(s) = self.inner.as_mut() {
             s.frame(at, channel, page, psdu);
