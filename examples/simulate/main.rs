@@ -111,6 +111,10 @@ struct Args {
     /// default: as `FieldTuning::large_network`).
     #[arg(long)]
     paa_max_handshakes: Option<usize>,
+    /// With `--scale`: the lowest beacon LQI a meter takes a PRE or parent from
+    /// (`MeterConfig::min_beacon_lqi`; default: as `FieldTuning::large_network`).
+    #[arg(long)]
+    min_lqi: Option<u8>,
     /// With `--scale`: the PAA lets a PCI replace a handshake after the PaC was silent this
     /// many seconds (0: only through another PRE; default: as `FieldTuning::large_network`).
     #[arg(long)]
@@ -431,6 +435,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if let Some(v) = a.paa_max_handshakes {
         tuning.paa_max_handshakes = Some(v);
+    }
+    if let Some(v) = a.min_lqi {
+        tuning.min_beacon_lqi = Some(v);
     }
     if let Some(v) = a.paa_takeover_s {
         tuning.paa_pci_takeover_after = Some(amimesh_core::Duration::from_secs(v));
