@@ -147,6 +147,32 @@ mod tests {
         assert!(p.contains(26) && !p.contains(27) && !p.contains(10));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_address_has_a_home_in_any_plan(first: u8, count: u8, addr: [u8; 8]) {
+            let p = ChannelPlan::new(first, count);
+            let h = p.home(&ExtAddr(addr));
+            proptest::prop_assert!(p.contains(h));
+            proptest::prop_assert!(p.channels().any(|c| c == h));
+        }
+
+        #[test]
+        fn next_visits_every_channel_once_per_cycle(first: u8, count: u8, start in 0u8..=255) {
+            let p = ChannelPlan::new(first, count);
+            let n = usize::from(p.len());
+            let c0 = p.first.saturating_add(start % p.len());
+            let mut seen = alloc::vec::Vec::new();
+            let mut c = c0;
+            for _ in 0..n {
+                seen.push(c);
+                c = p.next(c);
+            }
+            proptest::prop_assert_eq!(c, c0);
+            seen.sort_unstable();
+            proptest::prop_assert_eq!(seen, p.channels().collect::<alloc::vec::Vec<_>>());
+        }
+    }
+
     #[test]
     fn plan_reaching_past_255_is_cut() {
         let p = ChannelPlan::new(250, 10);
