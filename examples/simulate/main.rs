@@ -115,6 +115,10 @@ struct Args {
     /// (`MeterConfig::min_beacon_lqi`; default: as `FieldTuning::large_network`).
     #[arg(long)]
     min_lqi: Option<u8>,
+    /// With `--scale`: times every device sends an unsecured PANA frame between a PaC and
+    /// its PRE again, 100–500 ms after its MAC gave up on it (`MacParams::join_resends`).
+    #[arg(long)]
+    join_resends: Option<u8>,
     /// With `--scale`: the PAA lets a PCI replace a handshake after the PaC was silent this
     /// many seconds (0: only through another PRE; default: as `FieldTuning::large_network`).
     #[arg(long)]
@@ -450,28 +454,35 @@ fn scale(n: usize, a: &Args) -> Result<()> {
             bail!("--mac-be and --relay-mac-be take two values: MIN,MAX");
         }
     }
-    let mac = |be: &Option<Vec<u8>>,
-               access: Option<u8>,
-               base: Option<amimesh_device::MacParams>| {
-        if a.mac_retries.is_none() && a.mac_backoffs.is_none() && be.is_none() && access.is_none() {
-            return base;
-        }
-        let mut p = base.unwrap_or_default();
-        if let Some(v) = access {
-            p.channel_access_retries = v;
-        }
-        if let Some(v) = a.mac_retries {
-            p.max_frame_retries = v;
-        }
-        if let Some(v) = a.mac_backoffs {
-            p.csma.max_csma_backoffs = v;
-        }
-        if let Some([min, max]) = be.as_deref() {
-            p.csma.min_be = *min;
-            p.csma.max_be = *max;
-        }
-        Some(p)
-    };
+    let mac =
+        |be: &Option<Vec<u8>>, access: Option<u8>, base: Option<amimesh_device::MacParams>| {
+            if a.mac_retries.is_none()
+                && a.mac_backoffs.is_none()
+                && be.is_none()
+                && access.is_none()
+                && a.join_resends.is_none()
+            {
+                return base;
+            }
+            let mut p = base.unwrap_or_default();
+            if let Some(v) = a.join_resends {
+                p.join_resends = v;
+            }
+            if let Some(v) = access {
+                p.channel_access_retries = v;
+            }
+            if let Some(v) = a.mac_retries {
+                p.max_frame_retries = v;
+            }
+            if let Some(v) = a.mac_backoffs {
+                p.csma.max_csma_backoffs = v;
+            }
+            if let Some([min, max]) = be.as_deref() {
+                p.csma.min_be = *min;
+                p.csma.max_be = *max;
+            }
+            Some(p)
+        };
     if let Some(v) = a.dao_on_reading_timeout {
         tuning.dao_on_reading_timeout = Some(v == OnOff::On);
     }

@@ -95,6 +95,7 @@ pub mod ip;
 pub mod link;
 mod meter;
 mod relay;
+mod resend;
 mod stack;
 
 pub use error::{Error, Result};

@@ -86,6 +86,9 @@ pub struct PolicyStats {
     /// Packets without the RPL option dropped because their next hop was the neighbour
     /// they came from (split horizon).
     pub returned_to_sender: u64,
+    /// Join frames handed to the MAC again after it gave up on them
+    /// ([`MacParams::join_resends`]).
+    pub join_resends: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -176,6 +179,11 @@ pub struct MacParams {
     /// listens on its home channel of this plan, and meters scan all of its channels. All
     /// devices of a PAN need the same plan. `None`: the one channel of the configuration.
     pub channel_plan: Option<macsm::ChannelPlan>,
+    /// Times an unsecured PANA frame between a PaC and its PRE goes to the MAC again,
+    /// 100–500 ms after the MAC gave up on it (no ACK through every retry, or no clear
+    /// channel): a repair over the one link that failed, before the PAA's retransmission
+    /// timer repairs it over every hop (`resend` module). Default 0: none.
+    pub join_resends: u8,
 }
 
 impl Default for MacParams {
@@ -187,6 +195,7 @@ impl Default for MacParams {
             max_frame_retries: 3,
             channel_access_retries: 0,
             channel_plan: None,
+            join_resends: 0,
         }
     }
 }
@@ -225,6 +234,7 @@ pub struct Stack<R> {
     pub(crate) frame_counter_reserved: u32,
     pub(crate) links: LinkMetrics,
     next_handle: u32,
+    resend: crate::resend::JoinResend,
     pub(crate) now: Instant,
 }
 
@@ -277,6 +287,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             events: VecDeque::new(),
             stats: PolicyStats::default(),
             next_handle: 0,
+            resend: crate::resend::JoinResend::new(),
             now: Instant::ZERO,
         }
     }
@@ -729,6 +740,9 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             return;
         };
         let mut buf = [0u8; MAX_FRAME_PAYLOAD];
+        let mut sent = 0usize;
+        let keep = unsecured_pana && self.cfg.mac.join_resends > 0;
+        let mut kept: Option<(u32, Vec<u8>)> = None;
         while let Some(r) = frames.next_frame(&mut buf) {
             let Ok(n) = r else {
                 self.stats.tx_refused += 1;
@@ -742,12 +756,52 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 Ok(()) => {
                     self.stats.tx_frames += 1;
                     self.stats.tx_bytes += n as u64;
+                    sent += 1;
+                    if keep && sent == 1 {
+                        kept = Some((self.next_handle, payload.to_vec()));
+                    }
                 }
                 Err(_) => {
                     self.stats.tx_refused += 1;
                     return;
                 }
             }
+        }
+        // A join message in one frame: kept, to go again if the MAC gives up on it.
+        if let (1, Some((handle, payload))) = (sent, kept) {
+            self.resend
+                .keep(handle, dst, &payload, self.cfg.mac.join_resends);
+        }
+    }
+
+    /// The MAC gave up on (or delivered) frame `handle`: a kept join frame is scheduled again.
+    fn join_frame_done(&mut self, now: Instant, handle: u32, status: macsm::TxStatus) {
+        if self.cfg.mac.join_resends == 0 {
+            return;
+        }
+        let success = status == macsm::TxStatus::Success;
+        // The random wait is drawn only for a kept frame that failed.
+        let jitter = if success || !self.resend.holds(handle) {
+            0
+        } else {
+            self.rng.next_u32()
+        };
+        let _ = self.resend.on_tx_done(now, handle, success, jitter);
+    }
+
+    /// Hands the kept join frames that are due to the MAC again.
+    fn resend_due(&mut self, now: Instant) {
+        while let Some((i, dst, payload)) = self.resend.take_due(now) {
+            self.next_handle = self.next_handle.wrapping_add(1);
+            let mut req = DataRequest::new(self.next_handle, dst, &payload);
+            req.security = TxSecurity::Unsecured;
+            let ok = self.mac.send(now, req).is_ok();
+            if ok {
+                self.stats.tx_frames += 1;
+                self.stats.tx_bytes += payload.len() as u64;
+                self.stats.join_resends += 1;
+            }
+            self.resend.sent(i, ok.then_some(self.next_handle));
         }
     }
 
@@ -966,7 +1020,10 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                     macsm::Event::FrameCounterReserved { limit } => {
                         self.frame_counter_reserved = limit;
                     }
-                    macsm::Event::TxDone { .. } => tx_done = true,
+                    macsm::Event::TxDone { handle, status, .. } => {
+                        self.join_frame_done(now, handle, status);
+                        tx_done = true;
+                    }
                     _ => {}
                 }
             }
@@ -1085,6 +1142,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         self.rx_secured.handle_timeout(now);
         self.rx_unsecured.handle_timeout(now);
         self.retired_keys.retain(|(_, until)| *until > now);
+        self.resend_due(now);
     }
 
     /// The earliest deadline of every layer.
@@ -1096,6 +1154,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.pre.as_ref().and_then(|p| p.poll_timeout()),
             self.rx_secured.poll_timeout(),
             self.rx_unsecured.poll_timeout(),
+            self.resend.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -1113,6 +1172,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// datagrams, and datagrams waiting for the host or the uplink.
     pub(crate) fn drop_buffers(&mut self) {
         self.mac.purge_queue();
+        self.resend.clear();
         self.rx_secured.clear();
         self.rx_unsecured.clear();
         self.uplink_out.clear();
@@ -1783,5 +1843,100 @@ mod tests {
                 .is_none()
         );
         assert_eq!((p.stats.no_route, p.stats.forwarded), (1, 0));
+    }
+}
+
+#[cfg(test)]
+mod join_resend_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    const MESSAGE: &[u8] = b"PAN[S] for the PRE";
+
+    fn stack(join_resends: u8) -> Stack<ChaCha20Rng> {
+        let cfg = StackConfig {
+            ext_addr: ExtAddr::from_u64(0x0212_4b00_0000_0001),
+            phy: PhyProfile::SUN_FSK_920_100K,
+            channel: 1,
+            seed: 1,
+            frame_counter_start: 0,
+            key_switch_window: Duration::from_secs(60),
+            links: LinkMetricConfig::default(),
+            mac: MacParams {
+                join_resends,
+                ..MacParams::default()
+            },
+            rpl_option: true,
+            rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
+            rfc8138: false,
+            rpl_tunnel_from_uplink: false,
+        };
+        Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(3))
+    }
+
+    /// Sends `data` from and to `port` at the PRE's link-local address and answers every
+    /// transmission with silence (no ACK ever comes); returns the instants of the frames that
+    /// carried it.
+    fn unanswered(s: &mut Stack<ChaCha20Rng>, port: u16, data: &[u8]) -> Vec<Instant> {
+        let pre = ip::link_local(ExtAddr::from_u64(0x0212_4b00_0000_0009));
+        let mut now = Instant::from_secs(1);
+        let ll = s.ll;
+        s.send_udp(now, ll, pre, (port, port), 255, data);
+        let mut buf = [0u8; 2048];
+        let mut scratch = [0u8; 2048];
+        let mut at = Vec::new();
+        for _ in 0..1000 {
+            while let Some(op) = s.poll_radio(now, &mut buf) {
+                if let RadioOp::Transmit(t) = op {
+                    if buf[..t.len].ends_with(data) {
+                        at.push(now);
+                    }
+                    s.mac.handle_tx_done(
+                        now,
+                        macsm::TxResult::Ok {
+                            frame_pending: false,
+                        },
+                    );
+                }
+            }
+            s.pump(now, &mut scratch);
+            let Some(t) = s.poll_timeout() else { break };
+            now = now.max(t);
+            s.handle_timeout(now);
+            s.pump(now, &mut scratch);
+        }
+        at
+    }
+
+    #[test]
+    fn a_join_frame_the_mac_gave_up_on_goes_again_after_100_to_500_ms() {
+        let mut s = stack(2);
+        let at = unanswered(&mut s, PANA_PORT, MESSAGE);
+        // Three times macMaxFrameRetries + 1 transmissions.
+        assert_eq!(at.len(), 12, "{at:?}");
+        assert_eq!(s.stats.join_resends, 2);
+        for set in [4, 8] {
+            let gap = at[set] - at[set - 1];
+            assert!(
+                gap >= Duration::from_millis(100) && gap <= Duration::from_millis(520),
+                "{gap:?}"
+            );
+        }
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn without_resends_or_for_other_traffic_the_mac_has_the_last_word() {
+        let mut off = stack(0);
+        assert_eq!(unanswered(&mut off, PANA_PORT, MESSAGE).len(), 4);
+        assert_eq!(off.stats.join_resends, 0);
+        // Not PANA: MLE between the same link-local addresses is never kept (and without a
+        // key it is not even sent).
+        let mut mle = stack(2);
+        let n = unanswered(&mut mle, 19788, b"an MLE message").len();
+        assert!(n == 0 || n == 4, "{n}");
+        assert_eq!(mle.stats.join_resends, 0);
     }
 }
