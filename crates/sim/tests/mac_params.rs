@@ -41,7 +41,7 @@ fn without_frame_retries_a_lost_frame_is_not_sent_again() {
             max_be: 6,
             max_csma_backoffs: 5,
         },
-        channel_plan: None,
+        ..MacParams::default()
     };
     let f = lossy_line(&FieldTuning {
         meter_mac: Some(none),
@@ -73,7 +73,7 @@ fn the_standard_defaults_retry_lost_frames_and_the_relay_can_differ_from_the_met
             max_be: 4,
             max_csma_backoffs: 4,
         },
-        channel_plan: None,
+        ..MacParams::default()
     };
     let f = lossy_line(&FieldTuning {
         relay_mac: Some(relay),
