@@ -238,23 +238,29 @@ pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
 /// Next Header value of an encapsulated IPv6 packet (RFC 2473 §3).
 pub const PROTO_IPV6: u8 = 41;
 
-/// `inner` wrapped in an outer IPv6 header from `src` to `dst` whose Hop-by-Hop Options
-/// header carries the RPL option `r` (IPv6-in-IPv6, RFC 2473 §3; RFC 9008 §7.2.2). `None`
-/// if the result would be too long.
+/// `inner` wrapped in an outer IPv6 header from `src` to `dst` (IPv6-in-IPv6, RFC 2473 §3)
+/// whose Hop-by-Hop Options header carries the RPL option `r` when there is one (RFC 9008
+/// §7.2.2, §8.2.3). `None` if the result would be too long.
 pub fn encapsulate(
     inner: &[u8],
     src: &Ipv6Addr,
     dst: &Ipv6Addr,
     hop_limit: u8,
-    r: &HbhRepr,
+    r: Option<&HbhRepr>,
 ) -> Option<Vec<u8>> {
-    let len = inner.len().checked_add(8)?;
+    let hbh = if r.is_some() { 8 } else { 0 };
+    let len = inner.len().checked_add(hbh)?;
     u16::try_from(len).ok()?;
     let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(len));
-    header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
-    let mut hdr = [0u8; 8];
-    r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
-    out.extend_from_slice(&hdr);
+    match r {
+        Some(r) => {
+            header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
+            let mut hdr = [0u8; 8];
+            r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
+            out.extend_from_slice(&hdr);
+        }
+        None => header(&mut out, src, dst, PROTO_IPV6, hop_limit, len),
+    }
     out.extend_from_slice(inner);
     Some(out)
 }

@@ -86,6 +86,15 @@ pub struct PolicyStats {
     /// Packets without the RPL option dropped because their next hop was the neighbour
     /// they came from (split horizon).
     pub returned_to_sender: u64,
+    /// Packets from outside the DODAG that the root sent down inside an outer IPv6 header
+    /// of its own (IPv6-in-IPv6, RFC 9008 §8.2.3 in non-storing mode, §7.2.2 when
+    /// [`StackConfig::rpl_tunnel_from_uplink`] asks for it in storing mode).
+    pub ip_in_ip_encapsulated: u64,
+    /// Tunnelled packets whose inner packet was taken out here and handled (RFC 2473 §3.2).
+    pub ip_in_ip_decapsulated: u64,
+    /// Tunnelled packets dropped at the tunnel end: an inner packet that does not parse, is
+    /// not for this node or is itself tunnelled.
+    pub ip_in_ip_dropped: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -460,30 +469,42 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
-    /// A datagram from the uplink (border router). With
-    /// [`StackConfig::rpl_tunnel_from_uplink`] one for a node of the DODAG is forwarded
-    /// inside an outer IPv6 header from our address to its destination, with the RPL option
-    /// (Down, our rank) in its Hop-by-Hop header (RFC 9008 §7.2.2): the nodes on the way
-    /// validate it (RFC 6550 §11.2.2) and the destination takes the inner packet out.
-    /// Anything else takes the usual way in.
+    /// A datagram from the uplink (border router). One for a node of the DODAG that the
+    /// root reaches by a source route (non-storing mode) is forwarded inside an outer IPv6
+    /// header from our address to its destination, which carries the routing header and the
+    /// RPL option (Down, our rank) (RFC 9008 §8.2.3: the root is not the packet's source and
+    /// may not insert them into it, RFC 8200 §4); with
+    /// [`StackConfig::rpl_tunnel_from_uplink`] one routed hop by hop (storing mode) too,
+    /// with the option (RFC 9008 §7.2.2). The nodes on the way validate the option (RFC 6550
+    /// §11.2.2) and the destination takes the inner packet out. Anything else takes the
+    /// usual way in.
     pub(crate) fn handle_uplink_packet(&mut self, now: Instant, mut packet: Vec<u8>) {
-        let tunnel = self.cfg.rpl_option
-            && self.cfg.rpl_tunnel_from_uplink
-            && ip::parse(&packet).is_some_and(|h| {
-                h.next_header != ip::PROTO_HOP_BY_HOP
-                    && !h.dst.is_multicast()
-                    && !h.dst.is_unicast_link_local()
-                    && !self.is_mine(&h.dst)
-                    && self
-                        .border_prefix
-                        .is_some_and(|p| ip::same_prefix(&p, &h.dst))
-            });
+        let for_dodag = ip::parse(&packet).filter(|h| {
+            !h.dst.is_multicast()
+                && !h.dst.is_unicast_link_local()
+                && !self.is_mine(&h.dst)
+                && self
+                    .border_prefix
+                    .is_some_and(|p| ip::same_prefix(&p, &h.dst))
+        });
+        let source_routed = for_dodag.as_ref().is_some_and(|h| {
+            self.rpl.as_ref().and_then(|r| r.next_hop(&h.dst)) == Some(NextHop::SourceRoute)
+        });
+        let tunnel = source_routed
+            || (self.cfg.rpl_option
+                && self.cfg.rpl_tunnel_from_uplink
+                && for_dodag
+                    .as_ref()
+                    .is_some_and(|h| h.next_header != ip::PROTO_HOP_BY_HOP));
         let Some((global, opt, dst)) = tunnel
             .then(|| {
-                let h = ip::parse(&packet)?;
+                let h = for_dodag.as_ref()?;
                 let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
-                let mut opt = r.hbh_option(&h.dst);
-                opt.option_type = self.cfg.rpl_option_type;
+                let opt = self.cfg.rpl_option.then(|| {
+                    let mut opt = r.hbh_option(&h.dst);
+                    opt.option_type = self.cfg.rpl_option_type;
+                    opt
+                });
                 Some((self.global_address()?, opt, h.dst))
             })
             .flatten()
@@ -491,15 +512,19 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.deliver_or_forward(now, packet, true, None, 255);
             return;
         };
-        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3).
+        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3; RFC 2473
+        // §3.1). The outer header starts from our default hop limit (RFC 2473 §3.1).
         if !ip::decrement_hop_limit(&mut packet) {
             self.stats.hop_limit_exceeded += 1;
             return;
         }
-        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, &opt) {
+        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, opt.as_ref()) {
             Some(outer) => {
                 self.stats.forwarded += 1;
-                self.stats.rpl_option_added += 1;
+                self.stats.ip_in_ip_encapsulated += 1;
+                if opt.is_some() {
+                    self.stats.rpl_option_added += 1;
+                }
                 self.route_packet(now, outer);
             }
             None => self.stats.tx_refused += 1,
@@ -689,8 +714,18 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
+    /// Keeps the context table's root address (RFC 8138 §7: what an elided Encapsulator
+    /// Address of an IP-in-IP 6LoRH stands for) on the DODAGID of the DODAG we are in.
+    fn sync_root(&mut self) {
+        let root = self.rpl.as_ref().and_then(RplNode::dodag_id);
+        if self.ctx.root() != root {
+            self.ctx.set_root(root);
+        }
+    }
+
     /// Compresses, fragments and queues a packet in the MAC.
     fn transmit(&mut self, now: Instant, packet: &[u8], h: &ip::Header, dst: LinkAddr) {
+        self.sync_root();
         // Cross-layer policy: PANA between link-local addresses is the only traffic sent
         // unsecured (a joining PaC and its PRE); everything else needs the network key.
         let unsecured_pana = h.src.is_unicast_link_local()
@@ -756,6 +791,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// A frame the MAC delivered.
     fn on_frame(&mut self, now: Instant, f: macsm::RxFrame) {
+        self.sync_root();
         let secured = matches!(f.security, macsm::RxSecurity::Secured { .. });
         let payload = f.payload.as_slice();
         let is_frag = payload.first().is_some_and(|b| b & 0xd8 == 0xc0);
@@ -871,10 +907,14 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             let inner = ip::payload(&packet, &h);
             match ip::parse(inner) {
                 Some(ih) if self.is_mine(&ih.dst) && ih.next_header != ip::PROTO_IPV6 => {
+                    self.stats.ip_in_ip_decapsulated += 1;
                     let inner = inner.to_vec();
                     self.deliver(now, inner, secured, from);
                 }
-                _ => self.stats.malformed += 1,
+                _ => {
+                    self.stats.malformed += 1;
+                    self.stats.ip_in_ip_dropped += 1;
+                }
             }
             return;
         }
@@ -1669,6 +1709,93 @@ mod tests {
         assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gc, &b"reading"[..]));
     }
 
+    /// The outer and inner packets of a tunnelled frame, decompressed with the DODAG root's
+    /// address known (RFC 8138 §7).
+    fn open_lowpan(src: LinkAddr, dst: LinkAddr, lowpan: &[u8], root: Ipv6Addr) -> Vec<u8> {
+        let mut ctx = ContextTable::new();
+        ctx.set_root(Some(root));
+        let mut p = [0u8; 1280];
+        let n = amimesh_sixlowpan::decompress(lowpan, src, dst, &ctx, &mut p).unwrap();
+        p[..n].to_vec()
+    }
+
+    #[test]
+    fn non_storing_root_tunnels_uplink_traffic_to_the_target() {
+        use amimesh_sixlowpan::wire::lorh::{ELECTIVE_CLASS, TYPE_IP_IN_IP};
+        for rfc8138 in [false, true] {
+            let now = Instant::from_secs(3);
+            // Root, then A, B and C in a line.
+            let (a_ext, b_ext, c_ext) = (child(1), child(2), child(3));
+            let [ga, gb, gc] = [a_ext, b_ext, c_ext].map(|e| ip::with_iid(&PREFIX, e));
+            let dodag = ip::with_iid(&PREFIX, root_ext());
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
+            rc.rfc8138 = rfc8138;
+            let mut root = RplNode::new(rc);
+            root.start(Instant::ZERO);
+            root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+            root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+            root.handle_message(now, gc, dodag, code::DAO, &dao(gc, Some(gb)));
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            let from_server = reading(SERVER, gc);
+            r.handle_uplink_packet(now, from_server.clone());
+            assert_eq!(
+                (r.stats.ip_in_ip_encapsulated, r.stats.rpl_option_added),
+                (1, 1)
+            );
+            let out = sent_lowpan(&mut r, now);
+            assert_eq!(out.len(), 1);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(a_ext));
+            // RFC 8138: SRH-6LoRH, RPI-6LoRH, then the IP-in-IP 6LoRH with the root elided
+            // and the outer Hop Limit, before the server's packet.
+            let ip_in_ip = lowpan
+                .windows(3)
+                .any(|w| w == [ELECTIVE_CLASS << 5 | 1, TYPE_IP_IN_IP, DEFAULT_HOP_LIMIT]);
+            assert_eq!(ip_in_ip, rfc8138, "{lowpan:02x?}");
+            let outer = open_lowpan(*src, *dst, lowpan, dodag);
+            let oh = ip::parse(&outer).unwrap();
+            // From the root to A, the route and the option in the outer header, the
+            // server's packet untouched inside but for one hop of hop limit.
+            assert_eq!(
+                (oh.src, oh.dst, oh.hop_limit),
+                (dodag, ga, DEFAULT_HOP_LIMIT)
+            );
+            assert_eq!(
+                ip::after_hbh(&outer, &oh),
+                amimesh_rpl::wire::srh::IPV6_ROUTING
+            );
+            assert!(rpi_of(&outer).down);
+            let mut inner = from_server.clone();
+            inner[7] -= 1;
+            assert_eq!(&outer[outer.len() - inner.len()..], &inner[..]);
+            // A and B forward it along the route.
+            let mut a = joined_at_with(Mop::NonStoring, a_ext, rfc8138);
+            a.deliver_or_forward(now, outer, true, Some(root_ext()), 100);
+            assert_eq!((a.stats.forwarded, a.stats.malformed), (1, 0));
+            let out = sent_lowpan(&mut a, now);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(b_ext));
+            let at_b = open_lowpan(*src, *dst, lowpan, dodag);
+            let mut b = joined_at_with(Mop::NonStoring, b_ext, rfc8138);
+            b.deliver_or_forward(now, at_b, true, Some(a_ext), 100);
+            let out = sent_lowpan(&mut b, now);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(c_ext));
+            let at_c = open_lowpan(*src, *dst, lowpan, dodag);
+            assert_eq!(ip::parse(&at_c).unwrap().hop_limit, DEFAULT_HOP_LIMIT - 2);
+            // C takes the server's datagram out and delivers it.
+            let mut c = joined_at_with(Mop::NonStoring, c_ext, rfc8138);
+            c.deliver_or_forward(now, at_c, true, Some(b_ext), 100);
+            let d = c.local.pop_front().expect("delivered");
+            assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gc, &b"reading"[..]));
+            assert_eq!(c.stats.ip_in_ip_decapsulated, 1);
+        }
+    }
+
     #[test]
     fn border_router_tunnels_uplink_traffic_with_the_rpl_option() {
         let now = Instant::from_secs(3);
@@ -1729,10 +1856,14 @@ mod tests {
         let d = b.local.pop_front().expect("delivered");
         assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gb, &b"reading"[..]));
         // A tunnel whose inner packet is not for B is dropped.
-        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, &o).unwrap();
+        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, Some(&o)).unwrap();
         b.deliver_or_forward(now, stray, true, Some(a_ext), 100);
         assert!(b.local.is_empty());
         assert_eq!(b.stats.malformed, 1);
+        assert_eq!(
+            (b.stats.ip_in_ip_decapsulated, b.stats.ip_in_ip_dropped),
+            (1, 1)
+        );
     }
 
     #[test]
