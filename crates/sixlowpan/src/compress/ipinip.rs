@@ -381,6 +381,27 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn fixtures() {
+        // testdata/README.md: the three-hop tunnel of `down` (root 2001:db8:a::212:4b00:0:1
+        // known, link 00:12:4b:00:00:00:00:01 → …:02), and a one-hop tunnel to node 2
+        // without the RPL option, Hop Limit 9, no root address known.
+        let (p, _) = down();
+        let fixture = include_bytes!("../../testdata/rfc8138_ipinip_srh_rpi_udp.lowpan.bin");
+        let mut out = [0u8; 256];
+        let n = compress(&p, ll(1), ll(2), &ctx_with_root(), &on(), &mut out).unwrap();
+        assert_eq!(&out[..n], &fixture[..]);
+        let inner = server_udp(node(2), 63, b"x");
+        let q = build_tunnel_packet(node(1), &[node(2)], None, &inner, 9, 0);
+        let fixture = include_bytes!("../../testdata/rfc8138_ipinip_whole_encapsulator.lowpan.bin");
+        let none = ContextTable::new();
+        let n = compress(&q, ll(1), ll(2), &none, &on(), &mut out).unwrap();
+        assert_eq!(&out[..n], &fixture[..]);
+        let mut back = [0u8; 256];
+        let m = decompress(fixture, ll(1), ll(2), &none, &mut back).unwrap();
+        assert_eq!(&back[..m], &q[..]);
+    }
+
     proptest! {
         #[test]
         fn tunnels_go_as_ip_in_ip_6lorh_and_shorter(
