@@ -7,8 +7,9 @@
 //! path (RFC 8138 §6.3), or the SRH-6LoRH path (RFC 8138 §5.1) when a Critical 6LoRH of
 //! Type 0 to 4 follows; packets with an RPL Source Routing Header compress to SRH-6LoRH
 //! when the RFC 8138 control bit is set, and IPv6-in-IPv6 packets to the IP-in-IP 6LoRH
-//! (RFC 8138 §7), which decompression turns back into the outer header. Whatever decompresses must compress and decompress back to the same
-//! packet; the input read as an IPv6 packet must survive compress → decompress unchanged.
+//! (RFC 8138 §7), which decompression turns back into the outer header. Whatever
+//! decompresses must compress and decompress back to the same packet; the input read as an
+//! IPv6 packet must survive compress → decompress unchanged.
 #![no_main]
 
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
