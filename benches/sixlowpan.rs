@@ -340,7 +340,7 @@ fn srh_bench(c: &mut Criterion) {
 }
 
 /// A server's UDP datagram that the RPL root tunnels to node 4 through nodes 2 and 3
-/// (IPv6-in-IPv6, RFC 9008 §8.2.3: the RPL option and the RFC 6554 routing header in the
+/// (IPv6-in-IPv6, RFC 9008 §8.2.2: the RPL option and the RFC 6554 routing header in the
 /// outer header), compressed with RFC 8138 (SRH-6LoRH, RPI-6LoRH and IP-in-IP 6LoRH with the
 /// root's address elided, RFC 8138 §7) and without (LOWPAN_NHC with EID 7, RFC 6282 §4.2).
 fn ipinip_bench(c: &mut Criterion) {

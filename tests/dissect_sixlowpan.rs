@@ -318,7 +318,7 @@ fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
 fn dissect_shows_the_ip_in_ip_6lorh_and_the_tunnelled_packet() {
     use amimesh::rpl::wire::srh::SrhRepr;
     // The root 2001:db8::212:4b00:0:1 tunnels a server's datagram to node 3 through node 2
-    // (RFC 9008 §8.2.3): outer header with the RPL option and the routing header, then the
+    // (RFC 9008 §8.2.2): outer header with the RPL option and the routing header, then the
     // server's packet; compressed with RFC 8138 (SRH-6LoRH, RPI-6LoRH, IP-in-IP 6LoRH).
     let (root, first, target, server) = (
         addr("2001:db8::212:4b00:0:1"),

@@ -17,7 +17,7 @@
 //! - the same line in RPL non-storing mode: the relay's source-routed packets and meter 1's
 //!   forwarded ones (its own hop consumed) travel as SRH-6LoRH, which tshark reads as we do;
 //! - hand-built IPv6-in-IPv6 packets of a root tunnelling a server's datagram down a source
-//!   route (RFC 9008 §8.2.3), compressed by us as SRH-6LoRH, RPI-6LoRH and IP-in-IP 6LoRH
+//!   route (RFC 9008 §8.2.2), compressed by us as SRH-6LoRH, RPI-6LoRH and IP-in-IP 6LoRH
 //!   (RFC 8138 §7, the root's address elided or carried whole) before the inner
 //!   LOWPAN_IPHC: tshark must read the same 6LoRH Types, the IP-in-IP Length and outer Hop
 //!   Limit, and the server's datagram inside (addresses, hop limit, ports, payload, a good
@@ -478,7 +478,7 @@ const IPINIP_FIELDS: &[&str] = &[
 ];
 
 /// A server's UDP datagram to `target` that the root `root` tunnels down `route` (the
-/// outer destination last, RFC 9008 §8.2.3): an outer header from the root with the RPL
+/// outer destination last, RFC 9008 §8.2.2): an outer header from the root with the RPL
 /// option (`rpi` data octets) and, past one hop, an RFC 6554 Source Routing Header written as
 /// our RPL root writes it; the server's packet inside.
 fn tunnelled(root: &str, route: &[&str], rpi: Option<[u8; 4]>, hlim: u8) -> (Vec<u8>, Vec<u8>) {

@@ -88,7 +88,7 @@ fuzz_target!(|ops: Vec<Op>| {
                             }
                         }
                     }
-                    // The root's IPv6-in-IPv6 tunnel (RFC 2473 §3, RFC 9008 §8.2.3) carries
+                    // The root's IPv6-in-IPv6 tunnel (RFC 2473 §3, RFC 9008 §8.2.2) carries
                     // the packet whole, with the RPL option or without.
                     let rpi = ip::rpi(&psdu, &h).ok().flatten().map(|(r, _)| r);
                     if let Some(o) = ip::encapsulate(&psdu, &h.dst, &h.src, 64, rpi.as_ref()) {

@@ -87,14 +87,18 @@ pub struct PolicyStats {
     /// they came from (split horizon).
     pub returned_to_sender: u64,
     /// Packets from outside the DODAG that the root sent down inside an outer IPv6 header
-    /// of its own (IPv6-in-IPv6, RFC 9008 §8.2.3 in non-storing mode, §7.2.2 when
-    /// [`StackConfig::rpl_tunnel_from_uplink`] asks for it in storing mode).
+    /// of its own (IPv6-in-IPv6, RFC 9008 §8.2.2 in non-storing mode, §7.2.2 when
+    /// [`RelayConfigDevice::rpl_option_from_uplink`](crate::RelayConfigDevice::rpl_option_from_uplink)
+    /// asks for it in storing mode).
     pub ip_in_ip_encapsulated: u64,
     /// Tunnelled packets whose inner packet was taken out here and handled (RFC 2473 §3.2).
     pub ip_in_ip_decapsulated: u64,
     /// Tunnelled packets dropped at the tunnel end: an inner packet that does not parse, is
     /// not for this node or is itself tunnelled.
     pub ip_in_ip_dropped: u64,
+    /// Packets sent to the uplink with their RPL option kept, SenderRank 0
+    /// ([`RelayConfigDevice::rpl_option_to_uplink`](crate::RelayConfigDevice::rpl_option_to_uplink)).
+    pub rpl_option_to_uplink: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -165,6 +169,13 @@ pub struct StackConfig {
     /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
     /// no router insert the header itself). Meters take the inner packet out.
     pub rpl_tunnel_from_uplink: bool,
+    /// Border router: packets leaving for the uplink keep the RPL option of type 0x23, its
+    /// SenderRank set to 0 (RFC 9008 §7.2.1 and §8.2.1, Figures 13 and 27: without
+    /// encapsulation the root modifies the RPI and does not remove it; routers and hosts
+    /// outside skip an option of type 0x23, RFC 9008 §4.2, RFC 8200 §4.2). Otherwise, and
+    /// always for type 0x63 (which RPL-unaware nodes would drop, RFC 6553 §3), the
+    /// Hop-by-Hop header is taken out.
+    pub rpl_option_to_uplink: bool,
 }
 
 /// The MAC's channel-access and retry parameters: the PIB attributes of 802.15.4-2020
@@ -472,7 +483,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// A datagram from the uplink (border router). One for a node of the DODAG that the
     /// root reaches by a source route (non-storing mode) is forwarded inside an outer IPv6
     /// header from our address to its destination, which carries the routing header and the
-    /// RPL option (Down, our rank) (RFC 9008 §8.2.3: the root is not the packet's source and
+    /// RPL option (Down, our rank) (RFC 9008 §8.2.2: the root is not the packet's source and
     /// may not insert them into it, RFC 8200 §4); with
     /// [`StackConfig::rpl_tunnel_from_uplink`] one routed hop by hop (storing mode) too,
     /// with the option (RFC 9008 §7.2.2). The nodes on the way validate the option (RFC 6550
@@ -560,13 +571,13 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if let Some(prefix) = self.border_prefix {
             if !ip::same_prefix(&prefix, &dst) {
-                // The packet leaves the RPL domain: the border router takes the RPL option
-                // out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance). RFC
-                // 9008 §7.2.1 would let a type-0x23 option travel on (routers outside skip
-                // it), but a 0x63 one would make RPL-unaware routers discard the packet
-                // (RFC 6553 §3 act bits 01, RFC 9008 §4.2), and the servers behind the
-                // uplink have no use for it.
-                let Some(packet) = ip::strip_hbh(packet, &h) else {
+                // The packet leaves the RPL domain. With
+                // `StackConfig::rpl_option_to_uplink` a type-0x23 option travels on with
+                // SenderRank 0 (RFC 9008 §7.2.1, §8.2.1); otherwise the border router takes
+                // it out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance): a
+                // 0x63 one would make RPL-unaware routers discard the packet (RFC 6553 §3
+                // act bits 01, RFC 9008 §4.2).
+                let Some(packet) = self.to_uplink(packet, &h) else {
                     self.stats.malformed += 1;
                     return true;
                 };
@@ -599,6 +610,29 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             None => self.stats.no_route += 1,
         }
         true
+    }
+
+    /// A packet about to leave for the uplink, with its RPL option kept (type 0x23, SenderRank
+    /// 0, RFC 9008 §7.2.1, §8.2.1) when [`StackConfig::rpl_option_to_uplink`] says so, else
+    /// without its Hop-by-Hop header. `None` if that header is malformed.
+    fn to_uplink(&mut self, mut packet: Vec<u8>, h: &ip::Header) -> Option<Vec<u8>> {
+        if self.cfg.rpl_option_to_uplink {
+            match ip::rpi(&packet, h) {
+                Ok(Some((mut r, at)))
+                    if r.option_type == amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008 =>
+                {
+                    r.sender_rank = 0;
+                    ip::set_rpi(&mut packet, at, &r);
+                    self.stats.rpl_option_to_uplink += 1;
+                    return Some(packet);
+                }
+                // No RPL option: the Hop-by-Hop header, if any, is the source's.
+                Ok(None) => return Some(packet),
+                Err(()) => return None,
+                Ok(Some(_)) => {}
+            }
+        }
+        ip::strip_hbh(packet, h)
     }
 
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
@@ -1188,6 +1222,7 @@ mod tests {
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rfc8138: false,
             rpl_tunnel_from_uplink: false,
+            rpl_option_to_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -1794,6 +1829,56 @@ mod tests {
             assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gc, &b"reading"[..]));
             assert_eq!(c.stats.ip_in_ip_decapsulated, 1);
         }
+    }
+
+    #[test]
+    fn the_root_lets_a_type_0x23_option_out_with_sender_rank_0_when_asked() {
+        let now = Instant::from_secs(3);
+        let a_ext = child(1);
+        let ga = ip::with_iid(&PREFIX, a_ext);
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let root_at = |to_uplink: bool| {
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+            root.start(Instant::ZERO);
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            r.cfg.rpl_option_to_uplink = to_uplink;
+            r
+        };
+        // A reading from A to the server, SenderRank 3 (A's), RPL option of type 0x23.
+        let up = with_rpi(&reading(ga, SERVER), false, false, false, 3);
+        // RFC 9008 §8.2.1: the option goes out, SenderRank 0; the rest is unchanged.
+        let mut r = root_at(true);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().expect("sent to the uplink");
+        assert_eq!(r.stats.rpl_option_to_uplink, 1);
+        let o = rpi_of(&out);
+        assert_eq!((o.option_type, o.sender_rank), (0x23, 0));
+        assert_eq!(out.len(), up.len());
+        assert_eq!(&out[16 + 32..], &up[16 + 32..][..out.len() - 48]);
+        // A host behind the uplink skips it (act bits 00) and reads the datagram.
+        let h = ip::parse(&out).unwrap();
+        let plain = ip::skip_hbh(out.clone(), &h).unwrap();
+        let ph = ip::parse(&plain).unwrap();
+        assert_eq!(ip::udp(&plain, &ph).unwrap().2, b"reading");
+        // Off, or a type-0x63 option: taken out.
+        let mut r = root_at(false);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().unwrap();
+        assert_eq!(ip::parse(&out).unwrap().next_header, ip::PROTO_UDP);
+        let mut old = up.clone();
+        let (mut o, at) = ip::rpi(&old, &ip::parse(&old).unwrap()).unwrap().unwrap();
+        o.option_type = 0x63;
+        old[at] = 0x63;
+        ip::set_rpi(&mut old, at, &o);
+        let mut r = root_at(true);
+        r.deliver_or_forward(now, old, true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().unwrap();
+        assert_eq!(ip::parse(&out).unwrap().next_header, ip::PROTO_UDP);
+        assert_eq!(r.stats.rpl_option_to_uplink, 0);
     }
 
     #[test]

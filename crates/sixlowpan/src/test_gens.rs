@@ -557,7 +557,7 @@ pub fn ip_in_ip_6lorh_parts() -> impl Strategy<Value = (u8, Vec<u8>)> {
         .prop_flat_map(|(h, n)| (Just(h), proptest::collection::vec(any::<u8>(), n)))
 }
 
-/// An IPv6-in-IPv6 packet a RPL root sends down a source route (RFC 9008 §8.2.3): an outer
+/// An IPv6-in-IPv6 packet a RPL root sends down a source route (RFC 9008 §8.2.2): an outer
 /// header from `root` to `hops[0]` (Traffic Class 0 unless `tc` says otherwise), maybe a
 /// Hop-by-Hop header with the RPL option (type 0x23), a Source Routing Header listing the
 /// later hops when there are any (RFC 6554 §3, as [`crate::compress::srh::emit_srh`] writes

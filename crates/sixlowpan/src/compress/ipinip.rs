@@ -3,23 +3,28 @@
 //!
 //! A RPL root that forwards a packet from outside the DODAG down a source route may not
 //! insert the routing header and the RPL option into that packet (RFC 8200 §4): it wraps it
-//! in an outer IPv6 header of its own, from itself to the target, which carries them (RFC
-//! 9008 §8.2.3). RFC 8138 carries that outer header as an IP-in-IP 6LoRH (its Hop Limit and
-//! source, the Encapsulator Address, elided when it is the root), its routing header as
-//! SRH-6LoRH before it and its RPL option as an RPI-6LoRH, and the inner packet as
-//! LOWPAN_IPHC after it:
+//! in an outer IPv6 header of its own, from itself to the target, which carries them, its
+//! Flow Label zero (RFC 9008 §8.2.2). RFC 8138 carries that outer header as an IP-in-IP
+//! 6LoRH (its Hop Limit and source, the Encapsulator Address, elided when it is the root),
+//! its routing header as SRH-6LoRH and its RPL option as an RPI-6LoRH before it, and the
+//! inner packet as LOWPAN_IPHC after it:
 //!
 //! `F1 | SRH-6LoRH… | RPI-6LoRH | IP-in-IP-6LoRH | LOWPAN_IPHC (inner) | NHC… | payload`
+//!
+//! This is the order of RFC 9008 §4.3 (Figure 5): the 6LoRH before the IP-in-IP 6LoRH are
+//! the outer header's, and the receiver that removes it removes them too, leaving the inner
+//! packet as plain LOWPAN_IPHC.
 //!
 //! The outer header's other fields are implied, so the form is taken only when they hold:
 //! version 6, Traffic Class and Flow Label 0, a payload length that matches the packet, at
 //! most a Hop-by-Hop header holding only the RPL option before the inner header (RFC 6553
 //! §3), and an inner header that LOWPAN_IPHC can carry. The outer destination is the last
-//! hop of the SRH-6LoRH headers (which list every hop of the route, the target last); with
-//! none, it is the inner packet's destination. The inner LOWPAN_IPHC elides against the
-//! link-layer addresses of the frame, like any LOWPAN_IPHC that follows the 6LoWPAN
-//! dispatch (RFC 6282 §3.2.2). Packets outside these rules keep the LOWPAN_NHC form (RFC
-//! 6282 §4.2, IPv6 extension header EID 7).
+//! hop of the SRH-6LoRH headers, which list every hop of the route, the target last (RFC
+//! 9008 §4.3 places an outer destination that differs from the inner one as the entry of an
+//! SRH-6LoRH); with none, it is the inner packet's destination, elided. The inner
+//! LOWPAN_IPHC elides against the link-layer addresses of the frame, like any LOWPAN_IPHC
+//! that follows the 6LoWPAN dispatch (RFC 6282 §3.2.2). Packets outside these rules keep
+//! the LOWPAN_NHC form (RFC 6282 §4.2, IPv6 extension header EID 7).
 
 use super::{Compressed, HOP_BY_HOP, IPV6_IN_IPV6, Link, rpi_of, sub, sub_mut};
 use crate::context::ContextTable;
