@@ -577,7 +577,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 // it out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance): a
                 // 0x63 one would make RPL-unaware routers discard the packet (RFC 6553 §3
                 // act bits 01, RFC 9008 §4.2).
-                let Some(packet) = self.to_uplink(packet, &h) else {
+                let Some(packet) = self.leaving_for_uplink(packet, &h) else {
                     self.stats.malformed += 1;
                     return true;
                 };
@@ -615,7 +615,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     /// A packet about to leave for the uplink, with its RPL option kept (type 0x23, SenderRank
     /// 0, RFC 9008 §7.2.1, §8.2.1) when [`StackConfig::rpl_option_to_uplink`] says so, else
     /// without its Hop-by-Hop header. `None` if that header is malformed.
-    fn to_uplink(&mut self, mut packet: Vec<u8>, h: &ip::Header) -> Option<Vec<u8>> {
+    fn leaving_for_uplink(&mut self, mut packet: Vec<u8>, h: &ip::Header) -> Option<Vec<u8>> {
         if self.cfg.rpl_option_to_uplink {
             match ip::rpi(&packet, h) {
                 Ok(Some((mut r, at)))
