@@ -24,7 +24,9 @@
 //!   UDP checksum), and our own decompression must give back the outer packet bit for bit;
 //! - the same line in non-storing mode with a server's datagram for the farthest meter: the
 //!   relay tunnels it, each frame on the way carries the IP-in-IP 6LoRH, and tshark reads the
-//!   server's datagram in them.
+//!   server's datagram in them;
+//! - the tunnel without RFC 8138 (LOWPAN_NHC EID 7 and a second LOWPAN_IPHC, RFC 6282 §4.2):
+//!   tshark rebuilds both IPv6 headers as we do.
 //!
 //! Wireshark shows the K form's SenderRank as the one octet on the air (the most significant
 //! octet, RFC 8138 §6.3). Its 6LoWPAN heuristic on 802.15.4 payloads does not know the page
@@ -701,4 +703,52 @@ fn non_storing_relay_tunnels_a_server_command_and_tshark_reads_the_inner_packet(
         );
     }
     assert!(senders.len() >= 3, "{senders:?}");
+}
+
+#[test]
+fn tshark_reads_our_nhc_tunnel_without_rfc8138() {
+    // Without RFC 8138 the root's tunnel is LOWPAN_IPHC for the outer header, LOWPAN_NHC for
+    // its Hop-by-Hop and routing headers, NHC EID 7 and a second LOWPAN_IPHC for the inner
+    // packet (RFC 6282 §4.2): tshark rebuilds both IPv6 headers.
+    let (ls, ld) = (LinkAddr::Absent, LinkAddr::Absent);
+    let root = "2001:db8::212:4b00:0:1";
+    let (p, inner) = tunnelled(
+        root,
+        &["2001:db8::212:4b00:0:2", "2001:db8::212:4b00:0:3"],
+        Some([0x80, 0, 0x01, 0x00]),
+        64,
+    );
+    let ctx = ContextTable::new();
+    let mut out = vec![0u8; p.len() + 16];
+    let n = compress(
+        p.as_slice(),
+        ls,
+        ld,
+        &ctx,
+        &CompressOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out[0] >> 5, 0b011, "LOWPAN_IPHC");
+    let mut back = vec![0u8; p.len() + 16];
+    let k = decompress(&out[..n], ls, ld, &ctx, &mut back).unwrap();
+    assert_eq!(&back[..k], &p[..]);
+    let pcap = write("ipinip_nhc", LINKTYPE_ETHERNET, &[eth(&out[..n])]);
+    let rows = Tshark::read(pcap.path())
+        .pref("udp.check_checksum", "TRUE")
+        .fields(&[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "udp.payload",
+            "udp.checksum.status",
+        ]);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    let (oh, ih) = (ip::parse(&p).unwrap(), ip::parse(&inner).unwrap());
+    assert_eq!(r[0], format!("{},{}", oh.src, ih.src), "{r:?}");
+    assert_eq!(r[1], format!("{},{}", oh.dst, ih.dst), "{r:?}");
+    assert_eq!(r[2], format!("{},{}", oh.hop_limit, ih.hop_limit), "{r:?}");
+    assert_eq!(r[3], hex::encode(b"work order"), "{r:?}");
+    assert_eq!(r[4], "1", "{r:?}");
 }
