@@ -69,9 +69,10 @@
 //! # Supported
 //! - [x] storing-mode RPL downward routes (DR commands reach any meter)
 //! - [x] non-storing mode: SRH inserted at the relay into the packets it originates,
-//!   processed at routers (RFC 6554 §4.2); packets from the uplink for a meter go inside an
-//!   outer IPv6 header from the relay to the meter that carries the SRH and the RPL option
-//!   (IPv6-in-IPv6, RFC 9008 §8.2.2), which the meter takes off (RFC 2473 §3.2); with RFC
+//!   processed at routers (RFC 6554 §4.2); packets it forwards down (from the uplink or from
+//!   another meter) go inside an outer IPv6 header from the relay to the meter that carries
+//!   the SRH and the RPL option (IPv6-in-IPv6, RFC 9008 §8.2.2, §8.3.1), which the meter
+//!   takes off (RFC 2473 §3.2); with RFC
 //!   8138 the outer header travels as an IP-in-IP 6LoRH (RFC 8138 §7). Counters
 //!   `ip_in_ip_*` in [`PolicyStats`]
 //! - [x] RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1; 0x63 accepted)

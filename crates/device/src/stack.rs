@@ -480,66 +480,73 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
-    /// A datagram from the uplink (border router). One for a node of the DODAG that the
-    /// root reaches by a source route (non-storing mode) is forwarded inside an outer IPv6
-    /// header from our address to its destination, which carries the routing header and the
-    /// RPL option (Down, our rank) (RFC 9008 §8.2.2: the root is not the packet's source and
-    /// may not insert them into it, RFC 8200 §4); with
-    /// [`StackConfig::rpl_tunnel_from_uplink`] one routed hop by hop (storing mode) too,
-    /// with the option (RFC 9008 §7.2.2). The nodes on the way validate the option (RFC 6550
-    /// §11.2.2) and the destination takes the inner packet out. Anything else takes the
-    /// usual way in.
+    /// A datagram from the uplink (border router). It takes the way of any packet this node
+    /// forwards ([`Self::deliver_or_forward`]): one for a meter that the root reaches by a
+    /// source route (non-storing mode) goes down inside an outer IPv6 header of ours that
+    /// carries the routing header and the RPL option (RFC 9008 §8.2.2, see
+    /// [`Self::wrap_down`]). With [`StackConfig::rpl_tunnel_from_uplink`] one routed hop by
+    /// hop (storing mode) is wrapped too, so that it carries the option (RFC 9008 §7.2.2).
+    /// The nodes on the way validate the option (RFC 6550 §11.2.2) and the destination takes
+    /// the inner packet out.
     pub(crate) fn handle_uplink_packet(&mut self, now: Instant, mut packet: Vec<u8>) {
-        let for_dodag = ip::parse(&packet).filter(|h| {
-            !h.dst.is_multicast()
-                && !h.dst.is_unicast_link_local()
-                && !self.is_mine(&h.dst)
-                && self
-                    .border_prefix
-                    .is_some_and(|p| ip::same_prefix(&p, &h.dst))
-        });
-        let source_routed = for_dodag.as_ref().is_some_and(|h| {
-            self.rpl.as_ref().and_then(|r| r.next_hop(&h.dst)) == Some(NextHop::SourceRoute)
-        });
-        let tunnel = source_routed
-            || (self.cfg.rpl_option
-                && self.cfg.rpl_tunnel_from_uplink
-                && for_dodag
-                    .as_ref()
-                    .is_some_and(|h| h.next_header != ip::PROTO_HOP_BY_HOP));
-        let Some((global, opt, dst)) = tunnel
-            .then(|| {
-                let h = for_dodag.as_ref()?;
-                let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
-                let opt = self.cfg.rpl_option.then(|| {
-                    let mut opt = r.hbh_option(&h.dst);
-                    opt.option_type = self.cfg.rpl_option_type;
-                    opt
-                });
-                Some((self.global_address()?, opt, h.dst))
+        let dst = ip::parse(&packet)
+            .filter(|h| {
+                self.cfg.rpl_option
+                    && self.cfg.rpl_tunnel_from_uplink
+                    && h.next_header != ip::PROTO_HOP_BY_HOP
+                    && !h.dst.is_multicast()
+                    && !h.dst.is_unicast_link_local()
+                    && !self.is_mine(&h.dst)
+                    && self
+                        .border_prefix
+                        .is_some_and(|p| ip::same_prefix(&p, &h.dst))
+                    && self
+                        .rpl
+                        .as_ref()
+                        .and_then(|r| r.next_hop(&h.dst))
+                        .is_some_and(|n| matches!(n, NextHop::Neighbour(_)))
             })
-            .flatten()
-        else {
+            .map(|h| h.dst);
+        let Some(dst) = dst else {
             self.deliver_or_forward(now, packet, true, None, 255);
             return;
         };
         // We forward the inner packet: one hop of its hop limit (RFC 8200 §3; RFC 2473
-        // §3.1). The outer header starts from our default hop limit (RFC 2473 §3.1).
+        // §3.1).
         if !ip::decrement_hop_limit(&mut packet) {
             self.stats.hop_limit_exceeded += 1;
             return;
         }
-        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, opt.as_ref()) {
+        match self.wrap_down(&packet, &dst) {
             Some(outer) => {
                 self.stats.forwarded += 1;
-                self.stats.ip_in_ip_encapsulated += 1;
-                if opt.is_some() {
-                    self.stats.rpl_option_added += 1;
-                }
                 self.route_packet(now, outer);
             }
             None => self.stats.tx_refused += 1,
         }
+    }
+
+    /// `inner`, a packet this node forwards down to `dst`, inside an outer IPv6 header from
+    /// our address to `dst` (IPv6-in-IPv6, RFC 2473 §3) whose Hop-by-Hop header carries the
+    /// RPL option (Down, our rank) when [`StackConfig::rpl_option`] is on: RFC 8200 §4 lets
+    /// only a packet's source add extension headers, so the root puts the option and the
+    /// routing header into a header of its own (RFC 9008 §8.2.2 from the uplink, §8.3.1
+    /// from another meter, §7.2.2 in storing mode). The outer header starts from our default
+    /// hop limit, Traffic Class and Flow Label 0 (RFC 2473 §3.1; RFC 9008 §8.2.2).
+    fn wrap_down(&mut self, inner: &[u8], dst: &Ipv6Addr) -> Option<Vec<u8>> {
+        let global = self.global_address()?;
+        let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
+        let opt = self.cfg.rpl_option.then(|| {
+            let mut opt = r.hbh_option(dst);
+            opt.option_type = self.cfg.rpl_option_type;
+            opt
+        });
+        let outer = ip::encapsulate(inner, &global, dst, DEFAULT_HOP_LIMIT, opt.as_ref())?;
+        self.stats.ip_in_ip_encapsulated += 1;
+        if opt.is_some() {
+            self.stats.rpl_option_added += 1;
+        }
+        Some(outer)
     }
 
     /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
@@ -599,14 +606,32 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 self.transmit(now, &packet, &h, to);
             }
             Some(NextHop::Local) => self.deliver(now, packet, true, None),
-            Some(NextHop::SourceRoute) => match self.insert_srh(&packet, &h) {
-                Some((first, p)) => {
-                    if let Some(ph) = ip::parse(&p) {
-                        self.transmit(now, &p, &ph, ip::link_dst(&first));
+            Some(NextHop::SourceRoute) => {
+                // Only the source of a packet may put a routing header in it (RFC 8200 §4):
+                // one we forward goes inside an outer header of ours that takes it (RFC 9008
+                // §8.2.2, §8.3.1).
+                let ours = h.src == self.ll || Some(h.src) == self.global_address();
+                let (packet, h) = if ours {
+                    (packet, h)
+                } else {
+                    let wrapped = self
+                        .wrap_down(&packet, &dst)
+                        .and_then(|o| Some((ip::parse(&o)?, o)));
+                    let Some((oh, outer)) = wrapped else {
+                        self.stats.tx_refused += 1;
+                        return true;
+                    };
+                    (outer, oh)
+                };
+                match self.insert_srh(&packet, &h) {
+                    Some((first, p)) => {
+                        if let Some(ph) = ip::parse(&p) {
+                            self.transmit(now, &p, &ph, ip::link_dst(&first));
+                        }
                     }
+                    None => self.stats.no_route += 1,
                 }
-                None => self.stats.no_route += 1,
-            },
+            }
             None => self.stats.no_route += 1,
         }
         true
@@ -1829,6 +1854,63 @@ mod tests {
             assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gc, &b"reading"[..]));
             assert_eq!(c.stats.ip_in_ip_decapsulated, 1);
         }
+    }
+
+    #[test]
+    fn non_storing_root_tunnels_a_meters_packet_to_another_meter() {
+        // RFC 9008 §8.3.1 (Figure 33): A's packet to B climbs to the root with A's option
+        // (RPI1); the root sends it down inside an outer header with the route and its own
+        // option (RPI2); RPI1 stays inside, untouched.
+        let now = Instant::from_secs(3);
+        let (a_ext, b_ext) = (child(1), child(2));
+        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+        root.start(Instant::ZERO);
+        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+        r.rpl = Some(root);
+        r.global = Some(dodag);
+        r.border_prefix = Some(PREFIX);
+        let up = with_rpi(&reading(ga, gb), false, false, false, 3);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        assert_eq!(r.stats.ip_in_ip_encapsulated, 1);
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        let outer = &out[0].1;
+        let oh = ip::parse(outer).unwrap();
+        assert_eq!((oh.src, oh.dst), (dodag, ga));
+        assert!(rpi_of(outer).down);
+        assert_eq!(
+            ip::after_hbh(outer, &oh),
+            amimesh_rpl::wire::srh::IPV6_ROUTING
+        );
+        // Inside: A's packet with its own option, one hop of hop limit less.
+        let mut inner = up.clone();
+        inner[7] -= 1;
+        let (mut rpi1, at) = ip::rpi(&inner, &ip::parse(&inner).unwrap())
+            .unwrap()
+            .unwrap();
+        // The root validated RPI1 on the way through (RFC 6550 §11.2.2).
+        let got = &outer[outer.len() - inner.len()..];
+        let (got_rpi, _) = ip::rpi(got, &ip::parse(got).unwrap()).unwrap().unwrap();
+        rpi1.down = got_rpi.down;
+        rpi1.sender_rank = got_rpi.sender_rank;
+        ip::set_rpi(&mut inner, at, &rpi1);
+        assert_eq!(got, &inner[..]);
+        // A forwards along the route, B takes A's datagram out.
+        let mut a = joined_at(Mop::NonStoring, a_ext);
+        a.deliver_or_forward(now, outer.clone(), true, Some(root_ext()), 100);
+        let out = sent(&mut a, now);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        let mut b = joined_at(Mop::NonStoring, b_ext);
+        b.deliver_or_forward(now, out[0].1.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (ga, gb, &b"reading"[..]));
+        assert_eq!(b.stats.ip_in_ip_decapsulated, 1);
     }
 
     #[test]
