@@ -86,8 +86,9 @@ pub struct PolicyStats {
     /// Packets without the RPL option dropped because their next hop was the neighbour
     /// they came from (split horizon).
     pub returned_to_sender: u64,
-    /// Packets from outside the DODAG that the root sent down inside an outer IPv6 header
-    /// of its own (IPv6-in-IPv6, RFC 9008 §8.2.2 in non-storing mode, §7.2.2 when
+    /// Packets the root forwarded down inside an outer IPv6 header of its own
+    /// (IPv6-in-IPv6: RFC 9008 §8.2.2 from the uplink and §8.3.1 from a meter in
+    /// non-storing mode, §7.2.2 from the uplink in storing mode when
     /// [`RelayConfigDevice::rpl_option_from_uplink`](crate::RelayConfigDevice::rpl_option_from_uplink)
     /// asks for it in storing mode).
     pub ip_in_ip_encapsulated: u64,
