@@ -7,7 +7,8 @@
 //! does it (`iface/interface/sixlowpan.rs`). At start the bench prints the compressed size each
 //! library reaches per packet. The `sixlowpan_srh` group (amimesh only; smoltcp has no RFC 8138)
 //! times a source-routed packet with and without SRH-6LoRH, the `sixlowpan_rpi` group the RPL
-//! option with and without RPI-6LoRH.
+//! option with and without RPI-6LoRH, the `sixlowpan_ipinip` group a server's datagram the root
+//! tunnels down a source route (IPv6-in-IPv6) with and without the IP-in-IP 6LoRH.
 
 #![allow(
     clippy::unwrap_used,
@@ -287,6 +288,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     srh_bench(c);
+    ipinip_bench(c);
 
     let mut g = c.benchmark_group("sixlowpan_decompress");
     for case in cases() {
@@ -335,6 +337,52 @@ fn srh_bench(c: &mut Criterion) {
     }
     g.finish();
     rpi_bench(c, &ctx, &root, &first, &rh);
+}
+
+/// A server's UDP datagram that the RPL root tunnels to node 4 through nodes 2 and 3
+/// (IPv6-in-IPv6, RFC 9008 §8.2.2: the RPL option and the RFC 6554 routing header in the
+/// outer header), compressed with RFC 8138 (SRH-6LoRH, RPI-6LoRH and IP-in-IP 6LoRH with the
+/// root's address elided, RFC 8138 §7) and without (LOWPAN_NHC with EID 7, RFC 6282 §4.2).
+fn ipinip_bench(c: &mut Criterion) {
+    let node = |x: u16| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0x0212, 0x4b00, 0, x);
+    let (root, first, rest) = (node(1), node(2), [node(3), node(4)]);
+    let server: Ipv6Addr = "2001:db8:ffff::1".parse().unwrap();
+    let mut udp = vec![0x02, 0xd4, 0xf0, 0xb2, 0, 15, 0, 0];
+    udp.extend_from_slice(b"command");
+    let c0 = amimesh::sixlowpan::wire::udp::compute(&server, &rest[1], &udp);
+    udp[6..8].copy_from_slice(&c0.to_be_bytes());
+    let inner = ipv6(
+        &server.to_string(),
+        &rest[1].to_string(),
+        63,
+        IpProtocol::Udp,
+        &udp,
+    );
+    let mut rh = vec![0u8; 16];
+    let n = amimesh::sixlowpan::compress::srh::emit_srh(41, &first, &rest, &mut rh).unwrap();
+    rh.truncate(n);
+    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 0x01, 0];
+    payload.extend_from_slice(&rh);
+    payload.extend_from_slice(&inner);
+    let mut packet = ipv6(
+        &root.to_string(),
+        &first.to_string(),
+        64,
+        IpProtocol::HopByHop,
+        &payload,
+    );
+    packet[6] = 0;
+    let mut ctx = ContextTable::new()
+        .with(0, Context::new("2001:db8::".parse().unwrap(), 64))
+        .unwrap();
+    ctx.set_root(Some(root));
+    let mut g = c.benchmark_group("sixlowpan_ipinip");
+    g.throughput(Throughput::Bytes(packet.len() as u64));
+    for (name, rfc8138) in [("nhc", false), ("ipinip_6lorh", true)] {
+        let k = time_both_ways(&mut g, name, &packet, &ctx, rfc8138);
+        println!("tunnel, {name:<12}: IPv6 {} B -> {k} B", packet.len());
+    }
+    g.finish();
 }
 
 /// The RPL option (RFC 6553) as RPI-6LoRH (RFC 8138 §6.3) and as LOWPAN_NHC, alone and

@@ -82,6 +82,7 @@ fn opts(mle_keys: &[([u8; 16], Option<u8>)], network_keys: &[([u8; 16], Option<u
         network_keys: k(network_keys),
         mle_keys: k(mle_keys),
         contexts: Vec::new(),
+        rpl_root: None,
     }
 }
 

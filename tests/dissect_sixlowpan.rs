@@ -107,6 +107,7 @@ fn opts() -> cli::Options {
             prefix: addr("2001:db8:2::"),
             len: 64,
         }],
+        rpl_root: Some(addr("2001:db8::212:4b00:0:1")),
     }
 }
 
@@ -311,4 +312,56 @@ fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
     assert_eq!(obj["ipv6"]["dst"], "2001:db8::212:4b00:0:2");
     assert_eq!(obj["ipv6"]["ext"][1]["type"], 43, "{obj:?}");
     assert_eq!(obj["udp"]["checksum_ok"], true);
+}
+
+#[test]
+fn dissect_shows_the_ip_in_ip_6lorh_and_the_tunnelled_packet() {
+    use amimesh::rpl::wire::srh::SrhRepr;
+    // The root 2001:db8::212:4b00:0:1 tunnels a server's datagram to node 3 through node 2
+    // (RFC 9008 §8.2.2): outer header with the RPL option and the routing header, then the
+    // server's packet; compressed with RFC 8138 (SRH-6LoRH, RPI-6LoRH, IP-in-IP 6LoRH).
+    let (root, first, target, server) = (
+        addr("2001:db8::212:4b00:0:1"),
+        addr("2001:db8::212:4b00:0:2"),
+        addr("2001:db8::212:4b00:0:3"),
+        addr("2001:db8:ffff::1"),
+    );
+    let u = pkt::udp(server, target, 0xf0b1, 0xf0b2, b"command");
+    let inner = pkt::ipv6(pkt::Ipv6::new(server, target, 17, 63), &u);
+    let mut rh = vec![0u8; SrhRepr::route_len(&first, &[target]).unwrap()];
+    SrhRepr::emit_route(41, &first, &[target], &mut rh).unwrap();
+    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 1, 0];
+    payload.extend_from_slice(&rh);
+    payload.extend_from_slice(&inner);
+    let p = pkt::ipv6(pkt::Ipv6::new(root, first, 0, 64), &payload);
+    let mut ctx = ContextTable::new();
+    ctx.set_root(Some(root));
+    let on = CompressOptions {
+        rfc8138: true,
+        ..CompressOptions::default()
+    };
+    let mut buf = vec![0u8; 256];
+    let n = compress(&p, s(1), s(2), &ctx, &on, &mut buf).unwrap();
+    let link = LinkInfo {
+        src: s(1),
+        dst: s(2),
+        src_ext: None,
+    };
+    let obj = run(&mut lowpan::State::default(), link, &buf[..n]);
+    assert_eq!(obj["error"], Value::Null, "{obj:?}");
+    let lorh = &obj["sixlowpan"]["ip_in_ip_6lorh"];
+    assert_eq!(lorh["length"], 1, "{obj:?}");
+    assert_eq!(lorh["hop_limit"], 64);
+    assert_eq!(lorh["encapsulator_octets"], "");
+    assert_eq!(lorh["encapsulator"], root.to_string());
+    assert_eq!(
+        obj["sixlowpan"]["srh_6lorh"][0]["hops"],
+        json!(["02", "03"])
+    );
+    assert_eq!(obj["sixlowpan"]["rpi_6lorh"]["o"], true);
+    // The IPv6 layer sees the outer packet as sent, the server's packet inside.
+    assert_eq!(obj["ipv6"]["src"], root.to_string(), "{obj:?}");
+    assert_eq!(obj["ipv6"]["dst"], first.to_string());
+    assert_eq!(obj["ipv6"]["inner"]["src"], server.to_string(), "{obj:?}");
+    assert_eq!(obj["ipv6"]["inner"]["dst"], target.to_string());
 }

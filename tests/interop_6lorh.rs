@@ -15,7 +15,18 @@
 //!   the same Types, Sizes and hop octets, and the same final destination, and our own
 //!   decompression must give back the original packet bit for bit;
 //! - the same line in RPL non-storing mode: the relay's source-routed packets and meter 1's
-//!   forwarded ones (its own hop consumed) travel as SRH-6LoRH, which tshark reads as we do.
+//!   forwarded ones (its own hop consumed) travel as SRH-6LoRH, which tshark reads as we do;
+//! - hand-built IPv6-in-IPv6 packets of a root tunnelling a server's datagram down a source
+//!   route (RFC 9008 §8.2.2), compressed by us as SRH-6LoRH, RPI-6LoRH and IP-in-IP 6LoRH
+//!   (RFC 8138 §7, the root's address elided or carried whole) before the inner
+//!   LOWPAN_IPHC: tshark must read the same 6LoRH Types, the IP-in-IP Length and outer Hop
+//!   Limit, and the server's datagram inside (addresses, hop limit, ports, payload, a good
+//!   UDP checksum), and our own decompression must give back the outer packet bit for bit;
+//! - the same line in non-storing mode with a server's datagram for the farthest meter: the
+//!   relay tunnels it, each frame on the way carries the IP-in-IP 6LoRH, and tshark reads the
+//!   server's datagram in them;
+//! - the tunnel without RFC 8138 (LOWPAN_NHC EID 7 and a second LOWPAN_IPHC, RFC 6282 §4.2):
+//!   tshark rebuilds both IPv6 headers as we do.
 //!
 //! Wireshark shows the K form's SenderRank as the one octet on the air (the most significant
 //! octet, RFC 8138 §6.3). Its 6LoWPAN heuristic on 802.15.4 payloads does not know the page
@@ -449,4 +460,295 @@ fn non_storing_root_source_routes_as_srh_6lorh_and_tshark_reads_it() {
         "meter 1 forwards with SRH-6LoRH: {senders:?}"
     );
     assert!(senders.len() >= 2, "{senders:?}");
+}
+
+/// Fields of the IP-in-IP 6LoRH (RFC 8138 §7) and of the inner packet Wireshark rebuilds
+/// from the LOWPAN_IPHC after it.
+const IPINIP_FIELDS: &[&str] = &[
+    "6lowpan.pagenb",
+    "6lowpan.rhtype",
+    "6lowpan.rhElength",
+    "6lowpan.rhhop.limit",
+    "6lowpan.6loRH.bitO",
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.hlim",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.payload",
+    "udp.checksum.status",
+];
+
+/// A server's UDP datagram to `target` that the root `root` tunnels down `route` (the
+/// outer destination last, RFC 9008 §8.2.2): an outer header from the root with the RPL
+/// option (`rpi` data octets) and, past one hop, an RFC 6554 Source Routing Header written as
+/// our RPL root writes it; the server's packet inside.
+fn tunnelled(root: &str, route: &[&str], rpi: Option<[u8; 4]>, hlim: u8) -> (Vec<u8>, Vec<u8>) {
+    use amimesh_rpl::wire::srh::SrhRepr;
+    let route: Vec<std::net::Ipv6Addr> = route.iter().map(|a| addr(a)).collect();
+    let (first, rest) = route.split_first().unwrap();
+    let target = *route.last().unwrap();
+    let server = addr("2001:db8:ffff::1");
+    let u = udp(server, target, 0xf0b1, 0xf0b2, b"work order");
+    let inner = ipv6(Ipv6::new(server, target, 17, 63), &u);
+    let mut payload = Vec::new();
+    let mut next = 41;
+    if !rest.is_empty() {
+        let mut rh = vec![0u8; SrhRepr::route_len(first, rest).unwrap()];
+        SrhRepr::emit_route(41, first, rest, &mut rh).unwrap();
+        payload.extend_from_slice(&rh);
+        next = 43;
+    }
+    if let Some(d) = rpi {
+        let mut hbh = vec![next, 0, 0x23, 4];
+        hbh.extend_from_slice(&d);
+        payload.splice(0..0, hbh);
+        next = 0;
+    }
+    payload.extend_from_slice(&inner);
+    let mut p = ipv6(Ipv6::new(addr(root), *first, next, hlim), &payload);
+    p[6] = next;
+    (p, inner)
+}
+
+/// Where the IP-in-IP 6LoRH of `lowpan` starts: after the SRH-6LoRH and the RPI-6LoRH.
+fn ip_in_ip_at(lowpan: &[u8]) -> usize {
+    let (_, mut at) = our_srh_6lorh(lowpan);
+    if lowpan[at] >> 5 == 0b100 && lowpan[at + 1] == 5 {
+        at += Rpi6LoRh::new_checked(&lowpan[at..]).unwrap().header_len();
+    }
+    at
+}
+
+#[test]
+fn tshark_reads_our_ip_in_ip_6lorh_and_the_inner_packet() {
+    use amimesh_sixlowpan::wire::lorh::{IpInIp6LoRh, IpInIp6LoRhRepr, TYPE_IP_IN_IP};
+    let (ls, ld) = (LinkAddr::Absent, LinkAddr::Absent);
+    let root = "2001:db8::212:4b00:0:1";
+    let cases = [
+        // Three hops, the RPI Down with instance 0 and rank 0x0100.
+        tunnelled(
+            root,
+            &[
+                "2001:db8::212:4b00:0:2",
+                "2001:db8::212:4b00:0:3",
+                "2001:db8::212:4b00:0:4",
+            ],
+            Some([0x80, 0, 0x01, 0x00]),
+            64,
+        ),
+        // One hop: no SRH-6LoRH.
+        tunnelled(
+            root,
+            &["2001:db8::212:4b00:0:2"],
+            Some([0x80, 0x1e, 0x02, 0x80]),
+            33,
+        ),
+        // No RPL option: the IP-in-IP 6LoRH right after the page switch.
+        tunnelled(root, &["2001:db8::212:4b00:0:9"], None, 255),
+    ];
+    let mut frames = Vec::new();
+    let mut expect = Vec::new();
+    for root_known in [true, false] {
+        let mut ctx = ContextTable::new();
+        if root_known {
+            ctx.set_root(Some(addr(root)));
+        }
+        let on = CompressOptions {
+            rfc8138: true,
+            ..CompressOptions::default()
+        };
+        for (i, (p, inner)) in cases.iter().enumerate() {
+            let mut out = vec![0u8; p.len() + 16];
+            let n = compress(p, ls, ld, &ctx, &on, &mut out).unwrap();
+            let lowpan = out[..n].to_vec();
+            assert_eq!(lowpan[0], PAGE_1_DISPATCH, "case {i}");
+            let mut back = vec![0u8; p.len() + 16];
+            let k = decompress(&lowpan, ls, ld, &ctx, &mut back).unwrap();
+            assert_eq!(&back[..k], &p[..], "case {i}: the outer header bit for bit");
+            // Shorter than the LOWPAN_NHC form (RFC 6282 §4.2 EID 7) when the root's
+            // address is elided.
+            let m = compress(p, ls, ld, &ctx, &CompressOptions::default(), &mut back).unwrap();
+            assert!(!root_known || n + 16 < m, "case {i}: {n} vs {m}");
+            let at = ip_in_ip_at(&lowpan);
+            let v = IpInIp6LoRh::new_checked(&lowpan[at..]).unwrap();
+            let r = IpInIp6LoRhRepr::parse(&v).unwrap();
+            assert_eq!(r.hop_limit, p[7]);
+            assert_eq!(r.encapsulator.len(), if root_known { 0 } else { 16 });
+            let length = v.length();
+            frames.push(eth(&lowpan));
+            expect.push((
+                lowpan.clone(),
+                p.clone(),
+                inner.clone(),
+                length,
+                TYPE_IP_IN_IP,
+            ));
+        }
+    }
+    let pcap = write("ipinip6lorh", LINKTYPE_ETHERNET, &frames);
+    let rows = Tshark::read(pcap.path())
+        .pref("udp.check_checksum", "TRUE")
+        .fields(IPINIP_FIELDS);
+    assert_eq!(rows.len(), frames.len());
+    for (r, (lowpan, p, inner, length, t)) in rows.iter().zip(&expect) {
+        assert_eq!(num(&r[0]), 1, "page {r:?}");
+        // Every 6LoRH Type in order: the SRH-6LoRH, the RPI-6LoRH if any, then 6.
+        let (srh, _) = our_srh_6lorh(lowpan);
+        let mut types: Vec<u64> = srh.iter().map(|(ty, ..)| u64::from(*ty)).collect();
+        let h = ip::parse(p).unwrap();
+        let has_rpi = h.next_header == 0;
+        if has_rpi {
+            types.push(5);
+        }
+        types.push(u64::from(*t));
+        let got: Vec<u64> = r[1].split(',').map(num).collect();
+        assert_eq!(got, types, "types {r:?}");
+        assert_eq!(num(&r[2]), u64::from(*length), "Length {r:?}");
+        assert_eq!(num(&r[3]), u64::from(h.hop_limit), "outer Hop Limit {r:?}");
+        assert_eq!(flag(&r[4]), has_rpi, "O {r:?}");
+        // Wireshark shows the inner packet: the server's datagram as it was tunnelled.
+        let ih = ip::parse(inner).unwrap();
+        assert_eq!(r[5], ih.src.to_string(), "{r:?}");
+        assert_eq!(r[6], ih.dst.to_string(), "{r:?}");
+        assert_eq!(num(&r[7]), u64::from(ih.hop_limit), "{r:?}");
+        let (sp, dp, data) = ip::udp(inner, &ih).unwrap();
+        assert_eq!(
+            (num(&r[8]), num(&r[9])),
+            (u64::from(sp), u64::from(dp)),
+            "{r:?}"
+        );
+        assert_eq!(r[10], hex::encode(data), "{r:?}");
+        assert_eq!(r[11], "1", "UDP checksum {r:?}");
+    }
+}
+
+#[test]
+fn non_storing_relay_tunnels_a_server_command_and_tshark_reads_the_inner_packet() {
+    use amimesh_sixlowpan::wire::lorh::{ELECTIVE_CLASS, TYPE_IP_IN_IP};
+    let tuning = FieldTuning {
+        rfc8138: Some(true),
+        mop: Some(amimesh_rpl::wire::Mop::NonStoring),
+        ..FieldTuning::default()
+    };
+    let (mut f, _) = joined_line_frames(&tuning, 0);
+    let cap = fieldsim::Capture::default();
+    f.sim.set_frame_sink(Box::new(cap.clone()));
+    // A demand-response command from the AMR/DR server to meter 3, three hops away.
+    let target = f.meter(3).global_address().unwrap();
+    let mut sends = 0;
+    while f.meter(3).load_level() != 3 && sends < 4 {
+        sends += 1;
+        f.sim.with_server(|s, _| s.send_command(target, 3));
+        f.sim.poke(amimesh_sim::NodeId(0));
+        let t = f.sim.now() + amimesh_core::Duration::from_secs(20);
+        f.sim.run_until(t).unwrap();
+        f.drain();
+    }
+    assert_eq!(f.meter(3).load_level(), 3, "the meter obeyed the command");
+    assert!(f.relay().policy_stats().ip_in_ip_encapsulated >= 1);
+    assert!(f.meter(3).policy_stats().ip_in_ip_decapsulated >= 1);
+    let root = f.relay().dodag_id();
+    let mut ctx = ContextTable::new();
+    ctx.set_root(Some(root));
+    let tunnelled: Vec<_> = cap
+        .0
+        .borrow()
+        .iter()
+        .filter_map(|(_, m)| whole_packet_lowpan(m))
+        .filter(|(l, ..)| {
+            l.first() == Some(&PAGE_1_DISPATCH) && {
+                let at = ip_in_ip_at(l);
+                l.get(at).is_some_and(|b| b >> 5 == ELECTIVE_CLASS)
+                    && l.get(at + 1) == Some(&TYPE_IP_IN_IP)
+            }
+        })
+        .collect();
+    assert!(!tunnelled.is_empty());
+    let eths: Vec<_> = tunnelled.iter().map(|(l, ..)| eth(l)).collect();
+    let pcap = write("ipinip6lorh_line", LINKTYPE_ETHERNET, &eths);
+    let rows = Tshark::read(pcap.path())
+        .pref("udp.check_checksum", "TRUE")
+        .fields(IPINIP_FIELDS);
+    assert_eq!(rows.len(), eths.len(), "one row per frame");
+    let mut senders = std::collections::BTreeSet::new();
+    for ((lowpan, src, dst), r) in tunnelled.iter().zip(&rows) {
+        let mut out = vec![0u8; 1500];
+        let n = decompress(lowpan, *src, *dst, &ctx, &mut out).unwrap();
+        let outer = &out[..n];
+        let oh = ip::parse(outer).unwrap();
+        // From the relay (its address elided), to the next hop on the frame's link.
+        assert_eq!(oh.src, root);
+        assert_eq!(ip::link_dst(&oh.dst), *dst);
+        assert_eq!(num(&r[3]), u64::from(oh.hop_limit), "{r:?}");
+        assert_eq!(num(&r[2]), 1, "Length 1: the root elided {r:?}");
+        // Inside: the server's datagram to meter 3, as tshark reads it.
+        assert_eq!(r[6], target.to_string(), "{r:?}");
+        assert_eq!(r[11], "1", "UDP checksum {r:?}");
+        let inner_start = (40..n - 40)
+            .find(|&i| outer[i] >> 4 == 6 && outer[i + 24..i + 40] == target.octets())
+            .unwrap();
+        let ih = ip::parse(&outer[inner_start..]).unwrap();
+        assert_eq!(r[5], ih.src.to_string(), "{r:?}");
+        assert_eq!(num(&r[7]), u64::from(ih.hop_limit), "{r:?}");
+        if let LinkAddr::Extended(e) = src {
+            senders.insert(*e);
+        }
+    }
+    // The relay and meters 1 and 2 each sent it on.
+    for i in [1, 2] {
+        assert!(
+            senders.contains(&amimesh_sim::device::ext_addr(i)),
+            "meter {i} forwards the tunnel: {senders:?}"
+        );
+    }
+    assert!(senders.len() >= 3, "{senders:?}");
+}
+
+#[test]
+fn tshark_reads_our_nhc_tunnel_without_rfc8138() {
+    // Without RFC 8138 the root's tunnel is LOWPAN_IPHC for the outer header, LOWPAN_NHC for
+    // its Hop-by-Hop and routing headers, NHC EID 7 and a second LOWPAN_IPHC for the inner
+    // packet (RFC 6282 §4.2): tshark rebuilds both IPv6 headers.
+    let (ls, ld) = (LinkAddr::Absent, LinkAddr::Absent);
+    let root = "2001:db8::212:4b00:0:1";
+    let (p, inner) = tunnelled(
+        root,
+        &["2001:db8::212:4b00:0:2", "2001:db8::212:4b00:0:3"],
+        Some([0x80, 0, 0x01, 0x00]),
+        64,
+    );
+    let ctx = ContextTable::new();
+    let mut out = vec![0u8; p.len() + 16];
+    let n = compress(
+        p.as_slice(),
+        ls,
+        ld,
+        &ctx,
+        &CompressOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out[0] >> 5, 0b011, "LOWPAN_IPHC");
+    let mut back = vec![0u8; p.len() + 16];
+    let k = decompress(&out[..n], ls, ld, &ctx, &mut back).unwrap();
+    assert_eq!(&back[..k], &p[..]);
+    let pcap = write("ipinip_nhc", LINKTYPE_ETHERNET, &[eth(&out[..n])]);
+    let rows = Tshark::read(pcap.path())
+        .pref("udp.check_checksum", "TRUE")
+        .fields(&[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "udp.payload",
+            "udp.checksum.status",
+        ]);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    let (oh, ih) = (ip::parse(&p).unwrap(), ip::parse(&inner).unwrap());
+    assert_eq!(r[0], format!("{},{}", oh.src, ih.src), "{r:?}");
+    assert_eq!(r[1], format!("{},{}", oh.dst, ih.dst), "{r:?}");
+    assert_eq!(r[2], format!("{},{}", oh.hop_limit, ih.hop_limit), "{r:?}");
+    assert_eq!(r[3], hex::encode(b"work order"), "{r:?}");
+    assert_eq!(r[4], "1", "{r:?}");
 }

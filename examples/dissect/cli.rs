@@ -21,6 +21,10 @@ struct Args {
     /// A 6LoWPAN context: N=PREFIX/64, e.g. 0=2001:db8::/64.
     #[arg(long = "context", value_name = "N=PREFIX/LEN")]
     contexts: Vec<String>,
+    /// The DODAG root's address (its DODAGID), which an IP-in-IP 6LoRH elides or
+    /// compresses its encapsulator address against (RFC 8138 §7).
+    #[arg(long = "rpl-root", value_name = "IPV6")]
+    rpl_root: Option<std::net::Ipv6Addr>,
 }
 
 /// A 128-bit key and the key index it applies to (`None`: any index).
@@ -46,6 +50,7 @@ pub struct Options {
     pub network_keys: Vec<KeyArg>,
     pub mle_keys: Vec<KeyArg>,
     pub contexts: Vec<ContextArg>,
+    pub rpl_root: Option<std::net::Ipv6Addr>,
 }
 
 impl Options {
@@ -69,6 +74,7 @@ impl Options {
                 .iter()
                 .map(|s| parse_context(s))
                 .collect::<Result<_>>()?,
+            rpl_root: a.rpl_root,
         })
     }
 }

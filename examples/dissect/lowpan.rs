@@ -9,7 +9,8 @@ use crate::{LinkInfo, cli::Options};
 use amimesh::core::{Instant, LinkAddr};
 use amimesh::sixlowpan::wire::iphc::IphcPacket;
 use amimesh::sixlowpan::wire::lorh::{
-    CRITICAL_CLASS, PAGE_1_DISPATCH, Rpi6LoRh, Rpi6LoRhRepr, Srh6LoRh, Srh6LoRhRepr, TYPE_SRH_MAX,
+    CRITICAL_CLASS, ELECTIVE_CLASS, IpInIp6LoRh, IpInIp6LoRhRepr, PAGE_1_DISPATCH, Rpi6LoRh,
+    Rpi6LoRhRepr, Srh6LoRh, Srh6LoRhRepr, TYPE_IP_IN_IP, TYPE_SRH_MAX,
 };
 use amimesh::sixlowpan::wire::lowpan::{Bc0Repr, Dispatch, FragHeader, FragRepr, MeshRepr};
 use amimesh::sixlowpan::wire::nhc::{ExtHeaderId, ExtNhcPacket, NhcKind, UdpNhcPacket};
@@ -41,6 +42,7 @@ pub fn contexts(opts: &Options) -> ContextTable {
         // The CLI already checked id <= 15; a bad length just leaves the slot empty.
         let _ = t.set(c.id, Context::new(c.prefix, c.len));
     }
+    t.set_root(opts.rpl_root);
     t
 }
 
@@ -166,7 +168,7 @@ pub fn dissect(
             }
             Dispatch::Ipv6 => Ok(Some(p.get(1..).unwrap_or(&[]).to_vec())),
             // Page 1 (RFC 8025 §3): SRH-6LoRH headers (RFC 8138 §5.1), an RPI-6LoRH
-            // (RFC 8138 §6.3), or both in that order, then IPHC.
+            // (RFC 8138 §6.3), an IP-in-IP 6LoRH (RFC 8138 §7), in that order, then IPHC.
             Dispatch::Other(PAGE_1_DISPATCH) => {
                 let mut at = 1;
                 let mut srh = Vec::new();
@@ -195,6 +197,25 @@ pub fn dissect(
                         json!({"o": r.down, "r": r.rank_error, "f": r.forwarding_error,
                                "i": v.i_flag(), "k": v.k_flag(), "instance": r.instance_id,
                                "sender_rank": r.sender_rank}),
+                    );
+                    at += v.header_len();
+                }
+                if p.get(at).is_some_and(|b| b >> 5 == ELECTIVE_CLASS)
+                    && p.get(at + 1) == Some(&TYPE_IP_IN_IP)
+                {
+                    let v = IpInIp6LoRh::new_checked(p.get(at..).unwrap_or(&[]))
+                        .map_err(|e| format!("IP-in-IP-6LoRH: {e}"))?;
+                    let r =
+                        IpInIp6LoRhRepr::parse(&v).map_err(|e| format!("IP-in-IP-6LoRH: {e}"))?;
+                    let encapsulator = match r.encapsulator_addr(ctx.root().as_ref()) {
+                        Some(a) => json!(a.to_string()),
+                        None => Value::Null,
+                    };
+                    out.insert(
+                        "ip_in_ip_6lorh".into(),
+                        json!({"length": v.length(), "hop_limit": r.hop_limit,
+                               "encapsulator_octets": hex::encode(r.encapsulator),
+                               "encapsulator": encapsulator}),
                     );
                     at += v.header_len();
                 }

@@ -1,6 +1,7 @@
 //! A meter and a field relay (with its uplink up) fed a sequence of received frames, uplink
 //! datagrams, transmit results and timeouts; plus the device's IPv6 and application parsers
-//! on the same bytes. Nothing may panic; memory stays bounded by the configured capacities.
+//! on the same bytes (the tunnel the relay wraps uplink traffic in among them). Nothing may
+//! panic; memory stays bounded by the configured capacities.
 #![no_main]
 
 use amimesh_core::rand_core::{CryptoRng, Error as RandError, RngCore};
@@ -86,6 +87,14 @@ fuzz_target!(|ops: Vec<Op>| {
                                 }
                             }
                         }
+                    }
+                    // The root's IPv6-in-IPv6 tunnel (RFC 2473 §3, RFC 9008 §8.2.2) carries
+                    // the packet whole, with the RPL option or without.
+                    let rpi = ip::rpi(&psdu, &h).ok().flatten().map(|(r, _)| r);
+                    if let Some(o) = ip::encapsulate(&psdu, &h.dst, &h.src, 64, rpi.as_ref()) {
+                        let oh = ip::parse(&o).expect("tunnel parses");
+                        let l = ip::hbh_len(&o, &oh).expect("outer option header");
+                        assert_eq!(&o[ip::IPV6_HEADER_LEN + l..], &psdu[..]);
                     }
                     // Uplink datagrams reach the relay's forwarding path too.
                     relay.handle_uplink_datagram(now, &psdu);

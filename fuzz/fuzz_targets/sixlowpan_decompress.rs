@@ -1,18 +1,19 @@
 //! 6LoWPAN decompression and compression round trip.
 //!
 //! Input: two control bytes (link-address shapes, contexts, compression options; RFC 8138
-//! RPI-6LoRH compression and the RPL option type it stands for), then a 6LoWPAN payload.
+//! RPI-6LoRH compression and the RPL option type it stands for; the DODAG root's address an
+//! IP-in-IP 6LoRH elides), then a 6LoWPAN payload.
 //! Payloads that start with the page-1 switch `0xf1` (RFC 8025 §3) take the RPI-6LoRH
 //! path (RFC 8138 §6.3), or the SRH-6LoRH path (RFC 8138 §5.1) when a Critical 6LoRH of
 //! Type 0 to 4 follows; packets with an RPL Source Routing Header compress to SRH-6LoRH
-//! when the RFC 8138 control bit is set. Whatever decompresses must compress and decompress back to the same
-//! packet; the input read as an IPv6 packet must survive compress → decompress unchanged.
+//! when the RFC 8138 control bit is set, and IPv6-in-IPv6 packets to the IP-in-IP 6LoRH
+//! (RFC 8138 §7), which decompression turns back into the outer header. Whatever
+//! decompresses must compress and decompress back to the same packet; the input read as an
+//! IPv6 packet must survive compress → decompress unchanged.
 #![no_main]
 
 use amimesh_core::{ExtAddr, LinkAddr, ShortAddr};
-use amimesh_sixlowpan::{
-    CompressOptions, Context, ContextTable, compress, decompress,
-};
+use amimesh_sixlowpan::{CompressOptions, Context, ContextTable, compress, decompress};
 use libfuzzer_sys::fuzz_target;
 
 fn link(sel: u8, salt: u8) -> LinkAddr {
@@ -45,6 +46,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if ctl2 & 2 != 0 {
         ctx.set_rpi_option_type(0x63);
+    }
+    if ctl2 & 4 != 0 {
+        ctx.set_root(Some("2001:db8:a::212:4b00:0:1".parse().unwrap()));
     }
 
     let mut packet = vec![0u8; 4096];

@@ -238,23 +238,29 @@ pub fn insert_rpi(packet: &[u8], h: &Header, r: &HbhRepr) -> Option<Vec<u8>> {
 /// Next Header value of an encapsulated IPv6 packet (RFC 2473 §3).
 pub const PROTO_IPV6: u8 = 41;
 
-/// `inner` wrapped in an outer IPv6 header from `src` to `dst` whose Hop-by-Hop Options
-/// header carries the RPL option `r` (IPv6-in-IPv6, RFC 2473 §3; RFC 9008 §7.2.2). `None`
-/// if the result would be too long.
+/// `inner` wrapped in an outer IPv6 header from `src` to `dst` (IPv6-in-IPv6, RFC 2473 §3)
+/// whose Hop-by-Hop Options header carries the RPL option `r` when there is one (RFC 9008
+/// §7.2.2, §8.2.2). `None` if the result would be too long.
 pub fn encapsulate(
     inner: &[u8],
     src: &Ipv6Addr,
     dst: &Ipv6Addr,
     hop_limit: u8,
-    r: &HbhRepr,
+    r: Option<&HbhRepr>,
 ) -> Option<Vec<u8>> {
-    let len = inner.len().checked_add(8)?;
+    let hbh = if r.is_some() { 8 } else { 0 };
+    let len = inner.len().checked_add(hbh)?;
     u16::try_from(len).ok()?;
     let mut out = Vec::with_capacity(IPV6_HEADER_LEN.saturating_add(len));
-    header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
-    let mut hdr = [0u8; 8];
-    r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
-    out.extend_from_slice(&hdr);
+    match r {
+        Some(r) => {
+            header(&mut out, src, dst, PROTO_HOP_BY_HOP, hop_limit, len);
+            let mut hdr = [0u8; 8];
+            r.emit_header(PROTO_IPV6, &mut hdr).ok()?;
+            out.extend_from_slice(&hdr);
+        }
+        None => header(&mut out, src, dst, PROTO_IPV6, hop_limit, len),
+    }
     out.extend_from_slice(inner);
     Some(out)
 }
@@ -276,6 +282,34 @@ pub fn strip_hbh(mut packet: Vec<u8>, h: &Header) -> Option<Vec<u8>> {
     packet.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
     *packet.get_mut(6)? = nh;
     Some(packet)
+}
+
+/// A host's handling of a Hop-by-Hop Options header it does not implement (RFC 8200 §4.2):
+/// the packet without it when every option in it may be skipped (action bits 00, like the
+/// RPL option of type 0x23 that a RPL root lets out, RFC 9008 §4.2), unchanged without one;
+/// `None` when an option asks for the packet to be discarded or the header is malformed.
+pub fn skip_hbh(packet: Vec<u8>, h: &Header) -> Option<Vec<u8>> {
+    let len = hbh_len(&packet, h)?;
+    if len == 0 {
+        return Some(packet);
+    }
+    let opts = packet.get(IPV6_HEADER_LEN.checked_add(2)?..IPV6_HEADER_LEN.checked_add(len)?)?;
+    let mut at = 0usize;
+    while let Some(&t) = opts.get(at) {
+        if t == 0 {
+            at = at.checked_add(1)?;
+            continue;
+        }
+        if t >> 6 != 0 {
+            return None;
+        }
+        let l = usize::from(*opts.get(at.checked_add(1)?)?);
+        at = at.checked_add(2)?.checked_add(l)?;
+    }
+    if at != opts.len() {
+        return None;
+    }
+    strip_hbh(packet, h)
 }
 
 /// The link-local address of an extended address (fe80::/64 + IID, RFC 4944 §7).
@@ -371,6 +405,35 @@ pub fn drop_visited_hops(packet: &mut Vec<u8>, start: usize, dst: &Ipv6Addr) -> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_host_skips_a_hop_by_hop_header_only_when_every_option_may_be_skipped() {
+        let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let dst: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let p = build_udp(&src, &dst, 1, 2, 64, b"x");
+        let h = parse(&p).unwrap();
+        assert_eq!(skip_hbh(p.clone(), &h), Some(p.clone()));
+        let with = |opts: &[u8]| {
+            let mut q = p[..40].to_vec();
+            q[6] = PROTO_HOP_BY_HOP;
+            q.extend_from_slice(&[PROTO_UDP, 0]);
+            q.extend_from_slice(opts);
+            q.extend_from_slice(&p[40..]);
+            let l = (q.len() - 40) as u16;
+            q[4..6].copy_from_slice(&l.to_be_bytes());
+            q
+        };
+        // RPL option 0x23 (act 00), alone or before Pad1: skipped, the datagram as it was.
+        let q = with(&[0x23, 4, 0, 0, 0, 0]);
+        assert_eq!(skip_hbh(q.clone(), &parse(&q).unwrap()), Some(p.clone()));
+        let q = with(&[0x23, 3, 0, 0, 0, 0x00]);
+        assert_eq!(skip_hbh(q.clone(), &parse(&q).unwrap()), Some(p.clone()));
+        // 0x63 (act 01: discard), and an option running past the header.
+        let q = with(&[0x63, 4, 0, 0, 0, 0]);
+        assert_eq!(skip_hbh(q.clone(), &parse(&q).unwrap()), None);
+        let q = with(&[0x23, 5, 0, 0, 0, 0]);
+        assert_eq!(skip_hbh(q.clone(), &parse(&q).unwrap()), None);
+    }
 
     #[test]
     fn udp_round_trip_and_checksum() {

@@ -68,13 +68,20 @@
 //!
 //! # Supported
 //! - [x] storing-mode RPL downward routes (DR commands reach any meter)
-//! - [x] non-storing mode: SRH inserted at the relay, processed at routers (RFC 6554 §4.2)
+//! - [x] non-storing mode: SRH inserted at the relay into the packets it originates,
+//!   processed at routers (RFC 6554 §4.2); packets it forwards down (from the uplink or from
+//!   another meter) go inside an outer IPv6 header from the relay to the meter that carries
+//!   the SRH and the RPL option (IPv6-in-IPv6, RFC 9008 §8.2.2, §8.3.1), which the meter
+//!   takes off (RFC 2473 §3.2); with RFC
+//!   8138 the outer header travels as an IP-in-IP 6LoRH (RFC 8138 §7). Counters
+//!   `ip_in_ip_*` in [`PolicyStats`]
 //! - [x] RPL Packet Information (RFC 6553 §3, type 0x23 of RFC 9008 §11.1; 0x63 accepted)
 //!   in a Hop-by-Hop header, compressed as LOWPAN_NHC EID 0 (RFC 6282 §4.2): added by meters
 //!   to what they originate through the DODAG and by the relay to what it originates into
 //!   it; validated on every forwarded packet that carries it (RFC 6550 §11.2.2: R on a
-//!   first rank error, drop on a second, F back to the parent in storing mode); taken out
-//!   toward the uplink. Counters in [`PolicyStats`] (`rpl_*`); switch
+//!   first rank error, drop on a second, F back to the parent in storing mode); toward the
+//!   uplink kept with SenderRank 0 (RFC 9008 §7.2.1, §8.2.1; by default in non-storing mode,
+//!   [`RelayConfigDevice::rpl_option_to_uplink`]) or taken out. Counters in [`PolicyStats`] (`rpl_*`); switch
 //!   [`MeterConfig::rpl_option`] / [`RelayConfigDevice::rpl_option`].
 //! - [x] RPL option on packets from the uplink into the mesh by IPv6-in-IPv6 encapsulation at
 //!   the relay (RFC 9008 §7.2.2), off by default

@@ -463,6 +463,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             rpl_option_type: cfg.rpl_option_type,
             rfc8138: cfg.rfc8138,
             rpl_tunnel_from_uplink: false,
+            rpl_option_to_uplink: false,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);

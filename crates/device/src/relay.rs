@@ -130,6 +130,14 @@ pub struct RelayConfigDevice {
     /// left running out of hop limit with it (278/260/187 without), but fewer meters joined
     /// (1,142/1,182/1,278 against 1,103/1,290/1,439): the PAA's answers grow by the tunnel.
     pub rpl_option_from_uplink: bool,
+    /// Let the RPL option (type 0x23) of the meters' packets to the servers go out on the
+    /// uplink with SenderRank 0 instead of taking it out: RFC 9008 §7.2.1 and §8.2.1
+    /// (Figures 13 and 27) have the root modify the RPI of a packet for the Internet and
+    /// not remove it, which only its source, or the end of a tunnel, may do (RFC 8200 §4);
+    /// nodes outside skip the option (type 0x23, RFC 9008 §4.2). A type-0x63 option is
+    /// always taken out. `None` (the default): on in non-storing mode, off in storing mode,
+    /// whose servers and figures predate it.
+    pub rpl_option_to_uplink: Option<bool>,
 }
 
 impl RelayConfigDevice {
@@ -174,6 +182,7 @@ impl RelayConfigDevice {
             rfc8138: false,
             rpl_option_rank: amimesh_rpl::RpiRank::Rank,
             rpl_option_from_uplink: false,
+            rpl_option_to_uplink: None,
         }
     }
 }
@@ -297,6 +306,9 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             rpl_option_type: cfg.rpl_option_type,
             rfc8138: cfg.rfc8138,
             rpl_tunnel_from_uplink: cfg.rpl_option_from_uplink,
+            rpl_option_to_uplink: cfg
+                .rpl_option_to_uplink
+                .unwrap_or(cfg.mop == Mop::NonStoring),
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);

@@ -89,6 +89,20 @@ pub struct PolicyStats {
     /// Join frames handed to the MAC again after it gave up on them
     /// ([`MacParams::join_resends`]).
     pub join_resends: u64,
+    /// Packets the root forwarded down inside an outer IPv6 header of its own
+    /// (IPv6-in-IPv6: RFC 9008 §8.2.2 from the uplink and §8.3.1 from a meter in
+    /// non-storing mode, §7.2.2 from the uplink in storing mode when
+    /// [`RelayConfigDevice::rpl_option_from_uplink`](crate::RelayConfigDevice::rpl_option_from_uplink)
+    /// asks for it in storing mode).
+    pub ip_in_ip_encapsulated: u64,
+    /// Tunnelled packets whose inner packet was taken out here and handled (RFC 2473 §3.2).
+    pub ip_in_ip_decapsulated: u64,
+    /// Tunnelled packets dropped at the tunnel end: an inner packet that does not parse, is
+    /// not for this node or is itself tunnelled.
+    pub ip_in_ip_dropped: u64,
+    /// Packets sent to the uplink with their RPL option kept, SenderRank 0
+    /// ([`RelayConfigDevice::rpl_option_to_uplink`](crate::RelayConfigDevice::rpl_option_to_uplink)).
+    pub rpl_option_to_uplink: u64,
 }
 
 /// A UDP datagram delivered to the device's own application (PaC, readings, commands).
@@ -159,6 +173,13 @@ pub struct StackConfig {
     /// by IPv6-in-IPv6 encapsulation to the destination (RFC 9008 §7.2.2; RFC 8200 §4 lets
     /// no router insert the header itself). Meters take the inner packet out.
     pub rpl_tunnel_from_uplink: bool,
+    /// Border router: packets leaving for the uplink keep the RPL option of type 0x23, its
+    /// SenderRank set to 0 (RFC 9008 §7.2.1 and §8.2.1, Figures 13 and 27: without
+    /// encapsulation the root modifies the RPI and does not remove it; routers and hosts
+    /// outside skip an option of type 0x23, RFC 9008 §4.2, RFC 8200 §4.2). Otherwise, and
+    /// always for type 0x63 (which RPL-unaware nodes would drop, RFC 6553 §3), the
+    /// Hop-by-Hop header is taken out.
+    pub rpl_option_to_uplink: bool,
 }
 
 /// The MAC's channel-access and retry parameters: the PIB attributes of 802.15.4-2020
@@ -477,50 +498,73 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
-    /// A datagram from the uplink (border router). With
-    /// [`StackConfig::rpl_tunnel_from_uplink`] one for a node of the DODAG is forwarded
-    /// inside an outer IPv6 header from our address to its destination, with the RPL option
-    /// (Down, our rank) in its Hop-by-Hop header (RFC 9008 §7.2.2): the nodes on the way
-    /// validate it (RFC 6550 §11.2.2) and the destination takes the inner packet out.
-    /// Anything else takes the usual way in.
+    /// A datagram from the uplink (border router). It takes the way of any packet this node
+    /// forwards ([`Self::deliver_or_forward`]): one for a meter that the root reaches by a
+    /// source route (non-storing mode) goes down inside an outer IPv6 header of ours that
+    /// carries the routing header and the RPL option (RFC 9008 §8.2.2, see
+    /// [`Self::wrap_down`]). With [`StackConfig::rpl_tunnel_from_uplink`] one routed hop by
+    /// hop (storing mode) is wrapped too, so that it carries the option (RFC 9008 §7.2.2).
+    /// The nodes on the way validate the option (RFC 6550 §11.2.2) and the destination takes
+    /// the inner packet out.
     pub(crate) fn handle_uplink_packet(&mut self, now: Instant, mut packet: Vec<u8>) {
-        let tunnel = self.cfg.rpl_option
-            && self.cfg.rpl_tunnel_from_uplink
-            && ip::parse(&packet).is_some_and(|h| {
-                h.next_header != ip::PROTO_HOP_BY_HOP
+        let dst = ip::parse(&packet)
+            .filter(|h| {
+                self.cfg.rpl_option
+                    && self.cfg.rpl_tunnel_from_uplink
+                    && h.next_header != ip::PROTO_HOP_BY_HOP
                     && !h.dst.is_multicast()
                     && !h.dst.is_unicast_link_local()
                     && !self.is_mine(&h.dst)
                     && self
                         .border_prefix
                         .is_some_and(|p| ip::same_prefix(&p, &h.dst))
-            });
-        let Some((global, opt, dst)) = tunnel
-            .then(|| {
-                let h = ip::parse(&packet)?;
-                let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
-                let mut opt = r.hbh_option(&h.dst);
-                opt.option_type = self.cfg.rpl_option_type;
-                Some((self.global_address()?, opt, h.dst))
+                    && self
+                        .rpl
+                        .as_ref()
+                        .and_then(|r| r.next_hop(&h.dst))
+                        .is_some_and(|n| matches!(n, NextHop::Neighbour(_)))
             })
-            .flatten()
-        else {
+            .map(|h| h.dst);
+        let Some(dst) = dst else {
             self.deliver_or_forward(now, packet, true, None, 255);
             return;
         };
-        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3).
+        // We forward the inner packet: one hop of its hop limit (RFC 8200 §3; RFC 2473
+        // §3.1).
         if !ip::decrement_hop_limit(&mut packet) {
             self.stats.hop_limit_exceeded += 1;
             return;
         }
-        match ip::encapsulate(&packet, &global, &dst, DEFAULT_HOP_LIMIT, &opt) {
+        match self.wrap_down(&packet, &dst) {
             Some(outer) => {
                 self.stats.forwarded += 1;
-                self.stats.rpl_option_added += 1;
                 self.route_packet(now, outer);
             }
             None => self.stats.tx_refused += 1,
         }
+    }
+
+    /// `inner`, a packet this node forwards down to `dst`, inside an outer IPv6 header from
+    /// our address to `dst` (IPv6-in-IPv6, RFC 2473 §3) whose Hop-by-Hop header carries the
+    /// RPL option (Down, our rank) when [`StackConfig::rpl_option`] is on: RFC 8200 §4 lets
+    /// only a packet's source add extension headers, so the root puts the option and the
+    /// routing header into a header of its own (RFC 9008 §8.2.2 from the uplink, §8.3.1
+    /// from another meter, §7.2.2 in storing mode). The outer header starts from our default
+    /// hop limit, Traffic Class and Flow Label 0 (RFC 2473 §3.1; RFC 9008 §8.2.2).
+    fn wrap_down(&mut self, inner: &[u8], dst: &Ipv6Addr) -> Option<Vec<u8>> {
+        let global = self.global_address()?;
+        let r = self.rpl.as_ref().filter(|r| r.is_joined())?;
+        let opt = self.cfg.rpl_option.then(|| {
+            let mut opt = r.hbh_option(dst);
+            opt.option_type = self.cfg.rpl_option_type;
+            opt
+        });
+        let outer = ip::encapsulate(inner, &global, dst, DEFAULT_HOP_LIMIT, opt.as_ref())?;
+        self.stats.ip_in_ip_encapsulated += 1;
+        if opt.is_some() {
+            self.stats.rpl_option_added += 1;
+        }
+        Some(outer)
     }
 
     /// Routes an IPv6 packet: on-link, to the uplink (border router), or to the RPL next hop.
@@ -552,13 +596,13 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
         if let Some(prefix) = self.border_prefix {
             if !ip::same_prefix(&prefix, &dst) {
-                // The packet leaves the RPL domain: the border router takes the RPL option
-                // out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance). RFC
-                // 9008 §7.2.1 would let a type-0x23 option travel on (routers outside skip
-                // it), but a 0x63 one would make RPL-unaware routers discard the packet
-                // (RFC 6553 §3 act bits 01, RFC 9008 §4.2), and the servers behind the
-                // uplink have no use for it.
-                let Some(packet) = ip::strip_hbh(packet, &h) else {
+                // The packet leaves the RPL domain. With
+                // `StackConfig::rpl_option_to_uplink` a type-0x23 option travels on with
+                // SenderRank 0 (RFC 9008 §7.2.1, §8.2.1); otherwise the border router takes
+                // it out (RFC 6550 §11.2 gives it meaning only inside the RPL Instance): a
+                // 0x63 one would make RPL-unaware routers discard the packet (RFC 6553 §3
+                // act bits 01, RFC 9008 §4.2).
+                let Some(packet) = self.leaving_for_uplink(packet, &h) else {
                     self.stats.malformed += 1;
                     return true;
                 };
@@ -580,17 +624,58 @@ impl<R: RngCore + CryptoRng> Stack<R> {
                 self.transmit(now, &packet, &h, to);
             }
             Some(NextHop::Local) => self.deliver(now, packet, true, None),
-            Some(NextHop::SourceRoute) => match self.insert_srh(&packet, &h) {
-                Some((first, p)) => {
-                    if let Some(ph) = ip::parse(&p) {
-                        self.transmit(now, &p, &ph, ip::link_dst(&first));
+            Some(NextHop::SourceRoute) => {
+                // Only the source of a packet may put a routing header in it (RFC 8200 §4):
+                // one we forward goes inside an outer header of ours that takes it (RFC 9008
+                // §8.2.2, §8.3.1).
+                let ours = h.src == self.ll || Some(h.src) == self.global_address();
+                let (packet, h) = if ours {
+                    (packet, h)
+                } else {
+                    let wrapped = self
+                        .wrap_down(&packet, &dst)
+                        .and_then(|o| Some((ip::parse(&o)?, o)));
+                    let Some((oh, outer)) = wrapped else {
+                        self.stats.tx_refused += 1;
+                        return true;
+                    };
+                    (outer, oh)
+                };
+                match self.insert_srh(&packet, &h) {
+                    Some((first, p)) => {
+                        if let Some(ph) = ip::parse(&p) {
+                            self.transmit(now, &p, &ph, ip::link_dst(&first));
+                        }
                     }
+                    None => self.stats.no_route += 1,
                 }
-                None => self.stats.no_route += 1,
-            },
+            }
             None => self.stats.no_route += 1,
         }
         true
+    }
+
+    /// A packet about to leave for the uplink, with its RPL option kept (type 0x23, SenderRank
+    /// 0, RFC 9008 §7.2.1, §8.2.1) when [`StackConfig::rpl_option_to_uplink`] says so, else
+    /// without its Hop-by-Hop header. `None` if that header is malformed.
+    fn leaving_for_uplink(&mut self, mut packet: Vec<u8>, h: &ip::Header) -> Option<Vec<u8>> {
+        if self.cfg.rpl_option_to_uplink {
+            match ip::rpi(&packet, h) {
+                Ok(Some((mut r, at)))
+                    if r.option_type == amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008 =>
+                {
+                    r.sender_rank = 0;
+                    ip::set_rpi(&mut packet, at, &r);
+                    self.stats.rpl_option_to_uplink += 1;
+                    return Some(packet);
+                }
+                // No RPL option: the Hop-by-Hop header, if any, is the source's.
+                Ok(None) => return Some(packet),
+                Err(()) => return None,
+                Ok(Some(_)) => {}
+            }
+        }
+        ip::strip_hbh(packet, h)
     }
 
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
@@ -706,8 +791,18 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
+    /// Keeps the context table's root address (RFC 8138 §7: what an elided Encapsulator
+    /// Address of an IP-in-IP 6LoRH stands for) on the DODAGID of the DODAG we are in.
+    fn sync_root(&mut self) {
+        let root = self.rpl.as_ref().and_then(RplNode::dodag_id);
+        if self.ctx.root() != root {
+            self.ctx.set_root(root);
+        }
+    }
+
     /// Compresses, fragments and queues a packet in the MAC.
     fn transmit(&mut self, now: Instant, packet: &[u8], h: &ip::Header, dst: LinkAddr) {
+        self.sync_root();
         // Cross-layer policy: PANA between link-local addresses is the only traffic sent
         // unsecured (a joining PaC and its PRE); everything else needs the network key.
         let unsecured_pana = h.src.is_unicast_link_local()
@@ -816,6 +911,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// A frame the MAC delivered.
     fn on_frame(&mut self, now: Instant, f: macsm::RxFrame) {
+        self.sync_root();
         let secured = matches!(f.security, macsm::RxSecurity::Secured { .. });
         let payload = f.payload.as_slice();
         let is_frag = payload.first().is_some_and(|b| b & 0xd8 == 0xc0);
@@ -931,10 +1027,14 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             let inner = ip::payload(&packet, &h);
             match ip::parse(inner) {
                 Some(ih) if self.is_mine(&ih.dst) && ih.next_header != ip::PROTO_IPV6 => {
+                    self.stats.ip_in_ip_decapsulated += 1;
                     let inner = inner.to_vec();
                     self.deliver(now, inner, secured, from);
                 }
-                _ => self.stats.malformed += 1,
+                _ => {
+                    self.stats.malformed += 1;
+                    self.stats.ip_in_ip_dropped += 1;
+                }
             }
             return;
         }
@@ -1214,6 +1314,7 @@ mod tests {
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rfc8138: false,
             rpl_tunnel_from_uplink: false,
+            rpl_option_to_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -1735,6 +1836,200 @@ mod tests {
         assert_eq!((d.src, d.dst, &d.data[..]), (dodag, gc, &b"reading"[..]));
     }
 
+    /// The outer and inner packets of a tunnelled frame, decompressed with the DODAG root's
+    /// address known (RFC 8138 §7).
+    fn open_lowpan(src: LinkAddr, dst: LinkAddr, lowpan: &[u8], root: Ipv6Addr) -> Vec<u8> {
+        let mut ctx = ContextTable::new();
+        ctx.set_root(Some(root));
+        let mut p = [0u8; 1280];
+        let n = amimesh_sixlowpan::decompress(lowpan, src, dst, &ctx, &mut p).unwrap();
+        p[..n].to_vec()
+    }
+
+    #[test]
+    fn non_storing_root_tunnels_uplink_traffic_to_the_target() {
+        use amimesh_sixlowpan::wire::lorh::{ELECTIVE_CLASS, TYPE_IP_IN_IP};
+        for rfc8138 in [false, true] {
+            let now = Instant::from_secs(3);
+            // Root, then A, B and C in a line.
+            let (a_ext, b_ext, c_ext) = (child(1), child(2), child(3));
+            let [ga, gb, gc] = [a_ext, b_ext, c_ext].map(|e| ip::with_iid(&PREFIX, e));
+            let dodag = ip::with_iid(&PREFIX, root_ext());
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
+            rc.rfc8138 = rfc8138;
+            let mut root = RplNode::new(rc);
+            root.start(Instant::ZERO);
+            root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+            root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+            root.handle_message(now, gc, dodag, code::DAO, &dao(gc, Some(gb)));
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            let from_server = reading(SERVER, gc);
+            r.handle_uplink_packet(now, from_server.clone());
+            assert_eq!(
+                (r.stats.ip_in_ip_encapsulated, r.stats.rpl_option_added),
+                (1, 1)
+            );
+            let out = sent_lowpan(&mut r, now);
+            assert_eq!(out.len(), 1);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(a_ext));
+            // RFC 8138: SRH-6LoRH, RPI-6LoRH, then the IP-in-IP 6LoRH with the root elided
+            // and the outer Hop Limit, before the server's packet.
+            let ip_in_ip = lowpan
+                .windows(3)
+                .any(|w| w == [ELECTIVE_CLASS << 5 | 1, TYPE_IP_IN_IP, DEFAULT_HOP_LIMIT]);
+            assert_eq!(ip_in_ip, rfc8138, "{lowpan:02x?}");
+            let outer = open_lowpan(*src, *dst, lowpan, dodag);
+            let oh = ip::parse(&outer).unwrap();
+            // From the root to A, the route and the option in the outer header, the
+            // server's packet untouched inside but for one hop of hop limit.
+            assert_eq!(
+                (oh.src, oh.dst, oh.hop_limit),
+                (dodag, ga, DEFAULT_HOP_LIMIT)
+            );
+            assert_eq!(
+                ip::after_hbh(&outer, &oh),
+                amimesh_rpl::wire::srh::IPV6_ROUTING
+            );
+            assert!(rpi_of(&outer).down);
+            let mut inner = from_server.clone();
+            inner[7] -= 1;
+            assert_eq!(&outer[outer.len() - inner.len()..], &inner[..]);
+            // A and B forward it along the route.
+            let mut a = joined_at_with(Mop::NonStoring, a_ext, rfc8138);
+            a.deliver_or_forward(now, outer, true, Some(root_ext()), 100);
+            assert_eq!((a.stats.forwarded, a.stats.malformed), (1, 0));
+            let out = sent_lowpan(&mut a, now);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(b_ext));
+            let at_b = open_lowpan(*src, *dst, lowpan, dodag);
+            let mut b = joined_at_with(Mop::NonStoring, b_ext, rfc8138);
+            b.deliver_or_forward(now, at_b, true, Some(a_ext), 100);
+            let out = sent_lowpan(&mut b, now);
+            let (src, dst, lowpan) = &out[0];
+            assert_eq!(*dst, LinkAddr::Extended(c_ext));
+            let at_c = open_lowpan(*src, *dst, lowpan, dodag);
+            assert_eq!(ip::parse(&at_c).unwrap().hop_limit, DEFAULT_HOP_LIMIT - 2);
+            // C takes the server's datagram out and delivers it.
+            let mut c = joined_at_with(Mop::NonStoring, c_ext, rfc8138);
+            c.deliver_or_forward(now, at_c, true, Some(b_ext), 100);
+            let d = c.local.pop_front().expect("delivered");
+            assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gc, &b"reading"[..]));
+            assert_eq!(c.stats.ip_in_ip_decapsulated, 1);
+        }
+    }
+
+    #[test]
+    fn non_storing_root_tunnels_a_meters_packet_to_another_meter() {
+        // RFC 9008 §8.3.1 (Figure 33): A's packet to B climbs to the root with A's option
+        // (RPI1); the root sends it down inside an outer header with the route and its own
+        // option (RPI2); RPI1 stays inside, untouched.
+        let now = Instant::from_secs(3);
+        let (a_ext, b_ext) = (child(1), child(2));
+        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+        root.start(Instant::ZERO);
+        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
+        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
+        r.rpl = Some(root);
+        r.global = Some(dodag);
+        r.border_prefix = Some(PREFIX);
+        let up = with_rpi(&reading(ga, gb), false, false, false, 3);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        assert_eq!(r.stats.ip_in_ip_encapsulated, 1);
+        let out = sent(&mut r, now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, LinkAddr::Extended(a_ext));
+        let outer = &out[0].1;
+        let oh = ip::parse(outer).unwrap();
+        assert_eq!((oh.src, oh.dst), (dodag, ga));
+        assert!(rpi_of(outer).down);
+        assert_eq!(
+            ip::after_hbh(outer, &oh),
+            amimesh_rpl::wire::srh::IPV6_ROUTING
+        );
+        // Inside: A's packet with its own option, one hop of hop limit less.
+        let mut inner = up.clone();
+        inner[7] -= 1;
+        let (mut rpi1, at) = ip::rpi(&inner, &ip::parse(&inner).unwrap())
+            .unwrap()
+            .unwrap();
+        // The root validated RPI1 on the way through (RFC 6550 §11.2.2).
+        let got = &outer[outer.len() - inner.len()..];
+        let (got_rpi, _) = ip::rpi(got, &ip::parse(got).unwrap()).unwrap().unwrap();
+        rpi1.down = got_rpi.down;
+        rpi1.sender_rank = got_rpi.sender_rank;
+        ip::set_rpi(&mut inner, at, &rpi1);
+        assert_eq!(got, &inner[..]);
+        // A forwards along the route, B takes A's datagram out.
+        let mut a = joined_at(Mop::NonStoring, a_ext);
+        a.deliver_or_forward(now, outer.clone(), true, Some(root_ext()), 100);
+        let out = sent(&mut a, now);
+        assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
+        let mut b = joined_at(Mop::NonStoring, b_ext);
+        b.deliver_or_forward(now, out[0].1.clone(), true, Some(a_ext), 100);
+        let d = b.local.pop_front().expect("delivered");
+        assert_eq!((d.src, d.dst, &d.data[..]), (ga, gb, &b"reading"[..]));
+        assert_eq!(b.stats.ip_in_ip_decapsulated, 1);
+    }
+
+    #[test]
+    fn the_root_lets_a_type_0x23_option_out_with_sender_rank_0_when_asked() {
+        let now = Instant::from_secs(3);
+        let a_ext = child(1);
+        let ga = ip::with_iid(&PREFIX, a_ext);
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let root_at = |to_uplink: bool| {
+            let mut r = stack_at(root_ext());
+            r.install_network_key(now, &Key128::new([7; 16]), 1);
+            let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
+            root.start(Instant::ZERO);
+            r.rpl = Some(root);
+            r.global = Some(dodag);
+            r.border_prefix = Some(PREFIX);
+            r.cfg.rpl_option_to_uplink = to_uplink;
+            r
+        };
+        // A reading from A to the server, SenderRank 3 (A's), RPL option of type 0x23.
+        let up = with_rpi(&reading(ga, SERVER), false, false, false, 3);
+        // RFC 9008 §8.2.1: the option goes out, SenderRank 0; the rest is unchanged.
+        let mut r = root_at(true);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().expect("sent to the uplink");
+        assert_eq!(r.stats.rpl_option_to_uplink, 1);
+        let o = rpi_of(&out);
+        assert_eq!((o.option_type, o.sender_rank), (0x23, 0));
+        assert_eq!(out.len(), up.len());
+        assert_eq!(&out[16 + 32..], &up[16 + 32..][..out.len() - 48]);
+        // A host behind the uplink skips it (act bits 00) and reads the datagram.
+        let h = ip::parse(&out).unwrap();
+        let plain = ip::skip_hbh(out.clone(), &h).unwrap();
+        let ph = ip::parse(&plain).unwrap();
+        assert_eq!(ip::udp(&plain, &ph).unwrap().2, b"reading");
+        // Off, or a type-0x63 option: taken out.
+        let mut r = root_at(false);
+        r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().unwrap();
+        assert_eq!(ip::parse(&out).unwrap().next_header, ip::PROTO_UDP);
+        let mut old = up.clone();
+        let (mut o, at) = ip::rpi(&old, &ip::parse(&old).unwrap()).unwrap().unwrap();
+        o.option_type = 0x63;
+        old[at] = 0x63;
+        ip::set_rpi(&mut old, at, &o);
+        let mut r = root_at(true);
+        r.deliver_or_forward(now, old, true, Some(a_ext), 100);
+        let out = r.uplink_out.pop_front().unwrap();
+        assert_eq!(ip::parse(&out).unwrap().next_header, ip::PROTO_UDP);
+        assert_eq!(r.stats.rpl_option_to_uplink, 0);
+    }
+
     #[test]
     fn border_router_tunnels_uplink_traffic_with_the_rpl_option() {
         let now = Instant::from_secs(3);
@@ -1795,10 +2090,14 @@ mod tests {
         let d = b.local.pop_front().expect("delivered");
         assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gb, &b"reading"[..]));
         // A tunnel whose inner packet is not for B is dropped.
-        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, &o).unwrap();
+        let stray = ip::encapsulate(&reading(SERVER, SERVER), &dodag, &gb, 60, Some(&o)).unwrap();
         b.deliver_or_forward(now, stray, true, Some(a_ext), 100);
         assert!(b.local.is_empty());
         assert_eq!(b.stats.malformed, 1);
+        assert_eq!(
+            (b.stats.ip_in_ip_decapsulated, b.stats.ip_in_ip_dropped),
+            (1, 1)
+        );
     }
 
     #[test]

@@ -421,6 +421,23 @@ impl Server for UtilityServers {
             self.dropped += 1;
             return;
         };
+        // The relay may let the meters' RPL option out (type 0x23, RFC 9008 §8.2.1): a host
+        // skips it (RFC 8200 §4.2).
+        let stripped;
+        let (datagram, h) = if h.next_header == ip::PROTO_HOP_BY_HOP {
+            let Some(d) = ip::skip_hbh(datagram.to_vec(), &h) else {
+                self.dropped += 1;
+                return;
+            };
+            stripped = d;
+            let Some(h) = ip::parse(&stripped) else {
+                self.dropped += 1;
+                return;
+            };
+            (&stripped[..], h)
+        } else {
+            (datagram, h)
+        };
         let Some((sp, dp, data)) = ip::udp(datagram, &h) else {
             self.dropped += 1;
             return;

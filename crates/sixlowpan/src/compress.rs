@@ -17,7 +17,8 @@ use crate::wire::ext::{ExtHeader, OPT_PAD1, OPT_PADN, OptionsIter, is_ext_header
 use crate::wire::iphc::{HeaderFields, IphcRepr, SCRATCH_LEN, link_iid, split_addrs};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::lorh::{
-    CRITICAL_CLASS, PAGE_1_DISPATCH, RPI_MAX_LEN, Rpi6LoRh, Rpi6LoRhRepr, TYPE_RPI,
+    CRITICAL_CLASS, ELECTIVE_CLASS, IpInIp6LoRh, IpInIp6LoRhRepr, PAGE_1_DISPATCH, RPI_MAX_LEN,
+    Rpi6LoRh, Rpi6LoRhRepr, TYPE_IP_IN_IP, TYPE_RPI,
 };
 use crate::wire::lowpan::DISPATCH_IPV6;
 use crate::wire::nhc::{
@@ -28,6 +29,7 @@ use crate::wire::{IpProtocol, udp};
 use amimesh_core::LinkAddr;
 use core::net::Ipv6Addr;
 
+pub mod ipinip;
 pub mod srh;
 
 /// Most NHC headers (extension headers, tunnelled IPv6 headers, UDP) in one chain.
@@ -307,8 +309,16 @@ impl Link<'_> {
 /// `lorh` octets of SRH-6LoRH headers the caller wrote at `out[1..]` (none when 0), then an
 /// RPI-6LoRH (RFC 8138 §6.3) when `opts.rfc8138` is set and the packet's Hop-by-Hop header
 /// holds only the RPI, then LOWPAN_IPHC. The page switch goes in front when any 6LoRH does;
-/// without one the header is plain LOWPAN_IPHC at `out[0]`.
+/// without one the header is plain LOWPAN_IPHC at `out[0]`. An IPv6-in-IPv6 packet whose
+/// outer header an IP-in-IP 6LoRH stands for goes as RPI-6LoRH (the outer one), IP-in-IP
+/// 6LoRH (RFC 8138 §7) and the inner packet's LOWPAN_IPHC (see [`ipinip`]); its SRH-6LoRH
+/// then list the whole route, the outer destination last.
 fn compress_6lorh(link: &Link, packet: &[u8], lorh: usize, out: &mut [u8]) -> Result<Compressed> {
+    if link.opts.rfc8138 {
+        if let Some(t) = ipinip::tunnel_of(packet, link.ctx, lorh > 0) {
+            return ipinip::compress(link, packet, &t, lorh, out);
+        }
+    }
     // The IPHC goes after the SRH-6LoRH headers; an RPI-6LoRH goes before the IPHC and after
     // them, or after the page switch when there are none.
     let (at, lead) = if lorh == 0 { (0, 1) } else { (1 + lorh, 0) };
@@ -641,7 +651,11 @@ fn peek_nhc(frame: &[u8], at: usize) -> Result<IpProtocol> {
 /// (RFC 8138 §5.1), an RPI-6LoRH (RFC 8138 §6.3), or both in that order, and then
 /// LOWPAN_IPHC. The RPI becomes a Hop-by-Hop header right after the IPv6 header, holding
 /// the RPL option of type [`ContextTable::rpi_option_type`]; the SRH-6LoRH hops become an
-/// RPL Source Routing Header after it (see [`srh`]). Any other 6LoRH is [`Error::Reserved`].
+/// RPL Source Routing Header after it (see [`srh`]). An IP-in-IP 6LoRH (RFC 8138 §7) after
+/// them becomes an outer IPv6 header in front of the packet the LOWPAN_IPHC stands for, and
+/// the RPI and routing header go into that outer header (see [`ipinip`]); an Encapsulator
+/// Address elided against an unknown [`ContextTable::root`] is [`Error::NoLinkAddress`].
+/// Any other 6LoRH is [`Error::Reserved`].
 pub fn decompress_header(
     frame: &[u8],
     ll_src: LinkAddr,
@@ -1034,9 +1048,14 @@ fn decompress_6lorh(
 ) -> Result<Decompressed> {
     let srh = srh::SrhLorhs::read(frame)?;
     let mut at = srh.end;
-    // Without SRH-6LoRH the RPI-6LoRH must follow; after them it may.
+    let ip_in_ip_at = |at: usize| {
+        frame.get(at).is_some_and(|b| b >> 5 == ELECTIVE_CLASS)
+            && frame.get(at + 1) == Some(&TYPE_IP_IN_IP)
+    };
+    // Without SRH-6LoRH an RPI-6LoRH or an IP-in-IP 6LoRH must follow; after them either
+    // may.
     let rpi = if srh.is_empty() {
-        true
+        !ip_in_ip_at(at)
     } else {
         need(frame, at + 2)?;
         frame.get(at).is_some_and(|b| b >> 5 == CRITICAL_CLASS)
@@ -1046,6 +1065,18 @@ fn decompress_6lorh(
         let lorh = Rpi6LoRh::new_checked(sub(frame, at))?;
         at += lorh.header_len();
         Some(Rpi6LoRhRepr::parse(&lorh)?)
+    } else {
+        None
+    };
+    // The encapsulating header (RFC 8138 §7): its Hop Limit and source.
+    let tunnel = if ip_in_ip_at(at) {
+        let v = IpInIp6LoRh::new_checked(sub(frame, at))?;
+        let r = IpInIp6LoRhRepr::parse(&v)?;
+        at += v.header_len();
+        let src = r
+            .encapsulator_addr(ctx.root().as_ref())
+            .ok_or(Error::NoLinkAddress)?;
+        Some((r.hop_limit, src))
     } else {
         None
     };
@@ -1059,22 +1090,46 @@ fn decompress_6lorh(
         Some(b) if b & 0xe0 != 0x60 => return Err(Error::UnknownDispatch(*b)),
         Some(_) => {}
     }
-    let mut addrs;
-    let route = if srh.is_empty() {
-        None
-    } else {
-        let (iphc, _) =
-            IphcRepr::parse_bytes(sub(frame, at), link_iid(ll_src), link_iid(ll_dst), ctx)?;
-        addrs = [Ipv6Addr::UNSPECIFIED; srh::MAX_SRH_6LORH_HOPS];
-        Some(srh.route(frame, iphc.src_addr, iphc.dst_addr, &mut addrs)?)
+    let mut addrs = [Ipv6Addr::UNSPECIFIED; srh::MAX_SRH_6LORH_HOPS];
+    let (route, outer) = match tunnel {
+        None if srh.is_empty() => (None, None),
+        None => {
+            let (iphc, _) =
+                IphcRepr::parse_bytes(sub(frame, at), link_iid(ll_src), link_iid(ll_dst), ctx)?;
+            (
+                Some(srh.route(frame, iphc.src_addr, iphc.dst_addr, &mut addrs)?),
+                None,
+            )
+        }
+        // The SRH-6LoRH list the outer header's whole route from the encapsulator; without
+        // them the outer destination is the inner one.
+        Some((hop_limit, src)) => {
+            let (dst, route) = if srh.is_empty() {
+                let (iphc, _) =
+                    IphcRepr::parse_bytes(sub(frame, at), link_iid(ll_src), link_iid(ll_dst), ctx)?;
+                (iphc.dst_addr, None)
+            } else {
+                srh.tunnel_route(frame, src, &mut addrs)?
+            };
+            (
+                route,
+                Some(ipinip::Outer {
+                    hop_limit,
+                    src,
+                    dst,
+                }),
+            )
+        }
     };
-    let added = rpi.map_or(0, |_| RPI_HBH_LEN) + route.as_ref().map_or(0, |r| r.len);
+    let added = outer.map_or(0, |_| ipv6::HEADER_LEN)
+        + rpi.map_or(0, |_| RPI_HBH_LEN)
+        + route.as_ref().map_or(0, |r| r.len);
     let inner_size = match datagram_size {
         Some(s) => Some(s.checked_sub(added).ok_or(Error::BadLength)?),
         None => None,
     };
     let d = decompress_header_iphc(sub(frame, at), ll_src, ll_dst, ctx, inner_size, out)?;
-    let header_len = put_6lorh_headers(out, d.header_len, rpi, route.as_ref(), ctx)?;
+    let header_len = put_6lorh_headers(out, d.header_len, outer, rpi, route.as_ref(), ctx)?;
     Ok(Decompressed {
         consumed: at + d.consumed,
         header_len,
@@ -1085,15 +1140,17 @@ fn decompress_6lorh(
     })
 }
 
-/// Puts the extension headers of the 6LoRH into the decompressed headers `out[..end]`: the
-/// RPI as a Hop-by-Hop header right after the IPv6 header, holding the RPL option of type
-/// [`ContextTable::rpi_option_type`] (RFC 6553 §3), then the routing header
+/// Puts the headers of the 6LoRH into the decompressed headers `out[..end]`: the
+/// encapsulating IPv6 header of an IP-in-IP 6LoRH in front ([`ipinip::Outer::insert`]),
+/// then the RPI as a Hop-by-Hop header right after the (outer) IPv6 header, holding the RPL
+/// option of type [`ContextTable::rpi_option_type`] (RFC 6553 §3), then the routing header
 /// ([`srh::Route::insert`]); the payload length grows by both. Returns the new end.
 #[inline(always)]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn put_6lorh_headers(
     out: &mut [u8],
     end: usize,
+    outer: Option<ipinip::Outer>,
     rpi: Option<Rpi6LoRhRepr>,
     route: Option<&srh::Route<'_>>,
     ctx: &ContextTable,
@@ -1101,6 +1158,9 @@ fn put_6lorh_headers(
     let mut end = end;
     if end < ipv6::HEADER_LEN {
         return Err(Error::BadLength);
+    }
+    if let Some(o) = outer {
+        end = o.insert(out, end)?;
     }
     let mut payload_len = u16::from_be_bytes([out[4], out[5]]);
     if let Some(rpi) = rpi {
@@ -1558,7 +1618,7 @@ mod tests {
             Err(Error::UnknownDispatch(0x41))
         );
         assert!(matches!(
-            d(&[0xf1, 0xa3, 0x06, 0x02, 0x7a, 0x33, 0x3b], &mut out),
+            d(&[0xf1, 0xa3, 0x07, 0x02, 0x7a, 0x33, 0x3b], &mut out),
             Err(Error::Reserved(_))
         ));
         // Room for the IPv6 header but not the Hop-by-Hop header.
@@ -1587,6 +1647,7 @@ mod tests {
                 test_gens::packet().boxed(),
                 test_gens::rpi_packet().boxed(),
                 test_gens::srh_packet(),
+                test_gens::tunnel_packet(),
             ],
             src in test_gens::link_addr(),
             dst in test_gens::link_addr(),
@@ -1595,9 +1656,13 @@ mod tests {
             max_nhc in 0usize..=MAX_NHC,
             rfc8138 in any::<bool>(),
             rpi_type in prop_oneof![Just(0x23u8), Just(0x63)],
+            root_known in any::<bool>(),
         ) {
             let mut ctx = ctx;
             ctx.set_rpi_option_type(rpi_type);
+            if root_known && packet.len() >= 24 {
+                ctx.set_root(Some(Ipv6Addr::from(<[u8; 16]>::try_from(&packet[8..24]).unwrap())));
+            }
             let opts = CompressOptions { elide_udp_checksum: elide, max_nhc, rfc8138 };
             let mut out = vec![0u8; packet.len() + 64];
             let n = compress(&packet, src, dst, &ctx, &opts, &mut out).unwrap();

@@ -48,6 +48,8 @@ pub struct ContextTable {
     context0_prefix64: Option<u64>,
     /// The RPL option type an RPI-6LoRH stands for (RFC 9008 §4.1.3).
     rpi_option_type: u8,
+    /// The DODAG root's address, which an IP-in-IP 6LoRH may elide (RFC 8138 §7).
+    root: Option<Ipv6Addr>,
 }
 
 impl Default for ContextTable {
@@ -75,7 +77,21 @@ impl ContextTable {
             prefixes: [(0, 0); MAX_CONTEXTS],
             context0_prefix64: None,
             rpi_option_type: RPI_OPTION_TYPE_RFC9008,
+            root: None,
         }
+    }
+
+    /// The address of the DODAG root (its DODAGID, RFC 6550 §6.3.1) that an IP-in-IP 6LoRH
+    /// elides or compresses its Encapsulator Address against (RFC 8138 §7), learnt by the
+    /// node from its DODAG. Without one, the compressor carries encapsulator addresses
+    /// whole and the decompressor refuses elided ones ([`Error::NoLinkAddress`]).
+    pub fn root(&self) -> Option<Ipv6Addr> {
+        self.root
+    }
+
+    /// Sets [`root`](Self::root).
+    pub fn set_root(&mut self, root: Option<Ipv6Addr>) {
+        self.root = root;
     }
 
     /// The RPL option type (RFC 6553 §3) a decompressed RPI-6LoRH (RFC 8138 §6.3) becomes,

@@ -7,8 +7,8 @@
 //!   headers and options, RFC 8200 §4), [`wire::udp`] (RFC 768 with the RFC 8200 §8.1
 //!   pseudo-header), [`wire::icmpv6`] (RFC 4443 §2.1), [`wire::lowpan`] (RFC 4944 §5.1 dispatch,
 //!   §5.2 mesh, §5.3 fragment, §11.1 BC0), [`wire::iphc`] (RFC 6282 §3), [`wire::nhc`]
-//!   (RFC 6282 §4), [`wire::lorh`] (RFC 8138 §6.3 RPI-6LoRH and §5.1 SRH-6LoRH
-//!   behind the RFC 8025 §3 page switch).
+//!   (RFC 6282 §4), [`wire::lorh`] (RFC 8138 §6.3 RPI-6LoRH, §5.1 SRH-6LoRH and §7
+//!   IP-in-IP 6LoRH behind the RFC 8025 §3 page switch).
 //! - [`compress`](mod@compress): whole-packet IPHC/NHC compression choosing the smallest encoding, and its
 //!   exact inverse.
 //! - [`frag`]: the [`Fragmenter`] (RFC 4944 §5.3) for a caller-given per-frame payload budget.
@@ -44,8 +44,15 @@
 //!   root, the IPv6 source), before the RPI-6LoRH; used only when the routing header lists
 //!   no visited address, has the CmprI/CmprE of [`compress::srh::emit_srh`], holds at most
 //!   32 addresses and the result is shorter than LOWPAN_NHC
-//! - [ ] Other 6LoRH: IP-in-IP-6LoRH (RFC 8138 §7), BIER; Elective 6LoRH are refused
-//!   rather than skipped (RFC 8138 §5.2)
+//! - [x] RFC 8138 IP-in-IP 6LoRH (§7) for IPv6-in-IPv6 (RFC 2473 §3) with
+//!   [`CompressOptions::rfc8138`]: the outer header goes as its Hop Limit and source (elided
+//!   when it is the DODAG root of [`ContextTable::root`], else coalesced with it, else whole),
+//!   after the SRH-6LoRH (which then list the whole route, the outer destination last) and
+//!   the RPI-6LoRH of its extension headers, followed by the inner packet's LOWPAN_IPHC;
+//!   used when the outer header has Traffic Class and Flow Label 0 and at most the RPL option
+//!   before the inner header (see [`compress::ipinip`])
+//! - [ ] Other 6LoRH: BIER; other Elective 6LoRH are refused rather than skipped
+//!   (RFC 8138 §5.2)
 //! - [ ] RFC 8931 RFRAG
 //! - [ ] RFC 7400 GHC
 //!

@@ -546,3 +546,90 @@ pub fn decompress_is_fixed_point(
     }
     Ok(())
 }
+
+/// The parts of an IP-in-IP 6LoRH (RFC 8138 §7): a Hop Limit and an Encapsulator Address
+/// of 0, 1, 2, 4, 8 or 16 octets (the Repr borrows it).
+pub fn ip_in_ip_6lorh_parts() -> impl Strategy<Value = (u8, Vec<u8>)> {
+    (
+        any::<u8>(),
+        prop_oneof![Just(0usize), Just(1), Just(2), Just(4), Just(8), Just(16)],
+    )
+        .prop_flat_map(|(h, n)| (Just(h), proptest::collection::vec(any::<u8>(), n)))
+}
+
+/// An IPv6-in-IPv6 packet a RPL root sends down a source route (RFC 9008 §8.2.2): an outer
+/// header from `root` to `hops[0]` (Traffic Class 0 unless `tc` says otherwise), maybe a
+/// Hop-by-Hop header with the RPL option (type 0x23), a Source Routing Header listing the
+/// later hops when there are any (RFC 6554 §3, as [`crate::compress::srh::emit_srh`] writes
+/// it), then `inner`.
+pub fn build_tunnel_packet(
+    root: Ipv6Addr,
+    hops: &[Ipv6Addr],
+    rpi: Option<crate::wire::lorh::Rpi6LoRhRepr>,
+    inner: &[u8],
+    hlim: u8,
+    tc: u8,
+) -> Vec<u8> {
+    let (first, rest) = hops.split_first().unwrap();
+    let mut p = vec![0x60 | (tc >> 4), tc << 4, 0, 0, 0, 0, 41, hlim];
+    p.extend_from_slice(&root.octets());
+    p.extend_from_slice(&first.octets());
+    let mut last_next = 6;
+    if let Some(r) = rpi {
+        p[6] = 0;
+        let d = r.option_data();
+        p.extend_from_slice(&[41, 0, 0x23, 4, d[0], d[1], d[2], d[3]]);
+        last_next = 40;
+    }
+    if !rest.is_empty() {
+        let mut srh = vec![0u8; 8 + 16 * rest.len()];
+        let n = crate::compress::srh::emit_srh(41, first, rest, &mut srh).unwrap();
+        p[last_next] = 43;
+        p.extend_from_slice(&srh[..n]);
+    }
+    p.extend_from_slice(inner);
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p
+}
+
+/// A UDP datagram from a server outside the DODAG to `dst` (correct checksum), for
+/// tunnelling.
+pub fn server_udp(dst: Ipv6Addr, hlim: u8, body: &[u8]) -> Vec<u8> {
+    let src: Ipv6Addr = "2001:db8:ff::1".parse().unwrap();
+    let mut u = vec![0x02, 0xd4, 0xf0, 0xb2, 0, 0, 0, 0];
+    u.extend_from_slice(body);
+    let l = u.len() as u16;
+    u[4..6].copy_from_slice(&l.to_be_bytes());
+    let c = crate::wire::udp::compute(&src, &dst, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&l.to_be_bytes());
+    p.extend_from_slice(&[17, hlim]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&u);
+    p
+}
+
+/// [`build_tunnel_packet`] with 1 to 33 hops in the root's /64, a UDP datagram from a server
+/// to the last hop inside (or an arbitrary [`packet`] to some hop), mostly Traffic Class 0.
+pub fn tunnel_packet() -> BoxedStrategy<Vec<u8>> {
+    let prefix = [0x20u8, 0x01, 0x0d, 0xb8, 0, 0x0a, 0, 0];
+    (
+        route_addr(prefix),
+        proptest::collection::vec(route_addr(prefix), 1..=33),
+        proptest::option::of(rpi_6lorh_repr()),
+        prop_oneof![4 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Some), 1 => Just(None)],
+        packet(),
+        (any::<u8>(), prop_oneof![6 => Just(0u8), 1 => any::<u8>()]),
+    )
+        .prop_map(|(root, hops, rpi, body, other, (hlim, tc))| {
+            let inner = match body {
+                Some(b) => server_udp(*hops.last().unwrap(), 64, &b),
+                None => other,
+            };
+            build_tunnel_packet(root, &hops, rpi, &inner, hlim, tc)
+        })
+        .boxed()
+}

@@ -17,7 +17,7 @@
 //! destination and every hop, as RFC 6554 §3 allows). The packet goes as SRH-6LoRH only when
 //! that is shorter than the LOWPAN_NHC form (RFC 6282 §4.2).
 
-use super::{ASIDE_LEN, Compressed, HOP_BY_HOP, Link, ROUTING, compress_6lorh, sub};
+use super::{ASIDE_LEN, Compressed, HOP_BY_HOP, Link, ROUTING, compress_6lorh, ipinip, sub};
 use crate::error::{Error, Result, room};
 use crate::wire::IpProtocol;
 use crate::wire::ext::ExtHeader;
@@ -275,7 +275,18 @@ fn compress_srh(link: &Link, packet: &[u8], s: &SrhAt, out: &mut [u8]) -> Option
     vp.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
     *vp.get_mut(s.named_at)? = s.next_header;
     let root = Ipv6Addr::from(<[u8; 16]>::try_from(packet.get(8..24)?).ok()?);
-    let hops = s.hops.get(..s.count)?;
+    // Around a tunnelled packet the SRH-6LoRH list the final destination of the outer
+    // header too (the IP-in-IP 6LoRH carries no destination, RFC 8138 §7).
+    let mut all = [Ipv6Addr::UNSPECIFIED; MAX_SRH_6LORH_HOPS];
+    let hops = if ipinip::encapsulates(vp) {
+        ipinip::tunnel_of(vp, link.ctx, true)?;
+        all.get_mut(..s.count)?
+            .copy_from_slice(s.hops.get(..s.count)?);
+        *all.get_mut(s.count)? = s.last;
+        all.get(..s.count + 1)?
+    } else {
+        s.hops.get(..s.count)?
+    };
     let l = emit_lorh(&root, hops, out.get_mut(1..)?)?;
     let c = compress_6lorh(link, vp, l, out).ok()?;
     if c.consumed < s.start || c.header_len <= 1 + l || out.get(1 + l) == Some(&DISPATCH_IPV6) {
@@ -391,6 +402,48 @@ impl SrhLorhs {
         let addrs = addrs.get(..k).ok_or(Error::BadLength)?;
         let len = srh_len(&first, addrs).ok_or(Error::BadLength)?;
         Ok(Route { first, addrs, len })
+    }
+}
+
+impl SrhLorhs {
+    /// The route of an encapsulating header (RFC 8138 §7): every hop, the first expanded
+    /// against the encapsulator `src`, each later one against the hop before it. Returns the
+    /// outer destination (the first hop) and the routing header that lists the later hops,
+    /// the last of them the final destination; none when there is one hop.
+    pub(super) fn tunnel_route<'a>(
+        &self,
+        frame: &[u8],
+        src: Ipv6Addr,
+        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
+    ) -> Result<(Ipv6Addr, Option<Route<'a>>)> {
+        let mut k = 0usize;
+        let mut reference = src;
+        let mut at = 1usize;
+        for _ in 0..self.headers {
+            let v = Srh6LoRh::new_checked(sub(frame, at))?;
+            at += v.header_len();
+            let r = Srh6LoRhRepr::parse(&v)?;
+            reference = r.expand(&reference, |a| {
+                if let Some(slot) = addrs.get_mut(k) {
+                    *slot = a;
+                }
+                k += 1;
+            });
+        }
+        let hops = addrs.get(..k).ok_or(Error::BadLength)?;
+        let (&first, rest) = hops.split_first().ok_or(Error::BadLength)?;
+        if rest.is_empty() {
+            return Ok((first, None));
+        }
+        let len = srh_len(&first, rest).ok_or(Error::BadLength)?;
+        Ok((
+            first,
+            Some(Route {
+                first,
+                addrs: rest,
+                len,
+            }),
+        ))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The 6LoWPAN Routing Header (RFC 8138) on the page-1 dispatch (RFC 8025 §3): the RPL
-//! Packet Information 6LoRH (RPI-6LoRH, RFC 8138 §6.3) and the Source Routing Header 6LoRH
-//! (SRH-6LoRH, RFC 8138 §5.1).
+//! Packet Information 6LoRH (RPI-6LoRH, RFC 8138 §6.3), the Source Routing Header 6LoRH
+//! (SRH-6LoRH, RFC 8138 §5.1) and the IP-in-IP 6LoRH (RFC 8138 §7).
 //!
 //! - Page switch (RFC 8025 §3): `1111 Page(4)`; [`PAGE_1_DISPATCH`] (`0xf1`) selects page 1,
 //!   where `10xxxxxx` starts a 6LoRH (RFC 8138 §4) and LOWPAN_IPHC keeps its page-0 value.
@@ -18,6 +18,11 @@
 //!   root's address (the IPv6 source of a packet the root sends, RFC 8138 §5.1), and that of
 //!   every later hop the hop before it, across consecutive SRH-6LoRH headers. So one header
 //!   takes 3 to 514 octets.
+//! - IP-in-IP 6LoRH (RFC 8138 §7, Elective, Type 6): `101 Length(5)`, Type = 6, the Hop
+//!   Limit of the encapsulating IPv6 header, then its source, the Encapsulator Address, in
+//!   Length − 1 octets: none when it is the DODAG root (whose address the receiver knows),
+//!   else 1, 2, 4 or 8 trailing octets coalesced with the root's address ([`coalesce`]), or
+//!   all 16. So the header takes 3 to 19 octets.
 use crate::error::{Error, Result, need, room};
 use core::fmt;
 use core::net::Ipv6Addr;
@@ -581,6 +586,231 @@ impl fmt::Display for Srh6LoRhRepr<'_> {
     }
 }
 
+/// 6LoRH Type of the IP-in-IP 6LoRH (RFC 8138 §7, §10.2).
+pub const TYPE_IP_IN_IP: u8 = 6;
+/// Most octets of an IP-in-IP 6LoRH (a 16-octet Encapsulator Address).
+pub const IP_IN_IP_MAX_LEN: usize = 3 + 16;
+
+/// Whether an IP-in-IP 6LoRH may carry an Encapsulator Address of `n` octets (RFC 8138 §7:
+/// Length 1 elides it, Lengths 2, 3, 5, 9 and 17 carry 1, 2, 4, 8 or 16 octets).
+pub const fn ip_in_ip_addr_len_ok(n: usize) -> bool {
+    matches!(n, 0 | 1 | 2 | 4 | 8 | 16)
+}
+
+/// The shortest Encapsulator Address an IP-in-IP 6LoRH can carry for `addr` (RFC 8138 §7):
+/// nothing when it is the root's address `root`, its trailing octets when the rest is the
+/// root's (coalesced as SRH-6LoRH addresses are, [`coalesce`]), all 16 octets when no root
+/// address is known. Returns the octets and how many are used.
+pub fn ip_in_ip_compressed(addr: &Ipv6Addr, root: Option<&Ipv6Addr>) -> ([u8; 16], usize) {
+    match root {
+        Some(r) if r == addr => ([0; 16], 0),
+        Some(r) => srh_compressed(addr, srh_type_for(addr, r)),
+        None => (addr.octets(), 16),
+    }
+}
+
+/// A view over an IP-in-IP 6LoRH (RFC 8138 §7), without the page switch before it:
+/// `101 Length(5)`, Type 6, the Hop Limit of the encapsulating IPv6 header, then Length − 1
+/// octets of Encapsulator Address (the encapsulating header's source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInIp6LoRh<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+// `check_len` makes sure the Length holds the Hop Limit at least and that the buffer holds
+// every octet it announces; the getters below index only within that length.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+impl<T: AsRef<[u8]>> IpInIp6LoRh<T> {
+    /// Wraps a buffer without checking it.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        IpInIp6LoRh { buffer }
+    }
+
+    /// Wraps a buffer and runs [`check_len`](Self::check_len).
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let v = Self::new_unchecked(buffer);
+        v.check_len()?;
+        Ok(v)
+    }
+
+    /// `Ok` when the buffer holds the two fixed octets, the Length is at least 1 (the Hop
+    /// Limit; else [`Error::BadLength`]) and the buffer holds the Length octets after the
+    /// Type; then no getter panics.
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
+        need(b, 2)?;
+        if b[0] & 0x1f == 0 {
+            return Err(Error::BadLength);
+        }
+        need(b, self.header_len())
+    }
+
+    /// The buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The 3-bit class: [`ELECTIVE_CLASS`] for an IP-in-IP 6LoRH.
+    pub fn class(&self) -> u8 {
+        self.buffer.as_ref()[0] >> 5
+    }
+
+    /// The Length field: octets after the Type (the Hop Limit and the Encapsulator Address).
+    pub fn length(&self) -> u8 {
+        self.buffer.as_ref()[0] & 0x1f
+    }
+
+    /// The 6LoRH Type ([`TYPE_IP_IN_IP`]).
+    pub fn lorh_type(&self) -> u8 {
+        self.buffer.as_ref()[1]
+    }
+
+    /// The Hop Limit of the encapsulating IPv6 header.
+    pub fn hop_limit(&self) -> u8 {
+        self.buffer.as_ref()[2]
+    }
+
+    /// Octets of this 6LoRH (2 + Length).
+    pub fn header_len(&self) -> usize {
+        2 + usize::from(self.length())
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> IpInIp6LoRh<&'a T> {
+    /// The Encapsulator Address as carried (Length − 1 octets; empty when elided).
+    pub fn encapsulator(&self) -> &'a [u8] {
+        let end = self.header_len();
+        self.buffer.as_ref().get(3..end).unwrap_or(&[])
+    }
+}
+
+// Setters write the octets the first octet announces; changing the Length voids the length
+// check.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+impl<T: AsRef<[u8]> + AsMut<[u8]>> IpInIp6LoRh<T> {
+    /// Writes the first octet: the class and the Length (voids
+    /// [`check_len`](IpInIp6LoRh::check_len) when it changes).
+    pub fn set_class_and_length(&mut self, class: u8, length: u8) {
+        self.buffer.as_mut()[0] = (class << 5) | (length & 0x1f);
+    }
+
+    /// Writes the 6LoRH Type.
+    pub fn set_lorh_type(&mut self, t: u8) {
+        self.buffer.as_mut()[1] = t;
+    }
+
+    /// Writes the Hop Limit.
+    pub fn set_hop_limit(&mut self, hop_limit: u8) {
+        self.buffer.as_mut()[2] = hop_limit;
+    }
+
+    /// Writes the Encapsulator Address (Length − 1 octets).
+    pub fn set_encapsulator(&mut self, addr: &[u8]) {
+        self.buffer.as_mut()[3..3 + addr.len()].copy_from_slice(addr);
+    }
+}
+
+impl<T: AsRef<[u8]>> fmt::Display for IpInIp6LoRh<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match IpInIp6LoRhRepr::parse(&IpInIp6LoRh::new_unchecked(self.buffer.as_ref())) {
+            Ok(r) => write!(f, "{r}"),
+            Err(e) => write!(f, "IP-in-IP-6LoRH ({e})"),
+        }
+    }
+}
+
+/// The encapsulating IPv6 header an IP-in-IP 6LoRH stands for (RFC 8138 §7): its Hop Limit
+/// and its source, the Encapsulator Address, compressed against the DODAG root's address
+/// ([`encapsulator_addr`](Self::encapsulator_addr)). The rest of that header is implied:
+/// version 6, Traffic Class and Flow Label 0, Next Header 41 (the inner packet follows, RFC
+/// 2473 §3) unless the 6LoRH before it add extension headers, payload length from the
+/// frame, destination from the SRH-6LoRH before it or from the inner packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IpInIp6LoRhRepr<'a> {
+    /// Hop Limit of the encapsulating header.
+    pub hop_limit: u8,
+    /// The Encapsulator Address as carried: 0 (the root), 1, 2, 4, 8 or 16 octets.
+    pub encapsulator: &'a [u8],
+}
+
+impl<'a> IpInIp6LoRhRepr<'a> {
+    /// Reads a view; any class but Elective, any Type but 6, or an Encapsulator Address of
+    /// a size other than 0, 1, 2, 4, 8 or 16 octets is [`Error::Reserved`].
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(v: &IpInIp6LoRh<&'a T>) -> Result<Self> {
+        v.check_len()?;
+        if v.class() != ELECTIVE_CLASS || v.lorh_type() != TYPE_IP_IN_IP {
+            return Err(Error::Reserved("6LoRH other than IP-in-IP-6LoRH"));
+        }
+        let encapsulator = v.encapsulator();
+        if !ip_in_ip_addr_len_ok(encapsulator.len()) {
+            return Err(Error::Reserved(
+                "IP-in-IP-6LoRH Length not 1, 2, 3, 5, 9 or 17",
+            ));
+        }
+        Ok(IpInIp6LoRhRepr {
+            hop_limit: v.hop_limit(),
+            encapsulator,
+        })
+    }
+
+    /// The Encapsulator Address: the 16 octets carried, or the root's address `root` with
+    /// its trailing octets replaced by the ones carried (RFC 8138 §7; nothing carried: the
+    /// root itself). `None` when some octets are elided and no root address is known.
+    pub fn encapsulator_addr(&self, root: Option<&Ipv6Addr>) -> Option<Ipv6Addr> {
+        match <[u8; 16]>::try_from(self.encapsulator) {
+            Ok(a) => Some(Ipv6Addr::from(a)),
+            Err(_) => root.map(|r| coalesce(r, self.encapsulator)),
+        }
+    }
+
+    /// Octets [`emit`](Self::emit) writes (3 to 19).
+    pub fn buffer_len(&self) -> usize {
+        3 + self.encapsulator.len()
+    }
+
+    /// Writes the header into a buffer of at least [`buffer_len`](Self::buffer_len) octets.
+    /// An Encapsulator Address longer than 16 octets writes a Length that does not match
+    /// (use [`emit_bytes`](Self::emit_bytes), which refuses it).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, v: &mut IpInIp6LoRh<T>) {
+        let len = self.encapsulator.len().min(30) as u8 + 1;
+        v.set_class_and_length(ELECTIVE_CLASS, len);
+        v.set_lorh_type(TYPE_IP_IN_IP);
+        v.set_hop_limit(self.hop_limit);
+        if let Some(d) = v.buffer.as_mut().get_mut(3..3 + self.encapsulator.len()) {
+            d.copy_from_slice(self.encapsulator);
+        }
+    }
+
+    /// [`emit`](Self::emit) into a slice, checking the Repr ([`Error::BadLength`] for an
+    /// Encapsulator Address of another size than 0, 1, 2, 4, 8 or 16 octets) and the
+    /// slice's size first.
+    pub fn emit_bytes(&self, out: &mut [u8]) -> Result<usize> {
+        if !ip_in_ip_addr_len_ok(self.encapsulator.len()) {
+            return Err(Error::BadLength);
+        }
+        let n = self.buffer_len();
+        room(out, n)?;
+        self.emit(&mut IpInIp6LoRh::new_unchecked(
+            out.get_mut(..n).unwrap_or(&mut []),
+        ));
+        Ok(n)
+    }
+}
+
+impl fmt::Display for IpInIp6LoRhRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IP-in-IP-6LoRH hlim={} encapsulator=", self.hop_limit)?;
+        if self.encapsulator.is_empty() {
+            return write!(f, "root");
+        }
+        for b in self.encapsulator {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Every cut of the 6LoRH `full` fails `check` as truncated: short of the two octets that
 /// give its length, then short of its whole length.
 #[cfg(test)]
@@ -1004,6 +1234,227 @@ mod srh_tests {
             prop_assert_eq!(&out[..n], &b[..n]);
             let v2 = Srh6LoRh::new_checked(&out[..n]).unwrap();
             prop_assert_eq!(Srh6LoRhRepr::parse(&v2).unwrap(), r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod ip_in_ip_tests {
+    use super::*;
+    use crate::test_gens::ip_in_ip_6lorh_parts;
+    use proptest::prelude::*;
+
+    // RFC 8138 §7, Length 1: the Encapsulator Address is elided (the root); Hop Limit 64.
+    static ROOT: [u8; 3] = [
+        0xa1, // 101 (Elective) | Length = 1: the Hop Limit only
+        0x06, // 6LoRH Type 6: IP-in-IP-6LoRH
+        0x40, // Hop Limit 64
+    ];
+    // Length 9: the last 8 octets of the encapsulator (an interface identifier); Hop Limit 63.
+    static IID: [u8; 11] = [
+        0xa9, // 101 | Length = 9
+        0x06, // Type 6
+        0x3f, // Hop Limit 63
+        0x02, 0x12, 0x4b, 0x00, 0x00, 0x00, 0x00, 0x07, // Encapsulator Address, 8 octets
+    ];
+    // Length 17: the whole Encapsulator Address; Hop Limit 255.
+    static FULL: [u8; 19] = [
+        0xb1, // 101 | Length = 17
+        0x06, // Type 6
+        0xff, // Hop Limit 255
+        0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09, // fd00:1::9
+    ];
+
+    fn root() -> Ipv6Addr {
+        "2001:db8:a::212:4b00:0:1".parse().unwrap()
+    }
+
+    #[test]
+    fn deconstruct() {
+        let v = IpInIp6LoRh::new_checked(&ROOT[..]).unwrap();
+        assert_eq!(
+            (v.class(), v.length(), v.lorh_type(), v.hop_limit()),
+            (ELECTIVE_CLASS, 1, TYPE_IP_IN_IP, 64)
+        );
+        assert_eq!((v.header_len(), v.encapsulator()), (3, &[][..]));
+        let v = IpInIp6LoRh::new_checked(&IID[..]).unwrap();
+        assert_eq!((v.length(), v.hop_limit(), v.header_len()), (9, 63, 11));
+        assert_eq!(v.encapsulator(), &IID[3..]);
+        let v = IpInIp6LoRh::new_checked(&FULL[..]).unwrap();
+        assert_eq!((v.length(), v.hop_limit(), v.header_len()), (17, 255, 19));
+        assert_eq!(v.encapsulator(), &FULL[3..]);
+    }
+
+    #[test]
+    fn construct() {
+        let mut b = [0xa5u8; 3];
+        let mut v = IpInIp6LoRh::new_unchecked(&mut b[..]);
+        v.set_class_and_length(ELECTIVE_CLASS, 1);
+        v.set_lorh_type(TYPE_IP_IN_IP);
+        v.set_hop_limit(64);
+        v.set_encapsulator(&[]);
+        assert_eq!(b, ROOT);
+        let mut b = [0xa5u8; 11];
+        let mut v = IpInIp6LoRh::new_unchecked(&mut b[..]);
+        v.set_class_and_length(ELECTIVE_CLASS, 9);
+        v.set_lorh_type(TYPE_IP_IN_IP);
+        v.set_hop_limit(63);
+        v.set_encapsulator(&IID[3..]);
+        assert_eq!(b, IID);
+    }
+
+    #[test]
+    fn parse() {
+        let v = IpInIp6LoRh::new_checked(&ROOT[..]).unwrap();
+        let r = IpInIp6LoRhRepr::parse(&v).unwrap();
+        assert_eq!(
+            r,
+            IpInIp6LoRhRepr {
+                hop_limit: 64,
+                encapsulator: &[]
+            }
+        );
+        assert_eq!(r.encapsulator_addr(Some(&root())), Some(root()));
+        assert_eq!(r.encapsulator_addr(None), None);
+        let v = IpInIp6LoRh::new_checked(&IID[..]).unwrap();
+        let r = IpInIp6LoRhRepr::parse(&v).unwrap();
+        assert_eq!((r.hop_limit, r.encapsulator), (63, &IID[3..]));
+        assert_eq!(
+            r.encapsulator_addr(Some(&root())),
+            Some("2001:db8:a::212:4b00:0:7".parse().unwrap())
+        );
+        let v = IpInIp6LoRh::new_checked(&FULL[..]).unwrap();
+        let r = IpInIp6LoRhRepr::parse(&v).unwrap();
+        let full: Ipv6Addr = "fd00:1::9".parse().unwrap();
+        assert_eq!(r.encapsulator_addr(None), Some(full));
+        assert_eq!(r.encapsulator_addr(Some(&root())), Some(full));
+    }
+
+    #[test]
+    fn emit() {
+        for (hop_limit, encapsulator, want) in [
+            (64u8, &[][..], &ROOT[..]),
+            (63, &IID[3..], &IID[..]),
+            (255, &FULL[3..], &FULL[..]),
+        ] {
+            let r = IpInIp6LoRhRepr {
+                hop_limit,
+                encapsulator,
+            };
+            let mut b = [0xa5u8; IP_IN_IP_MAX_LEN];
+            let n = r.emit_bytes(&mut b).unwrap();
+            assert_eq!(&b[..n], want);
+        }
+    }
+
+    #[test]
+    fn encapsulator_compression() {
+        let r = root();
+        let c = |a: &str| {
+            let (o, n) = ip_in_ip_compressed(&a.parse().unwrap(), Some(&r));
+            o[..n].to_vec()
+        };
+        assert_eq!(c("2001:db8:a::212:4b00:0:1"), std::vec![]);
+        assert_eq!(c("2001:db8:a::212:4b00:0:9"), std::vec![9]);
+        assert_eq!(c("2001:db8:a::1:2:3:4"), std::vec![0, 1, 0, 2, 0, 3, 0, 4]);
+        assert_eq!(c("fd00::1").len(), 16);
+        let a: Ipv6Addr = "fd00::1".parse().unwrap();
+        assert_eq!(ip_in_ip_compressed(&a, None), (a.octets(), 16));
+        for s in ["2001:db8:a::212:4b00:0:9", "2001:db8:a::1:2:3:4", "fd00::1"] {
+            let a: Ipv6Addr = s.parse().unwrap();
+            let (o, n) = ip_in_ip_compressed(&a, Some(&r));
+            let repr = IpInIp6LoRhRepr {
+                hop_limit: 1,
+                encapsulator: &o[..n],
+            };
+            assert_eq!(repr.encapsulator_addr(Some(&r)), Some(a));
+        }
+    }
+
+    #[test]
+    fn errors() {
+        for full in [&ROOT[..], &IID[..], &FULL[..]] {
+            assert_truncations(full, |b| IpInIp6LoRh::new_checked(b).map(drop));
+        }
+        // Length 0 leaves no room for the Hop Limit.
+        assert_eq!(
+            IpInIp6LoRh::new_checked(&[0xa0, 0x06][..]),
+            Err(Error::BadLength)
+        );
+        // Critical class, another Type, and Lengths that carry no address size.
+        for b in [
+            &[0x81, 0x06, 0x40][..],
+            &[0xa1, 0x05, 0x40][..],
+            &[0xa4, 0x06, 0x40, 1, 2, 3][..],
+            &[0xa7, 0x06, 0x40, 1, 2, 3, 4, 5, 6][..],
+        ] {
+            let v = IpInIp6LoRh::new_checked(b).unwrap();
+            assert!(
+                matches!(IpInIp6LoRhRepr::parse(&v), Err(Error::Reserved(_))),
+                "{b:02x?}"
+            );
+        }
+        let bad = IpInIp6LoRhRepr {
+            hop_limit: 1,
+            encapsulator: &[0; 3],
+        };
+        assert_eq!(bad.emit_bytes(&mut [0u8; 32]), Err(Error::BadLength));
+        let r = IpInIp6LoRhRepr {
+            hop_limit: 1,
+            encapsulator: &[0; 8],
+        };
+        assert_eq!(
+            r.emit_bytes(&mut [0u8; 10]),
+            Err(Error::BufferTooSmall { required: 11 })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn emit_then_parse((h, enc) in ip_in_ip_6lorh_parts()) {
+            let r = IpInIp6LoRhRepr { hop_limit: h, encapsulator: &enc };
+            let mut b = [0xa5u8; IP_IN_IP_MAX_LEN];
+            let n = r.emit_bytes(&mut b).unwrap();
+            let v = IpInIp6LoRh::new_checked(&b[..n]).unwrap();
+            prop_assert_eq!(IpInIp6LoRhRepr::parse(&v).unwrap(), r);
+        }
+
+        #[test]
+        fn buffer_len_is_bytes_written((h, enc) in ip_in_ip_6lorh_parts()) {
+            let r = IpInIp6LoRhRepr { hop_limit: h, encapsulator: &enc };
+            let mut b = [0xa5u8; IP_IN_IP_MAX_LEN + 1];
+            let n = r.emit_bytes(&mut b).unwrap();
+            prop_assert_eq!(n, r.buffer_len());
+            prop_assert_eq!(IpInIp6LoRh::new_checked(&b[..]).unwrap().header_len(), n);
+            prop_assert!(b[n..].iter().all(|&x| x == 0xa5));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Ok(v) = IpInIp6LoRh::new_checked(&b[..]) {
+                if let Ok(r) = IpInIp6LoRhRepr::parse(&v) {
+                    let _ = r.encapsulator_addr(Some(&Ipv6Addr::UNSPECIFIED));
+                    let _ = r.encapsulator_addr(None);
+                }
+                let _ = std::format!("{v}");
+            }
+        }
+
+        #[test]
+        fn parse_emit_parse_is_a_fixed_point(
+            head in prop_oneof![0xa0u8..0xc0, any::<u8>()],
+            t in prop_oneof![Just(TYPE_IP_IN_IP), any::<u8>()],
+            rest in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut b = std::vec![head, t];
+            b.extend_from_slice(&rest);
+            let Ok(v) = IpInIp6LoRh::new_checked(&b[..]) else { return Ok(()) };
+            let Ok(r) = IpInIp6LoRhRepr::parse(&v) else { return Ok(()) };
+            let mut out = [0xa5u8; IP_IN_IP_MAX_LEN];
+            let n = r.emit_bytes(&mut out).unwrap();
+            prop_assert_eq!(&out[..n], &b[..n]);
+            let v2 = IpInIp6LoRh::new_checked(&out[..n]).unwrap();
+            prop_assert_eq!(IpInIp6LoRhRepr::parse(&v2).unwrap(), r);
         }
     }
 }
