@@ -2171,6 +2171,7 @@ mod join_resend_tests {
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rfc8138: false,
             rpl_tunnel_from_uplink: false,
+            rpl_option_to_uplink: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(3))
     }
