@@ -1432,6 +1432,31 @@ mod tests {
         ExtAddr::from_u64(0x0212_4b00_0000_0200 + i)
     }
 
+    /// A non-storing root (its DODAG address on `PREFIX`, the test network key installed)
+    /// whose DODAG is a chain of `n` meters, `child(1)` below the root and each next one
+    /// below the one before; returns it with the DODAG address and the meters' addresses.
+    fn ns_root_chain(
+        now: Instant,
+        n: u64,
+        rfc8138: bool,
+    ) -> (Stack<ChaCha20Rng>, Ipv6Addr, Vec<Ipv6Addr>) {
+        let dodag = ip::with_iid(&PREFIX, root_ext());
+        let mut r = stack_at(root_ext());
+        r.install_network_key(now, &Key128::new([7; 16]), 1);
+        let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
+        rc.rfc8138 = rfc8138;
+        let mut root = RplNode::new(rc);
+        root.start(Instant::ZERO);
+        let g: Vec<Ipv6Addr> = (1..=n).map(|i| ip::with_iid(&PREFIX, child(i))).collect();
+        let mut parent = dodag;
+        for a in &g {
+            root.handle_message(now, *a, dodag, code::DAO, &dao(*a, Some(parent)));
+            parent = *a;
+        }
+        r.rpl = Some(root);
+        (r, dodag, g)
+    }
+
     fn reading(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
         ip::build_udp(&src, &dst, AMR_TEST_PORT, AMR_TEST_PORT, 64, b"reading")
     }
@@ -1694,15 +1719,8 @@ mod tests {
         let now = Instant::from_secs(3);
         // Root with the whole tree: A below the root, B below A.
         let (a_ext, b_ext) = (child(1), child(2));
-        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
-        let dodag = ip::with_iid(&PREFIX, root_ext());
-        let mut r = stack_at(root_ext());
-        r.install_network_key(now, &Key128::new([7; 16]), 1);
-        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
-        root.start(Instant::ZERO);
-        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
-        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
-        r.rpl = Some(root);
+        let (mut r, dodag, g) = ns_root_chain(now, 2, false);
+        let (ga, gb) = (g[0], g[1]);
         // The root originates a packet for B: RPL option (Down, DAGRank 1) first, the SRH
         // after it (RFC 8200 §4.1 order), the first hop A in the destination.
         let p = r.add_rpi(reading(dodag, gb));
@@ -1773,18 +1791,8 @@ mod tests {
         let now = Instant::from_secs(3);
         // Root, then A, B and C in a line.
         let (a_ext, b_ext, c_ext) = (child(1), child(2), child(3));
-        let [ga, gb, gc] = [a_ext, b_ext, c_ext].map(|e| ip::with_iid(&PREFIX, e));
-        let dodag = ip::with_iid(&PREFIX, root_ext());
-        let mut r = stack_at(root_ext());
-        r.install_network_key(now, &Key128::new([7; 16]), 1);
-        let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
-        rc.rfc8138 = true;
-        let mut root = RplNode::new(rc);
-        root.start(Instant::ZERO);
-        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
-        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
-        root.handle_message(now, gc, dodag, code::DAO, &dao(gc, Some(gb)));
-        r.rpl = Some(root);
+        let (mut r, dodag, g) = ns_root_chain(now, 3, true);
+        let (ga, gb, gc) = (g[0], g[1], g[2]);
         assert!(r.rfc8138_active());
         r.route(now, reading(dodag, gc));
         // To A: A and B as SRH-6LoRH hops, C in LOWPAN_IPHC.
@@ -1853,18 +1861,8 @@ mod tests {
             let now = Instant::from_secs(3);
             // Root, then A, B and C in a line.
             let (a_ext, b_ext, c_ext) = (child(1), child(2), child(3));
-            let [ga, gb, gc] = [a_ext, b_ext, c_ext].map(|e| ip::with_iid(&PREFIX, e));
-            let dodag = ip::with_iid(&PREFIX, root_ext());
-            let mut r = stack_at(root_ext());
-            r.install_network_key(now, &Key128::new([7; 16]), 1);
-            let mut rc = amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring);
-            rc.rfc8138 = rfc8138;
-            let mut root = RplNode::new(rc);
-            root.start(Instant::ZERO);
-            root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
-            root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
-            root.handle_message(now, gc, dodag, code::DAO, &dao(gc, Some(gb)));
-            r.rpl = Some(root);
+            let (mut r, dodag, g) = ns_root_chain(now, 3, rfc8138);
+            let (ga, gc) = (g[0], g[2]);
             r.global = Some(dodag);
             r.border_prefix = Some(PREFIX);
             let from_server = reading(SERVER, gc);
@@ -1930,15 +1928,8 @@ mod tests {
         // option (RPI2); RPI1 stays inside, untouched.
         let now = Instant::from_secs(3);
         let (a_ext, b_ext) = (child(1), child(2));
-        let (ga, gb) = (ip::with_iid(&PREFIX, a_ext), ip::with_iid(&PREFIX, b_ext));
-        let dodag = ip::with_iid(&PREFIX, root_ext());
-        let mut r = stack_at(root_ext());
-        r.install_network_key(now, &Key128::new([7; 16]), 1);
-        let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
-        root.start(Instant::ZERO);
-        root.handle_message(now, ga, dodag, code::DAO, &dao(ga, Some(dodag)));
-        root.handle_message(now, gb, dodag, code::DAO, &dao(gb, Some(ga)));
-        r.rpl = Some(root);
+        let (mut r, dodag, g) = ns_root_chain(now, 2, false);
+        let (ga, gb) = (g[0], g[1]);
         r.global = Some(dodag);
         r.border_prefix = Some(PREFIX);
         let up = with_rpi(&reading(ga, gb), false, false, false, 3);
