@@ -18,7 +18,7 @@ use amimesh_mac::mac::{
     BeaconPayloadRepr, ChannelPlan, Config, DataRequest, Error, Event, ScanDuration, ScanRequest,
     TxStatus,
 };
-use medium::{Link, Medium};
+use medium::{Link, Medium, send, to};
 
 const PAN: PanId = PanId(0xabcd);
 const PLAN: ChannelPlan = ChannelPlan::new(11, 4);
@@ -43,19 +43,6 @@ fn distinct_homes(k: usize) -> Vec<u64> {
         }
     }
     panic!("no {k} distinct home channels");
-}
-
-fn to(m: &Medium, i: usize) -> LinkAddr {
-    LinkAddr::Extended(m.ext(i))
-}
-
-fn send(m: &mut Medium, from: usize, dst: LinkAddr, handle: u32, payload: &[u8]) {
-    let now = m.now;
-    m.nodes[from]
-        .mac
-        .send(now, DataRequest::new(handle, dst, payload))
-        .unwrap();
-    m.drain(from);
 }
 
 #[test]

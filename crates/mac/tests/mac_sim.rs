@@ -17,7 +17,7 @@ use amimesh_mac::mac::{
     ScanRequest, SecurityPolicy, TxSecurity, TxStatus, select_pan,
 };
 use amimesh_mac::security::SecurityLevel;
-use medium::{Link, Medium};
+use medium::{Link, Medium, send, to};
 
 const PAN: PanId = PanId(0xabcd);
 
@@ -25,19 +25,6 @@ fn node_cfg(n: u64) -> amimesh_mac::mac::Config {
     let mut c = Medium::config(n);
     c.pan_id = PAN;
     c
-}
-
-fn to(m: &Medium, i: usize) -> LinkAddr {
-    LinkAddr::Extended(m.ext(i))
-}
-
-fn send(m: &mut Medium, from: usize, dst: LinkAddr, handle: u32, payload: &[u8]) {
-    let now = m.now;
-    m.nodes[from]
-        .mac
-        .send(now, DataRequest::new(handle, dst, payload))
-        .unwrap();
-    m.drain(from);
 }
 
 #[test]

@@ -459,3 +459,21 @@ impl Medium {
             .collect()
     }
 }
+
+/// The extended address of node `i` as a MAC destination.
+pub fn to(m: &Medium, i: usize) -> amimesh_core::LinkAddr {
+    amimesh_core::LinkAddr::Extended(m.ext(i))
+}
+
+/// Queues `payload` at node `from` for `dst` (the MAC must accept it) and drains the node.
+pub fn send(m: &mut Medium, from: usize, dst: amimesh_core::LinkAddr, handle: u32, payload: &[u8]) {
+    let now = m.now;
+    m.nodes[from]
+        .mac
+        .send(
+            now,
+            amimesh_mac::mac::DataRequest::new(handle, dst, payload),
+        )
+        .unwrap();
+    m.drain(from);
+}
