@@ -185,14 +185,19 @@ fn outputs_parse_and_hold_every_meter() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
+/// Six meters on a 2450 MHz grid with `channels` channels from 11, run with a capture:
+/// every meter joins and reports. Returns the scenario, the capture and its directory.
+fn oqpsk_grid_captured(
+    name: &str,
+    channels: u8,
+) -> (Scenario, std::path::PathBuf, std::path::PathBuf) {
     let phy = amimesh_sim::PhyName::OQpsk2450;
     let mut s = Scenario::new(5, 6, topology("grid", 6, phy));
     s.phy = phy;
     s.duration_s = 600.0;
+    s.radio.channels = Some(channels);
     assert_eq!(s.channel(), 11);
-    let dir = std::env::temp_dir().join(format!("relay-example-oqpsk-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("relay-example-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("field.pcap");
     let opts = RunOptions {
@@ -206,6 +211,12 @@ fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
             .iter()
             .all(|m| m.operational.is_some() && m.readings >= 1)
     );
+    (s, pcap, dir)
+}
+
+#[test]
+fn o_qpsk_2450_run_joins_and_decodes_on_page_0() {
+    let (_, pcap, dir) = oqpsk_grid_captured("oqpsk", 1);
     // Every frame sits on page 0, channel 11, with a good 2-octet FCS, and the secured ones
     // decrypt with the printed key.
     let text = printed_tshark(
@@ -265,26 +276,8 @@ fn the_layout_check_names_meters_no_good_link_chain_reaches() {
 fn channel_plan_run_sends_each_unicast_on_its_receivers_home_channel() {
     // Four 2450 MHz channels from 11: each device listens on its home channel; tshark reads
     // the channel of every captured frame from the TAP header.
-    let phy = amimesh_sim::PhyName::OQpsk2450;
-    let mut s = Scenario::new(5, 6, topology("grid", 6, phy));
-    s.phy = phy;
-    s.duration_s = 600.0;
-    s.radio.channels = Some(4);
+    let (s, pcap, dir) = oqpsk_grid_captured("plan", 4);
     let plan = s.channel_plan().expect("a plan");
-    let dir = std::env::temp_dir().join(format!("relay-example-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("field.pcap");
-    let opts = RunOptions {
-        pcap: Some(pcap.clone()),
-        ..RunOptions::default()
-    };
-    let r = run::run(&s, &opts).unwrap();
-    assert_eq!(r.failure, None);
-    assert!(
-        r.meters
-            .iter()
-            .all(|m| m.operational.is_some() && m.readings >= 1)
-    );
     let text = printed_tshark(
         &pcap,
         "-Y 'wpan.frame_type == 1' -T fields -e wpan-tap.ch_num -e wpan.dst64 -e wpan.dst16",
