@@ -297,7 +297,8 @@ impl Scenario {
             ));
         }
         if let Some(plan) = self.channel_plan() {
-            let fits = usize::from(plan.first) + usize::from(plan.count) <= 256;
+            let fits = usize::from(plan.first) + usize::from(plan.count) <= 256
+                && usize::from(plan.count) <= amimesh_mac::mac::MAX_SCAN_CHANNELS;
             if plan.count == 0 || !fits || !plan.channels().all(|c| self.phy.has_channel(c)) {
                 return Err(Error::InvalidScenario(
                     "a channel of the channel plan does not exist on this PHY",

@@ -79,6 +79,9 @@ fn a_scenario_names_its_plan_and_impossible_plans_are_refused() {
         .is_err()
     );
     assert!(Scenario::from_toml(&toml("[radio]\nchannels = 0")).is_err());
+    // More channels than one scan visits.
+    assert!(Scenario::from_toml(&toml("[radio]\nchannels = 65")).is_err());
+    assert!(Scenario::from_toml(&toml("[radio]\nchannels = 64")).is_ok());
     // `field_sim` gives every device the scenario's plan.
     let mut sim = field_sim(&s).unwrap();
     sim.run_until(Instant::from_secs(1)).unwrap();

@@ -36,7 +36,9 @@ use amimesh_core::ExtAddr;
 pub struct ChannelPlan {
     /// The lowest channel number of the plan.
     pub first: u8,
-    /// Number of channels (at least 1; a plan reaching past channel 255 is cut there).
+    /// Number of channels: at least 1 and at most [`MAX_SCAN_CHANNELS`](super::MAX_SCAN_CHANNELS)
+    /// (so that one active scan visits them all); a plan reaching past channel 255 is cut
+    /// there.
     pub count: u8,
 }
 
@@ -46,10 +48,12 @@ impl ChannelPlan {
         ChannelPlan { first, count }
     }
 
-    /// The number of channels actually in the plan: `count`, at least 1, at most up to 255.
+    /// The number of channels actually in the plan: `count`, at least 1, at most 64 and
+    /// not past channel 255.
     pub fn len(&self) -> u8 {
-        let room = u8::MAX - self.first;
-        self.count.clamp(1, room.saturating_add(1).max(1))
+        let room = (u8::MAX - self.first).saturating_add(1);
+        let most = u8::try_from(super::MAX_SCAN_CHANNELS).unwrap_or(u8::MAX);
+        self.count.clamp(1, room.min(most).max(1))
     }
 
     /// A plan always has at least one channel.
@@ -171,6 +175,14 @@ mod tests {
             seen.sort_unstable();
             proptest::prop_assert_eq!(seen, p.channels().collect::<alloc::vec::Vec<_>>());
         }
+    }
+
+    #[test]
+    fn plan_longer_than_one_scan_is_cut_to_64() {
+        let p = ChannelPlan::new(0, 200);
+        assert_eq!(p.len(), 64);
+        assert_eq!(p.channels().last(), Some(63));
+        assert!(!p.contains(64));
     }
 
     #[test]
