@@ -29,6 +29,10 @@
 
 use amimesh_core::ExtAddr;
 
+/// Most channels a plan holds: the most one active scan visits (`Mac`'s
+/// `MAX_SCAN_CHANNELS`), so that a joining node finds every router of the plan in one scan.
+pub const MAX_CHANNELS: u8 = 64;
+
 /// A set of `count` consecutive channels starting at `first`, and the home channel of each
 /// node in it. See the [module documentation](self).
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -36,9 +40,8 @@ use amimesh_core::ExtAddr;
 pub struct ChannelPlan {
     /// The lowest channel number of the plan.
     pub first: u8,
-    /// Number of channels: at least 1 and at most [`MAX_SCAN_CHANNELS`](super::MAX_SCAN_CHANNELS)
-    /// (so that one active scan visits them all); a plan reaching past channel 255 is cut
-    /// there.
+    /// Number of channels: at least 1 and at most [`MAX_CHANNELS`] (so that one active scan
+    /// visits them all); a plan reaching past channel 255 is cut there.
     pub count: u8,
 }
 
@@ -52,8 +55,7 @@ impl ChannelPlan {
     /// not past channel 255.
     pub fn len(&self) -> u8 {
         let room = (u8::MAX - self.first).saturating_add(1);
-        let most = u8::try_from(super::MAX_SCAN_CHANNELS).unwrap_or(u8::MAX);
-        self.count.clamp(1, room.min(most).max(1))
+        self.count.clamp(1, room.clamp(1, MAX_CHANNELS))
     }
 
     /// A plan always has at least one channel.

@@ -28,7 +28,7 @@ const SUPERFRAME_PAN_COORDINATOR: u16 = 0x4000;
 /// Superframe Specification bit: Association Permit.
 const SUPERFRAME_ASSOCIATION_PERMIT: u16 = 0x8000;
 /// Largest channel list a scan accepts.
-pub const MAX_SCAN_CHANNELS: usize = 64;
+pub const MAX_SCAN_CHANNELS: usize = super::channels::MAX_CHANNELS as usize;
 
 /// Configuration of a [`Mac`].
 #[derive(Debug, Clone, PartialEq, Eq)]
