@@ -417,6 +417,8 @@ pub struct Meter<R> {
     reserved_reported: u32,
     network_id: [u8; 16],
     rpl_starts: u32,
+    /// The Path Sequence of the last RPL run, continued by the next one.
+    rpl_path_sequence: Option<u8>,
     /// Current scan back-off (the wait after the next scan that finds nothing).
     scan_backoff: Duration,
     /// Jitter of the scan back-off.
@@ -483,6 +485,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             load_level: 0,
             network_id: [0; 16],
             rpl_starts: 0,
+            rpl_path_sequence: None,
             scan_backoff,
             jitter,
             failed_pres: Vec::new(),
@@ -645,7 +648,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         self.parent = None;
         self.parent_link = None;
         self.stack.pac_peer = None;
-        self.stack.rpl = None;
+        if let Some(r) = self.stack.rpl.take() {
+            self.rpl_path_sequence = Some(r.path_sequence());
+        }
         self.stack.links.clear();
         self.stack.pre = None;
         self.pre_seen = (0, 0);
@@ -977,6 +982,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         rc.dao_dodag_id = self.cfg.dao_dodag_id;
         rc.rpi_rank = self.cfg.rpl_option_rank;
         rc.forward_dao_ack = self.cfg.forward_dao_ack;
+        if let Some(p) = self.rpl_path_sequence {
+            // Routes other nodes hold may carry the last run's values (RFC 6550 §7.2).
+            rc.path_sequence = p;
+        }
         let mut r = RplNode::new(rc);
         r.start(now);
         self.stack.rpl = Some(r);
