@@ -1783,6 +1783,31 @@ mod tests {
     }
 
     #[test]
+    fn rpl_run_again_continues_the_path_sequence() {
+        let (mut m, _b, dio) = routed_meter(config());
+        let now = Instant::from_secs(2);
+        hear_b(&mut m, &dio, now);
+        // Joined (241), then one parent change (242).
+        let before = m.stack.rpl.as_ref().unwrap().path_sequence();
+        assert_eq!(before, 242);
+        // The meter starts over (e.g. its PANA session ended) and joins again: routes to it
+        // that other nodes hold carry 242, so its next DAO must be newer (RFC 6550 §7.2).
+        m.restart_later(now);
+        m.start_rpl(now);
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(1)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            &dio,
+            Some(512),
+        );
+        m.pump(now);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
+        assert_eq!(m.stack.rpl.as_ref().unwrap().path_sequence(), 243);
+    }
+
+    #[test]
     fn a_lost_first_link_request_to_a_new_parent_is_sent_again() {
         let (mut m, mut b, dio) = routed_meter(config());
         let mut now = Instant::from_secs(2);
