@@ -1613,10 +1613,11 @@ impl RplNode {
     /// Only targets refreshed lately go: a route that no DAO refreshed for half the Default
     /// Lifetime or more (longer than a target waits between its refreshes, a third of the
     /// lifetime jittered by ±50 %) most likely belongs to a target that has moved to another
-    /// branch, and the No-Path of that move did not reach us. Passing such a copy on spread the old path again: in a 2,000-meter
-    /// field every parent change re-advertised some 70 targets, nine in ten target updates
-    /// the relay received were such copies, and with them the routes of moved targets
-    /// swung back to branches they had left and expired early.
+    /// branch, and the No-Path of that move did not reach us. Passing such copies on spread
+    /// old paths again: in a 2,000-meter field every parent change re-advertised some 70
+    /// targets, nine in ten target updates the relay received were such copies, and with
+    /// them the routes of moved targets swung back to branches they had left and expired
+    /// early.
     fn readvertise_subtree(&mut self, now: Instant, parent: Ipv6Addr) {
         let Some(d) = self.dodag else { return };
         let s = secs(now);

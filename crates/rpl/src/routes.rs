@@ -482,9 +482,10 @@ impl StoringTable {
     }
     /// Installs or refreshes a route.
     ///
-    /// Freshness is the path sequence first (RFC 6550 §7.2, [`accept_sequence`]): an older
-    /// one is [`StoringUpdate::Stale`]. With an equal path sequence the Path Lifetime orders
-    /// the two: the target issues each DAO with the full Default Lifetime (§6.7.8, §9.2.2),
+    /// Freshness is the path sequence first (RFC 6550 §9.2.1, §7.2, [`accept_sequence`]):
+    /// an older one is [`StoringUpdate::Stale`]. With an equal path sequence the Path Lifetime
+    /// orders the two: the target issues each DAO with the full Default Lifetime (§6.7.6,
+    /// §6.7.8), and a node passing a stored route on gives what is left of it,
     /// so of two copies with one path sequence the one that expires earlier was issued
     /// earlier — a re-advertisement of an older refresh, held by a node the target has since
     /// left. Such a copy that expires more than `slack_s` seconds before the route held is
