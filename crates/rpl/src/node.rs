@@ -109,6 +109,12 @@ pub struct Stats {
     pub dao_forward_failed: u32,
     /// Parent changes.
     pub parent_changes: u32,
+    /// Of `parent_changes`, those to a better parent while the one we had was still usable
+    /// (by more than the objective function's switch threshold, RFC 6719 §3.4). The others
+    /// were forced: the parent was lost or passed over, or its link or the rank through it
+    /// became unusable (MAX_LINK_METRIC, RFC 6719 §3.1; MaxRankIncrease, RFC 6550
+    /// §8.2.2.4).
+    pub parent_switches_voluntary: u32,
     /// Local repairs.
     pub local_repairs: u32,
     /// Data-path rank errors detected.
@@ -1498,7 +1504,19 @@ impl RplNode {
                     self.local_repair(now);
                 }
             }
-            Some((rank, ll)) => self.apply_parent(now, cur, ll, rank),
+            Some((rank, ll)) => {
+                if cur.is_some_and(|c| c != ll) {
+                    // Voluntary if the parent we had would still have been taken.
+                    let usable = cur
+                        .and_then(|c| self.neighbours.iter().find(|n| n.ll == c))
+                        .is_some_and(|n| self.candidate(n, true, false).is_ok());
+                    if usable {
+                        self.stats.parent_switches_voluntary =
+                            self.stats.parent_switches_voluntary.saturating_add(1);
+                    }
+                }
+                self.apply_parent(now, cur, ll, rank)
+            }
         }
     }
 
@@ -2848,11 +2866,17 @@ mod tests {
         r.set_link_etx(t1, n(3), 600);
         assert_eq!(r.preferred_parent(), Some(RLL));
         assert_eq!(r.stats().parent_changes, 2);
+        assert_eq!(
+            r.stats().parent_switches_voluntary,
+            1,
+            "the second was forced"
+        );
         // And once the hold-off is over, voluntary switches resume.
         let t2 = t1 + r.config().parent_switch_holdoff;
         r.set_link_etx(t2, n(3), 128);
         r.set_link_etx(t2, RLL, 480);
         assert_eq!(r.preferred_parent(), Some(n(3)));
+        assert_eq!(r.stats().parent_switches_voluntary, 2);
     }
 
     #[test]
