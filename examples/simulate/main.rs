@@ -63,6 +63,10 @@ struct Args {
     /// With `--scale`: stop once every meter is operational (bytes of the join alone).
     #[arg(long)]
     join_only: bool,
+    /// With `--scale`: run to `--limit-s` even after every meter joined and reported (routes
+    /// and airtime after the join).
+    #[arg(long)]
+    to_limit: bool,
     /// With `--scale`: meters on a line 70 m apart instead of a random layout (`--scale 1
     /// --line` is one meter's join at one hop).
     #[arg(long)]
@@ -555,7 +559,13 @@ fn scale(n: usize, a: &Args) -> Result<()> {
         &sc,
         amimesh_core::Duration::from_secs(grid.limit_s),
         sink,
-        a.join_only,
+        if a.join_only {
+            sweep::StopAt::AllJoined
+        } else if a.to_limit {
+            sweep::StopAt::Limit
+        } else {
+            sweep::StopAt::AllReported
+        },
         &tuning,
         a.stats,
     )?;

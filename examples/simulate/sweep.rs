@@ -167,18 +167,35 @@ impl RunResult {
     }
 }
 
-/// Runs one scenario: every meter to operational, then until each has reported once.
-pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
-    run_with(s, limit, None, false, &FieldTuning::default(), false)
+/// When a run ends before its time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopAt {
+    /// Once every meter is operational and has reported once.
+    AllReported,
+    /// Once every meter is operational (the bytes then count the join alone).
+    AllJoined,
+    /// Only at the time limit (what happens to routes and airtime after the join).
+    Limit,
 }
 
-/// [`run`] with every frame written to `sink`; with `join_only` the run stops once every
-/// meter is operational (the bytes then count the join alone).
+/// Runs one scenario: every meter to operational, then until each has reported once.
+pub fn run(s: &Scenario, limit: Duration) -> Result<RunResult> {
+    run_with(
+        s,
+        limit,
+        None,
+        StopAt::AllReported,
+        &FieldTuning::default(),
+        false,
+    )
+}
+
+/// [`run`] with every frame written to `sink`, ending as `stop` says (or at `limit`).
 pub fn run_with(
     s: &Scenario,
     limit: Duration,
     sink: Option<Box<dyn amimesh_sim::pcap::FrameSink>>,
-    join_only: bool,
+    stop: StopAt,
     tuning: &FieldTuning,
     print_stats: bool,
 ) -> Result<RunResult> {
@@ -268,7 +285,12 @@ pub fn run_with(
             }
         }
         seen_readings = readings.len();
-        if (joined == n && (join_only || reported_count == n)) || sim.now() >= end {
+        let done = match stop {
+            StopAt::AllReported => joined == n && reported_count == n,
+            StopAt::AllJoined => joined == n,
+            StopAt::Limit => false,
+        };
+        if done || sim.now() >= end {
             break;
         }
     }

@@ -417,6 +417,8 @@ pub struct Meter<R> {
     reserved_reported: u32,
     network_id: [u8; 16],
     rpl_starts: u32,
+    /// The Path Sequence of the last RPL run, continued by the next one.
+    rpl_path_sequence: Option<u8>,
     /// Current scan back-off (the wait after the next scan that finds nothing).
     scan_backoff: Duration,
     /// Jitter of the scan back-off.
@@ -484,6 +486,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             load_level: 0,
             network_id: [0; 16],
             rpl_starts: 0,
+            rpl_path_sequence: None,
             scan_backoff,
             jitter,
             failed_pres: Vec::new(),
@@ -658,7 +661,9 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         self.parent = None;
         self.parent_link = None;
         self.stack.pac_peer = None;
-        self.stack.rpl = None;
+        if let Some(r) = self.stack.rpl.take() {
+            self.rpl_path_sequence = Some(r.path_sequence());
+        }
         self.stack.links.clear();
         self.stack.pre = None;
         self.pre_seen = (0, 0);
@@ -990,6 +995,10 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         rc.dao_dodag_id = self.cfg.dao_dodag_id;
         rc.rpi_rank = self.cfg.rpl_option_rank;
         rc.forward_dao_ack = self.cfg.forward_dao_ack;
+        if let Some(p) = self.rpl_path_sequence {
+            // Routes other nodes hold may carry the last run's values (RFC 6550 §7.2).
+            rc.path_sequence = p;
+        }
         let mut r = RplNode::new(rc);
         r.start(now);
         self.stack.rpl = Some(r);
@@ -1784,6 +1793,31 @@ mod tests {
             now,
             amimesh_mle::security::MleKey::from_network_key(&key, 1, 0),
         );
+    }
+
+    #[test]
+    fn rpl_run_again_continues_the_path_sequence() {
+        let (mut m, _b, dio) = routed_meter(config());
+        let now = Instant::from_secs(2);
+        hear_b(&mut m, &dio, now);
+        // Joined (241), then one parent change (242).
+        let before = m.stack.rpl.as_ref().unwrap().path_sequence();
+        assert_eq!(before, 242);
+        // The meter starts over (e.g. its PANA session ended) and joins again: routes to it
+        // that other nodes hold carry 242, so its next DAO must be newer (RFC 6550 §7.2).
+        m.restart_later(now);
+        m.start_rpl(now);
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(1)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            &dio,
+            Some(512),
+        );
+        m.pump(now);
+        assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
+        assert_eq!(m.stack.rpl.as_ref().unwrap().path_sequence(), 243);
     }
 
     #[test]

@@ -160,6 +160,14 @@ pub struct Config {
     /// allows a node to delay and aggregate DAOs). Zero passes each DAO up at once.
     /// Default 1 s.
     pub forward_dao_delay: Duration,
+    /// The Path Sequence the node continues from: its first DAO carries the next value
+    /// (RFC 6550 §6.7.8, §7.2). A new counter starts at 240 (`LOLLIPOP_INIT`). A node that
+    /// runs RPL again (a meter that authenticates anew) passes the last value of its
+    /// earlier run ([`RplNode::path_sequence`](crate::RplNode::path_sequence)): routes to it
+    /// that other nodes still hold carry that run's values, and a value older than theirs
+    /// is refused until those routes expire (§7.2 orders two values on the lollipop stick
+    /// plainly). Default 240.
+    pub path_sequence: u8,
 }
 
 impl Config {
@@ -214,6 +222,7 @@ impl Config {
             forward_dao_ack: false,
             forward_dao_capacity: 8,
             forward_dao_delay: Duration::from_secs(1),
+            path_sequence: crate::lollipop::LOLLIPOP_INIT,
         }
     }
 

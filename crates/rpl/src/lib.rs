@@ -40,7 +40,10 @@
 //! - [x] non-storing: DAO with Transit Information (parent address) to the root, DAO-ACK; the
 //!   root's [`routes::NonStoringTable`] (32 bytes per route) gives source routes and SRHs;
 //! - [x] storing: per-hop [`routes::StoringTable`], DAO forwarding, No-Path DAO to the old
-//!   parent, DCO down an invalidated path (RFC 9009);
+//!   parent, DCO down an invalidated path (RFC 9009), the sub-DODAG's recently refreshed
+//!   targets re-advertised to a new parent; a route is replaced only by a newer Path Sequence
+//!   (§7.2) or by an equal one that does not expire earlier, so copies of old refreshes held
+//!   where a target used to be never pull its route back ([`routes::StoringTable::update`]);
 //! - [x] router/leaf: DIS while unjoined, parent set and preferred parent with hysteresis
 //!   (PARENT_SWITCH_THRESHOLD, RFC 6719 §3.4) and a hold-off between voluntary switches,
 //!   link ETX from the link layer per DIO ([`RplNode::handle_message_with_link`]) or at any

@@ -38,11 +38,18 @@ struct NsNode {
     flags: u8,
 }
 
-/// Whether an update with path sequence `new` replaces one with `old`: newer, equal (refresh),
-/// or a value on the lollipop stick (the originator restarted, RFC 6550 §7.2).
+/// Whether an update with path sequence `new` replaces one with `old` (RFC 6550 §7.2,
+/// §6.7.8): newer, equal (a refresh), or not comparable (two circular values more than
+/// SEQUENCE_WINDOW apart, where §7.2 gives no order and the update is taken rather than
+/// leaving the route stuck). An older value is refused, on the lollipop stick too: a value
+/// on the stick is newer than a circular one only by the §7.2 rules themselves (an
+/// originator that restarted from 240 while the route holds a circular value), never
+/// because it is on the stick. Taking any stick value let a stale copy of a route (path
+/// sequence 251, say) replace the route of the target's current path (252) wherever it was
+/// passed on, and most nodes stay on the stick for hours (one increment per parent change).
 pub fn accept_sequence(old: u8, new: u8) -> bool {
     let (o, n) = (SequenceCounter(old), SequenceCounter(new));
-    old == new || n.is_newer_than(o) || new > 127 || !o.is_comparable(n)
+    old == new || n.is_newer_than(o) || !o.is_comparable(n)
 }
 
 /// The root's non-storing route table.
@@ -474,9 +481,23 @@ impl StoringTable {
         self.routes.iter().find(|r| r.target == *target)
     }
     /// Installs or refreshes a route.
-    pub fn update(&mut self, r: StoringRoute) -> Result<StoringUpdate> {
+    ///
+    /// Freshness is the path sequence first (RFC 6550 §9.2.1, §7.2, [`accept_sequence`]):
+    /// an older one is [`StoringUpdate::Stale`]. With an equal path sequence the Path Lifetime
+    /// orders the two: the target issues each DAO with the full Default Lifetime (§6.7.6,
+    /// §6.7.8), and a node passing a stored route on gives what is left of it,
+    /// so of two copies with one path sequence the one that expires earlier was issued
+    /// earlier — a re-advertisement of an older refresh, held by a node the target has since
+    /// left. Such a copy that expires more than `slack_s` seconds before the route held is
+    /// stale too: taking it would move the route onto that node's branch and cut its
+    /// lifetime to what the old copy had left. `slack_s` covers the rounding of a relayed
+    /// remaining lifetime to whole Lifetime Units (one unit).
+    pub fn update(&mut self, r: StoringRoute, slack_s: u32) -> Result<StoringUpdate> {
         if let Some(e) = self.routes.iter_mut().find(|x| x.target == r.target) {
-            if !accept_sequence(e.path_sequence, r.path_sequence) {
+            if !accept_sequence(e.path_sequence, r.path_sequence)
+                || (e.path_sequence == r.path_sequence
+                    && r.expires.saturating_add(slack_s) < e.expires)
+            {
                 return Ok(StoringUpdate::Stale);
             }
             let old = e.next_hop;
@@ -605,14 +626,75 @@ mod tests {
             path_sequence: seq,
             expires: 10,
         };
-        assert_eq!(t.update(r(a(5), a(2), 241)), Ok(StoringUpdate::Installed));
-        assert_eq!(t.update(r(a(5), a(3), 242)), Ok(StoringUpdate::Moved(a(2))));
-        assert_eq!(t.update(r(a(5), a(4), 0)), Ok(StoringUpdate::Moved(a(3))));
-        assert_eq!(t.update(r(a(5), a(2), 120)), Ok(StoringUpdate::Stale));
-        assert_eq!(t.update(r(a(6), a(3), 241)), Ok(StoringUpdate::Installed));
-        assert_eq!(t.update(r(a(7), a(3), 241)), Err(Error::TableFull));
+        assert_eq!(
+            t.update(r(a(5), a(2), 241), 0),
+            Ok(StoringUpdate::Installed)
+        );
+        assert_eq!(
+            t.update(r(a(5), a(3), 242), 0),
+            Ok(StoringUpdate::Moved(a(2)))
+        );
+        assert_eq!(
+            t.update(r(a(5), a(4), 0), 0),
+            Ok(StoringUpdate::Moved(a(3)))
+        );
+        assert_eq!(t.update(r(a(5), a(2), 120), 0), Ok(StoringUpdate::Stale));
+        assert_eq!(
+            t.update(r(a(6), a(3), 241), 0),
+            Ok(StoringUpdate::Installed)
+        );
+        assert_eq!(t.update(r(a(7), a(3), 241), 0), Err(Error::TableFull));
         assert_eq!(t.remove_via(&a(3)), 1);
         assert_eq!(t.remove_via(&a(4)), 1);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn an_older_path_sequence_on_the_stick_is_stale() {
+        // Both on the lollipop stick (128..=255): the lower one is older (RFC 6550 §7.2).
+        assert!(!accept_sequence(252, 251));
+        assert!(accept_sequence(251, 252));
+        assert!(accept_sequence(252, 252));
+        // A restart (240) after the counter went circular is newer; within the window of a
+        // circular value it is not.
+        assert!(accept_sequence(100, 240));
+        assert!(!accept_sequence(5, 250));
+        // Circular values beyond SEQUENCE_WINDOW are not comparable: the update is taken.
+        assert!(accept_sequence(10, 60));
+        let mut t = StoringTable::new(4);
+        let r = |nh, seq| StoringRoute {
+            target: a(9),
+            next_hop: nh,
+            path_sequence: seq,
+            expires: 3600,
+        };
+        assert_eq!(t.update(r(a(2), 252), 60), Ok(StoringUpdate::Installed));
+        assert_eq!(t.update(r(a(3), 251), 60), Ok(StoringUpdate::Stale));
+        assert_eq!(t.get(&a(9)).map(|x| x.next_hop), Some(a(2)));
+    }
+
+    #[test]
+    fn an_equal_path_sequence_that_expires_earlier_is_stale() {
+        let mut t = StoringTable::new(4);
+        let r = |nh, expires| StoringRoute {
+            target: a(9),
+            next_hop: nh,
+            path_sequence: 245,
+            expires,
+        };
+        // The target's own refresh: a full lifetime from now.
+        assert_eq!(t.update(r(a(2), 3600), 60), Ok(StoringUpdate::Installed));
+        // A copy of an earlier refresh re-advertised by a node the target left: refused,
+        // and the route keeps its next hop and its lifetime.
+        assert_eq!(t.update(r(a(3), 1500), 60), Ok(StoringUpdate::Stale));
+        assert_eq!(
+            t.get(&a(9)).map(|x| (x.next_hop, x.expires)),
+            Some((a(2), 3600))
+        );
+        // The same refresh passed on by the node that moved, its remaining lifetime rounded
+        // to a whole unit: within the slack, so the route follows it.
+        assert_eq!(t.update(r(a(3), 3550), 60), Ok(StoringUpdate::Moved(a(2))));
+        // A later refresh (a longer lifetime) is always taken.
+        assert_eq!(t.update(r(a(2), 4800), 60), Ok(StoringUpdate::Moved(a(3))));
     }
 }
