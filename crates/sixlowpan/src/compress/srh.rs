@@ -364,58 +364,15 @@ impl SrhLorhs {
         self.headers == 0
     }
 
-    /// The routing header the hops stand for, its addresses kept in `addrs`: the first hop
-    /// is expanded against the root (the IPv6 source `src`), each later one against the
-    /// hop before it; the first becomes the IPv6 destination, and the routing header lists
-    /// the later hops and then the final destination `dst` (the LOWPAN_IPHC destination).
-    pub(super) fn route<'a>(
+    /// Expands every hop into `addrs`, in order: the first against `src`, each later one
+    /// against the hop before it. Returns how many there are (more than `addrs` holds only
+    /// for headers [`SrhLorhs::read`] did not check).
+    fn expand(
         &self,
         frame: &[u8],
         src: Ipv6Addr,
-        dst: Ipv6Addr,
-        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
-    ) -> Result<Route<'a>> {
-        let mut first = Ipv6Addr::UNSPECIFIED;
-        let mut k = 0usize;
-        let mut reference = src;
-        let mut at = 1usize;
-        for _ in 0..self.headers {
-            let v = Srh6LoRh::new_checked(sub(frame, at))?;
-            at += v.header_len();
-            let r = Srh6LoRhRepr::parse(&v)?;
-            reference = r.expand(&reference, |a| {
-                match k.checked_sub(1) {
-                    None => first = a,
-                    Some(i) => {
-                        if let Some(slot) = addrs.get_mut(i) {
-                            *slot = a;
-                        }
-                    }
-                }
-                k += 1;
-            });
-        }
-        let last = k.checked_sub(1).ok_or(Error::BadLength)?;
-        if let Some(slot) = addrs.get_mut(last) {
-            *slot = dst;
-        }
-        let addrs = addrs.get(..k).ok_or(Error::BadLength)?;
-        let len = srh_len(&first, addrs).ok_or(Error::BadLength)?;
-        Ok(Route { first, addrs, len })
-    }
-}
-
-impl SrhLorhs {
-    /// The route of an encapsulating header (RFC 8138 §7): every hop, the first expanded
-    /// against the encapsulator `src`, each later one against the hop before it. Returns the
-    /// outer destination (the first hop) and the routing header that lists the later hops,
-    /// the last of them the final destination; none when there is one hop.
-    pub(super) fn tunnel_route<'a>(
-        &self,
-        frame: &[u8],
-        src: Ipv6Addr,
-        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
-    ) -> Result<(Ipv6Addr, Option<Route<'a>>)> {
+        addrs: &mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
+    ) -> Result<usize> {
         let mut k = 0usize;
         let mut reference = src;
         let mut at = 1usize;
@@ -430,6 +387,48 @@ impl SrhLorhs {
                 k += 1;
             });
         }
+        if k > addrs.len() {
+            return Err(Error::TooDeep);
+        }
+        Ok(k)
+    }
+
+    /// The routing header the hops stand for, its addresses kept in `addrs`: the first hop
+    /// is expanded against the root (the IPv6 source `src`), each later one against the
+    /// hop before it; the first becomes the IPv6 destination, and the routing header lists
+    /// the later hops and then the final destination `dst` (the LOWPAN_IPHC destination).
+    pub(super) fn route<'a>(
+        &self,
+        frame: &[u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
+    ) -> Result<Route<'a>> {
+        let k = self.expand(frame, src, addrs)?;
+        let last = k.checked_sub(1).ok_or(Error::BadLength)?;
+        let first = addrs[0];
+        // The later hops move up one place (`k` ≤ the array's length: `expand`); the final
+        // destination takes the last.
+        addrs.copy_within(1..k, 0);
+        if let Some(slot) = addrs.get_mut(last) {
+            *slot = dst;
+        }
+        let addrs = addrs.get(..k).ok_or(Error::BadLength)?;
+        let len = srh_len(&first, addrs).ok_or(Error::BadLength)?;
+        Ok(Route { first, addrs, len })
+    }
+
+    /// The route of an encapsulating header (RFC 8138 §7): every hop, the first expanded
+    /// against the encapsulator `src`, each later one against the hop before it. Returns the
+    /// outer destination (the first hop) and the routing header that lists the later hops,
+    /// the last of them the final destination; none when there is one hop.
+    pub(super) fn tunnel_route<'a>(
+        &self,
+        frame: &[u8],
+        src: Ipv6Addr,
+        addrs: &'a mut [Ipv6Addr; MAX_SRH_6LORH_HOPS],
+    ) -> Result<(Ipv6Addr, Option<Route<'a>>)> {
+        let k = self.expand(frame, src, addrs)?;
         let hops = addrs.get(..k).ok_or(Error::BadLength)?;
         let (&first, rest) = hops.split_first().ok_or(Error::BadLength)?;
         if rest.is_empty() {
