@@ -1680,6 +1680,19 @@ mod tests {
         }
     }
 
+    /// Hands the meter's RPL node the multicast DIO `dio` from node `from`, over a link of
+    /// ETX × 128 `etx`.
+    fn dio_from(m: &mut Meter<ChaCha20Rng>, now: Instant, from: u64, dio: &[u8], etx: u16) {
+        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
+            now,
+            ip::link_local(ext(from)),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
+            amimesh_rpl::wire::code::DIO,
+            dio,
+            Some(etx),
+        );
+    }
+
     /// A meter (7) that holds the network key and has joined the DODAG through A (node 1,
     /// root level, link ETX 4, never linked by MLE), and a neighbour B (node 2, a meter with
     /// the network key) on the same PAN. B's DIO is not delivered yet.
@@ -1697,14 +1710,7 @@ mod tests {
         }
         m.start_rpl(now);
         let dio = root_dio(ip::link_local(ext(1)));
-        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
-            now,
-            ip::link_local(ext(1)),
-            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
-            amimesh_rpl::wire::code::DIO,
-            &dio,
-            Some(512),
-        );
+        dio_from(&mut m, now, 1, &dio, 512);
         m.pump(now);
         assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
         assert_eq!(m.rank(), Some(768));
@@ -1715,14 +1721,7 @@ mod tests {
     /// than A (768) by more than PARENT_SWITCH_THRESHOLD, so B becomes the RPL parent and
     /// the MLE link with it starts.
     fn hear_b(m: &mut Meter<ChaCha20Rng>, dio: &[u8], now: Instant) {
-        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
-            now,
-            ip::link_local(ext(2)),
-            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
-            amimesh_rpl::wire::code::DIO,
-            dio,
-            Some(128),
-        );
+        dio_from(m, now, 2, dio, 128);
         m.pump(now);
         assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(2))));
         assert_eq!(m.parent_link_stats().started, 1);
@@ -1807,14 +1806,7 @@ mod tests {
         // that other nodes hold carry 242, so its next DAO must be newer (RFC 6550 §7.2).
         m.restart_later(now);
         m.start_rpl(now);
-        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
-            now,
-            ip::link_local(ext(1)),
-            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
-            amimesh_rpl::wire::code::DIO,
-            &dio,
-            Some(512),
-        );
+        dio_from(&mut m, now, 1, &dio, 512);
         m.pump(now);
         assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
         assert_eq!(m.stack.rpl.as_ref().unwrap().path_sequence(), 243);
@@ -1904,14 +1896,7 @@ mod tests {
         assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
         assert_eq!(st.started, 2, "the link with A starts");
         // B's DIOs keep coming, but B is passed over while the hold-off lasts.
-        m.stack.rpl.as_mut().unwrap().handle_message_with_link(
-            now,
-            ip::link_local(ext(2)),
-            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x1a),
-            amimesh_rpl::wire::code::DIO,
-            &dio,
-            Some(128),
-        );
+        dio_from(&mut m, now, 2, &dio, 128);
         m.pump(now);
         assert_eq!(m.rpl_parent(), Some(ip::link_local(ext(1))));
     }
