@@ -267,9 +267,37 @@ fn dissect_reassembly_times_out_with_capture_time() {
     }
 }
 
+/// `tail` (next header `nh`) from `root` to `first` with the RPL option and a routing header
+/// that lists `rest`, compressed with RFC 8138 against `ctx` and dissected.
+fn dissect_source_routed(
+    (root, first, rest): (Ipv6Addr, Ipv6Addr, &[Ipv6Addr]),
+    nh: u8,
+    tail: &[u8],
+    ctx: &ContextTable,
+) -> Map<String, Value> {
+    use amimesh::rpl::wire::srh::SrhRepr;
+    let mut rh = vec![0u8; SrhRepr::route_len(&first, rest).unwrap()];
+    SrhRepr::emit_route(nh, &first, rest, &mut rh).unwrap();
+    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 1, 0];
+    payload.extend_from_slice(&rh);
+    payload.extend_from_slice(tail);
+    let p = pkt::ipv6(pkt::Ipv6::new(root, first, 0, 64), &payload);
+    let on = CompressOptions {
+        rfc8138: true,
+        ..CompressOptions::default()
+    };
+    let mut buf = vec![0u8; 256];
+    let n = compress(&p, s(1), s(2), ctx, &on, &mut buf).unwrap();
+    let link = LinkInfo {
+        src: s(1),
+        dst: s(2),
+        src_ext: None,
+    };
+    run(&mut lowpan::State::default(), link, &buf[..n])
+}
+
 #[test]
 fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
-    use amimesh::rpl::wire::srh::SrhRepr;
     // The root 2001:db8::212:4b00:0:1 sends UDP to node 4 through nodes 2 and 3 (RFC 6554),
     // with the RPL option; compressed with RFC 8138 (SRH-6LoRH, then RPI-6LoRH).
     let (root, first, rest) = (
@@ -281,25 +309,7 @@ fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
         ],
     );
     let u = pkt::udp(root, rest[1], 0xf0b1, 0xf0b2, b"reading");
-    let mut rh = vec![0u8; SrhRepr::route_len(&first, &rest).unwrap()];
-    SrhRepr::emit_route(17, &first, &rest, &mut rh).unwrap();
-    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 1, 0];
-    payload.extend_from_slice(&rh);
-    payload.extend_from_slice(&u);
-    let p = pkt::ipv6(pkt::Ipv6::new(root, first, 0, 64), &payload);
-    let ctx = ContextTable::new();
-    let on = CompressOptions {
-        rfc8138: true,
-        ..CompressOptions::default()
-    };
-    let mut buf = vec![0u8; 256];
-    let n = compress(&p, s(1), s(2), &ctx, &on, &mut buf).unwrap();
-    let link = LinkInfo {
-        src: s(1),
-        dst: s(2),
-        src_ext: None,
-    };
-    let obj = run(&mut lowpan::State::default(), link, &buf[..n]);
+    let obj = dissect_source_routed((root, first, &rest), 17, &u, &ContextTable::new());
     assert_eq!(obj["error"], Value::Null, "{obj:?}");
     let srh = &obj["sixlowpan"]["srh_6lorh"];
     assert_eq!(srh[0]["type"], 0, "{obj:?}");
@@ -316,7 +326,6 @@ fn dissect_shows_srh_6lorh_hops_and_the_rebuilt_routing_header() {
 
 #[test]
 fn dissect_shows_the_ip_in_ip_6lorh_and_the_tunnelled_packet() {
-    use amimesh::rpl::wire::srh::SrhRepr;
     // The root 2001:db8::212:4b00:0:1 tunnels a server's datagram to node 3 through node 2
     // (RFC 9008 §8.2.2): outer header with the RPL option and the routing header, then the
     // server's packet; compressed with RFC 8138 (SRH-6LoRH, RPI-6LoRH, IP-in-IP 6LoRH).
@@ -328,26 +337,9 @@ fn dissect_shows_the_ip_in_ip_6lorh_and_the_tunnelled_packet() {
     );
     let u = pkt::udp(server, target, 0xf0b1, 0xf0b2, b"command");
     let inner = pkt::ipv6(pkt::Ipv6::new(server, target, 17, 63), &u);
-    let mut rh = vec![0u8; SrhRepr::route_len(&first, &[target]).unwrap()];
-    SrhRepr::emit_route(41, &first, &[target], &mut rh).unwrap();
-    let mut payload = vec![43, 0, 0x23, 4, 0x80, 0, 1, 0];
-    payload.extend_from_slice(&rh);
-    payload.extend_from_slice(&inner);
-    let p = pkt::ipv6(pkt::Ipv6::new(root, first, 0, 64), &payload);
     let mut ctx = ContextTable::new();
     ctx.set_root(Some(root));
-    let on = CompressOptions {
-        rfc8138: true,
-        ..CompressOptions::default()
-    };
-    let mut buf = vec![0u8; 256];
-    let n = compress(&p, s(1), s(2), &ctx, &on, &mut buf).unwrap();
-    let link = LinkInfo {
-        src: s(1),
-        dst: s(2),
-        src_ext: None,
-    };
-    let obj = run(&mut lowpan::State::default(), link, &buf[..n]);
+    let obj = dissect_source_routed((root, first, &[target]), 41, &inner, &ctx);
     assert_eq!(obj["error"], Value::Null, "{obj:?}");
     let lorh = &obj["sixlowpan"]["ip_in_ip_6lorh"];
     assert_eq!(lorh["length"], 1, "{obj:?}");
