@@ -1978,11 +1978,7 @@ mod tests {
         let ga = ip::with_iid(&PREFIX, a_ext);
         let dodag = ip::with_iid(&PREFIX, root_ext());
         let root_at = |to_uplink: bool| {
-            let mut r = stack_at(root_ext());
-            r.install_network_key(now, &Key128::new([7; 16]), 1);
-            let mut root = RplNode::new(amimesh_rpl::Config::root(9, r.ll, dodag, Mop::NonStoring));
-            root.start(Instant::ZERO);
-            r.rpl = Some(root);
+            let (mut r, _, _) = ns_root_chain(now, 0, false);
             r.global = Some(dodag);
             r.border_prefix = Some(PREFIX);
             r.cfg.rpl_option_to_uplink = to_uplink;
