@@ -306,3 +306,39 @@ fn channel_plan_run_sends_each_unicast_on_its_receivers_home_channel() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn mesh_context_run_decodes_with_the_printed_command() {
+    // With `--mesh-context` readings leave their source prefix out (SAC = 1); the command
+    // the example prints gives tshark the context, so the addresses come out whole.
+    let dir = std::env::temp_dir().join(format!("relay-example-ctx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("field.pcap");
+    let opts = RunOptions {
+        pcap: Some(pcap.clone()),
+        mesh_context: true,
+        ..RunOptions::default()
+    };
+    let s = scenario("random", 8, 3);
+    let r = run::run(&s, &opts).unwrap();
+    assert_eq!(r.failure, None);
+    let text = printed_tshark(
+        &pcap,
+        "-Y 'udp.dstport == 61617' -T fields -e 6lowpan.iphc.sac -e ipv6.src",
+    );
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(rows.len() >= 8, "{text}");
+    let prefix = amimesh_sim::device::relay_config(0).prefix;
+    for row in &rows {
+        assert_eq!(row[0].split(',').next(), Some("1"), "{row:?}");
+        let src: std::net::Ipv6Addr = row[1].split(',').next().unwrap().parse().unwrap();
+        assert_eq!(src.segments()[..4], prefix.segments()[..4], "{row:?}");
+        // The IID names one of the meters.
+        let ext = amimesh_device::ip::ext_of(&src);
+        assert!(
+            (1..=8).any(|i| amimesh_sim::device::ext_addr(i) == ext),
+            "{row:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

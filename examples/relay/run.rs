@@ -56,6 +56,8 @@ pub struct RunOptions {
     /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) and source routes as SRH-6LoRH
     /// (RFC 8138 §5.1) where shorter (`FieldTuning::rfc8138`).
     pub rfc8138: bool,
+    /// 6LoWPAN context 0 on the mesh prefix on every device (`FieldTuning::mesh_context`).
+    pub mesh_context: bool,
 }
 
 /// Per-meter join timings (simulated seconds; first occurrence of each phase).
@@ -173,6 +175,9 @@ fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>
     }
     if opts.rfc8138 {
         tuning.rfc8138 = Some(true);
+    }
+    if opts.mesh_context {
+        tuning.mesh_context = Some(true);
     }
     tuning.channel_plan = tuning.channel_plan.or(s.channel_plan());
     let (mut nodes, mut servers) = field_nodes_tuned(
@@ -865,15 +870,17 @@ impl Report {
     }
 }
 
-/// The exact tshark command that decodes and decrypts `pcap`.
+/// The exact tshark command that decodes and decrypts `pcap`, with the mesh prefix as 6LoWPAN
+/// context 0 for runs with `--mesh-context` (harmless for the others).
 pub fn tshark_command(pcap: &std::path::Path) -> String {
     let nk = amimesh_sim::device::network_key();
     let mle = amimesh_mac::security::keys::derive_link_keys(&nk).0;
     format!(
-        "tshark -r {} -o 'uat:ieee802154_keys:\"{}\",\"1\",\"ZigBee IP hash\"' -o 'uat:ieee802154_keys:\"{}\",\"1\",\"No hash\"'",
+        "tshark -r {} -o 'uat:ieee802154_keys:\"{}\",\"1\",\"ZigBee IP hash\"' -o 'uat:ieee802154_keys:\"{}\",\"1\",\"No hash\"' -o 6lowpan.context0:{}/64",
         pcap.display(),
         hex::encode(nk.expose()),
-        hex::encode(mle.expose())
+        hex::encode(mle.expose()),
+        amimesh_sim::device::relay_config(0).prefix
     )
 }
 

@@ -235,6 +235,11 @@ struct Args {
     /// the relay announces it with the T flag (RFC 9035 §3) (`FieldTuning::rfc8138`).
     #[arg(long)]
     rfc8138: bool,
+    /// With `--scale`: every device compresses addresses in the mesh prefix with 6LoWPAN
+    /// context 0, learnt from the DODAG's Prefix Information option
+    /// (`FieldTuning::mesh_context`; default: as `FieldTuning::large_network`).
+    #[arg(long, value_enum)]
+    mesh_context: Option<OnOff>,
     /// The PHY of every radio (the random layout keeps its area per meter, so a PHY with a
     /// shorter range gives more hops).
     #[arg(long, value_enum, default_value_t = PhyArg::SunFsk920_100k)]
@@ -394,7 +399,10 @@ fn scale(n: usize, a: &Args) -> Result<()> {
             sc.phy.profile().fcs_len,
             &amimesh_sim::device::network_key(),
             1,
-        );
+        )
+        // Harmless without `--mesh-context`: addresses compressed without a context never
+        // refer to it.
+        .with_mesh_context(amimesh_sim::device::relay_config(sc.seed).prefix, 64);
         airlog = Some(log.handle());
         if let Some(inner) = sink.take() {
             log = log.tee(inner);
@@ -437,6 +445,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if a.rfc8138 {
         tuning.rfc8138 = Some(true);
+    }
+    if let Some(v) = a.mesh_context {
+        tuning.mesh_context = Some(v == OnOff::On);
     }
     if let Some(v) = a.pana_adaptive {
         tuning.pana_adaptive_rtx = Some(v == OnOff::On);

@@ -196,6 +196,10 @@ pub struct MeterConfig {
     /// then on the T flag of the DODAG's Configuration option decides (RFC 9035 §4).
     /// RPI-6LoRH are always accepted. Default off.
     pub rfc8138: bool,
+    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0, learnt from the
+    /// DODAG's Prefix Information option ([`StackConfig::mesh_context`]). Every device of the
+    /// DODAG must use the same setting. Default off.
+    pub mesh_context: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default
     /// [`RpiRank::Rank`](amimesh_rpl::RpiRank::Rank), the 16-bit Rank as Contiki-NG and RIOT
@@ -269,6 +273,7 @@ impl MeterConfig {
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rfc8138: false,
+            mesh_context: false,
             rpl_option_rank: amimesh_rpl::RpiRank::Rank,
         }
     }
@@ -466,6 +471,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             rfc8138: cfg.rfc8138,
             rpl_tunnel_from_uplink: false,
             rpl_option_to_uplink: false,
+            mesh_context: cfg.mesh_context,
         };
         let scan_backoff = cfg.retry_delay;
         let jitter = Rng::new(cfg.seed ^ 0x5343_414e);

@@ -111,6 +111,10 @@ pub struct RelayConfigDevice {
     /// 281.9 s; 2,000 meters around a central relay (seeds 1–3, one hour) put 2–29 % fewer
     /// bytes on air but 1,276/1,537/1,247 meters joined against 1,301/1,592/1,269.
     pub rfc8138: bool,
+    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0, the prefix the relay
+    /// advertises in its DIOs' Prefix Information option ([`StackConfig::mesh_context`]). Every device of the
+    /// DODAG must use the same setting. Default off.
+    pub mesh_context: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default
     /// [`RpiRank::Rank`](amimesh_rpl::RpiRank::Rank), the 16-bit Rank as Contiki-NG and RIOT
@@ -180,6 +184,7 @@ impl RelayConfigDevice {
             rpl_option: true,
             rpl_option_type: amimesh_rpl::wire::hbh::OPTION_TYPE_RFC9008,
             rfc8138: false,
+            mesh_context: false,
             rpl_option_rank: amimesh_rpl::RpiRank::Rank,
             rpl_option_from_uplink: false,
             rpl_option_to_uplink: None,
@@ -309,6 +314,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             rpl_option_to_uplink: cfg
                 .rpl_option_to_uplink
                 .unwrap_or(cfg.mop == Mop::NonStoring),
+            mesh_context: cfg.mesh_context,
         };
         let mut stack = Stack::new(sc, true, rng);
         stack.mac.set_pan(cfg.pan_id, cfg.channel);

@@ -15,7 +15,9 @@ use amimesh_mle::security::MleKey;
 use amimesh_mle::{self as mle, MleNode};
 use amimesh_pana_relay::PanaRelay;
 use amimesh_rpl::{HbhVerdict, NextHop, RplNode};
-use amimesh_sixlowpan::{CompressOptions, ContextTable, Fragmenter, Reassembler, ReassemblyConfig};
+use amimesh_sixlowpan::{
+    CompressOptions, Context, ContextTable, Fragmenter, Reassembler, ReassemblyConfig,
+};
 use core::net::Ipv6Addr;
 use rand_core::{CryptoRng, RngCore};
 
@@ -180,6 +182,16 @@ pub struct StackConfig {
     /// always for type 0x63 (which RPL-unaware nodes would drop, RFC 6553 §3), the
     /// Hop-by-Hop header is taken out.
     pub rpl_option_to_uplink: bool,
+    /// Compress addresses in the DODAG's prefix statefully: once the device is in a DODAG,
+    /// 6LoWPAN context 0 is the prefix of the DODAG's Prefix Information option (RFC 6550
+    /// §6.7.10; the root: the prefix it advertises), which IPHC applies with SAC/DAC = 1 and
+    /// no CID byte (RFC 6282 §3.1.1). A global address then costs 8 octets instead of 16, or
+    /// none when its IID is that of the link-layer address. RFC 6282 leaves how nodes agree
+    /// on a context to the deployment (RFC 6775 §4.2 carries it in Router Advertisements);
+    /// here every member of the DODAG learns the same prefix from the DIO, so no message is
+    /// added, but every device of a DODAG must run with the same setting. Link-local
+    /// traffic, such as a joining meter's PANA, never uses a context.
+    pub mesh_context: bool,
 }
 
 /// The MAC's channel-access and retry parameters: the PIB attributes of 802.15.4-2020
@@ -791,12 +803,31 @@ impl<R: RngCore + CryptoRng> Stack<R> {
         }
     }
 
-    /// Keeps the context table's root address (RFC 8138 §7: what an elided Encapsulator
-    /// Address of an IP-in-IP 6LoRH stands for) on the DODAGID of the DODAG we are in.
+    /// Keeps the context table on the DODAG we are in: its root address (RFC 8138 §7: what an
+    /// elided Encapsulator Address of an IP-in-IP 6LoRH stands for) on the DODAGID and, with
+    /// [`StackConfig::mesh_context`], context 0 on the DODAG's prefix.
     fn sync_root(&mut self) {
         let root = self.rpl.as_ref().and_then(RplNode::dodag_id);
         if self.ctx.root() != root {
             self.ctx.set_root(root);
+        }
+        if self.cfg.mesh_context {
+            let want = self
+                .rpl
+                .as_ref()
+                .and_then(RplNode::prefix)
+                .map(|(p, len)| Context::new(p, len));
+            if self.ctx.get(0) != want.as_ref() {
+                match want {
+                    // A PIO prefix length above 128 cannot be a context: compress without.
+                    Some(c) => {
+                        if self.ctx.set(0, c).is_err() {
+                            self.ctx.remove(0);
+                        }
+                    }
+                    None => self.ctx.remove(0),
+                }
+            }
         }
     }
 
@@ -1315,6 +1346,7 @@ mod tests {
             rfc8138: false,
             rpl_tunnel_from_uplink: false,
             rpl_option_to_uplink: false,
+            mesh_context: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(1))
     }
@@ -2159,6 +2191,7 @@ mod join_resend_tests {
             rfc8138: false,
             rpl_tunnel_from_uplink: false,
             rpl_option_to_uplink: false,
+            mesh_context: false,
         };
         Stack::new(cfg, false, ChaCha20Rng::seed_from_u64(3))
     }

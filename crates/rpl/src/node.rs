@@ -524,6 +524,11 @@ impl RplNode {
     pub fn preferred_parent(&self) -> Option<Ipv6Addr> {
         self.preferred
     }
+    /// The prefix of the DODAG's Prefix Information option (RFC 6550 §6.7.10) and its length
+    /// in bits, once joined (the root: the prefix it advertises).
+    pub fn prefix(&self) -> Option<(Ipv6Addr, u8)> {
+        self.dodag.as_ref().map(|d| (d.prefix, d.prefix_len))
+    }
     /// Our global address (root: the DODAGID; others: prefix + link-local IID once joined).
     pub fn global_address(&self) -> Option<Ipv6Addr> {
         if self.cfg.role == Role::Root {

@@ -260,6 +260,7 @@ pub struct AirLog {
     frames: AirLogHandle,
     last_phase: Option<JoinPhase>,
     inner: Option<Box<dyn FrameSink>>,
+    contexts: ContextTable,
 }
 
 impl fmt::Debug for AirLog {
@@ -285,7 +286,17 @@ impl AirLog {
             frames: AirLogHandle::default(),
             last_phase: None,
             inner: None,
+            contexts: ContextTable::new(),
         }
+    }
+
+    /// Decompresses with 6LoWPAN context 0 on `prefix`/`prefix_len` (RFC 6282 §3.1.1): the
+    /// mesh prefix of devices run with `mesh_context`.
+    pub fn with_mesh_context(mut self, prefix: Ipv6Addr, prefix_len: u8) -> Self {
+        let _ = self
+            .contexts
+            .set(0, amimesh_sixlowpan::Context::new(prefix, prefix_len));
+        self
     }
 
     /// Passes every frame on to `sink` as well.
@@ -365,9 +376,15 @@ impl AirLog {
         // Packets are named by their upper layer: the RPL option's Hop-by-Hop header and a
         // source route count in the frame's size but not in its name.
         let mut out = vec![0u8; 2048];
-        let Ok(n) = amimesh_sixlowpan::decompress(lowpan, src, dst, &ContextTable::new(), &mut out)
+        let Ok(n) = amimesh_sixlowpan::decompress(lowpan, src, dst, &self.contexts, &mut out)
         else {
-            f.message = "6LoWPAN (not decompressed)".into();
+            // RFC 4944 §5.3: FRAG1 11000, FRAGN 11100 (not reassembled here).
+            f.message = match lowpan.first().map(|b| b & 0xf8) {
+                Some(0xc0) => "6LoWPAN first fragment",
+                Some(0xe0) => "6LoWPAN subsequent fragment",
+                _ => "6LoWPAN (not decompressed)",
+            }
+            .into();
             return;
         };
         let mut pkt = out.get(..n).unwrap_or(&[]);

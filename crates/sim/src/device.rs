@@ -644,6 +644,9 @@ pub struct FieldTuning {
     /// announced by the relay with the T flag (RFC 9035 §3). The meters keep their own
     /// [`MeterConfig::rfc8138`] off and follow the flag (RFC 9035 §4).
     pub rfc8138: Option<bool>,
+    /// [`MeterConfig::mesh_context`] and [`RelayConfigDevice::mesh_context`]: 6LoWPAN context
+    /// 0 on the DODAG's prefix, on every device alike.
+    pub mesh_context: Option<bool>,
 }
 
 impl FieldTuning {
@@ -755,6 +758,7 @@ impl FieldTuning {
             rpl_option_rank: None,
             rpl_option_from_uplink: None,
             rfc8138: None,
+            mesh_context: None,
         }
     }
 
@@ -764,6 +768,7 @@ impl FieldTuning {
         set(&mut c.rpl_option_type, &self.rpl_option_type);
         set(&mut c.rpl_option_rank, &self.rpl_option_rank);
         set(&mut c.rfc8138, &self.rfc8138);
+        set(&mut c.mesh_context, &self.mesh_context);
         set(&mut c.rpl_option_from_uplink, &self.rpl_option_from_uplink);
         set(&mut c.mop, &self.mop);
         set(&mut c.route_capacity, &self.root_route_capacity);
@@ -806,6 +811,7 @@ impl FieldTuning {
         set(&mut c.rpl_option, &self.rpl_option);
         set(&mut c.rpl_option_type, &self.rpl_option_type);
         set(&mut c.rpl_option_rank, &self.rpl_option_rank);
+        set(&mut c.mesh_context, &self.mesh_context);
     }
 
     /// Applies the PAA settings.
