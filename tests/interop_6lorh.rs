@@ -211,7 +211,7 @@ fn meters_follow_the_t_flag_and_tshark_reads_their_rpi_6lorh() {
         }
         with_lorh += 1;
         assert_row(r, lowpan);
-        // Our decoder turns it into a Hop-by-Hop header with the same RPI (RFC 9008 §4.1.3:
+        // Our decoder turns it into a Hop-by-Hop header with the same RPI (RFC 9008 §4.3:
         // type 0x23, the DODAG's).
         let mut out = vec![0u8; 1500];
         let n = decompress(lowpan, src, dst, &ContextTable::new(), &mut out).unwrap();

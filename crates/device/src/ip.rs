@@ -363,7 +363,7 @@ pub const PANA_RELAY: u16 = 5;
 /// Drops the addresses a forwarded packet's Source Routing Header has visited (the header at
 /// `start`, right after the IPv6 header or after a Hop-by-Hop header that follows it, already
 /// processed: `dst` is the next hop), and the header itself when the next hop is
-/// the final destination. RFC 8138 §5.1 carries only the hops still to visit, so with RFC 8138
+/// the final destination. RFC 8138 §5.2.2 carries only the hops still to visit, so with RFC 8138
 /// on the packet then travels as SRH-6LoRH (the compressor takes only routing headers whose
 /// every address is still to visit, RFC 6554 §3 Segments Left = n), one entry shorter per
 /// hop. The addresses are compressed as the root compresses them

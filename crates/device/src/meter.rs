@@ -61,7 +61,7 @@ pub struct MeterConfig {
     /// in storing mode without [`MeterConfig::forward_dao_ack`] only the first hop
     /// acknowledges a DAO, and a route lost higher up (or dropped by a meter that rebooted) is
     /// otherwise repaired only at the next refresh, a third of the route lifetime later.
-    /// RFC 6550 §9.5 lets a node send a DAO whenever it needs to. Default off.
+    /// RFC 6550 §9.6 lets a node send a DAO whenever it needs to. Default off.
     pub dao_on_reading_timeout: bool,
     /// First outgoing MAC frame counter (the persisted reservation after a reboot).
     pub frame_counter_start: u32,

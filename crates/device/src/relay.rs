@@ -136,7 +136,7 @@ pub struct RelayConfigDevice {
     pub rpl_option_from_uplink: bool,
     /// Let the RPL option (type 0x23) of the meters' packets to the servers go out on the
     /// uplink with SenderRank 0 instead of taking it out: RFC 9008 §7.2.1 and §8.2.1
-    /// (Figures 13 and 27) have the root modify the RPI of a packet for the Internet and
+    /// (Tables 10 and 24) have the root modify the RPI of a packet for the Internet and
     /// not remove it, which only its source, or the end of a tunnel, may do (RFC 8200 §4);
     /// nodes outside skip the option (type 0x23, RFC 9008 §4.2). A type-0x63 option is
     /// always taken out. `None` (the default): on in non-storing mode, off in storing mode,

@@ -156,7 +156,7 @@ pub struct StackConfig {
     /// routed through the DODAG, and validate it in the packets it forwards
     /// (RFC 6550 §11.2). A forwarded packet that carries the option is validated whatever
     /// this switch says; one without it is forwarded as it is (RFC 8200 §4: only the source
-    /// adds extension headers; RFC 9008 §7).
+    /// adds extension headers; RFC 9008 §4.2).
     pub rpl_option: bool,
     /// The option type put in: 0x23 (RFC 9008 §11.1, the default) or 0x63 (RFC 6553 §3,
     /// for DODAGs whose nodes predate RFC 9008: RFC 9008 §4.1.3 lets the root tell which
@@ -166,7 +166,7 @@ pub struct StackConfig {
     /// LOWPAN_NHC (RFC 6282 §4.2) until a DODAG is joined; once joined, the T flag of its
     /// DODAG Configuration option decides (RFC 9035 §4). Received RPI-6LoRH are always
     /// decompressed, into an option of type [`rpl_option_type`](Self::rpl_option_type)
-    /// (RFC 9008 §4.1.3). The same switch sends an RPL Source Routing Header (RFC 6554) as
+    /// (RFC 9008 §4.3). The same switch sends an RPL Source Routing Header (RFC 6554) as
     /// SRH-6LoRH (RFC 8138 §5.1) where that is shorter; a router forwarding a source-routed
     /// packet then drops the addresses it has visited, as RFC 8138 carries only the hops
     /// still to visit. SRH-6LoRH are always decompressed.
@@ -176,7 +176,7 @@ pub struct StackConfig {
     /// no router insert the header itself). Meters take the inner packet out.
     pub rpl_tunnel_from_uplink: bool,
     /// Border router: packets leaving for the uplink keep the RPL option of type 0x23, its
-    /// SenderRank set to 0 (RFC 9008 §7.2.1 and §8.2.1, Figures 13 and 27: without
+    /// SenderRank set to 0 (RFC 9008 §7.2.1 and §8.2.1, Tables 10 and 24: without
     /// encapsulation the root modifies the RPI and does not remove it; routers and hosts
     /// outside skip an option of type 0x23, RFC 9008 §4.2, RFC 8200 §4.2). Otherwise, and
     /// always for type 0x63 (which RPL-unaware nodes would drop, RFC 6553 §3), the
@@ -691,7 +691,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
     }
 
     /// Non-storing root: inserts the Source Routing Header for `h.dst` (RFC 6554 §4.1; RFC
-    /// 6550 §9.8) and puts the first hop in the Destination Address. Returns the first hop and
+    /// 6550 §9.7) and puts the first hop in the Destination Address. Returns the first hop and
     /// the new packet.
     ///
     /// A Hop-by-Hop Options header (the RPL option) stays first: the SRH goes after it
@@ -1510,8 +1510,8 @@ mod tests {
         ip::rpi(p, &ip::parse(p).unwrap()).unwrap().unwrap().0
     }
 
-    /// A DAO for `target`: storing mode (no parent address, RFC 6550 §9.7) or non-storing
-    /// with the target's parent (§9.8).
+    /// A DAO for `target`: storing mode (no parent address, RFC 6550 §9.8) or non-storing
+    /// with the target's parent (§9.7).
     fn dao(target: Ipv6Addr, parent: Option<Ipv6Addr>) -> Vec<u8> {
         let t = target.octets();
         let opts = [
@@ -1955,7 +1955,7 @@ mod tests {
 
     #[test]
     fn non_storing_root_tunnels_a_meters_packet_to_another_meter() {
-        // RFC 9008 §8.3.1 (Figure 33): A's packet to B climbs to the root with A's option
+        // RFC 9008 §8.3.1 (Table 30): A's packet to B climbs to the root with A's option
         // (RPI1); the root sends it down inside an outer header with the route and its own
         // option (RPI2); RPI1 stays inside, untouched.
         let now = Instant::from_secs(3);
@@ -2018,7 +2018,8 @@ mod tests {
         };
         // A reading from A to the server, SenderRank 3 (A's), RPL option of type 0x23.
         let up = with_rpi(&reading(ga, SERVER), false, false, false, 3);
-        // RFC 9008 §8.2.1: the option goes out, SenderRank 0; the rest is unchanged.
+        // RFC 9008 §8.2.1: the option goes out, SenderRank 0 (the root forces it to zero
+        // toward the Internet, RFC 9008 §6); the rest is unchanged.
         let mut r = root_at(true);
         r.deliver_or_forward(now, up.clone(), true, Some(a_ext), 100);
         let out = r.uplink_out.pop_front().expect("sent to the uplink");

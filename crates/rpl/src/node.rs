@@ -141,11 +141,11 @@ pub struct Stats {
     pub targets_not_readvertised: u32,
     /// Parent selections that would have taken a neighbour of our own sub-DODAG (storing
     /// mode: the next hop of a downward route we hold, or a target we store) and did not
-    /// (RFC 6550 §3.5.1, §9.8).
+    /// (RFC 6550 §3.5.2, §9.8).
     pub parent_in_subdodag_skipped: u32,
     /// Parent selections that would have taken a neighbour ranked above us, or at least
     /// MinHopRankIncrease above the rank of our last DIO (where a child of ours ranks), and
-    /// did not (RFC 6550 §3.5.1, §8.2.1).
+    /// did not (RFC 6550 §3.5.1, §3.5.2, §8.2.1).
     pub parent_rank_not_lower_skipped: u32,
 }
 
@@ -783,7 +783,7 @@ impl RplNode {
     /// Not the root: sends this node's own DAO again after the usual short random delay
     /// (`Config::dao_delay`), before its refresh is due. For a node with reason to think its
     /// downward route is missing on the way to the root: in storing mode a DAO-ACK covers only
-    /// the first hop (RFC 6550 §9.3), and §9.5 lets a node send a DAO when it needs to.
+    /// the first hop (RFC 6550 §9.3), and §9.6 lets a node send a DAO when it needs to.
     pub fn resend_dao(&mut self, now: Instant) -> Result<()> {
         self.touch(now);
         if self.cfg.role == Role::Root {
@@ -1362,7 +1362,7 @@ impl RplNode {
     }
 
     /// Whether `n` is known to be our child (storing mode): the next hop of a downward route
-    /// we hold. Taking it as parent would close a two-node loop (RFC 6550 §3.5.1: a node of
+    /// we hold. Taking it as parent would close a two-node loop (RFC 6550 §3.5.2: a node of
     /// greater rank "may in fact be in the sub-DODAG"; here it is known to be, from its DAOs,
     /// §9.8). Deeper descendants are not looked up among the targets we store: with long
     /// route lifetimes and large tables, stale entries for meters that have long moved away
@@ -1378,7 +1378,7 @@ impl RplNode {
     ///
     /// `strict` applies the loop-avoidance rules to every neighbour but the preferred parent:
     /// - (storing mode) a neighbour that is our child is never taken ([`Self::in_sub_dodag`]);
-    /// - a neighbour ranked above us may be our descendant (RFC 6550 §3.5.1), and so may one
+    /// - a neighbour ranked above us may be our descendant (RFC 6550 §3.5.2), and so may one
     ///   ranked MinHopRankIncrease or more above the rank we advertised ([`Self::advertised`]):
     ///   a child derives its rank from the one we advertised, at least MinHopRankIncrease
     ///   above it (§3.5.1, §8.2.1), and keeps it until our next DIO reaches it — a DIO it
@@ -1387,7 +1387,7 @@ impl RplNode {
     ///   shortens that window; this closes it).
     ///
     /// Ranks are compared as they are, not by DAGRank: excluding equal-DAGRank siblings as
-    /// well (§3.5.1 calls them unsafe too) leaves a node whose parent fails with no
+    /// well (§3.5.2 calls them unsafe too) leaves a node whose parent fails with no
     /// candidate far more often under MRHOF, and the local repairs that follow cost more
     /// joins (2,000 meters: four to ten times the local repairs) than the sibling loops
     /// they avoid; such a sibling is no descendant by either bound above.

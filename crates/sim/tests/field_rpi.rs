@@ -179,8 +179,8 @@ fn a_meter_does_not_take_its_own_child_as_parent() {
     assert_ne!(f.meter(1).rpl_parent(), Some(ip::link_local(ext_addr(2))));
     assert!(f.meter(1).rpl_stats().unwrap().parent_in_subdodag_skipped > skipped);
     // Non-storing mode: without its parent meter 1 detaches (local repair, RFC 6550
-    // §8.2.2.5), and after it only DIOs heard since count, from nodes ranked below where it
-    // was: meter 2's earlier claim does not make it a parent.
+    // §8.2.2.5, §8.2.2.6), and after it only DIOs heard since count, from nodes ranked below
+    // where it was: meter 2's earlier claim does not make it a parent.
     let mut f = joined_line_in(true, Mop::NonStoring);
     tempt_into_loop(&mut f);
     assert_ne!(f.meter(1).rpl_parent(), Some(ip::link_local(ext_addr(2))));

@@ -964,7 +964,7 @@ fn rpi_of(packet: &[u8], ctx: &ContextTable) -> Option<Rpi6LoRhRepr> {
 }
 
 /// Rewrites the IPHC + NHC header `out[..c.header_len]` of `packet`, whose RPI is `rpi`,
-/// into RPI-6LoRH + IPHC (RFC 8138 §6.3, §7) at `out[lead..]` when the packet's Hop-by-Hop
+/// into RPI-6LoRH + IPHC (RFC 8138 §6.3, §3.2.1) at `out[lead..]` when the packet's Hop-by-Hop
 /// header holds only the RPI and went out as LOWPAN_NHC EID 0 right after the IPHC;
 /// `out[..lead]` is left for the caller (the page switch). The Hop-by-Hop header is then elided: the IPHC's next header
 /// (inline, or the NHC that follows) is the one the Hop-by-Hop header named. Returns the
@@ -1034,7 +1034,7 @@ fn rpi_to_6lorh(
 
 /// [`decompress_header`] for a payload that starts with the page-1 switch (RFC 8025 §3):
 /// SRH-6LoRH headers (RFC 8138 §5.1), then an RPI-6LoRH (RFC 8138 §6.3), one of them at
-/// least, then LOWPAN_IPHC (page 1 keeps its page-0 dispatch, RFC 8138 §7). The IPHC is
+/// least, then LOWPAN_IPHC (page 1 keeps its page-0 dispatch, RFC 9008 §4.3). The IPHC is
 /// decompressed and the extension headers the 6LoRH stand for put in after the IPv6 header
 /// by [`put_6lorh_headers`].
 #[inline(never)]

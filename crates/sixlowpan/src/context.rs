@@ -46,7 +46,7 @@ pub struct ContextTable {
     /// The upper 64 bits of context 0 when it is a /64 usable for compression (the usual
     /// case, checked without 128-bit masks).
     context0_prefix64: Option<u64>,
-    /// The RPL option type an RPI-6LoRH stands for (RFC 9008 §4.1.3).
+    /// The RPL option type an RPI-6LoRH stands for (RFC 9008 §4.3).
     rpi_option_type: u8,
     /// The DODAG root's address, which an IP-in-IP 6LoRH may elide (RFC 8138 §7).
     root: Option<Ipv6Addr>,
@@ -96,8 +96,8 @@ impl ContextTable {
 
     /// The RPL option type (RFC 6553 §3) a decompressed RPI-6LoRH (RFC 8138 §6.3) becomes,
     /// and the only one the compressor turns into an RPI-6LoRH: 0x23 by default
-    /// (RFC 9008 §11.1). RFC 9008 §4.1.3 has a decompressor use the type in force in its
-    /// DODAG, 0x23 or 0x63, which the root announces (RFC 9008 §4.1.2), so it is state
+    /// (RFC 9008 §11.1). RFC 9008 §4.3 has a decompressor use the type in force in its
+    /// DODAG, 0x23 or 0x63, which the root announces (RFC 9008 §4.1.3), so it is state
     /// shared on the link like the contexts.
     pub fn rpi_option_type(&self) -> u8 {
         self.rpi_option_type

@@ -36,7 +36,7 @@
 //! - [x] RFC 8138 RPI-6LoRH (§6.3) on page 1 (RFC 8025 §3 page switch 0xf1): a Hop-by-Hop
 //!   header holding only the RPL option is sent as 3 to 5 octets (I and K elide instance 0
 //!   and a zero rank low octet) when [`CompressOptions::rfc8138`] is set; always decompressed,
-//!   into the option type of [`ContextTable::rpi_option_type`] (RFC 9008 §4.1.3)
+//!   into the option type of [`ContextTable::rpi_option_type`] (RFC 9008 §4.3)
 //! - [x] RFC 8138 SRH-6LoRH (§5.1, Types 0 to 4) for an RPL Source Routing Header
 //!   (RFC 6554 §3) with [`CompressOptions::rfc8138`]: the final destination goes in
 //!   LOWPAN_IPHC and the hops before it, from the one the frame is sent to, as the shortest
@@ -52,7 +52,7 @@
 //!   used when the outer header has Traffic Class and Flow Label 0 and at most the RPL option
 //!   before the inner header (see [`compress::ipinip`])
 //! - [ ] Other 6LoRH: BIER; other Elective 6LoRH are refused rather than skipped
-//!   (RFC 8138 §5.2)
+//!   (RFC 8138 §4.1)
 //! - [ ] RFC 8931 RFRAG
 //! - [ ] RFC 7400 GHC
 //!

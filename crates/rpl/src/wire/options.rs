@@ -249,7 +249,7 @@ pub enum OptionRepr<'a> {
 
 /// Flag bits of the DODAG Configuration option's first data octet (RFC 6550 §6.7.6).
 pub mod dodag_config_flags {
-    /// T: "Turn on RFC8138 Compression", bit 2 (RFC 9035 §3, §6).
+    /// T: "Enable Compression per RFC 8138", bit 2 (RFC 9035 §3, §6).
     pub const T: u8 = 0x20;
 }
 

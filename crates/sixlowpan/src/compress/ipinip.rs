@@ -11,7 +11,7 @@
 //!
 //! `F1 | SRH-6LoRH… | RPI-6LoRH | IP-in-IP-6LoRH | LOWPAN_IPHC (inner) | NHC… | payload`
 //!
-//! This is the order of RFC 9008 §4.3 (Figure 5): the 6LoRH before the IP-in-IP 6LoRH are
+//! This is the order of RFC 9008 §4.3 (Figure 2): the 6LoRH before the IP-in-IP 6LoRH are
 //! the outer header's, and the receiver that removes it removes them too, leaving the inner
 //! packet as plain LOWPAN_IPHC.
 //!

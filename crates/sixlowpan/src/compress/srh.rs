@@ -3,12 +3,12 @@
 //!
 //! An RFC 6554 packet on its way down names the hop it is addressed to in the IPv6
 //! Destination Address and the hops still to visit, ending with the final destination, in
-//! the Source Routing Header. RFC 8138 §5.1 carries the same route differently: the
+//! the Source Routing Header. RFC 8138 §5.2.2 carries the same route differently: the
 //! LOWPAN_IPHC destination is the final destination, and the SRH-6LoRH headers list the
 //! hops before it, starting with the one the frame is sent to (which consumes its own
 //! entry). Each compressed hop is coalesced with the hop before it, the first with the
 //! root's address: the IPv6 source, since the root sends these packets itself without an
-//! IP-in-IP 6LoRH (RFC 8138 §5.1, §7).
+//! IP-in-IP 6LoRH (RFC 8138 §5.4).
 //!
 //! Compression takes this form only when decompression rebuilds the packet bit for bit: every
 //! address of the routing header is still to be visited (Segments Left = n; a router drops the

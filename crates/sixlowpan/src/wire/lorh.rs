@@ -4,7 +4,7 @@
 //!
 //! - Page switch (RFC 8025 §3): `1111 Page(4)`; [`PAGE_1_DISPATCH`] (`0xf1`) selects page 1,
 //!   where `10xxxxxx` starts a 6LoRH (RFC 8138 §4) and LOWPAN_IPHC keeps its page-0 value.
-//! - 6LoRH formats (RFC 8138 §5): Critical `100 Size(5) Type(8)`, Elective
+//! - 6LoRH formats (RFC 8138 §4.2, §4.1): Critical `100 Size(5) Type(8)`, Elective
 //!   `101 Length(5) Type(8)`.
 //! - RPI-6LoRH (RFC 8138 §6.3, Critical, Type 5): `100 O R F I K`, Type = 5, then the
 //!   RPLInstanceID (1 octet, absent when I = 1: the instance is 0), then the SenderRank
@@ -15,7 +15,7 @@
 //!   Size + 1 compressed addresses of 1, 2, 4, 8 or 16 octets each (Type 0, 1, 2, 3, 4).
 //!   A compressed address stands for its reference address with the trailing octets
 //!   replaced by the ones carried ([`coalesce`]); the reference of the first hop is the
-//!   root's address (the IPv6 source of a packet the root sends, RFC 8138 §5.1), and that of
+//!   root's address (the IPv6 source of a packet the root sends, RFC 8138 §5.4), and that of
 //!   every later hop the hop before it, across consecutive SRH-6LoRH headers. So one header
 //!   takes 3 to 514 octets.
 //! - IP-in-IP 6LoRH (RFC 8138 §7, Elective, Type 6): `101 Length(5)`, Type = 6, the Hop
@@ -29,9 +29,9 @@ use core::net::Ipv6Addr;
 
 /// Page switch to page 1 (RFC 8025 §3: `1111 xxxx` selects page `xxxx`).
 pub const PAGE_1_DISPATCH: u8 = 0xf1;
-/// The 3-bit class of a Critical 6LoRH (RFC 8138 §5.1), in the top bits of its first octet.
+/// The 3-bit class of a Critical 6LoRH (RFC 8138 §4.2), in the top bits of its first octet.
 pub const CRITICAL_CLASS: u8 = 0b100;
-/// The 3-bit class of an Elective 6LoRH (RFC 8138 §5.2).
+/// The 3-bit class of an Elective 6LoRH (RFC 8138 §4.1).
 pub const ELECTIVE_CLASS: u8 = 0b101;
 /// 6LoRH Type of the RPI-6LoRH (RFC 8138 §6.3, §10.2).
 pub const TYPE_RPI: u8 = 5;
@@ -74,7 +74,7 @@ pub fn srh_type_for(addr: &Ipv6Addr, reference: &Ipv6Addr) -> u8 {
 }
 
 /// The address a compressed SRH-6LoRH entry stands for: `reference` with its last
-/// `compressed.len()` octets replaced by `compressed` (RFC 8138 §5.1). An entry longer than
+/// `compressed.len()` octets replaced by `compressed` (RFC 8138 §4.3.1). An entry longer than
 /// 16 octets keeps its last 16.
 pub fn coalesce(reference: &Ipv6Addr, compressed: &[u8]) -> Ipv6Addr {
     let mut a = reference.octets();
@@ -586,7 +586,7 @@ impl fmt::Display for Srh6LoRhRepr<'_> {
     }
 }
 
-/// 6LoRH Type of the IP-in-IP 6LoRH (RFC 8138 §7, §10.2).
+/// 6LoRH Type of the IP-in-IP 6LoRH (RFC 8138 §7, §10.3).
 pub const TYPE_IP_IN_IP: u8 = 6;
 /// Most octets of an IP-in-IP 6LoRH (a 16-octet Encapsulator Address).
 pub const IP_IN_IP_MAX_LEN: usize = 3 + 16;
@@ -831,7 +831,7 @@ mod tests {
     use crate::test_gens::rpi_6lorh_repr;
     use proptest::prelude::*;
 
-    // RFC 8138 §6.3 Figure 10 (generic form, I = 0, K = 0): O = 1, instance 0x1e,
+    // RFC 8138 §6.3 Figure 13 (least compressed form, I = 0, K = 0): O = 1, instance 0x1e,
     // SenderRank 0x0301.
     static FULL: [u8; 5] = [
         0x90, // 100 (Critical) | O=1 R=0 F=0 I=0 K=0
