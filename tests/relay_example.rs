@@ -309,14 +309,14 @@ fn channel_plan_run_sends_each_unicast_on_its_receivers_home_channel() {
 
 #[test]
 fn mesh_context_run_decodes_with_the_printed_command() {
-    // With `--mesh-context` readings leave their source prefix out (SAC = 1); the command
-    // the example prints gives tshark the context, so the addresses come out whole.
+    // By default the example's devices compress the mesh prefix: readings leave their
+    // source prefix out (SAC = 1), and the command the example prints gives tshark the
+    // context, so the addresses come out whole.
     let dir = std::env::temp_dir().join(format!("relay-example-ctx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("field.pcap");
     let opts = RunOptions {
         pcap: Some(pcap.clone()),
-        mesh_context: true,
         ..RunOptions::default()
     };
     let s = scenario("random", 8, 3);

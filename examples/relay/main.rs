@@ -103,11 +103,12 @@ struct Cli {
     /// announces it with the T flag of its DODAG Configuration option (RFC 9035 §3).
     #[arg(long)]
     rfc8138: bool,
-    /// Every device compresses addresses in the mesh prefix with 6LoWPAN context 0 (RFC 6282
-    /// §3.1.1), learnt from the DODAG's Prefix Information option. Wireshark needs the
-    /// context to decode such packets: `-o 6lowpan.context0:2001:db8:a::/64`.
+    /// Carry the mesh prefix inline in every routed packet instead of compressing it with
+    /// 6LoWPAN context 0 (RFC 6282 §3.1.1), which every device otherwise learns from the
+    /// DODAG's Prefix Information option. Wireshark needs the context to decode compressed
+    /// addresses: `-o 6lowpan.context0:2001:db8:a::/64` (in the printed command).
     #[arg(long)]
-    mesh_context: bool,
+    no_mesh_context: bool,
     /// The uplink is down between T1 and T2 (simulated seconds), e.g. 60..90.
     #[arg(long, value_name = "T1..T2", value_parser = parse_range)]
     uplink_down: Option<(f64, f64)>,
@@ -170,7 +171,7 @@ fn main() -> Result<()> {
         verbose: !cli.json,
         no_rpl_option: cli.no_rpl_option,
         rfc8138: cli.rfc8138,
-        mesh_context: cli.mesh_context,
+        no_mesh_context: cli.no_mesh_context,
     };
     if !cli.json {
         println!(

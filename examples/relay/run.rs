@@ -56,8 +56,9 @@ pub struct RunOptions {
     /// The RPL option as an RPI-6LoRH (RFC 8138 §6.3) and source routes as SRH-6LoRH
     /// (RFC 8138 §5.1) where shorter (`FieldTuning::rfc8138`).
     pub rfc8138: bool,
-    /// 6LoWPAN context 0 on the mesh prefix on every device (`FieldTuning::mesh_context`).
-    pub mesh_context: bool,
+    /// No 6LoWPAN context for the mesh prefix (`FieldTuning::mesh_context` off): addresses
+    /// inline, as a device that knows no context sends them.
+    pub no_mesh_context: bool,
 }
 
 /// Per-meter join timings (simulated seconds; first occurrence of each phase).
@@ -176,9 +177,7 @@ fn build(s: &Scenario, opts: &RunOptions) -> Result<(Sim<Device, UtilityServers>
     if opts.rfc8138 {
         tuning.rfc8138 = Some(true);
     }
-    if opts.mesh_context {
-        tuning.mesh_context = Some(true);
-    }
+    tuning.mesh_context = Some(!opts.no_mesh_context);
     tuning.channel_plan = tuning.channel_plan.or(s.channel_plan());
     let (mut nodes, mut servers) = field_nodes_tuned(
         s.meters,

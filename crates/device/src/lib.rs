@@ -80,7 +80,7 @@
 //!   to what they originate through the DODAG and by the relay to what it originates into
 //!   it; validated on every forwarded packet that carries it (RFC 6550 §11.2.2: R on a
 //!   first rank error, drop on a second, F back to the parent in storing mode); toward the
-//!   uplink kept with SenderRank 0 (RFC 9008 §7.2.1, §8.2.1; by default in non-storing mode,
+//!   uplink kept with SenderRank 0 (RFC 9008 §7.2.1, §8.2.1; by default in both modes,
 //!   [`RelayConfigDevice::rpl_option_to_uplink`]) or taken out. Counters in [`PolicyStats`] (`rpl_*`); switch
 //!   [`MeterConfig::rpl_option`] / [`RelayConfigDevice::rpl_option`].
 //! - [x] RPL option on packets from the uplink into the mesh by IPv6-in-IPv6 encapsulation at

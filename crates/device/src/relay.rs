@@ -139,8 +139,9 @@ pub struct RelayConfigDevice {
     /// (Tables 10 and 24) have the root modify the RPI of a packet for the Internet and
     /// not remove it, which only its source, or the end of a tunnel, may do (RFC 8200 §4);
     /// nodes outside skip the option (type 0x23, RFC 9008 §4.2). A type-0x63 option is
-    /// always taken out. `None` (the default): on in non-storing mode, off in storing mode,
-    /// whose servers and figures predate it.
+    /// always taken out. `None` (the default): on, in both modes (RFC 9008 Table 10 for
+    /// storing mode, Table 24 for non-storing); `Some(false)` takes a type-0x23 option out
+    /// too, for servers behind firewalls that drop packets with Hop-by-Hop options.
     pub rpl_option_to_uplink: Option<bool>,
 }
 
@@ -311,9 +312,7 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
             rpl_option_type: cfg.rpl_option_type,
             rfc8138: cfg.rfc8138,
             rpl_tunnel_from_uplink: cfg.rpl_option_from_uplink,
-            rpl_option_to_uplink: cfg
-                .rpl_option_to_uplink
-                .unwrap_or(cfg.mop == Mop::NonStoring),
+            rpl_option_to_uplink: cfg.rpl_option_to_uplink.unwrap_or(true),
             mesh_context: cfg.mesh_context,
         };
         let mut stack = Stack::new(sc, true, rng);
