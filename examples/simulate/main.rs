@@ -57,7 +57,9 @@ struct Args {
     /// A single run of N meters on one thread, with wall time and memory per meter.
     #[arg(long)]
     scale: Option<usize>,
-    /// With `--scale`: write every frame to this pcap (802.15.4 TAP, FCS included).
+    /// With `--scale`: write every frame to this pcap (802.15.4 TAP, FCS included; tshark
+    /// decodes it with the relay example's command: the key rows and
+    /// `-o 6lowpan.context0:2001:db8:a::/64`).
     #[arg(long)]
     pcap: Option<PathBuf>,
     /// With `--scale`: stop once every meter is operational (bytes of the join alone).

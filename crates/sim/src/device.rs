@@ -713,6 +713,11 @@ impl FieldTuning {
     /// 2,000 meters around a central relay (10–11 hops), one simulated hour, seeds 1–6: 1,301 /
     /// 1,592 / 1,269 / 1,549 / 1,212 / 1,186 joined (8,109 in all), against 1,407 / 1,277 /
     /// 1,403 / 1,033 / 1,178 / 1,071 (7,369) with the settings before them.
+    ///
+    /// Every device compresses the mesh prefix with 6LoWPAN context 0 (`mesh_context`): at
+    /// 2,000 meters (seeds 1–3, one hour) 1,553 / 1,535 / 1,747 joined with it and 1,469 /
+    /// 1,596 / 1,622 without, more after ten minutes in every seed (412 / 428 / 388 against
+    /// 390 / 414 / 350).
     pub fn large_network() -> Self {
         FieldTuning {
             reading_period: Some(Duration::from_secs(1800)),
@@ -758,7 +763,7 @@ impl FieldTuning {
             rpl_option_rank: None,
             rpl_option_from_uplink: None,
             rfc8138: None,
-            mesh_context: None,
+            mesh_context: Some(true),
         }
     }
 
