@@ -1489,6 +1489,27 @@ mod tests {
         (r, dodag, g)
     }
 
+    #[test]
+    fn mesh_context_follows_the_dodag_prefix() {
+        let now = Instant::from_secs(1);
+        let (mut r, _, _) = ns_root_chain(now, 1, false);
+        // Off: no context, whatever the DODAG.
+        r.sync_root();
+        assert_eq!(r.ctx.get(0), None);
+        // On: context 0 is the DODAG's /64 (the root's PIO), compressing.
+        r.cfg.mesh_context = true;
+        r.sync_root();
+        let c = *r.ctx.get(0).unwrap();
+        assert_eq!((c.prefix, c.prefix_len, c.compress), (PREFIX, 64, true));
+        // Out of the DODAG: the context goes with it.
+        let rpl = r.rpl.take();
+        r.sync_root();
+        assert_eq!(r.ctx.get(0), None);
+        r.rpl = rpl;
+        r.sync_root();
+        assert_eq!(r.ctx.get(0), Some(&c));
+    }
+
     fn reading(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
         ip::build_udp(&src, &dst, AMR_TEST_PORT, AMR_TEST_PORT, 64, b"reading")
     }
