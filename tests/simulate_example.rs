@@ -220,3 +220,19 @@ fn the_mac_by_hop_ring_counts_every_node_once_and_the_relay_alone_in_ring_0() {
         assert!(r.operational <= r.nodes);
     }
 }
+
+#[test]
+fn join_times_by_ring_give_the_front_and_the_median() {
+    use amimesh_core::Instant;
+    let s = |x: i64| Some(Instant::from_secs(x));
+    // Node 0 is the relay; meters 1–6 at 1, 1, 2, 2, 2 hops and one unreachable; meter 5
+    // never joined.
+    let joined_at = [None, s(10), s(4), s(30), s(50), None, s(70)];
+    let hops = [Some(0), Some(1), Some(1), Some(2), Some(2), Some(2), None];
+    let by = sweep::join_by_ring(&joined_at, &hops);
+    assert_eq!(by.len(), 3, "{by:?}");
+    assert_eq!(by[&1], (4.0, 10.0));
+    assert_eq!(by[&2], (30.0, 50.0));
+    assert_eq!(by[&u32::MAX], (70.0, 70.0));
+    assert!(!by.contains_key(&0));
+}

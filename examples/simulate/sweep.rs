@@ -303,7 +303,7 @@ pub fn run_with(
     sim.finish_frame_sink()?;
     let st = sim.stats();
     if print_stats {
-        print_counters(&sim, n, &node_hops);
+        print_counters(&sim, n, &node_hops, &joined_at);
     }
     Ok(RunResult {
         point: Point {
@@ -591,6 +591,7 @@ fn print_counters(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
     hops: &[Option<u32>],
+    joined_at: &[Option<Instant>],
 ) {
     // Each stats type prints as `Name { field: number, … }`: sum the fields by name.
     fn add(acc: &mut BTreeMap<String, u64>, dbg: &str) {
@@ -699,7 +700,7 @@ fn print_counters(
             v.iter().filter(|(_, v)| **v > 0).collect::<Vec<_>>()
         );
     }
-    print_rings(sim, n, hops);
+    print_rings(sim, n, hops, joined_at);
 }
 
 /// The MAC counters of the nodes at one hop distance from the relay.
@@ -769,15 +770,41 @@ pub fn mac_rings(
     rings
 }
 
+/// When the meters of each hop ring became operational (`joined_at`: by node index, as
+/// [`run`] records it; `hops` as in [`mac_rings`]): the first and the median of those that
+/// did, in simulated seconds. The join advances ring by ring: the first times show the
+/// wave's front, the medians how fast a ring fills behind it.
+pub fn join_by_ring(
+    joined_at: &[Option<Instant>],
+    hops: &[Option<u32>],
+) -> BTreeMap<u32, (f64, f64)> {
+    let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for (i, t) in joined_at.iter().enumerate().skip(1) {
+        if let Some(t) = t {
+            let h = hops.get(i).copied().flatten().unwrap_or(u32::MAX);
+            by.entry(h).or_default().push(t.total_micros() as f64 / 1e6);
+        }
+    }
+    by.into_iter()
+        .filter_map(|(h, mut v)| {
+            v.sort_by(f64::total_cmp);
+            Some((h, (*v.first()?, *v.get(v.len() / 2)?)))
+        })
+        .collect()
+}
+
 fn print_rings(
     sim: &amimesh_sim::Sim<amimesh_sim::device::Device, amimesh_sim::device::UtilityServers>,
     n: usize,
     hops: &[Option<u32>],
+    joined_at: &[Option<Instant>],
 ) {
     let rings = mac_rings(sim, n, hops);
+    let joins = join_by_ring(joined_at, hops);
     println!(
         "MAC by hop ring (hops: nodes, operational, frames sent per node, retries per frame, \
-         given up without ACK %, channel access failures %, busy CCAs per frame):"
+         given up without ACK %, channel access failures %, busy CCAs per frame, \
+         first and median operational s):"
     );
     for (h, r) in &rings {
         let frames = (r.sent + r.access_failed).max(1) as f64;
@@ -786,8 +813,13 @@ fn print_rings(
         } else {
             h.to_string()
         };
+        let (first, median) = joins
+            .get(h)
+            .map_or((String::from("-"), String::from("-")), |(f, m)| {
+                (format!("{f:.0}"), format!("{m:.0}"))
+            });
         println!(
-            "  {label:>3}: {:>5} {:>5} {:>8.1} {:>5.2} {:>5.1} {:>5.1} {:>5.2}",
+            "  {label:>3}: {:>5} {:>5} {:>8.1} {:>5.2} {:>5.1} {:>5.1} {:>5.2} {first:>6} {median:>6}",
             r.nodes,
             r.operational,
             r.sent as f64 / r.nodes.max(1) as f64,
