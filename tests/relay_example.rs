@@ -185,6 +185,21 @@ fn outputs_parse_and_hold_every_meter() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Runs `s` with the default options and a capture in a fresh directory (named after
+/// `name`); checks that the run succeeded. Returns the report, the capture and its directory.
+fn run_captured(name: &str, s: &Scenario) -> (run::Report, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("relay-example-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("field.pcap");
+    let opts = RunOptions {
+        pcap: Some(pcap.clone()),
+        ..RunOptions::default()
+    };
+    let r = run::run(s, &opts).unwrap();
+    assert_eq!(r.failure, None);
+    (r, pcap, dir)
+}
+
 /// Six meters on a 2450 MHz grid with `channels` channels from 11, run with a capture:
 /// every meter joins and reports. Returns the scenario, the capture and its directory.
 fn oqpsk_grid_captured(
@@ -197,15 +212,7 @@ fn oqpsk_grid_captured(
     s.duration_s = 600.0;
     s.radio.channels = Some(channels);
     assert_eq!(s.channel(), 11);
-    let dir = std::env::temp_dir().join(format!("relay-example-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("field.pcap");
-    let opts = RunOptions {
-        pcap: Some(pcap.clone()),
-        ..RunOptions::default()
-    };
-    let r = run::run(&s, &opts).unwrap();
-    assert_eq!(r.failure, None);
+    let (r, pcap, dir) = run_captured(name, &s);
     assert!(
         r.meters
             .iter()
@@ -312,16 +319,7 @@ fn mesh_context_run_decodes_with_the_printed_command() {
     // By default the example's devices compress the mesh prefix: readings leave their
     // source prefix out (SAC = 1), and the command the example prints gives tshark the
     // context, so the addresses come out whole.
-    let dir = std::env::temp_dir().join(format!("relay-example-ctx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("field.pcap");
-    let opts = RunOptions {
-        pcap: Some(pcap.clone()),
-        ..RunOptions::default()
-    };
-    let s = scenario("random", 8, 3);
-    let r = run::run(&s, &opts).unwrap();
-    assert_eq!(r.failure, None);
+    let (_, pcap, dir) = run_captured("ctx", &scenario("random", 8, 3));
     let text = printed_tshark(
         &pcap,
         "-Y 'udp.dstport == 61617' -T fields -e 6lowpan.iphc.sac -e ipv6.src",
