@@ -196,9 +196,13 @@ pub struct MeterConfig {
     /// then on the T flag of the DODAG's Configuration option decides (RFC 9035 §4).
     /// RPI-6LoRH are always accepted. Default off.
     pub rfc8138: bool,
-    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0, learnt from the
-    /// DODAG's Prefix Information option ([`StackConfig::mesh_context`]). Every device of the
-    /// DODAG must use the same setting. Default off.
+    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0 (RFC 6282 §3.1.1:
+    /// SAC/DAC = 1, no CID byte), learnt from the DODAG's Prefix Information option (RFC 6550
+    /// §6.7.10) once the meter is in the DODAG: a global address then costs 8 octets instead
+    /// of 16, or none when its IID is that of the frame's link-layer address. RFC 6282 leaves
+    /// how nodes agree on contexts to the deployment (RFC 6775 §4.2 carries them in Router
+    /// Advertisements), so every device of the DODAG must use the same setting. Link-local
+    /// traffic, such as the join's PANA, never uses it. Default off.
     pub mesh_context: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default

@@ -111,9 +111,11 @@ pub struct RelayConfigDevice {
     /// 281.9 s; 2,000 meters around a central relay (seeds 1–3, one hour) put 2–29 % fewer
     /// bytes on air but 1,276/1,537/1,247 meters joined against 1,301/1,592/1,269.
     pub rfc8138: bool,
-    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0, the prefix the relay
-    /// advertises in its DIOs' Prefix Information option ([`StackConfig::mesh_context`]). Every device of the
-    /// DODAG must use the same setting. Default off.
+    /// Compress addresses in the DODAG's prefix with 6LoWPAN context 0 (RFC 6282 §3.1.1): the
+    /// prefix the relay advertises in its DIOs' Prefix Information option (RFC 6550 §6.7.10),
+    /// on the mesh side and on what it forwards from the uplink. The meters must run with the
+    /// same setting ([`MeterConfig::mesh_context`](crate::MeterConfig::mesh_context)).
+    /// Default off.
     pub mesh_context: bool,
     /// The unit of the RPL option's SenderRank and of the rank check on forwarded packets
     /// (`amimesh_rpl::Config::rpi_rank`); every node of the DODAG must use the same. Default
