@@ -135,6 +135,22 @@ fn a_grid_on_the_2450_mhz_phy_joins_on_that_phy() {
     );
     let r = sweep::run(&s, amimesh_core::Duration::from_secs(g.limit_s)).unwrap();
     assert_eq!((r.joined, r.reported), (12, 12));
+    // The phases CSV: every meter once operational, at its hops from the relay.
+    let csv = sweep::phases_csv(&r);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("seconds,meter,hops,event"));
+    let mut operational = std::collections::BTreeSet::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), 4, "{l}");
+        let i: usize = f[1].parse().unwrap();
+        assert!((1..=12).contains(&i), "{l}");
+        assert_eq!(f[2], r.node_hops[i].unwrap().to_string(), "{l}");
+        if f[3] == "operational" {
+            assert!(operational.insert(i), "{l}");
+        }
+    }
+    assert_eq!(operational.len(), 12);
     // A sweep file names the PHY as the scenario files do.
     let path = std::env::temp_dir().join(format!("amimesh-sweep-phy-{}.toml", std::process::id()));
     std::fs::write(&path, "meters = [10]\nseeds = [1]\nphy = \"o-qpsk-2450\"\n").unwrap();

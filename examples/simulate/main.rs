@@ -94,7 +94,8 @@ struct Args {
     #[arg(long)]
     defaults: bool,
     /// With `--scale`: write every meter's join progress (scan results, PANA, MLE, RPL
-    /// events) to this CSV (`seconds,meter,event`).
+    /// events) to this CSV (`seconds,meter,hops,event`; hops from the relay over good links,
+    /// empty when none reaches the meter).
     #[arg(long)]
     phases: Option<PathBuf>,
     /// With `--scale`: decode every frame on air and print the bytes by phase and message
@@ -587,11 +588,7 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     let after = r.rss_end_kb;
     std::fs::write(&a.csv, sweep::csv(std::slice::from_ref(&r)))?;
     if let Some(p) = &a.phases {
-        let mut out = String::from("seconds,meter,event\n");
-        for (t, i, e) in &r.phases {
-            out.push_str(&format!("{t:.3},{i},{e}\n"));
-        }
-        std::fs::write(p, out)?;
+        std::fs::write(p, sweep::phases_csv(&r))?;
     }
     println!(
         "{n} meters, {} hops: {}/{n} joined, all at {:?} s simulated, {}/{n} reported; \

@@ -330,6 +330,22 @@ pub fn run_with(
 }
 
 /// The name of a join-progress event, `None` for the others.
+/// The run's join progress as CSV: `seconds,meter,hops,event`, one row per event in time
+/// order, with the meter's hops from the relay over good links (empty when none reaches it).
+pub fn phases_csv(r: &RunResult) -> String {
+    let mut out = String::from("seconds,meter,hops,event\n");
+    for (t, i, e) in &r.phases {
+        let hops = r
+            .node_hops
+            .get(*i)
+            .copied()
+            .flatten()
+            .map_or(String::new(), |h| h.to_string());
+        out.push_str(&format!("{t:.3},{i},{hops},{e}\n"));
+    }
+    out
+}
+
 fn phase_name(e: &MeterEvent) -> Option<&'static str> {
     Some(match e {
         MeterEvent::PreSelected { .. } => "pre_selected",
