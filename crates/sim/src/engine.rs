@@ -1418,12 +1418,11 @@ impl<N: Node, S: Server> Sim<N, S> {
             let cause = if lock.corrupted {
                 Some(LossCause::Collision)
             } else {
-                let prr = crate::medium::prr_from_log(ln_bit_ok, psdu_len);
                 let extra = self.cfg.radio.extra_loss;
                 let Some(r) = self.radios.get_mut(to.index()) else {
                     continue;
                 };
-                if r.rng.unit() >= prr {
+                if crate::medium::fails_prr(r.rng.unit(), ln_bit_ok, psdu_len) {
                     Some(LossCause::Fading)
                 } else if extra > 0.0 && r.rng.chance(extra) {
                     Some(LossCause::ExtraLoss)
@@ -1526,7 +1525,7 @@ impl<N: Node, S: Server> Sim<N, S> {
             );
             return;
         }
-        let rssi_dbm = rssi.round().clamp(-128.0, 127.0) as i8;
+        let rssi_dbm = round_dbm(rssi);
         self.stats.delivered += 1;
         self.trace.record(
             self.now,
@@ -1879,10 +1878,61 @@ fn acks(f: &AckFilter, dst_pan: Option<PanId>, dst: LinkAddr) -> bool {
     pan_ok && addr_ok
 }
 
+/// `rssi.round().clamp(-128.0, 127.0) as i8` (rounding half away from zero, NaN to 0), by
+/// integer conversion: `round` is a library call on targets without SSE4.1, and this runs for
+/// every delivered frame.
+fn round_dbm(rssi: f64) -> i8 {
+    // The bounds are integers, so clamping before rounding gives the same result.
+    let c = rssi.clamp(-128.0, 127.0);
+    // Truncates towards zero (NaN gives 0); `c - t` is exact for |c| ≤ 128.
+    let t = c as i32;
+    let frac = c - f64::from(t);
+    let r = if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    };
+    r as i8
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
     use super::*;
+
+    #[test]
+    fn round_dbm_rounds_and_clamps_as_f64_round() {
+        let reference = |x: f64| x.round().clamp(-128.0, 127.0) as i8;
+        let mut rng = Rng::new(5);
+        let mut xs = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            0.5,
+            -0.5,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            126.5,
+            127.49,
+            127.5,
+            -128.5,
+            -127.5,
+            -1e300,
+            1e300,
+        ];
+        for k in -300..300 {
+            let h = f64::from(k) + 0.5;
+            xs.extend([h, h.next_up(), h.next_down()]);
+        }
+        xs.extend((0..100_000).map(|_| -160.0 + 320.0 * rng.unit()));
+        for x in xs {
+            assert_eq!(round_dbm(x), reference(x), "{x}");
+        }
+    }
 
     #[test]
     fn the_event_queue_gives_events_in_time_then_schedule_order() {
