@@ -124,7 +124,7 @@ pub struct NodeRadioStats {
     pub rx_lost: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Ev {
     ServerTimer { generation: u64 },
     TxBegin { node: NodeId, op: u64 },
@@ -139,91 +139,119 @@ enum Ev {
     UplinkCommand { available: bool },
 }
 
+#[derive(Clone, Copy)]
 struct Queued {
     at: Instant,
     seq: u64,
     ev: Ev,
 }
 
-impl Queued {
-    /// Earlier `(at, seq)` first; `seq` is unique, so the order is total.
-    fn before(&self, o: &Queued) -> bool {
-        (self.at, self.seq) < (o.at, o.seq)
-    }
-}
-
 /// A 4-ary min-heap laid out in a vector: the sift steps shared by [`EventQueue`] and
-/// [`TimerQueue`], which say how slots compare and what else moves when two slots swap.
-/// Four children per node halve the depth of a binary heap, and the four sit in adjacent
-/// memory.
+/// [`TimerQueue`], which say how entries are keyed and what else follows an entry that
+/// moves. Four children per node halve the depth of a binary heap, and the four sit in
+/// adjacent memory. The sifts move a hole rather than swapping at every level: each entry
+/// on the way is written once, and the sifted one once at the end.
 trait QuadHeap {
     const ARITY: usize = 4;
+    /// What a slot holds.
+    type Entry: Copy;
+    /// What orders the entries (unique per entry, so the order is total).
+    type Key: Ord;
 
-    /// Slots in use.
-    fn slots(&self) -> usize;
-    /// Whether slot `a` comes before slot `b` (`false` if either is empty).
-    fn less(&self, a: usize, b: usize) -> bool;
-    /// Exchanges two slots.
-    fn swap_slots(&mut self, a: usize, b: usize);
+    /// The slots.
+    fn entries(&self) -> &[Self::Entry];
+    /// One slot, mutably.
+    fn entry_mut(&mut self, i: usize) -> Option<&mut Self::Entry>;
+    /// An entry's key.
+    fn key(e: &Self::Entry) -> Self::Key;
+    /// Told that `e` now sits in slot `i`.
+    fn placed(&mut self, _e: &Self::Entry, _i: usize) {}
+
+    /// Writes `e` to slot `i`.
+    fn put(&mut self, i: usize, e: Self::Entry) {
+        if let Some(s) = self.entry_mut(i) {
+            *s = e;
+        }
+        self.placed(&e, i);
+    }
 
     /// Moves slot `i` up while it comes before its parent; returns where it stops.
     fn sift_up(&mut self, mut i: usize) -> usize {
+        let Some(&e) = self.entries().get(i) else {
+            return i;
+        };
+        let k = Self::key(&e);
+        let start = i;
         while i > 0 {
             let parent = (i - 1) / Self::ARITY;
-            if !self.less(i, parent) {
+            let Some(&p) = self.entries().get(parent) else {
+                break;
+            };
+            if k >= Self::key(&p) {
                 break;
             }
-            self.swap_slots(i, parent);
+            self.put(i, p);
             i = parent;
+        }
+        if i != start {
+            self.put(i, e);
         }
         i
     }
 
     /// Moves slot `i` down while a child comes before it.
     fn sift_down(&mut self, mut i: usize) {
-        let n = self.slots();
+        let Some(&e) = self.entries().get(i) else {
+            return;
+        };
+        let k = Self::key(&e);
+        let start = i;
         loop {
             let first = i * Self::ARITY + 1;
-            if first >= n {
+            let n = self.entries().len();
+            let Some(kids) = self.entries().get(first..(first + Self::ARITY).min(n)) else {
+                break;
+            };
+            let Some((j, &c)) = kids
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| Self::key(a).cmp(&Self::key(b)))
+            else {
+                break;
+            };
+            if Self::key(&c) >= k {
                 break;
             }
-            let mut min = first;
-            for c in first + 1..(first + Self::ARITY).min(n) {
-                if self.less(c, min) {
-                    min = c;
-                }
-            }
-            if !self.less(min, i) {
-                break;
-            }
-            self.swap_slots(i, min);
-            i = min;
+            self.put(i, c);
+            i = first + j;
+        }
+        if i != start {
+            self.put(i, e);
         }
     }
 }
 
 /// The pending events: a 4-ary min-heap by `(at, seq)`. As every key is unique, events
-/// leave in exactly one order whatever the heap's shape; four children per node halve the
-/// depth of a binary heap, and the four sit in adjacent memory.
+/// leave in exactly one order whatever the heap's shape.
 #[derive(Default)]
 struct EventQueue {
     heap: Vec<Queued>,
 }
 
 impl QuadHeap for EventQueue {
-    fn slots(&self) -> usize {
-        self.heap.len()
+    type Entry = Queued;
+    type Key = (Instant, u64);
+
+    fn entries(&self) -> &[Queued] {
+        &self.heap
     }
 
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.heap.get(a), self.heap.get(b)) {
-            (Some(x), Some(y)) => x.before(y),
-            _ => false,
-        }
+    fn entry_mut(&mut self, i: usize) -> Option<&mut Queued> {
+        self.heap.get_mut(i)
     }
 
-    fn swap_slots(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
+    fn key(e: &Queued) -> (Instant, u64) {
+        (e.at, e.seq)
     }
 }
 
@@ -267,26 +295,25 @@ struct TimerQueue {
 }
 
 impl QuadHeap for TimerQueue {
-    fn slots(&self) -> usize {
-        self.heap.len()
+    type Entry = (Instant, u64, NodeId);
+    type Key = (Instant, u64);
+
+    fn entries(&self) -> &[(Instant, u64, NodeId)] {
+        &self.heap
     }
 
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.key(a), self.key(b)) {
-            (Some(x), Some(y)) => x < y,
-            _ => false,
-        }
+    fn entry_mut(&mut self, i: usize) -> Option<&mut (Instant, u64, NodeId)> {
+        self.heap.get_mut(i)
     }
 
-    /// Swaps two heap slots and records the nodes' new positions.
-    fn swap_slots(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        for i in [a, b] {
-            if let Some(&(_, _, node)) = self.heap.get(i) {
-                if let Some(p) = self.pos.get_mut(node.index()) {
-                    *p = i as u32;
-                }
-            }
+    fn key(&(at, seq, _): &(Instant, u64, NodeId)) -> (Instant, u64) {
+        (at, seq)
+    }
+
+    /// Records the node's new position.
+    fn placed(&mut self, &(_, _, node): &(Instant, u64, NodeId), i: usize) {
+        if let Some(p) = self.pos.get_mut(node.index()) {
+            *p = i as u32;
         }
     }
 }
@@ -308,19 +335,17 @@ impl TimerQueue {
         self.heap.first().copied()
     }
 
-    fn key(&self, i: usize) -> Option<(Instant, u64)> {
-        self.heap.get(i).map(|&(at, seq, _)| (at, seq))
-    }
-
     /// Sets (or moves) `node`'s timer to `(at, seq)`.
     fn set(&mut self, node: NodeId, at: Instant, seq: u64) {
         let Some(&slot) = self.pos.get(node.index()) else {
             return;
         };
-        if let Some(e) = self.heap.get_mut(slot as usize) {
+        let slot = slot as usize;
+        if let Some(e) = self.heap.get_mut(slot) {
             *e = (at, seq, node);
-            let i = self.sift_up(slot as usize);
-            self.sift_down(i);
+            if self.sift_up(slot) == slot {
+                self.sift_down(slot);
+            }
         } else {
             self.heap.push((at, seq, node));
             let i = self.heap.len() - 1;
@@ -333,22 +358,23 @@ impl TimerQueue {
 
     /// Cancels `node`'s timer, if it has one.
     fn remove(&mut self, node: NodeId) {
-        let Some(&slot) = self.pos.get(node.index()) else {
+        let Some(p) = self.pos.get_mut(node.index()) else {
             return;
         };
-        let i = slot as usize;
+        let i = *p as usize;
         if i >= self.heap.len() {
             return;
         }
-        let last = self.heap.len() - 1;
-        self.swap_slots(i, last);
-        self.heap.pop();
-        if let Some(p) = self.pos.get_mut(node.index()) {
-            *p = NO_SLOT;
-        }
-        if i < last {
-            let j = self.sift_up(i);
-            self.sift_down(j);
+        *p = NO_SLOT;
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
+        if i < self.heap.len() {
+            // The last entry fills the hole, then goes where it belongs.
+            self.put(i, last);
+            if self.sift_up(i) == i {
+                self.sift_down(i);
+            }
         }
     }
 
