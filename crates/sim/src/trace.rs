@@ -148,6 +148,7 @@ impl Trace {
         }
     }
 
+    #[inline]
     fn mix(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.hash ^= u64::from(*b);
@@ -156,16 +157,37 @@ impl Trace {
     }
 
     /// One multiply per 64-bit word (FNV-style, word-wide).
+    #[inline]
     fn mix_u64(&mut self, v: u64) {
         self.hash = (self.hash ^ v).wrapping_mul(FNV_PRIME);
         self.hash ^= self.hash >> 32;
     }
 
-    /// Records one entry.
+    /// Records one entry. Inlined, so that at each call site only the hashing of the kind
+    /// built there remains.
+    #[inline]
     pub fn record(&mut self, at: Instant, kind: TraceKind) {
         self.count = self.count.wrapping_add(1);
         self.mix_u64(at.total_micros() as u64);
-        match &kind {
+        self.mix_kind(&kind);
+        if self.capacity > 0 {
+            self.keep(at, kind);
+        }
+    }
+
+    /// Keeps a record, dropping the oldest beyond the capacity.
+    #[inline(never)]
+    fn keep(&mut self, at: Instant, kind: TraceKind) {
+        if self.records.len() >= self.capacity {
+            self.records.pop_front();
+        }
+        self.records.push_back(TraceRecord { at, kind });
+    }
+
+    /// Folds a kind into the hash.
+    #[inline]
+    fn mix_kind(&mut self, kind: &TraceKind) {
+        match kind {
             TraceKind::TxStart {
                 node,
                 channel,
@@ -232,12 +254,6 @@ impl Trace {
                 self.mix(&[12, u8::from(*on)]);
                 self.mix_u64(u64::from(node.0));
             }
-        }
-        if self.capacity > 0 {
-            if self.records.len() >= self.capacity {
-                self.records.pop_front();
-            }
-            self.records.push_back(TraceRecord { at, kind });
         }
     }
 
