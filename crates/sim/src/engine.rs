@@ -1134,14 +1134,8 @@ impl<N: Node, S: Server> Sim<N, S> {
                     .get(&lock.air)
                     .map(|a| a.sender)
                     .unwrap_or_default();
-                self.trace.record(
-                    self.now,
-                    TraceKind::Lost {
-                        from,
-                        to: id,
-                        cause: LossCause::Interrupted,
-                    },
-                );
+                self.trace
+                    .record_lost(self.now, from, id, LossCause::Interrupted);
             }
         }
     }
@@ -1468,14 +1462,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                     if let Some(r) = self.radios.get_mut(to.index()) {
                         r.stats.rx_lost += 1;
                     }
-                    self.trace.record(
-                        self.now,
-                        TraceKind::Lost {
-                            from: sender,
-                            to,
-                            cause,
-                        },
-                    );
+                    self.trace.record_lost(self.now, sender, to, cause);
                 }
                 None => {
                     if let Some(class) = &class {
@@ -1541,27 +1528,14 @@ impl<N: Node, S: Server> Sim<N, S> {
             if let Some(r) = self.radios.get_mut(to.index()) {
                 r.stats.rx_lost += 1;
             }
-            self.trace.record(
-                self.now,
-                TraceKind::Lost {
-                    from,
-                    to,
-                    cause: LossCause::BadFcs,
-                },
-            );
+            self.trace
+                .record_lost(self.now, from, to, LossCause::BadFcs);
             return;
         }
         let rssi_dbm = round_dbm(rssi);
         self.stats.delivered += 1;
-        self.trace.record(
-            self.now,
-            TraceKind::Rx {
-                from,
-                to,
-                len: mpdu.len(),
-                rssi: rssi_dbm,
-            },
-        );
+        self.trace
+            .record_rx(self.now, from, to, mpdu.len(), rssi_dbm);
         let Some(r) = self.radios.get_mut(to.index()) else {
             return;
         };
@@ -1907,6 +1881,7 @@ fn acks(f: &AckFilter, dst_pan: Option<PanId>, dst: LinkAddr) -> bool {
 /// `rssi.round().clamp(-128.0, 127.0) as i8` (rounding half away from zero, NaN to 0), by
 /// integer conversion: `round` is a library call on targets without SSE4.1, and this runs for
 /// every delivered frame.
+#[inline]
 fn round_dbm(rssi: f64) -> i8 {
     // The bounds are integers, so clamping before rounding gives the same result.
     let c = rssi.clamp(-128.0, 127.0);

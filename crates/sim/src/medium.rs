@@ -217,6 +217,7 @@ pub fn prr_from_log(ln_bit_ok: f64, psdu_len: usize) -> f64 {
 /// clear of it (by far more than the rounding of `exp` and of the bracket) decides. Below
 /// `x = −40`, `eˣ < 2⁻⁵³`, the smallest non-zero draw, so any non-zero draw fails. Every other
 /// case computes the PRR.
+#[inline]
 pub fn fails_prr(u: f64, ln_bit_ok: f64, psdu_len: usize) -> bool {
     /// Margin against rounding, many orders of magnitude above it.
     const SLACK: f64 = 1e-12;
