@@ -110,10 +110,12 @@ mod stack;
 fn earliest<const N: usize>(
     deadlines: [Option<amimesh_core::Instant>; N],
 ) -> Option<amimesh_core::Instant> {
-    let mut best = None;
-    for t in deadlines.into_iter().flatten() {
-        if best.is_none_or(|b| t < b) {
-            best = Some(t);
+    let mut best: Option<amimesh_core::Instant> = None;
+    // By reference: a slice walk the compiler unrolls, where the array's by-value iterator
+    // keeps a live range.
+    for t in deadlines.iter().flatten() {
+        if best.is_none_or(|b| *t < b) {
+            best = Some(*t);
         }
     }
     best

@@ -464,11 +464,11 @@ impl PanaClient {
         // A plain loop rather than `flatten().min()`: a meter asks on every drain.
         let mut best = self.core.outstanding.as_ref().map(|o| o.rtx.deadline);
         for t in [self.auth_deadline, self.reauth_at, self.expiry_at]
-            .into_iter()
+            .iter()
             .flatten()
         {
-            if best.is_none_or(|b| t < b) {
-                best = Some(t);
+            if best.is_none_or(|b| *t < b) {
+                best = Some(*t);
             }
         }
         best
