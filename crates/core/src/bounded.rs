@@ -130,6 +130,30 @@ impl<K: PartialEq, V> BoundedMap<K, V> {
             }
         }
     }
+    /// The value for `key`, inserting `make()` first if the key is new; a new key in a full
+    /// map first evicts the entry that minimises `score` (as [`Self::evict_min_by_key`]).
+    /// The same as `if full && !contains { evict }; get_or_insert_with`, with one walk of the
+    /// entries when the key is present. `None` only for a map of capacity zero.
+    pub fn get_or_insert_evicting<S: Ord>(
+        &mut self,
+        key: K,
+        make: impl FnOnce() -> V,
+        score: impl Fn(&K, &V) -> S,
+    ) -> Option<&mut V> {
+        match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(i) => self.entries.get_mut(i).map(|(_, v)| v),
+            None => {
+                if self.is_full() {
+                    self.evict_min_by_key(score);
+                }
+                if self.entries.len() >= self.cap {
+                    return None;
+                }
+                self.entries.push((key, make()));
+                self.entries.last_mut().map(|(_, v)| v)
+            }
+        }
+    }
     /// `true` if `key` is present.
     pub fn contains_key(&self, key: &K) -> bool {
         self.get(key).is_some()
@@ -212,6 +236,26 @@ mod tests {
         let mut z = BoundedDeque::with_capacity(0);
         assert_eq!(z.push_back_evicting(5), Some(5));
         assert!(z.is_empty());
+    }
+
+    #[test]
+    fn get_or_insert_evicting_finds_or_makes_room() {
+        let mut m = BoundedMap::with_capacity(2);
+        let age = |_: &u8, v: &u32| *v;
+        *m.get_or_insert_evicting(1, || 10, age).unwrap() += 1;
+        assert_eq!(m.get_or_insert_evicting(2, || 5, age).copied(), Some(5));
+        // Present in a full map: found, nothing evicted, `make` not called.
+        assert_eq!(
+            m.get_or_insert_evicting(1, || unreachable!(), age).copied(),
+            Some(11)
+        );
+        assert_eq!(m.len(), 2);
+        // New in a full map: the lowest score (key 2) goes, the new key comes last.
+        assert_eq!(m.get_or_insert_evicting(3, || 30, age).copied(), Some(30));
+        let keys: Vec<u8> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [1, 3]);
+        let mut z: BoundedMap<u8, u32> = BoundedMap::with_capacity(0);
+        assert!(z.get_or_insert_evicting(1, || 1, age).is_none());
     }
 
     #[test]

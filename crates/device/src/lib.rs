@@ -105,6 +105,22 @@ mod relay;
 mod resend;
 mod stack;
 
+/// The earliest of some deadlines (`flatten().min()` as a plain loop: every node's drain asks
+/// its layers for their deadlines, so this runs once per simulated event and more).
+fn earliest<const N: usize>(
+    deadlines: [Option<amimesh_core::Instant>; N],
+) -> Option<amimesh_core::Instant> {
+    let mut best: Option<amimesh_core::Instant> = None;
+    // By reference: a slice walk the compiler unrolls, where the array's by-value iterator
+    // keeps a live range.
+    for t in deadlines.iter().flatten() {
+        if best.is_none_or(|b| *t < b) {
+            best = Some(*t);
+        }
+    }
+    best
+}
+
 pub use error::{Error, Result};
 pub use link::{LinkAwareSelector, LinkMetricConfig};
 pub use meter::{Meter, MeterConfig, MeterEvent, ParentLinkStats, Phase};
@@ -143,5 +159,24 @@ impl SecretsHeld {
             && !self.own_credential
             && self.buffered_payloads == 0
             && self.routes == 0
+    }
+}
+
+#[cfg(test)]
+mod earliest_tests {
+    use super::earliest;
+    use amimesh_core::Instant;
+
+    #[test]
+    fn earliest_is_the_minimum_of_the_deadlines_set() {
+        let t = Instant::from_micros;
+        assert_eq!(earliest::<0>([]), None);
+        assert_eq!(earliest([None, None]), None);
+        assert_eq!(
+            earliest([None, Some(t(7)), Some(t(3)), None, Some(t(5))]),
+            Some(t(3))
+        );
+        assert_eq!(earliest([Some(t(-2)), None, Some(t(9))]), Some(t(-2)));
+        assert_eq!(earliest([Some(t(4)), Some(t(4))]), Some(t(4)));
     }
 }

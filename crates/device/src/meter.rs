@@ -1311,7 +1311,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
 
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
+        crate::earliest([
             self.stack.poll_timeout(),
             self.pac.as_deref().and_then(PanaClient::poll_timeout),
             self.retry_at,
@@ -1320,10 +1320,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
             self.pre_withdrawn_until,
             self.pre_check_due(),
             self.parent_link.and_then(|l| l.retry_at),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     /// The addresses the radio acknowledges.

@@ -782,14 +782,11 @@ impl<R: RngCore + CryptoRng> FieldRelay<R> {
 
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
+        crate::earliest([
             self.stack.poll_timeout(),
             self.pac.as_deref().and_then(PanaClient::poll_timeout),
             self.retry_at,
             self.end_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 }

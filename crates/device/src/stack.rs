@@ -1278,7 +1278,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
 
     /// The earliest deadline of every layer.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        [
+        crate::earliest([
             self.mac.poll_timeout(),
             self.mle.poll_timeout(),
             self.rpl.as_ref().and_then(|r| r.poll_timeout()),
@@ -1286,10 +1286,7 @@ impl<R: RngCore + CryptoRng> Stack<R> {
             self.rx_secured.poll_timeout(),
             self.rx_unsecured.poll_timeout(),
             self.resend.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     /// The radio seam.

@@ -862,22 +862,34 @@ impl<C: MleCrypto, const N: usize> MleNode<C, N> {
 
     /// When [`MleNode::handle_timeout`] (or a delayed transmission) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let requests = self.requests.iter().map(|(_, r)| r.deadline);
-        let accepts = self.accepts.iter().map(|(_, a)| a.deadline);
-        let queued = self.queue.iter().map(|o| o.not_before);
-        let trickle = self.trickle.as_ref().map(Trickle::poll_timeout);
+        // Plain loops rather than a chain of iterators: this runs on every drain of a node.
+        let mut best: Option<Instant> = None;
+        let mut see = |t: Instant| {
+            if best.is_none_or(|b| t < b) {
+                best = Some(t);
+            }
+        };
+        for (_, r) in self.requests.iter() {
+            see(r.deadline);
+        }
+        for (_, a) in self.accepts.iter() {
+            see(a.deadline);
+        }
+        for o in self.queue.iter() {
+            see(o.not_before);
+        }
+        if let Some(t) = self.trickle.as_ref() {
+            see(t.poll_timeout());
+        }
         let timeout = self.cfg.neighbour_timeout;
-        let neighbours = self
-            .neighbours
-            .iter()
-            .filter(|_| timeout > Duration::ZERO)
-            .map(|(_, n)| n.last_heard + timeout);
-        requests
-            .chain(accepts)
-            .chain(queued)
-            .chain(trickle)
-            .chain(neighbours)
-            .min()
+        if timeout > Duration::ZERO {
+            // Adding the timeout saturates, so it keeps the order: the earliest expiry is
+            // that of the neighbour heard longest ago.
+            if let Some(oldest) = self.neighbours.iter().map(|(_, n)| n.last_heard).min() {
+                see(oldest + timeout);
+            }
+        }
+        best
     }
 
     // ---- receive handlers ---------------------------------------------------------------

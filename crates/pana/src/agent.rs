@@ -63,32 +63,34 @@ pub trait CredentialStore {
     fn revoke(&mut self, identity: &[u8]) -> bool;
 }
 
-/// A credential table in memory with a fixed capacity.
+/// A credential table in memory with a fixed capacity, ordered by identity (so that adding
+/// and looking up take logarithmic time in a table of many thousand meters).
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
-    map: BoundedMap<Identity, Credential>,
+    map: alloc::collections::BTreeMap<Identity, Credential>,
+    cap: usize,
 }
 
 impl MemoryStore {
     /// An empty store for at most `cap` identities.
     pub fn with_capacity(cap: usize) -> Self {
         MemoryStore {
-            map: BoundedMap::with_capacity(cap),
+            map: alloc::collections::BTreeMap::new(),
+            cap,
         }
     }
     /// Adds or replaces an enabled credential.
     pub fn insert(&mut self, identity: &[u8], psk: Key128) -> Result<()> {
         let id = crate::eap_psk::identity(identity).ok_or(Error::Malformed("identity"))?;
-        self.map
-            .insert(
-                id,
-                Credential {
-                    psk,
-                    status: CredentialStatus::Enabled,
-                },
-            )
-            .map(|_| ())
-            .map_err(|_| Error::TableFull)
+        let cred = Credential {
+            psk,
+            status: CredentialStatus::Enabled,
+        };
+        if self.map.len() >= self.cap && !self.map.contains_key(&id) {
+            return Err(Error::TableFull);
+        }
+        self.map.insert(id, cred);
+        Ok(())
     }
     /// Sets the status of a known identity.
     pub fn set_status(&mut self, identity: &[u8], status: CredentialStatus) -> bool {
@@ -1529,3 +1531,41 @@ impl Session {
 
 /// The port a PAA listens on.
 pub const PAA_PORT: u16 = PANA_PORT;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    #[test]
+    fn memory_store_replaces_refuses_when_full_and_revokes() {
+        let mut s = MemoryStore::with_capacity(2);
+        s.insert(b"meter-b", Key128::new([2; 16])).unwrap();
+        s.insert(b"meter-a", Key128::new([1; 16])).unwrap();
+        // Replacing a known identity needs no room and enables it again.
+        assert!(s.revoke(b"meter-a"));
+        s.insert(b"meter-a", Key128::new([3; 16])).unwrap();
+        let c = s.lookup(b"meter-a").unwrap();
+        assert_eq!(c.psk, Key128::new([3; 16]));
+        assert_eq!(c.status, CredentialStatus::Enabled);
+        // A new identity does not fit.
+        assert_eq!(
+            s.insert(b"meter-c", Key128::new([4; 16])),
+            Err(Error::TableFull)
+        );
+        assert!(s.lookup(b"meter-c").is_none());
+        assert!(!s.revoke(b"meter-c"));
+        assert!(s.revoke(b"meter-b"));
+        assert_eq!(
+            s.lookup(b"meter-b").unwrap().status,
+            CredentialStatus::Revoked
+        );
+        assert_eq!(
+            s.insert(
+                &[0u8; crate::eap_psk::MAX_IDENTITY_LEN + 1],
+                Key128::new([5; 16])
+            ),
+            Err(Error::Malformed("identity"))
+        );
+    }
+}

@@ -461,15 +461,17 @@ impl PanaClient {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.core.outstanding.as_ref().map(|o| o.rtx.deadline),
-            self.auth_deadline,
-            self.reauth_at,
-            self.expiry_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // A plain loop rather than `flatten().min()`: a meter asks on every drain.
+        let mut best = self.core.outstanding.as_ref().map(|o| o.rtx.deadline);
+        for t in [self.auth_deadline, self.reauth_at, self.expiry_at]
+            .iter()
+            .flatten()
+        {
+            if best.is_none_or(|b| *t < b) {
+                best = Some(*t);
+            }
+        }
+        best
     }
 
     // ----- internals -----

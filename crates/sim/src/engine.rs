@@ -124,7 +124,7 @@ pub struct NodeRadioStats {
     pub rx_lost: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Ev {
     ServerTimer { generation: u64 },
     TxBegin { node: NodeId, op: u64 },
@@ -139,91 +139,119 @@ enum Ev {
     UplinkCommand { available: bool },
 }
 
+#[derive(Clone, Copy)]
 struct Queued {
     at: Instant,
     seq: u64,
     ev: Ev,
 }
 
-impl Queued {
-    /// Earlier `(at, seq)` first; `seq` is unique, so the order is total.
-    fn before(&self, o: &Queued) -> bool {
-        (self.at, self.seq) < (o.at, o.seq)
-    }
-}
-
 /// A 4-ary min-heap laid out in a vector: the sift steps shared by [`EventQueue`] and
-/// [`TimerQueue`], which say how slots compare and what else moves when two slots swap.
-/// Four children per node halve the depth of a binary heap, and the four sit in adjacent
-/// memory.
+/// [`TimerQueue`], which say how entries are keyed and what else follows an entry that
+/// moves. Four children per node halve the depth of a binary heap, and the four sit in
+/// adjacent memory. The sifts move a hole rather than swapping at every level: each entry
+/// on the way is written once, and the sifted one once at the end.
 trait QuadHeap {
     const ARITY: usize = 4;
+    /// What a slot holds.
+    type Entry: Copy;
+    /// What orders the entries (unique per entry, so the order is total).
+    type Key: Ord;
 
-    /// Slots in use.
-    fn slots(&self) -> usize;
-    /// Whether slot `a` comes before slot `b` (`false` if either is empty).
-    fn less(&self, a: usize, b: usize) -> bool;
-    /// Exchanges two slots.
-    fn swap_slots(&mut self, a: usize, b: usize);
+    /// The slots.
+    fn entries(&self) -> &[Self::Entry];
+    /// One slot, mutably.
+    fn entry_mut(&mut self, i: usize) -> Option<&mut Self::Entry>;
+    /// An entry's key.
+    fn key(e: &Self::Entry) -> Self::Key;
+    /// Told that `e` now sits in slot `i`.
+    fn placed(&mut self, _e: &Self::Entry, _i: usize) {}
+
+    /// Writes `e` to slot `i`.
+    fn put(&mut self, i: usize, e: Self::Entry) {
+        if let Some(s) = self.entry_mut(i) {
+            *s = e;
+        }
+        self.placed(&e, i);
+    }
 
     /// Moves slot `i` up while it comes before its parent; returns where it stops.
     fn sift_up(&mut self, mut i: usize) -> usize {
+        let Some(&e) = self.entries().get(i) else {
+            return i;
+        };
+        let k = Self::key(&e);
+        let start = i;
         while i > 0 {
             let parent = (i - 1) / Self::ARITY;
-            if !self.less(i, parent) {
+            let Some(&p) = self.entries().get(parent) else {
+                break;
+            };
+            if k >= Self::key(&p) {
                 break;
             }
-            self.swap_slots(i, parent);
+            self.put(i, p);
             i = parent;
+        }
+        if i != start {
+            self.put(i, e);
         }
         i
     }
 
     /// Moves slot `i` down while a child comes before it.
     fn sift_down(&mut self, mut i: usize) {
-        let n = self.slots();
+        let Some(&e) = self.entries().get(i) else {
+            return;
+        };
+        let k = Self::key(&e);
+        let start = i;
         loop {
             let first = i * Self::ARITY + 1;
-            if first >= n {
+            let n = self.entries().len();
+            let Some(kids) = self.entries().get(first..(first + Self::ARITY).min(n)) else {
+                break;
+            };
+            let Some((j, &c)) = kids
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| Self::key(a).cmp(&Self::key(b)))
+            else {
+                break;
+            };
+            if Self::key(&c) >= k {
                 break;
             }
-            let mut min = first;
-            for c in first + 1..(first + Self::ARITY).min(n) {
-                if self.less(c, min) {
-                    min = c;
-                }
-            }
-            if !self.less(min, i) {
-                break;
-            }
-            self.swap_slots(i, min);
-            i = min;
+            self.put(i, c);
+            i = first + j;
+        }
+        if i != start {
+            self.put(i, e);
         }
     }
 }
 
 /// The pending events: a 4-ary min-heap by `(at, seq)`. As every key is unique, events
-/// leave in exactly one order whatever the heap's shape; four children per node halve the
-/// depth of a binary heap, and the four sit in adjacent memory.
+/// leave in exactly one order whatever the heap's shape.
 #[derive(Default)]
 struct EventQueue {
     heap: Vec<Queued>,
 }
 
 impl QuadHeap for EventQueue {
-    fn slots(&self) -> usize {
-        self.heap.len()
+    type Entry = Queued;
+    type Key = (Instant, u64);
+
+    fn entries(&self) -> &[Queued] {
+        &self.heap
     }
 
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.heap.get(a), self.heap.get(b)) {
-            (Some(x), Some(y)) => x.before(y),
-            _ => false,
-        }
+    fn entry_mut(&mut self, i: usize) -> Option<&mut Queued> {
+        self.heap.get_mut(i)
     }
 
-    fn swap_slots(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
+    fn key(e: &Queued) -> (Instant, u64) {
+        (e.at, e.seq)
     }
 }
 
@@ -267,26 +295,25 @@ struct TimerQueue {
 }
 
 impl QuadHeap for TimerQueue {
-    fn slots(&self) -> usize {
-        self.heap.len()
+    type Entry = (Instant, u64, NodeId);
+    type Key = (Instant, u64);
+
+    fn entries(&self) -> &[(Instant, u64, NodeId)] {
+        &self.heap
     }
 
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.key(a), self.key(b)) {
-            (Some(x), Some(y)) => x < y,
-            _ => false,
-        }
+    fn entry_mut(&mut self, i: usize) -> Option<&mut (Instant, u64, NodeId)> {
+        self.heap.get_mut(i)
     }
 
-    /// Swaps two heap slots and records the nodes' new positions.
-    fn swap_slots(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        for i in [a, b] {
-            if let Some(&(_, _, node)) = self.heap.get(i) {
-                if let Some(p) = self.pos.get_mut(node.index()) {
-                    *p = i as u32;
-                }
-            }
+    fn key(&(at, seq, _): &(Instant, u64, NodeId)) -> (Instant, u64) {
+        (at, seq)
+    }
+
+    /// Records the node's new position.
+    fn placed(&mut self, &(_, _, node): &(Instant, u64, NodeId), i: usize) {
+        if let Some(p) = self.pos.get_mut(node.index()) {
+            *p = i as u32;
         }
     }
 }
@@ -308,19 +335,17 @@ impl TimerQueue {
         self.heap.first().copied()
     }
 
-    fn key(&self, i: usize) -> Option<(Instant, u64)> {
-        self.heap.get(i).map(|&(at, seq, _)| (at, seq))
-    }
-
     /// Sets (or moves) `node`'s timer to `(at, seq)`.
     fn set(&mut self, node: NodeId, at: Instant, seq: u64) {
         let Some(&slot) = self.pos.get(node.index()) else {
             return;
         };
-        if let Some(e) = self.heap.get_mut(slot as usize) {
+        let slot = slot as usize;
+        if let Some(e) = self.heap.get_mut(slot) {
             *e = (at, seq, node);
-            let i = self.sift_up(slot as usize);
-            self.sift_down(i);
+            if self.sift_up(slot) == slot {
+                self.sift_down(slot);
+            }
         } else {
             self.heap.push((at, seq, node));
             let i = self.heap.len() - 1;
@@ -333,22 +358,23 @@ impl TimerQueue {
 
     /// Cancels `node`'s timer, if it has one.
     fn remove(&mut self, node: NodeId) {
-        let Some(&slot) = self.pos.get(node.index()) else {
+        let Some(p) = self.pos.get_mut(node.index()) else {
             return;
         };
-        let i = slot as usize;
+        let i = *p as usize;
         if i >= self.heap.len() {
             return;
         }
-        let last = self.heap.len() - 1;
-        self.swap_slots(i, last);
-        self.heap.pop();
-        if let Some(p) = self.pos.get_mut(node.index()) {
-            *p = NO_SLOT;
-        }
-        if i < last {
-            let j = self.sift_up(i);
-            self.sift_down(j);
+        *p = NO_SLOT;
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
+        if i < self.heap.len() {
+            // The last entry fills the hole, then goes where it belongs.
+            self.put(i, last);
+            if self.sift_up(i) == i {
+                self.sift_down(i);
+            }
         }
     }
 
@@ -1108,14 +1134,8 @@ impl<N: Node, S: Server> Sim<N, S> {
                     .get(&lock.air)
                     .map(|a| a.sender)
                     .unwrap_or_default();
-                self.trace.record(
-                    self.now,
-                    TraceKind::Lost {
-                        from,
-                        to: id,
-                        cause: LossCause::Interrupted,
-                    },
-                );
+                self.trace
+                    .record_lost(self.now, from, id, LossCause::Interrupted);
             }
         }
     }
@@ -1418,12 +1438,11 @@ impl<N: Node, S: Server> Sim<N, S> {
             let cause = if lock.corrupted {
                 Some(LossCause::Collision)
             } else {
-                let prr = crate::medium::prr_from_log(ln_bit_ok, psdu_len);
                 let extra = self.cfg.radio.extra_loss;
                 let Some(r) = self.radios.get_mut(to.index()) else {
                     continue;
                 };
-                if r.rng.unit() >= prr {
+                if crate::medium::fails_prr(r.rng.unit(), ln_bit_ok, psdu_len) {
                     Some(LossCause::Fading)
                 } else if extra > 0.0 && r.rng.chance(extra) {
                     Some(LossCause::ExtraLoss)
@@ -1443,14 +1462,7 @@ impl<N: Node, S: Server> Sim<N, S> {
                     if let Some(r) = self.radios.get_mut(to.index()) {
                         r.stats.rx_lost += 1;
                     }
-                    self.trace.record(
-                        self.now,
-                        TraceKind::Lost {
-                            from: sender,
-                            to,
-                            cause,
-                        },
-                    );
+                    self.trace.record_lost(self.now, sender, to, cause);
                 }
                 None => {
                     if let Some(class) = &class {
@@ -1516,27 +1528,14 @@ impl<N: Node, S: Server> Sim<N, S> {
             if let Some(r) = self.radios.get_mut(to.index()) {
                 r.stats.rx_lost += 1;
             }
-            self.trace.record(
-                self.now,
-                TraceKind::Lost {
-                    from,
-                    to,
-                    cause: LossCause::BadFcs,
-                },
-            );
+            self.trace
+                .record_lost(self.now, from, to, LossCause::BadFcs);
             return;
         }
-        let rssi_dbm = rssi.round().clamp(-128.0, 127.0) as i8;
+        let rssi_dbm = round_dbm(rssi);
         self.stats.delivered += 1;
-        self.trace.record(
-            self.now,
-            TraceKind::Rx {
-                from,
-                to,
-                len: mpdu.len(),
-                rssi: rssi_dbm,
-            },
-        );
+        self.trace
+            .record_rx(self.now, from, to, mpdu.len(), rssi_dbm);
         let Some(r) = self.radios.get_mut(to.index()) else {
             return;
         };
@@ -1879,10 +1878,62 @@ fn acks(f: &AckFilter, dst_pan: Option<PanId>, dst: LinkAddr) -> bool {
     pan_ok && addr_ok
 }
 
+/// `rssi.round().clamp(-128.0, 127.0) as i8` (rounding half away from zero, NaN to 0), by
+/// integer conversion: `round` is a library call on targets without SSE4.1, and this runs for
+/// every delivered frame.
+#[inline]
+fn round_dbm(rssi: f64) -> i8 {
+    // The bounds are integers, so clamping before rounding gives the same result.
+    let c = rssi.clamp(-128.0, 127.0);
+    // Truncates towards zero (NaN gives 0); `c - t` is exact for |c| ≤ 128.
+    let t = c as i32;
+    let frac = c - f64::from(t);
+    let r = if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    };
+    r as i8
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
     use super::*;
+
+    #[test]
+    fn round_dbm_rounds_and_clamps_as_f64_round() {
+        let reference = |x: f64| x.round().clamp(-128.0, 127.0) as i8;
+        let mut rng = Rng::new(5);
+        let mut xs = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            0.5,
+            -0.5,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            126.5,
+            127.49,
+            127.5,
+            -128.5,
+            -127.5,
+            -1e300,
+            1e300,
+        ];
+        for k in -300..300 {
+            let h = f64::from(k) + 0.5;
+            xs.extend([h, h.next_up(), h.next_down()]);
+        }
+        xs.extend((0..100_000).map(|_| -160.0 + 320.0 * rng.unit()));
+        for x in xs {
+            assert_eq!(round_dbm(x), reference(x), "{x}");
+        }
+    }
 
     #[test]
     fn the_event_queue_gives_events_in_time_then_schedule_order() {

@@ -208,6 +208,35 @@ pub fn prr_from_log(ln_bit_ok: f64, psdu_len: usize) -> f64 {
     (8.0 * psdu_len as f64 * ln_bit_ok).exp().clamp(0.0, 1.0)
 }
 
+/// Whether a reception whose uniform draw is `u` fails the PRR test: exactly
+/// `u >= prr_from_log(ln_bit_ok, psdu_len)` for a draw from [`Rng::unit`] (a multiple of
+/// 2⁻⁵³ in `[0, 1)`), but without the exponential wherever bounds on it decide.
+///
+/// With `x = 8·L·ln(1 − BER) ≤ 0`, Taylor's theorem with the Lagrange remainder brackets
+/// `1 + x + x²/2 + x³/6 ≤ eˣ ≤ 1 + x + x²/2`; for `x ≥ −0.5` the bracket is narrow, and a draw
+/// clear of it (by far more than the rounding of `exp` and of the bracket) decides. Below
+/// `x = −40`, `eˣ < 2⁻⁵³`, the smallest non-zero draw, so any non-zero draw fails. Every other
+/// case computes the PRR.
+#[inline]
+pub fn fails_prr(u: f64, ln_bit_ok: f64, psdu_len: usize) -> bool {
+    /// Margin against rounding, many orders of magnitude above it.
+    const SLACK: f64 = 1e-12;
+    let x = 8.0 * psdu_len as f64 * ln_bit_ok;
+    if (-0.5..=0.0).contains(&x) {
+        let upper = 1.0 + x + 0.5 * x * x;
+        let lower = upper + x * x * x / 6.0;
+        if u < lower - SLACK {
+            return false;
+        }
+        if u >= upper + SLACK {
+            return true;
+        }
+    } else if x < -40.0 && u > 0.0 {
+        return true;
+    }
+    u >= prr_from_log(ln_bit_ok, psdu_len)
+}
+
 /// Mixes a seed and an unordered node pair into one 64-bit seed (SplitMix64 finaliser).
 fn pair_seed(seed: u64, a: NodeId, b: NodeId) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -399,6 +428,33 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
         assert!(mean.abs() < 0.4, "{mean}");
         assert!((var.sqrt() - 4.0).abs() < 0.4, "{}", var.sqrt());
+    }
+
+    #[test]
+    fn fails_prr_decides_as_the_computed_prr() {
+        let mut rng = Rng::new(7);
+        let m = RadioModel::default();
+        let mut checked = 0u32;
+        for i in 0..200_000u32 {
+            // RSSIs across and beyond the transitional region, every PSDU length.
+            let rssi = -120.0 + 40.0 * rng.unit();
+            let ln = m.ln_bit_ok(rssi);
+            let len = (i % 140) as usize;
+            let prr = prr_from_log(ln, len);
+            // Draws at random, at the PRR itself and one step either side of it.
+            let step = 1.0 / (1u64 << 53) as f64;
+            let at = (prr / step).floor() * step;
+            for u in [rng.unit(), at, at + step, (at - step).max(0.0), 0.0] {
+                assert_eq!(fails_prr(u, ln, len), u >= prr, "u {u} ln {ln} len {len}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1_000_000);
+        assert!(fails_prr(0.0, f64::NEG_INFINITY, 20));
+        assert!(fails_prr(0.0, f64::NEG_INFINITY, 0));
+        assert!(!fails_prr(0.5, 0.0, 20));
+        assert!(fails_prr(0.5, -1.0, 20));
+        assert!(!fails_prr(0.5, -1e-9, 20));
     }
 
     #[test]

@@ -197,11 +197,18 @@ impl LinkGraph {
         for (i, v) in adj.iter_mut().enumerate() {
             let a = NodeId::from(i);
             for l in links.from(a) {
-                if model.prr(l.rssi_dbm, ref_len) < min_prr {
+                let prr = model.prr(l.rssi_dbm, ref_len);
+                if prr < min_prr {
                     continue;
                 }
                 let back = links.rssi(l.to, a).unwrap_or(f64::NEG_INFINITY);
-                if model.prr(back, ref_len) >= min_prr {
+                // Symmetric links (every log-distance link) have the same PRR both ways.
+                let back_prr = if back.to_bits() == l.rssi_dbm.to_bits() {
+                    prr
+                } else {
+                    model.prr(back, ref_len)
+                };
+                if back_prr >= min_prr {
                     v.push(l.to);
                 }
             }

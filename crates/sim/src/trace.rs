@@ -148,6 +148,7 @@ impl Trace {
         }
     }
 
+    #[inline(always)]
     fn mix(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.hash ^= u64::from(*b);
@@ -156,16 +157,81 @@ impl Trace {
     }
 
     /// One multiply per 64-bit word (FNV-style, word-wide).
+    #[inline(always)]
     fn mix_u64(&mut self, v: u64) {
         self.hash = (self.hash ^ v).wrapping_mul(FNV_PRIME);
         self.hash ^= self.hash >> 32;
     }
 
-    /// Records one entry.
+    /// Records one entry. Inlined, so that at each call site only the hashing of the kind
+    /// built there remains.
+    #[inline]
     pub fn record(&mut self, at: Instant, kind: TraceKind) {
         self.count = self.count.wrapping_add(1);
         self.mix_u64(at.total_micros() as u64);
-        match &kind {
+        self.mix_kind(&kind);
+        if self.capacity > 0 {
+            self.keep(at, kind);
+        }
+    }
+
+    /// `record(at, TraceKind::Rx { from, to, len, rssi })` without building the kind when
+    /// no records are kept (one of these per frame per receiver).
+    #[inline]
+    pub(crate) fn record_rx(
+        &mut self,
+        at: Instant,
+        from: NodeId,
+        to: NodeId,
+        len: usize,
+        rssi: i8,
+    ) {
+        if self.capacity > 0 {
+            self.record(
+                at,
+                TraceKind::Rx {
+                    from,
+                    to,
+                    len,
+                    rssi,
+                },
+            );
+            return;
+        }
+        self.count = self.count.wrapping_add(1);
+        self.mix_u64(at.total_micros() as u64);
+        self.mix(&[3, rssi as u8]);
+        self.mix_u64(u64::from(from.0) << 32 | u64::from(to.0));
+        self.mix_u64(len as u64);
+    }
+
+    /// `record(at, TraceKind::Lost { from, to, cause })` without building the kind when no
+    /// records are kept.
+    #[inline]
+    pub(crate) fn record_lost(&mut self, at: Instant, from: NodeId, to: NodeId, cause: LossCause) {
+        if self.capacity > 0 {
+            self.record(at, TraceKind::Lost { from, to, cause });
+            return;
+        }
+        self.count = self.count.wrapping_add(1);
+        self.mix_u64(at.total_micros() as u64);
+        self.mix(&[4, cause as u8]);
+        self.mix_u64(u64::from(from.0) << 32 | u64::from(to.0));
+    }
+
+    /// Keeps a record, dropping the oldest beyond the capacity.
+    #[inline(never)]
+    fn keep(&mut self, at: Instant, kind: TraceKind) {
+        if self.records.len() >= self.capacity {
+            self.records.pop_front();
+        }
+        self.records.push_back(TraceRecord { at, kind });
+    }
+
+    /// Folds a kind into the hash.
+    #[inline]
+    fn mix_kind(&mut self, kind: &TraceKind) {
+        match kind {
             TraceKind::TxStart {
                 node,
                 channel,
@@ -232,12 +298,6 @@ impl Trace {
                 self.mix(&[12, u8::from(*on)]);
                 self.mix_u64(u64::from(node.0));
             }
-        }
-        if self.capacity > 0 {
-            if self.records.len() >= self.capacity {
-                self.records.pop_front();
-            }
-            self.records.push_back(TraceRecord { at, kind });
         }
     }
 
@@ -330,6 +390,60 @@ mod tests {
         other.record(Instant::ZERO, TraceKind::Timer { node: NodeId(3) });
         other.record_event(Instant::from_micros(9), NodeId(3), &"Joined");
         assert_ne!(other.hash(), streamed.hash());
+    }
+
+    #[test]
+    fn rx_and_lost_hash_as_their_records() {
+        let (from, to) = (NodeId(7), NodeId(70_000));
+        let mut direct = Trace::new(0);
+        let mut kept = Trace::new(8);
+        let mut by_kind = Trace::new(0);
+        for t in [&mut direct, &mut kept] {
+            t.record_rx(Instant::from_micros(5), from, to, 127, -93);
+            t.record_lost(Instant::from_micros(6), to, from, LossCause::Fading);
+            t.record_lost(Instant::from_micros(6), from, to, LossCause::BadFcs);
+        }
+        by_kind.record(
+            Instant::from_micros(5),
+            TraceKind::Rx {
+                from,
+                to,
+                len: 127,
+                rssi: -93,
+            },
+        );
+        by_kind.record(
+            Instant::from_micros(6),
+            TraceKind::Lost {
+                from: to,
+                to: from,
+                cause: LossCause::Fading,
+            },
+        );
+        by_kind.record(
+            Instant::from_micros(6),
+            TraceKind::Lost {
+                from,
+                to,
+                cause: LossCause::BadFcs,
+            },
+        );
+        assert_eq!(direct.hash(), by_kind.hash());
+        assert_eq!(kept.hash(), by_kind.hash());
+        assert_eq!(direct.count(), 3);
+        assert_eq!(kept.records().count(), 3);
+        assert_eq!(
+            kept.records().next().map(|r| r.kind.clone()),
+            Some(TraceKind::Rx {
+                from,
+                to,
+                len: 127,
+                rssi: -93
+            })
+        );
+        let mut other = Trace::new(0);
+        other.record_rx(Instant::from_micros(5), from, to, 127, -92);
+        assert_ne!(other.hash(), direct.hash());
     }
 
     #[test]

@@ -148,10 +148,8 @@ impl LinkTable {
         if matches!(addr, LinkAddr::Absent) || addr.is_broadcast() || self.map.capacity() == 0 {
             return None;
         }
-        if self.map.is_full() && !self.map.contains_key(&addr) {
-            self.map.evict_min_by_key(|_, s| s.last_seen);
-        }
-        self.map.get_or_insert_with(addr, || LinkStats::new(now))
+        self.map
+            .get_or_insert_evicting(addr, || LinkStats::new(now), |_, s| s.last_seen)
     }
 
     /// Removes `addr`.

@@ -1392,16 +1392,24 @@ impl Mac {
         // Duplicate rejection by (source, sequence number).
         if let (Some(seq), Body::Data(_)) = (f.seq, &f.body) {
             if !matches!(f.addr.src, LinkAddr::Absent) {
-                if let Some((last, _)) = self.dedup.get(&f.addr.src) {
-                    if *last == seq {
+                // One walk of the table: a new source is entered (evicting the one heard
+                // longest ago when full); a known one is a duplicate or takes the new number.
+                let mut fresh = false;
+                let entry = self.dedup.get_or_insert_evicting(
+                    f.addr.src,
+                    || {
+                        fresh = true;
+                        (seq, now)
+                    },
+                    |_, (_, t)| *t,
+                );
+                if let Some(e) = entry.filter(|_| !fresh) {
+                    if e.0 == seq {
                         self.stats.rx_duplicate = self.stats.rx_duplicate.saturating_add(1);
                         return;
                     }
+                    *e = (seq, now);
                 }
-                if self.dedup.is_full() && !self.dedup.contains_key(&f.addr.src) {
-                    self.dedup.evict_min_by_key(|_, (_, t)| *t);
-                }
-                let _ = self.dedup.insert(f.addr.src, (seq, now));
             }
         }
         // Security (802.15.4-2020 §9.2.5), replay check through the replay table.
