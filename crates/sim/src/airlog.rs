@@ -261,7 +261,14 @@ pub struct AirLog {
     last_phase: Option<JoinPhase>,
     inner: Option<Box<dyn FrameSink>>,
     contexts: ContextTable,
+    /// What the first fragment of each recent datagram carried, by (sender, receiver, tag),
+    /// so that its later fragments get the same name (at most [`FRAGMENT_MEMORY`]).
+    fragments: BTreeMap<(LinkAddr, LinkAddr, u16), (JoinPhase, String)>,
+    fragment_order: std::collections::VecDeque<(LinkAddr, LinkAddr, u16)>,
 }
+
+/// Datagrams whose first fragment an [`AirLog`] remembers.
+pub const FRAGMENT_MEMORY: usize = 4096;
 
 impl fmt::Debug for AirLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -287,6 +294,8 @@ impl AirLog {
             last_phase: None,
             inner: None,
             contexts: ContextTable::new(),
+            fragments: BTreeMap::new(),
+            fragment_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -363,7 +372,7 @@ impl AirLog {
                     Some(repr.payload().to_vec())
                 };
                 match payload {
-                    Some(p) => self.classify_ip(&mut f, &p, repr.src_addr, repr.dst_addr),
+                    Some(p) => self.classify_lowpan(&mut f, &p, repr.src_addr, repr.dst_addr),
                     None => f.message = "secured data (no key)".into(),
                 }
             }
@@ -372,7 +381,57 @@ impl AirLog {
         f
     }
 
-    fn classify_ip(&self, f: &mut AirFrame, lowpan: &[u8], src: LinkAddr, dst: LinkAddr) {
+    /// Names a 6LoWPAN payload. A fragmented datagram (RFC 4944 §5.3) is named after what
+    /// its first fragment's headers show, with " (fragment)"; its later fragments take the
+    /// same name, looked up by sender, receiver and datagram tag.
+    fn classify_lowpan(&mut self, f: &mut AirFrame, lowpan: &[u8], src: LinkAddr, dst: LinkAddr) {
+        use amimesh_sixlowpan::wire::lowpan::FragHeader;
+        let Ok(h) = FragHeader::new_checked(lowpan) else {
+            return self.classify_ip_as(f, lowpan, src, dst, false);
+        };
+        let key = (src, dst, h.datagram_tag());
+        if h.is_subsequent() {
+            match self.fragments.get(&key) {
+                Some((phase, message)) => {
+                    f.phase = *phase;
+                    f.message = message.clone();
+                }
+                None => f.message = "6LoWPAN subsequent fragment".into(),
+            }
+            return;
+        }
+        // The first fragment holds the compressed headers and the start of the payload:
+        // enough to name the packet (the lengths the decompressor infers are the fragment's).
+        self.classify_ip_as(f, h.payload(), src, dst, true);
+        if f.message.starts_with("6LoWPAN") || f.message == "not IPv6" {
+            f.message = "6LoWPAN first fragment".into();
+            return;
+        }
+        f.message.push_str(" (fragment)");
+        if self
+            .fragments
+            .insert(key, (f.phase, f.message.clone()))
+            .is_none()
+        {
+            self.fragment_order.push_back(key);
+            if self.fragment_order.len() > FRAGMENT_MEMORY {
+                if let Some(old) = self.fragment_order.pop_front() {
+                    self.fragments.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Names a whole 6LoWPAN packet, or with `first_fragment` the start of one: its UDP and
+    /// ICMPv6 checksums then cover bytes that are not there, so they are not checked.
+    fn classify_ip_as(
+        &self,
+        f: &mut AirFrame,
+        lowpan: &[u8],
+        src: LinkAddr,
+        dst: LinkAddr,
+        first_fragment: bool,
+    ) {
         // Packets are named by their upper layer: the RPL option's Hop-by-Hop header and a
         // source route count in the frame's size but not in its name.
         let mut out = vec![0u8; 2048];
@@ -396,17 +455,31 @@ impl AirLog {
             f.message = "not IPv6".into();
             return;
         };
-        if let Some((sport, dport, data)) = ip::udp(pkt, &h) {
+        let udp = if first_fragment {
+            unchecked_udp(pkt, &h)
+        } else {
+            ip::udp(pkt, &h)
+        };
+        let icmp = if first_fragment {
+            unchecked_icmp(pkt, &h)
+        } else {
+            ip::icmp(pkt, &h)
+        };
+        if let Some((sport, dport, data)) = udp {
             if sport == 716 || dport == 716 {
                 f.phase = JoinPhase::Pana;
-                f.message = pana_label(data);
+                f.message = if first_fragment {
+                    pana_label_start(data)
+                } else {
+                    pana_label(data)
+                };
             } else if sport == 19788 || dport == 19788 {
                 f.phase = JoinPhase::Mle;
                 f.message = self.mle_label(&h.src, &h.dst, data);
             } else {
                 f.message = format!("UDP {dport}");
             }
-        } else if let Some((t, code, _)) = ip::icmp(pkt, &h) {
+        } else if let Some((t, code, _)) = icmp {
             if t == 155 {
                 f.phase = JoinPhase::Rpl;
                 let cast = if h.dst.is_multicast() {
@@ -475,6 +548,75 @@ impl AirLog {
 }
 
 /// `"PAR[S] EAP-PSK 1"`, `"PAN[C]"`, `"PCI"`, …
+/// The name of a PANA message of which only the start is at hand (the first fragment of
+/// its datagram): the header (RFC 5191 §6.2) and as many AVPs (§6.3) as the bytes hold,
+/// looking into the Relayed-Message AVP (RFC 6345 §3) and the start of the EAP payload.
+fn pana_label_start(data: &[u8]) -> String {
+    use amimesh_pana::wire::{AvpCode, Flags, MessageType};
+    let u16_at = |b: &[u8], at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    };
+    let (Some(flags), Some(t)) = (u16_at(data, 4), u16_at(data, 6)) else {
+        return "PANA".into();
+    };
+    let flags = Flags(flags);
+    let req = flags.contains(Flags::REQUEST);
+    let mut s = match (MessageType::from(t), req) {
+        (MessageType::ClientInitiation, _) => "PCI".to_string(),
+        (MessageType::Auth, true) => "PAR".into(),
+        (MessageType::Auth, false) => "PAN".into(),
+        (MessageType::Termination, true) => "PTR".into(),
+        (MessageType::Termination, false) => "PTA".into(),
+        (MessageType::Notification, true) => "PNR".into(),
+        (MessageType::Notification, false) => "PNA".into(),
+        (MessageType::Relay, _) => "PRY".into(),
+        (t, _) => format!("PANA type {}", u16::from(t)),
+    };
+    if flags.contains(Flags::START) {
+        s.push_str("[S]");
+    }
+    if flags.contains(Flags::COMPLETE) {
+        s.push_str("[C]");
+    }
+    let mut at = 16usize;
+    while let (Some(code), Some(aflags), Some(len)) =
+        (u16_at(data, at), u16_at(data, at + 2), u16_at(data, at + 4))
+    {
+        // The Vendor-Id follows the header when the V bit (0x8000) is set; the AVP Length
+        // counts the value alone.
+        let hdr = if aflags & 0x8000 != 0 { 12 } else { 8 };
+        let len = usize::from(len);
+        let end = (at + hdr + len).min(data.len());
+        let value = data.get(at + hdr..end).unwrap_or(&[]);
+        if code == u16::from(AvpCode::RelayedMessage) {
+            // The relayed message's type and flags, if this much of it is at hand.
+            if value.len() >= 8 {
+                return format!("PRY({})", pana_label_start(value));
+            }
+            break;
+        }
+        if code == u16::from(AvpCode::EapPayload) {
+            s.push(' ');
+            s.push_str(&eap_label(value));
+            break;
+        }
+        at += hdr + ((len + 3) & !3);
+    }
+    s
+}
+
+/// The name of an EAP packet (RFC 3748 §4) from its first six octets.
+fn eap_label(v: &[u8]) -> String {
+    match (v.first(), v.get(4), v.get(5)) {
+        (Some(3), _, _) => "EAP-Success".to_string(),
+        (Some(4), _, _) => "EAP-Failure".into(),
+        (_, Some(1), _) => "EAP-Identity".into(),
+        (_, Some(47), Some(fl)) => format!("EAP-PSK {}", (fl >> 6) + 1),
+        (_, Some(t), _) => format!("EAP type {t}"),
+        _ => "EAP".into(),
+    }
+}
+
 fn pana_label(data: &[u8]) -> String {
     use amimesh_pana::wire::{AvpCode, Flags, Message, MessageRepr, MessageType};
     let Ok(m) = Message::new_checked(data) else {
@@ -508,17 +650,8 @@ fn pana_label(data: &[u8]) -> String {
         s.push_str("[C]");
     }
     if let Some(e) = r.find(AvpCode::EapPayload) {
-        let v = e.value;
-        let label = match (v.first(), v.get(4), v.get(5)) {
-            (Some(3), _, _) => "EAP-Success".to_string(),
-            (Some(4), _, _) => "EAP-Failure".into(),
-            (_, Some(1), _) => "EAP-Identity".into(),
-            (_, Some(47), Some(fl)) => format!("EAP-PSK {}", (fl >> 6) + 1),
-            (_, Some(t), _) => format!("EAP type {t}"),
-            _ => "EAP".into(),
-        };
         s.push(' ');
-        s.push_str(&label);
+        s.push_str(&eap_label(e.value));
     }
     s
 }
@@ -636,6 +769,27 @@ pub fn meter_ext_addr(i: usize) -> ExtAddr {
 /// others of the generic layout; RFC 8200 §4), with the Destination Address of a source-routed packet set to the route's last
 /// address (RFC 6554 §4.2) so that the upper layer's checksum verifies. `None` if the packet
 /// has no extension header or does not parse.
+/// The ports and payload of the UDP header at the start of `h`'s payload, without the
+/// checksum check (the start of a fragmented datagram).
+fn unchecked_udp<'a>(pkt: &'a [u8], h: &ip::Header) -> Option<(u16, u16, &'a [u8])> {
+    if h.next_header != ip::PROTO_UDP {
+        return None;
+    }
+    let p = ip::payload(pkt, h);
+    let port = |at: usize| Some(u16::from_be_bytes(p.get(at..at + 2)?.try_into().ok()?));
+    Some((port(0)?, port(2)?, p.get(8..)?))
+}
+
+/// The type, code and body of the ICMPv6 header at the start of `h`'s payload, without the
+/// checksum check.
+fn unchecked_icmp<'a>(pkt: &'a [u8], h: &ip::Header) -> Option<(u8, u8, &'a [u8])> {
+    if h.next_header != ip::PROTO_ICMPV6 {
+        return None;
+    }
+    let p = ip::payload(pkt, h);
+    Some((*p.first()?, *p.get(1)?, p.get(4..)?))
+}
+
 fn upper_layer(pkt: &[u8]) -> Option<Vec<u8>> {
     use amimesh_sixlowpan::wire::IpProtocol;
     use amimesh_sixlowpan::wire::ext::{ExtHeader, is_ext_header};
@@ -681,6 +835,91 @@ mod tests {
 
     fn addr(i: u16) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, i)
+    }
+
+    /// A PANA message of `len` octets: header (RFC 5191 §6.2) with `flags` and `kind`, then
+    /// an EAP-Payload AVP (§6.3, Length = value only) holding an EAP-PSK first message.
+    fn pana(flags: u16, kind: u16, len: usize) -> Vec<u8> {
+        let value_len = len - 16 - 8;
+        let mut m = vec![0u8, 0];
+        m.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&kind.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 1]);
+        m.extend_from_slice(&[0, 2, 0, 0]);
+        m.extend_from_slice(&u16::try_from(value_len).unwrap().to_be_bytes());
+        m.extend_from_slice(&[0, 0]);
+        // EAP Request (1), id 1, length, type 47 (EAP-PSK), flags 0 (first message).
+        let mut eap = vec![1u8, 1];
+        eap.extend_from_slice(&u16::try_from(value_len).unwrap().to_be_bytes());
+        eap.extend_from_slice(&[47, 0]);
+        eap.resize(value_len, 0x5a);
+        m.extend_from_slice(&eap);
+        m
+    }
+
+    #[test]
+    fn fragments_are_named_after_the_packet_they_carry() {
+        use amimesh_sixlowpan::{CompressOptions, Fragmenter};
+        let (a, b) = (
+            ExtAddr::from_u64(0x0212_4b00_0000_0001),
+            ExtAddr::from_u64(2),
+        );
+        let (la, lb) = (LinkAddr::Extended(a), LinkAddr::Extended(b));
+        let packet = ip::build_udp(
+            &ip::link_local(a),
+            &ip::link_local(b),
+            716,
+            716,
+            64,
+            &pana(0xc000, 2, 160),
+        );
+        let mut log = AirLog::new(2, &crate::device::network_key(), 1);
+        // A whole packet and the same one cut into 60-octet fragments (RFC 4944 §5.3).
+        let mut frames = Vec::new();
+        let mut fr = Fragmenter::new(9);
+        for budget in [1000, 60] {
+            let mut it = fr
+                .fragment(
+                    &packet,
+                    la,
+                    lb,
+                    &ContextTable::new(),
+                    &CompressOptions::default(),
+                    budget,
+                )
+                .unwrap();
+            let mut buf = [0u8; 1000];
+            while let Some(n) = it.next_frame(&mut buf) {
+                let n = n.unwrap();
+                let mut f = amimesh_testkit::wpan::data_frame(1, 0x2a2a, lb, la, &buf[..n]);
+                f.extend_from_slice(&amimesh_testkit::wpan::crc16(&f).to_le_bytes());
+                frames.push(f);
+            }
+        }
+        assert!(frames.len() >= 4, "{}", frames.len());
+        let names: Vec<(JoinPhase, String)> = frames
+            .iter()
+            .map(|f| {
+                let a = log.classify(Instant::ZERO, 1, f);
+                log.record(a.clone());
+                (a.phase, a.message)
+            })
+            .collect();
+        assert_eq!(names[0], (JoinPhase::Pana, "PAR[S] EAP-PSK 1".into()));
+        for n in &names[1..] {
+            assert_eq!(n, &(JoinPhase::Pana, "PAR[S] EAP-PSK 1 (fragment)".into()));
+        }
+        // A later fragment whose first one was never heard stays unnamed.
+        let mut other = AirLog::new(2, &crate::device::network_key(), 1);
+        let last = other.classify(Instant::ZERO, 1, frames.last().unwrap());
+        assert_eq!(last.message, "6LoWPAN subsequent fragment");
+        // Only the start of a relayed message: its type from the first octets.
+        assert_eq!(
+            pana_label_start(&pana(0x0000, 2, 100)[..40]),
+            "PAN EAP-PSK 1"
+        );
+        assert_eq!(pana_label_start(&[0, 0, 0, 9]), "PANA");
     }
 
     #[test]
