@@ -284,8 +284,6 @@ enum Skip {
     NotLower(u16),
 }
 
-/// Targets carried in one forwarded DAO at most.
-const FORWARD_TARGETS_PER_DAO: usize = 16;
 /// Targets gathered for forwarding (`Config::forward_dao_delay`) before they go up early.
 const FORWARD_BUFFER: usize = 64;
 
@@ -1932,7 +1930,7 @@ impl RplNode {
     /// Passes the gathered targets up, several per DAO.
     fn flush_forward(&mut self, now: Instant) {
         let targets = core::mem::take(&mut self.forward_buffer);
-        for chunk in targets.chunks(FORWARD_TARGETS_PER_DAO) {
+        for chunk in targets.chunks(self.cfg.forward_dao_targets.max(1)) {
             self.forward_dao(now, chunk.to_vec(), 0);
         }
     }
@@ -3549,7 +3547,14 @@ mod tests {
 
     #[test]
     fn a_readvertised_sub_dodag_larger_than_the_gathering_buffer_goes_up_whole() {
-        let (mut r, _, mut now) = joined_router(Mop::StoringNoMulticast, |_| {});
+        for per_dao in [16, 3] {
+            readvertised_sub_dodag_goes_up_whole(per_dao);
+        }
+    }
+
+    fn readvertised_sub_dodag_goes_up_whole(per_dao: usize) {
+        let (mut r, _, mut now) =
+            joined_router(Mop::StoringNoMulticast, |c| c.forward_dao_targets = per_dao);
         let _ = advance(&mut r, now + Duration::from_secs(30));
         now += Duration::from_secs(30);
         // A child that changed parent re-advertises 80 targets below it, 16 per DAO
@@ -3562,6 +3567,7 @@ mod tests {
         let mut sent = drain(&mut r, now).0;
         sent.extend(advance(&mut r, now + Duration::from_millis(1500)));
         let mut up: Vec<(Ipv6Addr, u8)> = Vec::new();
+        let mut fullest = 0;
         for t in sent
             .iter()
             .filter(|t| t.0.code == code::DAO && t.0.dst == RLL)
@@ -3580,8 +3586,10 @@ mod tests {
                     up.extend(waiting.drain(..).map(|a| (a, ti.path_sequence)));
                 }
             }
-            assert!(n_targets <= FORWARD_TARGETS_PER_DAO);
+            assert!(n_targets <= per_dao, "{n_targets} > {per_dao}");
+            fullest = fullest.max(n_targets);
         }
+        assert_eq!(fullest, per_dao);
         up.sort();
         let want: Vec<(Ipv6Addr, u8)> = targets.iter().map(|t| (*t, 243)).collect();
         assert_eq!(up, want, "every target passed up once, none lost");
