@@ -559,25 +559,7 @@ fn pana_label_start(data: &[u8]) -> String {
     let (Some(flags), Some(t)) = (u16_at(data, 4), u16_at(data, 6)) else {
         return "PANA".into();
     };
-    let flags = Flags(flags);
-    let req = flags.contains(Flags::REQUEST);
-    let mut s = match (MessageType::from(t), req) {
-        (MessageType::ClientInitiation, _) => "PCI".to_string(),
-        (MessageType::Auth, true) => "PAR".into(),
-        (MessageType::Auth, false) => "PAN".into(),
-        (MessageType::Termination, true) => "PTR".into(),
-        (MessageType::Termination, false) => "PTA".into(),
-        (MessageType::Notification, true) => "PNR".into(),
-        (MessageType::Notification, false) => "PNA".into(),
-        (MessageType::Relay, _) => "PRY".into(),
-        (t, _) => format!("PANA type {}", u16::from(t)),
-    };
-    if flags.contains(Flags::START) {
-        s.push_str("[S]");
-    }
-    if flags.contains(Flags::COMPLETE) {
-        s.push_str("[C]");
-    }
+    let mut s = pana_name(MessageType::from(t), Flags(flags));
     let mut at = 16usize;
     while let (Some(code), Some(aflags), Some(len)) =
         (u16_at(data, at), u16_at(data, at + 2), u16_at(data, at + 4))
@@ -617,16 +599,11 @@ fn eap_label(v: &[u8]) -> String {
     }
 }
 
-fn pana_label(data: &[u8]) -> String {
-    use amimesh_pana::wire::{AvpCode, Flags, Message, MessageRepr, MessageType};
-    let Ok(m) = Message::new_checked(data) else {
-        return "PANA (malformed)".into();
-    };
-    let Ok(r) = MessageRepr::parse(&m) else {
-        return "PANA (malformed)".into();
-    };
-    let req = r.flags.contains(Flags::REQUEST);
-    let mut s = match (r.message_type, req) {
+/// A PANA message's short name (RFC 5191 §7: PCI, PAR, PAN, …) with its S and C flags.
+fn pana_name(t: amimesh_pana::wire::MessageType, flags: amimesh_pana::wire::Flags) -> String {
+    use amimesh_pana::wire::{Flags, MessageType};
+    let req = flags.contains(Flags::REQUEST);
+    let mut s = match (t, req) {
         (MessageType::ClientInitiation, _) => "PCI".to_string(),
         (MessageType::Auth, true) => "PAR".into(),
         (MessageType::Auth, false) => "PAN".into(),
@@ -634,21 +611,34 @@ fn pana_label(data: &[u8]) -> String {
         (MessageType::Termination, false) => "PTA".into(),
         (MessageType::Notification, true) => "PNR".into(),
         (MessageType::Notification, false) => "PNA".into(),
-        (MessageType::Relay, _) => {
-            // RFC 6345 §3: the relayed PANA message travels in the Relayed-Message AVP.
-            return match r.find(AvpCode::RelayedMessage) {
-                Some(inner) => format!("PRY({})", pana_label(inner.value)),
-                None => "PRY".into(),
-            };
-        }
+        (MessageType::Relay, _) => "PRY".into(),
         (t, _) => format!("PANA type {}", u16::from(t)),
     };
-    if r.flags.contains(Flags::START) {
+    if flags.contains(Flags::START) {
         s.push_str("[S]");
     }
-    if r.flags.contains(Flags::COMPLETE) {
+    if flags.contains(Flags::COMPLETE) {
         s.push_str("[C]");
     }
+    s
+}
+
+fn pana_label(data: &[u8]) -> String {
+    use amimesh_pana::wire::{AvpCode, Message, MessageRepr, MessageType};
+    let Ok(m) = Message::new_checked(data) else {
+        return "PANA (malformed)".into();
+    };
+    let Ok(r) = MessageRepr::parse(&m) else {
+        return "PANA (malformed)".into();
+    };
+    if r.message_type == MessageType::Relay {
+        // RFC 6345 §3: the relayed PANA message travels in the Relayed-Message AVP.
+        return match r.find(AvpCode::RelayedMessage) {
+            Some(inner) => format!("PRY({})", pana_label(inner.value)),
+            None => "PRY".into(),
+        };
+    }
+    let mut s = pana_name(r.message_type, r.flags);
     if let Some(e) = r.find(AvpCode::EapPayload) {
         s.push(' ');
         s.push_str(&eap_label(e.value));
