@@ -146,6 +146,10 @@ struct Args {
     /// DAO-ACK and are sent again until acknowledged (default: as `FieldTuning::large_network`).
     #[arg(long, value_enum)]
     forward_dao_ack: Option<OnOff>,
+    /// With `--scale`: storing mode, targets one forwarded DAO carries at most (default 16;
+    /// 2 fits every DAO in one 127-octet O-QPSK frame).
+    #[arg(long)]
+    forward_dao_targets: Option<usize>,
     /// With `--scale`: seconds a PRE through which the join failed is passed over (default:
     /// as `FieldTuning::large_network`).
     #[arg(long)]
@@ -558,6 +562,9 @@ fn scale(n: usize, a: &Args) -> Result<()> {
     }
     if let Some(v) = a.forward_dao_ack {
         tuning.forward_dao_ack = Some(v == OnOff::On);
+    }
+    if let Some(v) = a.forward_dao_targets {
+        tuning.forward_dao_targets = Some(v);
     }
     if let Some(v) = a.pre_holdoff_s {
         tuning.failed_pre_holdoff = Some(secs(v));

@@ -90,6 +90,9 @@ pub struct MeterConfig {
     /// behind one relay turns it off: there the extra DAO-ACKs near the root cost more than
     /// they repair.
     pub forward_dao_ack: bool,
+    /// Storing mode: targets one forwarded DAO carries at most
+    /// (`amimesh_rpl::Config::forward_dao_targets`). Default 16.
+    pub forward_dao_targets: usize,
     /// Upper bound of the scan back-off. After each active scan that found no usable beacon,
     /// the wait before the next scan doubles, from `retry_delay` up to this bound, and is
     /// drawn uniformly from its upper half (jitter, so meters that started together drift
@@ -257,6 +260,7 @@ impl MeterConfig {
             links: LinkMetricConfig::default(),
             mac: crate::MacParams::default(),
             forward_dao_ack: true,
+            forward_dao_targets: 16,
             scan_backoff_max: Duration::from_secs(5),
             quiet_scan_backoff_max: Duration::ZERO,
             min_beacon_lqi: 0,
@@ -1005,6 +1009,7 @@ impl<R: RngCore + CryptoRng> Meter<R> {
         rc.dao_dodag_id = self.cfg.dao_dodag_id;
         rc.rpi_rank = self.cfg.rpl_option_rank;
         rc.forward_dao_ack = self.cfg.forward_dao_ack;
+        rc.forward_dao_targets = self.cfg.forward_dao_targets;
         if let Some(p) = self.rpl_path_sequence {
             // Routes other nodes hold may carry the last run's values (RFC 6550 §7.2).
             rc.path_sequence = p;

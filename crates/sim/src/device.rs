@@ -592,6 +592,8 @@ pub struct FieldTuning {
     pub address_filter: bool,
     /// [`MeterConfig::forward_dao_ack`] (`None`: the default, on).
     pub forward_dao_ack: Option<bool>,
+    /// [`MeterConfig::forward_dao_targets`] (`None`: the default, 16).
+    pub forward_dao_targets: Option<usize>,
     /// [`MeterConfig::failed_pre_holdoff`].
     pub failed_pre_holdoff: Option<Duration>,
     /// [`MeterConfig::overheard_rescan`].
@@ -738,6 +740,7 @@ impl FieldTuning {
             pana_session_lifetime: Some(Duration::from_secs(24 * 3600)),
             address_filter: true,
             forward_dao_ack: Some(false),
+            forward_dao_targets: None,
             failed_pre_holdoff: Some(Duration::from_secs(600)),
             overheard_rescan: None,
             pre_unanswered_limit: Some(Duration::from_secs(10)),
@@ -800,6 +803,7 @@ impl FieldTuning {
             &self.pana_initiation_timeout,
         );
         set(&mut c.forward_dao_ack, &self.forward_dao_ack);
+        set(&mut c.forward_dao_targets, &self.forward_dao_targets);
         set(&mut c.failed_pre_holdoff, &self.failed_pre_holdoff);
         set(&mut c.overheard_rescan, &self.overheard_rescan);
         set(&mut c.pre_unanswered_limit, &self.pre_unanswered_limit);
