@@ -1963,12 +1963,24 @@ mod tests {
             let at_c = open_lowpan(*src, *dst, lowpan, dodag);
             assert_eq!(ip::parse(&at_c).unwrap().hop_limit, DEFAULT_HOP_LIMIT - 2);
             // C takes the server's datagram out and delivers it.
-            let mut c = joined_at_with(Mop::NonStoring, c_ext, rfc8138);
-            c.deliver_or_forward(now, at_c, true, Some(b_ext), 100);
-            let d = c.local.pop_front().expect("delivered");
+            let c = joined_at_with(Mop::NonStoring, c_ext, rfc8138);
+            let d = taken_out(c, now, at_c, b_ext);
             assert_eq!((d.src, d.dst, &d.data[..]), (SERVER, gc, &b"reading"[..]));
-            assert_eq!(c.stats.ip_in_ip_decapsulated, 1);
         }
+    }
+
+    /// `s`, the tunnel's target, receives `packet` from `from`: it takes the inner packet out
+    /// (counted once) and delivers it; returns what was delivered.
+    fn taken_out(
+        mut s: Stack<ChaCha20Rng>,
+        now: Instant,
+        packet: Vec<u8>,
+        from: ExtAddr,
+    ) -> LocalDatagram {
+        s.deliver_or_forward(now, packet, true, Some(from), 100);
+        let d = s.local.pop_front().expect("delivered");
+        assert_eq!(s.stats.ip_in_ip_decapsulated, 1);
+        d
     }
 
     #[test]
@@ -2014,11 +2026,9 @@ mod tests {
         a.deliver_or_forward(now, outer.clone(), true, Some(root_ext()), 100);
         let out = sent(&mut a, now);
         assert_eq!(out[0].0, LinkAddr::Extended(b_ext));
-        let mut b = joined_at(Mop::NonStoring, b_ext);
-        b.deliver_or_forward(now, out[0].1.clone(), true, Some(a_ext), 100);
-        let d = b.local.pop_front().expect("delivered");
+        let b = joined_at(Mop::NonStoring, b_ext);
+        let d = taken_out(b, now, out[0].1.clone(), a_ext);
         assert_eq!((d.src, d.dst, &d.data[..]), (ga, gb, &b"reading"[..]));
-        assert_eq!(b.stats.ip_in_ip_decapsulated, 1);
     }
 
     #[test]

@@ -264,7 +264,7 @@ pub struct AirLog {
     /// What the first fragment of each recent datagram carried, by (sender, receiver, tag),
     /// so that its later fragments get the same name (at most [`FRAGMENT_MEMORY`]).
     fragments: BTreeMap<(LinkAddr, LinkAddr, u16), (JoinPhase, String)>,
-    fragment_order: std::collections::VecDeque<(LinkAddr, LinkAddr, u16)>,
+    fragment_order: amimesh_core::bounded::BoundedDeque<(LinkAddr, LinkAddr, u16)>,
 }
 
 /// Datagrams whose first fragment an [`AirLog`] remembers.
@@ -295,7 +295,7 @@ impl AirLog {
             inner: None,
             contexts: ContextTable::new(),
             fragments: BTreeMap::new(),
-            fragment_order: std::collections::VecDeque::new(),
+            fragment_order: amimesh_core::bounded::BoundedDeque::with_capacity(FRAGMENT_MEMORY),
         }
     }
 
@@ -413,11 +413,8 @@ impl AirLog {
             .insert(key, (f.phase, f.message.clone()))
             .is_none()
         {
-            self.fragment_order.push_back(key);
-            if self.fragment_order.len() > FRAGMENT_MEMORY {
-                if let Some(old) = self.fragment_order.pop_front() {
-                    self.fragments.remove(&old);
-                }
+            if let Some(old) = self.fragment_order.push_back_evicting(key) {
+                self.fragments.remove(&old);
             }
         }
     }
@@ -900,6 +897,27 @@ mod tests {
         for n in &names[1..] {
             assert_eq!(n, &(JoinPhase::Pana, "PAR[S] EAP-PSK 1 (fragment)".into()));
         }
+        // Only the latest FRAGMENT_MEMORY datagrams are remembered: after as many others,
+        // a later fragment of the first one is no longer named.
+        let mut buf = [0u8; 1000];
+        for _ in 0..FRAGMENT_MEMORY {
+            let mut it = fr
+                .fragment(
+                    &packet,
+                    la,
+                    lb,
+                    &ContextTable::new(),
+                    &CompressOptions::default(),
+                    60,
+                )
+                .unwrap();
+            let n = it.next_frame(&mut buf).unwrap().unwrap();
+            let f = amimesh_testkit::wpan::data_frame(1, 0x2a2a, lb, la, &buf[..n]);
+            let _ = log.classify(Instant::ZERO, 1, &[&f[..], &[0, 0]].concat());
+        }
+        assert_eq!(log.fragments.len(), FRAGMENT_MEMORY);
+        let again = log.classify(Instant::ZERO, 1, frames.last().unwrap());
+        assert_eq!(again.message, "6LoWPAN subsequent fragment");
         // A later fragment whose first one was never heard stays unnamed.
         let mut other = AirLog::new(2, &crate::device::network_key(), 1);
         let last = other.classify(Instant::ZERO, 1, frames.last().unwrap());
