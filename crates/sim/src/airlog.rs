@@ -862,10 +862,9 @@ mod tests {
             &pana(0xc000, 2, 160),
         );
         let mut log = AirLog::new(2, &crate::device::network_key(), 1);
-        // A whole packet and the same one cut into 60-octet fragments (RFC 4944 §5.3).
-        let mut frames = Vec::new();
+        // The packet's frames (with FCS) when each carries at most `budget` octets.
         let mut fr = Fragmenter::new(9);
-        for budget in [1000, 60] {
+        let mut frames_of = |budget: usize| -> Vec<Vec<u8>> {
             let mut it = fr
                 .fragment(
                     &packet,
@@ -877,19 +876,23 @@ mod tests {
                 )
                 .unwrap();
             let mut buf = [0u8; 1000];
+            let mut out = Vec::new();
             while let Some(n) = it.next_frame(&mut buf) {
-                let n = n.unwrap();
-                let mut f = amimesh_testkit::wpan::data_frame(1, 0x2a2a, lb, la, &buf[..n]);
+                let mut f =
+                    amimesh_testkit::wpan::data_frame(1, 0x2a2a, lb, la, &buf[..n.unwrap()]);
                 f.extend_from_slice(&amimesh_testkit::wpan::crc16(&f).to_le_bytes());
-                frames.push(f);
+                out.push(f);
             }
-        }
+            out
+        };
+        // A whole packet and the same one cut into 60-octet fragments (RFC 4944 §5.3).
+        let mut frames = frames_of(1000);
+        frames.extend(frames_of(60));
         assert!(frames.len() >= 4, "{}", frames.len());
         let names: Vec<(JoinPhase, String)> = frames
             .iter()
             .map(|f| {
                 let a = log.classify(Instant::ZERO, 1, f);
-                log.record(a.clone());
                 (a.phase, a.message)
             })
             .collect();
@@ -899,21 +902,8 @@ mod tests {
         }
         // Only the latest FRAGMENT_MEMORY datagrams are remembered: after as many others,
         // a later fragment of the first one is no longer named.
-        let mut buf = [0u8; 1000];
         for _ in 0..FRAGMENT_MEMORY {
-            let mut it = fr
-                .fragment(
-                    &packet,
-                    la,
-                    lb,
-                    &ContextTable::new(),
-                    &CompressOptions::default(),
-                    60,
-                )
-                .unwrap();
-            let n = it.next_frame(&mut buf).unwrap().unwrap();
-            let f = amimesh_testkit::wpan::data_frame(1, 0x2a2a, lb, la, &buf[..n]);
-            let _ = log.classify(Instant::ZERO, 1, &[&f[..], &[0, 0]].concat());
+            let _ = log.classify(Instant::ZERO, 1, &frames_of(60)[0]);
         }
         assert_eq!(log.fragments.len(), FRAGMENT_MEMORY);
         let again = log.classify(Instant::ZERO, 1, frames.last().unwrap());
